@@ -1,0 +1,34 @@
+/**
+ * The Diamonds wire contract: one source of truth for the server, which validates requests
+ * with these schemas, and the SDK, which parses responses with them.
+ *
+ * @packageDocumentation
+ */
+export { ID_PREFIXES, newId, isId, idSchema } from './ids.js';
+export type { IdPrefix, PrefixedId } from './ids.js';
+export { MAX_TRANSFER_DIAMONDS, DiamondAmount, DiamondBalance } from './amounts.js';
+export {
+  CURRENCY_EXPONENTS,
+  CurrencyCode,
+  MAX_FIAT_MINOR,
+  FiatMoney,
+  currencyExponent,
+  parseMajorUnits,
+  formatMajorUnits,
+} from './money.js';
+export { ErrorType, ERROR_CODES, ErrorCode, errorStatus, errorType, ErrorBody } from './errors.js';
+export { MAX_PAGE_LIMIT, DEFAULT_PAGE_LIMIT, PageQuery, pageSchema } from './pagination.js';
+export type { Page } from './pagination.js';
+export {
+  TransferCode,
+  AccountKind,
+  USER_ACCOUNT_KINDS,
+  MAX_METADATA_KEYS,
+  Metadata,
+  AccountId,
+  TransferId,
+  Posting,
+  TransferState,
+  Transfer,
+  Health,
+} from './ledger.js';

@@ -1,0 +1,143 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ErrorBody, Health } from '@diamonds/protocol';
+import { DATABASE_KINDS, createTestDatabase, skipUnlessPostgres, type TestDatabase } from './testing/databases.js';
+import { Ledger } from './ledger/ledger.js';
+
+// The shipped command, built by `npm run build` (which `npm test` runs first).
+const bin = fileURLToPath(new URL('../bin/diamonds.js', import.meta.url));
+const built = existsSync(fileURLToPath(new URL('../dist/cli.js', import.meta.url)));
+
+function diamonds(args: string[], env: Record<string, string>) {
+  const result = spawnSync(process.execPath, [bin, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe('diamonds command line', () => {
+  before(() => assert.ok(built, 'packages/server/dist is missing: run "npm run build" first'));
+
+  it('--help lists every command with one line each', () => {
+    const { code, stdout } = diamonds(['--help'], {});
+    assert.equal(code, 0);
+    for (const command of ['start', 'migrate', 'ledger verify', '--help']) assert.match(stdout, new RegExp(`^  ${command}\\s+\\S`, 'm'));
+    assert.match(stdout, /DATABASE_URL/);
+  });
+
+  it('refuses an unknown command and a bad setting', () => {
+    const unknown = diamonds(['ledger', 'fix'], {});
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown command "ledger fix"/);
+    const badPort = diamonds(['migrate'], { PORT: 'eighty' });
+    assert.equal(badPort.code, 2);
+    assert.match(badPort.stderr, /PORT must be a port number/);
+    const badUrl = diamonds(['migrate'], { DATABASE_URL: 'mysql://x' });
+    assert.equal(badUrl.code, 2);
+    assert.match(badUrl.stderr, /DATABASE_URL must be a postgres/);
+  });
+});
+
+for (const kind of DATABASE_KINDS) {
+  const skip = await skipUnlessPostgres(kind);
+  describe(`diamonds on ${kind}`, { skip }, () => {
+    let t: TestDatabase;
+    let env: Record<string, string>;
+
+    before(async () => {
+      t = await createTestDatabase(kind);
+      // For SQLite use a folder nobody has migrated yet, so `migrate` has work to do.
+      const dataDir = mkdtempSync(join(tmpdir(), 'diamonds-cli-'));
+      env = kind === 'sqlite' ? { DIAMONDS_DATA_DIR: dataDir, DATABASE_URL: '' } : { ...t.env, DIAMONDS_DATA_DIR: dataDir };
+    });
+    after(async () => {
+      if (t) await t.drop();
+      rmSync(env.DIAMONDS_DATA_DIR ?? '/nonexistent', { recursive: true, force: true });
+    });
+
+    it('migrate applies the schema once', { skip: !built }, () => {
+      const first = diamonds(['migrate'], env);
+      assert.equal(first.code, 0, first.stderr);
+      assert.match(first.stdout, kind === 'sqlite' ? /applied 1;.* at schema version 1/ : /already at schema version 1/);
+      const second = diamonds(['migrate'], env);
+      assert.equal(second.code, 0);
+      assert.match(second.stdout, /already at schema version 1/);
+    });
+
+    it('ledger verify exits 0 on a clean ledger and 1 with a readable report on a breach', { skip: !built }, async () => {
+      const db =
+        kind === 'sqlite'
+          ? (await import('./db/sqlite.js')).openSqlite({ file: join(env.DIAMONDS_DATA_DIR ?? '', 'diamonds.sqlite') })
+          : t.reopen();
+      try {
+        const ledger = new Ledger(db);
+        const wallet = await ledger.openAccount({ ownerId: 'usr_cli', kind: 'wallet' });
+        const issuance = await ledger.platformAccount('issuance');
+        await ledger.transfer({
+          idempotencyKey: 'cli-1',
+          code: 'purchase',
+          postings: [
+            { accountId: issuance.id, amountDiamonds: -50 },
+            { accountId: wallet.id, amountDiamonds: 50 },
+          ],
+        });
+        const clean = diamonds(['ledger', 'verify'], env);
+        assert.equal(clean.code, 0, clean.stderr);
+        assert.match(clean.stdout, /^ledger verify: OK: 2 accounts, 1 transfers, 2 postings/);
+
+        await db.run('UPDATE accounts SET balance = 51 WHERE id = ?', [wallet.id]);
+        const broken = diamonds(['ledger', 'verify'], env);
+        assert.equal(broken.code, 1);
+        assert.match(broken.stderr, /FAILED/);
+        assert.match(broken.stderr, new RegExp(`account ${wallet.id}: cached balance/held/incoming 51/0/0, journal says 50/0/0`));
+        await db.run('UPDATE accounts SET balance = 50 WHERE id = ?', [wallet.id]);
+        assert.equal(diamonds(['ledger', 'verify'], env).code, 0);
+      } finally {
+        await db.close();
+      }
+    });
+
+    it('start serves /healthz and JSON errors, and stops cleanly on Ctrl-C', { skip: !built }, async () => {
+      const child = spawn(process.execPath, [bin, 'start'], { env: { ...process.env, ...env, PORT: '0' } });
+      let output = '';
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const url = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no address printed: ${output}`)), 30_000);
+        child.stdout.on('data', (chunk: Buffer) => {
+          output += chunk.toString();
+          const match = /running at (http:\/\/\S+) /.exec(output);
+          if (match?.[1]) {
+            clearTimeout(timer);
+            resolve(match[1]);
+          }
+        });
+        child.once('exit', (code) => reject(new Error(`exited ${code}: ${output}`)));
+      });
+      try {
+        const health = await fetch(`${url}/healthz`);
+        assert.equal(health.status, 200);
+        assert.match(health.headers.get('request-id') ?? '', /^req_/);
+        assert.deepEqual(Health.parse(await health.json()), { status: 'ok', database: kind, schemaVersion: 1, version: '0.1.0' });
+
+        const missing = await fetch(`${url}/v1/nothing-here`);
+        assert.equal(missing.status, 404);
+        const body = ErrorBody.parse(await missing.json());
+        assert.equal(body.error.code, 'not_found');
+        assert.equal(body.error.type, 'invalid_request_error');
+        assert.equal(body.error.requestId, missing.headers.get('request-id'));
+      } finally {
+        const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+        child.kill('SIGINT');
+        assert.equal(await exited, 0, output);
+      }
+      assert.match(output, /Stopped cleanly/);
+      if (kind === 'sqlite') {
+        // better-sqlite3 checkpoints and removes the WAL file only when the database is closed.
+        assert.equal(existsSync(join(env.DIAMONDS_DATA_DIR ?? '', 'diamonds.sqlite-wal')), false, 'the database was not closed');
+      }
+    });
+  });
+}

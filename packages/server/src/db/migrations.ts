@@ -1,0 +1,180 @@
+import type { Database, DatabaseKind, SqlClient } from './types.js';
+
+/** One versioned step of the schema, with DDL for each engine. */
+export interface Migration {
+  version: number;
+  name: string;
+  statements: Record<DatabaseKind, readonly string[]>;
+}
+
+/**
+ * The ledger's tables.
+ *
+ * - `accounts.balance` is the cached sum of the account's posted postings, and
+ *   `pending_debits` of what its unresolved reservations hold. The CHECK constraint is the
+ *   last line behind the conditional update: a user account can never go below zero, even by
+ *   a bug in our code.
+ * - `transfers` and `postings` are the journal: triggers refuse every UPDATE and DELETE.
+ *   A reservation is resolved by a second transfer naming it in `pending_id` (UNIQUE, so it
+ *   is posted or voided exactly once), never by changing the first.
+ * - `reservations` is a work queue, not the journal: a row per unresolved reservation, deleted
+ *   when it is posted or voided, so the expiry sweep never scans history.
+ * - `idempotency_key` is UNIQUE: the database, not a read-then-write race, decides which of
+ *   two concurrent requests with one key wins.
+ */
+const ledgerV1: Migration = {
+  version: 1,
+  name: 'ledger',
+  statements: {
+    sqlite: [
+      `CREATE TABLE accounts (
+        id TEXT PRIMARY KEY,
+        owner_id TEXT,
+        kind TEXT NOT NULL,
+        allow_negative INTEGER NOT NULL CHECK (allow_negative IN (0, 1)),
+        balance INTEGER NOT NULL DEFAULT 0,
+        pending_debits INTEGER NOT NULL DEFAULT 0 CHECK (pending_debits >= 0),
+        pending_credits INTEGER NOT NULL DEFAULT 0 CHECK (pending_credits >= 0),
+        created_at INTEGER NOT NULL,
+        CHECK (allow_negative = 1 OR balance - pending_debits >= 0)
+      ) STRICT`,
+      `CREATE UNIQUE INDEX accounts_owner_kind ON accounts (ifnull(owner_id, ''), kind)`,
+      `CREATE TABLE transfers (
+        id TEXT PRIMARY KEY,
+        code TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('posted', 'pending', 'post_pending', 'void_pending')),
+        amount INTEGER NOT NULL CHECK (amount >= 0),
+        idempotency_key TEXT NOT NULL UNIQUE,
+        request_hash TEXT NOT NULL,
+        pending_id TEXT UNIQUE REFERENCES transfers (id),
+        metadata TEXT NOT NULL,
+        expires_at INTEGER,
+        created_at INTEGER NOT NULL
+      ) STRICT`,
+      `CREATE TABLE reservations (
+        transfer_id TEXT PRIMARY KEY REFERENCES transfers (id),
+        expires_at INTEGER NOT NULL
+      ) STRICT`,
+      `CREATE INDEX reservations_expiry ON reservations (expires_at)`,
+      `CREATE TABLE postings (
+        transfer_id TEXT NOT NULL REFERENCES transfers (id),
+        account_id TEXT NOT NULL REFERENCES accounts (id),
+        amount INTEGER NOT NULL CHECK (amount <> 0),
+        pending INTEGER NOT NULL CHECK (pending IN (0, 1)),
+        PRIMARY KEY (transfer_id, account_id)
+      ) STRICT`,
+      `CREATE INDEX postings_account ON postings (account_id, transfer_id)`,
+      `CREATE TRIGGER transfers_append_only_update BEFORE UPDATE ON transfers
+        BEGIN SELECT RAISE(ABORT, 'transfers are append-only'); END`,
+      `CREATE TRIGGER transfers_append_only_delete BEFORE DELETE ON transfers
+        BEGIN SELECT RAISE(ABORT, 'transfers are append-only'); END`,
+      `CREATE TRIGGER postings_append_only_update BEFORE UPDATE ON postings
+        BEGIN SELECT RAISE(ABORT, 'postings are append-only'); END`,
+      `CREATE TRIGGER postings_append_only_delete BEFORE DELETE ON postings
+        BEGIN SELECT RAISE(ABORT, 'postings are append-only'); END`,
+    ],
+    postgres: [
+      `CREATE TABLE accounts (
+        id TEXT PRIMARY KEY,
+        owner_id TEXT,
+        kind TEXT NOT NULL,
+        allow_negative BOOLEAN NOT NULL,
+        balance BIGINT NOT NULL DEFAULT 0,
+        pending_debits BIGINT NOT NULL DEFAULT 0 CHECK (pending_debits >= 0),
+        pending_credits BIGINT NOT NULL DEFAULT 0 CHECK (pending_credits >= 0),
+        created_at BIGINT NOT NULL,
+        CHECK (allow_negative OR balance - pending_debits >= 0)
+      )`,
+      `CREATE UNIQUE INDEX accounts_owner_kind ON accounts (coalesce(owner_id, ''), kind)`,
+      `CREATE TABLE transfers (
+        id TEXT PRIMARY KEY,
+        code TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('posted', 'pending', 'post_pending', 'void_pending')),
+        amount BIGINT NOT NULL CHECK (amount >= 0),
+        idempotency_key TEXT NOT NULL UNIQUE,
+        request_hash TEXT NOT NULL,
+        pending_id TEXT UNIQUE REFERENCES transfers (id),
+        metadata TEXT NOT NULL,
+        expires_at BIGINT,
+        created_at BIGINT NOT NULL
+      )`,
+      `CREATE TABLE reservations (
+        transfer_id TEXT PRIMARY KEY REFERENCES transfers (id),
+        expires_at BIGINT NOT NULL
+      )`,
+      `CREATE INDEX reservations_expiry ON reservations (expires_at)`,
+      `CREATE TABLE postings (
+        transfer_id TEXT NOT NULL REFERENCES transfers (id),
+        account_id TEXT NOT NULL REFERENCES accounts (id),
+        amount BIGINT NOT NULL CHECK (amount <> 0),
+        pending BOOLEAN NOT NULL,
+        PRIMARY KEY (transfer_id, account_id)
+      )`,
+      `CREATE INDEX postings_account ON postings (account_id, transfer_id)`,
+      `CREATE FUNCTION diamonds_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$`,
+      `CREATE TRIGGER transfers_append_only BEFORE UPDATE OR DELETE ON transfers
+        FOR EACH ROW EXECUTE FUNCTION diamonds_append_only()`,
+      `CREATE TRIGGER postings_append_only BEFORE UPDATE OR DELETE ON postings
+        FOR EACH ROW EXECUTE FUNCTION diamonds_append_only()`,
+    ],
+  },
+};
+
+/** Every migration, in order. Append new ones; never edit one that has shipped. */
+export const MIGRATIONS: readonly Migration[] = [ledgerV1];
+
+/** The schema version this build expects. */
+export const LATEST_SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;
+
+const CREATE_MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (
+  version INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  applied_at BIGINT NOT NULL
+)`;
+
+/** An arbitrary constant: the advisory lock that serialises migrations across processes. */
+const MIGRATION_LOCK_ID = 72_617_001;
+
+async function appliedVersion(tx: SqlClient): Promise<number> {
+  const rows = await tx.query<{ version: number | null }>('SELECT max(version) AS version FROM schema_migrations');
+  return Number(rows[0]?.version ?? 0);
+}
+
+/** The schema version the database is at (0 for an empty database). Reads only. */
+export async function schemaVersion(db: SqlClient): Promise<number> {
+  const table =
+    db.kind === 'sqlite'
+      ? await db.query(`SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`)
+      : await db.query(`SELECT to_regclass('schema_migrations') AS name WHERE to_regclass('schema_migrations') IS NOT NULL`);
+  return table.length === 0 ? 0 : appliedVersion(db);
+}
+
+/**
+ * Brings the database to the latest schema, one transaction per migration.
+ *
+ * @remarks Safe to run from several processes at once: PostgreSQL takes an advisory lock,
+ * SQLite's `BEGIN IMMEDIATE` takes the write lock, and each checks the version again inside.
+ * @returns The versions applied by this call (empty when the schema was already current).
+ */
+export async function migrate(db: Database, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
+  const applied: number[] = [];
+  await db.transaction(async (tx) => {
+    if (tx.kind === 'postgres') await tx.query('SELECT pg_advisory_xact_lock(?)', [MIGRATION_LOCK_ID]);
+    await tx.run(CREATE_MIGRATIONS_TABLE);
+  });
+  for (const migration of migrations) {
+    await db.transaction(async (tx) => {
+      if (tx.kind === 'postgres') await tx.query('SELECT pg_advisory_xact_lock(?)', [MIGRATION_LOCK_ID]);
+      if ((await appliedVersion(tx)) >= migration.version) return;
+      for (const statement of migration.statements[tx.kind]) await tx.run(statement);
+      await tx.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [
+        migration.version,
+        migration.name,
+        Date.now(),
+      ]);
+      applied.push(migration.version);
+    });
+  }
+  return applied;
+}

@@ -1,0 +1,708 @@
+import { createHash } from 'node:crypto';
+import {
+  AccountKind,
+  MAX_TRANSFER_DIAMONDS,
+  Metadata,
+  TransferCode,
+  USER_ACCOUNT_KINDS,
+  isId,
+  newId,
+  type Transfer,
+  type TransferState,
+} from '@diamonds/protocol';
+import { ApiError, isApiError } from '../errors.js';
+import type { Database, SqlClient, SqlValue } from '../db/types.js';
+
+/** Most postings one transfer may have (a revenue split among collaborators, say). */
+export const MAX_POSTINGS = 32;
+
+/** Longest idempotency key accepted. */
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
+
+/** Longest a reservation may be held before it voids itself: seven days. */
+export const MAX_RESERVATION_MS = 7 * 24 * 60 * 60 * 1000;
+
+/** One line of a transfer request: negative debits the account, positive credits it. */
+export interface PostingInput {
+  accountId: string;
+  amountDiamonds: number;
+}
+
+/** A request to move Diamonds (see {@link Ledger.transfer}). */
+export interface TransferRequest {
+  /**
+   * Unique per intended movement, chosen by the caller. The same key with the same request
+   * returns the first result; with a different request it fails with `idempotency_key_reused`.
+   */
+  idempotencyKey: string;
+  code: TransferCode;
+  /** Two or more postings on distinct accounts, summing to zero. */
+  postings: readonly PostingInput[];
+  metadata?: Metadata;
+  /**
+   * Reserve instead of post: the debits are held (not spendable) until the reservation is
+   * posted or voided, or voids itself after this many milliseconds.
+   */
+  reserveForMs?: number;
+}
+
+/** A request to post or void a reservation. */
+export interface ResolveRequest {
+  idempotencyKey: string;
+  pendingId: string;
+  metadata?: Metadata;
+}
+
+/** An account and its balances. */
+export interface Account {
+  id: string;
+  ownerId: string | null;
+  kind: AccountKind;
+  /** Posted Diamonds: the sum of the account's posted postings. */
+  balanceDiamonds: number;
+  /** Diamonds held by unresolved reservations that debit this account. */
+  heldDiamonds: number;
+  /** What can be spent now: balance less held. */
+  availableDiamonds: number;
+  /** Diamonds that unresolved reservations will credit to this account. */
+  incomingDiamonds: number;
+}
+
+/** A transfer, with whether this call replayed an earlier result. */
+export interface TransferResult {
+  transfer: Transfer;
+  /** True when the idempotency key had been used for this same request before. */
+  replayed: boolean;
+}
+
+/** One item of {@link Ledger.transferBatch}'s answer, in the order of the requests. */
+export type BatchItemResult = ({ ok: true } & TransferResult) | { ok: false; error: ApiError };
+
+/** Options of {@link Ledger}. */
+export interface LedgerOptions {
+  /** The clock, in milliseconds since the epoch; tests move it. @defaultValue Date.now */
+  now?: () => number;
+}
+
+interface TransferRow {
+  id: string;
+  code: string;
+  state: 'posted' | 'pending' | 'post_pending' | 'void_pending';
+  amount: number;
+  idempotency_key: string;
+  request_hash: string;
+  pending_id: string | null;
+  metadata: string;
+  expires_at: number | null;
+  created_at: number;
+}
+
+interface AccountRow {
+  id: string;
+  owner_id: string | null;
+  kind: string;
+  balance: number;
+  pending_debits: number;
+  pending_credits: number;
+}
+
+const TRANSFER_COLUMNS = 'id, code, state, amount, idempotency_key, request_hash, pending_id, metadata, expires_at, created_at';
+
+/** A marker that a concurrent transaction committed the same idempotency key first. */
+class KeyRaceLost extends Error {}
+
+function isUniqueViolationOn(error: unknown, what: string): boolean {
+  const { code, message, constraint } = error as { code?: unknown; message?: unknown; constraint?: unknown };
+  if (code === '23505') return typeof constraint === 'string' && constraint.includes(what);
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' && typeof message === 'string' && message.includes(what);
+}
+
+function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}
+
+function hashRequest(kind: string, body: unknown): string {
+  return createHash('sha256').update(kind).update('\n').update(canonicalJson(body)).digest('base64url');
+}
+
+function validateKey(key: unknown): string {
+  if (typeof key !== 'string' || key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH || !/^[\x21-\x7e]+$/.test(key)) {
+    throw new ApiError(
+      'idempotency_key_invalid',
+      `An idempotency key is 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters without spaces, such as a UUID.`,
+      { param: 'idempotencyKey' },
+    );
+  }
+  return key;
+}
+
+function validateMetadata(metadata: unknown): Metadata {
+  if (metadata === undefined) return {};
+  const parsed = Metadata.safeParse(metadata);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ApiError('invalid_metadata', `Invalid metadata: ${issue?.message ?? 'not an object of flat values'}.`, {
+      param: ['metadata', ...(issue?.path ?? [])].join('.'),
+    });
+  }
+  return parsed.data;
+}
+
+function validateAmount(amount: unknown, param: string): number {
+  if (typeof amount !== 'number' || !Number.isInteger(amount)) {
+    throw new ApiError('invalid_amount', `Diamond amounts are whole numbers; got ${JSON.stringify(amount) ?? String(amount)}.`, {
+      param,
+    });
+  }
+  if (amount === 0) throw new ApiError('invalid_amount', 'A posting must move at least one Diamond.', { param });
+  if (Math.abs(amount) > MAX_TRANSFER_DIAMONDS) {
+    throw new ApiError('amount_too_large', `One transfer moves at most ${MAX_TRANSFER_DIAMONDS} Diamonds.`, { param });
+  }
+  return amount;
+}
+
+interface ValidTransfer {
+  idempotencyKey: string;
+  code: TransferCode;
+  postings: PostingInput[];
+  metadata: Metadata;
+  reserveForMs: number | null;
+  amount: number;
+  hash: string;
+}
+
+/** Checks a transfer request completely before any database work; throws {@link ApiError}. */
+export function validateTransfer(request: TransferRequest): ValidTransfer {
+  if (request === null || typeof request !== 'object') throw new ApiError('invalid_request', 'A transfer request is an object.');
+  const idempotencyKey = validateKey(request.idempotencyKey);
+  const code = TransferCode.safeParse(request.code);
+  if (!code.success) {
+    throw new ApiError(
+      'invalid_request',
+      `Unknown transfer code ${JSON.stringify(request.code)}; expected one of ${TransferCode.options.join(', ')}.`,
+      {
+        param: 'code',
+      },
+    );
+  }
+  if (!Array.isArray(request.postings) || request.postings.length < 2 || request.postings.length > MAX_POSTINGS) {
+    throw new ApiError('invalid_request', `A transfer has 2 to ${MAX_POSTINGS} postings.`, { param: 'postings' });
+  }
+  const seen = new Set<string>();
+  let sum = 0;
+  let amount = 0;
+  const postings: PostingInput[] = [];
+  request.postings.forEach((posting: unknown, index) => {
+    if (posting === null || typeof posting !== 'object') {
+      throw new ApiError('invalid_request', 'Each posting is an object { accountId, amountDiamonds }.', { param: `postings.${index}` });
+    }
+    const { accountId, amountDiamonds } = posting as Record<string, unknown>;
+    if (!isId('acct', accountId)) {
+      throw new ApiError('invalid_id', `Expected an account id (acct_…); got ${JSON.stringify(accountId) ?? String(accountId)}.`, {
+        param: `postings.${index}.accountId`,
+      });
+    }
+    const value = validateAmount(amountDiamonds, `postings.${index}.amountDiamonds`);
+    if (seen.has(accountId)) {
+      throw new ApiError('same_account', `Account ${accountId} appears twice; a transfer moves Diamonds between distinct accounts.`, {
+        param: `postings.${index}.accountId`,
+      });
+    }
+    seen.add(accountId);
+    sum += value;
+    if (value > 0) amount += value;
+    postings.push({ accountId, amountDiamonds: value });
+  });
+  if (sum !== 0) {
+    throw new ApiError('postings_unbalanced', `Postings must sum to zero; these sum to ${sum}.`, { param: 'postings' });
+  }
+  if (amount > MAX_TRANSFER_DIAMONDS) {
+    throw new ApiError('amount_too_large', `One transfer moves at most ${MAX_TRANSFER_DIAMONDS} Diamonds.`, { param: 'postings' });
+  }
+  let reserveForMs: number | null = null;
+  if (request.reserveForMs !== undefined) {
+    if (!Number.isSafeInteger(request.reserveForMs) || request.reserveForMs < 1 || request.reserveForMs > MAX_RESERVATION_MS) {
+      throw new ApiError('invalid_request', `reserveForMs is a whole number of milliseconds from 1 to ${MAX_RESERVATION_MS}.`, {
+        param: 'reserveForMs',
+      });
+    }
+    reserveForMs = request.reserveForMs;
+  }
+  const metadata = validateMetadata(request.metadata);
+  const hash = hashRequest('transfer', { code: code.data, postings, metadata, reserveForMs });
+  return { idempotencyKey, code: code.data, postings, metadata, reserveForMs, amount, hash };
+}
+
+/**
+ * The double-entry ledger: every movement of Diamonds, on SQLite or PostgreSQL.
+ *
+ * @remarks
+ * Each transfer is two or more postings that sum to zero, written with the cached balances
+ * they change in one database transaction. A debit of a user account is one conditional
+ * update (`… WHERE balance - pending_debits >= amount`), so the check and the debit cannot be
+ * separated by a concurrent spend; a CHECK constraint stands behind it. Transfers and postings
+ * are append-only (database triggers refuse UPDATE and DELETE); a reservation is resolved by a
+ * second transfer that names it. See `docs/ledger.md`.
+ *
+ * @example
+ * ```ts
+ * const ledger = new Ledger(db);
+ * const wallet = await ledger.openAccount({ ownerId: fanId, kind: 'wallet' });
+ * const issuance = await ledger.platformAccount('issuance');
+ * await ledger.transfer({
+ *   idempotencyKey: 'topup-8c1f…',
+ *   code: 'purchase',
+ *   postings: [
+ *     { accountId: issuance.id, amountDiamonds: -500 },
+ *     { accountId: wallet.id, amountDiamonds: 500 },
+ *   ],
+ * });
+ * ```
+ */
+export class Ledger {
+  readonly db: Database;
+  readonly #now: () => number;
+  readonly #allowNegativeTrue: string;
+
+  constructor(db: Database, options: LedgerOptions = {}) {
+    this.db = db;
+    this.#now = options.now ?? Date.now;
+    this.#allowNegativeTrue = db.kind === 'sqlite' ? 'allow_negative = 1' : 'allow_negative';
+  }
+
+  /**
+   * Returns the account of `kind` owned by `ownerId`, creating it the first time.
+   *
+   * @remarks User kinds (`wallet`, `earnings`) need an owner and may never go below zero;
+   * platform kinds have no owner and may (issuance is negative by every Diamond sold).
+   */
+  async openAccount(params: { ownerId: string | null; kind: AccountKind }): Promise<Account> {
+    const kind = AccountKind.safeParse(params.kind);
+    if (!kind.success) throw new ApiError('invalid_request', `Unknown account kind ${JSON.stringify(params.kind)}.`, { param: 'kind' });
+    const isUser = (USER_ACCOUNT_KINDS as readonly string[]).includes(kind.data);
+    if (isUser && (typeof params.ownerId !== 'string' || params.ownerId.length === 0)) {
+      throw new ApiError('invalid_request', `A ${kind.data} account needs an owner.`, { param: 'ownerId' });
+    }
+    if (!isUser && params.ownerId !== null) {
+      throw new ApiError('invalid_request', `A ${kind.data} account belongs to the platform and has no owner.`, { param: 'ownerId' });
+    }
+    const ownerKey = params.ownerId ?? '';
+    const find = `SELECT id, owner_id, kind, balance, pending_debits, pending_credits FROM accounts
+      WHERE coalesce(owner_id, '') = ? AND kind = ?`;
+    const existing = await this.db.query<AccountRow>(find, [ownerKey, kind.data]);
+    if (existing[0]) return toAccount(existing[0]);
+    await this.db.run(
+      `INSERT INTO accounts (id, owner_id, kind, allow_negative, balance, pending_debits, pending_credits, created_at)
+       VALUES (?, ?, ?, ?, 0, 0, 0, ?) ON CONFLICT DO NOTHING`,
+      [newId('acct'), params.ownerId, kind.data, !isUser, this.#now()],
+    );
+    const created = await this.db.query<AccountRow>(find, [ownerKey, kind.data]);
+    if (!created[0]) throw new Error('account vanished after insert');
+    return toAccount(created[0]);
+  }
+
+  /** The platform's account of `kind` (issuance, fees, payouts, creator_fund, boosts). */
+  platformAccount(kind: Exclude<AccountKind, 'wallet' | 'earnings'>): Promise<Account> {
+    return this.openAccount({ ownerId: null, kind });
+  }
+
+  /** An account by id. @throws {@link ApiError} `account_not_found` */
+  async getAccount(id: string): Promise<Account> {
+    const rows = isId('acct', id)
+      ? await this.db.query<AccountRow>('SELECT id, owner_id, kind, balance, pending_debits, pending_credits FROM accounts WHERE id = ?', [
+          id,
+        ])
+      : [];
+    if (!rows[0]) throw new ApiError('account_not_found', `No account ${JSON.stringify(id)}.`);
+    return toAccount(rows[0]);
+  }
+
+  /**
+   * Moves Diamonds, or reserves them when `reserveForMs` is set: one transfer, atomically.
+   *
+   * @throws {@link ApiError} with code `insufficient_funds`, `account_not_found`,
+   * `idempotency_key_reused`, or a validation code (`invalid_amount`, `amount_too_large`,
+   * `invalid_id`, `same_account`, `postings_unbalanced`, `invalid_metadata`, …); on any of
+   * them nothing was written.
+   */
+  async transfer(request: TransferRequest): Promise<TransferResult> {
+    const valid = validateTransfer(request);
+    return this.#withKeyRaceRetry(() =>
+      this.db.transaction(async (tx) => {
+        const replay = await this.#replay(tx, valid.idempotencyKey, valid.hash);
+        if (replay) return replay;
+        return this.#apply(tx, valid);
+      }),
+    );
+  }
+
+  /**
+   * Applies many transfers in one database transaction, each with its own result.
+   *
+   * @remarks
+   * One commit (one fsync on SQLite) for the whole batch is what makes this fast; a transfer
+   * that fails (insufficient funds, an unknown account, bad input) fails alone and writes
+   * nothing, while the others commit. Results come back in the order of the requests. Two
+   * requests with one key in a batch behave as two calls in that order.
+   */
+  async transferBatch(requests: readonly TransferRequest[]): Promise<BatchItemResult[]> {
+    const validated = requests.map((request) => {
+      try {
+        return validateTransfer(request);
+      } catch (error) {
+        if (isApiError(error)) return error;
+        throw error;
+      }
+    });
+    return this.#withKeyRaceRetry(() =>
+      this.db.transaction(async (tx) => {
+        const known = await this.#prefetchKeys(
+          tx,
+          validated.flatMap((item) => (item instanceof ApiError ? [] : [item.idempotencyKey])),
+        );
+        const results: BatchItemResult[] = [];
+        for (const item of validated) {
+          if (item instanceof ApiError) {
+            results.push({ ok: false, error: item });
+            continue;
+          }
+          try {
+            const existing = known.get(item.idempotencyKey);
+            let result: TransferResult;
+            if (existing) {
+              result = await this.#replayRow(tx, existing, item.hash);
+            } else {
+              result = await this.#apply(tx, item);
+              const row = await this.#transferRow(tx, result.transfer.id);
+              if (row) known.set(item.idempotencyKey, row);
+            }
+            results.push({ ok: true, ...result });
+          } catch (error) {
+            if (isApiError(error)) results.push({ ok: false, error });
+            else throw error;
+          }
+        }
+        return results;
+      }),
+    );
+  }
+
+  /** Posts a reservation: the held Diamonds move for good. */
+  post(request: ResolveRequest): Promise<TransferResult> {
+    return this.#resolve('post', request);
+  }
+
+  /** Voids a reservation: the held Diamonds are released and nothing moves. */
+  void(request: ResolveRequest): Promise<TransferResult> {
+    return this.#resolve('void', request);
+  }
+
+  /**
+   * Voids every reservation whose time is up, each exactly once, even when several processes
+   * sweep at the same time or the process restarted since the reservation was made.
+   *
+   * @returns How many this call voided.
+   */
+  async voidExpired(limit = 500): Promise<number> {
+    const due = await this.db.query<{ transfer_id: string }>(
+      'SELECT transfer_id FROM reservations WHERE expires_at <= ? ORDER BY expires_at LIMIT ?',
+      [this.#now(), limit],
+    );
+    let voided = 0;
+    for (const { transfer_id: pendingId } of due) {
+      try {
+        const result = await this.#resolve(
+          'void',
+          { pendingId, idempotencyKey: `expire:${pendingId}`, metadata: { reason: 'expired' } },
+          true,
+        );
+        if (!result.replayed) voided++;
+      } catch (error) {
+        // Posted or voided by someone else meanwhile: nothing left to do.
+        if (!isApiError(error, 'transfer_already_resolved')) throw error;
+      }
+    }
+    return voided;
+  }
+
+  /** A transfer by id, with its current state. @throws {@link ApiError} `transfer_not_found` */
+  async getTransfer(id: string): Promise<Transfer> {
+    const row = isId('txn', id) ? await this.#transferRow(this.db, id) : undefined;
+    if (!row || row.state === 'post_pending' || row.state === 'void_pending') {
+      throw new ApiError('transfer_not_found', `No transfer ${JSON.stringify(id)}.`);
+    }
+    return this.#present(this.db, row);
+  }
+
+  async #withKeyRaceRetry<T>(attempt: () => Promise<T>): Promise<T> {
+    for (let tries = 1; ; tries++) {
+      try {
+        return await attempt();
+      } catch (error) {
+        // Another transaction committed this idempotency key (or resolved this reservation)
+        // while ours ran; run again and we will see its result.
+        if (
+          (error instanceof KeyRaceLost || isUniqueViolationOn(error, 'idempotency_key') || isUniqueViolationOn(error, 'pending_id')) &&
+          tries < 5
+        ) {
+          continue;
+        }
+        throw error;
+      }
+    }
+  }
+
+  async #transferRow(tx: SqlClient, id: string): Promise<TransferRow | undefined> {
+    const rows = await tx.query<TransferRow>(`SELECT ${TRANSFER_COLUMNS} FROM transfers WHERE id = ?`, [id]);
+    return rows[0];
+  }
+
+  async #prefetchKeys(tx: SqlClient, keys: string[]): Promise<Map<string, TransferRow>> {
+    const known = new Map<string, TransferRow>();
+    for (let start = 0; start < keys.length; start += 500) {
+      const chunk = keys.slice(start, start + 500);
+      const rows = await tx.query<TransferRow>(
+        `SELECT ${TRANSFER_COLUMNS} FROM transfers WHERE idempotency_key IN (${chunk.map(() => '?').join(', ')})`,
+        chunk,
+      );
+      for (const row of rows) known.set(row.idempotency_key, row);
+    }
+    return known;
+  }
+
+  async #replay(tx: SqlClient, key: string, hash: string): Promise<TransferResult | undefined> {
+    const rows = await tx.query<TransferRow>(`SELECT ${TRANSFER_COLUMNS} FROM transfers WHERE idempotency_key = ?`, [key]);
+    return rows[0] ? this.#replayRow(tx, rows[0], hash) : undefined;
+  }
+
+  async #replayRow(tx: SqlClient, row: TransferRow, hash: string): Promise<TransferResult> {
+    if (row.request_hash !== hash) {
+      throw new ApiError(
+        'idempotency_key_reused',
+        'This idempotency key was already used for a different request; use a new key for a new movement.',
+        { param: 'idempotencyKey' },
+      );
+    }
+    const shown = row.pending_id ? await this.#transferRow(tx, row.pending_id) : row;
+    if (!shown) throw new Error(`resolution ${row.id} names a missing reservation`);
+    return { transfer: await this.#present(tx, shown), replayed: true };
+  }
+
+  async #apply(tx: SqlClient, valid: ValidTransfer): Promise<TransferResult> {
+    const now = this.#now();
+    const reserve = valid.reserveForMs !== null;
+    // A fixed order of row locks across transactions keeps PostgreSQL deadlocks rare.
+    const ordered = [...valid.postings].sort((a, b) => (a.accountId < b.accountId ? -1 : 1));
+    const applied: PostingInput[] = [];
+    for (const posting of ordered) {
+      const changed = await this.#applyPosting(tx, posting, reserve);
+      if (changed === 0) {
+        await this.#undo(tx, applied, reserve);
+        throw await this.#explainRefusal(tx, posting);
+      }
+      applied.push(posting);
+    }
+    const id = newId('txn', now);
+    const expiresAt = reserve ? now + (valid.reserveForMs ?? 0) : null;
+    const inserted = await tx.run(
+      `INSERT INTO transfers (${TRANSFER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING`,
+      [
+        id,
+        valid.code,
+        reserve ? 'pending' : 'posted',
+        valid.amount,
+        valid.idempotencyKey,
+        valid.hash,
+        JSON.stringify(valid.metadata),
+        expiresAt,
+        now,
+      ],
+    );
+    if (inserted === 0) throw new KeyRaceLost();
+    await this.#insertPostings(tx, id, valid.postings, reserve);
+    if (reserve) await tx.run('INSERT INTO reservations (transfer_id, expires_at) VALUES (?, ?)', [id, expiresAt]);
+    const transfer: Transfer = {
+      object: 'transfer',
+      id: id as Transfer['id'],
+      code: valid.code,
+      state: reserve ? 'pending' : 'posted',
+      amountDiamonds: valid.amount,
+      postings: valid.postings.map((p) => ({
+        accountId: p.accountId as Transfer['postings'][number]['accountId'],
+        amountDiamonds: p.amountDiamonds,
+      })),
+      metadata: valid.metadata,
+      createdAt: now,
+      expiresAt,
+    };
+    return { transfer, replayed: false };
+  }
+
+  #applyPosting(tx: SqlClient, posting: PostingInput, reserve: boolean): Promise<number> {
+    const amount = posting.amountDiamonds;
+    if (amount < 0) {
+      const column = reserve ? 'pending_debits = pending_debits + ?' : 'balance = balance - ?';
+      return tx.run(`UPDATE accounts SET ${column} WHERE id = ? AND (${this.#allowNegativeTrue} OR balance - pending_debits >= ?)`, [
+        -amount,
+        posting.accountId,
+        -amount,
+      ]);
+    }
+    const column = reserve ? 'pending_credits = pending_credits + ?' : 'balance = balance + ?';
+    return tx.run(`UPDATE accounts SET ${column} WHERE id = ?`, [amount, posting.accountId]);
+  }
+
+  async #undo(tx: SqlClient, applied: readonly PostingInput[], reserve: boolean): Promise<void> {
+    for (const posting of applied) {
+      const amount = posting.amountDiamonds;
+      const column = reserve ? (amount < 0 ? 'pending_debits' : 'pending_credits') : 'balance';
+      const delta = reserve ? -Math.abs(amount) : -amount;
+      await tx.run(`UPDATE accounts SET ${column} = ${column} + ? WHERE id = ?`, [delta, posting.accountId]);
+    }
+  }
+
+  async #explainRefusal(tx: SqlClient, posting: PostingInput): Promise<ApiError> {
+    const rows = await tx.query<AccountRow>(
+      'SELECT id, owner_id, kind, balance, pending_debits, pending_credits FROM accounts WHERE id = ?',
+      [posting.accountId],
+    );
+    const row = rows[0];
+    if (!row) return new ApiError('account_not_found', `No account ${posting.accountId}.`, { param: 'postings' });
+    const available = row.balance - row.pending_debits;
+    return new ApiError(
+      'insufficient_funds',
+      `Account ${row.id} has ${available} Diamonds available; this needs ${-posting.amountDiamonds}.`,
+      { param: 'postings' },
+    );
+  }
+
+  async #insertPostings(tx: SqlClient, transferId: string, postings: readonly PostingInput[], pending: boolean): Promise<void> {
+    const values: SqlValue[] = [];
+    for (const posting of postings) values.push(transferId, posting.accountId, posting.amountDiamonds, pending);
+    await tx.run(
+      `INSERT INTO postings (transfer_id, account_id, amount, pending) VALUES ${postings.map(() => '(?, ?, ?, ?)').join(', ')}`,
+      values,
+    );
+  }
+
+  async #resolve(action: 'post' | 'void', request: ResolveRequest, allowExpired = false): Promise<TransferResult> {
+    const idempotencyKey = validateKey(request.idempotencyKey);
+    if (!isId('txn', request.pendingId)) {
+      throw new ApiError('invalid_id', `Expected a transfer id (txn_…); got ${JSON.stringify(request.pendingId)}.`, { param: 'pendingId' });
+    }
+    const metadata = validateMetadata(request.metadata);
+    const hash = hashRequest(action, { pendingId: request.pendingId, metadata });
+    return this.#withKeyRaceRetry(() =>
+      this.db.transaction(async (tx) => {
+        const replay = await this.#replay(tx, idempotencyKey, hash);
+        if (replay) return replay;
+        const now = this.#now();
+        // Lock the reservation so concurrent resolvers queue here rather than race.
+        const lock = tx.kind === 'postgres' ? ' FOR UPDATE' : '';
+        const pending = (
+          await tx.query<TransferRow>(`SELECT ${TRANSFER_COLUMNS} FROM transfers WHERE id = ?${lock}`, [request.pendingId])
+        )[0];
+        if (!pending || pending.state === 'post_pending' || pending.state === 'void_pending') {
+          throw new ApiError('transfer_not_found', `No transfer ${request.pendingId}.`, { param: 'pendingId' });
+        }
+        if (pending.state !== 'pending') {
+          throw new ApiError('transfer_not_pending', `Transfer ${pending.id} was posted at once; only a reservation can be ${action}ed.`, {
+            param: 'pendingId',
+          });
+        }
+        const open = await tx.query<{ expires_at: number }>('SELECT expires_at FROM reservations WHERE transfer_id = ?', [pending.id]);
+        if (!open[0]) {
+          throw new ApiError('transfer_already_resolved', `Reservation ${pending.id} was already posted or voided.`, {
+            param: 'pendingId',
+          });
+        }
+        if (action === 'post' && !allowExpired && open[0].expires_at <= now) {
+          throw new ApiError('reservation_expired', `Reservation ${pending.id} expired; it will be voided.`, { param: 'pendingId' });
+        }
+        const postings = await tx.query<{ account_id: string; amount: number }>(
+          'SELECT account_id, amount FROM postings WHERE transfer_id = ? ORDER BY account_id',
+          [pending.id],
+        );
+        for (const { account_id: accountId, amount } of postings) {
+          const sql =
+            amount < 0
+              ? action === 'post'
+                ? 'UPDATE accounts SET pending_debits = pending_debits - ?, balance = balance - ? WHERE id = ?'
+                : 'UPDATE accounts SET pending_debits = pending_debits - ? WHERE id = ?'
+              : action === 'post'
+                ? 'UPDATE accounts SET pending_credits = pending_credits - ?, balance = balance + ? WHERE id = ?'
+                : 'UPDATE accounts SET pending_credits = pending_credits - ? WHERE id = ?';
+          const magnitude = Math.abs(amount);
+          await tx.run(sql, action === 'post' ? [magnitude, magnitude, accountId] : [magnitude, accountId]);
+        }
+        const id = newId('txn', now);
+        const inserted = await tx.run(
+          `INSERT INTO transfers (${TRANSFER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?) ON CONFLICT (idempotency_key) DO NOTHING`,
+          [
+            id,
+            pending.code,
+            action === 'post' ? 'post_pending' : 'void_pending',
+            pending.amount,
+            idempotencyKey,
+            hash,
+            pending.id,
+            JSON.stringify(metadata),
+            now,
+          ],
+        );
+        if (inserted === 0) throw new KeyRaceLost();
+        if (action === 'post') {
+          await this.#insertPostings(
+            tx,
+            id,
+            postings.map((p) => ({ accountId: p.account_id, amountDiamonds: p.amount })),
+            false,
+          );
+        }
+        await tx.run('DELETE FROM reservations WHERE transfer_id = ?', [pending.id]);
+        return { transfer: await this.#present(tx, pending), replayed: false };
+      }),
+    );
+  }
+
+  /** The wire view of a posted transfer or a reservation, with its current state. */
+  async #present(tx: SqlClient, row: TransferRow): Promise<Transfer> {
+    const postings = await tx.query<{ account_id: string; amount: number }>(
+      'SELECT account_id, amount FROM postings WHERE transfer_id = ?',
+      [row.id],
+    );
+    let state: TransferState = 'posted';
+    if (row.state === 'pending') {
+      const resolution = await tx.query<{ state: string }>('SELECT state FROM transfers WHERE pending_id = ?', [row.id]);
+      state = resolution[0] ? (resolution[0].state === 'post_pending' ? 'posted' : 'voided') : 'pending';
+    }
+    return {
+      object: 'transfer',
+      id: row.id as Transfer['id'],
+      code: row.code as TransferCode,
+      state,
+      amountDiamonds: row.amount,
+      postings: postings.map((p) => ({ accountId: p.account_id as Transfer['postings'][number]['accountId'], amountDiamonds: p.amount })),
+      metadata: JSON.parse(row.metadata) as Metadata,
+      createdAt: row.created_at,
+      expiresAt: row.expires_at,
+    };
+  }
+}
+
+function toAccount(row: AccountRow): Account {
+  return {
+    id: row.id,
+    ownerId: row.owner_id,
+    kind: row.kind as AccountKind,
+    balanceDiamonds: row.balance,
+    heldDiamonds: row.pending_debits,
+    availableDiamonds: row.balance - row.pending_debits,
+    incomingDiamonds: row.pending_credits,
+  };
+}

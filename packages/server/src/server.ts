@@ -1,0 +1,86 @@
+import { serve } from '@hono/node-server';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { createApp } from './app.js';
+import { migrate } from './db/migrations.js';
+import { openDatabase } from './db/open.js';
+import type { Database } from './db/types.js';
+import { Ledger } from './ledger/ledger.js';
+import type { Settings } from './config.js';
+
+/** How often expired reservations are voided. */
+const SWEEP_INTERVAL_MS = 5_000;
+
+/** A running platform (see {@link startServer}). */
+export interface RunningServer {
+  /** The base URL, such as `http://127.0.0.1:8787`. */
+  url: string;
+  port: number;
+  db: Database;
+  ledger: Ledger;
+  /** Stops accepting connections, lets requests in flight finish, then closes the database. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link startServer}: the usual settings, any of them overridden. */
+export type StartOptions = Partial<Settings> & {
+  /** Use this database instead of opening one from the settings (tests share one). */
+  db?: Database;
+  /** Log the address and shutdown to the console. @defaultValue false */
+  log?: boolean;
+};
+
+/**
+ * Starts the platform: opens the database, applies migrations, voids reservations that
+ * expired while it was down, and listens.
+ *
+ * @example
+ * ```ts
+ * const server = await startServer({ port: 0, dataDir: '/tmp/diamonds' });
+ * console.log(server.url);
+ * await server.close();
+ * ```
+ */
+export async function startServer(options: StartOptions = {}): Promise<RunningServer> {
+  const db = options.db ?? openDatabase({ dataDir: options.dataDir ?? '.diamonds', databaseUrl: options.databaseUrl });
+  const ownsDb = options.db === undefined;
+  try {
+    await migrate(db);
+  } catch (error) {
+    if (ownsDb) await db.close();
+    throw error;
+  }
+  const ledger = new Ledger(db);
+  await ledger.voidExpired();
+  const app = createApp({ db, ledger });
+
+  const server = await new Promise<Server>((resolve, reject) => {
+    const listening = serve({ fetch: app.fetch, port: options.port ?? 8787, hostname: options.host }, () => resolve(listening as Server));
+    (listening as Server).once('error', reject);
+  });
+  const address = server.address() as AddressInfo;
+  const host = options.host && options.host !== '0.0.0.0' && options.host !== '::' ? options.host : 'localhost';
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+
+  let sweeping: Promise<unknown> = Promise.resolve();
+  const sweeper = setInterval(() => {
+    sweeping = sweeping.then(() => ledger.voidExpired()).catch((error: unknown) => console.error('reservation sweep failed', error));
+  }, SWEEP_INTERVAL_MS);
+  sweeper.unref();
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      clearInterval(sweeper);
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await sweeping;
+      if (ownsDb) await db.close();
+    })();
+    return closing;
+  };
+
+  return { url, port: address.port, db, ledger, close };
+}
