@@ -30,6 +30,8 @@ export type {
   TransferRequest,
   TransferResult,
 } from './ledger/ledger.js';
+export { GroupCommit } from './ledger/group-commit.js';
+export type { GroupCommitOptions } from './ledger/group-commit.js';
 export { allocate, splitFee, BASIS_POINTS } from './ledger/allocate.js';
 export { verifyLedger, formatVerifyReport } from './ledger/verify.js';
 export type { VerifyReport } from './ledger/verify.js';

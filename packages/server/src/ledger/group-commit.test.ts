@@ -1,0 +1,73 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { isApiError } from '../errors.js';
+import { DATABASE_KINDS, createTestDatabase, skipUnlessPostgres, type TestDatabase } from '../testing/databases.js';
+import { GroupCommit } from './group-commit.js';
+import { Ledger, type Account, type TransferRequest } from './ledger.js';
+import { verifyLedger } from './verify.js';
+
+for (const kind of DATABASE_KINDS) {
+  const skip = await skipUnlessPostgres(kind);
+  describe(`group commit on ${kind}`, { skip }, () => {
+    let t: TestDatabase;
+    let ledger: Ledger;
+    let wallet: Account;
+    let earnings: Account;
+    const gift = (key: string, amount: number): TransferRequest => ({
+      idempotencyKey: key,
+      code: 'gift',
+      postings: [
+        { accountId: wallet.id, amountDiamonds: -amount },
+        { accountId: earnings.id, amountDiamonds: amount },
+      ],
+    });
+
+    before(async () => {
+      t = await createTestDatabase(kind);
+      ledger = new Ledger(t.db);
+      wallet = await ledger.openAccount({ ownerId: 'usr_fan', kind: 'wallet' });
+      earnings = await ledger.openAccount({ ownerId: 'usr_creator', kind: 'earnings' });
+      const issuance = await ledger.platformAccount('issuance');
+      await ledger.transfer({
+        idempotencyKey: 'fund',
+        code: 'purchase',
+        postings: [
+          { accountId: issuance.id, amountDiamonds: -1_000 },
+          { accountId: wallet.id, amountDiamonds: 1_000 },
+        ],
+      });
+    });
+    after(async () => {
+      if (t) {
+        assert.deepEqual((await verifyLedger(t.db)).problems, []);
+        await t.drop();
+      }
+    });
+
+    it('shares commits among concurrent callers, each with its own result', async () => {
+      const commits = new GroupCommit(ledger, { maxBatch: 50 });
+      const outcomes = await Promise.all(
+        Array.from({ length: 300 }, (_, i) =>
+          commits.transfer(gift(`gc-${i}`, 5)).then(
+            (r) => (r.replayed ? 'replayed' : 'ok'),
+            (error: unknown) => (isApiError(error) ? error.code : 'crash'),
+          ),
+        ),
+      );
+      assert.equal(outcomes.filter((o) => o === 'ok').length, 200, 'the wallet holds 1,000: exactly 200 gifts of 5');
+      assert.equal(outcomes.filter((o) => o === 'insufficient_funds').length, 100);
+      assert.ok(commits.batches <= 7, `300 requests took ${commits.batches} transactions; expected at most 7`);
+      assert.equal((await ledger.getAccount(wallet.id)).balanceDiamonds, 0);
+      assert.equal((await ledger.getAccount(earnings.id)).balanceDiamonds, 1_000);
+    });
+
+    it('replays a key within and across batches, and writes a lone request at once', async () => {
+      const commits = new GroupCommit(ledger);
+      const [a, b] = await Promise.all([commits.transfer(gift('gc-0', 5)), commits.transfer(gift('gc-0', 5))]);
+      assert.equal(a.replayed && b.replayed, true);
+      await assert.rejects(commits.transfer(gift('gc-1', 6)), (e: unknown) => isApiError(e, 'idempotency_key_reused'));
+      await assert.rejects(commits.transfer(gift('gc-new', 0)), (e: unknown) => isApiError(e, 'invalid_amount'));
+      assert.equal(commits.batches, 3);
+    });
+  });
+}
