@@ -124,7 +124,7 @@ describe('SQLite shared by two processes', () => {
   it('answers database_busy, not a crash, when another process holds the write lock too long, and recovers', async () => {
     // Another process, as far as SQLite knows: a separate connection holding the write lock.
     const other = new BetterSqlite3(sqliteFile(t.settings.dataDir));
-    const impatient = openSqlite({ file: sqliteFile(t.settings.dataDir), busyTimeoutMs: 20 });
+    const impatient = openSqlite({ file: sqliteFile(t.settings.dataDir), busyBudgetMs: 100 });
     try {
       other.exec('BEGIN IMMEDIATE');
       let ran = false;

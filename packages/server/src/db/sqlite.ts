@@ -5,15 +5,22 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiError } from '../errors.js';
 import type { Database, SqlClient, SqlValue, TransactionOptions } from './types.js';
 
-/** How long SQLite waits for another process's write lock before answering busy. */
-const BUSY_TIMEOUT_MS = 5_000;
+/**
+ * How long one attempt blocks waiting for another connection's write lock. Kept short because
+ * better-sqlite3 waits synchronously, stalling the event loop: longer waits happen between
+ * attempts, asynchronously (see {@link SqliteOptions.busyBudgetMs}).
+ */
+const BUSY_SLICE_MS = 50;
 
 /** Options of {@link openSqlite}. */
 export interface SqliteOptions {
   /** The database file, or `:memory:`. */
   file: string;
-  /** How long to wait for another process's write lock before answering busy. @defaultValue 5000 */
-  busyTimeoutMs?: number;
+  /**
+   * How long, in all, a statement or transaction waits for another process's write lock before
+   * it fails with `database_busy`. @defaultValue 10000
+   */
+  busyBudgetMs?: number;
 }
 
 /** A FIFO lock so that one connection's transactions never interleave across `await`s. */
@@ -45,8 +52,9 @@ function isBusy(error: unknown): boolean {
  * `synchronous=FULL` makes every commit wait for fsync, so a committed transfer survives a
  * power cut; batching many transfers into one transaction is how throughput is won back.
  * Several processes may share one file: write transactions start with `BEGIN IMMEDIATE`, so a
- * writer waits (busy timeout) for the lock up front instead of failing half-way, and a busy
- * answer after that is retried, then reported as `database_busy` (503), never a crash.
+ * writer waits for the lock up front instead of failing half-way. It waits in short
+ * synchronous slices with asynchronous sleeps between them, so a process waiting for another's
+ * lock keeps serving; past the busy budget it answers `database_busy` (503), never a crash.
  */
 class SqliteDatabase implements Database {
   readonly kind = 'sqlite' as const;
@@ -55,11 +63,13 @@ class SqliteDatabase implements Database {
   readonly #statements = new Map<string, BetterSqlite3.Statement>();
   readonly #mutex = new Mutex();
   readonly #client: SqlClient;
+  readonly #busyBudgetMs: number;
 
   constructor(options: SqliteOptions) {
     if (options.file !== ':memory:') mkdirSync(dirname(options.file), { recursive: true });
     this.description = `sqlite:${options.file}`;
-    this.#db = new BetterSqlite3(options.file, { timeout: options.busyTimeoutMs ?? BUSY_TIMEOUT_MS });
+    this.#db = new BetterSqlite3(options.file, { timeout: Math.min(BUSY_SLICE_MS, options.busyBudgetMs ?? BUSY_SLICE_MS) });
+    this.#busyBudgetMs = options.busyBudgetMs ?? 10_000;
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('synchronous = FULL');
     this.#db.pragma('foreign_keys = ON');
@@ -94,7 +104,7 @@ class SqliteDatabase implements Database {
   async query<Row = Record<string, unknown>>(sql: string, params: readonly SqlValue[] = []): Promise<Row[]> {
     const release = await this.#mutex.lock();
     try {
-      return this.#all<Row>(sql, params);
+      return await this.#whileBusy(() => this.#all<Row>(sql, params));
     } finally {
       release();
     }
@@ -103,41 +113,47 @@ class SqliteDatabase implements Database {
   async run(sql: string, params: readonly SqlValue[] = []): Promise<number> {
     const release = await this.#mutex.lock();
     try {
-      return this.#run(sql, params);
+      return await this.#whileBusy(() => this.#run(sql, params));
     } finally {
       release();
     }
   }
 
-  async transaction<T>(work: (tx: SqlClient) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
-    const maxAttempts = options.maxAttempts ?? 8;
+  /**
+   * Runs `attempt` until it is not refused as busy, sleeping between tries (so the process
+   * serves other work meanwhile) until the busy budget is spent; then `database_busy`.
+   */
+  async #whileBusy<T>(attempt: () => T | Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.#busyBudgetMs;
+    for (let tries = 1; ; tries++) {
+      try {
+        return await attempt();
+      } catch (error) {
+        if (!isBusy(error)) throw error;
+        if (Date.now() >= deadline) {
+          throw new ApiError('database_busy', 'The database is busy; retry with the same idempotency key.', { cause: error });
+        }
+        await sleep(Math.min(100, 2 * tries) + Math.random() * 10);
+      }
+    }
+  }
+
+  async transaction<T>(work: (tx: SqlClient) => Promise<T>, _options: TransactionOptions = {}): Promise<T> {
     const release = await this.#mutex.lock();
     try {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          this.#db.exec('BEGIN IMMEDIATE');
-        } catch (error) {
-          if (isBusy(error) && attempt < maxAttempts) {
-            await sleep(5 * attempt + Math.random() * 20);
-            continue;
-          }
-          if (isBusy(error)) throw new ApiError('database_busy', 'The database is busy; retry with the same idempotency key.');
-          throw error;
-        }
+      // With BEGIN IMMEDIATE the write lock is taken up front, so once in, a transaction is
+      // not refused as busy half-way; the whole attempt is still retried if it is.
+      return await this.#whileBusy(async () => {
+        this.#db.exec('BEGIN IMMEDIATE');
         try {
           const result = await work(this.#client);
           this.#db.exec('COMMIT');
           return result;
         } catch (error) {
           if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
-          if (isBusy(error) && attempt < maxAttempts) {
-            await sleep(5 * attempt + Math.random() * 20);
-            continue;
-          }
-          if (isBusy(error)) throw new ApiError('database_busy', 'The database is busy; retry with the same idempotency key.');
           throw error;
         }
-      }
+      });
     } finally {
       release();
     }

@@ -23,8 +23,9 @@ export interface SqlClient {
 /** Options of {@link Database.transaction}. */
 export interface TransactionOptions {
   /**
-   * How often a transaction that lost a race (PostgreSQL serialization failure 40001 or
-   * deadlock 40P01, SQLite busy) is run again before the error is raised.
+   * How often a PostgreSQL transaction that lost a race (serialization failure 40001 or
+   * deadlock 40P01) is run again before the error is raised. SQLite instead waits for another
+   * process's lock up to its busy budget (see `SqliteOptions.busyBudgetMs`).
    *
    * @defaultValue 8
    */

@@ -462,6 +462,10 @@ export class Ledger {
     return rows[0];
   }
 
+  async #keyTaken(tx: SqlClient, key: string): Promise<boolean> {
+    return (await tx.query('SELECT id FROM transfers WHERE idempotency_key = ?', [key])).length > 0;
+  }
+
   async #prefetchKeys(tx: SqlClient, keys: string[]): Promise<Map<string, TransferRow>> {
     const known = new Map<string, TransferRow>();
     for (let start = 0; start < keys.length; start += 500) {
@@ -503,6 +507,9 @@ export class Ledger {
       const changed = await this.#applyPosting(tx, posting, reserve);
       if (changed === 0) {
         await this.#undo(tx, applied, reserve);
+        // On PostgreSQL a request with our key may have committed while we waited for a row
+        // lock; what we saw as refused is then its success, and a rerun replays it.
+        if (tx.kind === 'postgres' && (await this.#keyTaken(tx, valid.idempotencyKey))) throw new KeyRaceLost();
         throw await this.#explainRefusal(tx, posting);
       }
       applied.push(posting);
@@ -599,14 +606,15 @@ export class Ledger {
     const hash = hashRequest(action, { pendingId: request.pendingId, metadata });
     return this.#withKeyRaceRetry(() =>
       this.db.transaction(async (tx) => {
-        const replay = await this.#replay(tx, idempotencyKey, hash);
-        if (replay) return replay;
         const now = this.#now();
-        // Lock the reservation so concurrent resolvers queue here rather than race.
+        // Lock the reservation so concurrent resolvers queue here rather than race; only then
+        // look for an earlier result, so one that committed while we queued is replayed.
         const lock = tx.kind === 'postgres' ? ' FOR UPDATE' : '';
         const pending = (
           await tx.query<TransferRow>(`SELECT ${TRANSFER_COLUMNS} FROM transfers WHERE id = ?${lock}`, [request.pendingId])
         )[0];
+        const replay = await this.#replay(tx, idempotencyKey, hash);
+        if (replay) return replay;
         if (!pending || pending.state === 'post_pending' || pending.state === 'void_pending') {
           throw new ApiError('transfer_not_found', `No transfer ${request.pendingId}.`, { param: 'pendingId' });
         }

@@ -81,7 +81,8 @@ export async function createTestDatabase(kind: DatabaseKind): Promise<TestDataba
       kind,
       db,
       settings: { dataDir, databaseUrl: undefined },
-      env: { DIAMONDS_DATA_DIR: dataDir },
+      // An empty DATABASE_URL keeps a child process from following an inherited one to PostgreSQL.
+      env: { DIAMONDS_DATA_DIR: dataDir, DATABASE_URL: '' },
       reopen: open,
       async drop() {
         await db.close();
@@ -101,10 +102,11 @@ export async function createTestDatabase(kind: DatabaseKind): Promise<TestDataba
   const open = () => openPostgres({ connectionString: databaseUrl });
   const db = open();
   await migrate(db);
+  const dataDir = mkdtempSync(join(tmpdir(), 'diamonds-test-'));
   return {
     kind,
     db,
-    settings: { dataDir: mkdtempSync(join(tmpdir(), 'diamonds-test-')), databaseUrl },
+    settings: { dataDir, databaseUrl },
     env: { DATABASE_URL: databaseUrl },
     reopen: open,
     async drop() {
@@ -115,6 +117,7 @@ export async function createTestDatabase(kind: DatabaseKind): Promise<TestDataba
         await dropper.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       } finally {
         await dropper.end();
+        rmSync(dataDir, { recursive: true, force: true });
       }
     },
   };

@@ -1,0 +1,16 @@
+/**
+ * Diamonds web components, built with Lit. Importing this module registers nothing: import
+ * `@diamonds/elements/define-all.js` to register every element, or one element's
+ * `define.js`, or register a class yourself with {@link defineElement}.
+ *
+ * @example
+ * ```ts
+ * import '@diamonds/elements/define-all.js';
+ *
+ * document.body.insertAdjacentHTML('beforeend', '<diamond-amount value="1234"></diamond-amount>');
+ * ```
+ *
+ * @packageDocumentation
+ */
+export { DiamondAmount } from './amount/amount.js';
+export { defineElement } from './define-element.js';

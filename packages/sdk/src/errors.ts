@@ -1,0 +1,213 @@
+import type { ErrorCode } from '@diamonds/protocol';
+
+/**
+ * Codes the SDK sets itself, for failures where no server answered with a protocol error.
+ *
+ * - `network_error`: the request got no response (offline, DNS, refused, reset).
+ * - `timeout`: no response within the client's `timeoutMs`.
+ * - `invalid_response`: a response arrived but did not match the protocol schema.
+ */
+export type ClientErrorCode = 'network_error' | 'timeout' | 'invalid_response';
+
+/**
+ * The code of a {@link DiamondsError}: a server code from the protocol, a client code, or a
+ * server code newer than this SDK (codes are stable strings; compare, don't exhaust).
+ */
+export type DiamondsErrorCode = ErrorCode | ClientErrorCode | (string & {});
+
+/** Options of the {@link DiamondsError} constructor. */
+export interface DiamondsErrorOptions {
+  /** The stable code (see {@link DiamondsErrorCode}). */
+  code: DiamondsErrorCode;
+  /** The server's request id (`req_…`), when a server answered. */
+  requestId?: string | undefined;
+  /** What caused it: the underlying network error, schema error or response. */
+  cause?: unknown;
+}
+
+/** Options of the {@link DiamondsApiError} constructor. */
+export interface DiamondsApiErrorOptions extends DiamondsErrorOptions {
+  /** The HTTP status of the response. */
+  status: number;
+  /** The request field that was wrong, as a dotted path, when the server named one. */
+  param?: string | undefined;
+}
+
+/** Options of the {@link RateLimitError} constructor. */
+export interface RateLimitErrorOptions extends DiamondsApiErrorOptions {
+  /** How long the server asked to wait before retrying, from `Retry-After`. */
+  retryAfterMs?: number | undefined;
+}
+
+/**
+ * The base of every error the SDK throws.
+ *
+ * @remarks
+ * Switch on {@link DiamondsError.code} rather than on the message, which is for developers and
+ * may change. To test for an error that may come from another copy of the SDK (another bundle,
+ * another frame), use {@link isDiamondsError} instead of `instanceof`.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await client.health();
+ * } catch (error) {
+ *   if (isDiamondsError(error)) console.error(error.code, error.requestId);
+ *   else throw error;
+ * }
+ * ```
+ */
+export class DiamondsError extends Error {
+  override readonly name: string = 'DiamondsError';
+  /** The stable code (see {@link DiamondsErrorCode}). */
+  readonly code: DiamondsErrorCode;
+  /** The server's request id (`req_…`), to quote in a support request; absent with no response. */
+  readonly requestId: string | undefined;
+
+  constructor(message: string, options: DiamondsErrorOptions) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = options.code;
+    this.requestId = options.requestId;
+  }
+}
+
+/**
+ * The server answered with an error status and (usually) a protocol error body.
+ *
+ * @remarks {@link DiamondsApiError.code} is the server's stable code, such as `not_found`.
+ */
+export class DiamondsApiError extends DiamondsError {
+  override readonly name: string = 'DiamondsApiError';
+  /** The HTTP status of the response. */
+  readonly status: number;
+  /** The request field that was wrong, as a dotted path (`postings.1.amountDiamonds`), if any. */
+  readonly param: string | undefined;
+
+  constructor(message: string, options: DiamondsApiErrorOptions) {
+    super(message, options);
+    this.status = options.status;
+    this.param = options.param;
+  }
+}
+
+/** The wallet holds fewer Diamonds than the spend needs (`insufficient_funds`). */
+export class InsufficientFundsError extends DiamondsApiError {
+  override readonly name: string = 'InsufficientFundsError';
+}
+
+/** No valid key or token came with the request (a 401, such as `invalid_api_key`). */
+export class AuthenticationError extends DiamondsApiError {
+  override readonly name: string = 'AuthenticationError';
+}
+
+/**
+ * Too many requests (a 429, `rate_limited`).
+ *
+ * @remarks The SDK already retried if the server asked for a short wait; this error means the
+ * wait was too long, or absent, or retries ran out.
+ */
+export class RateLimitError extends DiamondsApiError {
+  override readonly name: string = 'RateLimitError';
+  /** How long the server asked to wait before retrying, from `Retry-After`, if it said. */
+  readonly retryAfterMs: number | undefined;
+
+  constructor(message: string, options: RateLimitErrorOptions) {
+    super(message, options);
+    this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
+/**
+ * The request got no response: offline, refused, reset, or timed out (code `network_error` or
+ * `timeout`). Safe to retry; the SDK already did for the failures it could.
+ */
+export class DiamondsNetworkError extends DiamondsError {
+  override readonly name: string = 'DiamondsNetworkError';
+}
+
+/**
+ * A response arrived but failed the protocol schema (code `invalid_response`): not JSON, or
+ * not the expected shape. Usually a proxy in the way, or an SDK older than the server.
+ *
+ * @remarks The `cause` holds the JSON syntax error or the zod error with the failed paths.
+ */
+export class DiamondsSchemaError extends DiamondsError {
+  override readonly name: string = 'DiamondsSchemaError';
+}
+
+/** Every class name above, each with the name of its parent. */
+const PARENT_OF = {
+  DiamondsError: undefined,
+  DiamondsApiError: 'DiamondsError',
+  InsufficientFundsError: 'DiamondsApiError',
+  AuthenticationError: 'DiamondsApiError',
+  RateLimitError: 'DiamondsApiError',
+  DiamondsNetworkError: 'DiamondsError',
+  DiamondsSchemaError: 'DiamondsError',
+} as const satisfies Record<string, string | undefined>;
+
+type ErrorName = keyof typeof PARENT_OF;
+
+/** The class named `name` and its ancestors, nearest first; empty for a name not ours. */
+function lineage(name: unknown): ErrorName[] {
+  const chain: ErrorName[] = [];
+  let current: ErrorName | undefined = typeof name === 'string' && Object.hasOwn(PARENT_OF, name) ? (name as ErrorName) : undefined;
+  for (; current !== undefined; current = PARENT_OF[current]) chain.push(current);
+  return chain;
+}
+
+/**
+ * Whether `value` looks like an error of class `name` or a subclass: by its `name` and the
+ * fields that class guarantees. Structural so that errors from another bundle or frame pass.
+ */
+function looksLike(value: unknown, name: ErrorName): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const candidate = value as { name?: unknown; code?: unknown; message?: unknown; status?: unknown };
+  const chain = lineage(candidate.name);
+  return (
+    chain.includes(name) &&
+    typeof candidate.code === 'string' &&
+    typeof candidate.message === 'string' &&
+    (!chain.includes('DiamondsApiError') || typeof candidate.status === 'number')
+  );
+}
+
+/**
+ * Whether `value` is a {@link DiamondsError} (any subclass), also from another copy of the SDK.
+ *
+ * @remarks Checks `instanceof`, else the `name`, `code` and `message` fields, because embeds cross
+ * frames and a page may load two bundles of the SDK.
+ */
+export function isDiamondsError(value: unknown): value is DiamondsError {
+  return value instanceof DiamondsError || looksLike(value, 'DiamondsError');
+}
+
+/** Whether `value` is a {@link DiamondsApiError} (any subclass), also from another SDK copy. */
+export function isDiamondsApiError(value: unknown): value is DiamondsApiError {
+  return value instanceof DiamondsApiError || looksLike(value, 'DiamondsApiError');
+}
+
+/** Whether `value` is an {@link InsufficientFundsError}, also from another SDK copy. */
+export function isInsufficientFundsError(value: unknown): value is InsufficientFundsError {
+  return value instanceof InsufficientFundsError || looksLike(value, 'InsufficientFundsError');
+}
+
+/** Whether `value` is an {@link AuthenticationError}, also from another SDK copy. */
+export function isAuthenticationError(value: unknown): value is AuthenticationError {
+  return value instanceof AuthenticationError || looksLike(value, 'AuthenticationError');
+}
+
+/** Whether `value` is a {@link RateLimitError}, also from another SDK copy. */
+export function isRateLimitError(value: unknown): value is RateLimitError {
+  return value instanceof RateLimitError || looksLike(value, 'RateLimitError');
+}
+
+/** Whether `value` is a {@link DiamondsNetworkError}, also from another SDK copy. */
+export function isDiamondsNetworkError(value: unknown): value is DiamondsNetworkError {
+  return value instanceof DiamondsNetworkError || looksLike(value, 'DiamondsNetworkError');
+}
+
+/** Whether `value` is a {@link DiamondsSchemaError}, also from another SDK copy. */
+export function isDiamondsSchemaError(value: unknown): value is DiamondsSchemaError {
+  return value instanceof DiamondsSchemaError || looksLike(value, 'DiamondsSchemaError');
+}

@@ -1,0 +1,39 @@
+/**
+ * The Diamonds client for browsers and Node: one {@link DiamondsClient} per site, made with
+ * {@link createDiamonds}, whose calls resolve with data parsed by the protocol's schemas or
+ * reject with a typed {@link DiamondsError}.
+ *
+ * @example
+ * ```ts
+ * import { createDiamonds, isDiamondsError } from '@diamonds/sdk';
+ *
+ * const diamonds = createDiamonds({ publishableKey: 'pk_test_123', apiBase: 'https://diamonds.example.com' });
+ * try {
+ *   console.log((await diamonds.health()).status);
+ * } catch (error) {
+ *   if (isDiamondsError(error)) console.error(error.code, error.requestId);
+ * }
+ * ```
+ *
+ * @packageDocumentation
+ */
+export { createDiamonds, DiamondsClient, DEFAULT_API_BASE, DEFAULT_TIMEOUT_MS, DEFAULT_MAX_RETRIES } from './client.js';
+export type { DiamondsOptions, CallOptions } from './client.js';
+export {
+  DiamondsError,
+  DiamondsApiError,
+  InsufficientFundsError,
+  AuthenticationError,
+  RateLimitError,
+  DiamondsNetworkError,
+  DiamondsSchemaError,
+  isDiamondsError,
+  isDiamondsApiError,
+  isInsufficientFundsError,
+  isAuthenticationError,
+  isRateLimitError,
+  isDiamondsNetworkError,
+  isDiamondsSchemaError,
+} from './errors.js';
+export type { ClientErrorCode, DiamondsErrorCode, DiamondsErrorOptions, DiamondsApiErrorOptions, RateLimitErrorOptions } from './errors.js';
+export type { Health } from '@diamonds/protocol';
