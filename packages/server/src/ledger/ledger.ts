@@ -334,11 +334,65 @@ export class Ledger {
     const valid = validateTransfer(request);
     return this.#withKeyRaceRetry(() =>
       this.db.transaction(async (tx) => {
-        const replay = await this.#replay(tx, valid.idempotencyKey, valid.hash);
-        if (replay) return replay;
-        return this.#apply(tx, valid);
+        // Claim the key first. Its unique index answers "seen before" on the same round trip
+        // that writes the transfer, so the common path needs no lookup; on PostgreSQL a
+        // concurrent request with our key makes this insert wait for it and then see its row.
+        // A refusal below throws, and the rollback takes the claim back with everything else.
+        const claimed = await this.#insertTransfer(tx, valid, this.#now());
+        if (!claimed) {
+          const replay = await this.#replay(tx, valid.idempotencyKey, valid.hash);
+          if (replay) return replay;
+          throw new KeyRaceLost();
+        }
+        const reserve = valid.reserveForMs !== null;
+        // A fixed order of row locks across transactions keeps PostgreSQL deadlocks rare.
+        const ordered = [...valid.postings].sort((a, b) => (a.accountId < b.accountId ? -1 : 1));
+        for (const posting of ordered) {
+          if ((await this.#applyPosting(tx, posting, reserve)) === 0) throw await this.#explainRefusal(tx, posting);
+        }
+        await this.#insertPostings(tx, claimed.row.id, valid.postings, reserve);
+        if (reserve)
+          await tx.run('INSERT INTO reservations (transfer_id, expires_at) VALUES (?, ?)', [claimed.row.id, claimed.row.expires_at]);
+        return { transfer: claimed.transfer, replayed: false };
       }),
     );
+  }
+
+  /** Inserts the transfer row unless its idempotency key is taken; `undefined` when it is. */
+  async #insertTransfer(tx: SqlClient, valid: ValidTransfer, now: number): Promise<{ row: TransferRow; transfer: Transfer } | undefined> {
+    const reserve = valid.reserveForMs !== null;
+    const row: TransferRow = {
+      id: newId('txn', now),
+      code: valid.code,
+      state: reserve ? 'pending' : 'posted',
+      amount: valid.amount,
+      idempotency_key: valid.idempotencyKey,
+      request_hash: valid.hash,
+      pending_id: null,
+      metadata: JSON.stringify(valid.metadata),
+      expires_at: reserve ? now + (valid.reserveForMs ?? 0) : null,
+      created_at: now,
+    };
+    const inserted = await tx.run(
+      `INSERT INTO transfers (${TRANSFER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING`,
+      [row.id, row.code, row.state, row.amount, row.idempotency_key, row.request_hash, row.metadata, row.expires_at, row.created_at],
+    );
+    if (inserted === 0) return undefined;
+    const transfer: Transfer = {
+      object: 'transfer',
+      id: row.id as Transfer['id'],
+      code: valid.code,
+      state: reserve ? 'pending' : 'posted',
+      amountDiamonds: valid.amount,
+      postings: valid.postings.map((p) => ({
+        accountId: p.accountId as Transfer['postings'][number]['accountId'],
+        amountDiamonds: p.amountDiamonds,
+      })),
+      metadata: valid.metadata,
+      createdAt: now,
+      expiresAt: row.expires_at,
+    };
+    return { row, transfer };
   }
 
   /**
@@ -377,9 +431,10 @@ export class Ledger {
             if (existing) {
               result = await this.#replayRow(tx, existing, item.hash);
             } else {
-              result = await this.#apply(tx, item);
-              const row = await this.#transferRow(tx, result.transfer.id);
-              if (row) known.set(item.idempotencyKey, row);
+              const applied = await this.#apply(tx, item);
+              // A later request with the same key in this batch replays this row, from memory.
+              known.set(item.idempotencyKey, applied.row);
+              result = { transfer: applied.transfer, replayed: false };
             }
             results.push({ ok: true, ...result });
           } catch (error) {
@@ -497,8 +552,12 @@ export class Ledger {
     return { transfer: await this.#present(tx, shown), replayed: true };
   }
 
-  async #apply(tx: SqlClient, valid: ValidTransfer): Promise<TransferResult> {
-    const now = this.#now();
+  /**
+   * Applies one transfer inside a batch's transaction. Balances first, and the transfer row
+   * only once they all moved: a refused transfer undoes its own balance updates and leaves no
+   * row, since the batch's transaction goes on and an append-only row could not be taken back.
+   */
+  async #apply(tx: SqlClient, valid: ValidTransfer): Promise<{ row: TransferRow; transfer: Transfer }> {
     const reserve = valid.reserveForMs !== null;
     // A fixed order of row locks across transactions keeps PostgreSQL deadlocks rare.
     const ordered = [...valid.postings].sort((a, b) => (a.accountId < b.accountId ? -1 : 1));
@@ -514,40 +573,11 @@ export class Ledger {
       }
       applied.push(posting);
     }
-    const id = newId('txn', now);
-    const expiresAt = reserve ? now + (valid.reserveForMs ?? 0) : null;
-    const inserted = await tx.run(
-      `INSERT INTO transfers (${TRANSFER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING`,
-      [
-        id,
-        valid.code,
-        reserve ? 'pending' : 'posted',
-        valid.amount,
-        valid.idempotencyKey,
-        valid.hash,
-        JSON.stringify(valid.metadata),
-        expiresAt,
-        now,
-      ],
-    );
-    if (inserted === 0) throw new KeyRaceLost();
-    await this.#insertPostings(tx, id, valid.postings, reserve);
-    if (reserve) await tx.run('INSERT INTO reservations (transfer_id, expires_at) VALUES (?, ?)', [id, expiresAt]);
-    const transfer: Transfer = {
-      object: 'transfer',
-      id: id as Transfer['id'],
-      code: valid.code,
-      state: reserve ? 'pending' : 'posted',
-      amountDiamonds: valid.amount,
-      postings: valid.postings.map((p) => ({
-        accountId: p.accountId as Transfer['postings'][number]['accountId'],
-        amountDiamonds: p.amountDiamonds,
-      })),
-      metadata: valid.metadata,
-      createdAt: now,
-      expiresAt,
-    };
-    return { transfer, replayed: false };
+    const claimed = await this.#insertTransfer(tx, valid, this.#now());
+    if (!claimed) throw new KeyRaceLost();
+    await this.#insertPostings(tx, claimed.row.id, valid.postings, reserve);
+    if (reserve) await tx.run('INSERT INTO reservations (transfer_id, expires_at) VALUES (?, ?)', [claimed.row.id, claimed.row.expires_at]);
+    return claimed;
   }
 
   #applyPosting(tx: SqlClient, posting: PostingInput, reserve: boolean): Promise<number> {
