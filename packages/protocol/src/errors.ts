@@ -50,8 +50,12 @@ export const ERROR_CODES = {
   payload_too_large: { type: 'invalid_request_error', status: 413 },
   unsupported_media_type: { type: 'invalid_request_error', status: 415 },
   quote_expired: { type: 'invalid_request_error', status: 409 },
+  email_taken: { type: 'invalid_request_error', status: 409 },
+  site_not_found: { type: 'invalid_request_error', status: 404 },
+  key_not_found: { type: 'invalid_request_error', status: 404 },
   // Credentials and the embed boundary.
   authentication_required: { type: 'authentication_error', status: 401 },
+  invalid_credentials: { type: 'authentication_error', status: 401 },
   invalid_api_key: { type: 'authentication_error', status: 401 },
   invalid_token: { type: 'authentication_error', status: 401 },
   origin_not_allowed: { type: 'permission_error', status: 403 },

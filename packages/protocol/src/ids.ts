@@ -23,6 +23,8 @@ export const ID_PREFIXES = {
   gift: 'gift',
   receipt: 'rcpt',
   event: 'evt',
+  key: 'key',
+  signInRequest: 'sir',
 } as const;
 
 /** One of the prefixes in {@link ID_PREFIXES}. */

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { ErrorBody, Health } from '@diamonds/protocol';
 import { DATABASE_KINDS, createTestDatabase, skipUnlessPostgres, type TestDatabase } from './testing/databases.js';
 import { Ledger } from './ledger/ledger.js';
+import { LATEST_SCHEMA_VERSION, MIGRATIONS } from './db/migrations.js';
 
 // The shipped command, built by `npm run build` (which `npm test` runs first).
 const bin = fileURLToPath(new URL('../bin/diamonds.js', import.meta.url));
@@ -24,7 +25,8 @@ describe('diamonds command line', () => {
   it('--help lists every command with one line each', () => {
     const { code, stdout } = diamonds(['--help'], {});
     assert.equal(code, 0);
-    for (const command of ['start', 'migrate', 'ledger verify', '--help']) assert.match(stdout, new RegExp(`^  ${command}\\s+\\S`, 'm'));
+    for (const command of ['start', 'migrate', 'ledger verify', 'seed-demo', 'sites create', 'sites roll-key', '--help'])
+      assert.match(stdout, new RegExp(`^  ${command}\\s+\\S`, 'm'));
     assert.match(stdout, /DATABASE_URL/);
   });
 
@@ -61,10 +63,16 @@ for (const kind of DATABASE_KINDS) {
     it('migrate applies the schema once', { skip: !built }, () => {
       const first = diamonds(['migrate'], env);
       assert.equal(first.code, 0, first.stderr);
-      assert.match(first.stdout, kind === 'sqlite' ? /applied 1;.* at schema version 1/ : /already at schema version 1/);
+      const all = MIGRATIONS.map((m) => m.version).join(', ');
+      assert.match(
+        first.stdout,
+        kind === 'sqlite'
+          ? new RegExp(`applied ${all};.* at schema version ${LATEST_SCHEMA_VERSION}\\.`)
+          : new RegExp(`already at schema version ${LATEST_SCHEMA_VERSION}\\.`),
+      );
       const second = diamonds(['migrate'], env);
       assert.equal(second.code, 0);
-      assert.match(second.stdout, /already at schema version 1/);
+      assert.match(second.stdout, new RegExp(`already at schema version ${LATEST_SCHEMA_VERSION}\\.`));
     });
 
     it('ledger verify exits 0 on a clean ledger and 1 with a readable report on a breach', { skip: !built }, async () => {
@@ -100,6 +108,38 @@ for (const kind of DATABASE_KINDS) {
       }
     });
 
+    it('seed-demo creates the demo accounts and site once, and sites create registers a site', { skip: !built }, () => {
+      const seeded = diamonds(['seed-demo'], env);
+      assert.equal(seeded.code, 0, seeded.stderr);
+      assert.match(seeded.stdout, /creator\s+creator@demo\.diamonds\.test\s+password demo-\S+/);
+      assert.match(seeded.stdout, /publishable\s+pk_test_[0-9A-Za-z]{24}/);
+      assert.match(seeded.stdout, /secret\s+sk_test_[0-9A-Za-z]{32}/);
+      assert.match(seeded.stdout, /origins http:\/\/localhost:\*, http:\/\/127\.0\.0\.1:\*/);
+      assert.ok(existsSync(join(env.DIAMONDS_DATA_DIR ?? '', 'demo.json')));
+      const again = diamonds(['seed-demo'], env);
+      assert.match(again.stdout, /already seeded/);
+      assert.equal(again.stdout.match(/pk_test_\w+/)?.[0], seeded.stdout.match(/pk_test_\w+/)?.[0]);
+
+      const created = diamonds(
+        ['sites', 'create', '--name', 'My shop', '--origin', 'https://Shop.Example', '--origin', 'http://localhost:*'],
+        env,
+      );
+      assert.equal(created.code, 0, created.stderr);
+      assert.match(created.stdout, /Site My shop \(site_\w+\) for creator@demo\.diamonds\.test/);
+      assert.match(created.stdout, /origins\s+https:\/\/shop\.example, http:\/\/localhost:\*/);
+      const site = created.stdout.match(/site_\w+/)?.[0] ?? '';
+      const rolled = diamonds(['sites', 'roll-key', '--site', site, '--kind', 'secret'], env);
+      assert.equal(rolled.code, 0, rolled.stderr);
+      assert.match(rolled.stdout, /New secret key for site_\w+: sk_test_\w{32}/);
+
+      const badOrigin = diamonds(['sites', 'create', '--name', 'Evil', '--origin', 'https://*.example.com'], env);
+      assert.equal(badOrigin.code, 2);
+      assert.match(badOrigin.stderr, /origins\.0: .+\(invalid_request\)/);
+      const noOwner = diamonds(['sites', 'create', '--name', 'X', '--origin', 'https://x.example', '--owner', 'nobody@example.com'], env);
+      assert.equal(noOwner.code, 2);
+      assert.match(noOwner.stderr, /no account nobody@example\.com/);
+    });
+
     it('start serves /healthz and JSON errors, and stops cleanly on Ctrl-C', { skip: !built }, async () => {
       const child = spawn(process.execPath, [bin, 'start'], { env: { ...process.env, ...env, PORT: '0' } });
       let output = '';
@@ -120,7 +160,12 @@ for (const kind of DATABASE_KINDS) {
         const health = await fetch(`${url}/healthz`);
         assert.equal(health.status, 200);
         assert.match(health.headers.get('request-id') ?? '', /^req_/);
-        assert.deepEqual(Health.parse(await health.json()), { status: 'ok', database: kind, schemaVersion: 1, version: '0.1.0' });
+        assert.deepEqual(Health.parse(await health.json()), {
+          status: 'ok',
+          database: kind,
+          schemaVersion: LATEST_SCHEMA_VERSION,
+          version: '0.1.0',
+        });
 
         const missing = await fetch(`${url}/v1/nothing-here`);
         assert.equal(missing.status, 404);

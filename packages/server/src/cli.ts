@@ -1,4 +1,10 @@
+import { parseArgs } from 'node:util';
 import { readSettings, type Settings } from './config.js';
+import type { Database } from './db/types.js';
+import { isApiError } from './errors.js';
+import { DEMO_CREATOR_EMAIL, demoFile, formatDemo, seedDemo } from './identity/demo.js';
+import { createSite, rollKey, type KeyKind } from './identity/sites.js';
+import { findUserByEmail } from './identity/users.js';
 import { LATEST_SCHEMA_VERSION, migrate, schemaVersion } from './db/migrations.js';
 import { openDatabase } from './db/open.js';
 import { formatVerifyReport, verifyLedger } from './ledger/verify.js';
@@ -16,6 +22,10 @@ const COMMANDS: Command[] = [
     summary: 'Start the platform (HTTP API and hosted pages); applies migrations first.',
     async run(settings) {
       const server = await startServer({ ...settings, log: true });
+      if (process.env.NODE_ENV !== 'production') {
+        const { demo, created } = await seedDemo(server.db, settings.dataDir);
+        if (created && demo) console.log(formatDemo(demo, demoFile(settings.dataDir)));
+      }
       console.log(`Diamonds is running at ${server.url} (${server.db.description}). Press Ctrl-C to stop.`);
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {
@@ -66,7 +76,95 @@ const COMMANDS: Command[] = [
       }
     },
   },
+  {
+    name: 'seed-demo',
+    summary: 'Create the demo creator, fan and site (development only) and print them.',
+    async run(settings) {
+      if (process.env.NODE_ENV === 'production') {
+        console.error('seed-demo: refused with NODE_ENV=production; demo accounts are for development.');
+        return 2;
+      }
+      return withMigratedDatabase(settings, async (db) => {
+        const { demo, created } = await seedDemo(db, settings.dataDir);
+        const file = demoFile(settings.dataDir);
+        if (!demo) {
+          console.log(`seed-demo: the demo exists (${DEMO_CREATOR_EMAIL}) but ${file} is gone; its password cannot be shown again.`);
+          return 0;
+        }
+        console.log(created ? formatDemo(demo, file) : `seed-demo: already seeded.\n${formatDemo(demo, file)}`);
+        return 0;
+      });
+    },
+  },
+  {
+    name: 'sites create',
+    summary: 'Register a site: --name NAME --origin ORIGIN (repeatable) [--owner EMAIL]; prints its keys.',
+    async run(settings, args) {
+      const { values } = parseArgs({
+        args,
+        options: { name: { type: 'string' }, origin: { type: 'string', multiple: true }, owner: { type: 'string' } },
+        strict: true,
+      });
+      return withMigratedDatabase(settings, async (db) => {
+        const ownerEmail = values.owner ?? DEMO_CREATOR_EMAIL;
+        const owner = await findUserByEmail(db, ownerEmail);
+        if (!owner) {
+          console.error(`sites create: no account ${ownerEmail}; pass --owner with the email of the site's owner.`);
+          return 2;
+        }
+        const { site, publishableKey, secretKey } = await createSite(db, {
+          ownerId: owner.id,
+          name: values.name,
+          origins: values.origin ?? [],
+        });
+        console.log(
+          [
+            `Site ${site.name} (${site.id}) for ${owner.email}`,
+            `  origins      ${site.origins.join(', ')}`,
+            `  publishable  ${publishableKey}`,
+            `  secret       ${secretKey}`,
+            'The secret key is shown this once; store it in your backend.',
+          ].join('\n'),
+        );
+        return 0;
+      });
+    },
+  },
+  {
+    name: 'sites roll-key',
+    summary: 'Replace a key: --site SITE_ID --kind publishable|secret; the old key stops working at once.',
+    async run(settings, args) {
+      const { values } = parseArgs({ args, options: { site: { type: 'string' }, kind: { type: 'string' } }, strict: true });
+      if (values.kind !== 'publishable' && values.kind !== 'secret') {
+        console.error('sites roll-key: --kind is "publishable" or "secret".');
+        return 2;
+      }
+      const kind: KeyKind = values.kind;
+      return withMigratedDatabase(settings, async (db) => {
+        const key = await rollKey(db, values.site ?? '', kind);
+        console.log(`New ${kind} key for ${values.site ?? ''}: ${key}`);
+        return 0;
+      });
+    },
+  },
 ];
+
+/** Opens the database, migrates it, runs `work`, closes it; API errors become exit code 2. */
+async function withMigratedDatabase(settings: Settings, work: (db: Database) => Promise<number>): Promise<number> {
+  const db = openDatabase(settings);
+  try {
+    await migrate(db);
+    return await work(db);
+  } catch (error) {
+    if (isApiError(error)) {
+      console.error(`diamonds: ${error.message} (${error.code})`);
+      return 2;
+    }
+    throw error;
+  } finally {
+    await db.close();
+  }
+}
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

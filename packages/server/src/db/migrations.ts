@@ -121,8 +121,80 @@ const ledgerV1: Migration = {
   },
 };
 
+/**
+ * People, sessions, sites and their keys, and the rate-limit counters.
+ *
+ * - `users.email` is stored lowercased and UNIQUE; the password only as an scrypt hash.
+ * - `sessions.token_hash` and `site_keys.lookup` of secret keys are SHA-256 hashes: the
+ *   database never holds a credential that could be replayed if it leaked. A publishable key is
+ *   public, so it is its own lookup value.
+ * - `connections` is a fan's consent to a site, with the daily spending allowance.
+ */
+function identityV2(kind: DatabaseKind): string[] {
+  const int = kind === 'sqlite' ? 'INTEGER' : 'BIGINT';
+  const strict = kind === 'sqlite' ? ' STRICT' : '';
+  return [
+    `CREATE TABLE users (
+      id TEXT PRIMARY KEY,
+      email TEXT NOT NULL UNIQUE,
+      password_hash TEXT NOT NULL,
+      display_name TEXT NOT NULL,
+      is_fan ${int} NOT NULL CHECK (is_fan IN (0, 1)),
+      is_creator ${int} NOT NULL CHECK (is_creator IN (0, 1)),
+      created_at ${int} NOT NULL
+    )${strict}`,
+    `CREATE TABLE sessions (
+      token_hash TEXT PRIMARY KEY,
+      user_id TEXT NOT NULL REFERENCES users (id),
+      csrf_token TEXT NOT NULL,
+      created_at ${int} NOT NULL,
+      expires_at ${int} NOT NULL,
+      revoked_at ${int}
+    )${strict}`,
+    `CREATE INDEX sessions_user ON sessions (user_id)`,
+    `CREATE TABLE sites (
+      id TEXT PRIMARY KEY,
+      owner_id TEXT NOT NULL REFERENCES users (id),
+      name TEXT NOT NULL,
+      origins TEXT NOT NULL,
+      created_at ${int} NOT NULL
+    )${strict}`,
+    `CREATE INDEX sites_owner ON sites (owner_id)`,
+    `CREATE TABLE site_keys (
+      id TEXT PRIMARY KEY,
+      site_id TEXT NOT NULL REFERENCES sites (id),
+      kind TEXT NOT NULL CHECK (kind IN ('publishable', 'secret')),
+      lookup TEXT NOT NULL UNIQUE,
+      last4 TEXT NOT NULL,
+      created_at ${int} NOT NULL,
+      revoked_at ${int}
+    )${strict}`,
+    `CREATE INDEX site_keys_site ON site_keys (site_id)`,
+    `CREATE TABLE connections (
+      user_id TEXT NOT NULL REFERENCES users (id),
+      site_id TEXT NOT NULL REFERENCES sites (id),
+      allowance_per_day ${int} NOT NULL CHECK (allowance_per_day >= 0),
+      created_at ${int} NOT NULL,
+      updated_at ${int} NOT NULL,
+      revoked_at ${int},
+      PRIMARY KEY (user_id, site_id)
+    )${strict}`,
+    `CREATE TABLE rate_limits (
+      bucket TEXT PRIMARY KEY,
+      window_start ${int} NOT NULL,
+      hits ${int} NOT NULL
+    )${strict}`,
+  ];
+}
+
+const identity: Migration = {
+  version: 2,
+  name: 'identity',
+  statements: { sqlite: identityV2('sqlite'), postgres: identityV2('postgres') },
+};
+
 /** Every migration, in order. Append new ones; never edit one that has shipped. */
-export const MIGRATIONS: readonly Migration[] = [ledgerV1];
+export const MIGRATIONS: readonly Migration[] = [ledgerV1, identity];
 
 /** The schema version this build expects. */
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

@@ -1,0 +1,113 @@
+import { MAX_TRANSFER_DIAMONDS } from '@diamonds/protocol';
+import { ApiError } from '../errors.js';
+import type { SqlClient } from '../db/types.js';
+import { findSite, type Site } from './sites.js';
+
+/** A fan's consent to a site, with what the site may spend without asking. */
+export interface Connection {
+  userId: string;
+  site: Site;
+  /** Diamonds the site may spend per rolling 24 hours without the fan confirming; 0 by default. */
+  allowancePerDay: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** Checks a daily allowance: a whole number of Diamonds from 0 to the per-transfer maximum. */
+export function checkAllowance(value: unknown): number {
+  const n = typeof value === 'string' && /^\d{1,10}$/.test(value.trim()) ? Number(value.trim()) : value;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0 || n > MAX_TRANSFER_DIAMONDS) {
+    throw new ApiError('invalid_request', `allowancePerDay is a whole number of Diamonds from 0 to ${MAX_TRANSFER_DIAMONDS}.`, {
+      param: 'allowancePerDay',
+    });
+  }
+  return n;
+}
+
+/**
+ * Records (or renews) a fan's consent to a site with a daily allowance.
+ *
+ * @throws {@link ApiError} `site_not_found`, `invalid_request`
+ */
+export async function connect(db: SqlClient, userId: string, siteId: string, allowance: unknown, now = Date.now()): Promise<Connection> {
+  const allowancePerDay = checkAllowance(allowance);
+  const site = await findSite(db, siteId);
+  if (!site) throw new ApiError('site_not_found', `No site ${siteId}.`, { param: 'siteId' });
+  await db.run(
+    `INSERT INTO connections (user_id, site_id, allowance_per_day, created_at, updated_at, revoked_at) VALUES (?, ?, ?, ?, ?, NULL)
+     ON CONFLICT (user_id, site_id) DO UPDATE SET allowance_per_day = excluded.allowance_per_day, updated_at = excluded.updated_at,
+       revoked_at = NULL, created_at = CASE WHEN connections.revoked_at IS NULL THEN connections.created_at ELSE excluded.created_at END`,
+    [userId, siteId, allowancePerDay, now, now],
+  );
+  const connection = await findConnection(db, userId, siteId);
+  if (!connection) throw new Error('connection vanished after upsert');
+  return connection;
+}
+
+interface ConnectionRow {
+  site_id: string;
+  allowance_per_day: number;
+  created_at: number;
+  updated_at: number;
+}
+
+/** A fan's live connection to a site, or `undefined` when there is none or it was disconnected. */
+export async function findConnection(db: SqlClient, userId: string, siteId: string): Promise<Connection | undefined> {
+  const rows = await db.query<ConnectionRow>(
+    'SELECT site_id, allowance_per_day, created_at, updated_at FROM connections WHERE user_id = ? AND site_id = ? AND revoked_at IS NULL',
+    [userId, siteId],
+  );
+  const row = rows[0];
+  const site = row ? await findSite(db, row.site_id) : undefined;
+  return row && site
+    ? { userId, site, allowancePerDay: row.allowance_per_day, createdAt: row.created_at, updatedAt: row.updated_at }
+    : undefined;
+}
+
+/** The sites a fan is connected to, most recently changed first. */
+export async function listConnections(db: SqlClient, userId: string): Promise<Connection[]> {
+  const rows = await db.query<ConnectionRow>(
+    'SELECT site_id, allowance_per_day, created_at, updated_at FROM connections WHERE user_id = ? AND revoked_at IS NULL ORDER BY updated_at DESC, site_id',
+    [userId],
+  );
+  const connections: Connection[] = [];
+  for (const row of rows) {
+    const site = await findSite(db, row.site_id);
+    if (site)
+      connections.push({ userId, site, allowancePerDay: row.allowance_per_day, createdAt: row.created_at, updatedAt: row.updated_at });
+  }
+  return connections;
+}
+
+/** Changes the allowance of a live connection. @throws {@link ApiError} `site_not_found` when not connected. */
+export async function setAllowance(
+  db: SqlClient,
+  userId: string,
+  siteId: string,
+  allowance: unknown,
+  now = Date.now(),
+): Promise<Connection> {
+  const allowancePerDay = checkAllowance(allowance);
+  const changed = await db.run(
+    'UPDATE connections SET allowance_per_day = ?, updated_at = ? WHERE user_id = ? AND site_id = ? AND revoked_at IS NULL',
+    [allowancePerDay, now, userId, siteId],
+  );
+  const connection = changed > 0 ? await findConnection(db, userId, siteId) : undefined;
+  if (!connection) throw new ApiError('site_not_found', `You are not connected to site ${siteId}.`, { param: 'siteId' });
+  return connection;
+}
+
+/**
+ * Disconnects a fan from a site. The tokens the site holds for the fan are revoked with it
+ * (once tokens exist: see the sign-in flow).
+ *
+ * @returns Whether there was a live connection.
+ */
+export async function disconnect(db: SqlClient, userId: string, siteId: string, now = Date.now()): Promise<boolean> {
+  const changed = await db.run('UPDATE connections SET revoked_at = ? WHERE user_id = ? AND site_id = ? AND revoked_at IS NULL', [
+    now,
+    userId,
+    siteId,
+  ]);
+  return changed > 0;
+}

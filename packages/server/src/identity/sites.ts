@@ -1,0 +1,233 @@
+import { randomBytes } from 'node:crypto';
+import { newId } from '@diamonds/protocol';
+import { ApiError } from '../errors.js';
+import type { Database, SqlClient } from '../db/types.js';
+import { parseOrigin } from '../http/origins.js';
+import { cleanText } from '../text.js';
+import { hashSecret } from './users.js';
+
+/** Which of a site's two keys. */
+export type KeyKind = 'publishable' | 'secret';
+
+/** Most allowed origins one site may list. */
+export const MAX_SITE_ORIGINS = 20;
+
+/** A site that takes Diamonds: a creator's page or a shop. */
+export interface Site {
+  /** `site_…` */
+  id: string;
+  ownerId: string;
+  name: string;
+  /** Canonical origins (`https://example.com`, or `http://localhost:*` for development). */
+  origins: string[];
+  createdAt: number;
+}
+
+/** A key as listed: never the secret itself, which is shown once when made. */
+export interface SiteKey {
+  /** `key_…` */
+  id: string;
+  siteId: string;
+  kind: KeyKind;
+  /** The publishable key in full; for a secret key, `undefined`. */
+  publishableKey: string | undefined;
+  /** The last four characters, to tell keys apart. */
+  last4: string;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+/** A new site with its keys; the secret key appears here and nowhere else, ever. */
+export interface CreatedSite {
+  site: Site;
+  publishableKey: string;
+  secretKey: string;
+}
+
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+function randomBase62(length: number): string {
+  let out = '';
+  while (out.length < length) {
+    for (const byte of randomBytes(length)) {
+      // 248 = 62 × 4: bytes above it would favour some characters.
+      if (byte < 248 && out.length < length) out += BASE62.charAt(byte % 62);
+    }
+  }
+  return out;
+}
+
+/** Makes a key of `kind` in test mode: `pk_test_` + 24 or `sk_test_` + 32 base62 characters. */
+export function generateKey(kind: KeyKind): string {
+  return kind === 'publishable' ? `pk_test_${randomBase62(24)}` : `sk_test_${randomBase62(32)}`;
+}
+
+/** What a key looks like, before any database lookup. */
+export function keyKindOf(key: string): KeyKind | undefined {
+  if (/^pk_(test|live)_[0-9A-Za-z]{24}$/.test(key)) return 'publishable';
+  if (/^sk_(test|live)_[0-9A-Za-z]{32}$/.test(key)) return 'secret';
+  return undefined;
+}
+
+/** The value a key is found by: a publishable key is public and is its own; a secret, its hash. */
+function lookupOf(kind: KeyKind, key: string): string {
+  return kind === 'publishable' ? key : hashSecret(key);
+}
+
+/** Checks a site's name. */
+export function checkSiteName(value: unknown): string {
+  return cleanText(value, { param: 'name', max: 80 });
+}
+
+/** Checks and canonicalises a site's list of allowed origins. */
+export function checkOrigins(value: unknown): string[] {
+  if (!Array.isArray(value) || value.length === 0) {
+    throw new ApiError('invalid_request', 'origins lists at least one origin, such as "https://example.com".', { param: 'origins' });
+  }
+  if (value.length > MAX_SITE_ORIGINS) {
+    throw new ApiError('invalid_request', `A site lists at most ${MAX_SITE_ORIGINS} origins.`, { param: 'origins' });
+  }
+  const origins = value.map((entry: unknown, index) => {
+    const parsed = typeof entry === 'string' ? parseOrigin(entry) : { ok: false as const, reason: 'an origin is a string' };
+    if (!parsed.ok) throw new ApiError('invalid_request', `origins.${index}: ${parsed.reason}.`, { param: `origins.${index}` });
+    return parsed.origin;
+  });
+  return [...new Set(origins)];
+}
+
+async function insertKey(tx: SqlClient, siteId: string, kind: KeyKind, now: number): Promise<string> {
+  const key = generateKey(kind);
+  await tx.run('INSERT INTO site_keys (id, site_id, kind, lookup, last4, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, NULL)', [
+    newId('key'),
+    siteId,
+    kind,
+    lookupOf(kind, key),
+    key.slice(-4),
+    now,
+  ]);
+  return key;
+}
+
+/**
+ * Registers a site for `ownerId` with a fresh publishable and secret key.
+ *
+ * @throws {@link ApiError} `invalid_request` for a bad name or origin.
+ */
+export async function createSite(
+  db: Database,
+  input: { ownerId: string; name: unknown; origins: unknown },
+  now = Date.now(),
+): Promise<CreatedSite> {
+  const name = checkSiteName(input.name);
+  const origins = checkOrigins(input.origins);
+  const site: Site = { id: newId('site'), ownerId: input.ownerId, name, origins, createdAt: now };
+  return db.transaction(async (tx) => {
+    await tx.run('INSERT INTO sites (id, owner_id, name, origins, created_at) VALUES (?, ?, ?, ?, ?)', [
+      site.id,
+      site.ownerId,
+      site.name,
+      JSON.stringify(site.origins),
+      site.createdAt,
+    ]);
+    const publishableKey = await insertKey(tx, site.id, 'publishable', now);
+    const secretKey = await insertKey(tx, site.id, 'secret', now);
+    return { site, publishableKey, secretKey };
+  });
+}
+
+interface SiteRow {
+  id: string;
+  owner_id: string;
+  name: string;
+  origins: string;
+  created_at: number;
+}
+
+function toSite(row: SiteRow): Site {
+  return { id: row.id, ownerId: row.owner_id, name: row.name, origins: JSON.parse(row.origins) as string[], createdAt: row.created_at };
+}
+
+/** A site by id, or `undefined`. */
+export async function findSite(db: SqlClient, siteId: string): Promise<Site | undefined> {
+  const rows = await db.query<SiteRow>('SELECT id, owner_id, name, origins, created_at FROM sites WHERE id = ?', [siteId]);
+  return rows[0] ? toSite(rows[0]) : undefined;
+}
+
+/** The sites a person owns, oldest first. */
+export async function listSites(db: SqlClient, ownerId: string): Promise<Site[]> {
+  const rows = await db.query<SiteRow>(
+    'SELECT id, owner_id, name, origins, created_at FROM sites WHERE owner_id = ? ORDER BY created_at, id',
+    [ownerId],
+  );
+  return rows.map(toSite);
+}
+
+/** Replaces a site's allowed origins. @throws {@link ApiError} `site_not_found`, `invalid_request` */
+export async function updateOrigins(db: SqlClient, siteId: string, origins: unknown): Promise<Site> {
+  const canonical = checkOrigins(origins);
+  const changed = await db.run('UPDATE sites SET origins = ? WHERE id = ?', [JSON.stringify(canonical), siteId]);
+  if (changed === 0) throw new ApiError('site_not_found', `No site ${siteId}.`, { param: 'siteId' });
+  const site = await findSite(db, siteId);
+  if (!site) throw new ApiError('site_not_found', `No site ${siteId}.`, { param: 'siteId' });
+  return site;
+}
+
+/** A site's keys, newest first, revoked ones included. */
+export async function listKeys(db: SqlClient, siteId: string): Promise<SiteKey[]> {
+  const rows = await db.query<{
+    id: string;
+    site_id: string;
+    kind: KeyKind;
+    lookup: string;
+    last4: string;
+    created_at: number;
+    revoked_at: number | null;
+  }>('SELECT id, site_id, kind, lookup, last4, created_at, revoked_at FROM site_keys WHERE site_id = ? ORDER BY created_at DESC, id DESC', [
+    siteId,
+  ]);
+  return rows.map((r) => ({
+    id: r.id,
+    siteId: r.site_id,
+    kind: r.kind,
+    publishableKey: r.kind === 'publishable' ? r.lookup : undefined,
+    last4: r.last4,
+    createdAt: r.created_at,
+    revokedAt: r.revoked_at,
+  }));
+}
+
+/**
+ * Replaces a site's key of `kind`: the old one stops working at once, the new one is returned
+ * (for a secret key, the only time it is ever shown).
+ *
+ * @throws {@link ApiError} `site_not_found`
+ */
+export async function rollKey(db: Database, siteId: string, kind: KeyKind, now = Date.now()): Promise<string> {
+  return db.transaction(async (tx) => {
+    if (!(await findSite(tx, siteId))) throw new ApiError('site_not_found', `No site ${siteId}.`, { param: 'siteId' });
+    await tx.run('UPDATE site_keys SET revoked_at = ? WHERE site_id = ? AND kind = ? AND revoked_at IS NULL', [now, siteId, kind]);
+    return insertKey(tx, siteId, kind, now);
+  });
+}
+
+/** Revokes one key; it stops working at once. @throws {@link ApiError} `key_not_found` */
+export async function revokeKey(db: SqlClient, siteId: string, keyId: string, now = Date.now()): Promise<void> {
+  const changed = await db.run('UPDATE site_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ? AND site_id = ?', [
+    now,
+    keyId,
+    siteId,
+  ]);
+  if (changed === 0) throw new ApiError('key_not_found', `Site ${siteId} has no key ${keyId}.`, { param: 'keyId' });
+}
+
+/** The site a live key belongs to, or `undefined` for an unknown, malformed or revoked key. */
+export async function findSiteByKey(db: SqlClient, key: string): Promise<{ site: Site; kind: KeyKind } | undefined> {
+  const kind = keyKindOf(key);
+  if (!kind) return undefined;
+  const rows = await db.query<SiteRow>(
+    `SELECT s.id, s.owner_id, s.name, s.origins, s.created_at FROM site_keys k JOIN sites s ON s.id = k.site_id
+     WHERE k.lookup = ? AND k.kind = ? AND k.revoked_at IS NULL`,
+    [lookupOf(kind, key), kind],
+  );
+  return rows[0] ? { site: toSite(rows[0]), kind } : undefined;
+}
