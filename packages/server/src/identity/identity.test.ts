@@ -1,8 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import type { ErrorCode } from '@diamonds/protocol';
 import { isApiError } from '../errors.js';
+import { rejectsWith } from '../testing/assertions.js';
 import { DATABASE_KINDS, createTestDatabase, skipUnlessPostgres, type TestDatabase } from '../testing/databases.js';
 import { connect, disconnect, findConnection, listConnections, setAllowance } from './connections.js';
 import { DEMO_CREATOR_EMAIL, DEMO_ORIGINS, demoFile, seedDemo } from './demo.js';
@@ -14,15 +14,6 @@ import { authenticate, createUser, type User } from './users.js';
 
 /** Cheap scrypt for tests; the cost itself is tested once below. */
 const cost = { N: 2 ** 10, r: 8, p: 1 };
-
-async function rejectsWith(promise: Promise<unknown>, code: ErrorCode, param?: string): Promise<void> {
-  await assert.rejects(promise, (error: unknown) => {
-    assert.ok(isApiError(error), `expected an ApiError, got ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    if (param !== undefined) assert.equal(error.param, param);
-    return true;
-  });
-}
 
 describe('passwords', () => {
   it('hash with scrypt and a fresh salt, and verify only the right password', async () => {

@@ -1,22 +1,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { MAX_TRANSFER_DIAMONDS, type ErrorCode } from '@diamonds/protocol';
-import { isApiError } from '../errors.js';
+import { rejectsWith } from '../testing/assertions.js';
 import { DATABASE_KINDS, createTestDatabase, skipUnlessPostgres, type TestDatabase } from '../testing/databases.js';
 import { Ledger, type Account, type TransferRequest } from './ledger.js';
 import { verifyLedger } from './verify.js';
 
 let keyCounter = 0;
 const key = (label = 'k') => `${label}-${++keyCounter}-${Math.random().toString(36).slice(2)}`;
-
-async function rejectsWith(promise: Promise<unknown>, code: ErrorCode, param?: string): Promise<void> {
-  await assert.rejects(promise, (error: unknown) => {
-    assert.ok(isApiError(error), `expected an ApiError, got ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    if (param !== undefined) assert.equal(error.param, param);
-    return true;
-  });
-}
 
 async function countRows(t: TestDatabase, table: 'transfers' | 'postings' | 'reservations'): Promise<number> {
   const [row] = await t.db.query<{ n: number }>(`SELECT count(*) AS n FROM ${table}`);
