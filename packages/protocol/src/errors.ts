@@ -53,6 +53,11 @@ export const ERROR_CODES = {
   email_taken: { type: 'invalid_request_error', status: 409 },
   site_not_found: { type: 'invalid_request_error', status: 404 },
   key_not_found: { type: 'invalid_request_error', status: 404 },
+  signin_request_not_found: { type: 'invalid_request_error', status: 404 },
+  signin_request_expired: { type: 'invalid_request_error', status: 409 },
+  signin_request_used: { type: 'invalid_request_error', status: 409 },
+  signin_request_decided: { type: 'invalid_request_error', status: 409 },
+  invalid_code_verifier: { type: 'invalid_request_error', status: 400 },
   // Credentials and the embed boundary.
   authentication_required: { type: 'authentication_error', status: 401 },
   invalid_credentials: { type: 'authentication_error', status: 401 },

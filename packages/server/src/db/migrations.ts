@@ -193,8 +193,55 @@ const identity: Migration = {
   statements: { sqlite: identityV2('sqlite'), postgres: identityV2('postgres') },
 };
 
+/**
+ * Sign-in from a third-party page: PKCE sign-in requests and the tokens they turn into.
+ *
+ * - A request is approved or denied once (a conditional update from `pending`) and exchanged
+ *   for tokens once (from `approved` to `consumed`).
+ * - Tokens are stored as SHA-256 hashes, bound to a site and an origin, grouped in a family per
+ *   sign-in so that reuse of a rotated refresh token can revoke the whole family.
+ */
+function signInV3(kind: DatabaseKind): string[] {
+  const int = kind === 'sqlite' ? 'INTEGER' : 'BIGINT';
+  const strict = kind === 'sqlite' ? ' STRICT' : '';
+  return [
+    `CREATE TABLE signin_requests (
+      id TEXT PRIMARY KEY,
+      site_id TEXT NOT NULL REFERENCES sites (id),
+      origin TEXT NOT NULL,
+      code_challenge TEXT NOT NULL,
+      status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'denied', 'consumed')),
+      user_id TEXT REFERENCES users (id),
+      created_at ${int} NOT NULL,
+      expires_at ${int} NOT NULL,
+      decided_at ${int},
+      consumed_at ${int}
+    )${strict}`,
+    `CREATE TABLE tokens (
+      token_hash TEXT PRIMARY KEY,
+      kind TEXT NOT NULL CHECK (kind IN ('access', 'refresh')),
+      family_id TEXT NOT NULL,
+      user_id TEXT NOT NULL REFERENCES users (id),
+      site_id TEXT NOT NULL REFERENCES sites (id),
+      origin TEXT NOT NULL,
+      created_at ${int} NOT NULL,
+      expires_at ${int} NOT NULL,
+      used_at ${int},
+      revoked_at ${int}
+    )${strict}`,
+    `CREATE INDEX tokens_family ON tokens (family_id)`,
+    `CREATE INDEX tokens_user_site ON tokens (user_id, site_id)`,
+  ];
+}
+
+const signIn: Migration = {
+  version: 3,
+  name: 'signin',
+  statements: { sqlite: signInV3('sqlite'), postgres: signInV3('postgres') },
+};
+
 /** Every migration, in order. Append new ones; never edit one that has shipped. */
-export const MIGRATIONS: readonly Migration[] = [ledgerV1, identity];
+export const MIGRATIONS: readonly Migration[] = [ledgerV1, identity, signIn];
 
 /** The schema version this build expects. */
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

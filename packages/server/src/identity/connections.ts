@@ -1,6 +1,7 @@
 import { MAX_TRANSFER_DIAMONDS } from '@diamonds/protocol';
 import { ApiError } from '../errors.js';
-import type { SqlClient } from '../db/types.js';
+import type { Database, SqlClient } from '../db/types.js';
+import { revokeUserSiteTokens } from './tokens.js';
 import { findSite, type Site } from './sites.js';
 
 /** A fan's consent to a site, with what the site may spend without asking. */
@@ -98,16 +99,18 @@ export async function setAllowance(
 }
 
 /**
- * Disconnects a fan from a site. The tokens the site holds for the fan are revoked with it
- * (once tokens exist: see the sign-in flow).
+ * Disconnects a fan from a site, and revokes at once every token the site holds for the fan.
  *
  * @returns Whether there was a live connection.
  */
-export async function disconnect(db: SqlClient, userId: string, siteId: string, now = Date.now()): Promise<boolean> {
-  const changed = await db.run('UPDATE connections SET revoked_at = ? WHERE user_id = ? AND site_id = ? AND revoked_at IS NULL', [
-    now,
-    userId,
-    siteId,
-  ]);
-  return changed > 0;
+export async function disconnect(db: Database, userId: string, siteId: string, now = Date.now()): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const changed = await tx.run('UPDATE connections SET revoked_at = ? WHERE user_id = ? AND site_id = ? AND revoked_at IS NULL', [
+      now,
+      userId,
+      siteId,
+    ]);
+    await revokeUserSiteTokens(tx, userId, siteId, now);
+    return changed > 0;
+  });
 }

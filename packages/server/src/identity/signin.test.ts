@@ -1,0 +1,205 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { rejectsWith } from '../testing/assertions.js';
+import { DATABASE_KINDS, createTestDatabase, skipUnlessPostgres, type TestDatabase } from '../testing/databases.js';
+import { disconnect, findConnection } from './connections.js';
+import {
+  createSignInRequest,
+  decideSignInRequest,
+  getSignInRequest,
+  pkceChallenge,
+  pollSignInRequest,
+  SIGNIN_REQUEST_TTL_MS,
+} from './signin.js';
+import { createSite, type Site } from './sites.js';
+import { ACCESS_TOKEN_TTL_MS, authenticateAccessToken, refreshTokens, revokeToken, type TokenPair } from './tokens.js';
+import { createUser, type User } from './users.js';
+
+const cost = { N: 2 ** 10, r: 8, p: 1 };
+const ORIGIN = 'https://ada.example';
+
+for (const kind of DATABASE_KINDS) {
+  const skip = await skipUnlessPostgres(kind);
+  describe(`popup sign-in on ${kind}`, { skip }, () => {
+    let t: TestDatabase;
+    let fan: User;
+    let site: Site;
+    let other: Site;
+    let now = Date.UTC(2026, 10, 25, 12);
+
+    before(async () => {
+      t = await createTestDatabase(kind);
+      const creator = await createUser(
+        t.db,
+        { email: 'ada@example.com', password: 'a long password', displayName: 'Ada', roles: ['creator'] },
+        { cost },
+      );
+      fan = await createUser(t.db, { email: 'bo@example.com', password: 'a long password', displayName: 'Bo', roles: ['fan'] }, { cost });
+      site = (await createSite(t.db, { ownerId: creator.id, name: 'Ada', origins: [ORIGIN, 'http://localhost:*'] })).site;
+      other = (await createSite(t.db, { ownerId: creator.id, name: 'Other', origins: ['https://other.example'] })).site;
+    });
+    after(async () => {
+      if (t) await t.drop();
+    });
+
+    /** The SDK's part up to approval: a verifier, a request, the fan's consent. */
+    async function signIn(allowancePerDay = 0): Promise<{ requestId: string; verifier: string; tokens: TokenPair }> {
+      const verifier = randomBytes(32).toString('base64url');
+      const request = await createSignInRequest(
+        t.db,
+        { site, origin: ORIGIN, codeChallenge: pkceChallenge(verifier), codeChallengeMethod: 'S256' },
+        now,
+      );
+      assert.deepEqual(
+        await pollSignInRequest(t.db, { requestId: request.id, codeVerifier: verifier, siteId: site.id, origin: ORIGIN }, now),
+        {
+          status: 'pending',
+        },
+      );
+      await decideSignInRequest(t.db, { requestId: request.id, userId: fan.id, approve: true, allowancePerDay }, now);
+      const poll = await pollSignInRequest(t.db, { requestId: request.id, codeVerifier: verifier, siteId: site.id, origin: ORIGIN }, now);
+      assert.equal(poll.status, 'approved');
+      assert.ok(poll.status === 'approved');
+      return { requestId: request.id, verifier, tokens: poll.tokens };
+    }
+
+    it('turns an approved request into tokens bound to the site and origin, once', async () => {
+      const { requestId, verifier, tokens } = await signIn(150);
+      assert.match(tokens.accessToken, /^dat_[\w-]{43}$/);
+      assert.match(tokens.refreshToken, /^drt_[\w-]{43}$/);
+      assert.equal(tokens.expiresIn, 900);
+      assert.equal((await findConnection(t.db, fan.id, site.id))?.allowancePerDay, 150, 'the consent and its allowance are stored');
+      const grant = await authenticateAccessToken(t.db, tokens.accessToken, { siteId: site.id, origin: ORIGIN }, now);
+      assert.equal(grant.userId, fan.id);
+      await rejectsWith(
+        pollSignInRequest(t.db, { requestId, codeVerifier: verifier, siteId: site.id, origin: ORIGIN }, now),
+        'signin_request_used',
+      );
+      await rejectsWith(decideSignInRequest(t.db, { requestId, userId: fan.id, approve: true }, now), 'signin_request_decided');
+      const stored = await t.db.query<{ token_hash: string }>('SELECT token_hash FROM tokens');
+      assert.ok(
+        stored.every((r) => r.token_hash !== tokens.accessToken && r.token_hash !== tokens.refreshToken),
+        'only hashes are stored',
+      );
+    });
+
+    it('refuses access tokens from another origin, with another site, expired, or made up', async () => {
+      const { tokens } = await signIn();
+      const use = (token: string, siteId: string, origin: string, at = now) => authenticateAccessToken(t.db, token, { siteId, origin }, at);
+      await rejectsWith(use(tokens.accessToken, site.id, 'https://evil.example'), 'invalid_token');
+      await rejectsWith(use(tokens.accessToken, site.id, 'http://localhost:3000'), 'invalid_token', undefined);
+      await rejectsWith(use(tokens.accessToken, other.id, ORIGIN), 'invalid_token');
+      await rejectsWith(use(tokens.accessToken, site.id, ORIGIN, now + ACCESS_TOKEN_TTL_MS), 'invalid_token');
+      await rejectsWith(use(tokens.refreshToken, site.id, ORIGIN), 'invalid_token');
+      await rejectsWith(use(`dat_${'A'.repeat(43)}`, site.id, ORIGIN), 'invalid_token');
+      await rejectsWith(use('', site.id, ORIGIN), 'invalid_token');
+    });
+
+    it('rotates refresh tokens, and revokes the whole family when a rotated one is used again', async () => {
+      const { tokens } = await signIn();
+      const context = { siteId: site.id, origin: ORIGIN };
+      const second = await refreshTokens(t.db, tokens.refreshToken, context, now + 1);
+      assert.notEqual(second.accessToken, tokens.accessToken);
+      await authenticateAccessToken(t.db, second.accessToken, context, now + 2);
+      await rejectsWith(refreshTokens(t.db, tokens.refreshToken, context, now + 3), 'invalid_token');
+      await rejectsWith(authenticateAccessToken(t.db, second.accessToken, context, now + 4), 'invalid_token');
+      await rejectsWith(refreshTokens(t.db, second.refreshToken, context, now + 5), 'invalid_token');
+      await rejectsWith(authenticateAccessToken(t.db, tokens.accessToken, context, now + 6), 'invalid_token');
+    });
+
+    it('refuses a refresh from another origin or site without spending the token', async () => {
+      const { tokens } = await signIn();
+      await rejectsWith(
+        refreshTokens(t.db, tokens.refreshToken, { siteId: site.id, origin: 'https://evil.example' }, now),
+        'invalid_token',
+      );
+      await rejectsWith(refreshTokens(t.db, tokens.refreshToken, { siteId: other.id, origin: ORIGIN }, now), 'invalid_token');
+      await refreshTokens(t.db, tokens.refreshToken, { siteId: site.id, origin: ORIGIN }, now);
+    });
+
+    it('signs out by revoking the family, and a disconnect revokes every token at once', async () => {
+      const context = { siteId: site.id, origin: ORIGIN };
+      const first = await signIn();
+      await revokeToken(t.db, first.tokens.accessToken, context, now);
+      await rejectsWith(authenticateAccessToken(t.db, first.tokens.accessToken, context, now), 'invalid_token');
+      await rejectsWith(refreshTokens(t.db, first.tokens.refreshToken, context, now), 'invalid_token');
+      await revokeToken(t.db, 'nonsense', context, now);
+
+      const second = await signIn();
+      assert.equal(await disconnect(t.db, fan.id, site.id, now), true);
+      await rejectsWith(authenticateAccessToken(t.db, second.tokens.accessToken, context, now), 'invalid_token');
+      await rejectsWith(refreshTokens(t.db, second.tokens.refreshToken, context, now), 'invalid_token');
+    });
+
+    it('refuses a wrong verifier, another origin, another site and a denied or expired request', async () => {
+      const verifier = randomBytes(32).toString('base64url');
+      const make = () =>
+        createSignInRequest(t.db, { site, origin: ORIGIN, codeChallenge: pkceChallenge(verifier), codeChallengeMethod: 'S256' }, now);
+      const request = await make();
+      const poll = (changes: Record<string, unknown>, at = now) =>
+        pollSignInRequest(
+          t.db,
+          { requestId: request.id, codeVerifier: verifier, siteId: site.id, origin: ORIGIN, ...changes } as never,
+          at,
+        );
+      await rejectsWith(poll({ codeVerifier: randomBytes(32).toString('base64url') }), 'invalid_code_verifier', 'codeVerifier');
+      await rejectsWith(poll({ codeVerifier: 'short' }), 'invalid_code_verifier');
+      await rejectsWith(poll({ codeVerifier: 42 }), 'invalid_code_verifier');
+      await rejectsWith(poll({ origin: 'https://evil.example' }), 'origin_not_allowed');
+      await rejectsWith(poll({ siteId: other.id }), 'signin_request_not_found');
+      await rejectsWith(poll({ requestId: 'sir_nope' }), 'signin_request_not_found');
+      await decideSignInRequest(t.db, { requestId: request.id, userId: fan.id, approve: false }, now);
+      assert.deepEqual(await poll({}), { status: 'denied' });
+      await rejectsWith(decideSignInRequest(t.db, { requestId: request.id, userId: fan.id, approve: true }, now), 'signin_request_decided');
+
+      const late = await make();
+      assert.equal((await getSignInRequest(t.db, late.id, now + SIGNIN_REQUEST_TTL_MS)).status, 'expired');
+      await rejectsWith(
+        decideSignInRequest(t.db, { requestId: late.id, userId: fan.id, approve: true }, now + SIGNIN_REQUEST_TTL_MS),
+        'signin_request_expired',
+      );
+      assert.deepEqual(
+        await pollSignInRequest(
+          t.db,
+          { requestId: late.id, codeVerifier: verifier, siteId: site.id, origin: ORIGIN },
+          now + SIGNIN_REQUEST_TTL_MS,
+        ),
+        { status: 'expired' },
+      );
+    });
+
+    it('opens requests only for the site’s own origins and an S256 challenge', async () => {
+      const challenge = pkceChallenge(randomBytes(32).toString('base64url'));
+      const open = (origin: string, codeChallenge: unknown = challenge, codeChallengeMethod: unknown = 'S256') =>
+        createSignInRequest(t.db, { site, origin, codeChallenge, codeChallengeMethod }, now);
+      await rejectsWith(open('https://ada.example.evil.test'), 'origin_not_allowed');
+      await rejectsWith(open('null'), 'origin_not_allowed');
+      await rejectsWith(open('http://ada.example'), 'origin_not_allowed');
+      await rejectsWith(open(ORIGIN, challenge, 'plain'), 'invalid_request', 'codeChallengeMethod');
+      await rejectsWith(open(ORIGIN, 'short'), 'invalid_request', 'codeChallenge');
+      assert.equal((await open('http://localhost:5173')).status, 'pending', 'development origins match any port');
+    });
+
+    it('lets exactly one of many concurrent approvals and exchanges win', async () => {
+      const verifier = randomBytes(32).toString('base64url');
+      const request = await createSignInRequest(
+        t.db,
+        { site, origin: ORIGIN, codeChallenge: pkceChallenge(verifier), codeChallengeMethod: 'S256' },
+        now,
+      );
+      const decisions = await Promise.allSettled(
+        Array.from({ length: 8 }, () => decideSignInRequest(t.db, { requestId: request.id, userId: fan.id, approve: true }, now)),
+      );
+      assert.equal(decisions.filter((d) => d.status === 'fulfilled').length, 1);
+      const polls = await Promise.allSettled(
+        Array.from({ length: 8 }, () =>
+          pollSignInRequest(t.db, { requestId: request.id, codeVerifier: verifier, siteId: site.id, origin: ORIGIN }, now),
+        ),
+      );
+      assert.equal(polls.filter((p) => p.status === 'fulfilled' && p.value.status === 'approved').length, 1);
+      const [row] = await t.db.query<{ n: number }>('SELECT count(*) AS n FROM tokens WHERE created_at = ? AND kind = ?', [now, 'access']);
+      assert.ok(Number(row?.n) >= 1);
+    });
+  });
+}

@@ -1,0 +1,188 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { isId, newId } from '@diamonds/protocol';
+import { ApiError } from '../errors.js';
+import type { Database, SqlClient } from '../db/types.js';
+import { originAllowed } from '../http/origins.js';
+import { connect } from './connections.js';
+import type { Site } from './sites.js';
+import { issueTokens, newFamilyId, type TokenPair } from './tokens.js';
+
+/** How long a fan has to sign in and consent: 5 minutes. */
+export const SIGNIN_REQUEST_TTL_MS = 5 * 60 * 1000;
+
+/** Where a sign-in request stands, as the SDK sees it when it polls. */
+export type SignInStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'consumed';
+
+/** A sign-in request: a page on a site's origin asks a fan to sign in and consent. */
+export interface SignInRequest {
+  /** `sir_…` */
+  id: string;
+  siteId: string;
+  origin: string;
+  status: SignInStatus;
+  userId: string | null;
+  createdAt: number;
+  expiresAt: number;
+}
+
+interface RequestRow {
+  id: string;
+  site_id: string;
+  origin: string;
+  code_challenge: string;
+  status: 'pending' | 'approved' | 'denied' | 'consumed';
+  user_id: string | null;
+  created_at: number;
+  expires_at: number;
+}
+
+const COLUMNS = 'id, site_id, origin, code_challenge, status, user_id, created_at, expires_at';
+
+function toRequest(row: RequestRow, now: number): SignInRequest {
+  const expired = row.expires_at <= now && (row.status === 'pending' || row.status === 'approved');
+  return {
+    id: row.id,
+    siteId: row.site_id,
+    origin: row.origin,
+    status: expired ? 'expired' : row.status,
+    userId: row.user_id,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+  };
+}
+
+/** The S256 PKCE challenge of a verifier: base64url(SHA-256(verifier)), as in RFC 7636. */
+export function pkceChallenge(verifier: string): string {
+  return createHash('sha256').update(verifier).digest('base64url');
+}
+
+const VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
+const CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
+
+/**
+ * Opens a sign-in request for a page on `origin` of `site`.
+ *
+ * @param input.codeChallenge - `pkceChallenge(verifier)` for a random verifier the SDK keeps;
+ * only the S256 method is accepted.
+ * @throws {@link ApiError} `origin_not_allowed` when the origin is not the site's;
+ * `invalid_request` for a malformed challenge.
+ */
+export async function createSignInRequest(
+  db: SqlClient,
+  input: { site: Site; origin: string; codeChallenge: unknown; codeChallengeMethod: unknown },
+  now = Date.now(),
+): Promise<SignInRequest> {
+  if (input.codeChallengeMethod !== 'S256') {
+    throw new ApiError('invalid_request', 'codeChallengeMethod must be "S256".', { param: 'codeChallengeMethod' });
+  }
+  if (typeof input.codeChallenge !== 'string' || !CHALLENGE.test(input.codeChallenge)) {
+    throw new ApiError('invalid_request', 'codeChallenge is the base64url SHA-256 of the verifier: 43 characters.', {
+      param: 'codeChallenge',
+    });
+  }
+  if (!originAllowed(input.origin, input.site.origins)) {
+    throw new ApiError('origin_not_allowed', `Origin ${input.origin} is not one of this site's origins.`);
+  }
+  const row: RequestRow = {
+    id: newId('sir', now),
+    site_id: input.site.id,
+    origin: input.origin,
+    code_challenge: input.codeChallenge,
+    status: 'pending',
+    user_id: null,
+    created_at: now,
+    expires_at: now + SIGNIN_REQUEST_TTL_MS,
+  };
+  await db.run(`INSERT INTO signin_requests (${COLUMNS}, decided_at, consumed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)`, [
+    row.id,
+    row.site_id,
+    row.origin,
+    row.code_challenge,
+    row.status,
+    row.user_id,
+    row.created_at,
+    row.expires_at,
+  ]);
+  return toRequest(row, now);
+}
+
+async function findRow(db: SqlClient, id: unknown): Promise<RequestRow | undefined> {
+  if (!isId('sir', id)) return undefined;
+  return (await db.query<RequestRow>(`SELECT ${COLUMNS} FROM signin_requests WHERE id = ?`, [id]))[0];
+}
+
+/** A sign-in request by id (for the hosted consent page). @throws {@link ApiError} `signin_request_not_found` */
+export async function getSignInRequest(db: SqlClient, id: unknown, now = Date.now()): Promise<SignInRequest> {
+  const row = await findRow(db, id);
+  if (!row) throw new ApiError('signin_request_not_found', 'No such sign-in request.', { param: 'requestId' });
+  return toRequest(row, now);
+}
+
+/**
+ * Records the fan's answer on the consent screen, once: approve (with the daily allowance the
+ * fan chose, which is stored as the fan's consent to the site) or deny.
+ *
+ * @throws {@link ApiError} `signin_request_not_found`, `signin_request_expired`,
+ * `signin_request_decided` (a request cannot be approved twice), `invalid_request`
+ */
+export async function decideSignInRequest(
+  db: Database,
+  input: { requestId: unknown; userId: string; approve: boolean; allowancePerDay?: unknown },
+  now = Date.now(),
+): Promise<SignInRequest> {
+  return db.transaction(async (tx) => {
+    const row = await findRow(tx, input.requestId);
+    if (!row) throw new ApiError('signin_request_not_found', 'No such sign-in request.', { param: 'requestId' });
+    const changed = await tx.run(
+      `UPDATE signin_requests SET status = ?, user_id = ?, decided_at = ? WHERE id = ? AND status = 'pending' AND expires_at > ?`,
+      [input.approve ? 'approved' : 'denied', input.userId, now, row.id, now],
+    );
+    if (changed === 0) {
+      if (row.expires_at <= now) throw new ApiError('signin_request_expired', 'This sign-in request expired; start again from the site.');
+      throw new ApiError('signin_request_decided', 'This sign-in request was already answered.');
+    }
+    if (input.approve) await connect(tx, input.userId, row.site_id, input.allowancePerDay ?? 0, now);
+    return toRequest({ ...row, status: input.approve ? 'approved' : 'denied', user_id: input.userId }, now);
+  });
+}
+
+/** What the SDK learns when it polls a sign-in request with its verifier. */
+export type SignInPoll = { status: 'pending' | 'denied' | 'expired' } | { status: 'approved'; userId: string; tokens: TokenPair };
+
+/**
+ * The SDK's side: with the PKCE verifier, learn where the request stands and, once it is
+ * approved, exchange it for tokens — exactly once.
+ *
+ * @remarks The request must be presented by the site and origin that opened it. A wrong
+ * verifier fails without revealing the status.
+ * @throws {@link ApiError} `signin_request_not_found`, `invalid_code_verifier`,
+ * `signin_request_used`, `origin_not_allowed`
+ */
+export async function pollSignInRequest(
+  db: Database,
+  input: { requestId: unknown; codeVerifier: unknown; siteId: string; origin: string },
+  now = Date.now(),
+): Promise<SignInPoll> {
+  return db.transaction(async (tx) => {
+    const row = await findRow(tx, input.requestId);
+    if (!row || row.site_id !== input.siteId)
+      throw new ApiError('signin_request_not_found', 'No such sign-in request for this site.', { param: 'requestId' });
+    if (row.origin !== input.origin) throw new ApiError('origin_not_allowed', 'This sign-in request belongs to another origin.');
+    const verifier = input.codeVerifier;
+    const expected = Buffer.from(row.code_challenge);
+    const actual = Buffer.from(typeof verifier === 'string' && VERIFIER.test(verifier) ? pkceChallenge(verifier) : '');
+    if (actual.length !== expected.length || !timingSafeEqual(actual, expected)) {
+      throw new ApiError('invalid_code_verifier', 'The code verifier does not match this sign-in request.', { param: 'codeVerifier' });
+    }
+    const request = toRequest(row, now);
+    if (request.status === 'consumed') throw new ApiError('signin_request_used', 'This sign-in request was already exchanged for tokens.');
+    if (request.status !== 'approved' || !row.user_id) return { status: request.status as 'pending' | 'denied' | 'expired' };
+    const consumed = await tx.run(`UPDATE signin_requests SET status = 'consumed', consumed_at = ? WHERE id = ? AND status = 'approved'`, [
+      now,
+      row.id,
+    ]);
+    if (consumed === 0) throw new ApiError('signin_request_used', 'This sign-in request was already exchanged for tokens.');
+    const tokens = await issueTokens(tx, { userId: row.user_id, siteId: row.site_id, origin: row.origin, familyId: newFamilyId() }, now);
+    return { status: 'approved', userId: row.user_id, tokens };
+  });
+}
