@@ -26,7 +26,7 @@ for (const kind of DATABASE_KINDS) {
     let fan: User;
     let site: Site;
     let other: Site;
-    let now = Date.UTC(2026, 10, 25, 12);
+    const now = Date.UTC(2026, 10, 25, 12);
 
     before(async () => {
       t = await createTestDatabase(kind);
