@@ -4,6 +4,11 @@ import { ApiError } from './errors.js';
 import type { Database } from './db/types.js';
 import { schemaVersion } from './db/migrations.js';
 import type { Ledger } from './ledger/ledger.js';
+import { jsonBody, type JsonBodyVariables } from './http/body.js';
+import { corsByPublishableKey, type CallerVariables } from './http/cors.js';
+import { allowedOriginCandidates } from './http/origins.js';
+import { findSiteByKey } from './identity/sites.js';
+import { hostedPages } from './pages/routes.js';
 
 /** The package version, reported by `/healthz`. */
 export const VERSION = '0.1.0';
@@ -16,7 +21,24 @@ export interface AppContext {
 
 /** Hono's per-request variables. */
 export interface AppEnv {
-  Variables: { requestId: string };
+  Variables: { requestId: string } & CallerVariables & JsonBodyVariables;
+}
+
+/**
+ * Whether any site with a live publishable key lists `origin`: what a preflight without a key
+ * is answered by (the actual request is then held to its own key's origins).
+ */
+async function isOriginRegistered(db: Database, origin: string): Promise<boolean> {
+  const candidates = allowedOriginCandidates(origin);
+  if (candidates.length === 0) return false;
+  // sites.origins is a JSON array of canonical origins: match a whole quoted element.
+  const matches = candidates.map(() => `s.origins LIKE ? ESCAPE '!'`).join(' OR ');
+  const rows = await db.query(
+    `SELECT 1 AS one FROM sites s WHERE (${matches}) AND EXISTS (SELECT 1 FROM site_keys k
+       WHERE k.site_id = s.id AND k.kind = 'publishable' AND k.revoked_at IS NULL) LIMIT 1`,
+    candidates.map((candidate) => `%${JSON.stringify(candidate).replace(/[!%_]/g, '!$&')}%`),
+  );
+  return rows.length > 0;
 }
 
 /** Renders an error as the protocol's error body. */
@@ -33,13 +55,15 @@ function errorBody(error: ApiError, requestId: string): ErrorBody {
 }
 
 /**
- * Builds the platform's HTTP application (no listening socket; see `startServer`).
+ * The bare application every part of the platform shares: request ids, the JSON 404 and the
+ * one error handler, with no routes. {@link createApp} builds the platform on it; tests mount
+ * single middleware on it.
  *
  * @remarks Every response carries `Request-Id`; every error is the protocol's error body with
  * a stable code; anything unexpected is logged and answered as `internal_error` without its
  * details.
  */
-export function createApp(context: AppContext): Hono<AppEnv> {
+export function createBaseApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
   app.use('*', async (c, next) => {
@@ -47,17 +71,6 @@ export function createApp(context: AppContext): Hono<AppEnv> {
     c.set('requestId', requestId);
     c.header('Request-Id', requestId);
     await next();
-  });
-
-  app.get('/healthz', async (c) => {
-    const body: Health = {
-      status: 'ok',
-      database: context.db.kind,
-      schemaVersion: await schemaVersion(context.db),
-      version: VERSION,
-    };
-    c.header('Cache-Control', 'no-store');
-    return c.json(body);
   });
 
   app.notFound((c) => {
@@ -77,6 +90,47 @@ export function createApp(context: AppContext): Hono<AppEnv> {
     console.error(`[${requestId}] unexpected error`, caught);
     const internal = new ApiError('internal_error', 'Something went wrong on our side. It is safe to retry with the same idempotency key.');
     return c.json(errorBody(internal, requestId), 500);
+  });
+
+  return app;
+}
+
+/**
+ * Builds the platform's HTTP application (no listening socket; see `startServer`): the API
+ * under `/v1`, the hosted pages, and `/healthz`.
+ */
+export function createApp(context: AppContext): Hono<AppEnv> {
+  const app = createBaseApp();
+
+  // The API: CORS decided by the publishable key's origins, then JSON bodies within limits.
+  app.use(
+    '/v1/*',
+    corsByPublishableKey({
+      lookupPublishableKey: async (key) => {
+        const found = await findSiteByKey(context.db, key);
+        return found?.kind === 'publishable' ? { siteId: found.site.id, origins: found.site.origins } : undefined;
+      },
+      lookupSecretKey: async (key) => {
+        const found = await findSiteByKey(context.db, key);
+        return found?.kind === 'secret' ? { siteId: found.site.id } : undefined;
+      },
+      isOriginRegistered: (origin) => isOriginRegistered(context.db, origin),
+    }),
+  );
+  app.use('/v1/*', jsonBody());
+
+  // Hosted pages on the platform's own origin: sign-up, sign-in, the account page.
+  app.route('/', hostedPages({ db: context.db }));
+
+  app.get('/healthz', async (c) => {
+    const body: Health = {
+      status: 'ok',
+      database: context.db.kind,
+      schemaVersion: await schemaVersion(context.db),
+      version: VERSION,
+    };
+    c.header('Cache-Control', 'no-store');
+    return c.json(body);
   });
 
   return app;

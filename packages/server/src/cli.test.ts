@@ -167,12 +167,21 @@ for (const kind of DATABASE_KINDS) {
           version: '0.1.0',
         });
 
-        const missing = await fetch(`${url}/v1/nothing-here`);
+        const missing = await fetch(`${url}/nothing-here`);
         assert.equal(missing.status, 404);
         const body = ErrorBody.parse(await missing.json());
         assert.equal(body.error.code, 'not_found');
         assert.equal(body.error.type, 'invalid_request_error');
         assert.equal(body.error.requestId, missing.headers.get('request-id'));
+
+        const keyless = await fetch(`${url}/v1/anything`);
+        assert.equal(keyless.status, 401);
+        assert.equal(ErrorBody.parse(await keyless.json()).error.code, 'authentication_required');
+
+        const page = await fetch(`${url}/signin`);
+        assert.equal(page.status, 200);
+        assert.match(page.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
+        assert.equal(page.headers.get('cross-origin-opener-policy'), 'same-origin');
       } finally {
         const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
         child.kill('SIGINT');

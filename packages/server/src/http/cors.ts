@@ -1,0 +1,228 @@
+import type { Context, MiddlewareHandler } from 'hono';
+import { ApiError } from '../errors.js';
+import type { KeyKind } from '../identity/sites.js';
+import { canonicalRequestOrigin, originAllowed } from './origins.js';
+
+/*
+ * CORS on /v1, decided by the publishable key's origins.
+ *
+ * The preflight problem: a browser sends the preflight (OPTIONS with Origin and
+ * Access-Control-Request-Method) without the Authorization header, so the preflight cannot
+ * see the key the actual request will carry. The decision:
+ *
+ * 1. The actual request is always decided strictly, by its Authorization key alone: its Origin
+ *    must be one of that key's site's origins, or it gets 403 origin_not_allowed with no
+ *    Access-Control-Allow-Origin, before any handler runs. This is the security boundary; the
+ *    preflight is not.
+ * 2. A preflight that names its key in the query (`?key=pk_…`, for a client that wants the
+ *    check as early as possible) is decided by that key's origins, exactly as in 1. The actual
+ *    request ignores `key`: Authorization alone decides it.
+ * 3. Any other preflight is allowed when some active site (one with a live publishable key)
+ *    lists the origin (`isOriginRegistered`). An origin no site lists, `null`, a malformed or look-alike origin
+ *    gets 403 origin_not_allowed and no Access-Control-Allow-Origin, so such a page cannot even
+ *    get its request sent. What this reveals is only whether some site lists an origin.
+ *
+ * Reflecting any origin on a preflight would also be safe (no credentials ride on it: we never
+ * send Access-Control-Allow-Credentials, so cookies are never sent cross-site), but it would
+ * let every page make the browser send the actual request; 3 costs one lookup per preflight,
+ * which browsers then cache for Access-Control-Max-Age.
+ *
+ * Errors from this middleware never carry Access-Control-Allow-Origin, not even 401
+ * invalid_api_key: we only ever reflect an origin the key's site allows, and an unknown key
+ * allows none. A developer still sees the status and the error body (with its code and
+ * request id) in the browser's network panel, and the same request without Origin (curl, the
+ * SDK in Node) gets the same error readable.
+ *
+ * Responses to allowed origins (errors from handlers included, since the headers are set
+ * before the handler runs) carry Access-Control-Allow-Origin and expose Request-Id,
+ * Retry-After and Idempotency-Key. Every /v1 response carries `Vary: Origin`.
+ *
+ * Secret keys: a request that comes from a browser (it has Origin, or Sec-Fetch-Mode, which
+ * only browsers send and page scripts cannot set) with a secret key is refused with
+ * secret_key_in_browser before the key is even looked up; without either header (a site's
+ * backend) it passes. Publishable keys without Origin pass too (the SDK in Node, curl): the
+ * Origin check protects fans' browsers, and a non-browser client could forge Origin anyway.
+ */
+
+/** Methods a browser may send cross-origin to `/v1` (`Access-Control-Allow-Methods`). */
+export const CORS_ALLOWED_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+
+/** Request headers a browser may send cross-origin (`Access-Control-Allow-Headers`). */
+export const CORS_ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'Idempotency-Key', 'Accept-Language'] as const;
+
+/** Response headers a page may read (`Access-Control-Expose-Headers`). */
+export const CORS_EXPOSED_HEADERS = ['Request-Id', 'Retry-After', 'Idempotency-Key'] as const;
+
+/** How long a browser may cache a preflight answer (`Access-Control-Max-Age`), in seconds. */
+export const CORS_MAX_AGE_SECONDS = 600;
+
+/** Who made a `/v1` request, as established by {@link corsByPublishableKey}. */
+export interface Caller {
+  /** The site the key belongs to. */
+  siteId: string;
+  keyKind: KeyKind;
+  /** The request's canonical `Origin`, allowed for the site; `undefined` without `Origin`. */
+  origin: string | undefined;
+}
+
+/** The Hono variables {@link corsByPublishableKey} sets; merge them into the app's `Variables`. */
+export interface CallerVariables {
+  caller: Caller;
+}
+
+/** What the key store knows about an active publishable key. */
+export interface PublishableKeyRecord {
+  siteId: string;
+  /** The site's allowed origins, canonical (see `parseOrigin`). */
+  origins: readonly string[];
+}
+
+/** What the key store knows about an active secret key. */
+export interface SecretKeyRecord {
+  siteId: string;
+}
+
+/** Options of {@link corsByPublishableKey}: the key store it asks. */
+export interface CorsByPublishableKeyOptions {
+  /** The active publishable key's site and origins; `undefined` when unknown or revoked. */
+  lookupPublishableKey(key: string): Promise<PublishableKeyRecord | undefined>;
+  /** The active secret key's site (compare hashes); `undefined` when unknown or revoked. */
+  lookupSecretKey(key: string): Promise<SecretKeyRecord | undefined>;
+  /**
+   * Whether some active site allows this canonical origin, development patterns included;
+   * `allowedOriginCandidates(origin)` gives the entries to look for. Answers keyless
+   * preflights.
+   */
+  isOriginRegistered(origin: string): Promise<boolean>;
+}
+
+/** A key's shape: a kind prefix then URL-safe characters. Anything else is not our key. */
+const KEY_SHAPE = /^(pk|sk)_[A-Za-z0-9_-]{1,200}$/;
+
+/**
+ * Authenticates `/v1` requests by API key and answers CORS by the key's site's origins.
+ *
+ * @remarks
+ * Mount on `/v1/*` after the request-id middleware. Sets `caller`; answers preflights itself
+ * (204) without calling the handler. See the comment atop this file for the decisions.
+ *
+ * @throws {@link ApiError} `authentication_required` (no key), `invalid_api_key` (malformed,
+ * unknown or revoked), `secret_key_in_browser`, `origin_not_allowed`.
+ * @example
+ * ```ts
+ * app.use('/v1/*', corsByPublishableKey({ lookupPublishableKey, lookupSecretKey, isOriginRegistered }));
+ * ```
+ */
+export function corsByPublishableKey(options: CorsByPublishableKeyOptions): MiddlewareHandler<{ Variables: CallerVariables }> {
+  return async (c, next) => {
+    // The answer depends on Origin whatever it is, errors included: caches must key on it.
+    c.header('Vary', 'Origin', { append: true });
+    const originHeader = c.req.header('Origin');
+
+    if (c.req.method === 'OPTIONS' && originHeader !== undefined && c.req.header('Access-Control-Request-Method') !== undefined) {
+      await checkPreflight(c, originHeader, options);
+      setCorsHeaders(c, originHeader);
+      c.header('Access-Control-Allow-Methods', CORS_ALLOWED_METHODS.join(', '));
+      c.header('Access-Control-Allow-Headers', CORS_ALLOWED_HEADERS.join(', '));
+      c.header('Access-Control-Max-Age', String(CORS_MAX_AGE_SECONDS));
+      return c.body(null, 204);
+    }
+
+    const key = bearerKey(c.req.header('Authorization'));
+    const kind = keyKind(key);
+    if (kind === 'secret') {
+      if (originHeader !== undefined || c.req.header('Sec-Fetch-Mode') !== undefined) throw secretKeyInBrowser();
+      const record = await options.lookupSecretKey(key);
+      if (record === undefined) throw unknownKey(key);
+      c.set('caller', { siteId: record.siteId, keyKind: 'secret', origin: undefined });
+      return next();
+    }
+
+    const record = await options.lookupPublishableKey(key);
+    if (record === undefined) throw unknownKey(key);
+    let origin: string | undefined;
+    if (originHeader !== undefined) {
+      origin = canonicalRequestOrigin(originHeader);
+      if (origin === undefined || !originAllowed(origin, record.origins)) throw originNotAllowed(originHeader, key);
+      setCorsHeaders(c, origin);
+    }
+    c.set('caller', { siteId: record.siteId, keyKind: 'publishable', origin });
+    return next();
+  };
+}
+
+/** Throws unless a preflight from `originHeader` may go ahead (see the comment atop this file). */
+async function checkPreflight(c: Context, originHeader: string, options: CorsByPublishableKeyOptions): Promise<void> {
+  const origin = canonicalRequestOrigin(originHeader);
+  const key = c.req.query('key');
+  if (key !== undefined) {
+    const kind = keyKind(key);
+    if (kind === 'secret') throw secretKeyInBrowser();
+    if (kind === undefined) throw new ApiError('invalid_api_key', 'The key parameter is not a publishable key (pk_…).', { param: 'key' });
+    const record = await options.lookupPublishableKey(key);
+    if (record === undefined) throw unknownKey(key);
+    if (origin === undefined || !originAllowed(origin, record.origins)) throw originNotAllowed(originHeader, key);
+    return;
+  }
+  if (origin === undefined || !(await options.isOriginRegistered(origin))) throw originNotAllowed(originHeader, undefined);
+}
+
+function setCorsHeaders(c: Context, origin: string): void {
+  c.header('Access-Control-Allow-Origin', origin);
+  c.header('Access-Control-Expose-Headers', CORS_EXPOSED_HEADERS.join(', '));
+}
+
+/** The key in an `Authorization: Bearer <key>` header; throws when there is none or it is not one. */
+function bearerKey(authorization: string | undefined): string {
+  if (authorization === undefined || authorization.trim() === '') {
+    throw new ApiError(
+      'authentication_required',
+      "No API key. Send your site's key as the header Authorization: Bearer <key> (pk_… from a page, sk_… from your server).",
+    );
+  }
+  const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
+  if (match === null) {
+    throw new ApiError('invalid_api_key', 'Send the API key as the header Authorization: Bearer <key>; other schemes are not accepted.');
+  }
+  const key = match[1]!;
+  if (!KEY_SHAPE.test(key)) {
+    throw new ApiError('invalid_api_key', 'That is not a Diamonds API key: keys start with "pk_" (publishable) or "sk_" (secret).');
+  }
+  return key;
+}
+
+/** The kind of a well-formed key, or `undefined` for anything else (a `?key=` value). */
+function keyKind(key: string): KeyKind | undefined {
+  if (!KEY_SHAPE.test(key)) return undefined;
+  return key.startsWith('sk_') ? 'secret' : 'publishable';
+}
+
+/** A key as it may appear in a message: its prefix and last four characters. */
+function redact(key: string): string {
+  if (!KEY_SHAPE.test(key)) return 'the key given';
+  const prefix = /^(?:pk|sk)_(?:(?:test|live)_)?/.exec(key)![0];
+  return key.length - prefix.length > 8 ? `${prefix}…${key.slice(-4)}` : `${prefix}…`;
+}
+
+function unknownKey(key: string): ApiError {
+  return new ApiError(
+    'invalid_api_key',
+    `No active API key matches ${redact(key)}. It may have been revoked or mistyped; check it in the dashboard.`,
+  );
+}
+
+function secretKeyInBrowser(): ApiError {
+  return new ApiError(
+    'secret_key_in_browser',
+    "A secret key (sk_…) was sent from a browser. Secret keys belong on your server: anyone who can load the page can read it. Use the site's publishable key (pk_…) in pages, and roll this secret key in the dashboard.",
+  );
+}
+
+function originNotAllowed(originHeader: string, key: string | undefined): ApiError {
+  const shown = originHeader.length > 100 ? `${originHeader.slice(0, 100)}…` : originHeader;
+  const whose = key === undefined ? 'any site' : `the site of ${redact(key)}`;
+  return new ApiError(
+    'origin_not_allowed',
+    `The origin ${JSON.stringify(shown)} is not allowed for ${whose}. Add the page's exact origin (scheme, host and port) to the site's allowed origins.`,
+  );
+}

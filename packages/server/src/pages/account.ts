@@ -1,0 +1,304 @@
+import type { Context, Hono } from 'hono';
+import { html } from 'hono/html';
+import { MAX_TRANSFER_DIAMONDS } from '@diamonds/protocol';
+import { ApiError, isApiError } from '../errors.js';
+import type { Database } from '../db/types.js';
+import { disconnect, listConnections, setAllowance, type Connection } from '../identity/connections.js';
+import type { Session } from '../identity/sessions.js';
+import { createSite, listKeys, listSites, rollKey, type KeyKind, type Site, type SiteKey } from '../identity/sites.js';
+import { checkSameOrigin, checkSessionToken } from './csrf.js';
+import { problemFor, readForm, text, type PagesEnv } from './forms.js';
+import { alertBox, csrfField, field, page, type FormProblem, type Html } from './layout.js';
+import { currentSession } from './session.js';
+
+/** A key to show once, right after it was made. */
+interface Revealed {
+  siteId: string;
+  siteName: string;
+  kind: KeyKind;
+  key: string;
+  /** The site was just registered (and this is its secret key). */
+  created: boolean;
+}
+
+/** What the account page shows besides the stored data. */
+interface AccountState {
+  /** A problem with one form, shown just before it: `formId` names the form. */
+  problem?: { formId: string; problem: FormProblem };
+  /** Values to put back into the new-site form. */
+  newSite?: { name: string; origins: string };
+  revealed?: Revealed;
+  notice?: string;
+}
+
+const NEW_SITE_FIELDS = { name: ['site-name', 'Site name'], origins: ['site-origins', 'Allowed origins'] } as const;
+
+function allowanceFields(siteId: string) {
+  return { allowancePerDay: [`allowance-${siteId}`, 'Daily allowance'] } as const;
+}
+
+function problemIn(state: AccountState, formId: string): FormProblem | undefined {
+  return state.problem?.formId === formId ? state.problem.problem : undefined;
+}
+
+function origins(site: Site): Html {
+  return html`<ul>
+    ${site.origins.map((origin) => html`<li><code>${origin}</code></li>`)}
+  </ul>`;
+}
+
+function connectionItem(connection: Connection, csrf: string, state: AccountState): Html {
+  const { site } = connection;
+  const formId = `allowance-form-${site.id}`;
+  const problem = problemIn(state, formId);
+  return html`<li class="item">
+    <h3>${site.name}</h3>
+    <p class="muted">Origins:</p>
+    ${origins(site)}
+    <p>Allowance: <strong>${connection.allowancePerDay}</strong> Diamonds per day without asking.</p>
+    ${alertBox(problem, `${formId}-error`)}
+    <form method="post" action="/account/connections/${site.id}/allowance" class="row">
+      ${csrfField(csrf)}
+      ${field({
+        id: `allowance-${site.id}`,
+        name: 'allowancePerDay',
+        label: `Daily allowance for ${site.name} (Diamonds)`,
+        type: 'number',
+        autocomplete: 'off',
+        value: problem ? undefined : connection.allowancePerDay,
+        min: 0,
+        max: MAX_TRANSFER_DIAMONDS,
+        required: true,
+        problem,
+      })}
+      <button type="submit">Save allowance</button>
+    </form>
+    <form method="post" action="/account/connections/${site.id}/disconnect">
+      ${csrfField(csrf)}
+      <button type="submit" class="secondary">Disconnect ${site.name}</button>
+    </form>
+  </li>`;
+}
+
+function siteItem(site: Site, keys: SiteKey[], csrf: string): Html {
+  const live = (kind: KeyKind) => keys.find((k) => k.kind === kind && k.revokedAt === null);
+  const publishable = live('publishable');
+  const secret = live('secret');
+  return html`<li class="item">
+    <h3>${site.name}</h3>
+    <p class="muted">Origins:</p>
+    ${origins(site)}
+    <p>Publishable key: ${publishable?.publishableKey ? html`<code>${publishable.publishableKey}</code>` : html`<em>none</em>`}</p>
+    <p>Secret key: ${secret ? html`<code>sk_test_…${secret.last4}</code>` : html`<em>none</em>`}</p>
+    <form method="post" action="/account/sites/${site.id}/keys/publishable/roll" class="inline">
+      ${csrfField(csrf)}
+      <button type="submit" class="secondary">Roll publishable key of ${site.name}</button>
+    </form>
+    <form method="post" action="/account/sites/${site.id}/keys/secret/roll" class="inline">
+      ${csrfField(csrf)}
+      <button type="submit" class="secondary">Roll secret key of ${site.name}</button>
+    </form>
+  </li>`;
+}
+
+function revealedBox(revealed: Revealed): Html {
+  const what = revealed.kind === 'secret' ? 'secret key' : 'publishable key';
+  return html`<section class="notice" role="status" aria-labelledby="revealed-title">
+    <h2 id="revealed-title">
+      ${revealed.created ? html`Site ${revealed.siteName} registered` : html`New ${what} for ${revealed.siteName}`}
+    </h2>
+    ${
+      revealed.kind === 'secret'
+        ? html`<p><strong>Copy it now, it will not be shown again.</strong> Keep it on your server; never put it in a web page.</p>`
+        : html`<p>The old publishable key stopped working. Update your pages.</p>`
+    }
+    <p><label for="revealed-key">Your ${what}</label></p>
+    <input id="revealed-key" class="secret" type="text" readonly value="${revealed.key}" autocomplete="off" />
+  </section>`;
+}
+
+async function accountPage(db: Database, session: Session, state: AccountState = {}): Promise<Html> {
+  const { user, csrfToken: csrf } = session;
+  const connections = await listConnections(db, user.id);
+  const isCreator = user.roles.includes('creator');
+  const sites = isCreator
+    ? await Promise.all((await listSites(db, user.id)).map(async (site) => ({ site, keys: await listKeys(db, site.id) })))
+    : [];
+  const newSiteProblem = problemIn(state, 'new-site');
+  return page(
+    'Your account',
+    html`<header class="top">
+        <h1>Your account</h1>
+        <form method="post" action="/signout">
+          ${csrfField(csrf)}
+          <button type="submit" class="secondary">Sign out</button>
+        </form>
+      </header>
+      ${state.notice ? html`<p class="notice" role="status">${state.notice}</p>` : ''} ${state.revealed ? revealedBox(state.revealed) : ''}
+      <p><strong>${user.displayName}</strong><br /><span class="muted">${user.email}</span></p>
+
+      <h2>Connected sites</h2>
+      ${
+        connections.length === 0
+          ? html`<p class="muted">You have not connected any sites yet.</p>`
+          : html`<ul class="plain">
+              ${connections.map((connection) => connectionItem(connection, csrf, state))}
+            </ul>`
+      }
+      ${
+        isCreator
+          ? html`<h2>Your sites</h2>
+              ${
+                sites.length === 0
+                  ? html`<p class="muted">You have not registered a site yet.</p>`
+                  : html`<ul class="plain">
+                      ${sites.map(({ site, keys }) => siteItem(site, keys, csrf))}
+                    </ul>`
+              }
+              <h3>Register a new site</h3>
+              ${alertBox(newSiteProblem, 'new-site-error')}
+              <form method="post" action="/account/sites">
+                ${csrfField(csrf)}
+                ${field({
+                  id: 'site-name',
+                  name: 'name',
+                  label: 'Site name',
+                  type: 'text',
+                  autocomplete: 'off',
+                  value: state.newSite?.name,
+                  required: true,
+                  maxLength: 80,
+                  problem: newSiteProblem,
+                })}
+                <div class="field">
+                  <label for="site-origins">Allowed origins</label>
+                  <p class="muted" id="site-origins-hint">One per line, such as https://example.com.</p>
+                  <textarea
+                    id="site-origins"
+                    name="origins"
+                    rows="3"
+                    required
+                    ${newSiteProblem?.fieldId === 'site-origins' ? html`aria-invalid="true"` : ''}
+                    aria-describedby="site-origins-hint${newSiteProblem?.fieldId === 'site-origins' ? ' site-origins-error' : ''}"
+                  >
+${state.newSite?.origins ?? ''}</textarea>
+                  ${
+                    newSiteProblem?.fieldId === 'site-origins'
+                      ? html`<p class="field-error" id="site-origins-error">${newSiteProblem.message}</p>`
+                      : ''
+                  }
+                </div>
+                <button type="submit">Register site</button>
+              </form>`
+          : ''
+      }`,
+  );
+}
+
+/** The session of a signed-in POST with a good CSRF token and its form, or a response to send. */
+async function signedInForm(
+  c: Context<PagesEnv>,
+  db: Database,
+): Promise<{ session: Session; form: Record<string, string> } | { session: Session; error: ApiError } | Response> {
+  const session = await currentSession(c, db);
+  if (!session) return c.redirect('/signin?next=/account', 303);
+  checkSameOrigin(c);
+  const read = await readForm(c);
+  if (!read.ok) return { session, error: read.error };
+  checkSessionToken(session, read.form.csrf);
+  return { session, form: read.form };
+}
+
+async function ownedSite(db: Database, session: Session, siteId: string): Promise<Site> {
+  if (!session.user.roles.includes('creator')) throw new ApiError('permission_denied', 'Only creators have sites.');
+  const site = (await listSites(db, session.user.id)).find((s) => s.id === siteId);
+  if (!site) throw new ApiError('site_not_found', 'You have no such site.', { param: 'siteId' });
+  return site;
+}
+
+/** Adds `/account` and its forms to the hosted pages. */
+export function accountRoutes(pages: Hono<PagesEnv>, db: Database): void {
+  pages.get('/account', async (c) => {
+    const session = await currentSession(c, db);
+    if (!session) return c.redirect('/signin?next=/account', 303);
+    return c.html(await accountPage(db, session));
+  });
+
+  pages.post('/account/connections/:siteId/allowance', async (c) => {
+    const siteId = c.req.param('siteId');
+    const formId = `allowance-form-${siteId}`;
+    const got = await signedInForm(c, db);
+    if (got instanceof Response) return got;
+    if ('error' in got) {
+      return c.html(
+        await accountPage(db, got.session, { problem: { formId, problem: problemFor(got.error, allowanceFields(siteId)) } }),
+        400,
+      );
+    }
+    try {
+      await setAllowance(db, got.session.user.id, siteId, text(got.form, 'allowancePerDay'));
+    } catch (error) {
+      if (!isApiError(error, 'invalid_request')) throw error;
+      return c.html(await accountPage(db, got.session, { problem: { formId, problem: problemFor(error, allowanceFields(siteId)) } }), 400);
+    }
+    return c.redirect('/account', 303);
+  });
+
+  pages.post('/account/connections/:siteId/disconnect', async (c) => {
+    const got = await signedInForm(c, db);
+    if (got instanceof Response) return got;
+    if ('error' in got) throw got.error;
+    const siteId = c.req.param('siteId');
+    if (!(await disconnect(db, got.session.user.id, siteId))) {
+      throw new ApiError('site_not_found', 'You are not connected to that site.', { param: 'siteId' });
+    }
+    return c.redirect('/account', 303);
+  });
+
+  pages.post('/account/sites', async (c) => {
+    const got = await signedInForm(c, db);
+    if (got instanceof Response) return got;
+    if (!got.session.user.roles.includes('creator')) throw new ApiError('permission_denied', 'Only creators can register sites.');
+    if ('error' in got) {
+      return c.html(
+        await accountPage(db, got.session, { problem: { formId: 'new-site', problem: problemFor(got.error, NEW_SITE_FIELDS) } }),
+        400,
+      );
+    }
+    const name = text(got.form, 'name');
+    const originsText = text(got.form, 'origins');
+    const originList = originsText
+      .split(/\r\n|\r|\n/)
+      .map((line) => line.trim())
+      .filter((line) => line !== '');
+    try {
+      const created = await createSite(db, { ownerId: got.session.user.id, name, origins: originList });
+      const revealed: Revealed = {
+        siteId: created.site.id,
+        siteName: created.site.name,
+        kind: 'secret',
+        key: created.secretKey,
+        created: true,
+      };
+      return c.html(await accountPage(db, got.session, { revealed }), 201);
+    } catch (error) {
+      if (!isApiError(error, 'invalid_request')) throw error;
+      const state: AccountState = {
+        problem: { formId: 'new-site', problem: problemFor(error, NEW_SITE_FIELDS) },
+        newSite: { name, origins: originsText },
+      };
+      return c.html(await accountPage(db, got.session, state), 400);
+    }
+  });
+
+  pages.post('/account/sites/:siteId/keys/:kind/roll', async (c) => {
+    const kind = c.req.param('kind');
+    if (kind !== 'publishable' && kind !== 'secret') throw new ApiError('not_found', 'A site has a publishable and a secret key.');
+    const got = await signedInForm(c, db);
+    if (got instanceof Response) return got;
+    if ('error' in got) throw got.error;
+    const site = await ownedSite(db, got.session, c.req.param('siteId'));
+    const key = await rollKey(db, site.id, kind);
+    return c.html(await accountPage(db, got.session, { revealed: { siteId: site.id, siteName: site.name, kind, key, created: false } }));
+  });
+}

@@ -1,0 +1,79 @@
+import { createHash } from 'node:crypto';
+
+/** The stylesheet of the hosted pages: a centred card, the system font, light and dark. */
+export const HOSTED_CSS = `:root {
+  color-scheme: light dark;
+  --bg: #f4f4f7;
+  --card: #ffffff;
+  --text: #1b1b23;
+  --muted: #5a5a6e;
+  --border: #d5d5df;
+  --accent: #4b3fd6;
+  --accent-text: #ffffff;
+  --danger: #b3261e;
+  --danger-bg: #fdecea;
+  --notice-bg: #eaf4ea;
+  --notice-border: #2e7d32;
+  font-family: system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif;
+  line-height: 1.5;
+}
+@media (prefers-color-scheme: dark) {
+  :root {
+    --bg: #121218;
+    --card: #1e1e27;
+    --text: #ececf3;
+    --muted: #a9a9bd;
+    --border: #3a3a4a;
+    --accent: #9d94ff;
+    --accent-text: #121218;
+    --danger: #ffb4ab;
+    --danger-bg: #3b1512;
+    --notice-bg: #15301a;
+    --notice-border: #81c784;
+  }
+}
+* { box-sizing: border-box; }
+body { margin: 0; background: var(--bg); color: var(--text); }
+main { max-width: 40rem; margin: 2rem auto; padding: 1.5rem; background: var(--card); border: 1px solid var(--border); border-radius: 12px; }
+h1 { font-size: 1.5rem; margin-top: 0; }
+h2 { font-size: 1.2rem; margin-top: 2rem; border-top: 1px solid var(--border); padding-top: 1rem; }
+h3 { font-size: 1.05rem; margin-bottom: 0.25rem; }
+a { color: var(--accent); }
+.field { margin: 0 0 1rem; }
+label, legend { display: block; font-weight: 600; margin-bottom: 0.25rem; }
+input[type='email'], input[type='password'], input[type='text'], input[type='number'], textarea {
+  width: 100%; padding: 0.5rem; font: inherit; color: inherit; background: var(--bg); border: 1px solid var(--border); border-radius: 6px;
+}
+textarea { min-height: 5rem; }
+input[aria-invalid='true'], textarea[aria-invalid='true'] { border-color: var(--danger); border-width: 2px; }
+fieldset { border: 1px solid var(--border); border-radius: 6px; margin: 0 0 1rem; }
+fieldset label { display: inline; font-weight: normal; margin-right: 1rem; }
+button { font: inherit; padding: 0.5rem 1rem; border-radius: 6px; border: 1px solid var(--accent); background: var(--accent); color: var(--accent-text); cursor: pointer; }
+button.secondary { background: transparent; color: var(--accent); }
+:focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
+.alert { border: 1px solid var(--danger); background: var(--danger-bg); padding: 0.75rem; border-radius: 6px; margin: 0 0 1rem; }
+.field-error { color: var(--danger); margin: 0.25rem 0 0; }
+.notice { border: 1px solid var(--notice-border); background: var(--notice-bg); padding: 0.75rem; border-radius: 6px; margin: 0 0 1rem; }
+.muted { color: var(--muted); }
+code, .secret { font-family: ui-monospace, 'SF Mono', Menlo, Consolas, monospace; overflow-wrap: anywhere; }
+.secret { display: block; padding: 0.5rem; border: 1px dashed var(--border); border-radius: 6px; user-select: all; }
+.inline { display: inline-block; margin: 0 0.5rem 0.5rem 0; }
+.row { display: flex; gap: 0.5rem; align-items: end; flex-wrap: wrap; }
+.row .field { flex: 1; margin: 0; }
+ul.plain { list-style: none; padding: 0; }
+.item { border: 1px solid var(--border); border-radius: 8px; padding: 0.75rem 1rem; margin: 0 0 1rem; }
+header.top { display: flex; justify-content: space-between; align-items: center; gap: 1rem; }
+@media (prefers-reduced-motion: no-preference) {
+  button { transition: filter 120ms ease-in-out; }
+  button:hover { filter: brightness(1.1); }
+}
+@media (prefers-reduced-motion: reduce) {
+  * { animation: none !important; transition: none !important; scroll-behavior: auto !important; }
+}
+`;
+
+/** A short hash of {@link HOSTED_CSS}, put in the stylesheet's URL so that a long cache is safe. */
+export const HOSTED_CSS_VERSION = createHash('sha256').update(HOSTED_CSS).digest('base64url').slice(0, 12);
+
+/** Where pages link the stylesheet. */
+export const HOSTED_CSS_HREF = `/hosted.css?v=${HOSTED_CSS_VERSION}`;

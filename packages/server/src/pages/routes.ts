@@ -1,0 +1,57 @@
+import { Hono } from 'hono';
+import { newId } from '@diamonds/protocol';
+import { ApiError } from '../errors.js';
+import type { Database } from '../db/types.js';
+import { accountRoutes } from './account.js';
+import { authRoutes } from './auth.js';
+import type { PagesEnv } from './forms.js';
+import { HOSTED_CSS } from './hosted.css.js';
+import { errorPage } from './layout.js';
+import { securityHeaders } from './security-headers.js';
+
+/** The paths the hosted pages answer; the security headers apply to these and nothing else. */
+const PAGE_PATHS = ['/signup', '/signin', '/signout', '/account', '/account/*', '/hosted.css'] as const;
+
+const ERROR_TITLES: Record<number, string> = {
+  400: 'That did not work',
+  403: 'Not allowed',
+  404: 'Not found',
+  413: 'Too much data',
+  415: 'Unsupported form',
+};
+
+/**
+ * The platform's hosted pages, rendered on the server: sign up, sign in, sign out and the
+ * account page (connected sites and their allowances; a creator's sites and keys).
+ *
+ * @remarks Mount at `/` (`app.route('/', hostedPages({ db }))`). Every page sends a strict CSP
+ * without script, `frame-ancestors 'none'`, COOP `same-origin` and `no-store`; every POST is
+ * CSRF-checked (see `csrf.ts`); errors render as HTML pages with their status, never JSON.
+ */
+export function hostedPages(context: { db: Database }): Hono<PagesEnv> {
+  const { db } = context;
+  const pages = new Hono<PagesEnv>();
+  for (const path of PAGE_PATHS) pages.use(path, securityHeaders());
+
+  pages.get('/hosted.css', (c) => {
+    c.header('Cache-Control', 'public, max-age=31536000, immutable');
+    return c.body(HOSTED_CSS, 200, { 'Content-Type': 'text/css; charset=utf-8' });
+  });
+
+  authRoutes(pages, db);
+  accountRoutes(pages, db);
+
+  pages.onError((caught, c) => {
+    if (caught instanceof ApiError && caught.status < 500) {
+      if (caught.status === 429) c.header('Retry-After', '60');
+      return c.html(errorPage(ERROR_TITLES[caught.status] ?? 'That did not work', caught.message), caught.status as 400);
+    }
+    // The platform app sets `requestId` (see app.ts); mounted elsewhere, make one up.
+    const requestId = (c.var as unknown as { requestId?: string }).requestId ?? newId('req');
+    if (caught instanceof ApiError && caught.code === 'database_busy') c.header('Retry-After', '1');
+    console.error(`[${requestId}] unexpected error on a hosted page`, caught);
+    return c.html(errorPage('Something went wrong', 'Something went wrong on our side. Please try again in a moment.'), 500);
+  });
+
+  return pages;
+}
