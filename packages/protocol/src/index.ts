@@ -32,3 +32,15 @@ export {
   Transfer,
   Health,
 } from './ledger.js';
+export {
+  SignInRequestId,
+  CreateSignInRequest,
+  SignInRequest,
+  PollSignInRequest,
+  TokenPair,
+  Fan,
+  SignInPoll,
+  RefreshTokens,
+  RevokeToken,
+  Me,
+} from './identity.js';

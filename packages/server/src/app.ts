@@ -9,6 +9,7 @@ import { corsByPublishableKey, type CallerVariables } from './http/cors.js';
 import { allowedOriginCandidates } from './http/origins.js';
 import { findSiteByKey } from './identity/sites.js';
 import { hostedPages } from './pages/routes.js';
+import { identityApi } from './api/identity.js';
 
 /** The package version, reported by `/healthz`. */
 export const VERSION = '0.1.0';
@@ -118,6 +119,7 @@ export function createApp(context: AppContext): Hono<AppEnv> {
     }),
   );
   app.use('/v1/*', jsonBody());
+  app.route('/v1', identityApi(context.db));
 
   // Hosted pages on the platform's own origin: sign-up, sign-in, the account page.
   app.route('/', hostedPages({ db: context.db }));

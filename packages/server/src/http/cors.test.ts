@@ -145,7 +145,10 @@ describe('CORS preflight on /v1', () => {
     assertVaryOrigin(response);
     const methods = response.headers.get('Access-Control-Allow-Methods') ?? '';
     for (const method of ['GET', 'POST', 'PUT', 'DELETE']) assert.match(methods, new RegExp(`\\b${method}\\b`));
-    assert.equal(response.headers.get('Access-Control-Allow-Headers'), 'Authorization, Content-Type, Idempotency-Key, Accept-Language');
+    assert.equal(
+      response.headers.get('Access-Control-Allow-Headers'),
+      'Authorization, Content-Type, Idempotency-Key, Accept-Language, Diamonds-Token',
+    );
     assert.equal(response.headers.get('Access-Control-Max-Age'), String(CORS_MAX_AGE_SECONDS));
     assert.equal(response.headers.get('Access-Control-Max-Age'), '600');
     assert.equal(response.headers.get('Access-Control-Allow-Credentials'), null);
@@ -269,7 +272,7 @@ describe('CORS on actual /v1 requests', () => {
       assertNoCors(response);
       assert.ok(!error.message.includes(SECRET_KEY));
     }
-    const sameOriginFetch = await call({ key: SECRET_KEY, headers: { 'Sec-Fetch-Mode': 'cors' } });
+    const sameOriginFetch = await call({ key: SECRET_KEY, headers: { 'Sec-Fetch-Site': 'same-origin', 'Sec-Fetch-Mode': 'cors' } });
     await expectError(sameOriginFetch, 403, 'secret_key_in_browser');
     const madeUp = await call({ origin: SHOP_ORIGIN, key: 'sk_live_madeup' });
     await expectError(madeUp, 403, 'secret_key_in_browser');
@@ -277,9 +280,11 @@ describe('CORS on actual /v1 requests', () => {
     assert.equal(calls.handler, 0);
   });
 
-  it('lets a secret key in from a server (no Origin)', async () => {
+  it('lets a secret key in from a server (no Origin), Node’s own fetch included', async () => {
     const response = await call({ key: SECRET_KEY });
     assert.equal(response.status, 200);
+    // Node's fetch sends Sec-Fetch-Mode: cors on every request; that alone is no browser.
+    assert.equal((await call({ key: SECRET_KEY, headers: { 'Sec-Fetch-Mode': 'cors' } })).status, 200);
     assertNoCors(response);
     assert.deepEqual(await response.json(), { siteId: 'site_shop', keyKind: 'secret', origin: null });
   });

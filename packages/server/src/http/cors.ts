@@ -37,8 +37,9 @@ import { canonicalRequestOrigin, originAllowed } from './origins.js';
  * before the handler runs) carry Access-Control-Allow-Origin and expose Request-Id,
  * Retry-After and Idempotency-Key. Every /v1 response carries `Vary: Origin`.
  *
- * Secret keys: a request that comes from a browser (it has Origin, or Sec-Fetch-Mode, which
- * only browsers send and page scripts cannot set) with a secret key is refused with
+ * Secret keys: a request that comes from a browser (it has Origin, or Sec-Fetch-Site, which
+ * browsers send and page scripts cannot set; not Sec-Fetch-Mode, which Node's own fetch sends
+ * too) with a secret key is refused with
  * secret_key_in_browser before the key is even looked up; without either header (a site's
  * backend) it passes. Publishable keys without Origin pass too (the SDK in Node, curl): the
  * Origin check protects fans' browsers, and a non-browser client could forge Origin anyway.
@@ -48,7 +49,7 @@ import { canonicalRequestOrigin, originAllowed } from './origins.js';
 export const CORS_ALLOWED_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
 /** Request headers a browser may send cross-origin (`Access-Control-Allow-Headers`). */
-export const CORS_ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'Idempotency-Key', 'Accept-Language'] as const;
+export const CORS_ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'Idempotency-Key', 'Accept-Language', 'Diamonds-Token'] as const;
 
 /** Response headers a page may read (`Access-Control-Expose-Headers`). */
 export const CORS_EXPOSED_HEADERS = ['Request-Id', 'Retry-After', 'Idempotency-Key'] as const;
@@ -131,7 +132,7 @@ export function corsByPublishableKey(options: CorsByPublishableKeyOptions): Midd
     const key = bearerKey(c.req.header('Authorization'));
     const kind = keyKind(key);
     if (kind === 'secret') {
-      if (originHeader !== undefined || c.req.header('Sec-Fetch-Mode') !== undefined) throw secretKeyInBrowser();
+      if (originHeader !== undefined || c.req.header('Sec-Fetch-Site') !== undefined) throw secretKeyInBrowser();
       const record = await options.lookupSecretKey(key);
       if (record === undefined) throw unknownKey(key);
       c.set('caller', { siteId: record.siteId, keyKind: 'secret', origin: undefined });
