@@ -88,7 +88,7 @@ function assertSecurityHeaders(res: Response, what: string): void {
   assert.equal(res.headers.get('Cross-Origin-Opener-Policy'), 'same-origin', what);
   assert.equal(res.headers.get('X-Frame-Options'), 'DENY', what);
   assert.equal(res.headers.get('X-Content-Type-Options'), 'nosniff', what);
-  assert.equal(res.headers.get('Referrer-Policy'), 'no-referrer', what);
+  assert.equal(res.headers.get('Referrer-Policy'), 'same-origin', what);
 }
 
 /** Asserts a form re-rendered with an alert before it and the field marked invalid. */

@@ -4,13 +4,24 @@ import { ApiError } from '../errors.js';
 import type { Database } from '../db/types.js';
 import { accountRoutes } from './account.js';
 import { authRoutes } from './auth.js';
+import { consentRoutes } from './consent.js';
 import type { PagesEnv } from './forms.js';
 import { HOSTED_CSS } from './hosted.css.js';
 import { errorPage } from './layout.js';
 import { securityHeaders } from './security-headers.js';
 
 /** The paths the hosted pages answer; the security headers apply to these and nothing else. */
-const PAGE_PATHS = ['/signup', '/signin', '/signout', '/account', '/account/*', '/hosted.css'] as const;
+const PAGE_PATHS = [
+  '/signup',
+  '/signin',
+  '/signin/authorize',
+  '/signin/authorize/*',
+  '/signout',
+  '/account',
+  '/account/*',
+  '/hosted.css',
+  '/hosted/close.js',
+] as const;
 
 const ERROR_TITLES: Record<number, string> = {
   400: 'That did not work',
@@ -40,6 +51,7 @@ export function hostedPages(context: { db: Database }): Hono<PagesEnv> {
 
   authRoutes(pages, db);
   accountRoutes(pages, db);
+  consentRoutes(pages, db);
 
   pages.onError((caught, c) => {
     if (caught instanceof ApiError && caught.status < 500) {

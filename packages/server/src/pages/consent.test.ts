@@ -1,0 +1,437 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import type { Hono } from 'hono';
+import { createApp } from '../app.js';
+import { Ledger } from '../ledger/ledger.js';
+import { findConnection } from '../identity/connections.js';
+import { SIGNIN_REQUEST_TTL_MS, createSignInRequest, getSignInRequest, pkceChallenge, pollSignInRequest } from '../identity/signin.js';
+import { createSite, type Site } from '../identity/sites.js';
+import { createUser, type User } from '../identity/users.js';
+import { DATABASE_KINDS, createTestDatabase, skipUnlessPostgres, type TestDatabase } from '../testing/databases.js';
+import { CLOSE_SCRIPT_PATH } from './consent.js';
+import { HOSTED_CSP, HOSTED_CSP_WITH_OWN_SCRIPT } from './security-headers.js';
+
+/** Cheap scrypt for users made directly. */
+const cost = { N: 2 ** 10, r: 8, p: 1 };
+const PASSWORD = 'a long enough password';
+const ORIGIN = 'http://127.0.0.1:5173';
+
+interface Options {
+  form?: Record<string, string> | string;
+  headers?: Record<string, string>;
+}
+
+/** A browser: a cookie jar and `app.request()`. */
+class Browser {
+  readonly jar = new Map<string, string>();
+  constructor(
+    private readonly app: Hono,
+    readonly ip: string,
+  ) {}
+
+  async request(path: string, options: Options = {}): Promise<Response> {
+    const headers = new Headers(options.headers);
+    if (this.jar.size > 0) headers.set('Cookie', [...this.jar].map(([name, value]) => `${name}=${value}`).join('; '));
+    let body: string | undefined;
+    if (options.form !== undefined) {
+      headers.set('Content-Type', 'application/x-www-form-urlencoded');
+      body = typeof options.form === 'string' ? options.form : new URLSearchParams(options.form).toString();
+    }
+    const res = await this.app.request(
+      `http://localhost${path}`,
+      { method: body === undefined ? 'GET' : 'POST', headers, body: body ?? null },
+      { incoming: { socket: { remoteAddress: this.ip } } },
+    );
+    for (const cookie of res.headers.getSetCookie()) {
+      const [pair = ''] = cookie.split(';');
+      const eq = pair.indexOf('=');
+      const name = pair.slice(0, eq);
+      const value = pair.slice(eq + 1);
+      if (/max-age=0/i.test(cookie) || value === '') this.jar.delete(name);
+      else this.jar.set(name, value);
+    }
+    return res;
+  }
+
+  async page(path: string): Promise<string> {
+    const res = await this.request(path);
+    const body = await res.text();
+    assert.equal(res.status, 200, body);
+    return body;
+  }
+
+  /** Signs in through the sign-in page, with `next`; returns the redirect. */
+  async signIn(email: string, next?: string): Promise<Response> {
+    const signin = await this.page(next === undefined ? '/signin' : `/signin?next=${encodeURIComponent(next)}`);
+    const form: Record<string, string> = { csrf: csrfOf(signin), email, password: PASSWORD };
+    const hidden = /name="next" value="([^"]*)"/.exec(signin);
+    if (hidden) form.next = unescapeHtml(hidden[1]!);
+    return this.request('/signin', { form });
+  }
+}
+
+function unescapeHtml(value: string): string {
+  return value.replaceAll('&quot;', '"').replaceAll('&#39;', "'").replaceAll('&lt;', '<').replaceAll('&gt;', '>').replaceAll('&amp;', '&');
+}
+
+/** The `<input>` tags of a page, whitespace collapsed. */
+function inputs(body: string): string[] {
+  return [...body.matchAll(/<input\b[^>]*>/g)].map((m) => m[0].replace(/\s+/g, ' '));
+}
+
+/** The values of the checked allowance radio buttons. */
+function checkedAllowances(body: string): string[] {
+  return inputs(body)
+    .filter((tag) => tag.includes('name="allowance"') && / checked\b/.test(tag))
+    .map((tag) => /value="([^"]*)"/.exec(tag)?.[1] ?? '?');
+}
+
+/** The value of the custom allowance field. */
+function customValue(body: string): string | undefined {
+  const tag = inputs(body).find((t) => t.includes('name="allowanceCustom"'));
+  return tag === undefined ? undefined : /value="([^"]*)"/.exec(tag)?.[1];
+}
+
+function csrfOf(body: string): string {
+  const match = /name="csrf" value="([^"]+)"/.exec(body);
+  assert.ok(match, `the page has a CSRF field:\n${body}`);
+  return match[1]!;
+}
+
+function assertSecurityHeaders(res: Response, what: string, csp = HOSTED_CSP): void {
+  assert.equal(res.headers.get('Content-Security-Policy'), csp, what);
+  assert.equal(res.headers.get('Cross-Origin-Opener-Policy'), 'same-origin', what);
+  assert.equal(res.headers.get('X-Frame-Options'), 'DENY', what);
+  assert.equal(res.headers.get('X-Content-Type-Options'), 'nosniff', what);
+  assert.equal(res.headers.get('Referrer-Policy'), 'same-origin', what);
+  assert.match(res.headers.get('Content-Security-Policy') ?? '', /frame-ancestors 'none'/, what);
+}
+
+/** An error page: the status, an alert, and no form to answer the request with. */
+async function assertErrorPage(res: Response, status: number, message: RegExp): Promise<string> {
+  const body = await res.text();
+  assert.equal(res.status, status, body);
+  assert.match(body, /role="alert"/);
+  assert.match(body, message);
+  assert.doesNotMatch(body, /name="decision"/, 'no consent form');
+  assertSecurityHeaders(res, `the ${status} page`);
+  return body;
+}
+
+let ipCounter = 0;
+
+for (const kind of DATABASE_KINDS) {
+  const skip = await skipUnlessPostgres(kind);
+  describe(`consent screen on ${kind}`, { skip }, () => {
+    let t: TestDatabase;
+    let app: Hono;
+    let site: Site;
+    let userCounter = 0;
+    const browser = () => new Browser(app, `10.1.${kind === 'sqlite' ? 1 : 2}.${++ipCounter}`);
+    const newFan = (displayName = 'Fan') =>
+      createUser(t.db, { email: `fan${++userCounter}@example.com`, password: PASSWORD, displayName, roles: ['fan'] }, { cost });
+
+    /** What the SDK does: a verifier and a pending request. */
+    async function newRequest(now = Date.now()): Promise<{ id: string; verifier: string }> {
+      const verifier = randomBytes(32).toString('base64url');
+      const request = await createSignInRequest(
+        t.db,
+        { site, origin: ORIGIN, codeChallenge: pkceChallenge(verifier), codeChallengeMethod: 'S256' },
+        now,
+      );
+      return { id: request.id, verifier };
+    }
+
+    /** A signed-in browser of a new fan. */
+    async function signedIn(): Promise<{ b: Browser; user: User }> {
+      const user = await newFan();
+      const b = browser();
+      const res = await b.signIn(user.email);
+      assert.equal(res.status, 303);
+      return { b, user };
+    }
+
+    const url = (id: string) => `/signin/authorize?request=${id}`;
+
+    /** Posts the consent form, with the page's CSRF token, overriding fields as given. */
+    async function answer(b: Browser, id: string, fields: Record<string, string>): Promise<Response> {
+      const csrf = csrfOf(await b.page(url(id)));
+      return b.request('/signin/authorize', { form: { csrf, request: id, ...fields } });
+    }
+
+    before(async () => {
+      t = await createTestDatabase(kind);
+      app = createApp({ db: t.db, ledger: new Ledger(t.db) }) as unknown as Hono;
+      const creator = await createUser(
+        t.db,
+        { email: 'maker@example.com', password: PASSWORD, displayName: 'Maker', roles: ['creator'] },
+        { cost },
+      );
+      site = (await createSite(t.db, { ownerId: creator.id, name: 'Ada <Shop>', origins: [ORIGIN] })).site;
+    });
+    after(async () => {
+      if (t) await t.drop();
+    });
+
+    it('sends a signed-out fan to sign in and back to the consent screen', async () => {
+      const { id } = await newRequest();
+      const user = await newFan();
+      const b = browser();
+      const res = await b.request(url(id));
+      assert.equal(res.status, 303);
+      const location = res.headers.get('Location') ?? '';
+      assert.equal(location, `/signin?next=${encodeURIComponent(url(id))}`);
+      assertSecurityHeaders(res, 'the redirect');
+      // Follow it: the sign-in page keeps `next` and comes back here.
+      const signin = await b.page(location);
+      const csrf = csrfOf(signin);
+      const next = /name="next" value="([^"]*)"/.exec(signin)?.[1];
+      assert.equal(next && unescapeHtml(next), url(id));
+      const signedIn = await b.request('/signin', { form: { csrf, email: user.email, password: PASSWORD, next: url(id) } });
+      assert.equal(signedIn.status, 303);
+      assert.equal(signedIn.headers.get('Location'), url(id));
+      assert.match(await b.page(url(id)), /name="decision" value="approve"/);
+    });
+
+    it('names the site and its origin, shows who is signed in, and defaults to 0', async () => {
+      const { id } = await newRequest();
+      const { b, user } = await signedIn();
+      const res = await b.request(url(id));
+      const body = await res.text();
+      assert.equal(res.status, 200, body);
+      assertSecurityHeaders(res, 'the consent screen');
+      assert.equal(res.headers.get('Cache-Control'), 'no-store');
+      assert.match(body, /<title>Connect Ada &lt;Shop&gt;\? · Diamonds<\/title>/);
+      assert.match(body, /<h1>Connect Ada &lt;Shop&gt;\?<\/h1>/);
+      assert.match(body, /<code>http:\/\/127\.0\.0\.1:5173<\/code><\/strong> wants to connect to your Diamonds account/);
+      assert.doesNotMatch(body, /Ada <Shop>/, 'the site name is escaped');
+      assert.match(body, new RegExp(`Signed in as <strong>${user.displayName}</strong>`));
+      assert.match(body, new RegExp(user.email));
+      assert.match(body, /action="\/signin\/authorize\/signout"/);
+      assert.match(body, /Not you\? Sign out/);
+      assert.match(body, /see your display name and your Diamonds balance/);
+      assert.match(body, /anything more needs your confirmation/);
+      // The allowances: 0 is checked, the others are not.
+      assert.deepEqual(checkedAllowances(body), ['0']);
+      const radios = inputs(body).filter((tag) => tag.includes('name="allowance"') && tag.includes('type="radio"'));
+      assert.deepEqual(
+        radios.map((tag) => /value="([^"]*)"/.exec(tag)?.[1]),
+        ['0', '50', '200', '1000', 'custom'],
+      );
+      assert.equal(customValue(body), '');
+      assert.match(body, /always ask me/);
+      assert.match(body, /1,000 Diamonds a day/);
+      assert.match(body, /<label for="allowance-custom">/);
+      assert.match(body, /name="allowanceCustom"/);
+      assert.match(body, /<button type="submit" name="decision" value="approve">Connect<\/button>/);
+      assert.match(body, /<button type="submit" name="decision" value="deny" class="secondary">Cancel<\/button>/);
+      assert.match(body, new RegExp(`name="request" value="${id}"`));
+      assert.doesNotMatch(body, /<script/, 'no script on the consent screen');
+    });
+
+    it('approves with 200: the connection is stored and the SDK gets tokens', async () => {
+      const { id, verifier } = await newRequest();
+      const { b, user } = await signedIn();
+      const res = await answer(b, id, { decision: 'approve', allowance: '200', allowanceCustom: '' });
+      const body = await res.text();
+      assert.equal(res.status, 200, body);
+      assert.match(body, /Connected\. You can close this window and return to Ada &lt;Shop&gt;\./);
+      assert.match(body, /<script src="\/hosted\/close\.js" defer><\/script>/);
+      assert.equal((body.match(/<script/g) ?? []).length, 1, 'one script');
+      assertSecurityHeaders(res, 'the done page', HOSTED_CSP_WITH_OWN_SCRIPT);
+      assert.match(HOSTED_CSP_WITH_OWN_SCRIPT, /script-src 'self';/);
+      assert.doesNotMatch(HOSTED_CSP_WITH_OWN_SCRIPT, /unsafe-inline/);
+      assert.equal((await findConnection(t.db, user.id, site.id))?.allowancePerDay, 200);
+      const request = await getSignInRequest(t.db, id);
+      assert.equal(request.status, 'approved');
+      assert.equal(request.userId, user.id);
+      const poll = await pollSignInRequest(t.db, { requestId: id, codeVerifier: verifier, siteId: site.id, origin: ORIGIN });
+      assert.equal(poll.status, 'approved');
+      assert.ok(poll.status === 'approved' && poll.userId === user.id && poll.tokens.accessToken);
+      // Exchanged: the consent screen now says it was answered.
+      await assertErrorPage(await b.request(url(id)), 409, /already answered/);
+    });
+
+    it('a returning fan sees the current allowance chosen', async () => {
+      const { b } = await signedIn();
+      const first = await newRequest();
+      assert.equal((await answer(b, first.id, { decision: 'approve', allowance: 'custom', allowanceCustom: '75' })).status, 200);
+      const second = await newRequest();
+      const body = await b.page(url(second.id));
+      assert.deepEqual(checkedAllowances(body), ['custom']);
+      assert.equal(customValue(body), '75');
+      const third = await newRequest();
+      assert.equal((await answer(b, third.id, { decision: 'approve', allowance: '1000', allowanceCustom: '' })).status, 200);
+      assert.deepEqual(checkedAllowances(await b.page(url((await newRequest()).id))), ['1000']);
+    });
+
+    it('denies: the request is denied and no connection is made', async () => {
+      const { id, verifier } = await newRequest();
+      const { b, user } = await signedIn();
+      const res = await answer(b, id, { decision: 'deny', allowance: '50', allowanceCustom: 'not a number' });
+      const body = await res.text();
+      assert.equal(res.status, 200, body);
+      assert.match(body, /Cancelled\./);
+      assert.doesNotMatch(body, /Connected\./);
+      assert.equal((await getSignInRequest(t.db, id)).status, 'denied');
+      assert.equal(await findConnection(t.db, user.id, site.id), undefined);
+      assert.deepEqual(await pollSignInRequest(t.db, { requestId: id, codeVerifier: verifier, siteId: site.id, origin: ORIGIN }), {
+        status: 'denied',
+      });
+    });
+
+    it('refuses to answer twice: 409, and the first answer stands', async () => {
+      const { id } = await newRequest();
+      const { b, user } = await signedIn();
+      const csrf = csrfOf(await b.page(url(id)));
+      const first = await b.request('/signin/authorize', { form: { csrf, request: id, decision: 'approve', allowance: '50' } });
+      assert.equal(first.status, 200);
+      const second = await b.request('/signin/authorize', { form: { csrf, request: id, decision: 'approve', allowance: '1000' } });
+      await assertErrorPage(second, 409, /already answered/);
+      const third = await b.request('/signin/authorize', { form: { csrf, request: id, decision: 'deny' } });
+      assert.equal(third.status, 409);
+      assert.equal((await findConnection(t.db, user.id, site.id))?.allowancePerDay, 50);
+      assert.equal((await getSignInRequest(t.db, id)).status, 'approved');
+    });
+
+    it('shows 410 for an expired request and 404 for an unknown or malformed one', async () => {
+      const { b } = await signedIn();
+      const old = await newRequest(Date.now() - SIGNIN_REQUEST_TTL_MS - 1000);
+      await assertErrorPage(await b.request(url(old.id)), 410, /expired/);
+      const unknown = 'sir_' + '0'.repeat(26);
+      await assertErrorPage(await b.request(url(unknown)), 404, /does not exist/);
+      await assertErrorPage(await b.request(url('sir_nope')), 404, /does not exist/);
+      await assertErrorPage(await b.request(url('usr_' + '0'.repeat(26))), 404, /does not exist/);
+      await assertErrorPage(await b.request('/signin/authorize'), 400, /exactly one request/);
+      const fresh = await newRequest();
+      await assertErrorPage(await b.request(`${url(fresh.id)}&request=${fresh.id}`), 400, /exactly one request/);
+      // Posting to an expired request: 410 too, and nothing is stored.
+      const csrf = csrfOf(await b.page(url(fresh.id)));
+      const posted = await b.request('/signin/authorize', { form: { csrf, request: old.id, decision: 'approve', allowance: '0' } });
+      await assertErrorPage(posted, 410, /expired/);
+      const unknownPost = await b.request('/signin/authorize', { form: { csrf, request: unknown, decision: 'approve', allowance: '0' } });
+      await assertErrorPage(unknownPost, 404, /does not exist/);
+    });
+
+    it('refuses a POST without a good CSRF token or from another origin: 403, still pending', async () => {
+      const { id } = await newRequest();
+      const { b, user } = await signedIn();
+      await b.page(url(id));
+      const missing = await b.request('/signin/authorize', { form: { request: id, decision: 'approve', allowance: '200' } });
+      assert.equal(missing.status, 403);
+      assertSecurityHeaders(missing, 'the 403 page');
+      const wrong = await b.request('/signin/authorize', {
+        form: { csrf: 'x'.repeat(32), request: id, decision: 'approve', allowance: '200' },
+      });
+      assert.equal(wrong.status, 403);
+      const csrf = csrfOf(await b.page(url(id)));
+      const crossOrigin = await b.request('/signin/authorize', {
+        form: { csrf, request: id, decision: 'approve', allowance: '200' },
+        headers: { Origin: ORIGIN },
+      });
+      assert.equal(crossOrigin.status, 403);
+      const crossSite = await b.request('/signin/authorize', {
+        form: { csrf, request: id, decision: 'approve', allowance: '200' },
+        headers: { 'Sec-Fetch-Site': 'cross-site' },
+      });
+      assert.equal(crossSite.status, 403);
+      assert.equal((await getSignInRequest(t.db, id)).status, 'pending');
+      assert.equal(await findConnection(t.db, user.id, site.id), undefined);
+      // A signed-out POST is sent to sign in, and nothing happens.
+      const signedOut = await browser().request('/signin/authorize', { form: { csrf, request: id, decision: 'approve', allowance: '0' } });
+      assert.equal(signedOut.status, 303);
+      assert.equal(signedOut.headers.get('Location'), `/signin?next=${encodeURIComponent(url(id))}`);
+      assert.equal((await getSignInRequest(t.db, id)).status, 'pending');
+    });
+
+    it('accepts a custom allowance', async () => {
+      const { id } = await newRequest();
+      const { b, user } = await signedIn();
+      const res = await answer(b, id, { decision: 'approve', allowance: 'custom', allowanceCustom: ' 1234 ' });
+      assert.equal(res.status, 200, await res.text());
+      assert.equal((await findConnection(t.db, user.id, site.id))?.allowancePerDay, 1234);
+    });
+
+    it('re-renders bad input with 400 and an alert, and stores nothing', async () => {
+      const { id } = await newRequest();
+      const { b, user } = await signedIn();
+      const cases: [Record<string, string>, RegExp, string | undefined][] = [
+        [{ decision: 'approve', allowance: 'custom', allowanceCustom: '-5' }, /whole number/, 'allowance-custom'],
+        [{ decision: 'approve', allowance: 'custom', allowanceCustom: '1.5' }, /whole number/, 'allowance-custom'],
+        [{ decision: 'approve', allowance: 'custom', allowanceCustom: 'ten' }, /whole number/, 'allowance-custom'],
+        [{ decision: 'approve', allowance: 'custom', allowanceCustom: '1e3' }, /whole number/, 'allowance-custom'],
+        [{ decision: 'approve', allowance: 'custom', allowanceCustom: '99999999999999999999' }, /whole number/, 'allowance-custom'],
+        [{ decision: 'approve', allowance: 'custom', allowanceCustom: '1000000001' }, /whole number/, 'allowance-custom'],
+        [{ decision: 'approve', allowance: 'custom', allowanceCustom: '' }, /Enter another amount/, 'allowance-custom'],
+        [{ decision: 'approve', allowance: '-1' }, /Choose a daily allowance/, 'allowance-0'],
+        [{ decision: 'approve', allowance: '75' }, /Choose a daily allowance/, 'allowance-0'],
+        [{ decision: 'approve' }, /Choose a daily allowance/, 'allowance-0'],
+        [{ decision: 'approve', allowance: '50', allowanceCustom: '500' }, /also typed 500/, 'allowance-custom'],
+        [{ allowance: '50' }, /Choose Connect or Cancel/, undefined],
+        [{ decision: 'yes', allowance: '50' }, /Choose Connect or Cancel/, undefined],
+      ];
+      for (const [fields, message, fieldId] of cases) {
+        const what = JSON.stringify(fields);
+        const res = await answer(b, id, fields);
+        const body = await res.text();
+        assert.equal(res.status, 400, `${what}\n${body}`);
+        const alert = /<div class="alert" role="alert" id="form-error"><p>([^<]*)<\/p><\/div>/.exec(body);
+        assert.ok(alert, `an alert for ${what}`);
+        assert.match(alert[1]!, message, what);
+        assert.ok(body.indexOf('role="alert"') < body.lastIndexOf('<form'), 'the alert comes before the form');
+        assert.match(body, /name="decision" value="approve"/, 'the form is shown again');
+        if (fieldId !== undefined) {
+          const tag = inputs(body).find((t) => t.includes(`id="${fieldId}"`));
+          assert.match(tag ?? '', /aria-invalid="true"/, what);
+          assert.match(tag ?? '', /aria-describedby="[^"]*allowance-(custom-)?error/, what);
+        }
+        assertSecurityHeaders(res, what);
+      }
+      // The choice is kept.
+      const kept = await (await answer(b, id, { decision: 'approve', allowance: 'custom', allowanceCustom: 'ten' })).text();
+      assert.deepEqual(checkedAllowances(kept), ['custom']);
+      assert.equal(customValue(kept), 'ten');
+
+      // Repeated fields and a request id of another shape: an error page, never a 500.
+      const csrf = csrfOf(await b.page(url(id)));
+      const repeated = await b.request('/signin/authorize', {
+        form: `csrf=${csrf}&request=${id}&decision=approve&allowance=50&allowance=1000`,
+      });
+      await assertErrorPage(repeated, 400, /.+/);
+      const twice = await b.request('/signin/authorize', { form: `csrf=${csrf}&request=${id}&decision=approve&decision=deny&allowance=0` });
+      assert.equal(twice.status, 400);
+      for (const request of ['', 'sir_nope', 'usr_' + '0'.repeat(26), `${id}x`]) {
+        const res = await b.request('/signin/authorize', { form: { csrf, request, decision: 'approve', allowance: '0' } });
+        await assertErrorPage(res, 400, /no valid sign-in request/);
+      }
+      assert.equal((await getSignInRequest(t.db, id)).status, 'pending');
+      assert.equal(await findConnection(t.db, user.id, site.id), undefined);
+    });
+
+    it('"not you? sign out" signs out and comes back to the request after signing in', async () => {
+      const { id } = await newRequest();
+      const { b } = await signedIn();
+      const csrf = csrfOf(await b.page(url(id)));
+      const refused = await b.request('/signin/authorize/signout', { form: { request: id } });
+      assert.equal(refused.status, 403, 'CSRF-checked');
+      const res = await b.request('/signin/authorize/signout', { form: { csrf, request: id } });
+      assert.equal(res.status, 303);
+      assert.equal(res.headers.get('Location'), `/signin?next=${encodeURIComponent(url(id))}`);
+      assertSecurityHeaders(res, 'the sign-out redirect');
+      assert.equal((await b.request(url(id))).status, 303, 'signed out');
+      const other = await newFan();
+      const back = await b.signIn(other.email, url(id));
+      assert.equal(back.headers.get('Location'), url(id));
+      assert.match(await b.page(url(id)), new RegExp(other.email));
+    });
+
+    it('serves close.js as JavaScript with the security headers', async () => {
+      const res = await browser().request(CLOSE_SCRIPT_PATH);
+      assert.equal(res.status, 200);
+      assert.match(res.headers.get('Content-Type') ?? '', /^text\/javascript/);
+      assertSecurityHeaders(res, 'close.js');
+      assert.match(await res.text(), /window\.close\(\)/);
+    });
+  });
+}
