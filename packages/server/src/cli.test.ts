@@ -25,7 +25,17 @@ describe('diamonds command line', () => {
   it('--help lists every command with one line each', () => {
     const { code, stdout } = diamonds(['--help'], {});
     assert.equal(code, 0);
-    for (const command of ['start', 'migrate', 'ledger verify', 'seed-demo', 'sites create', 'sites roll-key', '--help'])
+    for (const command of [
+      'start',
+      'migrate',
+      'ledger verify',
+      'seed-demo',
+      'sites create',
+      'sites roll-key',
+      'sites list',
+      'sites revoke-key',
+      '--help',
+    ])
       assert.match(stdout, new RegExp(`^  ${command}\\s+\\S`, 'm'));
     assert.match(stdout, /DATABASE_URL/);
   });
@@ -131,6 +141,18 @@ for (const kind of DATABASE_KINDS) {
       const rolled = diamonds(['sites', 'roll-key', '--site', site, '--kind', 'secret'], env);
       assert.equal(rolled.code, 0, rolled.stderr);
       assert.match(rolled.stdout, /New secret key for site_\w+: sk_test_\w{32}/);
+
+      const listed = diamonds(['sites', 'list'], env);
+      assert.equal(listed.code, 0, listed.stderr);
+      assert.match(listed.stdout, new RegExp(`${site}  My shop  \\(https://shop\\.example, http://localhost:\\*\\)`));
+      assert.equal(listed.stdout.match(/sk_…\w{4} {2}\(revoked\)/g)?.length, 1, 'the rolled secret is listed as revoked');
+      assert.doesNotMatch(listed.stdout, /sk_test_/, 'secrets are never listed');
+      const publishableKeyId = new RegExp(`(key_\\w+)  publishable  ${created.stdout.match(/pk_test_\w+/)?.[0]}`).exec(listed.stdout)?.[1];
+      assert.ok(publishableKeyId);
+      const revoked = diamonds(['sites', 'revoke-key', '--site', site, '--key', publishableKeyId], env);
+      assert.equal(revoked.code, 0, revoked.stderr);
+      assert.match(diamonds(['sites', 'list'], env).stdout, new RegExp(`${publishableKeyId}  publishable  pk_test_\\w+  \\(revoked\\)`));
+      assert.equal(diamonds(['sites', 'revoke-key', '--site', site, '--key', 'key_nope'], env).code, 2);
 
       const badOrigin = diamonds(['sites', 'create', '--name', 'Evil', '--origin', 'https://*.example.com'], env);
       assert.equal(badOrigin.code, 2);

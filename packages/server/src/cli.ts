@@ -3,7 +3,7 @@ import { readSettings, type Settings } from './config.js';
 import type { Database } from './db/types.js';
 import { isApiError } from './errors.js';
 import { DEMO_CREATOR_EMAIL, demoFile, formatDemo, seedDemo } from './identity/demo.js';
-import { createSite, rollKey, type KeyKind } from './identity/sites.js';
+import { createSite, listKeys, listSites, revokeKey, rollKey, type KeyKind } from './identity/sites.js';
 import { findUserByEmail } from './identity/users.js';
 import { LATEST_SCHEMA_VERSION, migrate, schemaVersion } from './db/migrations.js';
 import { openDatabase } from './db/open.js';
@@ -143,6 +143,43 @@ const COMMANDS: Command[] = [
       return withMigratedDatabase(settings, async (db) => {
         const key = await rollKey(db, values.site ?? '', kind);
         console.log(`New ${kind} key for ${values.site ?? ''}: ${key}`);
+        return 0;
+      });
+    },
+  },
+  {
+    name: 'sites list',
+    summary: "List a person's sites with their origins and keys: [--owner EMAIL].",
+    async run(settings, args) {
+      const { values } = parseArgs({ args, options: { owner: { type: 'string' } }, strict: true });
+      return withMigratedDatabase(settings, async (db) => {
+        const ownerEmail = values.owner ?? DEMO_CREATOR_EMAIL;
+        const owner = await findUserByEmail(db, ownerEmail);
+        if (!owner) {
+          console.error(`sites list: no account ${ownerEmail}; pass --owner with the email of the sites' owner.`);
+          return 2;
+        }
+        const lines: string[] = [];
+        for (const site of await listSites(db, owner.id)) {
+          lines.push(`${site.id}  ${site.name}  (${site.origins.join(', ')})`);
+          for (const key of await listKeys(db, site.id)) {
+            const shown = key.publishableKey ?? `sk_…${key.last4}`;
+            lines.push(`  ${key.id}  ${key.kind.padEnd(11)}  ${shown}${key.revokedAt === null ? '' : '  (revoked)'}`);
+          }
+        }
+        console.log(lines.length > 0 ? lines.join('\n') : `${owner.email} has no sites.`);
+        return 0;
+      });
+    },
+  },
+  {
+    name: 'sites revoke-key',
+    summary: 'Revoke one key: --site SITE_ID --key KEY_ID (from "sites list"); it stops working at once.',
+    async run(settings, args) {
+      const { values } = parseArgs({ args, options: { site: { type: 'string' }, key: { type: 'string' } }, strict: true });
+      return withMigratedDatabase(settings, async (db) => {
+        await revokeKey(db, values.site ?? '', values.key ?? '');
+        console.log(`Revoked ${values.key ?? ''} of ${values.site ?? ''}.`);
         return 0;
       });
     },
