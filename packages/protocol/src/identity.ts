@@ -88,6 +88,11 @@ export const Me = z.object({
   site: z.object({ id: idSchema('site'), name: z.string() }),
   /** Diamonds this site may spend per rolling 24 hours without asking the fan. */
   allowancePerDay: z.int().nonnegative(),
+  /**
+   * What is left of it now: a spend of at most this much goes straight through; a larger one
+   * needs the fan's confirmation. Lets the SDK decide before a round trip.
+   */
+  remainingAllowance: z.int().nonnegative(),
 });
 
 /** `GET /v1/me`. */

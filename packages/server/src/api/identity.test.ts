@@ -87,6 +87,7 @@ for (const kind of DATABASE_KINDS) {
       assert.deepEqual(approved.fan, { id: fan.id, displayName: 'Fan F' });
       const me = Me.parse(await (await call('/me', { token: approved.tokens.accessToken })).json());
       assert.equal(me.allowancePerDay, 120);
+      assert.equal(me.remainingAllowance, 120);
       assert.equal(me.fan.id, fan.id);
       const again = await call(`/signin-requests/${request.id}/poll`, { body: { codeVerifier: verifier } });
       assert.equal(again.status, 409);

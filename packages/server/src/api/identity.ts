@@ -13,7 +13,7 @@ import type { AppEnv } from '../app.js';
 import type { Database } from '../db/types.js';
 import { ApiError } from '../errors.js';
 import { validate } from '../http/body.js';
-import { findConnection } from '../identity/connections.js';
+import { findConnection, remainingAllowance } from '../identity/connections.js';
 import { createSignInRequest, pollSignInRequest } from '../identity/signin.js';
 import { findSite } from '../identity/sites.js';
 import { authenticateAccessToken, refreshTokens, revokeToken, type TokenContext } from '../identity/tokens.js';
@@ -128,6 +128,7 @@ export function identityApi(db: Database): Hono<AppEnv> {
       fan: { id: user.id as `usr_${string}`, displayName: user.displayName },
       site: { id: site.id as `site_${string}`, name: site.name },
       allowancePerDay: connection.allowancePerDay,
+      remainingAllowance: await remainingAllowance(db, userId, context.siteId),
     };
     c.header('Cache-Control', 'no-store');
     return c.json(me);

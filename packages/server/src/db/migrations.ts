@@ -240,8 +240,33 @@ const signIn: Migration = {
   statements: { sqlite: signInV3('sqlite'), postgres: signInV3('postgres') },
 };
 
+/**
+ * What each site spent from each fan's daily allowance, so the remaining allowance over a
+ * rolling 24 hours can be computed (and enforced atomically by the money flows).
+ */
+function allowanceV4(kind: DatabaseKind): string[] {
+  const int = kind === 'sqlite' ? 'INTEGER' : 'BIGINT';
+  const strict = kind === 'sqlite' ? ' STRICT' : '';
+  return [
+    `CREATE TABLE allowance_spends (
+      reference TEXT PRIMARY KEY,
+      user_id TEXT NOT NULL REFERENCES users (id),
+      site_id TEXT NOT NULL REFERENCES sites (id),
+      amount ${int} NOT NULL CHECK (amount > 0),
+      created_at ${int} NOT NULL
+    )${strict}`,
+    `CREATE INDEX allowance_spends_window ON allowance_spends (user_id, site_id, created_at)`,
+  ];
+}
+
+const allowance: Migration = {
+  version: 4,
+  name: 'allowance',
+  statements: { sqlite: allowanceV4('sqlite'), postgres: allowanceV4('postgres') },
+};
+
 /** Every migration, in order. Append new ones; never edit one that has shipped. */
-export const MIGRATIONS: readonly Migration[] = [ledgerV1, identity, signIn];
+export const MIGRATIONS: readonly Migration[] = [ledgerV1, identity, signIn, allowance];
 
 /** The schema version this build expects. */
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

@@ -114,3 +114,55 @@ export async function disconnect(db: Database, userId: string, siteId: string, n
     return changed > 0;
   });
 }
+
+/** The window the daily allowance applies to: a rolling 24 hours. */
+export const ALLOWANCE_WINDOW_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * What is left of a fan's daily allowance for a site: the allowance less what the site spent
+ * without asking in the last 24 hours (never below 0). 0 when the fan is not connected.
+ */
+export async function remainingAllowance(db: SqlClient, userId: string, siteId: string, now = Date.now()): Promise<number> {
+  const connection = await findConnection(db, userId, siteId);
+  if (!connection) return 0;
+  const [row] = await db.query<{ spent: number | null }>(
+    'SELECT sum(amount) AS spent FROM allowance_spends WHERE user_id = ? AND site_id = ? AND created_at > ?',
+    [userId, siteId, now - ALLOWANCE_WINDOW_MS],
+  );
+  return Math.max(0, connection.allowancePerDay - Number(row?.spent ?? 0));
+}
+
+/**
+ * Takes `amount` from the fan's remaining allowance for the site, if it all fits: the check and
+ * the taking are one step, so concurrent spends can never together exceed the allowance.
+ *
+ * @remarks Call inside the transaction that moves the Diamonds, so that both happen or
+ * neither. `reference` (the transfer's idempotency key, say) makes a retry take nothing twice.
+ * @returns Whether the spend fits (and was recorded); false means the fan must confirm it.
+ */
+export async function consumeAllowance(
+  tx: SqlClient,
+  spend: { reference: string; userId: string; siteId: string; amount: number },
+  now = Date.now(),
+): Promise<boolean> {
+  if (!Number.isSafeInteger(spend.amount) || spend.amount <= 0)
+    throw new RangeError(`amount must be a positive whole number, got ${spend.amount}`);
+  if ((await tx.query('SELECT 1 AS one FROM allowance_spends WHERE reference = ?', [spend.reference])).length > 0) return true;
+  // Lock the consent row, so concurrent spends of this fan on this site take turns here.
+  const lock = tx.kind === 'postgres' ? ' FOR UPDATE' : '';
+  const consent = await tx.query<{ allowance_per_day: number }>(
+    `SELECT allowance_per_day FROM connections WHERE user_id = ? AND site_id = ? AND revoked_at IS NULL${lock}`,
+    [spend.userId, spend.siteId],
+  );
+  if (!consent[0]) return false;
+  const remaining = await remainingAllowance(tx, spend.userId, spend.siteId, now);
+  if (spend.amount > remaining) return false;
+  await tx.run('INSERT INTO allowance_spends (reference, user_id, site_id, amount, created_at) VALUES (?, ?, ?, ?, ?)', [
+    spend.reference,
+    spend.userId,
+    spend.siteId,
+    spend.amount,
+    now,
+  ]);
+  return true;
+}

@@ -4,7 +4,16 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isApiError } from '../errors.js';
 import { rejectsWith } from '../testing/assertions.js';
 import { DATABASE_KINDS, createTestDatabase, skipUnlessPostgres, type TestDatabase } from '../testing/databases.js';
-import { connect, disconnect, findConnection, listConnections, setAllowance } from './connections.js';
+import {
+  ALLOWANCE_WINDOW_MS,
+  connect,
+  consumeAllowance,
+  disconnect,
+  findConnection,
+  listConnections,
+  remainingAllowance,
+  setAllowance,
+} from './connections.js';
 import { DEMO_CREATOR_EMAIL, DEMO_ORIGINS, demoFile, seedDemo } from './demo.js';
 import { hashPassword, verifyPassword } from './passwords.js';
 import { hitRateLimit } from './rate-limit.js';
@@ -211,6 +220,39 @@ for (const kind of DATABASE_KINDS) {
         await rejectsWith(setAllowance(t.db, fan.id, site.id, 5), 'site_not_found');
         assert.equal((await connect(t.db, fan.id, site.id, 5)).allowancePerDay, 5, 'reconnecting works');
         await rejectsWith(connect(t.db, fan.id, 'site_nope', 5), 'site_not_found');
+      });
+    });
+
+    describe('the remaining allowance', () => {
+      it('is the allowance less what the site spent in the last 24 hours, taken atomically under concurrency', async () => {
+        const { site } = await createSite(t.db, { ownerId: creator.id, name: 'Live', origins: ['https://live.example'] });
+        const now = Date.UTC(2026, 10, 25, 12);
+        const spend = (reference: string, amount: number, at = now) =>
+          t.db.transaction((tx) => consumeAllowance(tx, { reference, userId: fan.id, siteId: site.id, amount }, at));
+        assert.equal(await spend('not-connected', 1), false, 'no consent, no allowance');
+        await connect(t.db, fan.id, site.id, 100, now);
+        assert.equal(await remainingAllowance(t.db, fan.id, site.id, now), 100);
+        assert.equal(await spend('a', 30, now - ALLOWANCE_WINDOW_MS), true, 'an old spend');
+        assert.equal(await remainingAllowance(t.db, fan.id, site.id, now), 100, 'a spend older than 24 hours no longer counts');
+        // Twenty concurrent spends of 10, from two connections: exactly ten fit.
+        const other = t.reopen();
+        try {
+          const results = await Promise.all(
+            Array.from({ length: 20 }, (_, i) =>
+              (i % 2 ? other : t.db).transaction((tx) =>
+                consumeAllowance(tx, { reference: `c${i}`, userId: fan.id, siteId: site.id, amount: 10 }, now),
+              ),
+            ),
+          );
+          assert.equal(results.filter(Boolean).length, 10);
+        } finally {
+          await other.close();
+        }
+        assert.equal(await remainingAllowance(t.db, fan.id, site.id, now), 0);
+        assert.equal(await spend('c0', 10, now), true, 'a retry of a recorded spend takes nothing more');
+        assert.equal(await spend('more', 1, now), false);
+        assert.equal(await remainingAllowance(t.db, fan.id, site.id, now + ALLOWANCE_WINDOW_MS), 100, 'a day later it is whole again');
+        await assert.rejects(spend('zero', 0), RangeError);
       });
     });
 
