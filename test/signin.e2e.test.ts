@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 import { startServer, type RunningServer } from '@diamonds/server';
 import { seedDemo, type DemoData } from '../packages/server/src/identity/demo.js';
-import { createTestDatabase, type TestDatabase } from '../packages/server/src/testing/databases.js';
+import { DATABASE_KINDS, createTestDatabase, skipUnlessPostgres, type TestDatabase } from '../packages/server/src/testing/databases.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOTS = new URL('../test-results/', import.meta.url).pathname;
@@ -58,90 +58,96 @@ document.getElementById('check').addEventListener('click', async () => {
 </body></html>`;
 }
 
-describe('popup sign-in in Chromium, across two origins', () => {
-  let t: TestDatabase;
-  let platform: RunningServer;
-  let site: Server;
-  let siteUrl: string;
-  let demo: DemoData;
-  let browser: Browser;
-  let context: BrowserContext;
+for (const kind of DATABASE_KINDS) {
+  const skip = await skipUnlessPostgres(kind);
+  describe(`popup sign-in in Chromium, across two origins, on ${kind}`, { skip }, () => {
+    let t: TestDatabase;
+    let platform: RunningServer;
+    let site: Server;
+    let siteUrl: string;
+    let demo: DemoData;
+    let browser: Browser;
+    let context: BrowserContext;
 
-  before(async () => {
-    if (!existsSync(CHROMIUM)) {
-      const message = `Chromium is missing at ${CHROMIUM}: the browser end-to-end test cannot run (apt-get install chromium).`;
-      if (process.env.CI === 'true') throw new Error(message);
-      console.warn(`\n*** SKIPPING: ${message} ***\n`);
-      return;
-    }
-    t = await createTestDatabase('sqlite');
-    // The platform on localhost, the creator's page on 127.0.0.1: two origins.
-    platform = await startServer({ port: 0, db: t.db });
-    const seeded = await seedDemo(t.db, t.settings.dataDir);
-    assert.ok(seeded.demo);
-    demo = seeded.demo;
-    site = createServer((_request, response) => {
-      response.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
-      response.end(thirdPartyPage(platform.url, demo.site.publishableKey));
+    before(async () => {
+      if (!existsSync(CHROMIUM)) {
+        const message = `Chromium is missing at ${CHROMIUM}: the browser end-to-end test cannot run (apt-get install chromium).`;
+        if (process.env.CI === 'true') throw new Error(message);
+        console.warn(`\n*** SKIPPING: ${message} ***\n`);
+        return;
+      }
+      t = await createTestDatabase(kind);
+      // The platform on localhost, the creator's page on 127.0.0.1: two origins.
+      platform = await startServer({ port: 0, db: t.db });
+      const seeded = await seedDemo(t.db, t.settings.dataDir);
+      assert.ok(seeded.demo);
+      demo = seeded.demo;
+      site = createServer((_request, response) => {
+        response.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+        response.end(thirdPartyPage(platform.url, demo.site.publishableKey));
+      });
+      await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
+      siteUrl = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      });
+      context = await browser.newContext();
+      mkdirSync(SCREENSHOTS, { recursive: true });
     });
-    await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
-    siteUrl = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+
+    after(async () => {
+      await browser?.close();
+      await new Promise((resolve) => (site ? site.close(resolve) : resolve(undefined)));
+      await platform?.close();
+      if (t) await t.drop();
     });
-    context = await browser.newContext();
-    mkdirSync(SCREENSHOTS, { recursive: true });
+
+    it('signs a fan in through the popup with an allowance; disconnecting on the account page stops the token', async (test) => {
+      if (!browser) return test.skip('no Chromium');
+      assert.notEqual(new URL(siteUrl).origin, new URL(platform.url).origin);
+      const page = await context.newPage();
+      await page.goto(siteUrl);
+
+      // The hosted page refuses to be framed: the frame holds no sign-in form.
+      const framed = page.frames().find((frame) => frame !== page.mainFrame());
+      assert.ok(framed);
+      assert.equal(await framed.locator('input[name="email"]').count(), 0, 'the sign-in page rendered inside a frame');
+
+      const [popup] = await Promise.all([
+        context.waitForEvent('page'),
+        page.getByRole('button', { name: 'Sign in with Diamonds' }).click(),
+      ]);
+      // The popup starts blank in the click (so no blocker stops it), then goes to the platform.
+      await popup.waitForURL(/\/signin\?/, { waitUntil: 'commit' });
+      assert.equal(await popup.evaluate(() => window.opener), null, 'the popup has no handle on the page that opened it');
+      await popup.getByLabel('Email').fill(demo.fan.email);
+      await popup.getByLabel('Password').fill(demo.fan.password);
+      await popup.getByRole('button', { name: /sign in/i }).click();
+      await popup.waitForURL(/\/signin\/authorize/, { waitUntil: 'commit' });
+      const consent = await popup.textContent('main');
+      assert.match(consent ?? '', /Demo site/);
+      assert.match(consent ?? '', new RegExp(siteUrl.replace(/[.:/]/g, '\\$&')), 'the consent screen names the requesting origin');
+      await popup.screenshot({ path: `${SCREENSHOTS}signin-consent-${kind}.png` });
+      await popup.getByLabel('50 Diamonds a day').check();
+      await popup.getByRole('button', { name: 'Connect' }).click();
+
+      await page.getByText('signed in as Demo Fan, allowance 50').waitFor({ timeout: 15_000 });
+      await page.screenshot({ path: `${SCREENSHOTS}signin-signed-in-${kind}.png` });
+      // A forged message changes nothing the page relies on.
+      await page.evaluate(() => window.postMessage({ status: 'approved', token: 'dat_forged' }, '*'));
+      await page.getByRole('button', { name: 'Check' }).click();
+      await page.getByText('still signed in').waitFor();
+
+      // The fan disconnects the site on the platform's account page (same browser, signed in).
+      const account = await context.newPage();
+      await account.goto(`${platform.url}/account`);
+      await account.getByRole('button', { name: 'Disconnect Demo site' }).click();
+      await account.waitForURL(/\/account/);
+      assert.doesNotMatch((await account.textContent('main')) ?? '', /Disconnect Demo site/);
+
+      await page.getByRole('button', { name: 'Check' }).click();
+      await page.getByText('refused: invalid_token').waitFor();
+    });
   });
-
-  after(async () => {
-    await browser?.close();
-    await new Promise((resolve) => (site ? site.close(resolve) : resolve(undefined)));
-    await platform?.close();
-    if (t) await t.drop();
-  });
-
-  it('signs a fan in through the popup with an allowance; disconnecting on the account page stops the token', async (test) => {
-    if (!browser) return test.skip('no Chromium');
-    assert.notEqual(new URL(siteUrl).origin, new URL(platform.url).origin);
-    const page = await context.newPage();
-    await page.goto(siteUrl);
-
-    // The hosted page refuses to be framed: the frame holds no sign-in form.
-    const framed = page.frames().find((frame) => frame !== page.mainFrame());
-    assert.ok(framed);
-    assert.equal(await framed.locator('input[name="email"]').count(), 0, 'the sign-in page rendered inside a frame');
-
-    const [popup] = await Promise.all([context.waitForEvent('page'), page.getByRole('button', { name: 'Sign in with Diamonds' }).click()]);
-    // The popup starts blank in the click (so no blocker stops it), then goes to the platform.
-    await popup.waitForURL(/\/signin\?/, { waitUntil: 'commit' });
-    assert.equal(await popup.evaluate(() => window.opener), null, 'the popup has no handle on the page that opened it');
-    await popup.getByLabel('Email').fill(demo.fan.email);
-    await popup.getByLabel('Password').fill(demo.fan.password);
-    await popup.getByRole('button', { name: /sign in/i }).click();
-    await popup.waitForURL(/\/signin\/authorize/, { waitUntil: 'commit' });
-    const consent = await popup.textContent('main');
-    assert.match(consent ?? '', /Demo site/);
-    assert.match(consent ?? '', new RegExp(siteUrl.replace(/[.:/]/g, '\\$&')), 'the consent screen names the requesting origin');
-    await popup.screenshot({ path: `${SCREENSHOTS}signin-consent.png` });
-    await popup.getByLabel('50 Diamonds a day').check();
-    await popup.getByRole('button', { name: 'Connect' }).click();
-
-    await page.getByText('signed in as Demo Fan, allowance 50').waitFor({ timeout: 15_000 });
-    await page.screenshot({ path: `${SCREENSHOTS}signin-signed-in.png` });
-    // A forged message changes nothing the page relies on.
-    await page.evaluate(() => window.postMessage({ status: 'approved', token: 'dat_forged' }, '*'));
-    await page.getByRole('button', { name: 'Check' }).click();
-    await page.getByText('still signed in').waitFor();
-
-    // The fan disconnects the site on the platform's account page (same browser, signed in).
-    const account = await context.newPage();
-    await account.goto(`${platform.url}/account`);
-    await account.getByRole('button', { name: 'Disconnect Demo site' }).click();
-    await account.waitForURL(/\/account/);
-    assert.doesNotMatch((await account.textContent('main')) ?? '', /Disconnect Demo site/);
-
-    await page.getByRole('button', { name: 'Check' }).click();
-    await page.getByText('refused: invalid_token').waitFor();
-  });
-});
+}
