@@ -1,15 +1,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { startServer, type RunningServer } from '@diamonds/server';
 import { seedDemo, type DemoData } from '../packages/server/src/identity/demo.js';
 import { createSignInRequest, pkceChallenge } from '../packages/server/src/identity/signin.js';
 import { findSite } from '../packages/server/src/identity/sites.js';
 import { createTestDatabase, type TestDatabase } from '../packages/server/src/testing/databases.js';
+import { launchChromium } from './browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 
 interface AxeViolation {
@@ -32,25 +31,17 @@ async function violations(page: Page): Promise<AxeViolation[]> {
 describe('hosted pages pass an accessibility check (axe-core) in light and dark', () => {
   let t: TestDatabase;
   let platform: RunningServer;
-  let browser: Browser;
+  let browser: Browser | undefined;
   let demo: DemoData;
 
   before(async () => {
-    if (!existsSync(CHROMIUM)) {
-      const message = `Chromium is missing at ${CHROMIUM}: the accessibility check cannot run.`;
-      if (process.env.CI === 'true') throw new Error(message);
-      console.warn(`\n*** SKIPPING: ${message} ***\n`);
-      return;
-    }
+    browser = await launchChromium('the accessibility check');
+    if (!browser) return;
     t = await createTestDatabase('sqlite');
     platform = await startServer({ port: 0, db: t.db });
     const seeded = await seedDemo(t.db, t.settings.dataDir);
     assert.ok(seeded.demo);
     demo = seeded.demo;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
   });
   after(async () => {
     await browser?.close();

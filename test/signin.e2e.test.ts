@@ -1,14 +1,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+import type { Browser, BrowserContext } from 'playwright-core';
 import { startServer, type RunningServer } from '@diamonds/server';
 import { seedDemo, type DemoData } from '../packages/server/src/identity/demo.js';
 import { DATABASE_KINDS, createTestDatabase, skipUnlessPostgres, type TestDatabase } from '../packages/server/src/testing/databases.js';
+import { launchChromium } from './browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOTS = new URL('../test-results/', import.meta.url).pathname;
 
 /**
@@ -66,16 +66,12 @@ for (const kind of DATABASE_KINDS) {
     let site: Server;
     let siteUrl: string;
     let demo: DemoData;
-    let browser: Browser;
+    let browser: Browser | undefined;
     let context: BrowserContext;
 
     before(async () => {
-      if (!existsSync(CHROMIUM)) {
-        const message = `Chromium is missing at ${CHROMIUM}: the browser end-to-end test cannot run (apt-get install chromium).`;
-        if (process.env.CI === 'true') throw new Error(message);
-        console.warn(`\n*** SKIPPING: ${message} ***\n`);
-        return;
-      }
+      browser = await launchChromium('the browser end-to-end test');
+      if (!browser) return;
       t = await createTestDatabase(kind);
       // The platform on localhost, the creator's page on 127.0.0.1: two origins.
       platform = await startServer({ port: 0, db: t.db });
@@ -88,10 +84,6 @@ for (const kind of DATABASE_KINDS) {
       });
       await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
       siteUrl = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      });
       context = await browser.newContext();
       mkdirSync(SCREENSHOTS, { recursive: true });
     });

@@ -1,13 +1,12 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Agent, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
+import { Agent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { z } from 'zod';
 import { ErrorBody } from '@diamonds/protocol';
 import { createBaseApp } from '../app.js';
 import { ApiError } from '../errors.js';
 import { DEFAULT_MAX_BODY_BYTES, MAX_JSON_DEPTH, formBody, jsonBody, validate } from './body.js';
+import { serveDuringSuite } from './testing.js';
 
 const handled = { json: 0 };
 
@@ -355,22 +354,7 @@ describe('validate', () => {
 });
 
 describe('body limits over real HTTP', { timeout: 20_000 }, () => {
-  let server: Server;
-  let port: number;
-
-  before(async () => {
-    server = await new Promise<Server>((resolve) => {
-      const listening = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(listening as Server));
-    });
-    port = (server.address() as AddressInfo).port;
-  });
-
-  after(async () => {
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
-  });
+  const served = serveDuringSuite(app);
 
   interface Answer {
     status: number;
@@ -389,7 +373,7 @@ describe('body limits over real HTTP', { timeout: 20_000 }, () => {
       const started = performance.now();
       let done = false;
       const req = httpRequest(
-        { host: '127.0.0.1', port, method: 'POST', path: '/echo', headers, agent: agent ?? false },
+        { host: '127.0.0.1', port: served.port, method: 'POST', path: '/echo', headers, agent: agent ?? false },
         (res: IncomingMessage) => {
           done = true;
           let body = '';

@@ -1,14 +1,12 @@
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
-import { serve } from '@hono/node-server';
 import { ErrorBody } from '@diamonds/protocol';
 import { createBaseApp } from '../app.js';
 import { ApiError } from '../errors.js';
 import { allowedOriginCandidates, parseOrigin } from './origins.js';
 import { CORS_MAX_AGE_SECONDS, corsByPublishableKey, type Caller, type PublishableKeyRecord } from './cors.js';
+import { serveDuringSuite } from './testing.js';
 
 function canonical(input: string): string {
   const result = parseOrigin(input);
@@ -351,29 +349,14 @@ describe('CORS on actual /v1 requests', () => {
 });
 
 describe('CORS over real HTTP', () => {
-  let server: Server;
-  let port: number;
-
-  before(async () => {
-    server = await new Promise<Server>((resolve) => {
-      const listening = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(listening as Server));
-    });
-    port = (server.address() as AddressInfo).port;
-  });
-
-  after(async () => {
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
-  });
+  const served = serveDuringSuite(app);
 
   function send(
     method: string,
     headers: Record<string, string>,
   ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
     return new Promise((resolve, reject) => {
-      const req = httpRequest({ host: '127.0.0.1', port, method, path: '/v1/whoami', headers }, (res) => {
+      const req = httpRequest({ host: '127.0.0.1', port: served.port, method, path: '/v1/whoami', headers }, (res) => {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => (body += chunk));

@@ -11,69 +11,11 @@ import { createUser, type User } from '../identity/users.js';
 import { DATABASE_KINDS, createTestDatabase, skipUnlessPostgres, type TestDatabase } from '../testing/databases.js';
 import { CLOSE_SCRIPT_PATH } from './consent.js';
 import { HOSTED_CSP, HOSTED_CSP_WITH_OWN_SCRIPT } from './security-headers.js';
+import { Browser, PASSWORD, csrfOf, unescapeHtml } from './testing.js';
 
 /** Cheap scrypt for users made directly. */
 const cost = { N: 2 ** 10, r: 8, p: 1 };
-const PASSWORD = 'a long enough password';
 const ORIGIN = 'http://127.0.0.1:5173';
-
-interface Options {
-  form?: Record<string, string> | string;
-  headers?: Record<string, string>;
-}
-
-/** A browser: a cookie jar and `app.request()`. */
-class Browser {
-  readonly jar = new Map<string, string>();
-  constructor(
-    private readonly app: Hono,
-    readonly ip: string,
-  ) {}
-
-  async request(path: string, options: Options = {}): Promise<Response> {
-    const headers = new Headers(options.headers);
-    if (this.jar.size > 0) headers.set('Cookie', [...this.jar].map(([name, value]) => `${name}=${value}`).join('; '));
-    let body: string | undefined;
-    if (options.form !== undefined) {
-      headers.set('Content-Type', 'application/x-www-form-urlencoded');
-      body = typeof options.form === 'string' ? options.form : new URLSearchParams(options.form).toString();
-    }
-    const res = await this.app.request(
-      `http://localhost${path}`,
-      { method: body === undefined ? 'GET' : 'POST', headers, body: body ?? null },
-      { incoming: { socket: { remoteAddress: this.ip } } },
-    );
-    for (const cookie of res.headers.getSetCookie()) {
-      const [pair = ''] = cookie.split(';');
-      const eq = pair.indexOf('=');
-      const name = pair.slice(0, eq);
-      const value = pair.slice(eq + 1);
-      if (/max-age=0/i.test(cookie) || value === '') this.jar.delete(name);
-      else this.jar.set(name, value);
-    }
-    return res;
-  }
-
-  async page(path: string): Promise<string> {
-    const res = await this.request(path);
-    const body = await res.text();
-    assert.equal(res.status, 200, body);
-    return body;
-  }
-
-  /** Signs in through the sign-in page, with `next`; returns the redirect. */
-  async signIn(email: string, next?: string): Promise<Response> {
-    const signin = await this.page(next === undefined ? '/signin' : `/signin?next=${encodeURIComponent(next)}`);
-    const form: Record<string, string> = { csrf: csrfOf(signin), email, password: PASSWORD };
-    const hidden = /name="next" value="([^"]*)"/.exec(signin);
-    if (hidden) form.next = unescapeHtml(hidden[1]!);
-    return this.request('/signin', { form });
-  }
-}
-
-function unescapeHtml(value: string): string {
-  return value.replaceAll('&quot;', '"').replaceAll('&#39;', "'").replaceAll('&lt;', '<').replaceAll('&gt;', '>').replaceAll('&amp;', '&');
-}
 
 /** The `<input>` tags of a page, whitespace collapsed. */
 function inputs(body: string): string[] {
@@ -91,12 +33,6 @@ function checkedAllowances(body: string): string[] {
 function customValue(body: string): string | undefined {
   const tag = inputs(body).find((t) => t.includes('name="allowanceCustom"'));
   return tag === undefined ? undefined : /value="([^"]*)"/.exec(tag)?.[1];
-}
-
-function csrfOf(body: string): string {
-  const match = /name="csrf" value="([^"]+)"/.exec(body);
-  assert.ok(match, `the page has a CSRF field:\n${body}`);
-  return match[1]!;
 }
 
 function assertSecurityHeaders(res: Response, what: string, csp = HOSTED_CSP): void {
@@ -421,7 +357,7 @@ for (const kind of DATABASE_KINDS) {
       assertSecurityHeaders(res, 'the sign-out redirect');
       assert.equal((await b.request(url(id))).status, 303, 'signed out');
       const other = await newFan();
-      const back = await b.signIn(other.email, url(id));
+      const back = await b.signIn(other.email, { next: url(id) });
       assert.equal(back.headers.get('Location'), url(id));
       assert.match(await b.page(url(id)), new RegExp(other.email));
     });

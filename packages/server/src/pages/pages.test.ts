@@ -12,76 +12,10 @@ import { createUser, findUserByEmail, type User } from '../identity/users.js';
 import { DATABASE_KINDS, createTestDatabase, skipUnlessPostgres, type TestDatabase } from '../testing/databases.js';
 import { SIGNIN_LIMIT_PER_EMAIL, SIGNIN_LIMIT_PER_IP, SIGNUP_LIMIT_PER_IP } from './auth.js';
 import { HOSTED_CSP } from './security-headers.js';
+import { Browser, PASSWORD, csrfOf } from './testing.js';
 
 /** Cheap scrypt for users made directly. */
 const cost = { N: 2 ** 10, r: 8, p: 1 };
-const PASSWORD = 'a long enough password';
-
-interface Options {
-  method?: string;
-  form?: Record<string, string> | string;
-  headers?: Record<string, string>;
-}
-
-/** A browser: a cookie jar, a client IP, and `app.request()`. */
-class Browser {
-  readonly jar = new Map<string, string>();
-  constructor(
-    private readonly app: Hono,
-    readonly ip: string,
-  ) {}
-
-  async request(path: string, options: Options = {}): Promise<Response> {
-    const headers = new Headers(options.headers);
-    if (this.jar.size > 0 && !headers.has('Cookie')) {
-      headers.set('Cookie', [...this.jar].map(([name, value]) => `${name}=${value}`).join('; '));
-    }
-    let body: string | undefined;
-    if (options.form !== undefined) {
-      if (!headers.has('Content-Type')) headers.set('Content-Type', 'application/x-www-form-urlencoded');
-      body = typeof options.form === 'string' ? options.form : new URLSearchParams(options.form).toString();
-    }
-    const url = path.startsWith('http') ? path : `http://localhost${path}`;
-    const res = await this.app.request(
-      url,
-      { method: options.method ?? (body === undefined ? 'GET' : 'POST'), headers, body: body ?? null },
-      { incoming: { socket: { remoteAddress: this.ip } } },
-    );
-    for (const cookie of res.headers.getSetCookie()) {
-      const [pair = ''] = cookie.split(';');
-      const eq = pair.indexOf('=');
-      const name = pair.slice(0, eq);
-      const value = pair.slice(eq + 1);
-      if (/max-age=0/i.test(cookie) || value === '') this.jar.delete(name);
-      else this.jar.set(name, value);
-    }
-    return res;
-  }
-
-  /** GETs a page and returns its body, asserting 200. */
-  async page(path: string): Promise<string> {
-    const res = await this.request(path);
-    const body = await res.text();
-    assert.equal(res.status, 200, body);
-    return body;
-  }
-
-  /** The CSRF token of the (first) form on a page. */
-  async csrf(path: string): Promise<string> {
-    return csrfOf(await this.page(path));
-  }
-
-  async signIn(email: string, password = PASSWORD): Promise<Response> {
-    const csrf = await this.csrf('/signin');
-    return this.request('/signin', { form: { csrf, email, password } });
-  }
-}
-
-function csrfOf(body: string): string {
-  const match = /name="csrf" value="([^"]+)"/.exec(body);
-  assert.ok(match, 'the page has a CSRF field');
-  return match[1]!;
-}
 
 function assertSecurityHeaders(res: Response, what: string): void {
   assert.equal(res.headers.get('Content-Security-Policy'), HOSTED_CSP, what);
@@ -261,8 +195,8 @@ for (const kind of DATABASE_KINDS) {
     });
 
     it('answers a wrong password and an unknown email alike, and honours a safe next', async () => {
-      const wrong = await browser().signIn(fan.email, 'not the password');
-      const unknown = await browser().signIn('nobody@example.com', 'not the password');
+      const wrong = await browser().signIn(fan.email, { password: 'not the password' });
+      const unknown = await browser().signIn('nobody@example.com', { password: 'not the password' });
       const [a, b] = [await wrong.text(), await unknown.text()];
       assert.equal(wrong.status, 401);
       assert.equal(unknown.status, wrong.status);
@@ -286,7 +220,7 @@ for (const kind of DATABASE_KINDS) {
         assert.equal(res.status, 303);
         assert.equal(res.headers.get('Location'), expected, next);
       }
-      const empty = await browser().signIn('', PASSWORD);
+      const empty = await browser().signIn('');
       assert.equal(empty.status, 400);
       assertFormError(await empty.text(), 'email', /Enter your email/);
     });
@@ -295,10 +229,10 @@ for (const kind of DATABASE_KINDS) {
       const email = 'limited@example.com';
       await createUser(t.db, { email, password: PASSWORD, displayName: 'Lim', roles: ['fan'] }, { cost });
       for (let i = 0; i < SIGNIN_LIMIT_PER_EMAIL; i++) {
-        const res = await browser().signIn(email.toUpperCase(), 'wrong password!');
+        const res = await browser().signIn(email.toUpperCase(), { password: 'wrong password!' });
         assert.equal(res.status, 401, `attempt ${i + 1}`);
       }
-      const refused = await browser().signIn(email, PASSWORD);
+      const refused = await browser().signIn(email);
       assert.equal(refused.status, 429, 'even the right password, from another IP');
       const retry = Number(refused.headers.get('Retry-After'));
       assert.ok(retry >= 1 && retry <= 900, `Retry-After ${retry}`);
@@ -310,14 +244,14 @@ for (const kind of DATABASE_KINDS) {
 
       const b = browser();
       for (let i = 0; i < SIGNIN_LIMIT_PER_IP; i++) {
-        const res = await b.signIn(`ip${i}@example.com`, 'wrong password!');
+        const res = await b.signIn(`ip${i}@example.com`, { password: 'wrong password!' });
         assert.equal(res.status, 401, `attempt ${i + 1}`);
       }
       const someone = await newUser(['fan']);
-      const byIp = await b.signIn(someone.email, PASSWORD);
+      const byIp = await b.signIn(someone.email);
       assert.equal(byIp.status, 429);
       assert.ok(Number(byIp.headers.get('Retry-After')) >= 1);
-      assert.equal((await browser().signIn(someone.email, PASSWORD)).status, 303, 'another IP still signs in');
+      assert.equal((await browser().signIn(someone.email)).status, 303, 'another IP still signs in');
     });
 
     it('rate-limits sign-up per IP', async () => {
