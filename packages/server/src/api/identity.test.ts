@@ -105,7 +105,9 @@ for (const kind of DATABASE_KINDS) {
         ['no token', call('/me'), 401, 'authentication_required'],
         [
           'a wrong verifier',
-          call(`/signin-requests/${request.id}/poll`, { body: { codeVerifier: `${verifier.slice(0, -1)}A` } }),
+          call(`/signin-requests/${request.id}/poll`, {
+            body: { codeVerifier: `${verifier.slice(0, -1)}${verifier.endsWith('A') ? 'B' : 'A'}` },
+          }),
           400,
           'invalid_code_verifier',
         ],
