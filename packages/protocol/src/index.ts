@@ -32,6 +32,7 @@ export {
   Transfer,
   Health,
 } from './ledger.js';
+export { Rate, RateHistory, RateList, TopUpPack, TopUpPackList, QuoteId, CreateQuote, Quote } from './rates.js';
 export {
   SignInRequestId,
   CreateSignInRequest,

@@ -100,6 +100,7 @@ export const Transfer = z.object({
   state: TransferState,
   /** The total moved: the sum of the positive postings. */
   amountDiamonds: DiamondAmount,
+  /** Debits first (largest first), then credits (smallest first), ties by account id. */
   postings: z.array(Posting).min(2),
   metadata: Metadata,
   /** Milliseconds since the epoch. */

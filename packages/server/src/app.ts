@@ -10,6 +10,7 @@ import { allowedOriginCandidates } from './http/origins.js';
 import { findSiteByKey } from './identity/sites.js';
 import { hostedPages } from './pages/routes.js';
 import { identityApi } from './api/identity.js';
+import { ratesApi } from './api/rates.js';
 
 /** The package version, reported by `/healthz`. */
 export const VERSION = '0.1.0';
@@ -120,6 +121,7 @@ export function createApp(context: AppContext): Hono<AppEnv> {
   );
   app.use('/v1/*', jsonBody());
   app.route('/v1', identityApi(context.db));
+  app.route('/v1', ratesApi(context.db));
 
   // Hosted pages on the platform's own origin: sign-up, sign-in, the account page.
   app.route('/', hostedPages({ db: context.db }));

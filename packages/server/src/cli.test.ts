@@ -34,6 +34,8 @@ describe('diamonds command line', () => {
       'sites roll-key',
       'sites list',
       'sites revoke-key',
+      'rates set',
+      'rates list',
       '--help',
     ])
       assert.match(stdout, new RegExp(`^  ${command}\\s+\\S`, 'm'));
@@ -160,6 +162,61 @@ for (const kind of DATABASE_KINDS) {
       const noOwner = diamonds(['sites', 'create', '--name', 'X', '--origin', 'https://x.example', '--owner', 'nobody@example.com'], env);
       assert.equal(noOwner.code, 2);
       assert.match(noOwner.stderr, /no account nobody@example\.com/);
+    });
+
+    it('rates set records a rate (now or scheduled) and rates list shows them; bad input exits 2', { skip: !built }, () => {
+      // seed-demo (above) seeded the default rates.
+      const seeded = diamonds(['rates', 'list'], env);
+      assert.equal(seeded.code, 0, seeded.stderr);
+      assert.match(seeded.stdout, /^USD {2}1,000 Diamonds = 12\.99 \(payout 8\.00\)/m);
+      assert.match(seeded.stdout, /^JPY {2}1,000 Diamonds = 1980 \(payout 1220\)/m);
+
+      const set = diamonds(['rates', 'set', '--currency', 'CHF', '--price-per-1000', '1150', '--payout-per-1000', '700'], env);
+      assert.equal(set.code, 0, set.stderr);
+      assert.match(set.stdout, /^rates set: CHF {2}1,000 Diamonds = 11\.50 \(payout 7\.00\) {2}effective \d{4}-/);
+      const scheduled = diamonds(
+        [
+          'rates',
+          'set',
+          '--currency',
+          'CHF',
+          '--price-per-1000',
+          '1250',
+          '--payout-per-1000',
+          '750',
+          '--effective-at',
+          '2099-01-01T00:00:00Z',
+        ],
+        env,
+      );
+      assert.equal(scheduled.code, 0, scheduled.stderr);
+      const listed = diamonds(['rates', 'list'], env);
+      assert.match(listed.stdout, /^CHF {2}1,000 Diamonds = 11\.50/m);
+      assert.match(
+        listed.stdout,
+        /^ {2}scheduled: CHF {2}1,000 Diamonds = 12\.50 \(payout 7\.50\) {2}effective 2099-01-01T00:00:00\.000Z$/m,
+      );
+
+      const lower = diamonds(['rates', 'set', '--currency', 'chf', '--price-per-1000', '1', '--payout-per-1000', '0'], env);
+      assert.equal(lower.code, 2);
+      assert.match(lower.stderr, /\(invalid_currency\)/);
+      const zero = diamonds(['rates', 'set', '--currency', 'CHF', '--price-per-1000', '0', '--payout-per-1000', '0'], env);
+      assert.equal(zero.code, 2);
+      assert.match(zero.stderr, /\(invalid_request\)/);
+      const fraction = diamonds(['rates', 'set', '--currency', 'CHF', '--price-per-1000', '11.5', '--payout-per-1000', '7'], env);
+      assert.equal(fraction.code, 2);
+      assert.match(fraction.stderr, /whole numbers of minor units/);
+      const past = diamonds(
+        ['rates', 'set', '--currency', 'CHF', '--price-per-1000', '1', '--payout-per-1000', '0', '--effective-at', '2001-01-01'],
+        env,
+      );
+      assert.equal(past.code, 2);
+      assert.match(past.stderr, /never backdated/);
+      assert.equal(
+        diamonds(['rates', 'set', '--currency', 'CHF', '--price-per-1000', '1', '--payout-per-1000', '0', '--effective-at', 'soon'], env)
+          .code,
+        2,
+      );
     });
 
     it('start serves /healthz and JSON errors, and stops cleanly on Ctrl-C', { skip: !built }, async () => {

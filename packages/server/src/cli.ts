@@ -9,6 +9,8 @@ import { LATEST_SCHEMA_VERSION, migrate, schemaVersion } from './db/migrations.j
 import { openDatabase } from './db/open.js';
 import { formatVerifyReport, verifyLedger } from './ledger/verify.js';
 import { startServer } from './server.js';
+import { currentRates, rateHistory, setRate } from './money/rates.js';
+import { CurrencyCode, formatMajorUnits, type Rate } from '@diamonds/protocol';
 
 interface Command {
   name: string;
@@ -184,7 +186,86 @@ const COMMANDS: Command[] = [
       });
     },
   },
+  {
+    name: 'rates set',
+    summary:
+      'Set a rate: --currency USD --price-per-1000 1299 --payout-per-1000 800 (minor units per 1,000 Diamonds) [--effective-at ISO].',
+    async run(settings, args) {
+      const { values } = parseArgs({
+        args,
+        options: {
+          currency: { type: 'string' },
+          'price-per-1000': { type: 'string' },
+          'payout-per-1000': { type: 'string' },
+          'effective-at': { type: 'string' },
+        },
+        strict: true,
+      });
+      const price = wholeNumber(values['price-per-1000']);
+      const payout = wholeNumber(values['payout-per-1000']);
+      if (price === undefined || payout === undefined) {
+        console.error('rates set: --price-per-1000 and --payout-per-1000 are whole numbers of minor units (cents; yen for JPY).');
+        return 2;
+      }
+      let effectiveAt: number | undefined;
+      if (values['effective-at'] !== undefined) {
+        effectiveAt = Date.parse(values['effective-at']);
+        if (!Number.isSafeInteger(effectiveAt)) {
+          console.error('rates set: --effective-at is an ISO 8601 time, such as 2030-01-01T00:00:00Z.');
+          return 2;
+        }
+      }
+      return withMigratedDatabase(settings, async (db) => {
+        const rate = await setRate(db, {
+          currency: values.currency ?? '',
+          priceMinorPer1000Diamonds: price,
+          payoutMinorPer1000Diamonds: payout,
+          ...(effectiveAt === undefined ? {} : { effectiveAt }),
+        });
+        console.log(`rates set: ${formatRate(rate)}`);
+        return 0;
+      });
+    },
+  },
+  {
+    name: 'rates list',
+    summary: 'List the rate in force for each currency, and any scheduled ones.',
+    async run(settings, args) {
+      parseArgs({ args, options: {}, strict: true });
+      return withMigratedDatabase(settings, async (db) => {
+        const now = Date.now();
+        const current = new Map((await currentRates(db, now)).map((rate) => [rate.currency, rate]));
+        const lines: string[] = [];
+        for (const currency of CurrencyCode.options) {
+          const scheduled = (await rateHistory(db, currency, { limit: 100 })).data.filter((r) => r.effectiveAt > now).reverse();
+          const rate = current.get(currency);
+          if (rate) lines.push(formatRate(rate));
+          else if (scheduled.length > 0) lines.push(`${currency}  no rate in force yet`);
+          for (const later of scheduled) lines.push(`  scheduled: ${formatRate(later)}`);
+        }
+        if (lines.length === 0) {
+          console.log('No rates set yet: add one with "diamonds rates set".');
+          return 0;
+        }
+        console.log(lines.join('\n'));
+        return 0;
+      });
+    },
+  },
 ];
+
+/** A whole non-negative number written in decimal digits, or `undefined`. */
+function wholeNumber(text: string | undefined): number | undefined {
+  if (text === undefined || !/^\d{1,15}$/.test(text)) return undefined;
+  return Number(text);
+}
+
+/** One rate on one line: "USD  1,000 Diamonds = 12.99 (payout 8.00)  since 2026-…". */
+function formatRate(rate: Rate): string {
+  const price = formatMajorUnits({ amountMinor: rate.priceMinorPer1000Diamonds, currency: rate.currency });
+  const payout = formatMajorUnits({ amountMinor: rate.payoutMinorPer1000Diamonds, currency: rate.currency });
+  return `${rate.currency}  1,000 Diamonds = ${price} (payout ${payout})  effective ${new Date(rate.effectiveAt).toISOString()}`;
+}
 
 /** Opens the database, migrates it, runs `work`, closes it; API errors become exit code 2. */
 async function withMigratedDatabase(settings: Settings, work: (db: Database) => Promise<number>): Promise<number> {

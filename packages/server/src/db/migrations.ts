@@ -265,8 +265,48 @@ const allowance: Migration = {
   statements: { sqlite: allowanceV4('sqlite'), postgres: allowanceV4('postgres') },
 };
 
+/**
+ * Exchange rates and the quotes that lock them.
+ *
+ * - `rates` is the full history: one row per currency and `effective_at`, never changed; the
+ *   rate in force at a time is the row with the latest `effective_at` not after it.
+ * - `quotes` holds each quoted price in minor units, so a purchase pays what the fan was shown;
+ *   `used_at` is set once, by a conditional update, when a purchase redeems it.
+ */
+function ratesV5(kind: DatabaseKind): string[] {
+  const int = kind === 'sqlite' ? 'INTEGER' : 'BIGINT';
+  const strict = kind === 'sqlite' ? ' STRICT' : '';
+  return [
+    `CREATE TABLE rates (
+      currency TEXT NOT NULL,
+      price_minor_per_1000 ${int} NOT NULL CHECK (price_minor_per_1000 >= 1),
+      payout_minor_per_1000 ${int} NOT NULL CHECK (payout_minor_per_1000 >= 0),
+      effective_at ${int} NOT NULL,
+      created_at ${int} NOT NULL,
+      PRIMARY KEY (currency, effective_at)
+    )${strict}`,
+    `CREATE TABLE quotes (
+      id TEXT PRIMARY KEY,
+      diamonds ${int} NOT NULL CHECK (diamonds > 0),
+      currency TEXT NOT NULL,
+      amount_minor ${int} NOT NULL CHECK (amount_minor >= 0),
+      fee_minor ${int} NOT NULL CHECK (fee_minor >= 0),
+      rate_effective_at ${int} NOT NULL,
+      created_at ${int} NOT NULL,
+      expires_at ${int} NOT NULL,
+      used_at ${int}
+    )${strict}`,
+  ];
+}
+
+const rates: Migration = {
+  version: 5,
+  name: 'rates',
+  statements: { sqlite: ratesV5('sqlite'), postgres: ratesV5('postgres') },
+};
+
 /** Every migration, in order. Append new ones; never edit one that has shipped. */
-export const MIGRATIONS: readonly Migration[] = [ledgerV1, identity, signIn, allowance];
+export const MIGRATIONS: readonly Migration[] = [ledgerV1, identity, signIn, allowance, rates];
 
 /** The schema version this build expects. */
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Database } from '../db/types.js';
+import { seedDefaultRates } from '../money/rates.js';
 import { createSite } from './sites.js';
 import { createUser, findUserByEmail } from './users.js';
 
@@ -34,6 +35,7 @@ export function demoFile(dataDir: string): string {
  * but its `demo.json` was deleted (the password cannot be recovered).
  */
 export async function seedDemo(db: Database, dataDir: string): Promise<{ demo: DemoData | undefined; created: boolean }> {
+  await seedDefaultRates(db);
   const file = demoFile(dataDir);
   if (await findUserByEmail(db, DEMO_CREATOR_EMAIL)) {
     const demo = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as DemoData) : undefined;

@@ -384,10 +384,12 @@ export class Ledger {
       code: valid.code,
       state: reserve ? 'pending' : 'posted',
       amountDiamonds: valid.amount,
-      postings: valid.postings.map((p) => ({
-        accountId: p.accountId as Transfer['postings'][number]['accountId'],
-        amountDiamonds: p.amountDiamonds,
-      })),
+      postings: inWireOrder(
+        valid.postings.map((p) => ({
+          accountId: p.accountId as Transfer['postings'][number]['accountId'],
+          amountDiamonds: p.amountDiamonds,
+        })),
+      ),
       metadata: valid.metadata,
       createdAt: now,
       expiresAt: row.expires_at,
@@ -725,12 +727,31 @@ export class Ledger {
       code: row.code as TransferCode,
       state,
       amountDiamonds: row.amount,
-      postings: postings.map((p) => ({ accountId: p.account_id as Transfer['postings'][number]['accountId'], amountDiamonds: p.amount })),
+      postings: inWireOrder(
+        postings.map((p) => ({ accountId: p.account_id as Transfer['postings'][number]['accountId'], amountDiamonds: p.amount })),
+      ),
       metadata: JSON.parse(row.metadata) as Metadata,
       createdAt: row.created_at,
       expiresAt: row.expires_at,
     };
   }
+}
+
+/**
+ * The one order postings are shown in: debits first (largest first), then credits (smallest
+ * first), ties by account id. The journal keeps no order, so a first answer and a replay of it
+ * must both use this one, or the same transfer would read differently.
+ */
+function inWireOrder(postings: Transfer['postings']): Transfer['postings'] {
+  return [...postings].sort((a, b) =>
+    a.amountDiamonds !== b.amountDiamonds
+      ? a.amountDiamonds - b.amountDiamonds
+      : a.accountId < b.accountId
+        ? -1
+        : a.accountId > b.accountId
+          ? 1
+          : 0,
+  );
 }
 
 function toAccount(row: AccountRow): Account {
