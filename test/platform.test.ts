@@ -7,6 +7,7 @@ import { DATABASE_KINDS, createTestDatabase, skipUnlessPostgres, type TestDataba
 
 // The platform as a whole, started the way `npm start` starts it, on each database.
 for (const kind of DATABASE_KINDS) {
+  // Skips (loudly) only outside CI when PostgreSQL is unreachable; under CI=true it throws.
   const skip = await skipUnlessPostgres(kind);
   describe(`platform on ${kind}`, { skip }, () => {
     let t: TestDatabase;

@@ -13,6 +13,7 @@ const PAGE = 'http://127.0.0.1:5173';
 const cost = { N: 2 ** 10, r: 8, p: 1 };
 
 for (const kind of DATABASE_KINDS) {
+  // Skips (loudly) only outside CI when PostgreSQL is unreachable; under CI=true it throws.
   const skip = await skipUnlessPostgres(kind);
   describe(`sign-in API over HTTP on ${kind}`, { skip }, () => {
     let t: TestDatabase;

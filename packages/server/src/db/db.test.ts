@@ -8,6 +8,7 @@ import { LATEST_SCHEMA_VERSION, migrate, schemaVersion } from './migrations.js';
 import { sqliteFile } from '../config.js';
 
 for (const kind of DATABASE_KINDS) {
+  // Skips (loudly) only outside CI when PostgreSQL is unreachable; under CI=true it throws.
   const skip = await skipUnlessPostgres(kind);
   describe(`data layer on ${kind}`, { skip }, () => {
     let t: TestDatabase;

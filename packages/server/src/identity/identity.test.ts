@@ -38,6 +38,7 @@ describe('passwords', () => {
 });
 
 for (const kind of DATABASE_KINDS) {
+  // Skips (loudly) only outside CI when PostgreSQL is unreachable; under CI=true it throws.
   const skip = await skipUnlessPostgres(kind);
   describe(`identity on ${kind}`, { skip }, () => {
     let t: TestDatabase;

@@ -20,6 +20,7 @@ const cost = { N: 2 ** 10, r: 8, p: 1 };
 const ORIGIN = 'https://ada.example';
 
 for (const kind of DATABASE_KINDS) {
+  // Skips (loudly) only outside CI when PostgreSQL is unreachable; under CI=true it throws.
   const skip = await skipUnlessPostgres(kind);
   describe(`popup sign-in on ${kind}`, { skip }, () => {
     let t: TestDatabase;

@@ -7,6 +7,7 @@ import { Ledger, type Account, type TransferRequest } from './ledger.js';
 import { verifyLedger } from './verify.js';
 
 for (const kind of DATABASE_KINDS) {
+  // Skips (loudly) only outside CI when PostgreSQL is unreachable; under CI=true it throws.
   const skip = await skipUnlessPostgres(kind);
   describe(`group commit on ${kind}`, { skip }, () => {
     let t: TestDatabase;

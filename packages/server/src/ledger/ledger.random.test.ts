@@ -44,6 +44,7 @@ interface Model {
 }
 
 for (const kind of DATABASE_KINDS) {
+  // Skips (loudly) only outside CI when PostgreSQL is unreachable; under CI=true it throws.
   const skip = await skipUnlessPostgres(kind);
   describe(`random histories on ${kind}`, { skip }, () => {
     let t: TestDatabase;

@@ -73,7 +73,7 @@ for (const kind of DATABASE_KINDS) {
 
     const balance = async (account: Account) => (await ledger.getAccount(account.id)).balanceDiamonds;
 
-    it('opens one account per owner and kind, and refuses malformed accounts', { skip }, async () => {
+    it('opens one account per owner and kind, and refuses malformed accounts', async () => {
       const a = await ledger.openAccount({ ownerId: 'usr_same', kind: 'wallet' });
       const b = await ledger.openAccount({ ownerId: 'usr_same', kind: 'wallet' });
       const c = await ledger.openAccount({ ownerId: 'usr_same', kind: 'earnings' });
@@ -86,7 +86,7 @@ for (const kind of DATABASE_KINDS) {
       await rejectsWith(ledger.getAccount('acct_nope'), 'account_not_found');
     });
 
-    it('posts a transfer, updating both balances at once', { skip }, async () => {
+    it('posts a transfer, updating both balances at once', async () => {
       const { wallet, earnings } = await fundedWallet(100);
       const { transfer, replayed } = await ledger.transfer(gift(wallet, earnings, 30, { metadata: { site: 'site_demo', note: 'hi' } }));
       assert.equal(replayed, false);
@@ -100,7 +100,7 @@ for (const kind of DATABASE_KINDS) {
       assert.deepEqual(fetched, transfer);
     });
 
-    it('splits one transfer over many accounts (gift less the platform fee)', { skip }, async () => {
+    it('splits one transfer over many accounts (gift less the platform fee)', async () => {
       const { wallet, earnings } = await fundedWallet(100);
       const feesBefore = await balance(fees);
       await ledger.transfer({
@@ -117,7 +117,7 @@ for (const kind of DATABASE_KINDS) {
       assert.equal((await balance(fees)) - feesBefore, 20);
     });
 
-    it('refuses to overdraw a user account and writes nothing', { skip }, async () => {
+    it('refuses to overdraw a user account and writes nothing', async () => {
       const { wallet, earnings } = await fundedWallet(50);
       const transfers = await countRows(t, 'transfers');
       await rejectsWith(ledger.transfer(gift(wallet, earnings, 51)), 'insufficient_funds');
@@ -149,7 +149,7 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(await balance(wallet), 0);
     });
 
-    it('lets a platform account go negative, but never a user account (the CHECK constraint backs the code)', { skip }, async () => {
+    it('lets a platform account go negative, but never a user account (the CHECK constraint backs the code)', async () => {
       assert.ok((await balance(issuance)) < 0);
       const { wallet } = await fundedWallet(5);
       await assert.rejects(t.db.run('UPDATE accounts SET balance = -1 WHERE id = ?', [wallet.id]));
@@ -215,7 +215,7 @@ for (const kind of DATABASE_KINDS) {
         ['a reservation of no time', (a, b) => gift(a, b, 1, { reserveForMs: 0 }), 'invalid_request', 'reserveForMs'],
       ];
       for (const [name, build, code, param] of cases) {
-        it(`refuses ${name} with ${code}`, { skip }, async () => {
+        it(`refuses ${name} with ${code}`, async () => {
           const { wallet, earnings } = await fundedWallet(100);
           const before = [await countRows(t, 'transfers'), await countRows(t, 'postings')];
           await rejectsWith(ledger.transfer(build(wallet, earnings)), code, param);
@@ -227,7 +227,7 @@ for (const kind of DATABASE_KINDS) {
     });
 
     describe('idempotency', () => {
-      it('returns the first result for the same key and request, moving nothing again', { skip }, async () => {
+      it('returns the first result for the same key and request, moving nothing again', async () => {
         const { wallet, earnings } = await fundedWallet(100);
         const request = gift(wallet, earnings, 10, { metadata: { a: 1, b: 'two' } });
         const first = await ledger.transfer(request);
@@ -237,7 +237,7 @@ for (const kind of DATABASE_KINDS) {
         assert.equal(await balance(wallet), 90);
       });
 
-      it('refuses the same key with a different request', { skip }, async () => {
+      it('refuses the same key with a different request', async () => {
         const { wallet, earnings } = await fundedWallet(100);
         const request = gift(wallet, earnings, 10);
         await ledger.transfer(request);
@@ -254,7 +254,7 @@ for (const kind of DATABASE_KINDS) {
         assert.equal(await balance(wallet), 90);
       });
 
-      it('runs one of many concurrent requests with one key in this process', { skip }, async () => {
+      it('runs one of many concurrent requests with one key in this process', async () => {
         const { wallet, earnings } = await fundedWallet(100);
         const request = gift(wallet, earnings, 10);
         const results = await Promise.all(Array.from({ length: 20 }, () => ledger.transfer(request)));
@@ -263,7 +263,7 @@ for (const kind of DATABASE_KINDS) {
         assert.equal(await balance(wallet), 90);
       });
 
-      it('gives every transfer a new id, unique forever', { skip }, async () => {
+      it('gives every transfer a new id, unique forever', async () => {
         const { wallet, earnings } = await fundedWallet(100);
         const ids = new Set<string>();
         for (let i = 0; i < 20; i++) ids.add((await ledger.transfer(gift(wallet, earnings, 1))).transfer.id);
@@ -278,7 +278,7 @@ for (const kind of DATABASE_KINDS) {
     });
 
     describe('two-phase transfers', () => {
-      it('holds reserved Diamonds, then posts them', { skip }, async () => {
+      it('holds reserved Diamonds, then posts them', async () => {
         const { wallet, earnings } = await fundedWallet(100);
         const { transfer } = await ledger.transfer(gift(wallet, earnings, 40, { reserveForMs: 60_000 }));
         assert.equal(transfer.state, 'pending');
@@ -297,7 +297,7 @@ for (const kind of DATABASE_KINDS) {
         assert.equal((await ledger.getTransfer(transfer.id)).state, 'posted');
       });
 
-      it('voids a reservation, releasing the hold, and resolves it only once', { skip }, async () => {
+      it('voids a reservation, releasing the hold, and resolves it only once', async () => {
         const { wallet, earnings } = await fundedWallet(100);
         const { transfer } = await ledger.transfer(gift(wallet, earnings, 40, { reserveForMs: 60_000 }));
         const voidKey = key('void');
@@ -311,7 +311,7 @@ for (const kind of DATABASE_KINDS) {
         assert.equal(await balance(earnings), 0);
       });
 
-      it('refuses to resolve what is not a reservation', { skip }, async () => {
+      it('refuses to resolve what is not a reservation', async () => {
         const { wallet, earnings } = await fundedWallet(10);
         const { transfer } = await ledger.transfer(gift(wallet, earnings, 1));
         await rejectsWith(ledger.post({ idempotencyKey: key(), pendingId: transfer.id }), 'transfer_not_pending');
@@ -319,7 +319,7 @@ for (const kind of DATABASE_KINDS) {
         await rejectsWith(ledger.void({ idempotencyKey: key(), pendingId: 'nope' }), 'invalid_id', 'pendingId');
       });
 
-      it('voids an expired reservation exactly once, also after a restart', { skip }, async () => {
+      it('voids an expired reservation exactly once, also after a restart', async () => {
         const { wallet, earnings } = await fundedWallet(100);
         const { transfer } = await ledger.transfer(gift(wallet, earnings, 25, { reserveForMs: 1_000 }));
         now += 1_001;
@@ -343,7 +343,7 @@ for (const kind of DATABASE_KINDS) {
     });
 
     describe('batches', () => {
-      it('applies each transfer on its own: a failure does not fail the others', { skip }, async () => {
+      it('applies each transfer on its own: a failure does not fail the others', async () => {
         const { wallet, earnings } = await fundedWallet(100);
         const repeated = gift(wallet, earnings, 5);
         const results = await ledger.transferBatch([
@@ -364,7 +364,7 @@ for (const kind of DATABASE_KINDS) {
         assert.equal(await balance(earnings), 95);
       });
 
-      it('replays a whole batch without moving anything twice', { skip }, async () => {
+      it('replays a whole batch without moving anything twice', async () => {
         const { wallet, earnings } = await fundedWallet(1_000);
         const batch = Array.from({ length: 100 }, () => gift(wallet, earnings, 3));
         const first = await ledger.transferBatch(batch);
@@ -380,7 +380,7 @@ for (const kind of DATABASE_KINDS) {
     });
 
     describe('the journal is append-only', () => {
-      it('refuses UPDATE and DELETE of transfers and postings in the database itself', { skip }, async () => {
+      it('refuses UPDATE and DELETE of transfers and postings in the database itself', async () => {
         const { wallet, earnings } = await fundedWallet(10);
         const { transfer } = await ledger.transfer(gift(wallet, earnings, 1));
         await assert.rejects(t.db.run('UPDATE postings SET amount = 5 WHERE transfer_id = ?', [transfer.id]), /append-only/);
@@ -392,7 +392,7 @@ for (const kind of DATABASE_KINDS) {
     });
 
     describe('verify', () => {
-      it('finds a cached balance that disagrees with the journal, and is clean again once it is fixed', { skip }, async () => {
+      it('finds a cached balance that disagrees with the journal, and is clean again once it is fixed', async () => {
         const { wallet } = await fundedWallet(10);
         assert.equal((await verifyLedger(t.db)).ok, true);
         await t.db.run('UPDATE accounts SET balance = balance + 7 WHERE id = ?', [wallet.id]);

@@ -15,6 +15,7 @@ function rejectsWith(promise: Promise<unknown>, code: string) {
 }
 
 for (const kind of DATABASE_KINDS) {
+  // Skips (loudly) only outside CI when PostgreSQL is unreachable; under CI=true it throws.
   const skip = await skipUnlessPostgres(kind);
   describe(`quotes on ${kind}`, { skip }, () => {
     let t: TestDatabase;

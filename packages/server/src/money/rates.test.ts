@@ -80,6 +80,7 @@ function rejectsWith(promise: Promise<unknown>, code: string, param?: string) {
 }
 
 for (const kind of DATABASE_KINDS) {
+  // Skips (loudly) only outside CI when PostgreSQL is unreachable; under CI=true it throws.
   const skip = await skipUnlessPostgres(kind);
   describe(`rates on ${kind}`, { skip }, () => {
     let t: TestDatabase;

@@ -58,6 +58,7 @@ async function assertErrorPage(res: Response, status: number, message: RegExp): 
 let ipCounter = 0;
 
 for (const kind of DATABASE_KINDS) {
+  // Skips (loudly) only outside CI when PostgreSQL is unreachable; under CI=true it throws.
   const skip = await skipUnlessPostgres(kind);
   describe(`consent screen on ${kind}`, { skip }, () => {
     let t: TestDatabase;

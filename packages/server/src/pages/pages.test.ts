@@ -41,6 +41,7 @@ function assertFormError(body: string, fieldId: string | undefined, message: Reg
 let ipCounter = 0;
 
 for (const kind of DATABASE_KINDS) {
+  // Skips (loudly) only outside CI when PostgreSQL is unreachable; under CI=true it throws.
   const skip = await skipUnlessPostgres(kind);
   describe(`hosted pages on ${kind}`, { skip }, () => {
     let t: TestDatabase;
