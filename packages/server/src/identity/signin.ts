@@ -163,26 +163,30 @@ export async function pollSignInRequest(
   input: { requestId: unknown; codeVerifier: unknown; siteId: string; origin: string },
   now = Date.now(),
 ): Promise<SignInPoll> {
+  // Most polls find the request still pending: they only read. The exchange alone writes, and
+  // its conditional update from `approved` makes it happen once however many polls race.
+  const row = await findRow(db, input.requestId);
+  if (!row || row.site_id !== input.siteId)
+    throw new ApiError('signin_request_not_found', 'No such sign-in request for this site.', { param: 'requestId' });
+  if (row.origin !== input.origin) throw new ApiError('origin_not_allowed', 'This sign-in request belongs to another origin.');
+  const verifier = input.codeVerifier;
+  const expected = Buffer.from(row.code_challenge);
+  const actual = Buffer.from(typeof verifier === 'string' && VERIFIER.test(verifier) ? pkceChallenge(verifier) : '');
+  if (actual.length !== expected.length || !timingSafeEqual(actual, expected)) {
+    throw new ApiError('invalid_code_verifier', 'The code verifier does not match this sign-in request.', { param: 'codeVerifier' });
+  }
+  const request = toRequest(row, now);
+  const used = () => new ApiError('signin_request_used', 'This sign-in request was already exchanged for tokens.');
+  if (request.status === 'consumed') throw used();
+  const userId = row.user_id;
+  if (request.status !== 'approved' || !userId) return { status: request.status as 'pending' | 'denied' | 'expired' };
   return db.transaction(async (tx) => {
-    const row = await findRow(tx, input.requestId);
-    if (!row || row.site_id !== input.siteId)
-      throw new ApiError('signin_request_not_found', 'No such sign-in request for this site.', { param: 'requestId' });
-    if (row.origin !== input.origin) throw new ApiError('origin_not_allowed', 'This sign-in request belongs to another origin.');
-    const verifier = input.codeVerifier;
-    const expected = Buffer.from(row.code_challenge);
-    const actual = Buffer.from(typeof verifier === 'string' && VERIFIER.test(verifier) ? pkceChallenge(verifier) : '');
-    if (actual.length !== expected.length || !timingSafeEqual(actual, expected)) {
-      throw new ApiError('invalid_code_verifier', 'The code verifier does not match this sign-in request.', { param: 'codeVerifier' });
-    }
-    const request = toRequest(row, now);
-    if (request.status === 'consumed') throw new ApiError('signin_request_used', 'This sign-in request was already exchanged for tokens.');
-    if (request.status !== 'approved' || !row.user_id) return { status: request.status as 'pending' | 'denied' | 'expired' };
-    const consumed = await tx.run(`UPDATE signin_requests SET status = 'consumed', consumed_at = ? WHERE id = ? AND status = 'approved'`, [
-      now,
-      row.id,
-    ]);
-    if (consumed === 0) throw new ApiError('signin_request_used', 'This sign-in request was already exchanged for tokens.');
-    const tokens = await issueTokens(tx, { userId: row.user_id, siteId: row.site_id, origin: row.origin, familyId: newFamilyId() }, now);
-    return { status: 'approved', userId: row.user_id, tokens };
+    const consumed = await tx.run(
+      `UPDATE signin_requests SET status = 'consumed', consumed_at = ? WHERE id = ? AND status = 'approved' AND expires_at > ?`,
+      [now, row.id, now],
+    );
+    if (consumed === 0) throw used();
+    const tokens = await issueTokens(tx, { userId, siteId: row.site_id, origin: row.origin, familyId: newFamilyId() }, now);
+    return { status: 'approved', userId, tokens };
   });
 }
