@@ -126,6 +126,9 @@ export function createApp(context: AppContext): Hono<AppEnv> {
   // Hosted pages on the platform's own origin: sign-up, sign-in, the account page.
   app.route('/', hostedPages({ db: context.db }));
 
+  // Someone opening the address `npm start` prints lands on their account (or sign-in).
+  app.get('/', (c) => c.redirect('/account', 303));
+
   app.get('/healthz', async (c) => {
     const body: Health = {
       status: 'ok',

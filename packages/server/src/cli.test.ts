@@ -259,6 +259,10 @@ for (const kind of DATABASE_KINDS) {
         assert.equal(keyless.status, 401);
         assert.equal(ErrorBody.parse(await keyless.json()).error.code, 'authentication_required');
 
+        const home = await fetch(url, { redirect: 'manual' });
+        assert.equal(home.status, 303);
+        assert.equal(home.headers.get('location'), '/account');
+
         const page = await fetch(`${url}/signin`);
         assert.equal(page.status, 200);
         assert.match(page.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
