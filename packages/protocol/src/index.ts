@@ -45,3 +45,9 @@ export {
   RevokeToken,
   Me,
 } from './identity.js';
+export { SpendKind, ConfirmationId, ConfirmationStatus, Confirmation, ConfirmationDecision } from './spends.js';
+export * from './payments.js';
+export * from './gifts.js';
+export * from './content.js';
+export * from './orders.js';
+export * from './wallet.js';

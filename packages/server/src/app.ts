@@ -1,8 +1,9 @@
-import { Hono } from 'hono';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { newId, type ErrorBody, type Health } from '@diamonds/protocol';
 import { ApiError } from './errors.js';
 import type { Database } from './db/types.js';
 import { schemaVersion } from './db/migrations.js';
+import { VERSION } from './version.js';
 import type { Ledger } from './ledger/ledger.js';
 import { jsonBody, type JsonBodyVariables } from './http/body.js';
 import { corsByPublishableKey, type CallerVariables } from './http/cors.js';
@@ -11,14 +12,51 @@ import { findSiteByKey } from './identity/sites.js';
 import { hostedPages } from './pages/routes.js';
 import { identityApi } from './api/identity.js';
 import { ratesApi } from './api/rates.js';
+import { openApiRoutes } from './api/openapi.js';
+import { walletApi } from './api/wallet.js';
+import { paymentsApi } from './api/payments.js';
+import { giftsApi } from './api/gifts.js';
+import { confirmationsApi } from './api/confirmations.js';
+import { contentApi } from './api/content.js';
+import { ordersApi } from './api/orders.js';
+import { jwks } from './money/receipts.js';
+import { GroupCommit } from './ledger/group-commit.js';
+import { DEFAULT_MONEY_SETTINGS, type Settings } from './config.js';
 
-/** The package version, reported by `/healthz`. */
-export const VERSION = '0.1.0';
+export { VERSION } from './version.js';
+
+/** The settings the money flows read (see {@link Settings}). */
+export type MoneySettings = Pick<
+  Settings,
+  'platformFeeBps' | 'publicUrl' | 'paymentProvider' | 'stripeSecretKey' | 'stripeWebhookSecret' | 'stripeApiBase'
+>;
+
+/**
+ * API paths that need no key: the OpenAPI document, and Stripe's webhook (signed by Stripe,
+ * verified over its raw body by the route itself).
+ */
+export const KEYLESS_API_PATHS: ReadonlySet<string> = new Set(['/v1/openapi.json', '/v1/webhooks/stripe']);
 
 /** What every request handler can reach. */
 export interface AppContext {
   db: Database;
   ledger: Ledger;
+  /** Where spends are group-committed: one per process, shared by every route. */
+  commits: GroupCommit;
+  settings: MoneySettings;
+}
+
+/** What {@link createApp} needs: a database and its ledger; the rest has defaults. */
+export interface AppOptions {
+  db: Database;
+  ledger: Ledger;
+  commits?: GroupCommit;
+  settings?: Partial<MoneySettings>;
+}
+
+/** The platform's public origin for links it hands out: configured, or the one the request came to. */
+export function publicBaseUrl(c: Context<AppEnv>, settings: MoneySettings): string {
+  return settings.publicUrl ?? new URL(c.req.url).origin;
 }
 
 /** Hono's per-request variables. */
@@ -101,30 +139,50 @@ export function createBaseApp(): Hono<AppEnv> {
  * Builds the platform's HTTP application (no listening socket; see `startServer`): the API
  * under `/v1`, the hosted pages, and `/healthz`.
  */
-export function createApp(context: AppContext): Hono<AppEnv> {
+export function createApp(options: AppOptions): Hono<AppEnv> {
+  const context: AppContext = {
+    db: options.db,
+    ledger: options.ledger,
+    commits: options.commits ?? new GroupCommit(options.ledger),
+    settings: { ...DEFAULT_MONEY_SETTINGS, ...options.settings },
+  };
   const app = createBaseApp();
 
   // The API: CORS decided by the publishable key's origins, then JSON bodies within limits.
-  app.use(
-    '/v1/*',
-    corsByPublishableKey({
-      lookupPublishableKey: async (key) => {
-        const found = await findSiteByKey(context.db, key);
-        return found?.kind === 'publishable' ? { siteId: found.site.id, origins: found.site.origins } : undefined;
-      },
-      lookupSecretKey: async (key) => {
-        const found = await findSiteByKey(context.db, key);
-        return found?.kind === 'secret' ? { siteId: found.site.id } : undefined;
-      },
-      isOriginRegistered: (origin) => isOriginRegistered(context.db, origin),
-    }),
-  );
-  app.use('/v1/*', jsonBody());
+  // The few key-less routes (the OpenAPI document, Stripe's webhook with its raw body) skip both.
+  const byKey = corsByPublishableKey({
+    lookupPublishableKey: async (key) => {
+      const found = await findSiteByKey(context.db, key);
+      return found?.kind === 'publishable' ? { siteId: found.site.id, origins: found.site.origins } : undefined;
+    },
+    lookupSecretKey: async (key) => {
+      const found = await findSiteByKey(context.db, key);
+      return found?.kind === 'secret' ? { siteId: found.site.id } : undefined;
+    },
+    isOriginRegistered: (origin) => isOriginRegistered(context.db, origin),
+  }) as unknown as MiddlewareHandler<AppEnv>;
+  const json = jsonBody() as unknown as MiddlewareHandler<AppEnv>;
+  app.use('/v1/*', (c, next) => (KEYLESS_API_PATHS.has(c.req.path) ? next() : byKey(c, next)));
+  app.use('/v1/*', (c, next) => (KEYLESS_API_PATHS.has(c.req.path) ? next() : json(c, next)));
   app.route('/v1', identityApi(context.db));
   app.route('/v1', ratesApi(context.db));
+  app.route('/v1', openApiRoutes());
+  app.route('/v1', walletApi(context));
+  app.route('/v1', paymentsApi(context));
+  app.route('/v1', giftsApi(context));
+  app.route('/v1', confirmationsApi(context));
+  app.route('/v1', contentApi(context));
+  app.route('/v1', ordersApi(context));
 
-  // Hosted pages on the platform's own origin: sign-up, sign-in, the account page.
-  app.route('/', hostedPages({ db: context.db }));
+  // Receipts' public keys, for sites' backends to verify receipts offline.
+  app.get('/.well-known/jwks.json', async (c) => {
+    c.header('Cache-Control', 'public, max-age=300');
+    c.header('Access-Control-Allow-Origin', '*');
+    return c.json(await jwks(context.db));
+  });
+
+  // Hosted pages on the platform's own origin: sign-up, sign-in, account, confirmations, top-up.
+  app.route('/', hostedPages(context));
 
   // Someone opening the address `npm start` prints lands on their account (or sign-in).
   app.get('/', (c) => c.redirect('/account', 303));

@@ -10,7 +10,38 @@ export interface Settings {
   dataDir: string;
   /** PostgreSQL connection string; when set, used instead of SQLite. `DATABASE_URL`. */
   databaseUrl: string | undefined;
+  /**
+   * The platform's fee on every spend, in basis points of the amount (2,000 = 20%).
+   * `DIAMONDS_PLATFORM_FEE_BPS`, default 2000.
+   */
+  platformFeeBps: number;
+  /**
+   * The platform's public address, used in links it hands out (confirmation and top-up pages).
+   * `DIAMONDS_PUBLIC_URL`; by default the address the request came to.
+   */
+  publicUrl: string | undefined;
+  /** Which payment provider sells Diamonds. `DIAMONDS_PAYMENTS`: `test` (default) or `stripe`. */
+  paymentProvider: 'test' | 'stripe';
+  /** Stripe's secret API key (`sk_test_…`), when the provider is `stripe`. `STRIPE_SECRET_KEY`. */
+  stripeSecretKey: string | undefined;
+  /** The signing secret of the Stripe webhook endpoint (`whsec_…`). `STRIPE_WEBHOOK_SECRET`. */
+  stripeWebhookSecret: string | undefined;
+  /**
+   * Where the Stripe API is reached; only tests point it elsewhere (a local stand-in).
+   * `STRIPE_API_BASE`, default Stripe's own.
+   */
+  stripeApiBase: string | undefined;
 }
+
+/** The money settings' defaults, for code that builds {@link Settings} by hand (tests). */
+export const DEFAULT_MONEY_SETTINGS = {
+  platformFeeBps: 2000,
+  publicUrl: undefined,
+  paymentProvider: 'test',
+  stripeSecretKey: undefined,
+  stripeWebhookSecret: undefined,
+  stripeApiBase: undefined,
+} as const satisfies Partial<Settings>;
 
 /** The SQLite file inside a data folder. */
 export function sqliteFile(dataDir: string): string {
@@ -31,10 +62,34 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new Error('DATABASE_URL must be a postgres:// or postgresql:// connection string.');
   }
+  const feeText = env.DIAMONDS_PLATFORM_FEE_BPS?.trim() || '2000';
+  const platformFeeBps = Number(feeText);
+  if (!Number.isInteger(platformFeeBps) || platformFeeBps < 0 || platformFeeBps > 10_000) {
+    throw new Error(`DIAMONDS_PLATFORM_FEE_BPS must be whole basis points from 0 to 10000; got "${feeText}".`);
+  }
+  const publicUrl = env.DIAMONDS_PUBLIC_URL?.trim().replace(/\/+$/, '') || undefined;
+  if (publicUrl && !/^https?:\/\/[^/]+$/.test(publicUrl)) {
+    throw new Error(`DIAMONDS_PUBLIC_URL must be an origin such as https://diamonds.example; got "${publicUrl}".`);
+  }
+  const paymentProvider = env.DIAMONDS_PAYMENTS?.trim() || 'test';
+  if (paymentProvider !== 'test' && paymentProvider !== 'stripe') {
+    throw new Error(`DIAMONDS_PAYMENTS must be "test" or "stripe"; got "${paymentProvider}".`);
+  }
+  const stripeSecretKey = env.STRIPE_SECRET_KEY?.trim() || undefined;
+  const stripeWebhookSecret = env.STRIPE_WEBHOOK_SECRET?.trim() || undefined;
+  if (paymentProvider === 'stripe' && (!stripeSecretKey || !stripeWebhookSecret)) {
+    throw new Error('DIAMONDS_PAYMENTS=stripe needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET.');
+  }
   return {
     port,
     host: env.HOST?.trim() || undefined,
     dataDir: resolve(env.DIAMONDS_DATA_DIR?.trim() || '.diamonds'),
     databaseUrl,
+    platformFeeBps,
+    publicUrl,
+    paymentProvider,
+    stripeSecretKey,
+    stripeWebhookSecret,
+    stripeApiBase: env.STRIPE_API_BASE?.trim() || undefined,
   };
 }

@@ -6,6 +6,8 @@ import { migrate } from './db/migrations.js';
 import { openDatabase } from './db/open.js';
 import type { Database } from './db/types.js';
 import { Ledger } from './ledger/ledger.js';
+import { GroupCommit } from './ledger/group-commit.js';
+import { expireConfirmations } from './money/spends.js';
 import type { Settings } from './config.js';
 
 /** How often expired reservations are voided. */
@@ -18,6 +20,8 @@ export interface RunningServer {
   port: number;
   db: Database;
   ledger: Ledger;
+  /** The group commit every spend goes through. */
+  commits: GroupCommit;
   /** Stops accepting connections, lets requests in flight finish, then closes the database. */
   close(): Promise<void>;
 }
@@ -51,8 +55,16 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     throw error;
   }
   const ledger = new Ledger(db);
+  await expireConfirmations(db, ledger);
   await ledger.voidExpired();
-  const app = createApp({ db, ledger });
+  const commits = new GroupCommit(ledger);
+  const { platformFeeBps, publicUrl, paymentProvider, stripeSecretKey, stripeWebhookSecret, stripeApiBase } = options;
+  const settings = Object.fromEntries(
+    Object.entries({ platformFeeBps, publicUrl, paymentProvider, stripeSecretKey, stripeWebhookSecret, stripeApiBase }).filter(
+      ([, value]) => value !== undefined,
+    ),
+  );
+  const app = createApp({ db, ledger, commits, settings });
 
   const server = await new Promise<Server>((resolve, reject) => {
     const listening = serve({ fetch: app.fetch, port: options.port ?? 8787, hostname: options.host }, () => resolve(listening as Server));
@@ -64,7 +76,13 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
 
   let sweeping: Promise<unknown> = Promise.resolve();
   const sweeper = setInterval(() => {
-    sweeping = sweeping.then(() => ledger.voidExpired()).catch((error: unknown) => console.error('reservation sweep failed', error));
+    sweeping = sweeping
+      .then(async () => {
+        // Confirmations first: their sweep also runs each flow's clean-up (stock returned…).
+        await expireConfirmations(db, ledger);
+        await ledger.voidExpired();
+      })
+      .catch((error: unknown) => console.error('reservation sweep failed', error));
   }, SWEEP_INTERVAL_MS);
   sweeper.unref();
 
@@ -82,5 +100,5 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     return closing;
   };
 
-  return { url, port: address.port, db, ledger, close };
+  return { url, port: address.port, db, ledger, commits, close };
 }

@@ -1,4 +1,9 @@
 import type { Database, DatabaseKind, SqlClient } from './types.js';
+import { moneyMigration } from '../money/schema.js';
+import { paymentsMigration } from '../payments/schema.js';
+import { giftsMigration } from '../gifts/schema.js';
+import { contentMigration } from '../content/schema.js';
+import { ordersMigration } from '../orders/schema.js';
 
 /** One versioned step of the schema, with DDL for each engine. */
 export interface Migration {
@@ -306,7 +311,18 @@ const rates: Migration = {
 };
 
 /** Every migration, in order. Append new ones; never edit one that has shipped. */
-export const MIGRATIONS: readonly Migration[] = [ledgerV1, identity, signIn, allowance, rates];
+export const MIGRATIONS: readonly Migration[] = [
+  ledgerV1,
+  identity,
+  signIn,
+  allowance,
+  rates,
+  moneyMigration,
+  paymentsMigration,
+  giftsMigration,
+  contentMigration,
+  ordersMigration,
+];
 
 /** The schema version this build expects. */
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

@@ -1,3 +1,4 @@
+import type { SqlClient } from '../db/types.js';
 import type { BatchItemResult, Ledger, TransferRequest, TransferResult } from './ledger.js';
 
 /** Options of {@link GroupCommit}. */
@@ -11,6 +12,19 @@ interface Waiting {
   resolve(result: TransferResult): void;
   reject(error: unknown): void;
 }
+
+interface WaitingWork {
+  work: (tx: SqlClient) => Promise<unknown>;
+  resolve(result: unknown): void;
+  reject(error: unknown): void;
+}
+
+function isTransactionRetry(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '40001' || code === '40P01';
+}
+
+type WorkOutcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 /**
  * Groups transfers that arrive at the same time into one database transaction.
@@ -33,6 +47,8 @@ export class GroupCommit {
   readonly #maxBatch: number;
   #queue: Waiting[] = [];
   #flushing = false;
+  #works: WaitingWork[] = [];
+  #running = false;
   /** How many database transactions this instance has run, for tests and metrics. */
   batches = 0;
 
@@ -55,6 +71,69 @@ export class GroupCommit {
         queueMicrotask(() => void this.#flush());
       }
     });
+  }
+
+  /**
+   * Runs `work` in a database transaction shared with the other work that arrives together:
+   * the API's spends (a gift with its allowance spend and its own rows, say) go through here.
+   *
+   * @remarks
+   * Each work runs under its own savepoint: when it throws, only its own writes are rolled
+   * back and its promise rejects, while the others commit. Every promise settles only after
+   * the shared transaction committed, so an answer is never sent before it is durable. `work`
+   * may run more than once (the database may ask for a retry), so it must have no effects
+   * outside `tx`. Use the ledger's `transferIn`, `postIn` and `voidIn` inside it.
+   */
+  run<T>(work: (tx: SqlClient) => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#works.push({ work, resolve: resolve as (result: unknown) => void, reject });
+      if (!this.#running) {
+        this.#running = true;
+        queueMicrotask(() => void this.#runWorks());
+      }
+    });
+  }
+
+  async #runWorks(): Promise<void> {
+    try {
+      while (this.#works.length > 0) {
+        const batch = this.#works.splice(0, this.#maxBatch);
+        let outcomes: WorkOutcome[];
+        try {
+          this.batches++;
+          outcomes = await this.#ledger.db.transaction(async (tx) => {
+            const done: WorkOutcome[] = [];
+            for (const waiting of batch) {
+              await tx.run('SAVEPOINT group_item');
+              try {
+                const value = await waiting.work(tx);
+                await tx.run('RELEASE SAVEPOINT group_item');
+                done.push({ ok: true, value });
+              } catch (error) {
+                // A deadlock or serialization failure dooms the whole transaction: let the
+                // database layer run the batch again rather than fail this work alone.
+                if (isTransactionRetry(error)) throw error;
+                await tx.run('ROLLBACK TO SAVEPOINT group_item');
+                await tx.run('RELEASE SAVEPOINT group_item');
+                done.push({ ok: false, error });
+              }
+            }
+            return done;
+          });
+        } catch (error) {
+          for (const waiting of batch) waiting.reject(error);
+          continue;
+        }
+        batch.forEach((waiting, i) => {
+          const outcome = outcomes[i];
+          if (!outcome) waiting.reject(new Error('missing batch result'));
+          else if (outcome.ok) waiting.resolve(outcome.value);
+          else waiting.reject(outcome.error);
+        });
+      }
+    } finally {
+      this.#running = false;
+    }
   }
 
   async #flush(): Promise<void> {

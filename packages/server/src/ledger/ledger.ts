@@ -111,6 +111,18 @@ const TRANSFER_COLUMNS = 'id, code, state, amount, idempotency_key, request_hash
 /** A marker that a concurrent transaction committed the same idempotency key first. */
 class KeyRaceLost extends Error {}
 
+/** Inside a caller's transaction a lost key race cannot be rerun here: the caller retries. */
+async function inProgressOnRace<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    if (error instanceof KeyRaceLost) {
+      throw new ApiError('idempotency_request_in_progress', 'A request with this idempotency key is in progress; retry shortly.');
+    }
+    throw error;
+  }
+}
+
 function isUniqueViolationOn(error: unknown, what: string): boolean {
   const { code, message, constraint } = error as { code?: unknown; message?: unknown; constraint?: unknown };
   if (code === '23505') return typeof constraint === 'string' && constraint.includes(what);
@@ -281,7 +293,7 @@ export class Ledger {
    * @remarks User kinds (`wallet`, `earnings`) need an owner and may never go below zero;
    * platform kinds have no owner and may (issuance is negative by every Diamond sold).
    */
-  async openAccount(params: { ownerId: string | null; kind: AccountKind }): Promise<Account> {
+  async openAccount(params: { ownerId: string | null; kind: AccountKind }, client: SqlClient = this.db): Promise<Account> {
     const kind = AccountKind.safeParse(params.kind);
     if (!kind.success) throw new ApiError('invalid_request', `Unknown account kind ${JSON.stringify(params.kind)}.`, { param: 'kind' });
     const isUser = (USER_ACCOUNT_KINDS as readonly string[]).includes(kind.data);
@@ -294,21 +306,21 @@ export class Ledger {
     const ownerKey = params.ownerId ?? '';
     const find = `SELECT id, owner_id, kind, balance, pending_debits, pending_credits FROM accounts
       WHERE coalesce(owner_id, '') = ? AND kind = ?`;
-    const existing = await this.db.query<AccountRow>(find, [ownerKey, kind.data]);
+    const existing = await client.query<AccountRow>(find, [ownerKey, kind.data]);
     if (existing[0]) return toAccount(existing[0]);
-    await this.db.run(
+    await client.run(
       `INSERT INTO accounts (id, owner_id, kind, allow_negative, balance, pending_debits, pending_credits, created_at)
        VALUES (?, ?, ?, ?, 0, 0, 0, ?) ON CONFLICT DO NOTHING`,
       [newId('acct'), params.ownerId, kind.data, !isUser, this.#now()],
     );
-    const created = await this.db.query<AccountRow>(find, [ownerKey, kind.data]);
+    const created = await client.query<AccountRow>(find, [ownerKey, kind.data]);
     if (!created[0]) throw new Error('account vanished after insert');
     return toAccount(created[0]);
   }
 
   /** The platform's account of `kind` (issuance, fees, payouts, creator_fund, boosts). */
-  platformAccount(kind: Exclude<AccountKind, 'wallet' | 'earnings'>): Promise<Account> {
-    return this.openAccount({ ownerId: null, kind });
+  platformAccount(kind: Exclude<AccountKind, 'wallet' | 'earnings'>, client: SqlClient = this.db): Promise<Account> {
+    return this.openAccount({ ownerId: null, kind }, client);
   }
 
   /** An account by id. @throws {@link ApiError} `account_not_found` */
@@ -356,6 +368,36 @@ export class Ledger {
         return { transfer: claimed.transfer, replayed: false };
       }),
     );
+  }
+
+  /**
+   * Moves (or reserves) Diamonds inside the caller's transaction, so that the movement and the
+   * caller's own rows (a gift, an order, an allowance spend) commit together or not at all.
+   *
+   * @remarks A refusal throws after undoing this call's balance changes, so the caller's
+   * transaction may go on (or roll back to its savepoint). A same-key request replays; when
+   * another transaction holds the key, `idempotency_request_in_progress` is thrown.
+   * @throws the same errors as {@link Ledger.transfer}.
+   */
+  async transferIn(tx: SqlClient, request: TransferRequest): Promise<TransferResult> {
+    const valid = validateTransfer(request);
+    const existing = (await this.#prefetchKeys(tx, [valid.idempotencyKey])).get(valid.idempotencyKey);
+    if (existing) return this.#replayRow(tx, existing, valid.hash);
+    const applied = await inProgressOnRace(this.#apply(tx, valid));
+    return { transfer: applied.transfer, replayed: false };
+  }
+
+  /** Posts a reservation inside the caller's transaction (see {@link Ledger.transferIn}). */
+  postIn(tx: SqlClient, request: ResolveRequest): Promise<TransferResult> {
+    return inProgressOnRace(this.#resolveIn(tx, 'post', request, false));
+  }
+
+  /**
+   * Voids a reservation inside the caller's transaction (see {@link Ledger.transferIn}); an
+   * expired reservation may be voided too.
+   */
+  voidIn(tx: SqlClient, request: ResolveRequest): Promise<TransferResult> {
+    return inProgressOnRace(this.#resolveIn(tx, 'void', request, true));
   }
 
   /** Inserts the transfer row unless its idempotency key is taken; `undefined` when it is. */
@@ -629,85 +671,83 @@ export class Ledger {
     );
   }
 
-  async #resolve(action: 'post' | 'void', request: ResolveRequest, allowExpired = false): Promise<TransferResult> {
+  #resolve(action: 'post' | 'void', request: ResolveRequest, allowExpired = false): Promise<TransferResult> {
+    return this.#withKeyRaceRetry(() => this.db.transaction((tx) => this.#resolveIn(tx, action, request, allowExpired)));
+  }
+
+  async #resolveIn(tx: SqlClient, action: 'post' | 'void', request: ResolveRequest, allowExpired: boolean): Promise<TransferResult> {
     const idempotencyKey = validateKey(request.idempotencyKey);
     if (!isId('txn', request.pendingId)) {
       throw new ApiError('invalid_id', `Expected a transfer id (txn_…); got ${JSON.stringify(request.pendingId)}.`, { param: 'pendingId' });
     }
     const metadata = validateMetadata(request.metadata);
     const hash = hashRequest(action, { pendingId: request.pendingId, metadata });
-    return this.#withKeyRaceRetry(() =>
-      this.db.transaction(async (tx) => {
-        const now = this.#now();
-        // Lock the reservation so concurrent resolvers queue here rather than race; only then
-        // look for an earlier result, so one that committed while we queued is replayed.
-        const lock = tx.kind === 'postgres' ? ' FOR UPDATE' : '';
-        const pending = (
-          await tx.query<TransferRow>(`SELECT ${TRANSFER_COLUMNS} FROM transfers WHERE id = ?${lock}`, [request.pendingId])
-        )[0];
-        const replay = await this.#replay(tx, idempotencyKey, hash);
-        if (replay) return replay;
-        if (!pending || pending.state === 'post_pending' || pending.state === 'void_pending') {
-          throw new ApiError('transfer_not_found', `No transfer ${request.pendingId}.`, { param: 'pendingId' });
-        }
-        if (pending.state !== 'pending') {
-          throw new ApiError('transfer_not_pending', `Transfer ${pending.id} was posted at once; only a reservation can be ${action}ed.`, {
-            param: 'pendingId',
-          });
-        }
-        const open = await tx.query<{ expires_at: number }>('SELECT expires_at FROM reservations WHERE transfer_id = ?', [pending.id]);
-        if (!open[0]) {
-          throw new ApiError('transfer_already_resolved', `Reservation ${pending.id} was already posted or voided.`, {
-            param: 'pendingId',
-          });
-        }
-        if (action === 'post' && !allowExpired && open[0].expires_at <= now) {
-          throw new ApiError('reservation_expired', `Reservation ${pending.id} expired; it will be voided.`, { param: 'pendingId' });
-        }
-        const postings = await tx.query<{ account_id: string; amount: number }>(
-          'SELECT account_id, amount FROM postings WHERE transfer_id = ? ORDER BY account_id',
-          [pending.id],
-        );
-        for (const { account_id: accountId, amount } of postings) {
-          const sql =
-            amount < 0
-              ? action === 'post'
-                ? 'UPDATE accounts SET pending_debits = pending_debits - ?, balance = balance - ? WHERE id = ?'
-                : 'UPDATE accounts SET pending_debits = pending_debits - ? WHERE id = ?'
-              : action === 'post'
-                ? 'UPDATE accounts SET pending_credits = pending_credits - ?, balance = balance + ? WHERE id = ?'
-                : 'UPDATE accounts SET pending_credits = pending_credits - ? WHERE id = ?';
-          const magnitude = Math.abs(amount);
-          await tx.run(sql, action === 'post' ? [magnitude, magnitude, accountId] : [magnitude, accountId]);
-        }
-        const id = newId('txn', now);
-        const inserted = await tx.run(
-          `INSERT INTO transfers (${TRANSFER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?) ON CONFLICT (idempotency_key) DO NOTHING`,
-          [
-            id,
-            pending.code,
-            action === 'post' ? 'post_pending' : 'void_pending',
-            pending.amount,
-            idempotencyKey,
-            hash,
-            pending.id,
-            JSON.stringify(metadata),
-            now,
-          ],
-        );
-        if (inserted === 0) throw new KeyRaceLost();
-        if (action === 'post') {
-          await this.#insertPostings(
-            tx,
-            id,
-            postings.map((p) => ({ accountId: p.account_id, amountDiamonds: p.amount })),
-            false,
-          );
-        }
-        await tx.run('DELETE FROM reservations WHERE transfer_id = ?', [pending.id]);
-        return { transfer: await this.#present(tx, pending), replayed: false };
-      }),
+    const now = this.#now();
+    // Lock the reservation so concurrent resolvers queue here rather than race; only then
+    // look for an earlier result, so one that committed while we queued is replayed.
+    const lock = tx.kind === 'postgres' ? ' FOR UPDATE' : '';
+    const pending = (await tx.query<TransferRow>(`SELECT ${TRANSFER_COLUMNS} FROM transfers WHERE id = ?${lock}`, [request.pendingId]))[0];
+    const replay = await this.#replay(tx, idempotencyKey, hash);
+    if (replay) return replay;
+    if (!pending || pending.state === 'post_pending' || pending.state === 'void_pending') {
+      throw new ApiError('transfer_not_found', `No transfer ${request.pendingId}.`, { param: 'pendingId' });
+    }
+    if (pending.state !== 'pending') {
+      throw new ApiError('transfer_not_pending', `Transfer ${pending.id} was posted at once; only a reservation can be ${action}ed.`, {
+        param: 'pendingId',
+      });
+    }
+    const open = await tx.query<{ expires_at: number }>('SELECT expires_at FROM reservations WHERE transfer_id = ?', [pending.id]);
+    if (!open[0]) {
+      throw new ApiError('transfer_already_resolved', `Reservation ${pending.id} was already posted or voided.`, {
+        param: 'pendingId',
+      });
+    }
+    if (action === 'post' && !allowExpired && open[0].expires_at <= now) {
+      throw new ApiError('reservation_expired', `Reservation ${pending.id} expired; it will be voided.`, { param: 'pendingId' });
+    }
+    const postings = await tx.query<{ account_id: string; amount: number }>(
+      'SELECT account_id, amount FROM postings WHERE transfer_id = ? ORDER BY account_id',
+      [pending.id],
     );
+    for (const { account_id: accountId, amount } of postings) {
+      const sql =
+        amount < 0
+          ? action === 'post'
+            ? 'UPDATE accounts SET pending_debits = pending_debits - ?, balance = balance - ? WHERE id = ?'
+            : 'UPDATE accounts SET pending_debits = pending_debits - ? WHERE id = ?'
+          : action === 'post'
+            ? 'UPDATE accounts SET pending_credits = pending_credits - ?, balance = balance + ? WHERE id = ?'
+            : 'UPDATE accounts SET pending_credits = pending_credits - ? WHERE id = ?';
+      const magnitude = Math.abs(amount);
+      await tx.run(sql, action === 'post' ? [magnitude, magnitude, accountId] : [magnitude, accountId]);
+    }
+    const id = newId('txn', now);
+    const inserted = await tx.run(
+      `INSERT INTO transfers (${TRANSFER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?) ON CONFLICT (idempotency_key) DO NOTHING`,
+      [
+        id,
+        pending.code,
+        action === 'post' ? 'post_pending' : 'void_pending',
+        pending.amount,
+        idempotencyKey,
+        hash,
+        pending.id,
+        JSON.stringify(metadata),
+        now,
+      ],
+    );
+    if (inserted === 0) throw new KeyRaceLost();
+    if (action === 'post') {
+      await this.#insertPostings(
+        tx,
+        id,
+        postings.map((p) => ({ accountId: p.account_id, amountDiamonds: p.amount })),
+        false,
+      );
+    }
+    await tx.run('DELETE FROM reservations WHERE transfer_id = ?', [pending.id]);
+    return { transfer: await this.#present(tx, pending), replayed: false };
   }
 
   /** The wire view of a posted transfer or a reservation, with its current state. */

@@ -1,10 +1,13 @@
 import { Hono } from 'hono';
 import { newId } from '@diamonds/protocol';
 import { ApiError } from '../errors.js';
-import type { Database } from '../db/types.js';
+import type { AppContext } from '../app.js';
 import { accountRoutes } from './account.js';
 import { authRoutes } from './auth.js';
 import { consentRoutes } from './consent.js';
+import { confirmationRoutes } from './confirm.js';
+import { topUpRoutes } from './topup.js';
+import { creatorContentRoutes } from './creator-content.js';
 import type { PagesEnv } from './forms.js';
 import { HOSTED_CSS } from './hosted.css.js';
 import { errorPage } from './layout.js';
@@ -21,6 +24,9 @@ const PAGE_PATHS = [
   '/account/*',
   '/hosted.css',
   '/hosted/close.js',
+  '/confirm/*',
+  '/topup',
+  '/topup/*',
 ] as const;
 
 const ERROR_TITLES: Record<number, string> = {
@@ -39,7 +45,7 @@ const ERROR_TITLES: Record<number, string> = {
  * without script, `frame-ancestors 'none'`, COOP `same-origin` and `no-store`; every POST is
  * CSRF-checked (see `csrf.ts`); errors render as HTML pages with their status, never JSON.
  */
-export function hostedPages(context: { db: Database }): Hono<PagesEnv> {
+export function hostedPages(context: AppContext): Hono<PagesEnv> {
   const { db } = context;
   const pages = new Hono<PagesEnv>();
   for (const path of PAGE_PATHS) pages.use(path, securityHeaders());
@@ -52,6 +58,9 @@ export function hostedPages(context: { db: Database }): Hono<PagesEnv> {
   authRoutes(pages, db);
   accountRoutes(pages, db);
   consentRoutes(pages, db);
+  confirmationRoutes(pages, context);
+  topUpRoutes(pages, context);
+  creatorContentRoutes(pages, context);
 
   pages.onError((caught, c) => {
     if (caught instanceof ApiError && caught.status < 500) {

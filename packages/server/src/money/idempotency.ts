@@ -1,0 +1,100 @@
+import { createHash } from 'node:crypto';
+import type { SqlClient } from '../db/types.js';
+import { ApiError } from '../errors.js';
+import { MAX_IDEMPOTENCY_KEY_LENGTH } from '../ledger/ledger.js';
+
+/** An API response as stored for replay: the status and the JSON body. */
+export interface StoredResponse<Body = unknown> {
+  status: number;
+  body: Body;
+}
+
+/** What {@link idempotent} answered, and whether it was a replay of an earlier answer. */
+export interface IdempotentResult<Body = unknown> extends StoredResponse<Body> {
+  replayed: boolean;
+}
+
+/**
+ * Checks an `Idempotency-Key` header.
+ *
+ * @throws {@link ApiError} `idempotency_key_required` when missing, `idempotency_key_invalid`
+ * when malformed.
+ */
+export function requireIdempotencyKey(value: string | undefined): string {
+  if (value === undefined || value === '') {
+    throw new ApiError(
+      'idempotency_key_required',
+      'Requests that move Diamonds need an Idempotency-Key header (a UUID per user action), so a retry never charges twice.',
+    );
+  }
+  if (value.length > MAX_IDEMPOTENCY_KEY_LENGTH || !/^[\x21-\x7e]+$/.test(value)) {
+    throw new ApiError(
+      'idempotency_key_invalid',
+      `An Idempotency-Key is 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters without spaces, such as a UUID.`,
+    );
+  }
+  return value;
+}
+
+function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}
+
+/** A fingerprint of a request (method, path, body), to tell a retry from a different request. */
+export function requestFingerprint(method: string, path: string, body: unknown): string {
+  return createHash('sha256').update(`${method} ${path}\n`).update(canonicalJson(body)).digest('base64url');
+}
+
+/**
+ * Runs `work` once per `(scope, key)`: the first call stores its response in the same
+ * transaction; later calls with the same request get that response back without running
+ * `work`, and with a different request fail with `idempotency_key_reused`.
+ *
+ * @remarks
+ * Call it inside a transaction (`GroupCommit.run` or `db.transaction`). The key is claimed
+ * before the work runs, so on PostgreSQL a concurrent request with the same key waits on the
+ * claim and then replays the winner's answer. When `work` throws, the transaction (or its
+ * savepoint) rolls back and the claim with it: a failed request may be retried with its key.
+ * `scope` keeps keys of different callers apart (`fan:usr_…:site_…`, `site:site_…`).
+ */
+export async function idempotent<Body>(
+  tx: SqlClient,
+  request: { scope: string; key: string; fingerprint: string },
+  work: () => Promise<StoredResponse<Body>>,
+  now = Date.now(),
+): Promise<IdempotentResult<Body>> {
+  const claimed = await tx.run(
+    `INSERT INTO api_requests (scope, idempotency_key, request_hash, status, body, created_at)
+     VALUES (?, ?, ?, 0, '', ?) ON CONFLICT (scope, idempotency_key) DO NOTHING`,
+    [request.scope, request.key, request.fingerprint, now],
+  );
+  if (claimed === 0) {
+    const [row] = await tx.query<{ request_hash: string; status: number; body: string }>(
+      'SELECT request_hash, status, body FROM api_requests WHERE scope = ? AND idempotency_key = ?',
+      [request.scope, request.key],
+    );
+    if (!row || row.status === 0) {
+      throw new ApiError('idempotency_request_in_progress', 'A request with this Idempotency-Key is still in progress; retry shortly.');
+    }
+    if (row.request_hash !== request.fingerprint) {
+      throw new ApiError(
+        'idempotency_key_reused',
+        'This Idempotency-Key was used for a different request. Use a new key for each user action.',
+      );
+    }
+    return { status: Number(row.status), body: JSON.parse(row.body) as Body, replayed: true };
+  }
+  const response = await work();
+  await tx.run('UPDATE api_requests SET status = ?, body = ? WHERE scope = ? AND idempotency_key = ?', [
+    response.status,
+    JSON.stringify(response.body),
+    request.scope,
+    request.key,
+  ]);
+  return { ...response, replayed: false };
+}

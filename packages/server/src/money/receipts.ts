@@ -1,0 +1,147 @@
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type JsonWebKey } from 'node:crypto';
+import { newId } from '@diamonds/protocol';
+import type { Database, SqlClient } from '../db/types.js';
+import { ApiError } from '../errors.js';
+
+/** The signature algorithm of receipts: ECDSA on P-256 with SHA-256 (JOSE `ES256`). */
+export const RECEIPT_ALGORITHM = 'ES256';
+
+/** What a receipt says: who paid how much, for what, on which site. */
+export interface ReceiptClaims {
+  /** The platform's public origin: who issued it. */
+  iss: string;
+  /** The fan who paid (`usr_…`). */
+  sub: string;
+  /** The site it was paid on (`site_…`): receipts are for that site's backend. */
+  aud: string;
+  /** The receipt's own id (`rcpt_…`). */
+  jti: string;
+  /** Issued at, in seconds since the epoch (JWT convention). */
+  iat: number;
+  /** What was paid for. */
+  kind: 'unlock' | 'order';
+  /** The content (`ct_…`) for an unlock, the order (`ord_…`) for an order. */
+  subjectId: string;
+  /** Diamonds paid (0 for content unlocked by a support threshold). */
+  amountDiamonds: number;
+  /** The ledger transfer that moved them (`txn_…`); `null` when nothing moved. */
+  transferId: string | null;
+}
+
+/** A public key as published at `/.well-known/jwks.json`. */
+export interface PublicJwk extends JsonWebKey {
+  kid: string;
+  alg: string;
+  use: string;
+}
+
+interface KeyRow {
+  kid: string;
+  private_jwk: string;
+  public_jwk: string;
+  created_at: number;
+  retired_at: number | null;
+}
+
+function base64url(data: string | Buffer): string {
+  return Buffer.from(data).toString('base64url');
+}
+
+async function createKey(db: SqlClient, now: number): Promise<KeyRow> {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const kid = newId('key', now);
+  const row: KeyRow = {
+    kid,
+    private_jwk: JSON.stringify(privateKey.export({ format: 'jwk' })),
+    public_jwk: JSON.stringify({ ...publicKey.export({ format: 'jwk' }), kid, alg: RECEIPT_ALGORITHM, use: 'sig' }),
+    created_at: now,
+    retired_at: null,
+  };
+  await db.run('INSERT INTO signing_keys (kid, algorithm, private_jwk, public_jwk, created_at, retired_at) VALUES (?, ?, ?, ?, ?, NULL)', [
+    row.kid,
+    RECEIPT_ALGORITHM,
+    row.private_jwk,
+    row.public_jwk,
+    row.created_at,
+  ]);
+  return row;
+}
+
+/** The key that signs new receipts: the newest one not retired, created the first time. */
+async function currentKey(db: SqlClient, now: number): Promise<KeyRow> {
+  const [row] = await db.query<KeyRow>(
+    'SELECT kid, private_jwk, public_jwk, created_at, retired_at FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC, kid DESC LIMIT 1',
+  );
+  return row ?? createKey(db, now);
+}
+
+/**
+ * Signs a receipt as a compact JWT (`ES256`, with the key's `kid` in the header).
+ *
+ * @remarks Call it in the transaction that records the payment, so the receipt is stored with
+ * it; the first receipt ever creates the signing key.
+ */
+export async function issueReceipt(
+  tx: SqlClient,
+  claims: Omit<ReceiptClaims, 'jti' | 'iat'>,
+  now = Date.now(),
+): Promise<{ jwt: string; claims: ReceiptClaims }> {
+  const key = await currentKey(tx, now);
+  const full: ReceiptClaims = { ...claims, jti: newId('rcpt', now), iat: Math.floor(now / 1000) };
+  const header = { alg: RECEIPT_ALGORITHM, typ: 'JWT', kid: key.kid };
+  const signingInput = `${base64url(JSON.stringify(header))}.${base64url(JSON.stringify(full))}`;
+  const privateKey = createPrivateKey({ key: JSON.parse(key.private_jwk) as JsonWebKey, format: 'jwk' });
+  const signature = sign('sha256', Buffer.from(signingInput), { key: privateKey, dsaEncoding: 'ieee-p1363' });
+  return { jwt: `${signingInput}.${base64url(signature)}`, claims: full };
+}
+
+/**
+ * Retires the signing key in use and makes a new one: new receipts carry the new `kid`, and
+ * the retired key stays in the JWKS so receipts already issued still verify.
+ *
+ * @returns The new key's `kid`.
+ */
+export async function rotateSigningKey(db: Database, now = Date.now()): Promise<string> {
+  return db.transaction(async (tx) => {
+    await tx.run('UPDATE signing_keys SET retired_at = ? WHERE retired_at IS NULL', [now]);
+    return (await createKey(tx, now)).kid;
+  });
+}
+
+/** Every public key, newest first, as the body of `GET /.well-known/jwks.json`. */
+export async function jwks(db: SqlClient): Promise<{ keys: PublicJwk[] }> {
+  const rows = await db.query<{ public_jwk: string }>('SELECT public_jwk FROM signing_keys ORDER BY created_at DESC, kid DESC');
+  return { keys: rows.map((row) => JSON.parse(row.public_jwk) as PublicJwk) };
+}
+
+/**
+ * Checks a receipt against a key set and returns its claims: what the platform's tests and a
+ * site's backend (through the SDK) do with a receipt.
+ *
+ * @throws {@link ApiError} `invalid_request` when malformed, signed by an unknown key or forged.
+ */
+export function verifyReceiptWith(jwt: string, keys: readonly PublicJwk[]): ReceiptClaims {
+  const parts = typeof jwt === 'string' ? jwt.split('.') : [];
+  const [encodedHeader, encodedClaims, encodedSignature] = parts;
+  if (parts.length !== 3 || !encodedHeader || !encodedClaims || !encodedSignature) {
+    throw new ApiError('invalid_request', 'A receipt is a compact JWT: three base64url parts.');
+  }
+  let header: { alg?: unknown; kid?: unknown };
+  try {
+    header = JSON.parse(Buffer.from(encodedHeader, 'base64url').toString('utf8')) as { alg?: unknown; kid?: unknown };
+  } catch {
+    throw new ApiError('invalid_request', 'The receipt header is not JSON.');
+  }
+  if (header.alg !== RECEIPT_ALGORITHM) throw new ApiError('invalid_request', `Receipts are signed with ${RECEIPT_ALGORITHM}.`);
+  const jwk = keys.find((key) => key.kid === header.kid);
+  if (!jwk) throw new ApiError('invalid_request', `No published key ${JSON.stringify(header.kid)}.`);
+  const publicKey = createPublicKey({ key: jwk, format: 'jwk' });
+  const valid = verify(
+    'sha256',
+    Buffer.from(`${encodedHeader}.${encodedClaims}`),
+    { key: publicKey, dsaEncoding: 'ieee-p1363' },
+    Buffer.from(encodedSignature, 'base64url'),
+  );
+  if (!valid) throw new ApiError('invalid_request', 'The receipt signature does not verify.');
+  return JSON.parse(Buffer.from(encodedClaims, 'base64url').toString('utf8')) as ReceiptClaims;
+}

@@ -1,0 +1,353 @@
+import { newId, type Confirmation, type ConfirmationStatus, type Metadata, type SpendKind, type Transfer } from '@diamonds/protocol';
+import type { Database, SqlClient } from '../db/types.js';
+import { ApiError, isApiError } from '../errors.js';
+import { consumeAllowance } from '../identity/connections.js';
+import type { Ledger, PostingInput } from '../ledger/ledger.js';
+import { splitFee } from '../ledger/allocate.js';
+
+/** How long a fan has to approve a spend beyond the allowance: 10 minutes. */
+export const CONFIRMATION_TTL_MS = 10 * 60 * 1000;
+
+/**
+ * How much longer than the confirmation the ledger holds the Diamonds, so that the confirmation
+ * sweep (which also runs the flow's own clean-up, such as returning stock) voids it first.
+ */
+const RESERVATION_GRACE_MS = 5 * 60 * 1000;
+
+/** A request to spend a fan's Diamonds (see {@link spend}). */
+export interface SpendRequest {
+  kind: SpendKind;
+  /** What is paid for: the flow's own row (`gift_…`, `ct_…`, `ord_…`), already written in `tx`. */
+  subjectId: string;
+  /** The fan who pays. */
+  userId: string;
+  /** The site the fan is spending on (its allowance applies). */
+  siteId: string;
+  /** Who receives (the creator or the shop's owner): shown on the confirmation page. */
+  recipientId: string;
+  /** The Diamonds the fan pays: the sum of `credits`. */
+  amount: number;
+  /** Where the Diamonds go (earnings, the fee account…); the fan's wallet debit is added here. */
+  credits: readonly PostingInput[];
+  /** What it is, in the fan's words ("3 × Rose for Ada"): history and confirmation page. */
+  description: string;
+  metadata?: Metadata;
+  /** Unique per spend (the flow's row id will do): the ledger and allowance idempotency key. */
+  reference: string;
+}
+
+/** What a spend did: moved at once, or waits for the fan's confirmation. */
+export type SpendOutcome =
+  { status: 'succeeded'; transfer: Transfer } | { status: 'confirmation_required'; confirmation: ConfirmationRecord };
+
+/** A confirmation as stored; {@link presentConfirmation} makes the wire view. */
+export interface ConfirmationRecord {
+  id: string;
+  kind: SpendKind;
+  subjectId: string;
+  userId: string;
+  siteId: string;
+  recipientId: string;
+  amount: number;
+  description: string;
+  reservationId: string;
+  transferId: string | null;
+  status: ConfirmationStatus;
+  createdAt: number;
+  expiresAt: number;
+  decidedAt: number | null;
+}
+
+/**
+ * What a money flow does when a confirmed spend is settled: `posted` when the fan approved
+ * (mark the gift sent, grant the entitlement, mark the order paid…), `voided` when the fan
+ * declined or time ran out (return the stock…). Both run in the transaction that settles it.
+ */
+export interface SpendSettlement {
+  posted(tx: SqlClient, confirmation: ConfirmationRecord, transfer: Transfer): Promise<void>;
+  voided(tx: SqlClient, confirmation: ConfirmationRecord): Promise<void>;
+}
+
+const settlements = new Map<SpendKind, SpendSettlement>();
+
+/** Registers what a money flow does when one of its confirmations is settled (at import time). */
+export function registerSpendSettlement(kind: SpendKind, settlement: SpendSettlement): void {
+  settlements.set(kind, settlement);
+}
+
+/** The fan's wallet account id, opened the first time (inside `tx`). */
+export async function walletOf(tx: SqlClient, ledger: Ledger, userId: string): Promise<string> {
+  return (await ledger.openAccount({ ownerId: userId, kind: 'wallet' }, tx)).id;
+}
+
+/** A creator's earnings account id, opened the first time (inside `tx`). */
+export async function earningsOf(tx: SqlClient, ledger: Ledger, userId: string): Promise<string> {
+  return (await ledger.openAccount({ ownerId: userId, kind: 'earnings' }, tx)).id;
+}
+
+async function addSupport(tx: SqlClient, userId: string, creatorId: string, amount: number, now: number): Promise<void> {
+  await tx.run(
+    `INSERT INTO creator_support (user_id, creator_id, gifted, updated_at) VALUES (?, ?, ?, ?)
+     ON CONFLICT (user_id, creator_id) DO UPDATE SET gifted = creator_support.gifted + excluded.gifted, updated_at = excluded.updated_at`,
+    [userId, creatorId, amount, now],
+  );
+}
+
+/**
+ * How many Diamonds a fan has gifted a creator in total (posted gifts only): what a support
+ * threshold on content is measured against.
+ */
+export async function supportTotal(db: SqlClient, userId: string, creatorId: string): Promise<number> {
+  const [row] = await db.query<{ gifted: number }>('SELECT gifted FROM creator_support WHERE user_id = ? AND creator_id = ?', [
+    userId,
+    creatorId,
+  ]);
+  return Number(row?.gifted ?? 0);
+}
+
+/**
+ * The credits of a spend paid to a creator (or a shop's owner): their earnings get the amount
+ * less the platform fee, the platform's fee account the fee, split exactly (see `splitFee`).
+ * A zero part gets no posting.
+ */
+export async function creatorCredits(
+  tx: SqlClient,
+  ledger: Ledger,
+  recipientId: string,
+  amount: number,
+  feeBasisPoints: number,
+): Promise<PostingInput[]> {
+  const { net, fee } = splitFee(amount, feeBasisPoints);
+  const credits: PostingInput[] = [];
+  if (net > 0) credits.push({ accountId: await earningsOf(tx, ledger, recipientId), amountDiamonds: net });
+  if (fee > 0) credits.push({ accountId: (await ledger.platformAccount('fees', tx)).id, amountDiamonds: fee });
+  return credits;
+}
+
+/**
+ * Spends a fan's Diamonds on a site: at once when it fits in the fan's remaining allowance for
+ * the site, otherwise held and answered with a confirmation the fan approves on the hosted page.
+ *
+ * @remarks
+ * Call inside a transaction (the API uses `GroupCommit.run`), after writing the flow's own row:
+ * the allowance taken, the transfer or the hold, and the confirmation all commit with it, or
+ * none of them does. A fan who cannot afford the spend gets `insufficient_funds` either way.
+ *
+ * @throws {@link ApiError} `insufficient_funds` and the ledger's validation codes.
+ */
+export async function spend(tx: SqlClient, ledger: Ledger, request: SpendRequest, now = Date.now()): Promise<SpendOutcome> {
+  const wallet = await walletOf(tx, ledger, request.userId);
+  const postings = [{ accountId: wallet, amountDiamonds: -request.amount }, ...request.credits];
+  const metadata: Metadata = {
+    description: request.description,
+    kind: request.kind,
+    subjectId: request.subjectId,
+    siteId: request.siteId,
+    payerId: request.userId,
+    recipientId: request.recipientId,
+    ...request.metadata,
+  };
+  const withinAllowance = await consumeAllowance(
+    tx,
+    { reference: request.reference, userId: request.userId, siteId: request.siteId, amount: request.amount },
+    now,
+  );
+  if (withinAllowance) {
+    const { transfer, replayed } = await ledger.transferIn(tx, {
+      idempotencyKey: `spend:${request.reference}`,
+      code: request.kind,
+      postings,
+      metadata,
+    });
+    if (!replayed && request.kind === 'gift') await addSupport(tx, request.userId, request.recipientId, request.amount, now);
+    return { status: 'succeeded', transfer };
+  }
+  const { transfer: hold } = await ledger.transferIn(tx, {
+    idempotencyKey: `spend:${request.reference}`,
+    code: request.kind,
+    postings,
+    metadata,
+    reserveForMs: CONFIRMATION_TTL_MS + RESERVATION_GRACE_MS,
+  });
+  const confirmation: ConfirmationRecord = {
+    id: newId('cnf', now),
+    kind: request.kind,
+    subjectId: request.subjectId,
+    userId: request.userId,
+    siteId: request.siteId,
+    recipientId: request.recipientId,
+    amount: request.amount,
+    description: request.description,
+    reservationId: hold.id,
+    transferId: null,
+    status: 'pending',
+    createdAt: now,
+    expiresAt: now + CONFIRMATION_TTL_MS,
+    decidedAt: null,
+  };
+  await tx.run(
+    `INSERT INTO confirmations (id, kind, subject_id, user_id, site_id, recipient_id, amount, description, reservation_id,
+       transfer_id, status, created_at, expires_at, decided_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 'pending', ?, ?, NULL)`,
+    [
+      confirmation.id,
+      confirmation.kind,
+      confirmation.subjectId,
+      confirmation.userId,
+      confirmation.siteId,
+      confirmation.recipientId,
+      confirmation.amount,
+      confirmation.description,
+      confirmation.reservationId,
+      confirmation.createdAt,
+      confirmation.expiresAt,
+    ],
+  );
+  return { status: 'confirmation_required', confirmation };
+}
+
+interface ConfirmationRow {
+  id: string;
+  kind: string;
+  subject_id: string;
+  user_id: string;
+  site_id: string;
+  recipient_id: string;
+  amount: number;
+  description: string;
+  reservation_id: string;
+  transfer_id: string | null;
+  status: string;
+  created_at: number;
+  expires_at: number;
+  decided_at: number | null;
+}
+
+function toRecord(row: ConfirmationRow): ConfirmationRecord {
+  return {
+    id: row.id,
+    kind: row.kind as SpendKind,
+    subjectId: row.subject_id,
+    userId: row.user_id,
+    siteId: row.site_id,
+    recipientId: row.recipient_id,
+    amount: Number(row.amount),
+    description: row.description,
+    reservationId: row.reservation_id,
+    transferId: row.transfer_id,
+    status: row.status as ConfirmationStatus,
+    createdAt: Number(row.created_at),
+    expiresAt: Number(row.expires_at),
+    decidedAt: row.decided_at === null ? null : Number(row.decided_at),
+  };
+}
+
+/**
+ * A confirmation by id, as stored, with `status` reading `expired` once its time is up even
+ * before the sweep has released the hold.
+ */
+export async function findConfirmation(db: SqlClient, id: string, now = Date.now(), lock = false): Promise<ConfirmationRecord | undefined> {
+  const forUpdate = lock && db.kind === 'postgres' ? ' FOR UPDATE' : '';
+  const [row] = await db.query<ConfirmationRow>(`SELECT * FROM confirmations WHERE id = ?${forUpdate}`, [id]);
+  if (!row) return undefined;
+  const record = toRecord(row);
+  return record.status === 'pending' && record.expiresAt <= now ? { ...record, status: 'expired' } : record;
+}
+
+/** The wire view of a confirmation; `baseUrl` is the platform's public origin. */
+export function presentConfirmation(record: ConfirmationRecord, baseUrl: string): Confirmation {
+  return {
+    object: 'confirmation',
+    id: record.id as Confirmation['id'],
+    kind: record.kind,
+    status: record.status,
+    amountDiamonds: record.amount,
+    description: record.description,
+    subjectId: record.subjectId,
+    url: `${baseUrl}/confirm/${record.id}`,
+    transferId: record.transferId as Confirmation['transferId'],
+    createdAt: record.createdAt,
+    expiresAt: record.expiresAt,
+    decidedAt: record.decidedAt,
+  };
+}
+
+async function settle(
+  tx: SqlClient,
+  ledger: Ledger,
+  record: ConfirmationRecord,
+  status: 'approved' | 'declined' | 'expired',
+  now: number,
+): Promise<ConfirmationRecord> {
+  const settlement = settlements.get(record.kind);
+  let transferId: string | null = null;
+  if (status === 'approved') {
+    const { transfer } = await ledger.postIn(tx, { pendingId: record.reservationId, idempotencyKey: `confirm:${record.id}` });
+    transferId = record.reservationId;
+    if (record.kind === 'gift') await addSupport(tx, record.userId, record.recipientId, record.amount, now);
+    await settlement?.posted(tx, { ...record, status, transferId, decidedAt: now }, transfer);
+  } else {
+    try {
+      await ledger.voidIn(tx, { pendingId: record.reservationId, idempotencyKey: `confirm:${record.id}`, metadata: { reason: status } });
+    } catch (error) {
+      // The ledger's own expiry sweep may have released the hold already: nothing moved either way.
+      if (!isApiError(error, 'transfer_already_resolved')) throw error;
+    }
+    await settlement?.voided(tx, { ...record, status, decidedAt: now });
+  }
+  await tx.run('UPDATE confirmations SET status = ?, transfer_id = ?, decided_at = ? WHERE id = ?', [status, transferId, now, record.id]);
+  return { ...record, status, transferId, decidedAt: now };
+}
+
+/**
+ * The fan's decision on a pending confirmation: approve posts the held Diamonds (and runs the
+ * flow's `posted`), decline releases them (and runs `voided`). Only the fan who owes the spend
+ * may decide. Deciding again the same way answers the same; the other way is refused.
+ *
+ * @throws {@link ApiError} `confirmation_not_found`, `confirmation_expired`, `confirmation_decided`
+ */
+export async function decideConfirmation(
+  tx: SqlClient,
+  ledger: Ledger,
+  decision: { id: string; userId: string; approve: boolean },
+  now = Date.now(),
+): Promise<ConfirmationRecord> {
+  const record = await findConfirmation(tx, decision.id, now, true);
+  if (!record || record.userId !== decision.userId) {
+    throw new ApiError('confirmation_not_found', `No confirmation ${JSON.stringify(decision.id)} for this fan.`);
+  }
+  const wanted = decision.approve ? 'approved' : 'declined';
+  if (record.status === wanted) return record;
+  if (record.status === 'expired') {
+    if (record.decidedAt === null) await settle(tx, ledger, record, 'expired', now);
+    throw new ApiError('confirmation_expired', 'This confirmation expired; nothing was charged. Start again from the site.');
+  }
+  if (record.status !== 'pending') {
+    throw new ApiError('confirmation_decided', `This confirmation was already ${record.status}.`);
+  }
+  return settle(tx, ledger, record, wanted, now);
+}
+
+/**
+ * Releases the holds of confirmations whose time is up (and runs their flows' `voided`), each
+ * exactly once even with several sweepers.
+ *
+ * @returns How many this call expired.
+ */
+export async function expireConfirmations(db: Database, ledger: Ledger, now = Date.now(), limit = 200): Promise<number> {
+  const due = await db.query<{ id: string }>(`SELECT id FROM confirmations WHERE status = 'pending' AND expires_at <= ? LIMIT ?`, [
+    now,
+    limit,
+  ]);
+  let expired = 0;
+  for (const { id } of due) {
+    const done = await db.transaction(async (tx) => {
+      const record = await findConfirmation(tx, id, now, true);
+      if (!record || record.decidedAt !== null) return false;
+      await settle(tx, ledger, record, 'expired', now);
+      return true;
+    });
+    if (done) expired++;
+  }
+  return expired;
+}
