@@ -71,6 +71,7 @@ export const ERROR_CODES = {
   already_unlocked: { type: 'invalid_request_error', status: 409 },
   threshold_not_met: { type: 'permission_error', status: 403 },
   not_entitled: { type: 'permission_error', status: 403 },
+  content_archived: { type: 'invalid_request_error', status: 409 },
   product_not_found: { type: 'invalid_request_error', status: 404 },
   order_not_found: { type: 'invalid_request_error', status: 404 },
   out_of_stock: { type: 'invalid_request_error', status: 409 },
@@ -78,6 +79,7 @@ export const ERROR_CODES = {
   order_not_paid: { type: 'invalid_request_error', status: 409 },
   order_pending_confirmation: { type: 'invalid_request_error', status: 409 },
   order_already_refunded: { type: 'invalid_request_error', status: 409 },
+  order_canceled: { type: 'invalid_request_error', status: 409 },
   confirmation_not_found: { type: 'invalid_request_error', status: 404 },
   confirmation_expired: { type: 'invalid_request_error', status: 409 },
   confirmation_decided: { type: 'invalid_request_error', status: 409 },
@@ -85,6 +87,7 @@ export const ERROR_CODES = {
   invalid_card: { type: 'invalid_request_error', status: 400 },
   payment_provider_disabled: { type: 'invalid_request_error', status: 409 },
   webhook_signature_invalid: { type: 'invalid_request_error', status: 400 },
+  payment_amount_mismatch: { type: 'invalid_request_error', status: 400 },
   // Credentials and the embed boundary.
   authentication_required: { type: 'authentication_error', status: 401 },
   invalid_credentials: { type: 'authentication_error', status: 401 },

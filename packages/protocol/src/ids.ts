@@ -25,6 +25,9 @@ export const ID_PREFIXES = {
   event: 'evt',
   key: 'key',
   signInRequest: 'sir',
+  topUp: 'tu',
+  entitlement: 'ent',
+  refund: 're',
 } as const;
 
 /** One of the prefixes in {@link ID_PREFIXES}. */

@@ -10,6 +10,7 @@ import { openDatabase } from './db/open.js';
 import { formatVerifyReport, verifyLedger } from './ledger/verify.js';
 import { startServer } from './server.js';
 import { currentRates, rateHistory, setRate } from './money/rates.js';
+import { jwks, rotateSigningKey } from './money/receipts.js';
 import { CurrencyCode, formatMajorUnits, type Rate } from '@diamonds/protocol';
 
 interface Command {
@@ -252,6 +253,32 @@ const COMMANDS: Command[] = [
       });
     },
   },
+  {
+    name: 'keys rotate',
+    summary: 'Start signing receipts with a new key; receipts signed before still verify (the old key stays published).',
+    async run(settings, args) {
+      parseArgs({ args, options: {}, strict: true });
+      return withMigratedDatabase(settings, async (db) => {
+        const kid = await rotateSigningKey(db);
+        console.log(`keys rotate: new receipts are signed with ${kid}; earlier keys stay in /.well-known/jwks.json.`);
+        return 0;
+      });
+    },
+  },
+  {
+    name: 'keys list',
+    summary: 'List the receipt signing keys published at /.well-known/jwks.json, newest first.',
+    async run(settings, args) {
+      parseArgs({ args, options: {}, strict: true });
+      return withMigratedDatabase(settings, async (db) => {
+        const { keys } = await jwks(db);
+        console.log(
+          keys.length === 0 ? 'No signing key yet: the first receipt creates one.' : keys.map((key) => `${key.kid}  ${key.alg}`).join('\n'),
+        );
+        return 0;
+      });
+    },
+  },
 ];
 
 /** A whole non-negative number written in decimal digits, or `undefined`. */
@@ -297,6 +324,10 @@ function help(): string {
     '  PORT               HTTP port (default 8787)',
     '  DIAMONDS_DATA_DIR  folder of the embedded SQLite file (default .diamonds)',
     '  DATABASE_URL       postgres:// URL; when set, PostgreSQL is used instead of SQLite',
+    '  DIAMONDS_PLATFORM_FEE_BPS  the platform fee on spends, in basis points (default 2000 = 20%)',
+    "  DIAMONDS_PUBLIC_URL        the platform origin used in links it hands out (default: the request's)",
+    '  DIAMONDS_PAYMENTS          payment provider: test (default) or stripe',
+    '  STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET  for DIAMONDS_PAYMENTS=stripe',
   ].join('\n');
 }
 

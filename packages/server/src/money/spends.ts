@@ -319,7 +319,7 @@ export async function decideConfirmation(
   const wanted = decision.approve ? 'approved' : 'declined';
   if (record.status === wanted) return record;
   if (record.status === 'expired') {
-    if (record.decidedAt === null) await settle(tx, ledger, record, 'expired', now);
+    // The sweep releases the hold (a write here would roll back with the error anyway).
     throw new ApiError('confirmation_expired', 'This confirmation expired; nothing was charged. Start again from the site.');
   }
   if (record.status !== 'pending') {
