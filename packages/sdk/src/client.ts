@@ -1,5 +1,12 @@
-import { Health } from '@diamonds/protocol';
-import { Http } from './internal/http.js';
+import type { Fan, Health as HealthType, Me as MeType } from '@diamonds/protocol';
+import { atom, type ReadableAtom } from 'nanostores';
+import { PopupBlockedError } from './errors.js';
+import { Auth } from './internal/auth.js';
+import { popupFeatures, windowOpen, type StorageOption } from './internal/browser.js';
+import { Http, type HttpMethod, type RequestOptions } from './internal/http.js';
+import { Health, Me, type ResponseSchema } from './internal/schemas.js';
+import { DEFAULT_POLL_WAIT_MS, runSignIn } from './internal/signin.js';
+import type { Allowance, PendingConfirmation, Session, WalletState } from './stores.js';
 
 /**
  * The API base a client talks to when `apiBase` is not given: a platform started locally with
@@ -55,6 +62,31 @@ export interface DiamondsOptions {
    * @defaultValue {@link DEFAULT_MAX_RETRIES}
    */
   maxRetries?: number | undefined;
+  /**
+   * Where the fan's sign-in is kept between page loads.
+   *
+   * - `'memory'` (the default): nowhere; a reload signs the fan out. The safest choice.
+   * - `'local'`: the refresh token (never the access token) goes to `localStorage`, under a key
+   *   per publishable key, so the fan stays signed in across reloads and tabs, and a sign-in,
+   *   refresh or sign-out in one tab reaches the others.
+   * - `'session'`: the same in `sessionStorage`: survives reloads of this tab only.
+   * - a Storage-like object (`getItem`, `setItem`, `removeItem`) of your own.
+   *
+   * @remarks
+   * The trade-off: any script on your page (yours, a third party's, or one injected through an
+   * XSS hole) can read localStorage and take the refresh token away to use it from the same
+   * origin. What it can do with it is bounded by the allowance the fan gave your site: anything
+   * more needs the fan's confirmation on the platform's own page. With `'memory'` a script can
+   * still use the token while the page is open, but not keep it. Choose `'local'` when staying
+   * signed in matters more than that residual risk, and keep a strict Content-Security-Policy.
+   *
+   * @defaultValue `'memory'`
+   */
+  storage?: StorageOption | undefined;
+  /** The clock tokens expire by, for tests. @internal */
+  clock?: (() => number) | undefined;
+  /** How long each sign-in long poll waits on the server, for tests. @internal */
+  pollWaitMs?: number | undefined;
 }
 
 /** Options of one call on the client. */
@@ -78,13 +110,60 @@ export class DiamondsClient {
   readonly apiBase: string;
   /** The canonical locale given at creation, if any. */
   readonly locale: string | undefined;
+  /**
+   * The fan's sign-in, as a nanostores atom: read it with `.get()`, follow it with `.subscribe()`
+   * or your framework's nanostores binding.
+   *
+   * @remarks With `storage: 'local'` the first subscriber (or call) restores a kept sign-in, and
+   * changes made in other tabs of the site arrive here too.
+   * @example
+   * ```ts
+   * const unsubscribe = client.session.subscribe(({ status, fan }) => {
+   *   greeting.textContent = status === 'signed_in' ? `Signed in as ${fan?.displayName}` : '';
+   * });
+   * ```
+   */
+  readonly session: ReadableAtom<Session>;
+  /**
+   * What the fan lets this site spend per day without asking, and what is left; `null` until
+   * known (signed out, or before {@link DiamondsClient.me} answered).
+   *
+   * @example
+   * ```ts
+   * const left = client.allowance.get()?.remaining ?? 0;
+   * ```
+   */
+  readonly allowance: ReadableAtom<Allowance | null>;
+  /**
+   * The fan's wallet. Declared for the money flows, which fill it; `idle` until then.
+   *
+   * @example
+   * ```ts
+   * client.wallet.subscribe((wallet) => console.log(wallet.status));
+   * ```
+   */
+  readonly wallet: ReadableAtom<WalletState> = atom<WalletState>({ status: 'idle' });
+  /**
+   * The spends waiting for the fan's confirmation in a popup. Declared for the money flows;
+   * empty until then.
+   *
+   * @example
+   * ```ts
+   * client.confirmations.subscribe((pending) => (notice.hidden = pending.length === 0));
+   * ```
+   */
+  readonly confirmations: ReadableAtom<readonly PendingConfirmation[]> = atom<readonly PendingConfirmation[]>([]);
   readonly #http: Http;
+  readonly #auth: Auth;
+  readonly #pollWaitMs: number;
+  #signingIn: { promise: Promise<Fan>; popup: { focus?(): void } } | undefined;
 
   /**
    * Checks the options and makes the client; {@link createDiamonds} is the usual way in.
    *
    * @throws TypeError when the key is missing or secret, or `apiBase` is not an http(s) URL.
    * @throws RangeError when `locale`, `timeoutMs` or `maxRetries` is out of range.
+   * @throws TypeError when `storage` is not one of its choices.
    */
   constructor(options: DiamondsOptions) {
     this.publishableKey = checkKey(options.publishableKey);
@@ -111,6 +190,15 @@ export class DiamondsClient {
       maxRetries,
       maxRetryAfterMs: MAX_RETRY_AFTER_MS,
     });
+    this.#pollWaitMs = options.pollWaitMs ?? DEFAULT_POLL_WAIT_MS;
+    this.#auth = new Auth({
+      http: this.#http,
+      publishableKey: this.publishableKey,
+      storage: checkStorage(options.storage ?? 'memory'),
+      clock: options.clock ?? Date.now,
+    });
+    this.session = this.#auth.session;
+    this.allowance = this.#auth.allowance;
   }
 
   /**
@@ -126,8 +214,119 @@ export class DiamondsClient {
    * console.log(health.version, health.database);
    * ```
    */
-  health(options: CallOptions = {}): Promise<Health> {
+  health(options: CallOptions = {}): Promise<HealthType> {
     return this.#http.request('get', 'healthz', Health, { signal: options.signal });
+  }
+
+  /**
+   * Signs a fan in through the platform's popup, where they sign in and choose what this site
+   * may spend without asking.
+   *
+   * @remarks
+   * Call it straight from a click handler: the popup opens before anything is awaited, so popup
+   * blockers let it through. The result comes from the platform's API (a PKCE-protected sign-in
+   * request, long-polled), never from the popup. While it runs the session is `signing_in`; a
+   * second call meanwhile focuses the open popup and returns the same promise.
+   *
+   * @returns The signed-in fan; {@link DiamondsClient.session} and
+   * {@link DiamondsClient.allowance} are up to date when it resolves.
+   * @throws {@link PopupBlockedError} when the browser refused to open the popup (or there is none, as in Node).
+   * @throws {@link PopupClosedError} when the fan closed the popup without answering.
+   * @throws {@link SignInDeniedError} when the fan declined.
+   * @throws {@link SignInExpiredError} when the fan did not answer in time.
+   * @throws {@link DiamondsApiError} or {@link DiamondsNetworkError} when the platform refused or could not be reached.
+   * @example
+   * ```ts
+   * button.addEventListener('click', async () => {
+   *   try {
+   *     const fan = await client.signIn();
+   *     console.log(`Welcome, ${fan.displayName}`);
+   *   } catch (error) {
+   *     if (!isDiamondsOutcomeError(error)) throw error; // the fan's own choice is no failure
+   *   }
+   * });
+   * ```
+   */
+  signIn(options: CallOptions = {}): Promise<Fan> {
+    if (this.#signingIn) {
+      this.#signingIn.popup.focus?.();
+      return this.#signingIn.promise;
+    }
+    // Synchronously, inside the click: any await before window.open and the blocker wins.
+    const open = windowOpen();
+    const popup = open?.('about:blank', 'diamonds-signin', popupFeatures()) ?? null;
+    if (!popup) {
+      const message = open
+        ? 'The browser blocked the sign-in window: call signIn() directly from a click (or allow popups for this site).'
+        : 'signIn() needs a browser window to open the sign-in popup; there is no window.open here.';
+      return Promise.reject(new PopupBlockedError(message, { code: 'popup_blocked' }));
+    }
+    const undo = this.#auth.beginSignIn();
+    const promise = (async () => {
+      try {
+        const { fan, tokens } = await runSignIn({ http: this.#http, popup, signal: options.signal, pollWaitMs: this.#pollWaitMs });
+        this.#auth.signedInAs(fan, tokens);
+        // Fill in the site and the allowance now; the sign-in stands even if this fails.
+        await this.me(options).catch(() => undefined);
+        return fan;
+      } catch (error) {
+        undo();
+        throw error;
+      } finally {
+        this.#signingIn = undefined;
+        try {
+          popup.close();
+        } catch {
+          // A popup on another origin may refuse; it closes itself after the fan answers.
+        }
+      }
+    })();
+    this.#signingIn = { promise, popup };
+    return promise;
+  }
+
+  /**
+   * Signs the fan out: revokes the sign-in on the platform and forgets it here (and, with
+   * `storage: 'local'`, in the site's other tabs).
+   *
+   * @remarks Resolves even when the platform cannot be reached: the fan is signed out of this
+   * page either way, and the tokens end on their own.
+   * @example
+   * ```ts
+   * await client.signOut();
+   * client.session.get().status; // 'signed_out'
+   * ```
+   */
+  signOut(): Promise<void> {
+    return this.#auth.signOut();
+  }
+
+  /**
+   * Reads the signed-in fan, this site, and what is left of the fan's allowance (`GET /v1/me`),
+   * and updates {@link DiamondsClient.session} and {@link DiamondsClient.allowance}.
+   *
+   * @throws {@link SignInRequiredError} when no fan is signed in, or the sign-in expired (the
+   * session is then `expired`).
+   * @example
+   * ```ts
+   * const me = await client.me();
+   * console.log(me.fan.displayName, me.remainingAllowance);
+   * ```
+   */
+  async me(options: CallOptions = {}): Promise<MeType> {
+    const me = await this.#auth.request('get', 'v1/me', Me, { signal: options.signal });
+    this.#auth.updateFromMe(me.fan, me.site, { perDay: me.allowancePerDay, remaining: me.remainingAllowance });
+    return me;
+  }
+
+  /**
+   * Sends a request as the signed-in fan (with the `Diamonds-Token` header), refreshing the
+   * access token when needed; for the SDK's own resources.
+   *
+   * @internal
+   */
+  authedRequest<T>(method: HttpMethod, path: string, schema: ResponseSchema<T>, options: RequestOptions = {}): Promise<T> {
+    return this.#auth.request(method, path, schema, options);
   }
 }
 
@@ -150,6 +349,21 @@ export class DiamondsClient {
  */
 export function createDiamonds(options: DiamondsOptions): DiamondsClient {
   return new DiamondsClient(options);
+}
+
+function checkStorage(storage: unknown): StorageOption {
+  if (storage === 'memory' || storage === 'local' || storage === 'session') return storage;
+  const candidate = storage as Partial<Record<'getItem' | 'setItem' | 'removeItem', unknown>> | null;
+  if (
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    typeof candidate.getItem === 'function' &&
+    typeof candidate.setItem === 'function' &&
+    typeof candidate.removeItem === 'function'
+  ) {
+    return storage as StorageOption;
+  }
+  throw new TypeError("createDiamonds: storage must be 'memory', 'local', 'session' or an object with getItem, setItem and removeItem.");
 }
 
 function checkKey(key: unknown): string {

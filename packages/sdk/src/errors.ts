@@ -6,8 +6,21 @@ import type { ErrorCode } from '@diamonds/protocol';
  * - `network_error`: the request got no response (offline, DNS, refused, reset).
  * - `timeout`: no response within the client's `timeoutMs`.
  * - `invalid_response`: a response arrived but did not match the protocol schema.
+ * - `signin_required`: the call needs a signed-in fan and there is none (or the sign-in expired).
+ * - `popup_blocked`, `popup_closed`, `signin_denied`, `signin_expired`, `confirmation_declined`,
+ *   `confirmation_expired`: the fan's own outcomes (see {@link DiamondsOutcomeError}).
  */
-export type ClientErrorCode = 'network_error' | 'timeout' | 'invalid_response';
+export type ClientErrorCode =
+  | 'network_error'
+  | 'timeout'
+  | 'invalid_response'
+  | 'signin_required'
+  | 'popup_blocked'
+  | 'popup_closed'
+  | 'signin_denied'
+  | 'signin_expired'
+  | 'confirmation_declined'
+  | 'confirmation_expired';
 
 /**
  * The code of a {@link DiamondsError}: a server code from the protocol, a client code, or a
@@ -135,6 +148,126 @@ export class DiamondsSchemaError extends DiamondsError {
   override readonly name: string = 'DiamondsSchemaError';
 }
 
+/**
+ * The call needs a signed-in fan and there is none (code `signin_required`): never signed in,
+ * signed out, or the sign-in expired. Call `signIn()` from a click and try again.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await client.me();
+ * } catch (error) {
+ *   if (isSignInRequiredError(error)) showSignInButton();
+ * }
+ * ```
+ */
+export class SignInRequiredError extends DiamondsError {
+  override readonly name: string = 'SignInRequiredError';
+}
+
+/**
+ * The fan's own outcome, not a fault: the popup was blocked or closed, the fan said no, or the
+ * request ran out of time. Nothing was charged. Usually shown as a gentle note, or not at all.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await client.signIn();
+ * } catch (error) {
+ *   if (isDiamondsOutcomeError(error)) return; // the fan changed their mind
+ *   throw error;
+ * }
+ * ```
+ */
+export class DiamondsOutcomeError extends DiamondsError {
+  override readonly name: string = 'DiamondsOutcomeError';
+}
+
+/**
+ * The browser blocked the popup (code `popup_blocked`): `window.open` returned nothing, usually
+ * because the call did not come straight from a click. Call `signIn()` inside the click handler.
+ *
+ * @example
+ * ```ts
+ * button.addEventListener('click', () => {
+ *   client.signIn().catch((error) => {
+ *     if (isPopupBlockedError(error)) alert('Allow popups for this site to sign in.');
+ *   });
+ * });
+ * ```
+ */
+export class PopupBlockedError extends DiamondsOutcomeError {
+  override readonly name: string = 'PopupBlockedError';
+}
+
+/**
+ * The fan closed the popup before answering (code `popup_closed`).
+ *
+ * @example
+ * ```ts
+ * client.signIn().catch((error) => {
+ *   if (isPopupClosedError(error)) console.info('Sign-in cancelled.');
+ * });
+ * ```
+ */
+export class PopupClosedError extends DiamondsOutcomeError {
+  override readonly name: string = 'PopupClosedError';
+}
+
+/**
+ * The fan declined to connect this site on the consent screen (code `signin_denied`).
+ *
+ * @example
+ * ```ts
+ * client.signIn().catch((error) => {
+ *   if (isSignInDeniedError(error)) console.info('The fan said no.');
+ * });
+ * ```
+ */
+export class SignInDeniedError extends DiamondsOutcomeError {
+  override readonly name: string = 'SignInDeniedError';
+}
+
+/**
+ * The sign-in request ran out of time before the fan answered (code `signin_expired`).
+ *
+ * @example
+ * ```ts
+ * client.signIn().catch((error) => {
+ *   if (isSignInExpiredError(error)) console.info('Took too long; try again.');
+ * });
+ * ```
+ */
+export class SignInExpiredError extends DiamondsOutcomeError {
+  override readonly name: string = 'SignInExpiredError';
+}
+
+/**
+ * The fan declined a spend on the confirmation screen (code `confirmation_declined`); the held
+ * Diamonds went back to the wallet.
+ *
+ * @example
+ * ```ts
+ * if (isConfirmationDeclinedError(error)) console.info('Not sent: the fan declined.');
+ * ```
+ */
+export class ConfirmationDeclinedError extends DiamondsOutcomeError {
+  override readonly name: string = 'ConfirmationDeclinedError';
+}
+
+/**
+ * A spend's confirmation ran out of time (code `confirmation_expired`); the held Diamonds went
+ * back to the wallet.
+ *
+ * @example
+ * ```ts
+ * if (isConfirmationExpiredError(error)) console.info('Not sent: the confirmation expired.');
+ * ```
+ */
+export class ConfirmationExpiredError extends DiamondsOutcomeError {
+  override readonly name: string = 'ConfirmationExpiredError';
+}
+
 /** Every class name above, each with the name of its parent. */
 const PARENT_OF = {
   DiamondsError: undefined,
@@ -144,6 +277,14 @@ const PARENT_OF = {
   RateLimitError: 'DiamondsApiError',
   DiamondsNetworkError: 'DiamondsError',
   DiamondsSchemaError: 'DiamondsError',
+  SignInRequiredError: 'DiamondsError',
+  DiamondsOutcomeError: 'DiamondsError',
+  PopupBlockedError: 'DiamondsOutcomeError',
+  PopupClosedError: 'DiamondsOutcomeError',
+  SignInDeniedError: 'DiamondsOutcomeError',
+  SignInExpiredError: 'DiamondsOutcomeError',
+  ConfirmationDeclinedError: 'DiamondsOutcomeError',
+  ConfirmationExpiredError: 'DiamondsOutcomeError',
 } as const satisfies Record<string, string | undefined>;
 
 type ErrorName = keyof typeof PARENT_OF;
@@ -210,4 +351,44 @@ export function isDiamondsNetworkError(value: unknown): value is DiamondsNetwork
 /** Whether `value` is a {@link DiamondsSchemaError}, also from another SDK copy. */
 export function isDiamondsSchemaError(value: unknown): value is DiamondsSchemaError {
   return value instanceof DiamondsSchemaError || looksLike(value, 'DiamondsSchemaError');
+}
+
+/** Whether `value` is a {@link SignInRequiredError}, also from another SDK copy. */
+export function isSignInRequiredError(value: unknown): value is SignInRequiredError {
+  return value instanceof SignInRequiredError || looksLike(value, 'SignInRequiredError');
+}
+
+/** Whether `value` is a {@link DiamondsOutcomeError} (the fan's own outcome), also from another SDK copy. */
+export function isDiamondsOutcomeError(value: unknown): value is DiamondsOutcomeError {
+  return value instanceof DiamondsOutcomeError || looksLike(value, 'DiamondsOutcomeError');
+}
+
+/** Whether `value` is a {@link PopupBlockedError}, also from another SDK copy. */
+export function isPopupBlockedError(value: unknown): value is PopupBlockedError {
+  return value instanceof PopupBlockedError || looksLike(value, 'PopupBlockedError');
+}
+
+/** Whether `value` is a {@link PopupClosedError}, also from another SDK copy. */
+export function isPopupClosedError(value: unknown): value is PopupClosedError {
+  return value instanceof PopupClosedError || looksLike(value, 'PopupClosedError');
+}
+
+/** Whether `value` is a {@link SignInDeniedError}, also from another SDK copy. */
+export function isSignInDeniedError(value: unknown): value is SignInDeniedError {
+  return value instanceof SignInDeniedError || looksLike(value, 'SignInDeniedError');
+}
+
+/** Whether `value` is a {@link SignInExpiredError}, also from another SDK copy. */
+export function isSignInExpiredError(value: unknown): value is SignInExpiredError {
+  return value instanceof SignInExpiredError || looksLike(value, 'SignInExpiredError');
+}
+
+/** Whether `value` is a {@link ConfirmationDeclinedError}, also from another SDK copy. */
+export function isConfirmationDeclinedError(value: unknown): value is ConfirmationDeclinedError {
+  return value instanceof ConfirmationDeclinedError || looksLike(value, 'ConfirmationDeclinedError');
+}
+
+/** Whether `value` is a {@link ConfirmationExpiredError}, also from another SDK copy. */
+export function isConfirmationExpiredError(value: unknown): value is ConfirmationExpiredError {
+  return value instanceof ConfirmationExpiredError || looksLike(value, 'ConfirmationExpiredError');
 }

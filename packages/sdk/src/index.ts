@@ -19,6 +19,8 @@
  */
 export { createDiamonds, DiamondsClient, DEFAULT_API_BASE, DEFAULT_TIMEOUT_MS, DEFAULT_MAX_RETRIES } from './client.js';
 export type { DiamondsOptions, CallOptions } from './client.js';
+export type { Session, SessionStatus, Allowance, WalletState, PendingConfirmation } from './stores.js';
+export type { StorageLike, StorageOption } from './internal/browser.js';
 export {
   DiamondsError,
   DiamondsApiError,
@@ -27,6 +29,14 @@ export {
   RateLimitError,
   DiamondsNetworkError,
   DiamondsSchemaError,
+  SignInRequiredError,
+  DiamondsOutcomeError,
+  PopupBlockedError,
+  PopupClosedError,
+  SignInDeniedError,
+  SignInExpiredError,
+  ConfirmationDeclinedError,
+  ConfirmationExpiredError,
   isDiamondsError,
   isDiamondsApiError,
   isInsufficientFundsError,
@@ -34,6 +44,14 @@ export {
   isRateLimitError,
   isDiamondsNetworkError,
   isDiamondsSchemaError,
+  isSignInRequiredError,
+  isDiamondsOutcomeError,
+  isPopupBlockedError,
+  isPopupClosedError,
+  isSignInDeniedError,
+  isSignInExpiredError,
+  isConfirmationDeclinedError,
+  isConfirmationExpiredError,
 } from './errors.js';
 export type { ClientErrorCode, DiamondsErrorCode, DiamondsErrorOptions, DiamondsApiErrorOptions, RateLimitErrorOptions } from './errors.js';
-export type { Health } from '@diamonds/protocol';
+export type { Health, Fan, Me } from '@diamonds/protocol';

@@ -1,6 +1,5 @@
 import ky, { isHTTPError, isTimeoutError, type KyInstance } from 'ky';
-import { ErrorBody, type ErrorCode } from '@diamonds/protocol';
-import type { z } from 'zod';
+import type { ErrorCode } from '@diamonds/protocol';
 import {
   AuthenticationError,
   DiamondsApiError,
@@ -10,6 +9,7 @@ import {
   RateLimitError,
   type DiamondsApiErrorOptions,
 } from '../errors.js';
+import { ErrorBody, type ResponseSchema } from './schemas.js';
 
 /** The HTTP methods the client sends. */
 export type HttpMethod = 'get' | 'post' | 'put' | 'delete';
@@ -38,6 +38,10 @@ export interface RequestOptions {
   idempotencyKey?: string | undefined;
   /** A body to send as JSON. */
   json?: unknown;
+  /** `false` sends the request once, for a request that must never be repeated (a token refresh). */
+  retry?: boolean | undefined;
+  /** Headers of this request only, such as the fan's `Diamonds-Token`. */
+  headers?: Record<string, string> | undefined;
   /** Query parameters; `undefined` values are left out. */
   searchParams?: Record<string, string | number | boolean | undefined> | undefined;
 }
@@ -96,8 +100,8 @@ export class Http {
    * @throws {@link DiamondsNetworkError} when no response came, after retries.
    * @throws {@link DiamondsSchemaError} when the response body failed `schema`.
    */
-  async request<T>(method: HttpMethod, path: string, schema: z.ZodType<T>, options: RequestOptions = {}): Promise<T> {
-    const headers: Record<string, string> = {};
+  async request<T>(method: HttpMethod, path: string, schema: ResponseSchema<T>, options: RequestOptions = {}): Promise<T> {
+    const headers: Record<string, string> = { ...options.headers };
     // Chosen once, outside ky, so that every retry of this call sends the same key.
     if (method === 'post') headers['Idempotency-Key'] = options.idempotencyKey ?? newIdempotencyKey();
     let response: Response;
@@ -109,6 +113,7 @@ export class Http {
         json: options.json,
         searchParams: options.searchParams,
         signal: options.signal,
+        ...(options.retry === false ? { retry: 0 } : {}),
       });
       text = await response.text();
     } catch (error) {
@@ -169,7 +174,7 @@ export function retryAfterMs(headers: Headers, nowMs: number = Date.now()): numb
 }
 
 /** Parses a success body with `schema`, or throws {@link DiamondsSchemaError}. */
-function parseBody<T>(text: string, schema: z.ZodType<T>, what: string, requestId: string | undefined): T {
+function parseBody<T>(text: string, schema: ResponseSchema<T>, what: string, requestId: string | undefined): T {
   let json: unknown;
   try {
     json = text === '' ? undefined : JSON.parse(text);
@@ -184,7 +189,7 @@ function parseBody<T>(text: string, schema: z.ZodType<T>, what: string, requestI
   if (!result.success) {
     const issues = result.error.issues
       .slice(0, 3)
-      .map((issue) => `${issue.path.join('.') || '(body)'}: ${issue.message}`)
+      .map((issue) => `${issue.path.map(String).join('.') || '(body)'}: ${issue.message}`)
       .join('; ');
     throw new DiamondsSchemaError(`The response to ${what} does not match the protocol (${issues}).`, {
       code: 'invalid_response',

@@ -1,0 +1,260 @@
+import type { Fan, TokenPair as TokenPairType } from '@diamonds/protocol';
+import { atom, onMount, type WritableAtom } from 'nanostores';
+import { isDiamondsApiError, SignInRequiredError } from '../errors.js';
+import type { Allowance, Session } from '../stores.js';
+import { onStorageEvent, resolveStorage, safely, withTabLock, type StorageLike, type StorageOption } from './browser.js';
+import type { Http, HttpMethod, RequestOptions } from './http.js';
+import { Revoked, TokenPair, type ResponseSchema } from './schemas.js';
+
+/** Refresh this long before the access token's end, so a call never races its expiry. */
+export const REFRESH_MARGIN_MS = 60_000;
+
+/** What the SDK keeps in storage when asked to: never the access token. */
+interface StoredSession {
+  v: 1;
+  refreshToken: string;
+  fan: Fan;
+  site?: { id: string; name: string } | undefined;
+}
+
+/** Settings of {@link Auth}. */
+export interface AuthOptions {
+  http: Http;
+  publishableKey: string;
+  storage: StorageOption;
+  clock: () => number;
+}
+
+/**
+ * The fan's tokens and the session and allowance stores: sign-in results go in, authenticated
+ * requests come out.
+ *
+ * @remarks
+ * The access token lives only in memory. The refresh token too, unless the caller chose a
+ * storage, where it is kept (with the fan's public name, to show the session after a reload)
+ * under a key per publishable key. Storage is read on first use, never at creation.
+ *
+ * Refresh is single-flight: concurrent calls share one `POST /v1/tokens/refresh`, because a
+ * refresh token works once and presenting it twice revokes the whole sign-in. Across tabs the
+ * same holds with a Web Lock, inside which the newest stored refresh token is re-read.
+ */
+export class Auth {
+  readonly session: WritableAtom<Session> = atom<Session>({ status: 'signed_out' });
+  readonly allowance: WritableAtom<Allowance | null> = atom<Allowance | null>(null);
+  readonly #options: AuthOptions;
+  readonly #storageKey: string;
+  #storage: StorageLike | undefined;
+  #loaded = false;
+  #access: { token: string; expiresAtMs: number } | undefined;
+  #refreshToken: string | undefined;
+  #refreshing: Promise<string> | undefined;
+
+  constructor(options: AuthOptions) {
+    this.#options = options;
+    this.#storageKey = `diamonds:session:${options.publishableKey}`;
+    // Reading storage waits for the first subscriber or call: creating a client touches nothing.
+    onMount(this.session, () => {
+      this.load();
+    });
+  }
+
+  /** Reads a kept session from storage (once) and starts following other tabs. */
+  load(): void {
+    if (this.#loaded) return;
+    this.#loaded = true;
+    this.#storage = resolveStorage(this.#options.storage);
+    if (!this.#storage) return;
+    this.#adopt(safely(() => this.#storage?.getItem(this.#storageKey)) ?? null);
+    if (this.#options.storage === 'memory' || this.#options.storage === 'session') return;
+    onStorageEvent((event) => {
+      if (event.key !== this.#storageKey) return;
+      if (event.storageArea !== undefined && event.storageArea !== null && event.storageArea !== this.#storage) return;
+      this.#adopt(event.newValue, true);
+    });
+  }
+
+  /** Takes a stored session (at load, or written by another tab) as this tab's own. */
+  #adopt(raw: string | null, fromOtherTab = false): void {
+    const stored = parseStored(raw);
+    const current = this.session.get();
+    if (!stored) {
+      if (!fromOtherTab) return;
+      // Another tab signed out (or its sign-in expired): the whole sign-in is gone.
+      this.#access = undefined;
+      this.#refreshToken = undefined;
+      if (current.status === 'signed_in') this.#setSignedOut();
+      return;
+    }
+    if (current.status === 'signed_in' && current.fan?.id === stored.fan.id) {
+      // Another tab refreshed: its token is now the only one that works; our access token still does.
+      this.#refreshToken = stored.refreshToken;
+      if (stored.site && !current.site) this.session.set({ ...current, site: stored.site });
+      return;
+    }
+    // A (new) fan signed in elsewhere, or this is a reload: no access token yet, one refresh away.
+    this.#access = undefined;
+    this.#refreshToken = stored.refreshToken;
+    this.session.set({ status: 'signed_in', fan: stored.fan, site: stored.site });
+    this.allowance.set(null);
+  }
+
+  /** Whether a fan is signed in (tokens in hand, or a kept refresh token). */
+  get signedIn(): boolean {
+    this.load();
+    return this.#refreshToken !== undefined || this.#access !== undefined;
+  }
+
+  /** Takes the tokens of an approved sign-in. */
+  signedInAs(fan: Fan, tokens: TokenPairType): void {
+    this.load();
+    this.#take(tokens);
+    this.session.set({ status: 'signed_in', fan });
+    this.allowance.set(null);
+    this.#persist();
+  }
+
+  /** Records what `GET /v1/me` said. */
+  updateFromMe(fan: Fan, site: { id: string; name: string }, allowance: Allowance): void {
+    this.session.set({ status: 'signed_in', fan, site });
+    this.allowance.set(allowance);
+    this.#persist();
+  }
+
+  /** Marks the sign-in as running (the popup is open); returns how to undo it. */
+  beginSignIn(): () => void {
+    const before = this.session.get();
+    this.session.set({ ...before, status: 'signing_in' });
+    return () => {
+      if (this.session.get().status === 'signing_in') this.session.set(before);
+    };
+  }
+
+  /**
+   * Sends an authenticated request: the `Diamonds-Token` header with a fresh access token; on a
+   * 401 `invalid_token` refreshes once and tries again.
+   *
+   * @throws {@link SignInRequiredError} with no sign-in, or once it expired.
+   */
+  async request<T>(method: HttpMethod, path: string, schema: ResponseSchema<T>, options: RequestOptions = {}): Promise<T> {
+    const token = await this.accessToken();
+    try {
+      return await this.#options.http.request(method, path, schema, {
+        ...options,
+        headers: { ...options.headers, 'Diamonds-Token': token },
+      });
+    } catch (error) {
+      if (!isDiamondsApiError(error) || error.code !== 'invalid_token') throw error;
+      // The server refused a token we thought fine (revoked, or clocks disagree): refresh once,
+      // unless another call already did, and try again with the new token.
+      if (this.#access?.token === token) this.#access = undefined;
+      const fresh = await this.accessToken();
+      return this.#options.http.request(method, path, schema, { ...options, headers: { ...options.headers, 'Diamonds-Token': fresh } });
+    }
+  }
+
+  /** A working access token: the one in memory, or a refreshed one if it is near its end. */
+  async accessToken(): Promise<string> {
+    this.load();
+    const access = this.#access;
+    if (access && access.expiresAtMs - REFRESH_MARGIN_MS > this.#options.clock()) return access.token;
+    return this.refresh();
+  }
+
+  /** Exchanges the refresh token for a new pair; concurrent callers share one exchange. */
+  refresh(): Promise<string> {
+    this.#refreshing ??= this.#refreshOnce().finally(() => {
+      this.#refreshing = undefined;
+    });
+    return this.#refreshing;
+  }
+
+  async #refreshOnce(): Promise<string> {
+    return withTabLock(`${this.#storageKey}:refresh`, async () => {
+      // Another tab may have rotated the token while we waited for the lock: use the newest one.
+      const stored = parseStored(safely(() => this.#storage?.getItem(this.#storageKey)) ?? null);
+      let refreshToken = this.#refreshToken;
+      if (refreshToken !== undefined && stored && stored.fan.id === this.session.get().fan?.id) refreshToken = stored.refreshToken;
+      if (refreshToken === undefined) throw this.#signInRequired();
+      let tokens: TokenPairType;
+      try {
+        // Never retried: if the answer is lost, a retry would present a used token and revoke the sign-in.
+        tokens = await this.#options.http.request('post', 'v1/tokens/refresh', TokenPair, { json: { refreshToken }, retry: false });
+      } catch (error) {
+        if (isDiamondsApiError(error) && error.code === 'invalid_token') {
+          this.#expire();
+          throw new SignInRequiredError('The sign-in expired or was revoked: sign the fan in again.', {
+            code: 'signin_required',
+            requestId: error.requestId,
+            cause: error,
+          });
+        }
+        throw error;
+      }
+      this.#take(tokens);
+      this.#persist();
+      return tokens.accessToken;
+    });
+  }
+
+  /** Signs out: revokes the sign-in on the server (best effort) and forgets it here, always. */
+  async signOut(): Promise<void> {
+    this.load();
+    const token = this.#refreshToken ?? this.#access?.token;
+    this.#access = undefined;
+    this.#refreshToken = undefined;
+    safely(() => this.#storage?.removeItem(this.#storageKey));
+    this.#setSignedOut();
+    if (token === undefined) return;
+    try {
+      await this.#options.http.request('post', 'v1/tokens/revoke', Revoked, { json: { token } });
+    } catch {
+      // Signed out here whatever the network says; the refresh token also ends on its own.
+    }
+  }
+
+  #take(tokens: TokenPairType): void {
+    this.#access = { token: tokens.accessToken, expiresAtMs: this.#options.clock() + tokens.expiresIn * 1000 };
+    this.#refreshToken = tokens.refreshToken;
+  }
+
+  #persist(): void {
+    const { fan, site } = this.session.get();
+    if (!this.#storage || !this.#refreshToken || !fan) return;
+    const stored: StoredSession = { v: 1, refreshToken: this.#refreshToken, fan, site };
+    safely(() => this.#storage?.setItem(this.#storageKey, JSON.stringify(stored)));
+  }
+
+  #expire(): void {
+    this.#access = undefined;
+    this.#refreshToken = undefined;
+    safely(() => this.#storage?.removeItem(this.#storageKey));
+    this.session.set({ status: 'expired', fan: this.session.get().fan });
+    this.allowance.set(null);
+  }
+
+  #setSignedOut(): void {
+    this.session.set({ status: 'signed_out' });
+    this.allowance.set(null);
+  }
+
+  #signInRequired(): SignInRequiredError {
+    const expired = this.session.get().status === 'expired';
+    return new SignInRequiredError(
+      expired
+        ? 'The sign-in expired: call signIn() from a click to sign the fan in again.'
+        : 'No fan is signed in: call signIn() from a click first.',
+      { code: 'signin_required' },
+    );
+  }
+}
+
+function parseStored(raw: string | null): StoredSession | undefined {
+  if (raw === null) return undefined;
+  try {
+    const value = JSON.parse(raw) as Partial<StoredSession> | null;
+    if (value?.v !== 1 || typeof value.refreshToken !== 'string' || typeof value.fan?.id !== 'string') return undefined;
+    return value as StoredSession;
+  } catch {
+    return undefined;
+  }
+}

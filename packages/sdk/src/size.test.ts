@@ -1,0 +1,44 @@
+// The size budget of the browser entry (issue 5): minified and brotli-compressed, ≤ 8 KB for the
+// SDK's own code and ≤ 20 KB with ky, nanostores and zod/mini bundled in. A regression fails here.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { brotliCompressSync, constants } from 'node:zlib';
+import { build } from 'esbuild';
+
+const ENTRY = fileURLToPath(new URL('./index.ts', import.meta.url));
+const OWN_BUDGET_BYTES = 8 * 1024;
+const FULL_BUDGET_BYTES = 20 * 1024;
+
+/** The browser entry bundled as a site's bundler would, minified; its brotli size in bytes. */
+async function brotliSize(external: string[]): Promise<{ minified: number; brotli: number }> {
+  const result = await build({
+    entryPoints: [ENTRY],
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    platform: 'browser',
+    write: false,
+    conditions: ['source'],
+    define: { 'process.env.NODE_ENV': '"production"' },
+    external,
+    logLevel: 'silent',
+  });
+  const code = result.outputFiles[0]!.contents;
+  const brotli = brotliCompressSync(code, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
+  return { minified: code.length, brotli };
+}
+
+describe('browser bundle size', () => {
+  it(`is at most ${OWN_BUDGET_BYTES} bytes brotli without its dependencies`, async () => {
+    const size = await brotliSize(['ky', 'nanostores', 'zod', 'zod/*', '@diamonds/protocol']);
+    console.log(`# sdk without dependencies: ${size.minified} B minified, ${size.brotli} B brotli`);
+    assert.ok(size.brotli <= OWN_BUDGET_BYTES, `${size.brotli} B > ${OWN_BUDGET_BYTES} B`);
+  });
+
+  it(`is at most ${FULL_BUDGET_BYTES} bytes brotli with everything bundled`, async () => {
+    const size = await brotliSize([]);
+    console.log(`# sdk with ky, nanostores and zod/mini: ${size.minified} B minified, ${size.brotli} B brotli`);
+    assert.ok(size.brotli <= FULL_BUDGET_BYTES, `${size.brotli} B > ${FULL_BUDGET_BYTES} B`);
+  });
+});
