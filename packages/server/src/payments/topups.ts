@@ -1,0 +1,580 @@
+import {
+  formatMajorUnits,
+  isId,
+  type CurrencyCode,
+  type FiatMoney,
+  type PaymentProviderName,
+  type TopUp,
+  type TopUpStatus,
+} from '@diamonds/protocol';
+import type { SqlClient } from '../db/types.js';
+import { ApiError, isApiError } from '../errors.js';
+import { hitRateLimit, type RateLimitVerdict } from '../identity/rate-limit.js';
+import type { Ledger } from '../ledger/ledger.js';
+import { redeemQuote } from '../money/quotes.js';
+import { walletOf } from '../money/spends.js';
+import type { StartedPayment } from './provider.js';
+import type { PaymentReport } from './stripe.js';
+
+/*
+ * Top-ups: a fan buys Diamonds at the price of one quote. The top-up is written when the fan
+ * starts it (`requires_payment`); the provider reports the outcome (the test provider's hosted
+ * page, or Stripe's webhook) and `creditTopUp` credits the wallet exactly once: the quote
+ * redeemed, the ledger transfer (code `purchase`, from the platform's issuance account) and the
+ * status change commit together or not at all, and the transfer's idempotency key is the
+ * top-up's id, so even a bug that credited twice would replay instead.
+ */
+
+/** Top-ups a fan may start per {@link TOPUP_WINDOW_MS}. */
+export const TOPUP_LIMIT_PER_FAN = 10;
+/** Top-ups one client IP may start per {@link TOPUP_WINDOW_MS} (several fans may share an IP). */
+export const TOPUP_LIMIT_PER_IP = 30;
+/** Failed card attempts (declined, failed authentication, invalid number) a fan may make per window. */
+export const CARD_FAILURE_LIMIT_PER_FAN = 5;
+/** Failed card attempts one client IP may make per window. */
+export const CARD_FAILURE_LIMIT_PER_IP = 20;
+/** The window of every top-up rate limit: one hour. */
+export const TOPUP_WINDOW_MS = 60 * 60 * 1000;
+
+/** A top-up as stored; {@link presentTopUp} makes the wire view. */
+export interface TopUpRecord {
+  id: string;
+  userId: string;
+  siteId: string;
+  quoteId: string;
+  provider: PaymentProviderName;
+  diamonds: number;
+  price: FiatMoney;
+  status: TopUpStatus;
+  failureCode: string | null;
+  paymentUrl: string | null;
+  providerRef: string | null;
+  transferId: string | null;
+  createdAt: number;
+  updatedAt: number;
+  /** When the quote's price lapses: the test provider refuses to charge from then on. */
+  quoteExpiresAt: number;
+}
+
+interface TopUpRow {
+  id: string;
+  user_id: string;
+  site_id: string;
+  quote_id: string;
+  provider: string;
+  diamonds: number | string;
+  currency: string;
+  amount_minor: number | string;
+  status: string;
+  failure_code: string | null;
+  payment_url: string | null;
+  provider_ref: string | null;
+  transfer_id: string | null;
+  created_at: number | string;
+  updated_at: number | string;
+  quote_expires_at: number | string;
+}
+
+function toRecord(row: TopUpRow): TopUpRecord {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    siteId: row.site_id,
+    quoteId: row.quote_id,
+    provider: row.provider as PaymentProviderName,
+    diamonds: Number(row.diamonds),
+    price: { amountMinor: Number(row.amount_minor), currency: row.currency as CurrencyCode },
+    status: row.status as TopUpStatus,
+    failureCode: row.failure_code,
+    paymentUrl: row.payment_url,
+    providerRef: row.provider_ref,
+    transferId: row.transfer_id,
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+    quoteExpiresAt: Number(row.quote_expires_at),
+  };
+}
+
+const number = new Intl.NumberFormat('en-US');
+
+/**
+ * A price for people, with an unambiguous symbol: "US$6.50", "€11.99", "¥1,980".
+ *
+ * @remarks Formatted from the exact decimal string (never through a float), in the en-GB
+ * locale, which writes the dollar as "US$".
+ */
+export function formatPrice(price: FiatMoney): string {
+  const format = new Intl.NumberFormat('en-GB', { style: 'currency', currency: price.currency });
+  // Intl formats decimal strings exactly (ES2023); the lib typings only list numbers.
+  return format.format(formatMajorUnits(price) as unknown as number);
+}
+
+/** What a top-up buys, for a provider's page: "500 Diamonds". */
+export function productName(diamonds: number): string {
+  return `${number.format(diamonds)} Diamond${diamonds === 1 ? '' : 's'}`;
+}
+
+/** The wallet history's words for a top-up: "Top-up: 500 Diamonds (US$6.50)". */
+export function topUpDescription(diamonds: number, price: FiatMoney): string {
+  return `Top-up: ${productName(diamonds)} (${formatPrice(price)})`;
+}
+
+/** Whether a test-provider top-up can no longer be paid because its quote lapsed. */
+function lapsed(record: TopUpRecord, now: number): boolean {
+  return (
+    record.provider === 'test' &&
+    (record.status === 'requires_payment' || record.status === 'requires_action') &&
+    record.quoteExpiresAt <= now
+  );
+}
+
+/**
+ * The wire view of a top-up. A test-provider top-up whose quote lapsed before it was paid
+ * reads `failed` (`quote_expired`) at once, even before anyone tried to pay it.
+ */
+export function presentTopUp(record: TopUpRecord, now = Date.now()): TopUp {
+  const expired = lapsed(record, now);
+  const status: TopUpStatus = expired ? 'failed' : record.status;
+  const open = status === 'requires_payment' || status === 'requires_action';
+  return {
+    object: 'topup',
+    id: record.id as TopUp['id'],
+    status,
+    provider: record.provider,
+    diamonds: record.diamonds,
+    price: record.price,
+    quoteId: record.quoteId as TopUp['quoteId'],
+    paymentUrl: open ? record.paymentUrl : null,
+    failureCode: expired ? 'quote_expired' : record.failureCode,
+    transferId: record.transferId as TopUp['transferId'],
+    createdAt: record.createdAt,
+  };
+}
+
+/** A top-up by id (with its quote's expiry), locked for update on PostgreSQL when `lock`. */
+export async function findTopUp(db: SqlClient, id: string, lock = false): Promise<TopUpRecord | undefined> {
+  if (!isId('tu', id)) return undefined;
+  const forUpdate = lock && db.kind === 'postgres' ? ' FOR UPDATE OF t' : '';
+  const [row] = await db.query<TopUpRow>(
+    `SELECT t.*, q.expires_at AS quote_expires_at FROM topups t JOIN quotes q ON q.id = t.quote_id WHERE t.id = ?${forUpdate}`,
+    [id],
+  );
+  return row ? toRecord(row) : undefined;
+}
+
+/**
+ * The fan's own top-up.
+ *
+ * @throws {@link ApiError} `payment_not_found` when there is none, or it is another fan's.
+ */
+export async function findOwnTopUp(db: SqlClient, id: string, userId: string, lock = false): Promise<TopUpRecord> {
+  const record = await findTopUp(db, id, lock);
+  if (!record || record.userId !== userId) {
+    throw new ApiError('payment_not_found', `No top-up ${JSON.stringify(id.slice(0, 40))} for this fan.`, { param: 'id' });
+  }
+  return record;
+}
+
+/** A quote that may pay for a new top-up. */
+export interface PayableQuote {
+  id: string;
+  diamonds: number;
+  /** The quote's total: what the fan pays. */
+  total: FiatMoney;
+  expiresAt: number;
+}
+
+/**
+ * Checks that a quote can pay for a new top-up: it exists, has not expired, and neither a
+ * purchase nor another top-up has used it.
+ *
+ * @throws {@link ApiError} `quote_not_found`, `quote_expired`, `quote_used` (with `param: 'quoteId'`).
+ */
+export async function payableQuote(db: SqlClient, quoteId: string, now = Date.now()): Promise<PayableQuote> {
+  const [row] = isId('qt', quoteId)
+    ? await db.query<{
+        diamonds: number | string;
+        currency: string;
+        amount_minor: number | string;
+        fee_minor: number | string;
+        expires_at: number | string;
+        used_at: number | string | null;
+        topup_id: string | null;
+      }>(
+        `SELECT q.diamonds, q.currency, q.amount_minor, q.fee_minor, q.expires_at, q.used_at, t.id AS topup_id
+         FROM quotes q LEFT JOIN topups t ON t.quote_id = q.id WHERE q.id = ?`,
+        [quoteId],
+      )
+    : [];
+  if (!row) throw new ApiError('quote_not_found', `No quote ${quoteId}: create one with POST /v1/quotes.`, { param: 'quoteId' });
+  if (row.used_at !== null || row.topup_id !== null) {
+    throw new ApiError('quote_used', `Quote ${quoteId} already pays for a top-up; get a new quote.`, { param: 'quoteId' });
+  }
+  const expiresAt = Number(row.expires_at);
+  if (expiresAt <= now) {
+    throw new ApiError('quote_expired', `Quote ${quoteId} expired; get a new quote for the current price.`, { param: 'quoteId' });
+  }
+  return {
+    id: quoteId,
+    diamonds: Number(row.diamonds),
+    total: { amountMinor: Number(row.amount_minor) + Number(row.fee_minor), currency: row.currency as CurrencyCode },
+    expiresAt,
+  };
+}
+
+/** What {@link createTopUp} writes. */
+export interface NewTopUp {
+  id: string;
+  userId: string;
+  siteId: string;
+  quoteId: string;
+  provider: PaymentProviderName;
+  payment: StartedPayment;
+}
+
+/**
+ * Writes a new top-up, `requires_payment`, for an unexpired, unused quote (checked again here,
+ * inside the transaction: of two top-ups racing for one quote, the UNIQUE quote decides).
+ *
+ * @throws {@link ApiError} `quote_not_found`, `quote_expired`, `quote_used`.
+ */
+export async function createTopUp(tx: SqlClient, input: NewTopUp, now = Date.now()): Promise<TopUpRecord> {
+  const quote = await payableQuote(tx, input.quoteId, now);
+  const inserted = await tx.run(
+    `INSERT INTO topups (id, user_id, site_id, quote_id, provider, diamonds, currency, amount_minor, status, failure_code,
+       payment_url, provider_ref, transfer_id, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'requires_payment', NULL, ?, ?, NULL, ?, ?)
+     ON CONFLICT (quote_id) DO NOTHING`,
+    [
+      input.id,
+      input.userId,
+      input.siteId,
+      quote.id,
+      input.provider,
+      quote.diamonds,
+      quote.total.currency,
+      quote.total.amountMinor,
+      input.payment.paymentUrl,
+      input.payment.providerRef,
+      now,
+      now,
+    ],
+  );
+  if (inserted === 0) {
+    throw new ApiError('quote_used', `Quote ${quote.id} already pays for a top-up; get a new quote.`, { param: 'quoteId' });
+  }
+  return {
+    id: input.id,
+    userId: input.userId,
+    siteId: input.siteId,
+    quoteId: quote.id,
+    provider: input.provider,
+    diamonds: quote.diamonds,
+    price: quote.total,
+    status: 'requires_payment',
+    failureCode: null,
+    paymentUrl: input.payment.paymentUrl,
+    providerRef: input.payment.providerRef,
+    transferId: null,
+    createdAt: now,
+    updatedAt: now,
+    quoteExpiresAt: quote.expiresAt,
+  };
+}
+
+/** Options of {@link creditTopUp}. */
+export interface CreditOptions {
+  /**
+   * The instant the quote is redeemed as of. The test provider charges now, so a lapsed quote
+   * is refused; Stripe charged the price the quote locked when the session was made, so its
+   * webhook redeems as of the top-up's creation (a late webhook still credits what was paid).
+   */
+  quoteAsOf: number;
+  now?: number;
+}
+
+/**
+ * Credits a paid top-up's Diamonds to the fan's wallet, exactly once, inside `tx`: redeems the
+ * quote, moves the Diamonds from the platform's issuance account (transfer code `purchase`),
+ * and marks the top-up `succeeded`. Crediting a top-up that already succeeded changes nothing.
+ *
+ * @remarks A Stripe top-up may succeed after an earlier attempt failed (the fan retried on
+ * Checkout); a test-provider top-up that failed stays failed.
+ * @throws {@link ApiError} `payment_not_found`; `quote_expired` when the quote lapsed (then
+ * nothing is written: mark the top-up failed in a new transaction).
+ */
+export async function creditTopUp(tx: SqlClient, ledger: Ledger, id: string, options: CreditOptions): Promise<TopUpRecord> {
+  const now = options.now ?? Date.now();
+  const record = await findTopUp(tx, id, true);
+  if (!record) throw new ApiError('payment_not_found', `No top-up ${id}.`);
+  if (record.status === 'succeeded') return record;
+  if (record.status === 'failed' && record.provider !== 'stripe') {
+    throw new ApiError('payment_failed', `Top-up ${id} failed (${record.failureCode ?? 'unknown'}); start a new one.`);
+  }
+  await redeemQuote(tx, record.quoteId, options.quoteAsOf);
+  const wallet = await walletOf(tx, ledger, record.userId);
+  const issuance = await ledger.platformAccount('issuance', tx);
+  const { transfer } = await ledger.transferIn(tx, {
+    idempotencyKey: `topup:${record.id}`,
+    code: 'purchase',
+    postings: [
+      { accountId: issuance.id, amountDiamonds: -record.diamonds },
+      { accountId: wallet, amountDiamonds: record.diamonds },
+    ],
+    metadata: {
+      description: topUpDescription(record.diamonds, record.price),
+      topupId: record.id,
+      quoteId: record.quoteId,
+      provider: record.provider,
+      siteId: record.siteId,
+      priceMinor: record.price.amountMinor,
+      currency: record.price.currency,
+    },
+  });
+  await tx.run(
+    `UPDATE topups SET status = 'succeeded', failure_code = NULL, transfer_id = ?, updated_at = ? WHERE id = ? AND status <> 'succeeded'`,
+    [transfer.id, now, record.id],
+  );
+  return { ...record, status: 'succeeded', failureCode: null, transferId: transfer.id, updatedAt: now };
+}
+
+/**
+ * Marks an unpaid top-up failed with `failureCode`; nothing is credited. A top-up that already
+ * succeeded stays succeeded (a late failure report of an earlier attempt changes nothing).
+ */
+export async function failTopUp(tx: SqlClient, id: string, failureCode: string, now = Date.now()): Promise<void> {
+  await tx.run(`UPDATE topups SET status = 'failed', failure_code = ?, updated_at = ? WHERE id = ? AND status <> 'succeeded'`, [
+    failureCode,
+    now,
+    id,
+  ]);
+}
+
+/** Marks a test-provider top-up as waiting for the card's extra authentication step. */
+export async function requireAction(tx: SqlClient, id: string, now = Date.now()): Promise<void> {
+  await tx.run(`UPDATE topups SET status = 'requires_action', updated_at = ? WHERE id = ? AND status = 'requires_payment'`, [now, id]);
+}
+
+/**
+ * Charges a test-provider top-up: credits it, or, when its quote lapsed meanwhile, marks it
+ * failed (`quote_expired`) and credits nothing. Call inside a transaction.
+ *
+ * @returns The top-up after the attempt.
+ */
+export async function completeTestPayment(tx: SqlClient, ledger: Ledger, id: string, now = Date.now()): Promise<TopUpRecord> {
+  await tx.run('SAVEPOINT topup_credit');
+  try {
+    const credited = await creditTopUp(tx, ledger, id, { quoteAsOf: now, now });
+    await tx.run('RELEASE SAVEPOINT topup_credit');
+    return credited;
+  } catch (error) {
+    await tx.run('ROLLBACK TO SAVEPOINT topup_credit');
+    await tx.run('RELEASE SAVEPOINT topup_credit');
+    if (!isApiError(error, 'quote_expired')) throw error;
+    await failTopUp(tx, id, 'quote_expired', now);
+    const record = await findTopUp(tx, id);
+    if (!record) throw error;
+    return record;
+  }
+}
+
+/** What a test card did to a top-up (see {@link payWithTestCard}). */
+export type TestCardResult = 'succeeded' | 'declined' | 'requires_action' | 'quote_expired' | 'not_payable';
+
+/**
+ * Pays a test-provider top-up with a test card's outcome, inside `tx`: `succeeds` credits it,
+ * `declines` fails it (`card_declined`), `requires_action` waits for the authentication step.
+ * Only a top-up still `requires_payment` is charged; anything else answers `not_payable` and
+ * changes nothing (a second submit of the form never charges twice).
+ */
+export async function payWithTestCard(
+  tx: SqlClient,
+  ledger: Ledger,
+  id: string,
+  outcome: 'succeeds' | 'declines' | 'requires_action',
+  now = Date.now(),
+): Promise<TestCardResult> {
+  const record = await findTopUp(tx, id, true);
+  if (!record || record.provider !== 'test' || record.status !== 'requires_payment') return 'not_payable';
+  if (lapsed(record, now)) {
+    await failTopUp(tx, id, 'quote_expired', now);
+    return 'quote_expired';
+  }
+  if (outcome === 'declines') {
+    await failTopUp(tx, id, 'card_declined', now);
+    return 'declined';
+  }
+  if (outcome === 'requires_action') {
+    await requireAction(tx, id, now);
+    return 'requires_action';
+  }
+  const after = await completeTestPayment(tx, ledger, id, now);
+  return after.status === 'succeeded' ? 'succeeded' : 'quote_expired';
+}
+
+/**
+ * Finishes the authentication step of a test-provider top-up, inside `tx`: `complete` credits
+ * it, otherwise it fails (`authentication_failed`). Only a top-up that `requires_action` moves.
+ */
+export async function authenticateTestPayment(
+  tx: SqlClient,
+  ledger: Ledger,
+  id: string,
+  complete: boolean,
+  now = Date.now(),
+): Promise<TestCardResult> {
+  const record = await findTopUp(tx, id, true);
+  if (!record || record.provider !== 'test' || record.status !== 'requires_action') return 'not_payable';
+  if (lapsed(record, now)) {
+    await failTopUp(tx, id, 'quote_expired', now);
+    return 'quote_expired';
+  }
+  if (!complete) {
+    await failTopUp(tx, id, 'authentication_failed', now);
+    return 'declined';
+  }
+  const after = await completeTestPayment(tx, ledger, id, now);
+  return after.status === 'succeeded' ? 'succeeded' : 'quote_expired';
+}
+
+/** What a provider event did. */
+export type ReportOutcome = 'credited' | 'failed' | 'duplicate' | 'ignored';
+
+/**
+ * Applies what a provider reported about a top-up, once per provider event id, inside `tx`.
+ *
+ * @remarks The event id is inserted first; its primary key makes a second delivery of the same
+ * event (concurrent or later, from any process) a `duplicate` that moves nothing. An event
+ * about an unknown top-up is recorded and `ignored`.
+ * @throws {@link ApiError} `payment_amount_mismatch` when the amount or currency paid differs
+ * from the top-up's price: nothing is credited nor recorded, so the provider delivers it again
+ * while someone looks.
+ */
+export async function applyPaymentReport(
+  tx: SqlClient,
+  ledger: Ledger,
+  event: { provider: PaymentProviderName; id: string; type: string },
+  report: PaymentReport,
+  now = Date.now(),
+): Promise<ReportOutcome> {
+  const topUpId = report.kind === 'ignored' ? null : report.topUpId;
+  const claimed = await tx.run(
+    `INSERT INTO payment_events (provider, event_id, type, topup_id, outcome, received_at) VALUES (?, ?, ?, ?, 'received', ?)
+     ON CONFLICT (provider, event_id) DO NOTHING`,
+    [event.provider, event.id, event.type, topUpId, now],
+  );
+  if (claimed === 0) return 'duplicate';
+  const outcome = await applyReport(tx, ledger, event, report, now);
+  await tx.run('UPDATE payment_events SET outcome = ? WHERE provider = ? AND event_id = ?', [outcome, event.provider, event.id]);
+  return outcome;
+}
+
+async function applyReport(
+  tx: SqlClient,
+  ledger: Ledger,
+  event: { provider: PaymentProviderName; id: string; type: string },
+  report: PaymentReport,
+  now: number,
+): Promise<ReportOutcome> {
+  if (report.kind === 'ignored') return 'ignored';
+  const record = await findTopUp(tx, report.topUpId, true);
+  if (!record || record.provider !== event.provider) {
+    console.warn(`[payments] ${event.provider} event ${event.id} (${event.type}) names unknown top-up ${report.topUpId}: ignored`);
+    return 'ignored';
+  }
+  if (report.kind === 'failed') {
+    if (record.status === 'succeeded') return 'ignored';
+    await failTopUp(tx, record.id, report.failureCode, now);
+    return 'failed';
+  }
+  if (report.amountMinor !== record.price.amountMinor || report.currency !== record.price.currency) {
+    console.error(
+      `[payments] ${event.provider} event ${event.id} paid ${report.amountMinor} ${report.currency} for top-up ${record.id}, ` +
+        `priced ${record.price.amountMinor} ${record.price.currency}: nothing credited`,
+    );
+    throw new ApiError(
+      'payment_amount_mismatch',
+      `The payment (${report.amountMinor} ${report.currency}) does not match top-up ${record.id} (${record.price.amountMinor} ${record.price.currency}); nothing was credited.`,
+    );
+  }
+  if (record.status === 'succeeded') return 'ignored';
+  await creditTopUp(tx, ledger, record.id, { quoteAsOf: record.createdAt, now });
+  return 'credited';
+}
+
+/** How many hits a rate-limit bucket holds in its current window (without counting one). */
+export async function rateLimitHits(db: SqlClient, bucket: string, windowMs: number, now = Date.now()): Promise<RateLimitVerdict> {
+  const windowStart = now - (now % windowMs);
+  const [row] = await db.query<{ window_start: number | string; hits: number | string }>(
+    'SELECT window_start, hits FROM rate_limits WHERE bucket = ?',
+    [bucket],
+  );
+  const hits = row && Number(row.window_start) === windowStart ? Number(row.hits) : 0;
+  return { allowed: true, hits, retryAfterMs: windowStart + windowMs - now };
+}
+
+/** The rate-limit buckets of a fan and of a client IP. */
+function buckets(kind: 'start' | 'card-failure', userId: string, ip: string): { fan: string; ip: string } {
+  return { fan: `topup:${kind}:fan:${userId}`, ip: `topup:${kind}:ip:${ip}` };
+}
+
+/** The `rate_limited` error for the slowest of refused verdicts, with the seconds to wait. */
+export class TopUpRateLimited extends ApiError {
+  /** Seconds until the caller may try again: the `Retry-After` value. */
+  readonly retryAfterSeconds: number;
+
+  constructor(message: string, retryAfterMs: number) {
+    super('rate_limited', message);
+    this.retryAfterSeconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  }
+}
+
+function minutes(ms: number): string {
+  const n = Math.max(1, Math.ceil(ms / 60_000));
+  return `${n} minute${n === 1 ? '' : 's'}`;
+}
+
+/** Refuses when the fan or the IP has had too many failed card attempts this window. */
+async function checkCardFailures(db: SqlClient, userId: string, ip: string, now: number): Promise<void> {
+  const names = buckets('card-failure', userId, ip);
+  const byFan = await rateLimitHits(db, names.fan, TOPUP_WINDOW_MS, now);
+  const byIp = await rateLimitHits(db, names.ip, TOPUP_WINDOW_MS, now);
+  if (byFan.hits >= CARD_FAILURE_LIMIT_PER_FAN || byIp.hits >= CARD_FAILURE_LIMIT_PER_IP) {
+    const wait = Math.max(byFan.retryAfterMs, byIp.retryAfterMs);
+    throw new TopUpRateLimited(`Too many failed card attempts. Try again in ${minutes(wait)}.`, wait);
+  }
+}
+
+/**
+ * Counts a top-up start against the fan's and the IP's limits ({@link TOPUP_LIMIT_PER_FAN},
+ * {@link TOPUP_LIMIT_PER_IP} an hour), and refuses a fan or IP with too many failed cards.
+ *
+ * @throws {@link TopUpRateLimited} (`rate_limited`).
+ */
+export async function limitTopUpStart(db: SqlClient, userId: string, ip: string, now = Date.now()): Promise<void> {
+  await checkCardFailures(db, userId, ip, now);
+  const names = buckets('start', userId, ip);
+  const byFan = await hitRateLimit(db, names.fan, TOPUP_LIMIT_PER_FAN, TOPUP_WINDOW_MS, now);
+  const byIp = await hitRateLimit(db, names.ip, TOPUP_LIMIT_PER_IP, TOPUP_WINDOW_MS, now);
+  const refused = [byFan, byIp].filter((verdict) => !verdict.allowed);
+  if (refused.length > 0) {
+    const wait = Math.max(...refused.map((verdict) => verdict.retryAfterMs));
+    throw new TopUpRateLimited(`Too many top-ups started. Try again in ${minutes(wait)}.`, wait);
+  }
+}
+
+/**
+ * Refuses a card attempt when the fan or the IP already failed too often this window.
+ *
+ * @throws {@link TopUpRateLimited} (`rate_limited`).
+ */
+export function limitCardAttempt(db: SqlClient, userId: string, ip: string, now = Date.now()): Promise<void> {
+  return checkCardFailures(db, userId, ip, now);
+}
+
+/** Counts a failed card attempt (declined, failed authentication, invalid number) for the fan and the IP. */
+export async function countCardFailure(db: SqlClient, userId: string, ip: string, now = Date.now()): Promise<void> {
+  const names = buckets('card-failure', userId, ip);
+  await hitRateLimit(db, names.fan, CARD_FAILURE_LIMIT_PER_FAN, TOPUP_WINDOW_MS, now);
+  await hitRateLimit(db, names.ip, CARD_FAILURE_LIMIT_PER_IP, TOPUP_WINDOW_MS, now);
+}
