@@ -15,7 +15,7 @@ import { ratesApi } from './api/rates.js';
 import { openApiRoutes } from './api/openapi.js';
 import { walletApi } from './api/wallet.js';
 import { paymentsApi } from './api/payments.js';
-import { giftsApi } from './api/gifts.js';
+import { giftArtRoutes, giftsApi } from './api/gifts.js';
 import { confirmationsApi } from './api/confirmations.js';
 import { contentApi } from './api/content.js';
 import { ordersApi } from './api/orders.js';
@@ -173,6 +173,9 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   app.route('/v1', confirmationsApi(context));
   app.route('/v1', contentApi(context));
   app.route('/v1', ordersApi(context));
+
+  // The gifts' art: public, so an <img> on any site can show it.
+  app.route('/', giftArtRoutes(context));
 
   // Receipts' public keys, for sites' backends to verify receipts offline.
   app.get('/.well-known/jwks.json', async (c) => {

@@ -11,6 +11,9 @@ import { formatVerifyReport, verifyLedger } from './ledger/verify.js';
 import { startServer } from './server.js';
 import { currentRates, rateHistory, setRate } from './money/rates.js';
 import { jwks, rotateSigningKey } from './money/receipts.js';
+import { seedDemoMoney } from './money/demo.js';
+import { GIFT_COMMAND_SUMMARIES, giftsAddCommand, giftsListCommand, giftsSetActiveCommand } from './gifts/commands.js';
+import { Ledger } from './ledger/ledger.js';
 import { CurrencyCode, formatMajorUnits, type Rate } from '@diamonds/protocol';
 
 interface Command {
@@ -27,7 +30,10 @@ const COMMANDS: Command[] = [
       const server = await startServer({ ...settings, log: true });
       if (process.env.NODE_ENV !== 'production') {
         const { demo, created } = await seedDemo(server.db, settings.dataDir);
-        if (created && demo) console.log(formatDemo(demo, demoFile(settings.dataDir)));
+        if (demo) {
+          const money = await seedDemoMoney(server.db, server.ledger, demo);
+          if (created) console.log(`${formatDemo(demo, demoFile(settings.dataDir))}\n${money.join('\n')}`);
+        }
       }
       console.log(`Diamonds is running at ${server.url} (${server.db.description}). Press Ctrl-C to stop.`);
       await new Promise<void>((resolve) => {
@@ -94,7 +100,9 @@ const COMMANDS: Command[] = [
           console.log(`seed-demo: the demo exists (${DEMO_CREATOR_EMAIL}) but ${file} is gone; its password cannot be shown again.`);
           return 0;
         }
-        console.log(created ? formatDemo(demo, file) : `seed-demo: already seeded.\n${formatDemo(demo, file)}`);
+        const money = await seedDemoMoney(db, new Ledger(db), demo);
+        const shown = `${formatDemo(demo, file)}\n${money.join('\n')}`;
+        console.log(created ? shown : `seed-demo: already seeded.\n${shown}`);
         return 0;
       });
     },
@@ -252,6 +260,26 @@ const COMMANDS: Command[] = [
         return 0;
       });
     },
+  },
+  {
+    name: 'gifts list',
+    summary: GIFT_COMMAND_SUMMARIES['gifts list'],
+    run: (settings) => withMigratedDatabase(settings, (db) => giftsListCommand(db)),
+  },
+  {
+    name: 'gifts add',
+    summary: GIFT_COMMAND_SUMMARIES['gifts add'],
+    run: (settings, args) => withMigratedDatabase(settings, (db) => giftsAddCommand(db, args)),
+  },
+  {
+    name: 'gifts disable',
+    summary: GIFT_COMMAND_SUMMARIES['gifts disable'],
+    run: (settings, args) => withMigratedDatabase(settings, (db) => giftsSetActiveCommand(db, args, false)),
+  },
+  {
+    name: 'gifts enable',
+    summary: GIFT_COMMAND_SUMMARIES['gifts enable'],
+    run: (settings, args) => withMigratedDatabase(settings, (db) => giftsSetActiveCommand(db, args, true)),
   },
   {
     name: 'keys rotate',

@@ -33,8 +33,8 @@ type WorkOutcome = { ok: true; value: unknown } | { ok: false; error: unknown };
  * With `synchronous=FULL`, every SQLite commit waits for an fsync; a server that commits each
  * request alone is capped by the disk. Here, requests queue while a batch is being written and
  * go together in the next one (at most `maxBatch`), each still with its own result: a request
- * that fails fails alone. No timer is involved: a lone request is written at once, and
- * requests made in the same tick share its transaction.
+ * that fails fails alone. No timer is involved: a lone request is written after the current
+ * turn of the event loop, and requests read in the same turn share its transaction.
  *
  * @example
  * ```ts
@@ -66,9 +66,12 @@ export class GroupCommit {
     return new Promise<TransferResult>((resolve, reject) => {
       this.#queue.push({ request, resolve, reject });
       if (!this.#flushing) {
-        // Start after the current microtasks, so callers of the same tick share the first batch.
+        // Start once pending I/O has been read (setImmediate, not a microtask): requests that
+        // arrived together are parsed first and share the batch. A microtask would start the
+        // batch before the next request is even read, and on SQLite (whose statements do not
+        // yield to the event loop) every batch would then hold exactly one request.
         this.#flushing = true;
-        queueMicrotask(() => void this.#flush());
+        setImmediate(() => void this.#flush());
       }
     });
   }
@@ -89,7 +92,7 @@ export class GroupCommit {
       this.#works.push({ work, resolve: resolve as (result: unknown) => void, reject });
       if (!this.#running) {
         this.#running = true;
-        queueMicrotask(() => void this.#runWorks());
+        setImmediate(() => void this.#runWorks());
       }
     });
   }

@@ -1,9 +1,202 @@
-import type { Hono } from 'hono';
+import type { Context, Hono } from 'hono';
+import { html } from 'hono/html';
+import { isId } from '@diamonds/protocol';
 import type { AppContext } from '../app.js';
-import type { PagesEnv } from './forms.js';
+import { isApiError } from '../errors.js';
+import { giftTypeOfGift } from '../gifts/gifts.js';
+import { findSite, type Site } from '../identity/sites.js';
+import { findUser } from '../identity/users.js';
+import type { Session } from '../identity/sessions.js';
+import { decideConfirmation, findConfirmation, type ConfirmationRecord } from '../money/spends.js';
+import { CLOSE_SCRIPT_PATH } from './consent.js';
+import { checkSameOrigin, checkSessionToken } from './csrf.js';
+import { readForm, text, type PagesEnv } from './forms.js';
+import { csrfField, errorPage, page, type Html } from './layout.js';
+import { HOSTED_CSP_WITH_OWN_SCRIPT } from './security-headers.js';
+import { currentSession } from './session.js';
 
-/** Adds the hosted confirmation page to the hosted pages. */
+/*
+ * The hosted confirmation page: where a fan approves or declines a spend beyond the allowance
+ * a site has. The SDK opens `/confirm/cnf_…` in a popup on the platform's origin (framed by
+ * nobody: `frame-ancestors 'none'`); the page shows the amount, the recipient and the site as
+ * the server holds them, never anything the embedding page said. Only the signed-in fan the
+ * spend belongs to can see it, and the decision is a CSRF-checked, same-origin form post, so
+ * the embedding page can neither read nor press the buttons. The SDK learns the outcome from
+ * `GET /v1/confirmations/{id}`.
+ */
+
+/** Where the confirmation page of `id` lives. */
+export function confirmationPath(id: string): string {
+  return `/confirm/${encodeURIComponent(id)}`;
+}
+
+const number = new Intl.NumberFormat('en-US');
+const relative = new Intl.RelativeTimeFormat('en', { numeric: 'auto' });
+const clock = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit', timeZone: 'UTC' });
+
+/** "1 Diamond", "1,500 Diamonds". */
+export function formatDiamonds(amount: number): string {
+  return `${number.format(amount)} ${amount === 1 ? 'Diamond' : 'Diamonds'}`;
+}
+
+/** "in 9 minutes", "in 40 seconds": how long the fan has left. */
+export function formatTimeLeft(ms: number): string {
+  const seconds = Math.max(0, Math.round(ms / 1000));
+  return seconds < 90 ? relative.format(seconds, 'second') : relative.format(Math.round(seconds / 60), 'minute');
+}
+
+const KIND_LABELS: Record<ConfirmationRecord['kind'], string> = { gift: 'A gift', unlock: 'An unlock', order: 'An order' };
+
+/** What the page shows, all read from the server's own records. */
+interface ConfirmView {
+  record: ConfirmationRecord;
+  recipientName: string;
+  site: Site | undefined;
+  /** The catalog id of a gift, for its art. */
+  giftType: string | undefined;
+  session: Session;
+  now: number;
+}
+
+function confirmPage(view: ConfirmView): Html {
+  const { record, recipientName, site, giftType, session, now } = view;
+  const amount = formatDiamonds(record.amount);
+  const siteName = site?.name ?? 'A site you no longer have';
+  return page(
+    `Approve ${amount}?`,
+    html`<h1>Approve ${amount}?</h1>
+      ${giftType === undefined ? '' : html`<p><img src="/gifts/${giftType}.svg" alt="" width="96" height="96" /></p>`}
+      <p class="notice">
+        <strong>${siteName}</strong> asks you to approve a payment beyond the daily allowance you gave it. Only approve if you just asked
+        for this on that site.
+      </p>
+      <dl>
+        <dt>Amount</dt>
+        <dd><strong>${amount}</strong></dd>
+        <dt>To</dt>
+        <dd>${recipientName}</dd>
+        <dt>For</dt>
+        <dd>${KIND_LABELS[record.kind]}: ${record.description}</dd>
+        <dt>On the site</dt>
+        <dd>
+          ${siteName}${site && site.origins.length > 0 ? html` (${site.origins.map((origin, i) => html`${i > 0 ? ', ' : ''}<code>${origin}</code>`)})` : ''}
+        </dd>
+        <dt>Time left</dt>
+        <dd>
+          Expires ${formatTimeLeft(record.expiresAt - now)} (at ${clock.format(record.expiresAt)} UTC). If you do nothing, nothing is
+          charged.
+        </dd>
+      </dl>
+      <p class="muted">Signed in as <strong>${session.user.displayName}</strong> (${session.user.email}).</p>
+      <form method="post" action="${confirmationPath(record.id)}">
+        ${csrfField(session.csrfToken)}
+        <button type="submit" name="decision" value="approve">Approve ${amount}</button>
+        <button type="submit" name="decision" value="decline" class="secondary">Decline</button>
+      </form>`,
+  );
+}
+
+function donePage(record: ConfirmationRecord, recipientName: string, approved: boolean): Html {
+  const title = approved ? 'Approved' : 'Declined';
+  return page(
+    title,
+    html`<h1>${title}</h1>
+      <p role="status">
+        ${
+          approved
+            ? html`Approved: ${formatDiamonds(record.amount)} went to ${recipientName}. You can close this window and return to the site.`
+            : html`Declined: nothing was charged. You can close this window and return to the site.`
+        }
+      </p>
+      <script src="${CLOSE_SCRIPT_PATH}" defer></script>`,
+  );
+}
+
+function notFound(c: Context<PagesEnv>): Response | Promise<Response> {
+  return c.html(
+    errorPage(
+      'Confirmation not found',
+      'There is no such confirmation for the account you are signed in with. If you have more than one account, sign out and sign in with the one you use on the site.',
+    ),
+    404,
+  );
+}
+
+function expired(c: Context<PagesEnv>): Response | Promise<Response> {
+  return c.html(
+    errorPage('Confirmation expired', 'This confirmation expired, and nothing was charged. To try again, start again from the site.'),
+    410,
+  );
+}
+
+function alreadyDecided(c: Context<PagesEnv>, record: ConfirmationRecord): Response | Promise<Response> {
+  const what = record.status === 'approved' ? 'approved: the Diamonds were paid' : 'declined: nothing was charged';
+  return c.html(errorPage('Already answered', `You already ${what}. You can close this window.`), 409);
+}
+
+/** The signed-in fan's confirmation, or the page to send instead. */
+async function ownConfirmation(
+  c: Context<PagesEnv>,
+  context: AppContext,
+  session: Session,
+  id: string,
+): Promise<ConfirmationRecord | Response> {
+  const record = isId('cnf', id) ? await findConfirmation(context.db, id) : undefined;
+  if (!record || record.userId !== session.user.id) return notFound(c);
+  if (record.status === 'expired') return expired(c);
+  if (record.status !== 'pending') return alreadyDecided(c, record);
+  return record;
+}
+
+async function recipientNameOf(context: AppContext, record: ConfirmationRecord): Promise<string> {
+  return (await findUser(context.db, record.recipientId))?.displayName ?? 'a former member';
+}
+
+/** Adds the hosted confirmation page (`/confirm/{id}`) to the hosted pages. */
 export function confirmationRoutes(pages: Hono<PagesEnv>, context: AppContext): void {
-  void pages;
-  void context;
+  pages.get('/confirm/:id', async (c) => {
+    const id = c.req.param('id');
+    const session = await currentSession(c, context.db);
+    if (!session) return c.redirect(`/signin?next=${encodeURIComponent(confirmationPath(id))}`, 303);
+    const found = await ownConfirmation(c, context, session, id);
+    if (found instanceof Response) return found;
+    const [recipientName, site, giftType] = await Promise.all([
+      recipientNameOf(context, found),
+      findSite(context.db, found.siteId),
+      found.kind === 'gift' ? giftTypeOfGift(context.db, found.subjectId) : Promise.resolve(undefined),
+    ]);
+    return c.html(confirmPage({ record: found, recipientName, site, giftType, session, now: Date.now() }));
+  });
+
+  pages.post('/confirm/:id', async (c) => {
+    checkSameOrigin(c);
+    const id = c.req.param('id');
+    const session = await currentSession(c, context.db);
+    const read = await readForm(c);
+    if (!session) return c.redirect(`/signin?next=${encodeURIComponent(confirmationPath(id))}`, 303);
+    if (!read.ok) return c.html(errorPage('That did not work', `${read.error.message} Go back, reload the page and try again.`), 400);
+    checkSessionToken(session, read.form.csrf);
+    const decision = text(read.form, 'decision');
+    if (decision !== 'approve' && decision !== 'decline') {
+      return c.html(errorPage('That did not work', 'Choose Approve or Decline. Go back, reload the page and try again.'), 400);
+    }
+    const found = await ownConfirmation(c, context, session, id);
+    if (found instanceof Response) return found;
+    let decided: ConfirmationRecord;
+    try {
+      decided = await context.commits.run((tx) =>
+        decideConfirmation(tx, context.ledger, { id: found.id, userId: session.user.id, approve: decision === 'approve' }),
+      );
+    } catch (error) {
+      if (isApiError(error, 'confirmation_expired') || isApiError(error, 'reservation_expired')) return expired(c);
+      if (isApiError(error, 'confirmation_not_found')) return notFound(c);
+      if (isApiError(error, 'confirmation_decided')) {
+        const now = await findConfirmation(context.db, found.id);
+        return now ? alreadyDecided(c, now) : notFound(c);
+      }
+      throw error;
+    }
+    c.header('Content-Security-Policy', HOSTED_CSP_WITH_OWN_SCRIPT);
+    return c.html(donePage(decided, await recipientNameOf(context, decided), decided.status === 'approved'));
+  });
 }

@@ -1,0 +1,283 @@
+import {
+  MAX_GIFT_MESSAGE_LENGTH,
+  MAX_GIFT_QUANTITY,
+  MAX_TRANSFER_DIAMONDS,
+  SendGift,
+  isId,
+  newId,
+  type Gift,
+  type GiftStatus,
+} from '@diamonds/protocol';
+import type { SqlClient } from '../db/types.js';
+import { ApiError } from '../errors.js';
+import { validate } from '../http/body.js';
+import { findUser } from '../identity/users.js';
+import type { Ledger } from '../ledger/ledger.js';
+import {
+  creatorCredits,
+  findConfirmation,
+  presentConfirmation,
+  registerSpendSettlement,
+  spend,
+  type ConfirmationRecord,
+} from '../money/spends.js';
+import { findGiftTypeListing } from './catalog.js';
+
+/** A gift request that passed the checks that need no database (see {@link checkSendGift}). */
+export interface GiftRequest {
+  creatorId: string;
+  giftId: string;
+  quantity: number;
+  /** The message as typed; `null` when none (or empty). */
+  message: string | null;
+}
+
+/** How a gift is stored. */
+type StoredStatus = 'sent' | 'pending_confirmation' | 'declined' | 'expired';
+
+const WIRE_STATUS: Record<StoredStatus, GiftStatus> = {
+  sent: 'succeeded',
+  pending_confirmation: 'confirmation_required',
+  declined: 'declined',
+  expired: 'expired',
+};
+
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
+/**
+ * Checks a gift's message: at most {@link MAX_GIFT_MESSAGE_LENGTH} code points, no NUL, no
+ * unpaired surrogate. Anything else is kept exactly as typed (emoji, line breaks, markup
+ * characters): it is stored and shown only as text, never as HTML.
+ *
+ * @throws {@link ApiError} `invalid_message`
+ */
+export function checkGiftMessage(value: unknown): string | null {
+  if (value === undefined || value === null || value === '') return null;
+  if (typeof value !== 'string') throw new ApiError('invalid_message', 'message must be a string of text.', { param: 'message' });
+  if (value.includes('\0')) throw new ApiError('invalid_message', 'message may not contain NUL characters.', { param: 'message' });
+  if (LONE_SURROGATE.test(value)) {
+    throw new ApiError('invalid_message', 'message contains an unpaired surrogate: it is not valid Unicode text.', { param: 'message' });
+  }
+  const length = [...value].length;
+  if (length > MAX_GIFT_MESSAGE_LENGTH) {
+    throw new ApiError('invalid_message', `message may have at most ${MAX_GIFT_MESSAGE_LENGTH} characters; it has ${length}.`, {
+      param: 'message',
+    });
+  }
+  return value;
+}
+
+/**
+ * Checks the body of `POST /v1/gifts`, field by field with the codes a client can switch on.
+ *
+ * @throws {@link ApiError} `invalid_quantity`, `invalid_message`, `gift_not_found` (a malformed
+ * gift id), `creator_not_found` (a malformed creator id), `invalid_request` (anything else).
+ */
+export function checkSendGift(body: Record<string, unknown>): GiftRequest {
+  const { quantity = 1 } = body;
+  if (typeof quantity !== 'number' || !Number.isInteger(quantity) || quantity < 1 || quantity > MAX_GIFT_QUANTITY) {
+    throw new ApiError(
+      'invalid_quantity',
+      `quantity must be a whole number from 1 to ${MAX_GIFT_QUANTITY} (a JSON number, not a string).`,
+      {
+        param: 'quantity',
+      },
+    );
+  }
+  const message = checkGiftMessage(body.message);
+  if (typeof body.creatorId === 'string' && !isId('usr', body.creatorId)) {
+    throw new ApiError('creator_not_found', 'creatorId must be the id of a creator (usr_…); this is not a user id.', {
+      param: 'creatorId',
+    });
+  }
+  if (typeof body.giftId === 'string' && !/^[a-z][a-z0-9-]{0,39}$/.test(body.giftId)) {
+    throw new ApiError('gift_not_found', `No gift ${JSON.stringify(body.giftId.slice(0, 60))} in the catalog; see GET /v1/catalog/gifts.`, {
+      param: 'giftId',
+    });
+  }
+  const parsed = validate(SendGift, body);
+  return { creatorId: parsed.creatorId, giftId: parsed.giftId, quantity, message };
+}
+
+interface GiftRow {
+  id: string;
+  user_id: string;
+  creator_id: string;
+  site_id: string;
+  gift_type: string;
+  gift_name: string;
+  quantity: number;
+  unit_price: number;
+  amount: number;
+  message: string | null;
+  status: StoredStatus;
+  transfer_id: string | null;
+  confirmation_id: string | null;
+  created_at: number;
+}
+
+function present(row: GiftRow, confirmation: ConfirmationRecord | undefined, baseUrl: string): Gift {
+  return {
+    object: 'gift',
+    id: row.id as Gift['id'],
+    status: WIRE_STATUS[row.status],
+    giftId: row.gift_type,
+    giftName: row.gift_name,
+    quantity: Number(row.quantity),
+    unitPriceDiamonds: Number(row.unit_price),
+    amountDiamonds: Number(row.amount),
+    fanId: row.user_id as Gift['fanId'],
+    creatorId: row.creator_id as Gift['creatorId'],
+    siteId: row.site_id as Gift['siteId'],
+    message: row.message,
+    transferId: row.transfer_id as Gift['transferId'],
+    ...(confirmation ? { confirmation: presentConfirmation(confirmation, baseUrl) } : {}),
+    createdAt: Number(row.created_at),
+  };
+}
+
+/** What {@link sendGift} needs beyond the request. */
+export interface SendGiftContext {
+  ledger: Ledger;
+  /** The paying fan and the site they are on (the site's allowance applies). */
+  userId: string;
+  siteId: string;
+  feeBasisPoints: number;
+  /** The platform's public origin, for the confirmation's URL. */
+  baseUrl: string;
+}
+
+/**
+ * Sends a gift: checks the creator and the catalog, spends the fan's Diamonds (at once within
+ * the allowance, else held for confirmation) and records the gift, all in `tx`.
+ *
+ * @returns The HTTP status (201 sent, 202 waiting for confirmation) and the gift.
+ * @throws {@link ApiError} `cannot_gift_self`, `creator_not_found`, `gift_not_found`,
+ * `amount_too_large`, `insufficient_funds`.
+ */
+export async function sendGift(
+  tx: SqlClient,
+  context: SendGiftContext,
+  request: GiftRequest,
+  now = Date.now(),
+): Promise<{ status: 201 | 202; gift: Gift }> {
+  if (request.creatorId === context.userId) {
+    throw new ApiError('cannot_gift_self', 'You cannot send a gift to yourself; pick another creator.', { param: 'creatorId' });
+  }
+  const creator = await findUser(tx, request.creatorId);
+  if (!creator?.roles.includes('creator')) {
+    throw new ApiError('creator_not_found', `No creator ${request.creatorId}: gifts go to users with the creator role.`, {
+      param: 'creatorId',
+    });
+  }
+  const giftType = await findGiftTypeListing(tx, request.giftId);
+  if (!giftType?.active) {
+    throw new ApiError('gift_not_found', `No gift "${request.giftId}" in the catalog; see GET /v1/catalog/gifts.`, { param: 'giftId' });
+  }
+  const amount = giftType.priceDiamonds * request.quantity;
+  if (amount > MAX_TRANSFER_DIAMONDS) {
+    throw new ApiError(
+      'amount_too_large',
+      `${request.quantity} × ${giftType.name} costs ${amount} Diamonds; one gift may cost at most ${MAX_TRANSFER_DIAMONDS}.`,
+      { param: 'quantity' },
+    );
+  }
+  const id = newId('gift', now);
+  const description = `${request.quantity} × ${giftType.name} for ${creator.displayName}`;
+  const outcome = await spend(
+    tx,
+    context.ledger,
+    {
+      kind: 'gift',
+      subjectId: id,
+      userId: context.userId,
+      siteId: context.siteId,
+      recipientId: creator.id,
+      amount,
+      credits: await creatorCredits(tx, context.ledger, creator.id, amount, context.feeBasisPoints),
+      description,
+      metadata: { giftType: giftType.id, quantity: request.quantity },
+      reference: id,
+    },
+    now,
+  );
+  // The row is written after the spend (same transaction, so both or neither), already with
+  // its outcome: one INSERT instead of an INSERT and an UPDATE on the hot path.
+  const row: GiftRow = {
+    id,
+    user_id: context.userId,
+    creator_id: creator.id,
+    site_id: context.siteId,
+    gift_type: giftType.id,
+    gift_name: giftType.name,
+    quantity: request.quantity,
+    unit_price: giftType.priceDiamonds,
+    amount,
+    message: request.message,
+    status: outcome.status === 'succeeded' ? 'sent' : 'pending_confirmation',
+    transfer_id: outcome.status === 'succeeded' ? outcome.transfer.id : null,
+    confirmation_id: outcome.status === 'succeeded' ? null : outcome.confirmation.id,
+    created_at: now,
+  };
+  await tx.run(
+    `INSERT INTO gifts (id, user_id, creator_id, site_id, gift_type, gift_name, quantity, unit_price, amount, message, status,
+       transfer_id, confirmation_id, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    [
+      row.id,
+      row.user_id,
+      row.creator_id,
+      row.site_id,
+      row.gift_type,
+      row.gift_name,
+      row.quantity,
+      row.unit_price,
+      row.amount,
+      row.message,
+      row.status,
+      row.transfer_id,
+      row.confirmation_id,
+      now,
+      now,
+    ],
+  );
+  const confirmation = outcome.status === 'succeeded' ? undefined : outcome.confirmation;
+  return { status: outcome.status === 'succeeded' ? 201 : 202, gift: present(row, confirmation, context.baseUrl) };
+}
+
+/**
+ * A gift as its sender sees it, with its confirmation if it had one.
+ *
+ * @throws {@link ApiError} `gift_not_found` when there is none, or it is someone else's.
+ */
+export async function findGiftForFan(db: SqlClient, id: string, userId: string, baseUrl: string): Promise<Gift> {
+  const [row] = isId('gift', id) ? await db.query<GiftRow>('SELECT * FROM gifts WHERE id = ? AND user_id = ?', [id, userId]) : [];
+  if (!row) throw new ApiError('gift_not_found', `No gift ${JSON.stringify(id.slice(0, 60))} sent by this fan.`, { param: 'id' });
+  const confirmation = row.confirmation_id === null ? undefined : await findConfirmation(db, row.confirmation_id);
+  return present(row, confirmation, baseUrl);
+}
+
+/** The catalog id of the gift a confirmation pays for, for its art on the confirmation page. */
+export async function giftTypeOfGift(db: SqlClient, giftId: string): Promise<string | undefined> {
+  const [row] = await db.query<{ gift_type: string }>('SELECT gift_type FROM gifts WHERE id = ?', [giftId]);
+  return row?.gift_type;
+}
+
+// A gift beyond the allowance is finished or undone when its confirmation is settled.
+registerSpendSettlement('gift', {
+  async posted(tx, confirmation) {
+    await tx.run(`UPDATE gifts SET status = 'sent', transfer_id = ?, updated_at = ? WHERE id = ? AND status = 'pending_confirmation'`, [
+      confirmation.transferId,
+      confirmation.decidedAt ?? Date.now(),
+      confirmation.subjectId,
+    ]);
+  },
+  async voided(tx, confirmation) {
+    const status = confirmation.status === 'declined' ? 'declined' : 'expired';
+    await tx.run(`UPDATE gifts SET status = ?, updated_at = ? WHERE id = ? AND status = 'pending_confirmation'`, [
+      status,
+      confirmation.decidedAt ?? Date.now(),
+      confirmation.subjectId,
+    ]);
+  },
+});
