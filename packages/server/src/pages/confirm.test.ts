@@ -13,7 +13,8 @@ function assertHostedHeaders(res: Response, csp = HOSTED_CSP): void {
   assert.equal(res.headers.get('Content-Security-Policy'), csp);
   assert.match(csp, /frame-ancestors 'none'/);
   assert.equal(res.headers.get('X-Frame-Options'), 'DENY');
-  assert.equal(res.headers.get('Cross-Origin-Opener-Policy'), 'same-origin');
+  // A popup page: its opener must still see when the fan closes it.
+  assert.equal(res.headers.get('Cross-Origin-Opener-Policy'), 'unsafe-none');
   assert.equal(res.headers.get('Cache-Control'), 'no-store');
 }
 

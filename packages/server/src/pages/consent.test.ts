@@ -10,7 +10,7 @@ import { createSite, type Site } from '../identity/sites.js';
 import { createUser, type User } from '../identity/users.js';
 import { DATABASE_KINDS, createTestDatabase, skipUnlessPostgres, type TestDatabase } from '../testing/databases.js';
 import { CLOSE_SCRIPT_PATH } from './consent.js';
-import { HOSTED_CSP, HOSTED_CSP_WITH_OWN_SCRIPT } from './security-headers.js';
+import { HOSTED_CSP, HOSTED_CSP_WITH_OWN_SCRIPT, isPopupPage } from './security-headers.js';
 import { Browser, PASSWORD, csrfOf, unescapeHtml } from './testing.js';
 
 /** Cheap scrypt for users made directly. */
@@ -35,9 +35,10 @@ function customValue(body: string): string | undefined {
   return tag === undefined ? undefined : /value="([^"]*)"/.exec(tag)?.[1];
 }
 
-function assertSecurityHeaders(res: Response, what: string, csp = HOSTED_CSP): void {
+function assertSecurityHeaders(res: Response, what: string, csp = HOSTED_CSP, path = '/signin/authorize'): void {
   assert.equal(res.headers.get('Content-Security-Policy'), csp, what);
-  assert.equal(res.headers.get('Cross-Origin-Opener-Policy'), 'same-origin', what);
+  // The consent screen is a popup page: its opener must still see when the fan closes it.
+  assert.equal(res.headers.get('Cross-Origin-Opener-Policy'), isPopupPage(path) ? 'unsafe-none' : 'same-origin', what);
   assert.equal(res.headers.get('X-Frame-Options'), 'DENY', what);
   assert.equal(res.headers.get('X-Content-Type-Options'), 'nosniff', what);
   assert.equal(res.headers.get('Referrer-Policy'), 'same-origin', what);
@@ -367,7 +368,7 @@ for (const kind of DATABASE_KINDS) {
       const res = await browser().request(CLOSE_SCRIPT_PATH);
       assert.equal(res.status, 200);
       assert.match(res.headers.get('Content-Type') ?? '', /^text\/javascript/);
-      assertSecurityHeaders(res, 'close.js');
+      assertSecurityHeaders(res, 'close.js', HOSTED_CSP, CLOSE_SCRIPT_PATH);
       assert.match(await res.text(), /window\.close\(\)/);
     });
   });

@@ -11,15 +11,16 @@ import { createSite, findSiteByKey, type CreatedSite } from '../identity/sites.j
 import { createUser, findUserByEmail, type User } from '../identity/users.js';
 import { DATABASE_KINDS, createTestDatabase, skipUnlessPostgres, type TestDatabase } from '../testing/databases.js';
 import { SIGNIN_LIMIT_PER_EMAIL, SIGNIN_LIMIT_PER_IP, SIGNUP_LIMIT_PER_IP } from './auth.js';
-import { HOSTED_CSP } from './security-headers.js';
+import { HOSTED_CSP, isPopupPage } from './security-headers.js';
 import { Browser, PASSWORD, csrfOf } from './testing.js';
 
 /** Cheap scrypt for users made directly. */
 const cost = { N: 2 ** 10, r: 8, p: 1 };
 
-function assertSecurityHeaders(res: Response, what: string): void {
+function assertSecurityHeaders(res: Response, what: string, path = what): void {
   assert.equal(res.headers.get('Content-Security-Policy'), HOSTED_CSP, what);
-  assert.equal(res.headers.get('Cross-Origin-Opener-Policy'), 'same-origin', what);
+  // Popup pages keep their opener (so it sees the popup closed); the rest are cut off.
+  assert.equal(res.headers.get('Cross-Origin-Opener-Policy'), isPopupPage(path) ? 'unsafe-none' : 'same-origin', what);
   assert.equal(res.headers.get('X-Frame-Options'), 'DENY', what);
   assert.equal(res.headers.get('X-Content-Type-Options'), 'nosniff', what);
   assert.equal(res.headers.get('Referrer-Policy'), 'same-origin', what);
@@ -87,7 +88,7 @@ for (const kind of DATABASE_KINDS) {
       assert.match(await css.text(), /prefers-color-scheme: dark/);
       const refused = await b.request('/signin', { form: { email: 'x' } });
       assert.equal(refused.status, 403);
-      assertSecurityHeaders(refused, 'an error page');
+      assertSecurityHeaders(refused, 'an error page', '/signin');
       await b.signIn((await newUser(['fan'])).email);
       const account = await b.request('/account');
       assert.equal(account.status, 200);
@@ -485,7 +486,7 @@ for (const kind of DATABASE_KINDS) {
       for (const path of ['/signin', '/signup']) {
         const res = await b.request(path, { form: big, headers: { 'Content-Length': length } });
         assert.equal(res.status, 413, path);
-        assertSecurityHeaders(res, '413');
+        assertSecurityHeaders(res, '413', path);
         assert.match(await res.text(), /role="alert"/);
       }
       await b.signIn((await newUser(['fan'])).email);
