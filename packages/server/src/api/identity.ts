@@ -18,6 +18,60 @@ import { createSignInRequest, pollSignInRequest } from '../identity/signin.js';
 import { findSite } from '../identity/sites.js';
 import { authenticateAccessToken, refreshTokens, revokeToken, type TokenContext } from '../identity/tokens.js';
 import { findUser } from '../identity/users.js';
+import { documentRoute } from './openapi.js';
+import { z } from 'zod';
+import { Me as MeSchema, SignInPoll as SignInPollSchema, SignInRequest as SignInRequestSchema, TokenPair } from '@diamonds/protocol';
+
+documentRoute({
+  method: 'post',
+  path: '/v1/signin-requests',
+  tag: 'Sign-in',
+  auth: 'publishable',
+  summary: 'Open a popup sign-in request with a PKCE challenge; the fan approves it at `authorizeUrl`.',
+  body: CreateSignInRequest,
+  responses: { 201: { description: 'The request, with the consent page to open in a popup.', schema: SignInRequestSchema } },
+  errors: ['invalid_request', 'origin_not_allowed', 'permission_denied', 'rate_limited'],
+});
+documentRoute({
+  method: 'post',
+  path: '/v1/signin-requests/{id}/poll',
+  tag: 'Sign-in',
+  auth: 'publishable',
+  summary: 'Long-poll a sign-in request with the PKCE verifier; once approved, answers the tokens (once).',
+  params: { id: 'The sign-in request (`sir_…`).' },
+  body: PollSignInRequest,
+  responses: { 200: { description: 'Pending, denied, expired, or approved with tokens.', schema: SignInPollSchema } },
+  errors: ['signin_request_not_found', 'signin_request_used', 'invalid_code_verifier', 'invalid_request'],
+});
+documentRoute({
+  method: 'post',
+  path: '/v1/tokens/refresh',
+  tag: 'Sign-in',
+  auth: 'publishable',
+  summary: 'Trade a refresh token for a new pair; the old one stops working, and reusing it revokes the family.',
+  body: RefreshTokens,
+  responses: { 200: { description: 'A fresh access and refresh token.', schema: TokenPair } },
+  errors: ['invalid_token', 'invalid_request'],
+});
+documentRoute({
+  method: 'post',
+  path: '/v1/tokens/revoke',
+  tag: 'Sign-in',
+  auth: 'publishable',
+  summary: 'Revoke a token (sign-out): its whole family stops working.',
+  body: RevokeToken,
+  responses: { 200: { description: 'Revoked (also when it already was).', schema: z.object({ revoked: z.literal(true) }) } },
+  errors: ['invalid_request'],
+});
+documentRoute({
+  method: 'get',
+  path: '/v1/me',
+  tag: 'Sign-in',
+  auth: 'fan',
+  summary: 'The signed-in fan, the site, and the fan’s daily allowance for it with what is left today.',
+  responses: { 200: { description: 'The fan.', schema: MeSchema } },
+  errors: ['authentication_required', 'invalid_token'],
+});
 
 /** How often a long poll looks again at a pending sign-in request. */
 const LONG_POLL_STEP_MS = 250;

@@ -147,6 +147,15 @@ export function openApiDocument(): Record<string, unknown> {
   };
 }
 
+documentRoute({
+  method: 'get',
+  path: '/v1/openapi.json',
+  tag: 'Reference',
+  auth: 'public',
+  summary: 'This document.',
+  responses: { 200: { description: 'The OpenAPI 3.1 document of the API.' } },
+});
+
 /** `GET /v1/openapi.json`: the document, open to any caller (no key needed). */
 export function openApiRoutes(): Hono<AppEnv> {
   const api = new Hono<AppEnv>();

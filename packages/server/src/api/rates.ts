@@ -1,11 +1,54 @@
 import { Hono } from 'hono';
-import { CreateQuote, MAX_TRANSFER_DIAMONDS, PageQuery, type RateList, type TopUpPackList } from '@diamonds/protocol';
+import { CreateQuote, MAX_TRANSFER_DIAMONDS, PageQuery, type TopUpPackList } from '@diamonds/protocol';
 import type { AppEnv } from '../app.js';
 import type { Database } from '../db/types.js';
 import { ApiError, isApiError } from '../errors.js';
 import { validate } from '../http/body.js';
 import { createQuote } from '../money/quotes.js';
 import { currentRates, parseCurrency, rateHistory, topUpPacks } from '../money/rates.js';
+import { documentRoute } from './openapi.js';
+import { z } from 'zod';
+import { CurrencyCode, Quote, RateHistory, RateList, TopUpPackList as TopUpPackListSchema } from '@diamonds/protocol';
+
+documentRoute({
+  method: 'get',
+  path: '/v1/rates',
+  tag: 'Rates',
+  auth: 'any',
+  summary: 'The exchange rate in force for every currency: price and payout per 1,000 Diamonds, in minor units.',
+  responses: { 200: { description: 'One rate per currency.', schema: RateList } },
+});
+documentRoute({
+  method: 'get',
+  path: '/v1/rates/{currency}/history',
+  tag: 'Rates',
+  auth: 'any',
+  summary: 'Every rate of a currency, newest first, scheduled ones included.',
+  params: { currency: 'An ISO 4217 code (USD, EUR, GBP, JPY…).' },
+  query: PageQuery,
+  responses: { 200: { description: 'A page of rates.', schema: RateHistory } },
+  errors: ['invalid_currency', 'invalid_cursor'],
+});
+documentRoute({
+  method: 'get',
+  path: '/v1/topup-packs',
+  tag: 'Rates',
+  auth: 'any',
+  summary: 'The top-up packs (100, 500, 1,000, 5,000 Diamonds) priced in a currency at the current rate.',
+  query: z.object({ currency: CurrencyCode }),
+  responses: { 200: { description: 'Every pack with its price.', schema: TopUpPackListSchema } },
+  errors: ['invalid_currency', 'rate_unavailable'],
+});
+documentRoute({
+  method: 'post',
+  path: '/v1/quotes',
+  tag: 'Rates',
+  auth: 'any',
+  summary: 'Lock the price of a number of Diamonds in a currency for 10 minutes; a top-up names the quote.',
+  body: CreateQuote,
+  responses: { 201: { description: 'The quote: price, fee and expiry.', schema: Quote } },
+  errors: ['invalid_amount', 'amount_too_large', 'invalid_currency', 'rate_unavailable'],
+});
 
 /**
  * Checks a quote request, with the money codes a client can switch on: `invalid_currency` for
