@@ -31,10 +31,11 @@ const api = (path, body, token) => fetch('${platform}/v1' + path, {
 });
 const status = document.getElementById('status');
 let token;
-// A page must not trust messages; the popup sends none (its opener is cut off anyway).
+// A page must not trust messages; the popup sends none.
 window.addEventListener('message', (event) => { status.dataset.forged = String(event.data); });
 document.getElementById('signin').addEventListener('click', async () => {
   const popup = window.open('about:blank', 'diamonds-signin', 'popup,width=480,height=640');
+  window.signInPopup = popup;
   const bytes = crypto.getRandomValues(new Uint8Array(32));
   const b64 = (buf) => btoa(String.fromCharCode(...new Uint8Array(buf))).replace(/\\+/g, '-').replace(/\\//g, '_').replace(/=+$/, '');
   const verifier = b64(bytes);
@@ -115,7 +116,19 @@ for (const kind of DATABASE_KINDS) {
       ]);
       // The popup starts blank in the click (so no blocker stops it), then goes to the platform.
       await popup.waitForURL(/\/signin\?/, { waitUntil: 'commit' });
-      assert.equal(await popup.evaluate(() => window.opener), null, 'the popup has no handle on the page that opened it');
+      // The page keeps its handle (COOP unsafe-none on popup pages), so it can tell when the fan
+      // closes the popup, and nothing more: the platform's page stays unreadable to it.
+      assert.equal(await page.evaluate(() => (window as unknown as { signInPopup: Window }).signInPopup.closed), false);
+      assert.equal(
+        await page.evaluate(() => {
+          try {
+            return (window as unknown as { signInPopup: Window }).signInPopup.document.title;
+          } catch {
+            return 'unreadable';
+          }
+        }),
+        'unreadable',
+      );
       await popup.getByLabel('Email').fill(demo.fan.email);
       await popup.getByLabel('Password').fill(demo.fan.password);
       await popup.getByRole('button', { name: /sign in/i }).click();

@@ -266,7 +266,10 @@ for (const kind of DATABASE_KINDS) {
         const page = await fetch(`${url}/signin`);
         assert.equal(page.status, 200);
         assert.match(page.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
-        assert.equal(page.headers.get('cross-origin-opener-policy'), 'same-origin');
+        // A popup page: the opener must still see when the fan closes it.
+        assert.equal(page.headers.get('cross-origin-opener-policy'), 'unsafe-none');
+        const account = await fetch(`${url}/account`, { redirect: 'manual' });
+        assert.equal(account.headers.get('cross-origin-opener-policy'), 'same-origin');
       } finally {
         const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
         child.kill('SIGINT');
