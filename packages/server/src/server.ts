@@ -66,8 +66,24 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   );
   const app = createApp({ db, ledger, commits, settings });
 
+  // Requests still being handled: closing waits for them, even when their client went away
+  // (the socket is gone, but the work, perhaps a spend in a group commit, is not).
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
+  const countedFetch = async (request: Request, env?: unknown): Promise<Response> => {
+    inFlight++;
+    try {
+      return await app.fetch(request, env);
+    } finally {
+      inFlight--;
+      if (inFlight === 0) drained?.();
+    }
+  };
+
   const server = await new Promise<Server>((resolve, reject) => {
-    const listening = serve({ fetch: app.fetch, port: options.port ?? 8787, hostname: options.host }, () => resolve(listening as Server));
+    const listening = serve({ fetch: countedFetch, port: options.port ?? 8787, hostname: options.host }, () =>
+      resolve(listening as Server),
+    );
     (listening as Server).once('error', reject);
   });
   const address = server.address() as AddressInfo;
@@ -94,6 +110,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      if (inFlight > 0) await new Promise<void>((resolve) => (drained = resolve));
       await sweeping;
       if (ownsDb) await db.close();
     })();
