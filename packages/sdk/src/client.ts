@@ -1,12 +1,18 @@
-import type { Fan, Health as HealthType, Me as MeType } from '@diamonds/protocol';
+import type { CurrencyCode, Fan, Health as HealthType, Me as MeType, Quote as QuoteType, Rate, TopUp, TopUpPack } from '@diamonds/protocol';
 import { atom, type ReadableAtom } from 'nanostores';
 import { PopupBlockedError } from './errors.js';
 import { Auth } from './internal/auth.js';
 import { popupFeatures, windowOpen, type StorageOption } from './internal/browser.js';
 import { Http, type HttpMethod, type RequestOptions } from './internal/http.js';
-import { Health, Me, type ResponseSchema } from './internal/schemas.js';
+import { Health, Me, Quote, RateList, TopUpPackList, type ResponseSchema } from './internal/schemas.js';
 import { DEFAULT_POLL_WAIT_MS, runSignIn } from './internal/signin.js';
-import type { Allowance, PendingConfirmation, Session, WalletState } from './stores.js';
+import { ContentResource } from './money/content.js';
+import { GiftsResource } from './money/gifts.js';
+import { OrdersResource } from './money/orders.js';
+import type { Money, SpendOptions } from './money/spend.js';
+import { topUp, type TopUpParams } from './money/topup.js';
+import { createWalletStore, type WalletStore } from './money/wallet.js';
+import type { Allowance, PendingConfirmation, Session } from './stores.js';
 
 /**
  * The API base a client talks to when `apiBase` is not given: a platform started locally with
@@ -135,17 +141,23 @@ export class DiamondsClient {
    */
   readonly allowance: ReadableAtom<Allowance | null>;
   /**
-   * The fan's wallet. Declared for the money flows, which fill it; `idle` until then.
+   * The fan's wallet: a store of {@link WalletState} (`idle` until the first refresh, then
+   * `ready` with the balances), with {@link WalletActions.refresh} and the history iterator
+   * {@link WalletActions.history}. Every spend and top-up refreshes it when it ends.
    *
    * @example
    * ```ts
-   * client.wallet.subscribe((wallet) => console.log(wallet.status));
+   * client.wallet.subscribe((wallet) => {
+   *   if (wallet.status === 'ready') badge.textContent = String(wallet.balanceDiamonds);
+   * });
+   * await client.wallet.refresh();
+   * for await (const entry of client.wallet.history({ limit: 20 })) console.log(entry.description);
    * ```
    */
-  readonly wallet: ReadableAtom<WalletState> = atom<WalletState>({ status: 'idle' });
+  readonly wallet: WalletStore;
   /**
-   * The spends waiting for the fan's confirmation in a popup. Declared for the money flows;
-   * empty until then.
+   * The spends waiting for the fan's answer in a confirmation popup opened by this client:
+   * added when the popup shows the confirmation, removed when the spend settles.
    *
    * @example
    * ```ts
@@ -153,9 +165,38 @@ export class DiamondsClient {
    * ```
    */
   readonly confirmations: ReadableAtom<readonly PendingConfirmation[]> = atom<readonly PendingConfirmation[]>([]);
+  /**
+   * The gift catalog and sending gifts: {@link GiftsResource.catalog}, {@link GiftsResource.send}.
+   *
+   * @example
+   * ```ts
+   * await client.gifts.send({ creatorId: 'usr_01JD…', giftId: 'rose' });
+   * ```
+   */
+  readonly gifts: GiftsResource;
+  /**
+   * Exclusive content: {@link ContentResource.get}, {@link ContentResource.unlock},
+   * {@link ContentResource.body}.
+   *
+   * @example
+   * ```ts
+   * const { receipt } = await client.content.unlock('ct_01JD…');
+   * ```
+   */
+  readonly content: ContentResource;
+  /**
+   * Shop orders at checkout: {@link OrdersResource.get}, {@link OrdersResource.pay}.
+   *
+   * @example
+   * ```ts
+   * const paid = await client.orders.pay('ord_01JD…');
+   * ```
+   */
+  readonly orders: OrdersResource;
   readonly #http: Http;
   readonly #auth: Auth;
   readonly #pollWaitMs: number;
+  readonly #money: Money;
   #signingIn: { promise: Promise<Fan>; popup: { focus?(): void } } | undefined;
 
   /**
@@ -199,6 +240,23 @@ export class DiamondsClient {
     });
     this.session = this.#auth.session;
     this.allowance = this.#auth.allowance;
+    const wallet = createWalletStore(this.#auth);
+    this.wallet = wallet;
+    this.#money = {
+      http: this.#http,
+      auth: this.#auth,
+      wallet,
+      confirmations: this.confirmations as Money['confirmations'],
+      pollWaitMs: this.#pollWaitMs,
+      refreshWallet: () =>
+        wallet.refresh().then(
+          () => undefined,
+          () => undefined,
+        ),
+    };
+    this.gifts = new GiftsResource(this.#money);
+    this.content = new ContentResource(this.#money);
+    this.orders = new OrdersResource(this.#money);
   }
 
   /**
@@ -317,6 +375,79 @@ export class DiamondsClient {
     const me = await this.#auth.request('get', 'v1/me', Me, { signal: options.signal });
     this.#auth.updateFromMe(me.fan, me.site, { perDay: me.allowancePerDay, remaining: me.remainingAllowance });
     return me;
+  }
+
+  /**
+   * The exchange rate in force for every currency (`GET /v1/rates`): what 1,000 Diamonds cost a
+   * fan, in whole minor units (cents).
+   *
+   * @example
+   * ```ts
+   * const usd = (await client.rates()).find((rate) => rate.currency === 'USD');
+   * ```
+   */
+  async rates(options: CallOptions = {}): Promise<Rate[]> {
+    return (await this.#http.request('get', 'v1/rates', RateList, { signal: options.signal })).data;
+  }
+
+  /**
+   * The top-up packs (100, 500, 1,000, 5,000 Diamonds) priced in `currency` at the current
+   * rate (`GET /v1/topup-packs`). The price is for display; {@link DiamondsClient.quote} locks one.
+   *
+   * @throws {@link DiamondsApiError} `invalid_currency` or `rate_unavailable`.
+   * @example
+   * ```ts
+   * for (const pack of await client.topUpPacks('EUR')) console.log(pack.diamonds, pack.price.amountMinor);
+   * ```
+   */
+  async topUpPacks(currency: CurrencyCode, options: CallOptions = {}): Promise<TopUpPack[]> {
+    return (await this.#http.request('get', 'v1/topup-packs', TopUpPackList, { searchParams: { currency }, signal: options.signal })).data;
+  }
+
+  /**
+   * Locks the price of `diamonds` in `currency` for 10 minutes (`POST /v1/quotes`); a top-up
+   * names it. Amounts are whole Diamonds and whole minor units.
+   *
+   * @throws {@link DiamondsApiError} `invalid_amount`, `amount_too_large`, `invalid_currency`, `rate_unavailable`.
+   * @example
+   * ```ts
+   * const quote = await client.quote(500, 'USD');
+   * console.log(quote.total.amountMinor, quote.total.currency, new Date(quote.expiresAt));
+   * ```
+   */
+  quote(diamonds: number, currency: CurrencyCode, options: CallOptions = {}): Promise<QuoteType> {
+    return this.#http.request('post', 'v1/quotes', Quote, { json: { diamonds, currency }, signal: options.signal });
+  }
+
+  /**
+   * Buys Diamonds for the signed-in fan: opens the payment popup in the click, makes a quote
+   * (unless you pass `quoteId`) and a top-up, sends the popup to the payment page, and resolves
+   * once the platform has credited the wallet.
+   *
+   * @remarks Call it straight from the click: the popup opens before anything is awaited.
+   * The wallet and allowance stores are refreshed when it ends. The Diamonds are credited once
+   * only, whatever the payment provider repeats.
+   * @returns The top-up, `status: 'succeeded'`.
+   * @throws {@link TopUpFailedError} when the payment failed: its code is the `failureCode` (`card_declined`…).
+   * @throws {@link PopupBlockedError} when the popup was blocked (nothing was started).
+   * @throws {@link PopupClosedError} when the fan closed the popup before paying.
+   * @throws {@link SignInRequiredError} when no fan is signed in.
+   * @throws {@link DiamondsApiError} for a refused quote or top-up (`invalid_amount`, `quote_expired`, `rate_limited`…).
+   * @example
+   * ```ts
+   * buyButton.addEventListener('click', async () => {
+   *   try {
+   *     const topUp = await client.topUp({ diamonds: 500, currency: 'USD' });
+   *     console.log(`+${topUp.diamonds} Diamonds`);
+   *   } catch (error) {
+   *     if (isTopUpFailedError(error)) alert(`Payment failed: ${error.code}`);
+   *     else if (!isDiamondsOutcomeError(error)) throw error;
+   *   }
+   * });
+   * ```
+   */
+  topUp(params: TopUpParams, options: SpendOptions = {}): Promise<TopUp> {
+    return topUp(this.#money, params, options);
   }
 
   /**

@@ -185,7 +185,9 @@ export class DiamondsOutcomeError extends DiamondsError {
 
 /**
  * The browser blocked the popup (code `popup_blocked`): `window.open` returned nothing, usually
- * because the call did not come straight from a click. Call `signIn()` inside the click handler.
+ * because the call did not come straight from a click. Call `signIn()`, `topUp()` and the spends
+ * inside the click handler. For a spend the platform already holds, the error carries the
+ * confirmation ({@link PopupBlockedError.confirmationUrl}) so that a link can finish it.
  *
  * @example
  * ```ts
@@ -198,6 +200,25 @@ export class DiamondsOutcomeError extends DiamondsError {
  */
 export class PopupBlockedError extends DiamondsOutcomeError {
   override readonly name: string = 'PopupBlockedError';
+  /**
+   * For a spend the server already holds: the confirmation's id (`cnf_…`), so that a UI can
+   * offer a link to {@link PopupBlockedError.confirmationUrl} instead; absent otherwise.
+   */
+  readonly confirmationId: string | undefined;
+  /** For a spend the server already holds: the hosted confirmation page to open from a click. */
+  readonly confirmationUrl: string | undefined;
+
+  constructor(message: string, options: PopupBlockedErrorOptions) {
+    super(message, options);
+    this.confirmationId = options.confirmation?.id;
+    this.confirmationUrl = options.confirmation?.url;
+  }
+}
+
+/** Options of the {@link PopupBlockedError} constructor. */
+export interface PopupBlockedErrorOptions extends DiamondsErrorOptions {
+  /** The confirmation waiting for the fan, when the spend was already held. */
+  confirmation?: { id: string; url: string } | undefined;
 }
 
 /**
@@ -268,6 +289,29 @@ export class ConfirmationExpiredError extends DiamondsOutcomeError {
   override readonly name: string = 'ConfirmationExpiredError';
 }
 
+/**
+ * A top-up failed and nothing was charged or credited: {@link DiamondsError.code} is the
+ * top-up's `failureCode` (`card_declined`, `authentication_failed`, `payment_failed`,
+ * `quote_expired`, `payment_expired`). Start a new top-up to try again.
+ *
+ * @example
+ * ```ts
+ * client.topUp({ diamonds: 500, currency: 'USD' }).catch((error) => {
+ *   if (isTopUpFailedError(error) && error.code === 'card_declined') alert('Your card was declined.');
+ * });
+ * ```
+ */
+export class TopUpFailedError extends DiamondsError {
+  override readonly name: string = 'TopUpFailedError';
+  /** The failed top-up's id (`tu_…`). */
+  readonly topUpId: string;
+
+  constructor(message: string, options: DiamondsErrorOptions & { topUpId: string }) {
+    super(message, options);
+    this.topUpId = options.topUpId;
+  }
+}
+
 /** Every class name above, each with the name of its parent. */
 const PARENT_OF = {
   DiamondsError: undefined,
@@ -285,6 +329,7 @@ const PARENT_OF = {
   SignInExpiredError: 'DiamondsOutcomeError',
   ConfirmationDeclinedError: 'DiamondsOutcomeError',
   ConfirmationExpiredError: 'DiamondsOutcomeError',
+  TopUpFailedError: 'DiamondsError',
 } as const satisfies Record<string, string | undefined>;
 
 type ErrorName = keyof typeof PARENT_OF;
@@ -391,4 +436,9 @@ export function isConfirmationDeclinedError(value: unknown): value is Confirmati
 /** Whether `value` is a {@link ConfirmationExpiredError}, also from another SDK copy. */
 export function isConfirmationExpiredError(value: unknown): value is ConfirmationExpiredError {
   return value instanceof ConfirmationExpiredError || looksLike(value, 'ConfirmationExpiredError');
+}
+
+/** Whether `value` is a {@link TopUpFailedError}, also from another SDK copy. */
+export function isTopUpFailedError(value: unknown): value is TopUpFailedError {
+  return value instanceof TopUpFailedError || looksLike(value, 'TopUpFailedError');
 }

@@ -21,6 +21,12 @@ export { createDiamonds, DiamondsClient, DEFAULT_API_BASE, DEFAULT_TIMEOUT_MS, D
 export type { DiamondsOptions, CallOptions } from './client.js';
 export type { Session, SessionStatus, Allowance, WalletState, PendingConfirmation } from './stores.js';
 export type { StorageLike, StorageOption } from './internal/browser.js';
+export type { GiftsResource, SendGiftParams } from './money/gifts.js';
+export type { ContentResource, UnlockedContent } from './money/content.js';
+export type { OrdersResource } from './money/orders.js';
+export type { WalletStore, WalletActions, HistoryOptions } from './money/wallet.js';
+export type { SpendOptions } from './money/spend.js';
+export type { TopUpParams } from './money/topup.js';
 export {
   DiamondsError,
   DiamondsApiError,
@@ -37,6 +43,7 @@ export {
   SignInExpiredError,
   ConfirmationDeclinedError,
   ConfirmationExpiredError,
+  TopUpFailedError,
   isDiamondsError,
   isDiamondsApiError,
   isInsufficientFundsError,
@@ -52,6 +59,38 @@ export {
   isSignInExpiredError,
   isConfirmationDeclinedError,
   isConfirmationExpiredError,
+  isTopUpFailedError,
 } from './errors.js';
-export type { ClientErrorCode, DiamondsErrorCode, DiamondsErrorOptions, DiamondsApiErrorOptions, RateLimitErrorOptions } from './errors.js';
-export type { Health, Fan, Me } from '@diamonds/protocol';
+export type {
+  ClientErrorCode,
+  DiamondsErrorCode,
+  DiamondsErrorOptions,
+  DiamondsApiErrorOptions,
+  RateLimitErrorOptions,
+  PopupBlockedErrorOptions,
+} from './errors.js';
+export type {
+  Health,
+  Fan,
+  Me,
+  GiftType,
+  Gift,
+  Confirmation,
+  Content,
+  ContentList,
+  ContentBody,
+  Entitlement,
+  Unlock,
+  CheckoutOrder,
+  OrderLine,
+  Wallet,
+  WalletEntry,
+  TransferCode,
+  WalletAccount,
+  Rate,
+  TopUpPack,
+  Quote,
+  TopUp,
+  FiatMoney,
+  CurrencyCode,
+} from '@diamonds/protocol';

@@ -49,7 +49,11 @@ export interface Allowance {
 }
 
 /**
- * The value of {@link DiamondsClient.wallet}. The money flows fill it; until then it stays `idle`.
+ * The value of {@link DiamondsClient.wallet}: `idle` until the first `wallet.refresh()` (which
+ * every spend and top-up also runs), then `ready` with the balances.
+ *
+ * @remarks A refresh that fails sets `error` but keeps the last known balances, so a badge can
+ * keep showing them; signing out sets it back to `idle`.
  *
  * @example
  * ```ts
@@ -61,8 +65,12 @@ export interface Allowance {
 export interface WalletState {
   /** `idle` (not loaded), `loading`, `ready` (the balance is known) or `error`. */
   status: 'idle' | 'loading' | 'ready' | 'error';
-  /** The spendable Diamonds, when `ready`. */
+  /** The spendable Diamonds, when `ready` (Diamonds held for a confirmation are not counted). */
   balanceDiamonds?: number | undefined;
+  /** Diamonds held by spends waiting for the fan's confirmation, when `ready`. */
+  heldDiamonds?: number | undefined;
+  /** What the fan received as a creator, less the platform fee, when `ready`. */
+  earningsDiamonds?: number | undefined;
   /** Why loading failed, when `error`. */
   error?: DiamondsError | undefined;
 }
@@ -76,8 +84,10 @@ export interface WalletState {
  * ```
  */
 export interface PendingConfirmation {
-  /** The confirmation's id. */
+  /** The confirmation's id (`cnf_…`). */
   id: string;
+  /** The hosted confirmation page (open in the popup), for a "show it again" link. */
+  url: string;
   /** Diamonds the spend holds until the fan answers. */
   amountDiamonds: number;
   /** What the fan is asked to confirm ("3 × Rose for Ada"). */

@@ -94,3 +94,114 @@ describe('SDK response schemas', () => {
     });
   }
 });
+
+// The money schemas are loose on purpose (they check what the SDK acts on and pass the rest
+// through): every body the protocol accepts must pass whole, and the fields the SDK relies on
+// must be refused when wrong.
+const CNF = 'cnf_01JD3S9ZK4W8Q2V7C5XH6RTB0M';
+const confirmation = {
+  object: 'confirmation',
+  id: CNF,
+  kind: 'gift',
+  status: 'pending',
+  amountDiamonds: 50,
+  description: '1 × Star for Ada',
+  subjectId: 'gift_01JD3S9ZK4W8Q2V7C5XH6RTB0M',
+  url: 'http://localhost:8787/confirm/' + CNF,
+  transferId: null,
+  createdAt: 1,
+  expiresAt: 2,
+  decidedAt: null,
+};
+const gift = {
+  object: 'gift',
+  id: 'gift_01JD3S9ZK4W8Q2V7C5XH6RTB0M',
+  status: 'confirmation_required',
+  giftId: 'star',
+  giftName: 'Star',
+  quantity: 1,
+  unitPriceDiamonds: 50,
+  amountDiamonds: 50,
+  fanId: USR,
+  creatorId: USR,
+  siteId: SITE,
+  message: null,
+  transferId: null,
+  confirmation,
+  createdAt: 1,
+};
+const wallet = { object: 'wallet', balanceDiamonds: 5, heldDiamonds: 0, earningsDiamonds: 0, remainingAllowance: 3, allowancePerDay: 10 };
+const topUp = {
+  object: 'topup',
+  id: 'tu_01JD3S9ZK4W8Q2V7C5XH6RTB0M',
+  status: 'failed',
+  provider: 'test',
+  diamonds: 500,
+  price: { amountMinor: 650, currency: 'USD' },
+  quoteId: 'qt_01JD3S9ZK4W8Q2V7C5XH6RTB0M',
+  paymentUrl: null,
+  failureCode: 'card_declined',
+  transferId: null,
+  createdAt: 1,
+};
+
+const moneyCases: [
+  name: string,
+  ours: mini.ResponseSchema<unknown>,
+  theirs: { parse(value: unknown): unknown },
+  valid: unknown,
+  wrong: unknown[],
+][] = [
+  [
+    'Confirmation',
+    mini.Confirmation,
+    protocol.Confirmation,
+    confirmation,
+    [
+      { ...confirmation, status: 'maybe' },
+      { ...confirmation, id: USR },
+    ],
+  ],
+  [
+    'Gift',
+    mini.Gift,
+    protocol.Gift,
+    gift,
+    [
+      { ...gift, object: 'gift_type' },
+      { ...gift, confirmation: { ...confirmation, amountDiamonds: -1 } },
+    ],
+  ],
+  [
+    'Wallet',
+    mini.Wallet,
+    protocol.Wallet,
+    wallet,
+    [
+      { ...wallet, balanceDiamonds: 1.5 },
+      { ...wallet, remainingAllowance: undefined },
+    ],
+  ],
+  [
+    'TopUp',
+    mini.TopUp,
+    protocol.TopUp,
+    topUp,
+    [
+      { ...topUp, status: 'paid' },
+      { ...topUp, failureCode: 3 },
+    ],
+  ],
+];
+
+describe('SDK money response schemas', () => {
+  for (const [name, ours, theirs, valid, wrong] of moneyCases) {
+    it(`${name} keeps every field of a protocol body and refuses what the SDK relies on when wrong`, () => {
+      theirs.parse(valid);
+      const parsed = ours.safeParse(valid);
+      assert.ok(parsed.success);
+      assert.deepEqual(parsed.data, valid);
+      for (const body of wrong) assert.equal(ours.safeParse(body).success, false, JSON.stringify(body));
+    });
+  }
+});

@@ -5,6 +5,24 @@
 import * as z from 'zod/mini';
 import type { ErrorBody as ProtocolErrorBody, Health as ProtocolHealth, Me as ProtocolMe } from '@diamonds/protocol';
 import type {
+  CheckoutOrder as ProtocolCheckoutOrder,
+  Confirmation as ProtocolConfirmation,
+  Content as ProtocolContent,
+  ContentBody as ProtocolContentBody,
+  ContentList as ProtocolContentList,
+  Entitlement as ProtocolEntitlement,
+  Gift as ProtocolGift,
+  GiftTypeList as ProtocolGiftTypeList,
+  PayOrderResult as ProtocolPayOrderResult,
+  Quote as ProtocolQuote,
+  RateList as ProtocolRateList,
+  TopUp as ProtocolTopUp,
+  TopUpPackList as ProtocolTopUpPackList,
+  Unlock as ProtocolUnlock,
+  Wallet as ProtocolWallet,
+  WalletHistory as ProtocolWalletHistory,
+} from '@diamonds/protocol';
+import type {
   SignInPoll as ProtocolSignInPoll,
   SignInRequest as ProtocolSignInRequest,
   TokenPair as ProtocolTokenPair,
@@ -99,3 +117,116 @@ export const Me = as<ProtocolMe>(
 
 /** `POST /v1/tokens/revoke`. @internal */
 export const Revoked = as<{ revoked: true }>(z.object({ revoked: z.literal(true) }));
+
+// The money responses. Loose objects: each checks the fields the SDK acts on (kinds, ids,
+// statuses, amounts) and passes every other field through untouched, typed by the protocol.
+
+const int = () => z.int();
+const nullableString = () => z.nullable(z.string());
+
+/** A page of `item`s, as every list endpoint answers. */
+const list = <Item extends z.ZodMiniType>(item: Item) =>
+  z.looseObject({ object: z.literal('list'), data: z.array(item), hasMore: z.boolean(), nextCursor: nullableString() });
+
+const ConfirmationSchema = z.looseObject({
+  object: z.literal('confirmation'),
+  id: prefixed('cnf'),
+  status: z.enum(['pending', 'approved', 'declined', 'expired']),
+  amountDiamonds: nonNegativeInt(),
+  description: z.string(),
+  url: z.string(),
+  expiresAt: int(),
+});
+
+/** `GET /v1/confirmations/{id}`. @internal */
+export const Confirmation = as<ProtocolConfirmation>(ConfirmationSchema);
+
+/** `GET /v1/catalog/gifts`. @internal */
+export const GiftTypeList = as<ProtocolGiftTypeList>(list(z.looseObject({ id: z.string(), priceDiamonds: nonNegativeInt() })));
+
+/** `POST /v1/gifts`, `GET /v1/gifts/{id}`. @internal */
+export const Gift = as<ProtocolGift>(
+  z.looseObject({ object: z.literal('gift'), id: prefixed('gift'), status: z.string(), confirmation: z.optional(ConfirmationSchema) }),
+);
+
+const EntitlementSchema = z.looseObject({ object: z.literal('entitlement'), status: z.string(), receipt: nullableString() });
+
+/** `GET /v1/content/{id}/entitlement`. @internal */
+export const Entitlement = as<ProtocolEntitlement>(EntitlementSchema);
+
+/** `POST /v1/content/{id}/unlock`: `succeeded` with its receipt, or `confirmation_required`. @internal */
+export const Unlock = as<ProtocolUnlock>(
+  z.looseObject({
+    object: z.literal('unlock'),
+    status: z.enum(['succeeded', 'confirmation_required']),
+    entitlement: EntitlementSchema,
+    confirmation: z.optional(ConfirmationSchema),
+  }),
+);
+
+const ContentSchema = z.looseObject({ object: z.literal('content'), id: prefixed('ct'), priceDiamonds: z.nullable(nonNegativeInt()) });
+
+/** `GET /v1/content/{id}`. @internal */
+export const Content = as<ProtocolContent>(ContentSchema);
+
+/** `GET /v1/content`. @internal */
+export const ContentList = as<ProtocolContentList>(list(ContentSchema));
+
+/** `GET /v1/content/{id}/body`. @internal */
+export const ContentBody = as<ProtocolContentBody>(
+  z.looseObject({ object: z.literal('content_body'), html: nullableString(), externalUrl: nullableString() }),
+);
+
+const CheckoutOrderSchema = z.looseObject({
+  object: z.literal('order'),
+  id: prefixed('ord'),
+  status: z.string(),
+  totalDiamonds: nonNegativeInt(),
+  receipt: nullableString(),
+  confirmation: z.optional(z.nullable(ConfirmationSchema)),
+});
+
+/** `GET /v1/orders/{id}`. @internal */
+export const CheckoutOrder = as<ProtocolCheckoutOrder>(CheckoutOrderSchema);
+
+/** `POST /v1/orders/{id}/pay`: the order, with the `confirmation` when it needs one. @internal */
+export const PayOrderResult = as<ProtocolPayOrderResult>(CheckoutOrderSchema);
+
+/** `GET /v1/wallet`. @internal */
+export const Wallet = as<ProtocolWallet>(
+  z.looseObject({
+    object: z.literal('wallet'),
+    balanceDiamonds: int(),
+    heldDiamonds: int(),
+    earningsDiamonds: int(),
+    remainingAllowance: int(),
+    allowancePerDay: int(),
+  }),
+);
+
+/** `GET /v1/wallet/history`. @internal */
+export const WalletHistory = as<ProtocolWalletHistory>(
+  list(z.looseObject({ object: z.literal('wallet_entry'), id: z.string(), amountDiamonds: nonNegativeInt() })),
+);
+
+/** `GET /v1/rates`. @internal */
+export const RateList = as<ProtocolRateList>(list(z.looseObject({ object: z.literal('rate'), currency: z.string() })));
+
+/** `GET /v1/topup-packs`. @internal */
+export const TopUpPackList = as<ProtocolTopUpPackList>(
+  list(z.looseObject({ object: z.literal('topup_pack'), diamonds: nonNegativeInt() })),
+);
+
+/** `POST /v1/quotes`. @internal */
+export const Quote = as<ProtocolQuote>(z.looseObject({ object: z.literal('quote'), id: prefixed('qt'), diamonds: nonNegativeInt() }));
+
+/** `POST /v1/topups`, `GET /v1/topups/{id}`. @internal */
+export const TopUp = as<ProtocolTopUp>(
+  z.looseObject({
+    object: z.literal('topup'),
+    id: prefixed('tu'),
+    status: z.enum(['requires_payment', 'requires_action', 'succeeded', 'failed']),
+    paymentUrl: nullableString(),
+    failureCode: nullableString(),
+  }),
+);

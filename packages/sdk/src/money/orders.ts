@@ -1,0 +1,76 @@
+import type { CheckoutOrder } from '@diamonds/protocol';
+import { CheckoutOrder as CheckoutOrderSchema, PayOrderResult } from '../internal/schemas.js';
+import { spend, type Money, type SpendOptions } from './spend.js';
+
+/**
+ * A shop's orders, as the fan's checkout sees them: `client.orders`. Your backend creates the
+ * order with its secret key (prices never come from the page); the page shows and pays it.
+ *
+ * @example
+ * ```ts
+ * const order = await client.orders.get(orderIdFromYourBackend); // before the click: the total
+ * payButton.addEventListener('click', () => client.orders.pay(order.id));
+ * ```
+ */
+export class OrdersResource {
+  readonly #money: Money;
+  /** Each order's total, from what was read: known synchronously in the click. */
+  readonly #totals = new Map<string, number>();
+
+  /** @internal */
+  constructor(money: Money) {
+    this.#money = money;
+  }
+
+  /**
+   * An order for the checkout (`GET /v1/orders/{id}`): its lines, total and status; the
+   * receipt once paid. The fan must be signed in.
+   *
+   * @remarks Call it before the fan clicks "pay": {@link OrdersResource.pay} reads the total
+   * from here to decide, in the click, whether a confirmation popup is needed.
+   * @throws {@link DiamondsApiError} `order_not_found` (also for an order another fan paid).
+   * @example
+   * ```ts
+   * const order = await client.orders.get('ord_01JD…');
+   * total.textContent = `${order.totalDiamonds} ♦`;
+   * ```
+   */
+  async get(id: string, options: { signal?: AbortSignal | undefined } = {}): Promise<CheckoutOrder> {
+    const order = await this.#money.auth.request('get', `v1/orders/${encodeURIComponent(id)}`, CheckoutOrderSchema, options);
+    this.#totals.set(order.id, order.totalDiamonds);
+    return order;
+  }
+
+  /**
+   * Pays an order from the signed-in fan's wallet (`POST /v1/orders/{id}/pay`).
+   *
+   * @remarks Works like `gifts.send`: call it from the click, after {@link OrdersResource.get}
+   * (for the total); beyond the allowance the confirmation popup opens in the click and the
+   * promise settles when the fan answers. An order is paid once; stock is never oversold.
+   * @returns The paid order, with its receipt (a JWT your backend can verify).
+   * @throws {@link InsufficientFundsError}, {@link ConfirmationDeclinedError}, {@link ConfirmationExpiredError}, {@link PopupClosedError}, {@link PopupBlockedError}, {@link SignInRequiredError} as for `gifts.send`.
+   * @throws {@link DiamondsApiError} `order_already_paid`, `order_canceled`, `out_of_stock`, `order_not_found`.
+   * @example
+   * ```ts
+   * button.addEventListener('click', async () => {
+   *   const paid = await client.orders.pay('ord_01JD…');
+   *   console.log(paid.status, paid.receipt);
+   * });
+   * ```
+   */
+  pay(id: string, options: SpendOptions = {}): Promise<CheckoutOrder> {
+    return spend(
+      this.#money,
+      {
+        amountDiamonds: this.#totals.get(id),
+        send: (idempotencyKey) =>
+          this.#money.auth.request('post', `v1/orders/${encodeURIComponent(id)}/pay`, PayOrderResult, {
+            idempotencyKey,
+            signal: options.signal,
+          }),
+        result: (order, approved) => (approved ? this.get(id, options) : order),
+      },
+      options,
+    );
+  }
+}
