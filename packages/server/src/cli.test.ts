@@ -36,6 +36,10 @@ describe('diamonds command line', () => {
       'sites revoke-key',
       'rates set',
       'rates list',
+      'gifts list',
+      'gifts add',
+      'keys rotate',
+      'keys list',
       '--help',
     ])
       assert.match(stdout, new RegExp(`^  ${command}\\s+\\S`, 'm'));
@@ -130,9 +134,22 @@ for (const kind of DATABASE_KINDS) {
       assert.match(seeded.stdout, /secret\s+sk_test_[0-9A-Za-z]{32}/);
       assert.match(seeded.stdout, /origins http:\/\/localhost:\*, http:\/\/127\.0\.0\.1:\*/);
       assert.ok(existsSync(join(env.DIAMONDS_DATA_DIR ?? '', 'demo.json')));
+      // The money side of the demo: the fan's Diamonds, the creator's content, the shop's products.
+      assert.match(seeded.stdout, /fan wallet\s+1000 Diamonds/);
+      assert.equal(seeded.stdout.match(/^ {2}content {6}ct_\w+/gm)?.length, 3);
+      assert.equal(seeded.stdout.match(/^ {2}product {6}prod_\w+/gm)?.length, 3);
       const again = diamonds(['seed-demo'], env);
       assert.match(again.stdout, /already seeded/);
       assert.equal(again.stdout.match(/pk_test_\w+/)?.[0], seeded.stdout.match(/pk_test_\w+/)?.[0]);
+      assert.equal(again.stdout.match(/^ {2}content {6}ct_\w+/gm)?.length, 3, 'seeding again adds nothing');
+      assert.equal(diamonds(['ledger', 'verify'], env).code, 0);
+      const gifts = diamonds(['gifts', 'list'], env);
+      assert.equal(gifts.code, 0, gifts.stderr);
+      assert.match(gifts.stdout, /rose/);
+      const rotated = diamonds(['keys', 'rotate'], env);
+      assert.equal(rotated.code, 0, rotated.stderr);
+      const kid = rotated.stdout.match(/key_\w+/)?.[0] ?? 'none';
+      assert.match(diamonds(['keys', 'list'], env).stdout, new RegExp(`^${kid}  ES256`, 'm'));
 
       const created = diamonds(
         ['sites', 'create', '--name', 'My shop', '--origin', 'https://Shop.Example', '--origin', 'http://localhost:*'],
