@@ -284,7 +284,10 @@ for (const kind of DATABASE_KINDS) {
 
     it('credits a paid Stripe top-up even when the webhook comes after the quote’s 10 minutes', async () => {
       const { fan, topUp } = await started();
-      await h.t.db.run('UPDATE quotes SET expires_at = ? WHERE id = ?', [Date.now() - 1, topUp.quoteId]);
+      // Expired now, but not when the top-up started (in the same millisecond, say): a moment later.
+      const expiresAt = topUp.createdAt + 1;
+      await h.t.db.run('UPDATE quotes SET expires_at = ? WHERE id = ?', [expiresAt, topUp.quoteId]);
+      while (Date.now() <= expiresAt) await new Promise((resolve) => setTimeout(resolve, 2));
       assert.equal((await deliver(h, checkoutCompleted(topUp))).status, 200);
       assert.equal((await readTopUp(h, fan, topUp.id)).status, 'succeeded');
       assert.equal((await h.balances(fan.id)).wallet, 500);
