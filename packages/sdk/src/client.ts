@@ -240,7 +240,7 @@ export class DiamondsClient {
     });
     this.session = this.#auth.session;
     this.allowance = this.#auth.allowance;
-    const wallet = createWalletStore(this.#auth);
+    const wallet = createWalletStore(this.#auth, `diamonds:wallet:${this.publishableKey}`);
     this.wallet = wallet;
     this.#money = {
       http: this.#http,
@@ -248,9 +248,10 @@ export class DiamondsClient {
       wallet,
       confirmations: this.confirmations as Money['confirmations'],
       pollWaitMs: this.#pollWaitMs,
+      // After a spend or top-up: this tab reads the new balance, the site's other tabs follow.
       refreshWallet: () =>
         wallet.refresh().then(
-          () => undefined,
+          () => wallet.announce(),
           () => undefined,
         ),
     };

@@ -124,6 +124,24 @@ for (const kind of DATABASE_KINDS) {
       events = [];
     });
 
+    it('refreshes the wallet in the site’s other tabs after a spend', async () => {
+      const { diamonds: tab, fanId } = await signedIn({ allowance: 100, balance: 100 });
+      // Another tab of the same site, signed in as the same fan.
+      const other = createDiamonds({ publishableKey: h.site.publishableKey, apiBase: h.server.url, fetch: pageFetch, pollWaitMs: 100 });
+      const popups = fakeWindowOpen();
+      const pending = other.signIn();
+      await until(() => popups[0]!.location.href.includes('request='), 'the consent page');
+      const requestId = new URL(popups[0]!.location.href).searchParams.get('request');
+      await decideSignInRequest(h.t.db, { requestId, userId: fanId, approve: true, allowancePerDay: 100 });
+      await pending;
+      const stop = other.wallet.listen(() => undefined);
+      await other.wallet.refresh();
+      assert.equal((other.wallet.get() as { balanceDiamonds?: number }).balanceDiamonds, 100);
+      await tab.gifts.send({ creatorId: h.creator.id, giftId: 'rose' });
+      await until(() => (other.wallet.get() as { balanceDiamonds?: number }).balanceDiamonds === 95, 'the other tab to follow');
+      stop();
+    });
+
     it('reads the catalog, rates, packs and a quote with the publishable key alone', async () => {
       const diamonds = createDiamonds({ publishableKey: h.site.publishableKey, apiBase: h.server.url, fetch: pageFetch });
       const catalog = await diamonds.gifts.catalog();

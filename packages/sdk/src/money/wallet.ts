@@ -82,16 +82,39 @@ export interface WalletActions {
   history(options?: HistoryOptions): AsyncGenerator<WalletEntry, void, undefined>;
 }
 
-/** Makes the wallet store; `session` resets it when the fan signs out. @internal */
-export function createWalletStore(auth: Auth): WalletStore & WritableAtom<WalletState> {
+/**
+ * Makes the wallet store; `session` resets it when the fan signs out. `tabs` names the
+ * BroadcastChannel on which tabs of the site tell each other that the wallet changed.
+ * @internal
+ */
+export function createWalletStore(auth: Auth, tabs: string): WalletStore & WritableAtom<WalletState> & { announce(): void } {
   const store = atom<WalletState>({ status: 'idle' });
+  let channel: BroadcastChannel | undefined;
+  const open = () => {
+    if (!channel && typeof BroadcastChannel === 'function') {
+      channel = new BroadcastChannel(tabs);
+      // Node keeps a process alive for an open channel; a browser has no unref.
+      (channel as { unref?: () => void }).unref?.();
+    }
+    return channel;
+  };
   // Only once someone follows the wallet (creating a client reads nothing): a signed-out
-  // page must not keep showing the last fan's balance.
-  onMount(store, () =>
-    auth.session.listen(({ status }) => {
+  // page must not keep showing the last fan's balance, and another tab's spend or top-up
+  // refreshes this one's.
+  onMount(store, () => {
+    const stop = auth.session.listen(({ status }) => {
       if (status === 'signed_out' || status === 'expired') store.set({ status: 'idle' });
-    }),
-  );
+    });
+    const onMessage = ({ data }: MessageEvent) => {
+      const session = auth.session.get();
+      if (session.status === 'signed_in' && data === session.fan?.id) refresh().catch(() => undefined);
+    };
+    open()?.addEventListener('message', onMessage);
+    return () => {
+      stop();
+      channel?.removeEventListener('message', onMessage);
+    };
+  });
 
   async function refresh(options: { signal?: AbortSignal | undefined } = {}): Promise<WalletType> {
     const before = store.get();
@@ -134,5 +157,5 @@ export function createWalletStore(auth: Auth): WalletStore & WritableAtom<Wallet
     } while (cursor !== undefined);
   }
 
-  return Object.assign(store, { refresh, history });
+  return Object.assign(store, { refresh, history, announce: () => open()?.postMessage(auth.session.get().fan?.id) });
 }
