@@ -18,6 +18,32 @@ function nodeEnvPlugin(value) {
   };
 }
 
+/**
+ * Starts a real platform (the demo site, content and products on a throw-away SQLite file) for
+ * the elements to talk to, and serves the few test-only calls of its fixture under
+ * `/__diamonds/` (see packages/server/src/testing/element-fixture.ts). Uses the server's build
+ * (`npm run build` first; `npm test` does).
+ */
+function diamondsPlatformPlugin() {
+  let fixture;
+  return {
+    name: 'diamonds-platform',
+    async serverStart() {
+      const { startElementFixture } = await import('./packages/server/dist/testing/element-fixture.js');
+      fixture = await startElementFixture();
+    },
+    async serverStop() {
+      await fixture?.close();
+    },
+    async serve(context) {
+      if (!context.path.startsWith('/__diamonds/')) return undefined;
+      const origin = `${context.protocol}://${context.host}`;
+      const answer = await fixture.handle(context.path, new URLSearchParams(context.querystring), origin);
+      return answer === undefined ? undefined : { body: JSON.stringify(answer), type: 'json' };
+    },
+  };
+}
+
 /** Lit prints this once per page in development builds; it is noise in test output. */
 function isLitDevModeNotice(args) {
   return typeof args[0] === 'string' && args[0].includes('Lit is in dev mode');
@@ -35,6 +61,7 @@ export default {
       tsconfig: fileURLToPath(new URL('./packages/elements/tsconfig.json', import.meta.url)),
     }),
     nodeEnvPlugin('development'),
+    diamondsPlatformPlugin(),
   ],
   browsers: [
     playwrightLauncher({

@@ -6,3 +6,4 @@
  * @module
  */
 import './amount/define.js';
+import './provider/define.js';

@@ -14,3 +14,6 @@
  */
 export { DiamondAmount } from './amount/amount.js';
 export { defineElement } from './define-element.js';
+export { DiamondProvider } from './provider/provider.js';
+export { diamondsContext } from './internal/client.js';
+export { SHIPPED_LOCALES } from './i18n/i18n.js';

@@ -1,0 +1,102 @@
+// Runs in Chromium through @web/test-runner, against the real platform its config starts.
+import { html, LitElement } from 'lit';
+import type { DiamondsClient } from '@diamonds/sdk';
+import { DiamondElement } from '../internal/diamond-element.js';
+import { DiamondProvider } from './provider.js';
+import './define.js';
+
+declare function describe(name: string, body: () => void): void;
+declare function it(name: string, body: () => void | Promise<void>): void;
+declare function afterEach(body: () => void | Promise<void>): void;
+
+function assert(condition: unknown, what: string): asserts condition {
+  if (!condition) throw new Error(what);
+}
+
+/** A bare element that only shows which client it got. */
+class ClientProbe extends DiamondElement {
+  override render() {
+    return html`${this.client?.publishableKey ?? 'none'}`;
+  }
+}
+customElements.define('client-probe', ClientProbe);
+
+interface Fixture {
+  apiBase: string;
+  publishableKey: string;
+}
+
+async function fixture(): Promise<Fixture> {
+  return (await (await fetch('/__diamonds/fixture')).json()) as Fixture;
+}
+
+const mounted: Element[] = [];
+afterEach(() => {
+  for (const element of mounted.splice(0)) element.remove();
+  localStorage.clear();
+});
+
+function mount(markup: string): HTMLElement {
+  const container = document.createElement('div');
+  container.innerHTML = markup;
+  document.body.append(container);
+  mounted.push(container);
+  return container;
+}
+
+describe('<diamond-provider>', () => {
+  it('hands one client to every element inside, made from its attributes', async () => {
+    const { apiBase, publishableKey } = await fixture();
+    const container = mount(
+      `<diamond-provider publishable-key="${publishableKey}" api-base="${apiBase}" locale="de"><client-probe></client-probe><div><client-probe></client-probe></div></diamond-provider>`,
+    );
+    const provider = container.querySelector('diamond-provider');
+    assert(provider instanceof DiamondProvider, 'upgraded');
+    await provider.updateComplete;
+    const probes = [...container.querySelectorAll('client-probe')] as ClientProbe[];
+    await Promise.all(probes.map((probe) => probe.updateComplete));
+    const [first, second] = probes.map((probe) => probe.client);
+    assert(first && first === second, 'both elements got the same client');
+    assert(first.publishableKey === publishableKey, 'made from the attributes');
+    assert(probes[0]!.resolvedLocale === 'de', 'the provider’s locale reaches the element');
+    assert(probes[0]!.shadowRoot?.textContent?.includes(publishableKey), 'rendered with it');
+  });
+
+  it('shares a client the page made itself', async () => {
+    const { apiBase, publishableKey } = await fixture();
+    const { createDiamonds } = await import('@diamonds/sdk');
+    const own: DiamondsClient = createDiamonds({ publishableKey, apiBase });
+    const container = mount('<diamond-provider><client-probe></client-probe></diamond-provider>');
+    const provider = container.querySelector('diamond-provider') as DiamondProvider;
+    provider.client = own;
+    await provider.updateComplete;
+    const probe = container.querySelector('client-probe') as ClientProbe;
+    await probe.updateComplete;
+    assert(probe.client === own, 'the page’s own client');
+  });
+
+  it('lets an element without a provider share one client per key', async () => {
+    const { apiBase, publishableKey } = await fixture();
+    const container = mount(
+      `<client-probe publishable-key="${publishableKey}" api-base="${apiBase}"></client-probe><client-probe publishable-key="${publishableKey}" api-base="${apiBase}"></client-probe>`,
+    );
+    const probes = [...container.querySelectorAll('client-probe')] as ClientProbe[];
+    assert(probes[0]!.client && probes[0]!.client === probes[1]!.client, 'one shared client');
+    assert(mount('<client-probe></client-probe>').querySelector('client-probe') instanceof LitElement, 'renders without a key');
+  });
+
+  it('signs a fan in from what the fixture stored, against the real platform', async () => {
+    const { apiBase, publishableKey } = await fixture();
+    const fan = (await (await fetch('/__diamonds/fan?balance=100&allowance=50')).json()) as { storageKey: string; storageValue: string };
+    localStorage.setItem(fan.storageKey, fan.storageValue);
+    const container = mount(
+      `<diamond-provider publishable-key="${publishableKey}" api-base="${apiBase}"><client-probe></client-probe></diamond-provider>`,
+    );
+    const probe = container.querySelector('client-probe') as ClientProbe;
+    await (container.querySelector('diamond-provider') as DiamondProvider).updateComplete;
+    const me = await probe.client!.me();
+    assert(me.allowancePerDay === 50, `signed in with the allowance, got ${JSON.stringify(me)}`);
+    const wallet = await probe.client!.wallet.refresh();
+    assert(wallet.balanceDiamonds === 100, 'the fan holds 100 Diamonds');
+  });
+});

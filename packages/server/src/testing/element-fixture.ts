@@ -1,0 +1,138 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { connect } from '../identity/connections.js';
+import { seedDemo, type DemoData } from '../identity/demo.js';
+import { issueTokens, newFamilyId } from '../identity/tokens.js';
+import { createUser } from '../identity/users.js';
+import { seedDemoMoney } from '../money/demo.js';
+import { decideConfirmation, expireConfirmations, CONFIRMATION_TTL_MS, walletOf } from '../money/spends.js';
+import { startServer, type RunningServer } from '../server.js';
+import { TEST_SCRYPT_COST } from './money.js';
+
+/** What browser tests of the elements learn from `GET /__diamonds/fixture`. */
+export interface ElementFixtureInfo {
+  apiBase: string;
+  publishableKey: string;
+  creatorId: string;
+  creatorName: string;
+  contentIds: string[];
+  productIds: string[];
+}
+
+/**
+ * A running platform for the elements' browser tests (@web/test-runner starts it from its
+ * config): the demo site, creator, content and products on a throw-away SQLite file, plus the
+ * few things a test does that a fan would do elsewhere (sign in through the popup, approve in
+ * the confirmation popup), as plain calls.
+ */
+export interface ElementFixture {
+  platform: RunningServer;
+  info: ElementFixtureInfo;
+  /**
+   * Answers the fixture's routes (`/__diamonds/…`), or `undefined` for any other path.
+   * `origin` is the test page's origin, which tokens are bound to.
+   */
+  handle(path: string, query: URLSearchParams, origin: string): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+/** Starts an {@link ElementFixture}. */
+export async function startElementFixture(): Promise<ElementFixture> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'diamonds-elements-'));
+  const platform = await startServer({ port: 0, host: '127.0.0.1', dataDir });
+  const seeded = await seedDemo(platform.db, dataDir);
+  const demo = seeded.demo as DemoData;
+  await seedDemoMoney(platform.db, platform.ledger, demo);
+  const content = await platform.db.query<{ id: string }>('SELECT id FROM content WHERE site_id = ? ORDER BY id', [demo.site.id]);
+  const products = await platform.db.query<{ id: string }>('SELECT id FROM products WHERE site_id = ? ORDER BY id', [demo.site.id]);
+  const info: ElementFixtureInfo = {
+    apiBase: platform.url.replace('localhost', '127.0.0.1'),
+    publishableKey: demo.site.publishableKey,
+    creatorId: demo.creator.userId,
+    creatorName: 'Demo Creator',
+    contentIds: content.map((row) => row.id),
+    productIds: products.map((row) => row.id),
+  };
+
+  async function newFan(query: URLSearchParams, origin: string): Promise<unknown> {
+    const user = await createUser(
+      platform.db,
+      {
+        email: `fan-${randomUUID()}@example.com`,
+        password: 'a long password',
+        displayName: query.get('name') ?? 'Test Fan',
+        roles: ['fan'],
+      },
+      { cost: TEST_SCRYPT_COST },
+    );
+    await connect(platform.db, user.id, demo.site.id, Number(query.get('allowance') ?? 0));
+    const balance = Number(query.get('balance') ?? 0);
+    const tokens = await platform.db.transaction(async (tx) => {
+      if (balance > 0) {
+        const issuance = await platform.ledger.platformAccount('issuance', tx);
+        await platform.ledger.transferIn(tx, {
+          idempotencyKey: `fixture:${user.id}`,
+          code: 'purchase',
+          postings: [
+            { accountId: issuance.id, amountDiamonds: -balance },
+            { accountId: await walletOf(tx, platform.ledger, user.id), amountDiamonds: balance },
+          ],
+          metadata: { description: `Test credit of ${balance} Diamonds` },
+        });
+      }
+      return issueTokens(tx, { userId: user.id, siteId: demo.site.id, origin, familyId: newFamilyId() });
+    });
+    // What the SDK keeps with storage "local": a test writes it before the client starts.
+    return {
+      fanId: user.id,
+      storageKey: `diamonds:session:${demo.site.publishableKey}`,
+      storageValue: JSON.stringify({ v: 1, refreshToken: tokens.refreshToken, fan: { id: user.id, displayName: user.displayName } }),
+    };
+  }
+
+  async function handle(path: string, query: URLSearchParams, origin: string): Promise<unknown> {
+    switch (path) {
+      case '/__diamonds/fixture':
+        return info;
+      case '/__diamonds/fan':
+        return newFan(query, origin);
+      case '/__diamonds/decide': {
+        const record = await platform.commits.run(async (tx) => {
+          const [row] = await tx.query<{ user_id: string }>('SELECT user_id FROM confirmations WHERE id = ?', [query.get('id') ?? '']);
+          return decideConfirmation(tx, platform.ledger, {
+            id: query.get('id') ?? '',
+            userId: row?.user_id ?? '',
+            approve: query.get('approve') === '1',
+          });
+        });
+        return { status: record.status };
+      }
+      case '/__diamonds/expire':
+        return { expired: await expireConfirmations(platform.db, platform.ledger, Date.now() + CONFIRMATION_TTL_MS + 1) };
+      case '/__diamonds/order': {
+        const response = await fetch(`${platform.url}/v1/orders`, {
+          method: 'POST',
+          headers: { Authorization: `Bearer ${demo.site.secretKey}`, 'Content-Type': 'application/json', 'Idempotency-Key': randomUUID() },
+          body: JSON.stringify({
+            lines: [{ productId: query.get('product') ?? info.productIds[0], quantity: Number(query.get('quantity') ?? 1) }],
+          }),
+        });
+        return response.json();
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  return {
+    platform,
+    info,
+    handle,
+    async close() {
+      await platform.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
