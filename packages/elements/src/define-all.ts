@@ -7,3 +7,4 @@
  */
 import './amount/define.js';
 import './provider/define.js';
+import './gift-button/define.js';

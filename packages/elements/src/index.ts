@@ -15,5 +15,9 @@
 export { DiamondAmount } from './amount/amount.js';
 export { defineElement } from './define-element.js';
 export { DiamondProvider } from './provider/provider.js';
+export { DiamondGiftButton } from './gift-button/gift-button.js';
+export { DiamondGiftRequestEvent } from './events/gift-request.js';
+export type { DiamondGiftRequestDetail } from './events/gift-request.js';
+export { DiamondGiftSentEvent } from './events/gift-sent.js';
 export { diamondsContext } from './internal/client.js';
 export { SHIPPED_LOCALES } from './i18n/i18n.js';

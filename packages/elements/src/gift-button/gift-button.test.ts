@@ -1,0 +1,340 @@
+// Runs in Chromium through @web/test-runner (mocha's describe/it are globals there), against the
+// real platform its config starts. window.open is stubbed: no test opens a real popup.
+import { emulateMedia, sendKeys } from '@web/test-runner-commands';
+import type { DiamondsClient, Gift } from '@diamonds/sdk';
+import { DiamondGiftButton } from './gift-button.js';
+import type { DiamondGiftSentEvent } from '../events/gift-sent.js';
+import '../provider/define.js';
+import './define.js';
+
+interface Mocha {
+  timeout(ms: number): void;
+}
+declare function describe(name: string, body: () => void): void;
+declare function it(name: string, body: (this: Mocha) => void | Promise<void>): void;
+declare function afterEach(body: () => void | Promise<void>): void;
+
+function assert(condition: unknown, what: string): asserts condition {
+  if (!condition) throw new Error(what);
+}
+
+function assertEqual<T>(actual: T, expected: T, what: string): void {
+  if (!Object.is(actual, expected)) throw new Error(`${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
+}
+
+/** Waits until `check` returns something truthy. */
+async function until<T>(check: () => T, what: string, timeoutMs = 4000): Promise<NonNullable<T>> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+interface Fixture {
+  apiBase: string;
+  publishableKey: string;
+  creatorId: string;
+  creatorName: string;
+}
+
+const json = async <T>(url: string): Promise<T> => (await (await fetch(url)).json()) as T;
+
+/** A popup as the stubbed `window.open` returns it. */
+interface FakePopup {
+  closed: boolean;
+  location: { href: string };
+  close(): void;
+  focus(): void;
+}
+
+const realOpen = window.open;
+let opened: FakePopup[] = [];
+
+/** Replaces `window.open`: every call returns a fake popup (or `null`, as a popup blocker would). */
+function stubOpen(blocked = false): void {
+  window.open = (() => {
+    if (blocked) return null;
+    const popup: FakePopup = {
+      closed: false,
+      location: { href: 'about:blank' },
+      close() {
+        this.closed = true;
+      },
+      focus() {},
+    };
+    opened.push(popup);
+    return popup;
+  }) as unknown as typeof window.open;
+}
+
+const mounted: Element[] = [];
+
+afterEach(async () => {
+  for (const popup of opened) popup.closed = true;
+  opened = [];
+  window.open = realOpen;
+  for (const element of mounted.splice(0)) element.remove();
+  localStorage.clear();
+  sessionStorage.clear();
+  await emulateMedia({ reducedMotion: 'no-preference', colorScheme: 'light' });
+});
+
+interface Mounted {
+  element: DiamondGiftButton;
+  client: DiamondsClient;
+  shadow: ShadowRoot;
+  container: HTMLElement;
+}
+
+/**
+ * A new fan (when `fan` is given: `balance=…&allowance=…`) signed in through storage, and a
+ * `<diamond-gift-button>` with `attributes` inside a fresh provider, once its catalog (and the
+ * fan's allowance) loaded.
+ */
+async function mount(attributes: string, fan?: string, locale = 'en'): Promise<Mounted> {
+  stubOpen();
+  const info = await json<Fixture>('/__diamonds/fixture');
+  if (fan) {
+    const stored = await json<{ storageKey: string; storageValue: string }>(`/__diamonds/fan?${fan}`);
+    localStorage.setItem(stored.storageKey, stored.storageValue);
+  }
+  const container = document.createElement('div');
+  container.innerHTML = `<diamond-provider publishable-key="${info.publishableKey}" api-base="${info.apiBase}" locale="${locale}"><diamond-gift-button creator="${info.creatorId}" creator-name="${info.creatorName}" ${attributes}></diamond-gift-button></diamond-provider>`;
+  document.body.append(container);
+  mounted.push(container);
+  const element = container.querySelector('diamond-gift-button');
+  assert(element instanceof DiamondGiftButton, 'upgraded to DiamondGiftButton');
+  const client = await until(() => element.client, 'the provider’s client');
+  await until(() => (element as unknown as { _catalog?: unknown })._catalog, 'the catalog');
+  if (fan) await until(() => client.allowance.get() !== null && client.wallet.get().status === 'ready', 'the allowance');
+  await element.updateComplete;
+  const shadow = element.shadowRoot;
+  assert(shadow, 'shadow root');
+  return { element, client, shadow, container };
+}
+
+function part(shadow: ShadowRoot, name: string): HTMLElement {
+  const found = shadow.querySelector<HTMLElement>(`[part~="${name}"]`);
+  assert(found, `part "${name}"`);
+  return found;
+}
+
+const text = (shadow: ShadowRoot, name: string): string => (part(shadow, name).textContent ?? '').replace(/\s+/g, ' ').trim();
+
+/** The next `diamond-gift-sent` from `element`. */
+function nextSent(element: HTMLElement): Promise<Gift> {
+  return new Promise((resolve) =>
+    element.addEventListener('diamond-gift-sent', (event: DiamondGiftSentEvent) => resolve(event.detail), { once: true }),
+  );
+}
+
+/** The confirmation the stubbed popup was sent to (`cnf_…`). */
+async function confirmationInPopup(): Promise<string> {
+  const href = await until(() => opened[0]?.location.href.match(/\/confirm\/(cnf_[\w-]+)/)?.[1], 'the popup at /confirm/cnf_…');
+  return href;
+}
+
+interface AxeResult {
+  violations: Array<{ id: string; help: string; nodes: Array<{ target: unknown }> }>;
+}
+
+async function axeViolations(element: Element): Promise<string[]> {
+  await import('axe-core');
+  const axe = (globalThis as unknown as { axe: { run(context: Element, options: unknown): Promise<AxeResult> } }).axe;
+  const result = await axe.run(element, {
+    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
+    rules: { region: { enabled: false } },
+  });
+  return result.violations.map((v) => `${v.id}: ${v.help} ${JSON.stringify(v.nodes.map((n) => n.target))}`);
+}
+
+describe('<diamond-gift-button>', () => {
+  it('sends a gift within the allowance in one click, announces it and plays the animation', async () => {
+    const { element, client, shadow } = await mount('gift="rose" quantity="2"', 'balance=100&allowance=50&name=Ann');
+    assertEqual(text(shadow, 'button'), 'Send Rose for 10 Diamonds', 'label with the price');
+    assert(part(shadow, 'status').getAttribute('role') === 'status', 'a status live region');
+    const sent = nextSent(element);
+    part(shadow, 'button').click();
+    await element.updateComplete;
+    assert((part(shadow, 'button') as HTMLButtonElement).disabled, 'disabled while sending');
+    assertEqual(text(shadow, 'status'), 'Sending…', 'sending announced');
+    const gift = await sent;
+    assertEqual(gift.giftId, 'rose', 'detail.giftId');
+    assertEqual(gift.amountDiamonds, 10, 'detail.amountDiamonds');
+    assert(gift.transferId?.startsWith('txn_'), 'detail.transferId');
+    assertEqual(opened.length, 0, 'no popup within the allowance');
+    await element.updateComplete;
+    assertEqual(text(shadow, 'status'), 'Rose sent to Demo Creator. Thank you!', 'success announced');
+    assert(part(shadow, 'art').getAnimations().length > 0, 'the art is animated');
+    assertEqual((await client.wallet.refresh()).balanceDiamonds, 90, 'balance on the server');
+  });
+
+  it('asks for confirmation beyond the allowance and sends once approved', async () => {
+    const { element, client, shadow } = await mount('gift="coffee" quantity="6"', 'balance=100&allowance=50');
+    const sent = nextSent(element);
+    part(shadow, 'button').click();
+    assertEqual(opened.length, 1, 'the popup opened in the click');
+    const id = await confirmationInPopup();
+    await until(() => text(shadow, 'status') === 'Confirm in the Diamonds window…', 'the confirming state');
+    await json(`/__diamonds/decide?id=${id}&approve=1`);
+    assertEqual((await sent).amountDiamonds, 60, 'sent');
+    assertEqual((await client.wallet.refresh()).balanceDiamonds, 40, 'balance on the server');
+  });
+
+  it('shows a declined confirmation, and emits diamond-error', async () => {
+    const { element, shadow } = await mount('gift="coffee" quantity="6"', 'balance=100&allowance=50');
+    let error: unknown;
+    element.addEventListener('diamond-error', (event) => (error = (event as CustomEvent<{ error: unknown }>).detail.error));
+    part(shadow, 'button').click();
+    await json(`/__diamonds/decide?id=${await confirmationInPopup()}&approve=0`);
+    await until(() => text(shadow, 'error') === 'You declined. Nothing was charged.', 'the declined message');
+    assertEqual((error as { code?: string }).code, 'confirmation_declined', 'diamond-error detail');
+    assert(!(part(shadow, 'button') as HTMLButtonElement).disabled, 'enabled again');
+  });
+
+  it('shows an expired confirmation', async () => {
+    const { shadow } = await mount('gift="coffee" quantity="6"', 'balance=100&allowance=50');
+    part(shadow, 'button').click();
+    await confirmationInPopup();
+    await json('/__diamonds/expire');
+    await until(() => text(shadow, 'error') === 'That took too long and expired. Nothing was charged.', 'the expired message');
+  });
+
+  it('says when the popup was blocked', async () => {
+    const { shadow } = await mount('gift="coffee" quantity="6"', 'balance=100&allowance=50');
+    stubOpen(true);
+    part(shadow, 'button').click();
+    await until(() => text(shadow, 'error').startsWith('Your browser blocked the Diamonds window.'), 'the blocked message');
+  });
+
+  it('offers the smallest covering top-up pack when the balance is too low, paid from the click', async function () {
+    this.timeout(8000);
+    const { shadow } = await mount('gift="rose"', 'balance=0&allowance=50');
+    part(shadow, 'button').click();
+    await until(() => text(shadow, 'error') === 'Not enough Diamonds. Top up to continue.', 'the insufficient message');
+    assertEqual(opened.length, 0, 'no popup for a spend that cannot be paid');
+    await until(() => text(shadow, 'top-up').startsWith('Top up 100 Diamonds for'), 'the 100-Diamond pack with its price');
+    part(shadow, 'top-up').click();
+    assertEqual(opened.length, 1, 'the payment popup opened in the click');
+    await until(() => text(shadow, 'status') === 'Finish the top-up in the Diamonds window…', 'the top-up state');
+    await until(() => opened[0]?.location.href !== 'about:blank', 'the payment page in the popup');
+    opened[0]!.closed = true;
+    await until(() => text(shadow, 'error') === 'The Diamonds window was closed before you finished.', 'the popup-closed message', 6000);
+  });
+
+  it('signs a signed-out fan in from the same click', async () => {
+    const { shadow } = await mount('gift="rose"');
+    part(shadow, 'button').click();
+    assertEqual(opened.length, 1, 'window.open called in the click');
+    await until(() => text(shadow, 'status') === 'Sign in in the Diamonds window to send your gift…', 'the signing-in state');
+    opened[0]!.closed = true;
+    await until(() => text(shadow, 'error') === 'The Diamonds window was closed before you finished.', 'the popup-closed message');
+  });
+
+  it('opens a picker with Enter, closes it with Escape, and sends the chosen gift, quantity and message', async function () {
+    this.timeout(8000);
+    const { element, shadow } = await mount('', 'balance=100&allowance=50');
+    const trigger = part(shadow, 'button');
+    assertEqual(trigger.getAttribute('aria-expanded'), 'false', 'closed at first');
+    trigger.focus();
+    await sendKeys({ press: 'Enter' });
+    await element.updateComplete;
+    const picker = part(shadow, 'picker');
+    assertEqual(picker.getAttribute('role'), 'dialog', 'a dialog');
+    assertEqual(trigger.getAttribute('aria-expanded'), 'true', 'expanded');
+    const gifts = [...shadow.querySelectorAll('[part~="gift"]')];
+    assert(gifts.length >= 8, `at least 8 gifts, got ${gifts.length}`);
+    for (const gift of gifts) {
+      assert(/\d Diamonds?$/.test(gift.querySelector('[part~="price"]')?.textContent ?? ''), 'each gift has a price');
+      assertEqual(gift.querySelector('img')?.getAttribute('alt'), '', 'decorative art');
+    }
+    assertEqual((shadow.activeElement as HTMLInputElement | null)?.name, 'gift', 'focus on the first gift');
+    await sendKeys({ press: 'Escape' });
+    await element.updateComplete;
+    assert(!shadow.querySelector('[part~="picker"]'), 'closed by Escape');
+    assertEqual(shadow.activeElement, trigger, 'focus back on the button');
+
+    await sendKeys({ press: 'Space' });
+    await element.updateComplete;
+    (shadow.querySelector('input[value="rose"]') as HTMLInputElement).click();
+    (part(shadow, 'quantity') as HTMLInputElement).value = '2';
+    (part(shadow, 'message') as HTMLTextAreaElement).value = 'Great stream!';
+    assertEqual(part(shadow, 'message').getAttribute('maxlength'), '140', 'message maxlength');
+    const sent = nextSent(element);
+    part(shadow, 'send').click();
+    const gift = await sent;
+    assertEqual(gift.giftId, 'rose', 'chosen gift');
+    assertEqual(gift.quantity, 2, 'quantity');
+    assertEqual(gift.message, 'Great stream!', 'message');
+    await element.updateComplete;
+    assert(!shadow.querySelector('[part~="picker"]'), 'closed after sending');
+    assertEqual(text(shadow, 'status'), 'Rose sent to Demo Creator. Thank you!', 'success announced');
+  });
+
+  it('closes the picker with Cancel', async () => {
+    const { element, shadow } = await mount('');
+    part(shadow, 'button').click();
+    await element.updateComplete;
+    part(shadow, 'cancel').click();
+    await element.updateComplete;
+    assert(!shadow.querySelector('[part~="picker"]'), 'closed');
+    assertEqual(shadow.activeElement, part(shadow, 'button'), 'focus back on the button');
+  });
+
+  it('sends nothing when diamond-gift-request is prevented', async () => {
+    const { element, client, shadow } = await mount('gift="rose"', 'balance=100&allowance=50');
+    let request: unknown;
+    element.addEventListener('diamond-gift-request', (event) => {
+      request = event.detail;
+      event.preventDefault();
+    });
+    let sent = false;
+    element.addEventListener('diamond-gift-sent', () => (sent = true));
+    part(shadow, 'button').click();
+    assertEqual((request as { giftId?: string }).giftId, 'rose', 'request detail');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert(!sent, 'no gift-sent');
+    assertEqual(text(shadow, 'status'), '', 'nothing announced');
+    assertEqual((await client.wallet.refresh()).balanceDiamonds, 100, 'balance unchanged');
+  });
+
+  it('plays no animation under prefers-reduced-motion', async () => {
+    await emulateMedia({ reducedMotion: 'reduce' });
+    const { element, shadow } = await mount('gift="star"', 'balance=100&allowance=50');
+    const sent = nextSent(element);
+    part(shadow, 'button').click();
+    await sent;
+    await element.updateComplete;
+    assertEqual(part(shadow, 'art').getAnimations().length, 0, 'no animation');
+  });
+
+  for (const scheme of ['light', 'dark'] as const) {
+    it(`passes axe-core in ${scheme}, picker open and with an error`, async function () {
+      this.timeout(10000);
+      await emulateMedia({ colorScheme: scheme });
+      const { element, shadow, container } = await mount('', 'balance=0&allowance=50');
+      // A dark page behind a dark element, as a site with a dark theme has.
+      if (scheme === 'dark') container.style.cssText = 'background:#121018;color-scheme:dark;padding:1em';
+      assertEqual(await axeViolations(element).then((v) => v.join('\n')), '', 'idle');
+      part(shadow, 'button').click();
+      await element.updateComplete;
+      assertEqual(await axeViolations(element).then((v) => v.join('\n')), '', 'picker open');
+      part(shadow, 'send').click();
+      await until(() => shadow.querySelector('[part~="top-up"]'), 'the top-up offer');
+      assertEqual(await axeViolations(element).then((v) => v.join('\n')), '', 'insufficient');
+    });
+  }
+
+  it('speaks German with locale="de"', async () => {
+    const { element, shadow } = await mount('gift="rose"', 'balance=100&allowance=50', 'de');
+    assertEqual(text(shadow, 'button'), 'Rose für 5 Diamonds senden', 'label');
+    const sent = nextSent(element);
+    part(shadow, 'button').click();
+    await sent;
+    await element.updateComplete;
+    assertEqual(text(shadow, 'status'), 'Rose an Demo Creator gesendet. Danke!', 'success');
+  });
+});

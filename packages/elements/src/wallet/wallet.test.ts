@@ -1,0 +1,331 @@
+// Runs in Chromium through @web/test-runner, against the real platform its config starts.
+import { createDiamonds, type DiamondsClient } from '@diamonds/sdk';
+import { emulateMedia, sendKeys } from '@web/test-runner-commands';
+import type AxeCore from 'axe-core';
+import '../provider/define.js';
+import { DiamondWallet } from './wallet.js';
+import './define.js';
+
+declare function describe(name: string, body: () => void): void;
+declare function it(name: string, body: () => void | Promise<void>): void;
+declare function afterEach(body: () => void | Promise<void>): void;
+
+function assert(condition: unknown, what: string): asserts condition {
+  if (!condition) throw new Error(what);
+}
+
+function assertEqual<T>(actual: T, expected: T, what: string): void {
+  if (!Object.is(actual, expected)) throw new Error(`${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
+}
+
+interface Fixture {
+  apiBase: string;
+  publishableKey: string;
+}
+
+interface FakePopup {
+  closed: boolean;
+  location: { href: string };
+  close(): void;
+  focus(): void;
+}
+
+let info: Fixture | undefined;
+const mounted: Element[] = [];
+const realOpen = window.open;
+
+afterEach(() => {
+  for (const element of mounted.splice(0)) element.remove();
+  localStorage.clear();
+  window.open = realOpen;
+});
+
+/** Replaces `window.open` with one that returns a fake popup (never a real window). */
+function stubPopup(): { popup: FakePopup; opened: () => number } {
+  let count = 0;
+  const popup: FakePopup = {
+    closed: false,
+    location: { href: 'about:blank' },
+    close() {
+      this.closed = true;
+    },
+    focus() {},
+  };
+  window.open = (() => {
+    count += 1;
+    return popup;
+  }) as unknown as typeof window.open;
+  return { popup, opened: () => count };
+}
+
+async function waitFor(condition: () => unknown, what: string, timeoutMs = 4000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+interface MountOptions {
+  /** Query of `/__diamonds/fan` for a signed-in fan; signed out without it. */
+  fan?: string;
+  attributes?: string;
+  fetch?: typeof fetch;
+}
+
+/** A `<diamond-wallet>` in a provider with a fresh client (storage "local"), signed in when asked. */
+async function mount(options: MountOptions = {}): Promise<{ wallet: DiamondWallet; client: DiamondsClient }> {
+  info ??= (await (await fetch('/__diamonds/fixture')).json()) as Fixture;
+  if (options.fan) {
+    const fan = (await (await fetch(`/__diamonds/fan?${options.fan}`)).json()) as { storageKey: string; storageValue: string };
+    localStorage.setItem(fan.storageKey, fan.storageValue);
+  }
+  const client = createDiamonds({
+    publishableKey: info.publishableKey,
+    apiBase: info.apiBase,
+    storage: 'local',
+    pollWaitMs: 200,
+    maxRetries: 0,
+    fetch: options.fetch,
+  });
+  const provider = document.createElement('diamond-provider');
+  provider.client = client;
+  provider.innerHTML = `<diamond-wallet ${options.attributes ?? ''}></diamond-wallet>`;
+  document.body.append(provider);
+  mounted.push(provider);
+  const wallet = provider.querySelector('diamond-wallet');
+  assert(wallet instanceof DiamondWallet, 'upgraded to DiamondWallet');
+  await wallet.updateComplete;
+  return { wallet, client };
+}
+
+function part(wallet: DiamondWallet, name: string): HTMLElement | null {
+  return wallet.shadowRoot!.querySelector<HTMLElement>(`[part~="${name}"]`);
+}
+
+function text(wallet: DiamondWallet, name: string): string {
+  return part(wallet, name)?.textContent?.replace(/\s+/g, ' ').trim() ?? '';
+}
+
+function role(wallet: DiamondWallet, name: 'status' | 'alert'): string {
+  return wallet.shadowRoot!.querySelector(`[role="${name}"]`)?.textContent?.trim() ?? '';
+}
+
+const signedIn = (wallet: DiamondWallet) => () => text(wallet, 'balance').includes('100') && part(wallet, 'packs');
+
+describe('<diamond-wallet>', () => {
+  it('signed out: a sign-in button that opens the sign-in popup in the click', async () => {
+    const { wallet, client } = await mount({ attributes: 'layout="full"' });
+    const button = part(wallet, 'sign-in');
+    assert(button, 'sign-in button');
+    assertEqual(button.textContent?.trim(), 'Sign in with Diamonds', 'label');
+    assert(!part(wallet, 'panel'), 'no panel while signed out');
+    const { popup, opened } = stubPopup();
+    button.click();
+    assertEqual(opened(), 1, 'window.open called synchronously in the click');
+    assertEqual(client.session.get().status, 'signing_in', 'signing in');
+    await wallet.updateComplete;
+    assertEqual(role(wallet, 'status'), 'Sign in in the Diamonds window…', 'announced');
+    await waitFor(() => popup.location.href.includes('/signin'), 'the popup to go to the sign-in page');
+    popup.closed = true;
+    await waitFor(() => role(wallet, 'alert'), 'the alert');
+    assertEqual(role(wallet, 'alert'), 'The Diamonds window was closed before you finished.', 'alert');
+    assertEqual(client.session.get().status, 'signed_out', 'signed out again');
+  });
+
+  it('follows a sign-in made in another tab, with diamond-signed-in', async () => {
+    const { wallet } = await mount({ attributes: 'layout="full" locale="en-US"' });
+    assert(part(wallet, 'sign-in'), 'signed out first');
+    const events: string[] = [];
+    wallet.addEventListener('diamond-signed-in', (event) => events.push(event.detail.fan.displayName));
+    const fan = (await (await fetch('/__diamonds/fan?balance=100&allowance=50&name=Bo')).json()) as {
+      storageKey: string;
+      storageValue: string;
+    };
+    localStorage.setItem(fan.storageKey, fan.storageValue);
+    window.dispatchEvent(new StorageEvent('storage', { key: fan.storageKey, newValue: fan.storageValue, storageArea: localStorage }));
+    await waitFor(signedIn(wallet), 'the balance');
+    assertEqual(events.join(), 'Bo', 'diamond-signed-in');
+    assertEqual(text(wallet, 'name'), 'Bo', 'name');
+  });
+
+  it('signed in: name, balance, allowance, and the balance event', async () => {
+    const changes: number[] = [];
+    const listener = (event: Event) => changes.push((event as CustomEvent<{ balanceDiamonds: number }>).detail.balanceDiamonds);
+    document.addEventListener('diamond-balance-changed', listener);
+    try {
+      const { wallet } = await mount({ fan: 'balance=100&allowance=50&name=Ann', attributes: 'layout="full" locale="en-US"' });
+      assertEqual(role(wallet, 'status'), 'Loading…', 'loading, announced');
+      assert(wallet.matches(':state(loading)'), 'the loading custom state');
+      await waitFor(signedIn(wallet), 'the balance');
+      assert(!wallet.matches(':state(loading)'), 'loaded');
+      assertEqual(text(wallet, 'name'), 'Ann', 'name');
+      assertEqual(text(wallet, 'balance'), 'Balance 100 Diamonds', 'balance');
+      assertEqual(text(wallet, 'allowance'), '50 of 50 left today on this site', 'allowance');
+      assert(!part(wallet, 'held'), 'nothing held');
+      assert(!part(wallet, 'pill'), 'no pill in the full layout');
+      assert(!part(wallet, 'panel')!.hidden, 'panel inline');
+      assertEqual(changes.join(), '100', 'diamond-balance-changed');
+    } finally {
+      document.removeEventListener('diamond-balance-changed', listener);
+    }
+  });
+
+  it('compact: the pill opens and closes the panel with Enter, Space and Escape', async () => {
+    const { wallet } = await mount({ fan: 'balance=100&allowance=50', attributes: 'locale="en-US"' });
+    await waitFor(() => text(wallet, 'pill').includes('100'), 'the pill');
+    const pill = part(wallet, 'pill')!;
+    const panel = part(wallet, 'panel')!;
+    assertEqual(pill.getAttribute('aria-expanded'), 'false', 'collapsed');
+    assertEqual(pill.getAttribute('aria-controls'), panel.id, 'controls the panel');
+    assert(pill.getAttribute('aria-label')?.includes('100 Diamonds'), 'name with the balance');
+    assert(panel.hidden, 'panel hidden');
+    pill.focus();
+    await sendKeys({ press: 'Enter' });
+    await wallet.updateComplete;
+    assertEqual(pill.getAttribute('aria-expanded'), 'true', 'expanded by Enter');
+    assert(!panel.hidden, 'panel shown');
+    await waitFor(() => part(wallet, 'history'), 'the history, fetched on open');
+    await sendKeys({ press: 'Tab' });
+    assert(wallet.shadowRoot!.activeElement?.getAttribute('part') === 'pack', 'Tab moves into the panel');
+    await sendKeys({ press: 'Escape' });
+    await wallet.updateComplete;
+    assert(panel.hidden, 'closed by Escape');
+    assertEqual(wallet.shadowRoot!.activeElement, pill, 'focus back on the pill');
+    await sendKeys({ press: 'Space' });
+    await wallet.updateComplete;
+    assert(!panel.hidden && wallet.open, 'opened by Space');
+    await sendKeys({ press: 'Space' });
+    await wallet.updateComplete;
+    assert(panel.hidden, 'closed by Space');
+  });
+
+  it('opens the panel without motion under prefers-reduced-motion', async () => {
+    const { wallet } = await mount({ fan: 'balance=100&allowance=50', attributes: 'locale="en-US"' });
+    await waitFor(() => part(wallet, 'pill'), 'the pill');
+    part(wallet, 'pill')!.click();
+    await wallet.updateComplete;
+    assertEqual(wallet.shadowRoot!.getAnimations().length, 1, 'the panel fades in by default');
+    part(wallet, 'pill')!.click();
+    await emulateMedia({ reducedMotion: 'reduce' });
+    try {
+      await wallet.updateComplete;
+      part(wallet, 'pill')!.click();
+      await wallet.updateComplete;
+      assertEqual(wallet.shadowRoot!.getAnimations().length, 0, 'no animation');
+    } finally {
+      await emulateMedia({ reducedMotion: 'no-preference' });
+    }
+  });
+
+  it('lists the packs with prices in USD for en-US, and EUR with German strings for de', async () => {
+    const { wallet, client } = await mount({ fan: 'balance=100&allowance=50', attributes: 'layout="full" locale="en-US"' });
+    await waitFor(signedIn(wallet), 'the packs');
+    const usd = await client.topUpPacks('USD');
+    const labels = [...wallet.shadowRoot!.querySelectorAll('[part~="pack"]')].map((b) => b.textContent?.trim());
+    const dollars = (minor: number) => new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD' }).format(minor / 100);
+    assertEqual(
+      labels.join('|'),
+      usd.map((p) => `Buy ${p.diamonds.toLocaleString('en-US')} Diamonds for ${dollars(p.price.amountMinor)}`).join('|'),
+      'USD packs',
+    );
+
+    wallet.locale = 'de';
+    await waitFor(() => text(wallet, 'packs').includes('€'), 'EUR packs');
+    const eur = await client.topUpPacks('EUR');
+    const euros = (minor: number) => new Intl.NumberFormat('de', { style: 'currency', currency: 'EUR' }).format(minor / 100);
+    const first = wallet.shadowRoot!.querySelector('[part~="pack"]')?.textContent?.trim();
+    assertEqual(first, `${eur[0]!.diamonds.toLocaleString('de')} Diamonds für ${euros(eur[0]!.price.amountMinor)} kaufen`, 'EUR pack');
+    assertEqual(text(wallet, 'balance'), 'Guthaben 100 Diamonds', 'German balance');
+    assertEqual(text(wallet, 'allowance'), 'Heute noch 50 von 50 auf dieser Seite', 'German allowance');
+    assertEqual(text(wallet, 'sign-out'), 'Abmelden', 'German sign-out');
+
+    wallet.currency = 'GBP';
+    await waitFor(() => text(wallet, 'packs').includes('£'), 'the currency attribute wins');
+  });
+
+  it('shows the recent history with the credit', async () => {
+    const { wallet } = await mount({ fan: 'balance=100&allowance=50', attributes: 'layout="full" locale="en-US"' });
+    await waitFor(() => part(wallet, 'entry'), 'the history');
+    const entries = [...wallet.shadowRoot!.querySelectorAll('[part~="entry"]')];
+    assertEqual(entries.length, 1, 'one entry');
+    const entry = entries[0]!.textContent!.replace(/\s+/g, ' ');
+    assert(entry.includes('Test credit of 100 Diamonds') && entry.includes('+100 Diamonds'), `credited entry, got ${entry}`);
+  });
+
+  it('a top-up: the payment popup opens in the click, progress is announced, a closed window is an alert', async () => {
+    const { wallet } = await mount({ fan: 'balance=100&allowance=50', attributes: 'layout="full" locale="en-US"' });
+    await waitFor(signedIn(wallet), 'the packs');
+    const { popup, opened } = stubPopup();
+    part(wallet, 'pack')!.click();
+    assertEqual(opened(), 1, 'popup opened in the click');
+    await wallet.updateComplete;
+    assertEqual(role(wallet, 'status'), 'Finish paying in the Diamonds window…', 'in progress, announced');
+    assert((part(wallet, 'pack') as HTMLButtonElement).disabled, 'packs disabled meanwhile');
+    await waitFor(() => popup.location.href.includes('/topup/'), 'the payment page');
+    popup.closed = true;
+    await waitFor(() => role(wallet, 'alert'), 'the alert');
+    assertEqual(role(wallet, 'alert'), 'The Diamonds window was closed before you finished.', 'failure message');
+    assert(!(part(wallet, 'pack') as HTMLButtonElement).disabled, 'packs enabled again');
+  });
+
+  it('signs out: back to the sign-in button, with diamond-signed-out and focus on it', async () => {
+    const { wallet, client } = await mount({ fan: 'balance=100&allowance=50&name=Ann', attributes: 'layout="full" locale="en-US"' });
+    await waitFor(signedIn(wallet), 'signed in');
+    const events: string[] = [];
+    wallet.addEventListener('diamond-signed-out', (event) => events.push(event.detail.fan?.displayName ?? ''));
+    part(wallet, 'sign-out')!.click();
+    await waitFor(() => part(wallet, 'sign-in') && role(wallet, 'status'), 'signed out');
+    assertEqual(client.session.get().status, 'signed_out', 'session');
+    assertEqual(events.join(), 'Ann', 'diamond-signed-out');
+    assertEqual(role(wallet, 'status'), 'You are signed out.', 'announced');
+    assertEqual(wallet.shadowRoot!.activeElement, part(wallet, 'sign-in'), 'focus on the sign-in button');
+  });
+
+  it('an API error shows an alert with a retry that recovers', async () => {
+    let failing = true;
+    const flaky: typeof fetch = (input, init) => {
+      const url = input instanceof Request ? input.url : String(input);
+      if (failing && url.includes('/v1/wallet') && !url.includes('history')) return Promise.reject(new TypeError('Failed to fetch'));
+      return fetch(input, init);
+    };
+    const errors: unknown[] = [];
+    const { wallet } = await mount({ fan: 'balance=100&allowance=50', attributes: 'layout="full" locale="en-US"', fetch: flaky });
+    wallet.addEventListener('diamond-error', (event) => errors.push((event as CustomEvent).detail));
+    await waitFor(() => role(wallet, 'alert'), 'the alert');
+    assertEqual(role(wallet, 'alert'), 'Cannot reach Diamonds. Check your connection and try again.', 'alert');
+    const retry = part(wallet, 'retry');
+    assert(retry, 'retry button');
+    failing = false;
+    retry.click();
+    await waitFor(signedIn(wallet), 'the balance after retry');
+    await wallet.updateComplete;
+    assertEqual(role(wallet, 'alert'), '', 'alert cleared');
+    assert(!part(wallet, 'retry'), 'retry gone');
+  });
+
+  for (const theme of ['light', 'dark'] as const) {
+    it(`passes axe in ${theme}, signed in (compact open and full) and signed out`, async () => {
+      // axe-core is a UMD script: imported as a module it installs itself on window.
+      const imported = (await import('axe-core')) as { default?: typeof AxeCore };
+      const axe = imported.default ?? (window as unknown as { axe: typeof AxeCore }).axe;
+      const check = async (element: DiamondWallet, what: string) => {
+        await Promise.all(element.shadowRoot!.getAnimations().map((animation) => animation.finished)); // the panel fades in
+        const result = await axe.run(element, {
+          runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
+        });
+        const found = result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.html).join(' ')}`);
+        assertEqual(found.join('\n'), '', `axe violations (${what}, ${theme})`);
+      };
+      const full = await mount({ fan: 'balance=100&allowance=50', attributes: `layout="full" theme="${theme}" locale="en-US"` });
+      await waitFor(() => signedIn(full.wallet)() && part(full.wallet, 'history'), 'full wallet');
+      await check(full.wallet, 'full');
+      const compact = await mount({ fan: 'balance=100&allowance=50', attributes: `open theme="${theme}" locale="en-US"` });
+      await waitFor(() => signedIn(compact.wallet)() && part(compact.wallet, 'history'), 'compact wallet');
+      await check(compact.wallet, 'compact, open');
+      localStorage.clear();
+      const out = await mount({ attributes: `theme="${theme}"` });
+      await check(out.wallet, 'signed out');
+    });
+  }
+});
