@@ -8,3 +8,4 @@
 import './amount/define.js';
 import './provider/define.js';
 import './gift-button/define.js';
+import './wallet/define.js';

@@ -129,7 +129,7 @@ export class DiamondWallet extends DiamondElement {
   readonly #wallet = new StoreController<WalletState>(this);
   readonly #allowance = new StoreController<Allowance | null>(this);
   readonly #internals = this.attachInternals();
-  /** What `updated()` last saw, to load and emit on changes only. */
+  /** What `willUpdate()` last saw, to load and emit on changes only. */
   #seen: { client?: DiamondsClient | undefined; fan?: Session['fan']; status?: string; balance?: number | undefined; currency?: string } =
     {};
 
@@ -192,7 +192,7 @@ export class DiamondWallet extends DiamondElement {
       );
       if (previousDiamonds !== undefined && this.#panelShown) void this.#run(this.#loadHistory());
     }
-    if (changed.has('open') && this.open && fan) void this.#run(this.#loadHistory());
+    if (changed.get('open') === false && this.open && fan) void this.#run(this.#loadHistory());
     const loading = this.#loading;
     if (this.#internals.states?.has('loading') !== loading) this.#internals.states?.[loading ? 'add' : 'delete']('loading');
   }

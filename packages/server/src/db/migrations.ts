@@ -310,6 +310,25 @@ const rates: Migration = {
   statements: { sqlite: ratesV5('sqlite'), postgres: ratesV5('postgres') },
 };
 
+/**
+ * The allowance check sums a fan's spends on a site in the last 24 hours on every spend: a
+ * covering index answers it from the index alone, without reading each row.
+ */
+const allowanceCovering: Migration = {
+  version: 11,
+  name: 'allowance covering index',
+  statements: {
+    sqlite: [
+      'CREATE INDEX allowance_spends_window_amount ON allowance_spends (user_id, site_id, created_at, amount)',
+      'DROP INDEX allowance_spends_window',
+    ],
+    postgres: [
+      'CREATE INDEX allowance_spends_window_amount ON allowance_spends (user_id, site_id, created_at) INCLUDE (amount)',
+      'DROP INDEX allowance_spends_window',
+    ],
+  },
+};
+
 /** Every migration, in order. Append new ones; never edit one that has shipped. */
 export const MIGRATIONS: readonly Migration[] = [
   ledgerV1,
@@ -322,6 +341,7 @@ export const MIGRATIONS: readonly Migration[] = [
   giftsMigration,
   contentMigration,
   ordersMigration,
+  allowanceCovering,
 ];
 
 /** The schema version this build expects. */

@@ -11,7 +11,6 @@ import {
 import type { SqlClient } from '../db/types.js';
 import { ApiError } from '../errors.js';
 import { validate } from '../http/body.js';
-import { findUser } from '../identity/users.js';
 import type { Ledger } from '../ledger/ledger.js';
 import {
   creatorCredits,
@@ -21,7 +20,6 @@ import {
   spend,
   type ConfirmationRecord,
 } from '../money/spends.js';
-import { findGiftTypeListing } from './catalog.js';
 
 /** A gift request that passed the checks that need no database (see {@link checkSendGift}). */
 export interface GiftRequest {
@@ -136,6 +134,38 @@ function present(row: GiftRow, confirmation: ConfirmationRecord | undefined, bas
   };
 }
 
+interface CreatorAndGiftTypeRow {
+  creator_id: string | null;
+  display_name: string | null;
+  gift_id: string | null;
+  gift_name: string | null;
+  price_diamonds: number | null;
+}
+
+/**
+ * The creator (a user with the creator role) and the active gift type a gift names, read in one
+ * statement: each `undefined` when missing. Read in the gift's transaction, never cached, so a
+ * price or a role changed a moment ago applies to the very next gift.
+ */
+async function findCreatorAndGiftType(
+  tx: SqlClient,
+  creatorId: string,
+  giftId: string,
+): Promise<{ creator?: { id: string; displayName: string }; giftType?: { id: string; name: string; priceDiamonds: number } }> {
+  // One row whatever exists: each side is a LEFT JOIN onto a one-row table.
+  const [row] = await tx.query<CreatorAndGiftTypeRow>(
+    `SELECT u.id AS creator_id, u.display_name, g.id AS gift_id, g.name AS gift_name, g.price_diamonds
+     FROM (SELECT 1 AS one) AS x
+     LEFT JOIN users u ON u.id = ? AND u.is_creator = ?
+     LEFT JOIN gift_types g ON g.id = ? AND g.active = ?`,
+    [creatorId, 1, giftId, 1],
+  );
+  return {
+    ...(row?.creator_id ? { creator: { id: row.creator_id, displayName: row.display_name ?? '' } } : {}),
+    ...(row?.gift_id ? { giftType: { id: row.gift_id, name: row.gift_name ?? '', priceDiamonds: Number(row.price_diamonds) } } : {}),
+  };
+}
+
 /** What {@link sendGift} needs beyond the request. */
 export interface SendGiftContext {
   ledger: Ledger;
@@ -164,14 +194,13 @@ export async function sendGift(
   if (request.creatorId === context.userId) {
     throw new ApiError('cannot_gift_self', 'You cannot send a gift to yourself; pick another creator.', { param: 'creatorId' });
   }
-  const creator = await findUser(tx, request.creatorId);
-  if (!creator?.roles.includes('creator')) {
+  const { creator, giftType } = await findCreatorAndGiftType(tx, request.creatorId, request.giftId);
+  if (!creator) {
     throw new ApiError('creator_not_found', `No creator ${request.creatorId}: gifts go to users with the creator role.`, {
       param: 'creatorId',
     });
   }
-  const giftType = await findGiftTypeListing(tx, request.giftId);
-  if (!giftType?.active) {
+  if (!giftType) {
     throw new ApiError('gift_not_found', `No gift "${request.giftId}" in the catalog; see GET /v1/catalog/gifts.`, { param: 'giftId' });
   }
   const amount = giftType.priceDiamonds * request.quantity;
@@ -198,6 +227,8 @@ export async function sendGift(
       description,
       metadata: { giftType: giftType.id, quantity: request.quantity },
       reference: id,
+      // The gift's id was made just above: no spend can carry it yet.
+      fresh: true,
     },
     now,
   );

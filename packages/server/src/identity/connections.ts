@@ -137,32 +137,47 @@ export async function remainingAllowance(db: SqlClient, userId: string, siteId: 
  * the taking are one step, so concurrent spends can never together exceed the allowance.
  *
  * @remarks Call inside the transaction that moves the Diamonds, so that both happen or
- * neither. `reference` (the transfer's idempotency key, say) makes a retry take nothing twice.
+ * neither. `reference` (the transfer's idempotency key, say) makes a retry take nothing twice;
+ * pass `fresh: true` only when `reference` was made in this very transaction (a new id), so
+ * that no allowance spend can carry it yet and the look-up for one is skipped.
+ *
+ * The check and the insert are one statement (`INSERT … SELECT … WHERE allowance - spent >=
+ * amount`): on SQLite the write transaction holds the database to itself, so nothing can come
+ * between them. On PostgreSQL the consent row is locked first, so concurrent spends of this fan
+ * on this site take turns; the insert that follows is a new statement, whose snapshot (READ
+ * COMMITTED) sees every spend committed while it waited for the lock.
  * @returns Whether the spend fits (and was recorded); false means the fan must confirm it.
+ * @example
+ * ```ts
+ * const fits = await consumeAllowance(tx, { reference: giftId, userId, siteId, amount: 5, fresh: true });
+ * ```
  */
 export async function consumeAllowance(
   tx: SqlClient,
-  spend: { reference: string; userId: string; siteId: string; amount: number },
+  spend: { reference: string; userId: string; siteId: string; amount: number; fresh?: boolean },
   now = Date.now(),
 ): Promise<boolean> {
   if (!Number.isSafeInteger(spend.amount) || spend.amount <= 0)
     throw new RangeError(`amount must be a positive whole number, got ${spend.amount}`);
-  if ((await tx.query('SELECT 1 AS one FROM allowance_spends WHERE reference = ?', [spend.reference])).length > 0) return true;
-  // Lock the consent row, so concurrent spends of this fan on this site take turns here.
-  const lock = tx.kind === 'postgres' ? ' FOR UPDATE' : '';
-  const consent = await tx.query<{ allowance_per_day: number }>(
-    `SELECT allowance_per_day FROM connections WHERE user_id = ? AND site_id = ? AND revoked_at IS NULL${lock}`,
-    [spend.userId, spend.siteId],
+  if (spend.fresh !== true && (await tx.query('SELECT 1 AS one FROM allowance_spends WHERE reference = ?', [spend.reference])).length > 0) {
+    return true;
+  }
+  if (tx.kind === 'postgres') {
+    const consent = await tx.query('SELECT 1 AS one FROM connections WHERE user_id = ? AND site_id = ? AND revoked_at IS NULL FOR UPDATE', [
+      spend.userId,
+      spend.siteId,
+    ]);
+    if (consent.length === 0) return false;
+  }
+  // Typed placeholders: PostgreSQL cannot infer the type of a bare parameter in a SELECT list.
+  const int = tx.kind === 'postgres' ? 'BIGINT' : 'INTEGER';
+  const taken = await tx.run(
+    `INSERT INTO allowance_spends (reference, user_id, site_id, amount, created_at)
+     SELECT CAST(? AS TEXT), c.user_id, c.site_id, CAST(? AS ${int}), CAST(? AS ${int}) FROM connections c
+     WHERE c.user_id = ? AND c.site_id = ? AND c.revoked_at IS NULL
+       AND c.allowance_per_day - coalesce((SELECT sum(s.amount) FROM allowance_spends s
+         WHERE s.user_id = c.user_id AND s.site_id = c.site_id AND s.created_at > ?), 0) >= ?`,
+    [spend.reference, spend.amount, now, spend.userId, spend.siteId, now - ALLOWANCE_WINDOW_MS, spend.amount],
   );
-  if (!consent[0]) return false;
-  const remaining = await remainingAllowance(tx, spend.userId, spend.siteId, now);
-  if (spend.amount > remaining) return false;
-  await tx.run('INSERT INTO allowance_spends (reference, user_id, site_id, amount, created_at) VALUES (?, ?, ?, ?, ?)', [
-    spend.reference,
-    spend.userId,
-    spend.siteId,
-    spend.amount,
-    now,
-  ]);
-  return true;
+  return taken > 0;
 }

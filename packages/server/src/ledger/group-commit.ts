@@ -19,6 +19,31 @@ interface WaitingWork {
   reject(error: unknown): void;
 }
 
+/**
+ * What runs once a group commit is durable, per savepoint: see {@link afterCommit}. Keyed by the
+ * client handed to one work, so a work's callbacks are dropped with its savepoint.
+ */
+const commitCallbacks = new WeakMap<SqlClient, Array<() => void>>();
+
+/**
+ * Runs `callback` once the transaction `tx` belongs to has committed, when that transaction is
+ * a {@link GroupCommit.run} batch and the work that got `tx` kept its writes; in any other
+ * case (the work threw, the batch rolled back, `tx` is another kind of transaction) never.
+ *
+ * @remarks For caches of facts that only exist once committed, such as an account's id: a
+ * row seen inside a transaction may still vanish with a rollback, so it may only be
+ * remembered after the commit. Callbacks must not throw and must not touch the database.
+ * @example
+ * ```ts
+ * const id = await findAccountId(tx, owner);
+ * afterCommit(tx, () => knownIds.set(owner, id));
+ * ```
+ */
+export function afterCommit(tx: SqlClient, callback: () => void): void {
+  const callbacks = commitCallbacks.get(tx);
+  if (callbacks) callbacks.push(callback);
+}
+
 function isTransactionRetry(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return code === '40001' || code === '40P01';
@@ -104,14 +129,27 @@ export class GroupCommit {
         let outcomes: WorkOutcome[];
         try {
           this.batches++;
+          let committed: Array<() => void> = [];
           outcomes = await this.#ledger.db.transaction(async (tx) => {
+            // A rerun of the batch starts over: only the attempt that commits counts.
+            committed = [];
             const done: WorkOutcome[] = [];
             for (const waiting of batch) {
+              // Each work gets its own handle on the transaction, so what it asks to run after
+              // the commit (see afterCommit) can be dropped with its savepoint.
+              const itemTx: SqlClient = {
+                kind: tx.kind,
+                query: (sql, params) => tx.query(sql, params),
+                run: (sql, params) => tx.run(sql, params),
+              };
+              const callbacks: Array<() => void> = [];
+              commitCallbacks.set(itemTx, callbacks);
               await tx.run('SAVEPOINT group_item');
               try {
-                const value = await waiting.work(tx);
+                const value = await waiting.work(itemTx);
                 await tx.run('RELEASE SAVEPOINT group_item');
                 done.push({ ok: true, value });
+                committed.push(...callbacks);
               } catch (error) {
                 // A deadlock or serialization failure dooms the whole transaction: let the
                 // database layer run the batch again rather than fail this work alone.
@@ -119,10 +157,13 @@ export class GroupCommit {
                 await tx.run('ROLLBACK TO SAVEPOINT group_item');
                 await tx.run('RELEASE SAVEPOINT group_item');
                 done.push({ ok: false, error });
+              } finally {
+                commitCallbacks.delete(itemTx);
               }
             }
             return done;
           });
+          for (const callback of committed) callback();
         } catch (error) {
           for (const waiting of batch) waiting.reject(error);
           continue;

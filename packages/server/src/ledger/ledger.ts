@@ -12,6 +12,7 @@ import {
 } from '@diamonds/protocol';
 import { ApiError, isApiError } from '../errors.js';
 import type { Database, SqlClient, SqlValue } from '../db/types.js';
+import { afterCommit } from './group-commit.js';
 
 /** Most postings one transfer may have (a revenue split among collaborators, say). */
 export const MAX_POSTINGS = 32;
@@ -280,6 +281,12 @@ export class Ledger {
   readonly db: Database;
   readonly #now: () => number;
   readonly #allowNegativeTrue: string;
+  /**
+   * Account ids by `kind` and owner, for accounts known to be committed. Accounts are never
+   * deleted and their owner and kind never change, so an id once committed is right forever;
+   * balances are never cached.
+   */
+  readonly #accountIds = new Map<string, string>();
 
   constructor(db: Database, options: LedgerOptions = {}) {
     this.db = db;
@@ -304,8 +311,11 @@ export class Ledger {
       throw new ApiError('invalid_request', `A ${kind.data} account belongs to the platform and has no owner.`, { param: 'ownerId' });
     }
     const ownerKey = params.ownerId ?? '';
+    // The same expression as the unique index on each engine (SQLite's says ifnull, PostgreSQL's
+    // coalesce), or SQLite scans every account instead of using it.
+    const ownerExpression = client.kind === 'sqlite' ? `ifnull(owner_id, '')` : `coalesce(owner_id, '')`;
     const find = `SELECT id, owner_id, kind, balance, pending_debits, pending_credits FROM accounts
-      WHERE coalesce(owner_id, '') = ? AND kind = ?`;
+      WHERE ${ownerExpression} = ? AND kind = ?`;
     const existing = await client.query<AccountRow>(find, [ownerKey, kind.data]);
     if (existing[0]) return toAccount(existing[0]);
     await client.run(
@@ -316,6 +326,33 @@ export class Ledger {
     const created = await client.query<AccountRow>(find, [ownerKey, kind.data]);
     if (!created[0]) throw new Error('account vanished after insert');
     return toAccount(created[0]);
+  }
+
+  /**
+   * The id of the account of `kind` owned by `ownerId` (`null` for the platform's), opened the
+   * first time: {@link Ledger.openAccount} without the balances, answered from memory once the
+   * account is known to be committed.
+   *
+   * @remarks The hot path of every spend needs three account ids (the fan's wallet, the
+   * creator's earnings, the fee account); none of them ever changes, so after the first spend
+   * they cost no statement. An id is remembered only once its row is durable: at once when
+   * `client` is the database itself, or after the commit of the `GroupCommit.run` batch that
+   * saw it (see `afterCommit`); an account seen inside a transaction that rolls back is
+   * never remembered, so the cache can never name a missing account.
+   * @throws {@link ApiError} `invalid_request` as {@link Ledger.openAccount}.
+   * @example
+   * ```ts
+   * const walletId = await ledger.accountId({ ownerId: fanId, kind: 'wallet' }, tx);
+   * ```
+   */
+  async accountId(params: { ownerId: string | null; kind: AccountKind }, client: SqlClient = this.db): Promise<string> {
+    const key = `${String(params.kind)}:${params.ownerId ?? ''}`;
+    const known = this.#accountIds.get(key);
+    if (known !== undefined) return known;
+    const { id } = await this.openAccount(params, client);
+    if (client === this.db) this.#accountIds.set(key, id);
+    else afterCommit(client, () => this.#accountIds.set(key, id));
+    return id;
   }
 
   /** The platform's account of `kind` (issuance, fees, payouts, creator_fund, boosts). */
@@ -377,11 +414,16 @@ export class Ledger {
    * @remarks A refusal throws after undoing this call's balance changes, so the caller's
    * transaction may go on (or roll back to its savepoint). A same-key request replays; when
    * another transaction holds the key, `idempotency_request_in_progress` is thrown.
+   *
+   * `options.fresh` says the idempotency key was made in this very transaction (from a new
+   * id), so no transfer can carry it yet: the look-up for an earlier one is skipped. Should
+   * the key exist after all, the insert still refuses it (its unique index), and the caller's
+   * transaction fails with `idempotency_request_in_progress` rather than moving anything twice.
    * @throws the same errors as {@link Ledger.transfer}.
    */
-  async transferIn(tx: SqlClient, request: TransferRequest): Promise<TransferResult> {
+  async transferIn(tx: SqlClient, request: TransferRequest, options: { fresh?: boolean } = {}): Promise<TransferResult> {
     const valid = validateTransfer(request);
-    const existing = (await this.#prefetchKeys(tx, [valid.idempotencyKey])).get(valid.idempotencyKey);
+    const existing = options.fresh === true ? undefined : (await this.#prefetchKeys(tx, [valid.idempotencyKey])).get(valid.idempotencyKey);
     if (existing) return this.#replayRow(tx, existing, valid.hash);
     const applied = await inProgressOnRace(this.#apply(tx, valid));
     return { transfer: applied.transfer, replayed: false };

@@ -34,6 +34,13 @@ export interface SpendRequest {
   metadata?: Metadata;
   /** Unique per spend (the flow's row id will do): the ledger and allowance idempotency key. */
   reference: string;
+  /**
+   * True only when `reference` was made in this transaction (a new id, as a gift's): no
+   * allowance spend or transfer can carry it yet, so the look-ups for an earlier one are
+   * skipped. Leave it out whenever a spend may be retried with the same reference.
+   * @defaultValue false
+   */
+  fresh?: boolean;
 }
 
 /** What a spend did: moved at once, or waits for the fan's confirmation. */
@@ -77,12 +84,12 @@ export function registerSpendSettlement(kind: SpendKind, settlement: SpendSettle
 
 /** The fan's wallet account id, opened the first time (inside `tx`). */
 export async function walletOf(tx: SqlClient, ledger: Ledger, userId: string): Promise<string> {
-  return (await ledger.openAccount({ ownerId: userId, kind: 'wallet' }, tx)).id;
+  return ledger.accountId({ ownerId: userId, kind: 'wallet' }, tx);
 }
 
 /** A creator's earnings account id, opened the first time (inside `tx`). */
 export async function earningsOf(tx: SqlClient, ledger: Ledger, userId: string): Promise<string> {
-  return (await ledger.openAccount({ ownerId: userId, kind: 'earnings' }, tx)).id;
+  return ledger.accountId({ ownerId: userId, kind: 'earnings' }, tx);
 }
 
 async function addSupport(tx: SqlClient, userId: string, creatorId: string, amount: number, now: number): Promise<void> {
@@ -120,7 +127,7 @@ export async function creatorCredits(
   const { net, fee } = splitFee(amount, feeBasisPoints);
   const credits: PostingInput[] = [];
   if (net > 0) credits.push({ accountId: await earningsOf(tx, ledger, recipientId), amountDiamonds: net });
-  if (fee > 0) credits.push({ accountId: (await ledger.platformAccount('fees', tx)).id, amountDiamonds: fee });
+  if (fee > 0) credits.push({ accountId: await ledger.accountId({ ownerId: null, kind: 'fees' }, tx), amountDiamonds: fee });
   return credits;
 }
 
@@ -149,26 +156,30 @@ export async function spend(tx: SqlClient, ledger: Ledger, request: SpendRequest
   };
   const withinAllowance = await consumeAllowance(
     tx,
-    { reference: request.reference, userId: request.userId, siteId: request.siteId, amount: request.amount },
+    { reference: request.reference, userId: request.userId, siteId: request.siteId, amount: request.amount, fresh: request.fresh === true },
     now,
   );
+  const options = { fresh: request.fresh === true };
   if (withinAllowance) {
-    const { transfer, replayed } = await ledger.transferIn(tx, {
+    const { transfer, replayed } = await ledger.transferIn(
+      tx,
+      { idempotencyKey: `spend:${request.reference}`, code: request.kind, postings, metadata },
+      options,
+    );
+    if (!replayed && request.kind === 'gift') await addSupport(tx, request.userId, request.recipientId, request.amount, now);
+    return { status: 'succeeded', transfer };
+  }
+  const { transfer: hold } = await ledger.transferIn(
+    tx,
+    {
       idempotencyKey: `spend:${request.reference}`,
       code: request.kind,
       postings,
       metadata,
-    });
-    if (!replayed && request.kind === 'gift') await addSupport(tx, request.userId, request.recipientId, request.amount, now);
-    return { status: 'succeeded', transfer };
-  }
-  const { transfer: hold } = await ledger.transferIn(tx, {
-    idempotencyKey: `spend:${request.reference}`,
-    code: request.kind,
-    postings,
-    metadata,
-    reserveForMs: CONFIRMATION_TTL_MS + RESERVATION_GRACE_MS,
-  });
+      reserveForMs: CONFIRMATION_TTL_MS + RESERVATION_GRACE_MS,
+    },
+    options,
+  );
   const confirmation: ConfirmationRecord = {
     id: newId('cnf', now),
     kind: request.kind,
