@@ -10,6 +10,7 @@ import type {
   Content as ProtocolContent,
   ContentBody as ProtocolContentBody,
   ContentList as ProtocolContentList,
+  ProductList as ProtocolProductList,
   Entitlement as ProtocolEntitlement,
   Gift as ProtocolGift,
   GiftTypeList as ProtocolGiftTypeList,
@@ -188,6 +189,11 @@ const CheckoutOrderSchema = z.looseObject({
 
 /** `GET /v1/orders/{id}`. @internal */
 export const CheckoutOrder = as<ProtocolCheckoutOrder>(CheckoutOrderSchema);
+
+/** `GET /v1/products`: a page of the shop's active products. */
+export const ProductList = as<ProtocolProductList>(
+  list(z.looseObject({ object: z.literal('product'), id: prefixed('prod'), priceDiamonds: nonNegativeInt() })),
+);
 
 /** `POST /v1/orders/{id}/pay`: the order, with the `confirmation` when it needs one. @internal */
 export const PayOrderResult = as<ProtocolPayOrderResult>(CheckoutOrderSchema);

@@ -124,6 +124,16 @@ for (const kind of DATABASE_KINDS) {
       events = [];
     });
 
+    it('lists the shop’s products with the publishable key alone', async () => {
+      const created = await h.call('/products', { key: 'secret', body: { name: 'Mug', priceDiamonds: 120, stock: 3 } });
+      assert.equal(created.status, 201);
+      const diamonds = createDiamonds({ publishableKey: h.site.publishableKey, apiBase: h.server.url, fetch: pageFetch });
+      const page = await diamonds.orders.products({ limit: 10 });
+      const mug = page.data.find((product) => product.name === 'Mug');
+      assert.equal(mug?.priceDiamonds, 120);
+      assert.equal(mug?.stock, 3);
+    });
+
     it('refreshes the wallet in the site’s other tabs after a spend', async () => {
       const { diamonds: tab, fanId } = await signedIn({ allowance: 100, balance: 100 });
       // Another tab of the same site, signed in as the same fan.

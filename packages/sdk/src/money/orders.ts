@@ -1,5 +1,5 @@
-import type { CheckoutOrder } from '@diamonds/protocol';
-import { CheckoutOrder as CheckoutOrderSchema, PayOrderResult } from '../internal/schemas.js';
+import type { CheckoutOrder, ProductList } from '@diamonds/protocol';
+import { CheckoutOrder as CheckoutOrderSchema, PayOrderResult, ProductList as ProductListSchema } from '../internal/schemas.js';
 import { spend, type Money, type SpendOptions } from './spend.js';
 
 /**
@@ -20,6 +20,23 @@ export class OrdersResource {
   /** @internal */
   constructor(money: Money) {
     this.#money = money;
+  }
+
+  /**
+   * The shop's active products (`GET /v1/products`), a page at a time: name, price in
+   * Diamonds, stock, image. Orders themselves are created by the shop's backend.
+   *
+   * @example
+   * ```ts
+   * const { data } = await client.orders.products({ limit: 20 });
+   * for (const product of data) console.log(product.name, product.priceDiamonds);
+   * ```
+   */
+  products(
+    options: { cursor?: string | undefined; limit?: number | undefined; signal?: AbortSignal | undefined } = {},
+  ): Promise<ProductList> {
+    const { cursor, limit, signal } = options;
+    return this.#money.http.request('get', 'v1/products', ProductListSchema, { searchParams: { cursor, limit }, signal });
   }
 
   /**
