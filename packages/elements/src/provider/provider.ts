@@ -1,4 +1,4 @@
-import { html, LitElement, type PropertyValues, type TemplateResult } from 'lit';
+import { css, html, LitElement, type PropertyValues, type TemplateResult } from 'lit';
 import { property } from 'lit/decorators.js';
 import { ContextProvider } from '@lit/context';
 import { createDiamonds, type DiamondsClient } from '@diamonds/sdk';
@@ -26,6 +26,13 @@ import { diamondsContext } from '../internal/client.js';
  * @slot - The page content holding Diamonds elements.
  */
 export class DiamondProvider extends LitElement {
+  /** No box of its own: the page's layout goes on as if the provider were not there. */
+  static override styles = css`
+    :host {
+      display: contents;
+    }
+  `;
+
   /** The site's publishable key (`pk_…`). */
   @property({ attribute: 'publishable-key' })
   publishableKey: string | undefined;
