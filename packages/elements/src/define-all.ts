@@ -9,3 +9,5 @@ import './amount/define.js';
 import './provider/define.js';
 import './gift-button/define.js';
 import './wallet/define.js';
+import './paywall/define.js';
+import './checkout/define.js';

@@ -60,6 +60,11 @@ export const en = {
   'paywall.unlocking': 'Unlocking…',
   'paywall.unlocked': 'Unlocked. Enjoy!',
   'paywall.open': 'Open the content',
+  'paywall.signIn': 'Sign in to unlock',
+  'paywall.signingIn': 'Sign in in the Diamonds window to unlock…',
+  'paywall.progressLabel': 'Progress to the supporters’ threshold',
+  'paywall.toppingUp': 'Finish the top-up in the Diamonds window…',
+  'paywall.topUpPack': 'Top up {diamonds} for {price}',
   // <diamond-checkout>
   'checkout.title': 'Your order',
   'checkout.total': 'Total',
@@ -68,6 +73,18 @@ export const en = {
   'checkout.paid': 'Paid. Thank you!',
   'checkout.receipt': 'Receipt',
   'checkout.quantity': 'Quantity',
+  'checkout.item': 'Item',
+  'checkout.unitPrice': 'Price',
+  'checkout.amount': 'Amount',
+  'checkout.signInFirst': 'Sign in to see your order and pay.',
+  'checkout.signingIn': 'Sign in in the Diamonds window…',
+  'checkout.receiptId': 'Receipt {id}',
+  'checkout.canceled': 'This order was canceled. Nothing was charged.',
+  'checkout.refunded': 'This order was refunded.',
+  'checkout.outOfStock': 'Sorry, something in this order is out of stock. Nothing was charged.',
+  'checkout.notFound': 'This order cannot be found.',
+  'checkout.toppingUp': 'Finish the top-up in the Diamonds window…',
+  'checkout.topUpPack': 'Top up {diamonds} for {price}',
 };
 
 /** Every string key (see {@link en}). */

@@ -1,0 +1,328 @@
+// Runs in Chromium through @web/test-runner (mocha's describe/it are globals there), against the
+// real platform its config starts. window.open is stubbed: no test opens a real popup.
+import { emulateMedia, sendKeys } from '@web/test-runner-commands';
+import { createDiamonds } from '@diamonds/sdk';
+import type { CheckoutOrder, DiamondsClient } from '@diamonds/sdk';
+import { DiamondCheckout } from './checkout.js';
+import type { DiamondPaidEvent } from '../events/paid.js';
+import '../provider/define.js';
+import './define.js';
+
+interface Mocha {
+  timeout(ms: number): void;
+}
+declare function describe(name: string, body: () => void): void;
+declare function it(name: string, body: (this: Mocha) => void | Promise<void>): void;
+declare function afterEach(body: () => void | Promise<void>): void;
+
+function assert(condition: unknown, what: string): asserts condition {
+  if (!condition) throw new Error(what);
+}
+
+function assertEqual<T>(actual: T, expected: T, what: string): void {
+  if (!Object.is(actual, expected)) throw new Error(`${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
+}
+
+/** Waits until `check` returns something truthy. */
+async function until<T>(check: () => T, what: string, timeoutMs = 4000): Promise<NonNullable<T>> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+interface Fixture {
+  apiBase: string;
+  publishableKey: string;
+  productIds: string[];
+}
+
+const json = async <T>(url: string): Promise<T> => (await (await fetch(url)).json()) as T;
+
+/** A popup as the stubbed `window.open` returns it. */
+interface FakePopup {
+  closed: boolean;
+  location: { href: string };
+  close(): void;
+  focus(): void;
+}
+
+const realOpen = window.open;
+let opened: FakePopup[] = [];
+
+function stubOpen(): void {
+  window.open = (() => {
+    const popup: FakePopup = {
+      closed: false,
+      location: { href: 'about:blank' },
+      close() {
+        this.closed = true;
+      },
+      focus() {},
+    };
+    opened.push(popup);
+    return popup;
+  }) as unknown as typeof window.open;
+}
+
+const mounted: Element[] = [];
+
+afterEach(async () => {
+  for (const popup of opened) popup.closed = true;
+  opened = [];
+  window.open = realOpen;
+  for (const element of mounted.splice(0)) element.remove();
+  localStorage.clear();
+  sessionStorage.clear();
+  await emulateMedia({ colorScheme: 'light' });
+});
+
+/** The demo products by name: sticker (80), poster (400, 5 in stock), book (250). */
+let products: { sticker: string; poster: string; book: string } | undefined;
+
+async function fixture(): Promise<Fixture & NonNullable<typeof products>> {
+  const info = await json<Fixture>('/__diamonds/fixture');
+  if (!products) {
+    const orders = await Promise.all(info.productIds.map((id) => json<CheckoutOrder>(`/__diamonds/order?product=${id}`)));
+    const find = (name: string): string => orders.find((order) => order.lines[0]?.name === name)!.lines[0]!.productId!;
+    products = { sticker: find('Sticker pack'), poster: find('Signed poster'), book: find('Digital art book') };
+  }
+  return { ...info, ...products };
+}
+
+/** A new order of the shop (made with its secret key): `quantity` × the product. */
+async function newOrder(product: 'sticker' | 'poster' | 'book', quantity = 1): Promise<string> {
+  const info = await fixture();
+  return (await json<CheckoutOrder>(`/__diamonds/order?product=${info[product]}&quantity=${quantity}`)).id;
+}
+
+interface Mounted {
+  element: DiamondCheckout;
+  client: DiamondsClient;
+  shadow: ShadowRoot;
+  container: HTMLElement;
+}
+
+/** Storage for a new fan (`balance=…&allowance=…`), signed in once a client starts. */
+async function newFan(fan: string): Promise<void> {
+  const stored = await json<{ storageKey: string; storageValue: string }>(`/__diamonds/fan?${fan}`);
+  localStorage.setItem(stored.storageKey, stored.storageValue);
+}
+
+/** A `<diamond-checkout>` of `order` in a provider with its own client (storage 'local'), once it shows the order. */
+async function mount(order: string, options: { fan?: string; locale?: string } = {}): Promise<Mounted> {
+  stubOpen();
+  const info = await fixture();
+  if (options.fan) await newFan(options.fan);
+  const client = createDiamonds({
+    publishableKey: info.publishableKey,
+    apiBase: info.apiBase,
+    storage: 'local',
+    pollWaitMs: 200,
+    maxRetries: 0,
+    locale: options.locale ?? 'en',
+  });
+  const container = document.createElement('div');
+  const provider = document.createElement('diamond-provider');
+  provider.client = client;
+  provider.innerHTML = `<diamond-checkout order="${order}"></diamond-checkout>`;
+  container.append(provider);
+  document.body.append(container);
+  mounted.push(container);
+  const element = container.querySelector('diamond-checkout');
+  assert(element instanceof DiamondCheckout, 'upgraded to DiamondCheckout');
+  await until(() => element.client === client, 'the provider’s client');
+  const shadow = element.shadowRoot;
+  assert(shadow, 'shadow root');
+  await until(() => shadow.querySelector('[part~="lines"], [part~="button"]'), 'the order');
+  if (options.fan) await until(() => client.allowance.get() !== null && client.wallet.get().status === 'ready', 'the allowance');
+  await element.updateComplete;
+  return { element, client, shadow, container };
+}
+
+function part(shadow: ShadowRoot, name: string): HTMLElement {
+  const found = shadow.querySelector<HTMLElement>(`[part~="${name}"]`);
+  assert(found, `part "${name}"`);
+  return found;
+}
+
+const text = (shadow: ShadowRoot, name: string): string => (part(shadow, name).textContent ?? '').replace(/\s+/g, ' ').trim();
+
+function nextPaid(element: HTMLElement): Promise<CheckoutOrder> {
+  return new Promise((resolve) =>
+    element.addEventListener('diamond-paid', (event: DiamondPaidEvent) => resolve(event.detail), { once: true }),
+  );
+}
+
+const confirmationInPopup = (): Promise<string> =>
+  until(() => opened[0]?.location.href.match(/\/confirm\/(cnf_[\w-]+)/)?.[1], 'the popup at /confirm/cnf_…');
+
+interface AxeResult {
+  violations: Array<{ id: string; help: string; nodes: Array<{ target: unknown }> }>;
+}
+
+async function axeViolations(element: Element): Promise<string> {
+  await import('axe-core');
+  const axe = (globalThis as unknown as { axe: { run(context: Element, options: unknown): Promise<AxeResult> } }).axe;
+  const result = await axe.run(element, {
+    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
+    rules: { region: { enabled: false } },
+  });
+  return result.violations.map((v) => `${v.id}: ${v.help} ${JSON.stringify(v.nodes.map((n) => n.target))}`).join('\n');
+}
+
+const rows = (shadow: ShadowRoot): string[][] =>
+  [...shadow.querySelectorAll('tbody tr')].map((row) => [...row.children].map((cell) => cell.textContent?.trim() ?? ''));
+
+describe('<diamond-checkout>', () => {
+  it('shows the lines and total as the server holds them, pays within the allowance and emits the receipt', async () => {
+    const { element, client, shadow } = await mount(await newOrder('sticker', 2), { fan: 'balance=500&allowance=200' });
+    assertEqual(JSON.stringify(rows(shadow)), JSON.stringify([['Sticker pack', '2', '80 Diamonds', '160 Diamonds']]), 'the lines');
+    assertEqual(text(shadow, 'total'), '160 Diamonds', 'the total');
+    assertEqual(text(shadow, 'button'), 'Pay 160 Diamonds', 'the Pay button');
+    const paid = nextPaid(element);
+    part(shadow, 'button').click();
+    await element.updateComplete;
+    assertEqual(text(shadow, 'status'), 'Paying…', 'progress announced');
+    const order = await paid;
+    assertEqual(opened.length, 0, 'no popup within the allowance');
+    assertEqual(order.status, 'paid', 'detail.status');
+    assert(order.receipt && order.receipt.split('.').length === 3, 'detail.receipt is a JWT');
+    assert(order.transferId?.startsWith('txn_'), 'detail.transferId');
+    assertEqual(element.receipt, order.receipt, 'receipt property');
+    await element.updateComplete;
+    assertEqual(text(shadow, 'status'), 'Paid. Thank you!', 'success announced');
+    assert(/^Receipt rcpt_\w+$/.test(text(shadow, 'receipt')), `the receipt id: ${text(shadow, 'receipt')}`);
+    assert(!shadow.querySelector('[part~="button"]'), 'no Pay button once paid');
+    assertEqual((await client.wallet.refresh()).balanceDiamonds, 340, 'balance on the server');
+  });
+
+  it('shows an order already paid as paid, without paying again', async () => {
+    const id = await newOrder('sticker');
+    const first = await mount(id, { fan: 'balance=500&allowance=200' });
+    const paid = nextPaid(first.element);
+    part(first.shadow, 'button').click();
+    const order = await paid;
+    const again = document.createElement('diamond-checkout');
+    again.order = id;
+    first.element.parentElement!.append(again);
+    await until(() => again.shadowRoot?.querySelector('[part~="receipt"]'), 'the paid state');
+    assertEqual(again.receipt, order.receipt, 'the same receipt');
+    assert(!again.shadowRoot!.querySelector('[part~="button"]'), 'no Pay button');
+    assertEqual((await first.client.wallet.refresh()).balanceDiamonds, 420, 'charged once');
+  });
+
+  it('asks for confirmation beyond the allowance and pays once approved', async () => {
+    const { element, client, shadow } = await mount(await newOrder('book'), { fan: 'balance=500&allowance=100' });
+    const paid = nextPaid(element);
+    part(shadow, 'button').click();
+    assertEqual(opened.length, 1, 'the popup opened in the click');
+    const id = await confirmationInPopup();
+    await until(() => text(shadow, 'status') === 'Confirm in the Diamonds window…', 'the confirming state');
+    await json(`/__diamonds/decide?id=${id}&approve=1`);
+    const order = await paid;
+    assert(order.receipt, 'receipt');
+    await until(() => text(shadow, 'status') === 'Paid. Thank you!', 'paid');
+    assertEqual((await client.wallet.refresh()).balanceDiamonds, 250, 'balance on the server');
+  });
+
+  it('says when the fan declined, and lets them try again', async () => {
+    const { element, shadow } = await mount(await newOrder('book'), { fan: 'balance=500&allowance=100' });
+    let error: unknown;
+    element.addEventListener('diamond-error', (event) => (error = (event as CustomEvent<{ error: unknown }>).detail.error));
+    part(shadow, 'button').click();
+    await json(`/__diamonds/decide?id=${await confirmationInPopup()}&approve=0`);
+    await until(() => text(shadow, 'error') === 'You declined. Nothing was charged.', 'the declined message');
+    assertEqual(part(shadow, 'error').getAttribute('role'), 'alert', 'an alert');
+    assertEqual((error as { code?: string }).code, 'confirmation_declined', 'diamond-error detail');
+    assert(!(part(shadow, 'button') as HTMLButtonElement).disabled, 'Pay enabled again');
+  });
+
+  it('offers a top-up when the wallet holds too little', async () => {
+    const { shadow } = await mount(await newOrder('sticker'), { fan: 'balance=10&allowance=200' });
+    part(shadow, 'button').click();
+    await until(() => text(shadow, 'error') === 'Not enough Diamonds. Top up to continue.', 'the insufficient message');
+    assertEqual(opened.length, 0, 'no popup for a spend that cannot be paid');
+    await until(() => shadow.querySelector('[part~="top-up"]'), 'the top-up button');
+  });
+
+  it('says when the stock ran out', async () => {
+    const { shadow } = await mount(await newOrder('poster', 6), { fan: 'balance=5000&allowance=5000' });
+    part(shadow, 'button').click();
+    await until(() => text(shadow, 'error') !== '', 'an error');
+    assertEqual(text(shadow, 'error'), 'Sorry, something in this order is out of stock. Nothing was charged.', 'the out-of-stock message');
+  });
+
+  it('asks a signed-out fan to sign in first, from the click', async () => {
+    const { shadow } = await mount(await newOrder('sticker'));
+    assert(!shadow.querySelector('[part~="lines"]'), 'no order before signing in');
+    assertEqual(text(shadow, 'button'), 'Sign in with Diamonds', 'the sign-in button');
+    part(shadow, 'button').click();
+    assertEqual(opened.length, 1, 'the sign-in popup opened in the click');
+    await until(() => text(shadow, 'status') === 'Sign in in the Diamonds window…', 'the signing-in state');
+    opened[0]!.closed = true;
+    await until(() => text(shadow, 'error') === 'The Diamonds window was closed before you finished.', 'the popup-closed message');
+  });
+
+  it('pays with the keyboard (Tab, then Space)', async () => {
+    const { element, shadow } = await mount(await newOrder('sticker'), { fan: 'balance=500&allowance=200' });
+    const before = document.createElement('button');
+    before.textContent = 'before';
+    element.before(before);
+    before.focus();
+    await sendKeys({ press: 'Tab' });
+    assertEqual(shadow.activeElement, part(shadow, 'button'), 'Tab reaches the Pay button');
+    const paid = nextPaid(element);
+    await sendKeys({ press: 'Space' });
+    await paid;
+  });
+
+  it('pays with Enter', async () => {
+    const { element, shadow } = await mount(await newOrder('sticker'), { fan: 'balance=500&allowance=200' });
+    part(shadow, 'button').focus();
+    const paid = nextPaid(element);
+    await sendKeys({ press: 'Enter' });
+    await paid;
+  });
+
+  for (const scheme of ['light', 'dark'] as const) {
+    it(`passes axe-core in ${scheme}: signed out, open, error and paid`, async function () {
+      this.timeout(10000);
+      await emulateMedia({ colorScheme: scheme });
+      const dark = (container: HTMLElement): void => {
+        if (scheme === 'dark') container.style.cssText = 'background:#121018;color-scheme:dark;padding:1em';
+      };
+      const out = await mount(await newOrder('sticker'));
+      dark(out.container);
+      assertEqual(await axeViolations(out.element), '', 'signed out');
+      const poor = await mount(await newOrder('sticker'), { fan: 'balance=10&allowance=200' });
+      dark(poor.container);
+      assertEqual(await axeViolations(poor.element), '', 'open');
+      part(poor.shadow, 'button').click();
+      await until(() => poor.shadow.querySelector('[part~="top-up"]'), 'the top-up offer');
+      assertEqual(await axeViolations(poor.element), '', 'insufficient');
+      localStorage.clear();
+      const rich = await mount(await newOrder('sticker'), { fan: 'balance=500&allowance=200' });
+      dark(rich.container);
+      const paid = nextPaid(rich.element);
+      part(rich.shadow, 'button').click();
+      await paid;
+      await until(() => rich.shadow.querySelector('[part~="receipt"]'), 'the receipt');
+      assertEqual(await axeViolations(rich.element), '', 'paid');
+    });
+  }
+
+  it('speaks German with locale="de"', async () => {
+    const { element, shadow } = await mount(await newOrder('sticker', 2), { fan: 'balance=500&allowance=200', locale: 'de' });
+    assertEqual(text(shadow, 'button'), '160 Diamonds bezahlen', 'Pay label');
+    assert(shadow.querySelector('caption')?.textContent?.includes('Deine Bestellung'), 'caption');
+    const paid = nextPaid(element);
+    part(shadow, 'button').click();
+    await paid;
+    await until(() => text(shadow, 'status') === 'Bezahlt. Danke!', 'success');
+    assert(text(shadow, 'receipt').startsWith('Beleg rcpt_'), 'receipt label');
+  });
+});

@@ -1,0 +1,370 @@
+// Runs in Chromium through @web/test-runner (mocha's describe/it are globals there), against the
+// real platform its config starts. window.open is stubbed: no test opens a real popup.
+import { emulateMedia, sendKeys } from '@web/test-runner-commands';
+import { createDiamonds } from '@diamonds/sdk';
+import type { Content, DiamondsClient, UnlockedContent } from '@diamonds/sdk';
+import { DiamondPaywall } from './paywall.js';
+import type { DiamondUnlockedEvent } from '../events/unlocked.js';
+import '../provider/define.js';
+import './define.js';
+
+interface Mocha {
+  timeout(ms: number): void;
+}
+declare function describe(name: string, body: () => void): void;
+declare function it(name: string, body: (this: Mocha) => void | Promise<void>): void;
+declare function afterEach(body: () => void | Promise<void>): void;
+
+function assert(condition: unknown, what: string): asserts condition {
+  if (!condition) throw new Error(what);
+}
+
+function assertEqual<T>(actual: T, expected: T, what: string): void {
+  if (!Object.is(actual, expected)) throw new Error(`${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
+}
+
+/** Waits until `check` returns something truthy. */
+async function until<T>(check: () => T, what: string, timeoutMs = 4000): Promise<NonNullable<T>> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+interface Fixture {
+  apiBase: string;
+  publishableKey: string;
+  contentIds: string[];
+}
+
+const json = async <T>(url: string): Promise<T> => (await (await fetch(url)).json()) as T;
+
+/** A popup as the stubbed `window.open` returns it. */
+interface FakePopup {
+  closed: boolean;
+  location: { href: string };
+  close(): void;
+  focus(): void;
+}
+
+const realOpen = window.open;
+let opened: FakePopup[] = [];
+
+function stubOpen(): void {
+  window.open = (() => {
+    const popup: FakePopup = {
+      closed: false,
+      location: { href: 'about:blank' },
+      close() {
+        this.closed = true;
+      },
+      focus() {},
+    };
+    opened.push(popup);
+    return popup;
+  }) as unknown as typeof window.open;
+}
+
+const mounted: Element[] = [];
+
+afterEach(async () => {
+  for (const popup of opened) popup.closed = true;
+  opened = [];
+  window.open = realOpen;
+  for (const element of mounted.splice(0)) element.remove();
+  localStorage.clear();
+  sessionStorage.clear();
+  await emulateMedia({ colorScheme: 'light' });
+});
+
+/** The demo content by kind: priced (50, Markdown), supporters (threshold 100), link (120). */
+let kinds: { priced: string; supporters: string; link: string } | undefined;
+
+async function fixture(): Promise<Fixture & NonNullable<typeof kinds>> {
+  const info = await json<Fixture>('/__diamonds/fixture');
+  if (!kinds) {
+    const client = createDiamonds({ publishableKey: info.publishableKey, apiBase: info.apiBase, storage: 'memory' });
+    const all: Content[] = await Promise.all(info.contentIds.map((id) => client.content.get(id)));
+    const find = (test: (c: Content) => boolean): string => all.find(test)!.id;
+    kinds = {
+      priced: find((c) => c.priceDiamonds === 50),
+      supporters: find((c) => c.thresholdDiamonds === 100),
+      link: find((c) => c.format === 'external'),
+    };
+  }
+  return { ...info, ...kinds };
+}
+
+interface Mounted {
+  element: DiamondPaywall;
+  client: DiamondsClient;
+  shadow: ShadowRoot;
+  container: HTMLElement;
+}
+
+/** Storage for a new fan (`balance=…&allowance=…`), signed in once a client starts. */
+async function newFan(fan: string): Promise<void> {
+  const stored = await json<{ storageKey: string; storageValue: string }>(`/__diamonds/fan?${fan}`);
+  localStorage.setItem(stored.storageKey, stored.storageValue);
+}
+
+/**
+ * A `<diamond-paywall>` for the content of `kind` in a provider with its own client (storage
+ * 'local', so a fan written by {@link newFan} is signed in), once its content loaded.
+ */
+async function mount(
+  kind: 'priced' | 'supporters' | 'link',
+  options: { fan?: string; inner?: string; locale?: string } = {},
+): Promise<Mounted> {
+  stubOpen();
+  const info = await fixture();
+  if (options.fan) await newFan(options.fan);
+  const client = createDiamonds({
+    publishableKey: info.publishableKey,
+    apiBase: info.apiBase,
+    storage: 'local',
+    pollWaitMs: 200,
+    maxRetries: 0,
+    locale: options.locale ?? 'en',
+  });
+  const container = document.createElement('div');
+  const provider = document.createElement('diamond-provider');
+  provider.client = client;
+  provider.innerHTML = `<diamond-paywall content="${info[kind]}">${options.inner ?? ''}</diamond-paywall>`;
+  container.append(provider);
+  document.body.append(container);
+  mounted.push(container);
+  const element = container.querySelector('diamond-paywall');
+  assert(element instanceof DiamondPaywall, 'upgraded to DiamondPaywall');
+  await until(() => element.client === client, 'the provider’s client');
+  const shadow = element.shadowRoot;
+  assert(shadow, 'shadow root');
+  await until(() => shadow.querySelector('[part~="rule"], [part~="body"], [part~="link"], slot[name="unlocked"]'), 'the content');
+  if (options.fan) await until(() => client.allowance.get() !== null && client.wallet.get().status === 'ready', 'the allowance');
+  await element.updateComplete;
+  return { element, client, shadow, container };
+}
+
+function part(shadow: ShadowRoot, name: string): HTMLElement {
+  const found = shadow.querySelector<HTMLElement>(`[part~="${name}"]`);
+  assert(found, `part "${name}"`);
+  return found;
+}
+
+const text = (shadow: ShadowRoot, name: string): string => (part(shadow, name).textContent ?? '').replace(/\s+/g, ' ').trim();
+
+function nextUnlocked(element: HTMLElement): Promise<UnlockedContent> {
+  return new Promise((resolve) =>
+    element.addEventListener('diamond-unlocked', (event: DiamondUnlockedEvent) => resolve(event.detail), { once: true }),
+  );
+}
+
+const confirmationInPopup = (): Promise<string> =>
+  until(() => opened[0]?.location.href.match(/\/confirm\/(cnf_[\w-]+)/)?.[1], 'the popup at /confirm/cnf_…');
+
+interface AxeResult {
+  violations: Array<{ id: string; help: string; nodes: Array<{ target: unknown }> }>;
+}
+
+async function axeViolations(element: Element): Promise<string> {
+  await import('axe-core');
+  const axe = (globalThis as unknown as { axe: { run(context: Element, options: unknown): Promise<AxeResult> } }).axe;
+  const result = await axe.run(element, {
+    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
+    rules: { region: { enabled: false } },
+  });
+  return result.violations.map((v) => `${v.id}: ${v.help} ${JSON.stringify(v.nodes.map((n) => n.target))}`).join('\n');
+}
+
+describe('<diamond-paywall>', () => {
+  it('unlocks priced content within the allowance, shows the body and emits the receipt', async () => {
+    const { element, client, shadow } = await mount('priced', { fan: 'balance=100&allowance=60' });
+    assertEqual(text(shadow, 'teaser'), 'Storyboards, the gear list, and the three takes that did not make it.', 'server teaser');
+    assertEqual(text(shadow, 'button'), 'Unlock for 50 Diamonds', 'the price on the button');
+    assert(!shadow.querySelector('[part~="body"]'), 'no body before unlocking');
+    const unlocked = nextUnlocked(element);
+    part(shadow, 'button').click();
+    await element.updateComplete;
+    assertEqual(text(shadow, 'status'), 'Unlocking…', 'progress announced');
+    const detail = await unlocked;
+    assertEqual(opened.length, 0, 'no popup within the allowance');
+    assert(detail.receipt.split('.').length === 3, 'a JWT receipt');
+    assertEqual(detail.entitlement.amountDiamonds, 50, 'paid 50');
+    assertEqual(element.receipt, detail.receipt, 'receipt property');
+    await until(() => shadow.querySelector('[part~="body"] h2')?.textContent === 'Storyboards', 'the body HTML');
+    assertEqual(text(shadow, 'status'), 'Unlocked. Enjoy!', 'success announced');
+    assert(!shadow.querySelector('[part~="button"]'), 'no unlock button once unlocked');
+    assertEqual((await client.wallet.refresh()).balanceDiamonds, 50, 'balance on the server');
+  });
+
+  it('shows a returning fan the content without paying again', async () => {
+    const { element, client, shadow } = await mount('priced', { fan: 'balance=100&allowance=60' });
+    const unlocked = nextUnlocked(element);
+    part(shadow, 'button').click();
+    await unlocked;
+    // A new element (as after a reload), same fan.
+    const again = document.createElement('diamond-paywall');
+    again.content = element.content;
+    element.parentElement!.append(again);
+    let events = 0;
+    again.addEventListener('diamond-unlocked', () => events++);
+    await until(() => again.shadowRoot?.querySelector('[part~="body"] h2'), 'the body for the returning fan');
+    assert(!again.shadowRoot!.querySelector('[part~="button"]'), 'no unlock button');
+    assertEqual(events, 0, 'no new unlock');
+    assertEqual((await client.wallet.refresh()).balanceDiamonds, 50, 'charged once');
+  });
+
+  it('asks for confirmation beyond the allowance and unlocks once approved', async () => {
+    const { element, client, shadow } = await mount('priced', { fan: 'balance=100&allowance=10' });
+    const unlocked = nextUnlocked(element);
+    part(shadow, 'button').click();
+    assertEqual(opened.length, 1, 'the popup opened in the click');
+    const id = await confirmationInPopup();
+    await until(() => text(shadow, 'status') === 'Confirm in the Diamonds window…', 'the confirming state');
+    await json(`/__diamonds/decide?id=${id}&approve=1`);
+    assert((await unlocked).receipt, 'receipt');
+    await until(() => shadow.querySelector('[part~="body"] h2'), 'the body');
+    assertEqual((await client.wallet.refresh()).balanceDiamonds, 50, 'balance on the server');
+  });
+
+  it('says when the fan declined, and emits diamond-error', async () => {
+    const { element, shadow } = await mount('priced', { fan: 'balance=100&allowance=10' });
+    let error: unknown;
+    element.addEventListener('diamond-error', (event) => (error = (event as CustomEvent<{ error: unknown }>).detail.error));
+    part(shadow, 'button').click();
+    await json(`/__diamonds/decide?id=${await confirmationInPopup()}&approve=0`);
+    await until(() => text(shadow, 'error') === 'You declined. Nothing was charged.', 'the declined message');
+    assertEqual(part(shadow, 'error').getAttribute('role'), 'alert', 'an alert');
+    assertEqual((error as { code?: string }).code, 'confirmation_declined', 'diamond-error detail');
+    assert(!(part(shadow, 'button') as HTMLButtonElement).disabled, 'can try again');
+    assert(!shadow.querySelector('[part~="body"]'), 'still locked');
+  });
+
+  it('offers a top-up when the wallet holds too little', async () => {
+    const { shadow } = await mount('priced', { fan: 'balance=10&allowance=100' });
+    part(shadow, 'button').click();
+    await until(() => text(shadow, 'error') === 'Not enough Diamonds. Top up to continue.', 'the insufficient message');
+    assertEqual(opened.length, 0, 'no popup for a spend that cannot be paid');
+    await until(() => shadow.querySelector('[part~="top-up"]'), 'the top-up button');
+  });
+
+  it('shows a fan below the support threshold the progress, and no unlock button', async () => {
+    const { shadow } = await mount('supporters', { fan: 'balance=100&allowance=50' });
+    assertEqual(text(shadow, 'rule'), 'For supporters who have sent 100 Diamonds in gifts', 'the threshold');
+    assert(part(shadow, 'base').textContent?.includes('You have sent 0 Diamonds; 100 Diamonds to go.'), 'progress');
+    const progress = part(shadow, 'progress') as HTMLProgressElement;
+    assertEqual(progress.value, 0, 'progress value');
+    assertEqual(progress.max, 100, 'progress max');
+    assert(!shadow.querySelector('[part~="button"]'), 'no unlock button');
+  });
+
+  it('signs a signed-out fan in from the Unlock click', async () => {
+    const { shadow } = await mount('supporters');
+    assertEqual(text(shadow, 'button'), 'Sign in to unlock', 'signed-out label');
+    part(shadow, 'button').click();
+    assertEqual(opened.length, 1, 'the sign-in popup opened in the click');
+    await until(() => text(shadow, 'status') === 'Sign in in the Diamonds window to unlock…', 'the signing-in state');
+    opened[0]!.closed = true;
+    await until(() => text(shadow, 'error') === 'The Diamonds window was closed before you finished.', 'the popup-closed message');
+  });
+
+  it('reveals slot="unlocked" instead of fetching the body, and keeps its own teaser', async () => {
+    const { element, shadow } = await mount('priced', {
+      fan: 'balance=100&allowance=60',
+      inner: '<p slot="teaser">My teaser</p><article slot="unlocked">Site content</article>',
+    });
+    const teaser = part(shadow, 'teaser').querySelector('slot')!.assignedElements()[0];
+    assertEqual(teaser?.textContent, 'My teaser', 'slotted teaser');
+    assert(!shadow.querySelector('slot[name="unlocked"]'), 'hidden before unlocking');
+    const bodies: string[] = [];
+    const realFetch = window.fetch;
+    window.fetch = ((input: RequestInfo | URL, init?: RequestInit) => {
+      const url = input instanceof Request ? input.url : String(input);
+      if (url.includes('/body')) bodies.push(url);
+      return realFetch(input, init);
+    }) as typeof fetch;
+    try {
+      const unlocked = nextUnlocked(element);
+      part(shadow, 'button').click();
+      await unlocked;
+      const slot = await until(() => shadow.querySelector<HTMLSlotElement>('slot[name="unlocked"]'), 'the unlocked slot');
+      assertEqual(slot.assignedElements()[0]?.textContent, 'Site content', 'slotted content revealed');
+      assert(!shadow.querySelector('[part~="body"]'), 'no body');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assertEqual(bodies.length, 0, 'the body was not fetched');
+    } finally {
+      window.fetch = realFetch;
+    }
+  });
+
+  it('links to external content once unlocked', async () => {
+    const { element, shadow } = await mount('link', { fan: 'balance=200&allowance=200' });
+    assertEqual(text(shadow, 'button'), 'Unlock for 120 Diamonds', 'price');
+    part(shadow, 'button').click();
+    await nextUnlocked(element);
+    const link = (await until(() => shadow.querySelector<HTMLAnchorElement>('[part~="link"]'), 'the link')) as HTMLAnchorElement;
+    assertEqual(link.textContent?.trim(), 'Open the content', 'link text');
+    assertEqual(link.href, 'https://example.com/wallpapers.zip', 'link href');
+    assertEqual(link.rel, 'noopener noreferrer', 'rel');
+  });
+
+  it('unlocks with the keyboard (Tab, then Enter)', async () => {
+    const { element, shadow } = await mount('priced', { fan: 'balance=100&allowance=60' });
+    const before = document.createElement('button');
+    before.textContent = 'before';
+    element.before(before);
+    mounted.push(before);
+    before.focus();
+    await sendKeys({ press: 'Tab' });
+    assertEqual(shadow.activeElement, part(shadow, 'button'), 'Tab reaches the Unlock button');
+    const unlocked = nextUnlocked(element);
+    await sendKeys({ press: 'Enter' });
+    await unlocked;
+    await until(() => shadow.querySelector('[part~="body"] h2'), 'the body');
+  });
+
+  it('unlocks with Space', async () => {
+    const { element, shadow } = await mount('priced', { fan: 'balance=100&allowance=60' });
+    part(shadow, 'button').focus();
+    const unlocked = nextUnlocked(element);
+    await sendKeys({ press: 'Space' });
+    await unlocked;
+  });
+
+  for (const scheme of ['light', 'dark'] as const) {
+    it(`passes axe-core in ${scheme}: locked, progress, error and unlocked`, async function () {
+      this.timeout(10000);
+      await emulateMedia({ colorScheme: scheme });
+      const dark = (container: HTMLElement): void => {
+        if (scheme === 'dark') container.style.cssText = 'background:#121018;color-scheme:dark;padding:1em';
+      };
+      const priced = await mount('priced', { fan: 'balance=10&allowance=60' });
+      dark(priced.container);
+      assertEqual(await axeViolations(priced.element), '', 'locked');
+      part(priced.shadow, 'button').click();
+      await until(() => priced.shadow.querySelector('[part~="top-up"]'), 'the top-up offer');
+      assertEqual(await axeViolations(priced.element), '', 'insufficient');
+      const supporters = await mount('supporters', { fan: 'balance=0&allowance=0' });
+      dark(supporters.container);
+      assertEqual(await axeViolations(supporters.element), '', 'progress');
+      const open = await mount('priced', { fan: 'balance=100&allowance=60' });
+      dark(open.container);
+      part(open.shadow, 'button').click();
+      await until(() => open.shadow.querySelector('[part~="body"] h2'), 'the body');
+      assertEqual(await axeViolations(open.element), '', 'unlocked');
+    });
+  }
+
+  it('speaks German with locale="de"', async () => {
+    const { element, shadow } = await mount('priced', { fan: 'balance=100&allowance=60', locale: 'de' });
+    assertEqual(text(shadow, 'button'), 'Für 50 Diamonds freischalten', 'label');
+    part(shadow, 'button').click();
+    await nextUnlocked(element);
+    await until(() => text(shadow, 'status') === 'Freigeschaltet. Viel Spaß!', 'success');
+    const supporters = await mount('supporters', { fan: 'balance=0', locale: 'de' });
+    assert(part(supporters.shadow, 'base').textContent?.includes('Du hast 0 Diamonds gesendet; noch 100 Diamonds.'), 'progress in German');
+  });
+});
