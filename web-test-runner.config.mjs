@@ -73,5 +73,8 @@ export default {
     }),
   ],
   filterBrowserLogs: ({ args }) => !isLitDevModeNotice(args),
+  // One test file at a time: the files share one platform and the page origin's localStorage,
+  // where the SDK keeps a fan's sign-in.
+  concurrency: 1,
   testFramework: { config: { timeout: 5000 } },
 };
