@@ -19,6 +19,7 @@ import { giftArtRoutes, giftsApi } from './api/gifts.js';
 import { confirmationsApi } from './api/confirmations.js';
 import { contentApi } from './api/content.js';
 import { ordersApi } from './api/orders.js';
+import { dropInRoutes } from './http/drop-in.js';
 import { jwks } from './money/receipts.js';
 import { GroupCommit } from './ledger/group-commit.js';
 import { DEFAULT_MONEY_SETTINGS, type Settings } from './config.js';
@@ -176,6 +177,9 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
 
   // The gifts' art: public, so an <img> on any site can show it.
   app.route('/', giftArtRoutes(context));
+
+  // The drop-in script (the elements' bundle) for any site's <script type="module">.
+  app.route('/', dropInRoutes());
 
   // Receipts' public keys, for sites' backends to verify receipts offline.
   app.get('/.well-known/jwks.json', async (c) => {

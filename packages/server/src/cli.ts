@@ -12,6 +12,7 @@ import { startServer } from './server.js';
 import { currentRates, rateHistory, setRate } from './money/rates.js';
 import { jwks, rotateSigningKey } from './money/receipts.js';
 import { seedDemoMoney } from './money/demo.js';
+import { startExamples, type RunningExamples } from './examples.js';
 import { GIFT_COMMAND_SUMMARIES, giftsAddCommand, giftsListCommand, giftsSetActiveCommand } from './gifts/commands.js';
 import { Ledger } from './ledger/ledger.js';
 import { CurrencyCode, formatMajorUnits, type Rate } from '@diamonds/protocol';
@@ -28,18 +29,24 @@ const COMMANDS: Command[] = [
     summary: 'Start the platform (HTTP API and hosted pages); applies migrations first.',
     async run(settings) {
       const server = await startServer({ ...settings, log: true });
+      let examples: RunningExamples | undefined;
       if (process.env.NODE_ENV !== 'production') {
         const { demo, created } = await seedDemo(server.db, settings.dataDir);
         if (demo) {
           const money = await seedDemoMoney(server.db, server.ledger, demo);
           if (created) console.log(`${formatDemo(demo, demoFile(settings.dataDir))}\n${money.join('\n')}`);
+          // The examples on their own origins, as a creator's and a shop's sites would be.
+          examples = await startExamples({ platformUrl: server.url, demo, log: true }).catch((error: unknown) => {
+            console.warn(`Examples not served: ${(error as Error).message}`);
+            return undefined;
+          });
         }
       }
       console.log(`Diamonds is running at ${server.url} (${server.db.description}). Press Ctrl-C to stop.`);
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {
           console.log(`\n${signal}: finishing requests in flight, then closing the database…`);
-          void server.close().then(resolve);
+          void (examples?.close() ?? Promise.resolve()).then(() => server.close()).then(resolve);
         };
         process.once('SIGINT', () => stop('SIGINT'));
         process.once('SIGTERM', () => stop('SIGTERM'));
