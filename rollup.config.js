@@ -38,7 +38,7 @@ function shareLitPolicy() {
 
 /** @type {import('rollup').RollupOptions} */
 export default {
-  input: 'packages/elements/dist/define-all.js',
+  input: 'packages/elements/dist/drop-in.js',
   output: {
     file: 'packages/elements/dist/diamonds.js',
     format: 'es',

@@ -68,7 +68,7 @@ function contributors(metafile) {
   return [...byPackage].filter(([, bytes]) => bytes > 0).sort((a, b) => b[1] - a[1]);
 }
 
-if (!existsSync(join(dist, 'diamonds.js')) || !existsSync(join(dist, 'define-all.js'))) {
+if (!existsSync(join(dist, 'diamonds.js')) || !existsSync(join(dist, 'drop-in.js'))) {
   console.error('size: packages/elements/dist is not built; run `npm run build` first.');
   process.exit(2);
 }
@@ -77,7 +77,7 @@ const rows = [];
 // The drop-in as served (rollup + terser); its contributors from esbuild's bundle of the same entry.
 const dropIn = readFileSync(join(dist, 'diamonds.js'));
 const dropInCode = dropIn.toString('utf8').replace(/\n?\/\/# sourceMappingURL=\S+\s*$/, '');
-const whole = await bundle(join(dist, 'define-all.js'));
+const whole = await bundle(join(dist, 'drop-in.js'));
 rows.push({
   name: 'drop-in diamonds.js (all elements)',
   minified: Buffer.byteLength(dropInCode),

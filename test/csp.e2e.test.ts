@@ -56,7 +56,8 @@ ${scripts.map((src) => `<script type="module" src="${src}"></script>`).join('\n'
 <body>
 <diamond-wallet publishable-key="${key}" api-base="${platform}" layout="full"></diamond-wallet>
 <diamond-gift-button id="one-click" publishable-key="${key}" api-base="${platform}" creator="${demo.creator.userId}" creator-name="Demo Creator" gift="rose"></diamond-gift-button>
-<diamond-gift-button id="picker" publishable-key="${key}" api-base="${platform}" creator="${demo.creator.userId}"></diamond-gift-button>
+<!-- No api-base: the drop-in script makes its own origin the default. -->
+<diamond-gift-button id="picker" publishable-key="${key}" creator="${demo.creator.userId}"></diamond-gift-button>
 <diamond-amount value="1234"></diamond-amount>
 <diamond-paywall id="paywall" publishable-key="${key}" api-base="${platform}" content="${contentId}"></diamond-paywall>
 </body></html>`;

@@ -74,7 +74,7 @@ describe('the examples served by npm start, on origins of their own', () => {
     assert.deepEqual(scripts, [`<script type="module" src="${platform.url}/sdk/diamonds.js">`], 'one script tag, the drop-in');
     for (const tag of ['diamond-wallet', 'diamond-gift-button', 'diamond-paywall']) assert.match(html, new RegExp(`<${tag}\\b`));
     assert.equal(html.split(`publishable-key="${demo.site.publishableKey}"`).length - 1, 4);
-    assert.equal(html.split(`api-base="${platform.url}"`).length - 1, 4);
+    assert.doesNotMatch(html, /api-base=/, 'the drop-in script makes its own origin the API base');
     assert.match(html, new RegExp(`creator="${demo.creator.userId}"`));
     const contentId = /content="(ct_[A-Za-z0-9]+)"/.exec(html)?.[1];
     assert.ok(contentId, 'the paywall names the demo creator’s priced post');

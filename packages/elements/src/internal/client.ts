@@ -7,6 +7,24 @@ import { createDiamonds, type DiamondsClient } from '@diamonds/sdk';
  */
 export const diamondsContext = createContext<DiamondsClient | undefined>(Symbol.for('diamonds.client'));
 
+/** Where the platform is when nothing says: set by the drop-in script to the origin it came from. */
+let defaultApiBase: string | undefined;
+
+/**
+ * Sets the platform address that elements and providers use when they have no `api-base`. The
+ * drop-in script sets it to the origin it was loaded from, so a creator pastes only the key.
+ *
+ * @internal
+ */
+export function setDefaultApiBase(apiBase: string | undefined): void {
+  defaultApiBase = apiBase;
+}
+
+/** The platform address for an `api-base` attribute that may be missing. @internal */
+export function apiBaseOr(apiBase: string | undefined): string | undefined {
+  return apiBase || defaultApiBase;
+}
+
 /** Clients made for elements used without a provider: one per key, API base and locale. */
 const shared = new Map<string, DiamondsClient>();
 
@@ -19,10 +37,11 @@ const shared = new Map<string, DiamondsClient>();
  */
 export function sharedClient(publishableKey: string, apiBase: string | undefined, locale: string | undefined): DiamondsClient {
   const registry = ((globalThis as { [key: symbol]: unknown })[Symbol.for('diamonds.clients')] ??= shared) as Map<string, DiamondsClient>;
-  const id = `${publishableKey} ${apiBase ?? ''} ${locale ?? ''}`;
+  const base = apiBaseOr(apiBase);
+  const id = `${publishableKey} ${base ?? ''} ${locale ?? ''}`;
   let client = registry.get(id);
   if (!client) {
-    client = createDiamonds({ publishableKey, apiBase, locale, storage: 'local' });
+    client = createDiamonds({ publishableKey, apiBase: base, locale, storage: 'local' });
     registry.set(id, client);
   }
   return client;

@@ -19,7 +19,10 @@ export class DiamondElement extends LitElement {
   @property({ attribute: 'publishable-key' })
   publishableKey: string | undefined;
 
-  /** The platform's address; only needed without a provider. @defaultValue the SDK's default */
+  /**
+   * The platform's address; only needed without a provider.
+   * @defaultValue the origin the drop-in script came from; else the SDK's default
+   */
   @property({ attribute: 'api-base' })
   apiBase: string | undefined;
 

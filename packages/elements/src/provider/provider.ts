@@ -2,7 +2,7 @@ import { css, html, LitElement, type PropertyValues, type TemplateResult } from 
 import { property } from 'lit/decorators.js';
 import { ContextProvider } from '@lit/context';
 import { createDiamonds, type DiamondsClient } from '@diamonds/sdk';
-import { diamondsContext } from '../internal/client.js';
+import { apiBaseOr, diamondsContext } from '../internal/client.js';
 
 /**
  * Makes one Diamonds client for a site and hands it to every Diamonds element inside it, so
@@ -37,7 +37,10 @@ export class DiamondProvider extends LitElement {
   @property({ attribute: 'publishable-key' })
   publishableKey: string | undefined;
 
-  /** The platform's address, such as `https://diamonds.example`. @defaultValue the SDK's default */
+  /**
+   * The platform's address, such as `https://diamonds.example`.
+   * @defaultValue the origin the drop-in script came from; else the SDK's default
+   */
   @property({ attribute: 'api-base' })
   apiBase: string | undefined;
 
@@ -64,7 +67,12 @@ export class DiamondProvider extends LitElement {
     if (!this.client && (changed.has('publishableKey') || changed.has('apiBase') || changed.has('locale') || changed.has('storage'))) {
       this.#provider.setValue(
         this.publishableKey
-          ? createDiamonds({ publishableKey: this.publishableKey, apiBase: this.apiBase, locale: this.locale, storage: this.storage })
+          ? createDiamonds({
+              publishableKey: this.publishableKey,
+              apiBase: apiBaseOr(this.apiBase),
+              locale: this.locale,
+              storage: this.storage,
+            })
           : undefined,
       );
     }
