@@ -82,6 +82,10 @@ for (const kind of DATABASE_KINDS) {
       const signin = await b.request('/signin');
       assert.equal(signin.headers.get('Cache-Control'), 'no-store');
       assert.match(signin.headers.get('Content-Type') ?? '', /^text\/html/);
+      const icon = await b.request('/favicon.ico');
+      assert.equal(icon.status, 200);
+      assert.equal(icon.headers.get('Content-Type'), 'image/svg+xml');
+      assert.match(await icon.text(), /^<svg /);
       const css = await b.request('/hosted.css?v=1');
       assert.match(css.headers.get('Content-Type') ?? '', /^text\/css/);
       assert.match(css.headers.get('Cache-Control') ?? '', /max-age=31536000/);

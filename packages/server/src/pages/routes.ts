@@ -13,6 +13,10 @@ import { HOSTED_CSS } from './hosted.css.js';
 import { errorPage } from './layout.js';
 import { securityHeaders } from './security-headers.js';
 
+/** The platform's icon: the diamond, as `<diamond-amount>` draws it. */
+const FAVICON_SVG =
+  '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"><path fill="#5b3df5" d="M6.5 3h11L22 9.2 12 21 2 9.2z"/><path fill="#fff" fill-opacity=".35" d="M6.5 3h11L22 9.2H2z"/></svg>';
+
 /** The paths the hosted pages answer; the security headers apply to these and nothing else. */
 const PAGE_PATHS = [
   '/signup',
@@ -49,6 +53,12 @@ export function hostedPages(context: AppContext): Hono<PagesEnv> {
   const { db } = context;
   const pages = new Hono<PagesEnv>();
   for (const path of PAGE_PATHS) pages.use(path, securityHeaders());
+
+  // Browsers ask for it on every hosted page; the diamond, rather than a 404 in the console.
+  pages.get('/favicon.ico', (c) => {
+    c.header('Cache-Control', 'public, max-age=86400');
+    return c.body(FAVICON_SVG, 200, { 'Content-Type': 'image/svg+xml' });
+  });
 
   pages.get('/hosted.css', (c) => {
     c.header('Cache-Control', 'public, max-age=31536000, immutable');
