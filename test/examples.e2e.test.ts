@@ -25,6 +25,7 @@ const SCREENSHOTS = new URL('../test-results/', import.meta.url).pathname;
 const noBrowser = chromiumMissing('the examples end-to-end journey');
 
 for (const kind of DATABASE_KINDS) {
+  // Skips (loudly) only outside CI when Chromium is missing or PostgreSQL is unreachable; under CI=true it throws.
   const skip = noBrowser || (await skipUnlessPostgres(kind));
   describe(`the example pages in Chromium: a fan's journey on ${kind}`, { skip }, () => {
     let t: TestDatabase;

@@ -315,6 +315,7 @@ for (const kind of DATABASE_KINDS) {
     });
   });
 
+  // The same skip as the suite above: loudly, only outside CI, when PostgreSQL is unreachable.
   describe(`top-up rate limits on ${kind}`, { skip }, () => {
     let h: MoneyHarness;
     before(async () => {
