@@ -1,8 +1,9 @@
 import { html, nothing, type PropertyValues, type TemplateResult } from 'lit';
 import { property, state } from 'lit/decorators.js';
 import { isDiamondsError } from '@diamonds/sdk';
-import type { CheckoutOrder, CurrencyCode, DiamondsClient, PendingConfirmation, Session, TopUpPack } from '@diamonds/sdk';
+import type { CheckoutOrder, CurrencyCode, DiamondsClient, PendingConfirmation, Session } from '@diamonds/sdk';
 import { DiamondElement } from '../internal/diamond-element.js';
+import { TopUpOffer } from '../internal/top-up-offer.js';
 import { StoreController } from '../internal/store-controller.js';
 import { themeStyles } from '../internal/theme.js';
 import { formatDiamonds, formatMoney } from '../i18n/i18n.js';
@@ -95,10 +96,10 @@ export class DiamondCheckout extends DiamondElement {
   @state() private _order: CheckoutOrder | undefined;
   @state() private _phase: Phase = 'loading';
   @state() private _note = '';
-  @state() private _pack: TopUpPack | undefined;
 
   private _loadedKey: string | undefined;
-  private _shortfall = 1;
+  /** The top-up offered when the wallet cannot pay. */
+  private readonly _offer = new TopUpOffer(this);
   private readonly _session = new StoreController<Session>(this);
   private readonly _pending = new StoreController<readonly PendingConfirmation[]>(this);
 
@@ -204,20 +205,14 @@ export class DiamondCheckout extends DiamondElement {
 
   /** Finds the smallest top-up pack covering what the total lacks, before the fan clicks "Top up". */
   private _findPack(client: DiamondsClient): void {
-    const shortfall = Math.max(1, (this._order?.totalDiamonds ?? 0) - (client.wallet.get().balanceDiamonds ?? 0));
-    this._shortfall = shortfall;
-    this._pack = undefined;
-    client.topUpPacks(this.currency).then(
-      (packs) => (this._pack = packs.find((pack) => pack.diamonds >= shortfall)),
-      () => undefined, // the button then buys exactly the shortfall
-    );
+    this._offer.prepare(client, this._order?.totalDiamonds ?? 0, this.currency);
   }
 
   /** Buys Diamonds (the payment popup opens in this click), then pays. */
   private _topUp(): void {
     const client = this.client;
     if (!client || this._busy) return;
-    const topUp = client.topUp({ diamonds: this._pack?.diamonds ?? this._shortfall, currency: this.currency });
+    const topUp = this._offer.buy(client, this.currency);
     this._show('topping-up');
     topUp.then(
       () => {
@@ -252,7 +247,7 @@ export class DiamondCheckout extends DiamondElement {
     const alert =
       phase === 'error' || phase === 'insufficient' ? this._note : order?.status === 'canceled' ? this.t('checkout.canceled') : '';
     const id = paid ? receiptId(order.receipt) : undefined;
-    const pack = this._pack;
+    const pack = this._offer.pack;
     return html`<div part="base">
       ${
         order

@@ -1,8 +1,9 @@
 import { html, nothing, type PropertyValues, type TemplateResult } from 'lit';
 import { property, state } from 'lit/decorators.js';
 import { isDiamondsError } from '@diamonds/sdk';
-import type { CurrencyCode, DiamondsClient, GiftType, PendingConfirmation, Session, TopUpPack } from '@diamonds/sdk';
+import type { CurrencyCode, DiamondsClient, GiftType, PendingConfirmation, Session } from '@diamonds/sdk';
 import { DiamondElement } from '../internal/diamond-element.js';
+import { TopUpOffer } from '../internal/top-up-offer.js';
 import { StoreController } from '../internal/store-controller.js';
 import { themeStyles } from '../internal/theme.js';
 import { formatDiamonds, formatMoney } from '../i18n/i18n.js';
@@ -115,10 +116,10 @@ export class DiamondGiftButton extends DiamondElement {
   @state() private _note = '';
   @state() private _open = false;
   @state() private _sent: GiftType | undefined;
-  @state() private _pack: TopUpPack | undefined;
 
   private _attempt: Attempt | undefined;
-  private _shortfall = 1;
+  /** The top-up offered when the wallet cannot pay. */
+  private readonly _offer = new TopUpOffer(this);
   private _loadedFor: DiamondsClient | undefined;
   private readonly _session = new StoreController<Session>(this);
   private readonly _pending = new StoreController<readonly PendingConfirmation[]>(this);
@@ -252,16 +253,7 @@ export class DiamondGiftButton extends DiamondElement {
 
   /** Finds the smallest top-up pack covering what the gift lacks, before the fan clicks "Top up". */
   private _findPack(client: DiamondsClient, attempt: Attempt): void {
-    const need = (this._price(attempt.giftId) ?? 0) * attempt.quantity;
-    const shortfall = Math.max(1, need - (client.wallet.get().balanceDiamonds ?? 0));
-    this._shortfall = shortfall;
-    this._pack = undefined;
-    client.topUpPacks(this.currency).then(
-      (packs) => {
-        this._pack = packs.find((pack) => pack.diamonds >= shortfall);
-      },
-      () => undefined, // the button then buys exactly the shortfall
-    );
+    this._offer.prepare(client, (this._price(attempt.giftId) ?? 0) * attempt.quantity, this.currency);
   }
 
   /** Buys Diamonds (the payment popup opens in this click), then sends the same gift again. */
@@ -269,7 +261,7 @@ export class DiamondGiftButton extends DiamondElement {
     const client = this.client;
     const attempt = this._attempt;
     if (!client || !attempt || this._busy) return;
-    const topUp = client.topUp({ diamonds: this._pack?.diamonds ?? this._shortfall, currency: this.currency });
+    const topUp = this._offer.buy(client, this.currency);
     this._show('topping-up');
     topUp.then(
       () => this._run(attempt),
@@ -297,7 +289,7 @@ export class DiamondGiftButton extends DiamondElement {
             : phase === 'sent'
               ? this._note
               : '';
-    const pack = this._pack;
+    const pack = this._offer.pack;
     return html`<div part="base">
       <button
         part="button"
