@@ -22,6 +22,7 @@ import { ordersApi } from './api/orders.js';
 import { dropInRoutes } from './http/drop-in.js';
 import { jwks } from './money/receipts.js';
 import { GroupCommit } from './ledger/group-commit.js';
+import { inlineSpendWriter, type SpendWriter } from './money/writer.js';
 import { DEFAULT_MONEY_SETTINGS, type Settings } from './config.js';
 
 export { VERSION } from './version.js';
@@ -44,6 +45,8 @@ export interface AppContext {
   ledger: Ledger;
   /** Where spends are group-committed: one per process, shared by every route. */
   commits: GroupCommit;
+  /** Where fans' spends (gifts, unlocks, order payments) are written: see `money/writer.ts`. */
+  writer: SpendWriter;
   settings: MoneySettings;
 }
 
@@ -52,6 +55,8 @@ export interface AppOptions {
   db: Database;
   ledger: Ledger;
   commits?: GroupCommit;
+  /** @defaultValue the spends run on `commits`, on this thread */
+  writer?: SpendWriter;
   settings?: Partial<MoneySettings>;
 }
 
@@ -141,10 +146,12 @@ export function createBaseApp(): Hono<AppEnv> {
  * under `/v1`, the hosted pages, and `/healthz`.
  */
 export function createApp(options: AppOptions): Hono<AppEnv> {
+  const commits = options.commits ?? new GroupCommit(options.ledger);
   const context: AppContext = {
     db: options.db,
     ledger: options.ledger,
-    commits: options.commits ?? new GroupCommit(options.ledger),
+    commits,
+    writer: options.writer ?? inlineSpendWriter(options.ledger, commits),
     settings: { ...DEFAULT_MONEY_SETTINGS, ...options.settings },
   };
   const app = createBaseApp();

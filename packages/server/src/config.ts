@@ -31,6 +31,12 @@ export interface Settings {
    * `STRIPE_API_BASE`, default Stripe's own.
    */
   stripeApiBase: string | undefined;
+  /**
+   * Where fans' spends are written on SQLite: `thread` (default), a writer thread with its own
+   * connection, so that statements and each commit's fsync do not stop the event loop; or
+   * `inline`, on the main thread. `DIAMONDS_SQLITE_WRITER`. PostgreSQL is always inline.
+   */
+  sqliteWriter: 'thread' | 'inline';
 }
 
 /** The money settings' defaults, for code that builds {@link Settings} by hand (tests). */
@@ -80,6 +86,10 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   if (paymentProvider === 'stripe' && (!stripeSecretKey || !stripeWebhookSecret)) {
     throw new Error('DIAMONDS_PAYMENTS=stripe needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET.');
   }
+  const sqliteWriter = env.DIAMONDS_SQLITE_WRITER?.trim() || 'thread';
+  if (sqliteWriter !== 'thread' && sqliteWriter !== 'inline') {
+    throw new Error(`DIAMONDS_SQLITE_WRITER must be "thread" or "inline"; got "${sqliteWriter}".`);
+  }
   return {
     port,
     host: env.HOST?.trim() || undefined,
@@ -91,5 +101,6 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     stripeSecretKey,
     stripeWebhookSecret,
     stripeApiBase: env.STRIPE_API_BASE?.trim() || undefined,
+    sqliteWriter,
   };
 }

@@ -8,6 +8,7 @@ import type { Database } from './db/types.js';
 import { Ledger } from './ledger/ledger.js';
 import { GroupCommit } from './ledger/group-commit.js';
 import { expireConfirmations } from './money/spends.js';
+import { openSpendWriter, type SpendWriter } from './money/writer.js';
 import type { Settings } from './config.js';
 
 /** How often expired reservations are voided. */
@@ -20,8 +21,10 @@ export interface RunningServer {
   port: number;
   db: Database;
   ledger: Ledger;
-  /** The group commit every spend goes through. */
+  /** The group commit of this thread's writes (top-ups, confirmations…). */
   commits: GroupCommit;
+  /** Where fans' spends are written: a writer thread on an SQLite file (see `money/writer.ts`). */
+  writer: SpendWriter;
   /** Stops accepting connections, lets requests in flight finish, then closes the database. */
   close(): Promise<void>;
 }
@@ -58,13 +61,20 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   await expireConfirmations(db, ledger);
   await ledger.voidExpired();
   const commits = new GroupCommit(ledger);
+  let writer: SpendWriter;
+  try {
+    writer = await openSpendWriter(db, ledger, commits, options.sqliteWriter);
+  } catch (error) {
+    if (ownsDb) await db.close();
+    throw error;
+  }
   const { platformFeeBps, publicUrl, paymentProvider, stripeSecretKey, stripeWebhookSecret, stripeApiBase } = options;
   const settings = Object.fromEntries(
     Object.entries({ platformFeeBps, publicUrl, paymentProvider, stripeSecretKey, stripeWebhookSecret, stripeApiBase }).filter(
       ([, value]) => value !== undefined,
     ),
   );
-  const app = createApp({ db, ledger, commits, settings });
+  const app = createApp({ db, ledger, commits, writer, settings });
 
   // Requests still being handled: closing waits for them, even when their client went away
   // (the socket is gone, but the work, perhaps a spend in a group commit, is not).
@@ -80,12 +90,20 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     }
   };
 
-  const server = await new Promise<Server>((resolve, reject) => {
-    const listening = serve({ fetch: countedFetch, port: options.port ?? 8787, hostname: options.host }, () =>
-      resolve(listening as Server),
-    );
-    (listening as Server).once('error', reject);
-  });
+  let server: Server;
+  try {
+    server = await new Promise<Server>((resolve, reject) => {
+      const listening = serve({ fetch: countedFetch, port: options.port ?? 8787, hostname: options.host }, () =>
+        resolve(listening as Server),
+      );
+      (listening as Server).once('error', reject);
+    });
+  } catch (error) {
+    // The port is taken, say: leave nothing running behind.
+    await writer.close();
+    if (ownsDb) await db.close();
+    throw error;
+  }
   const address = server.address() as AddressInfo;
   const host = options.host && options.host !== '0.0.0.0' && options.host !== '::' ? options.host : 'localhost';
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
@@ -112,10 +130,11 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
       });
       if (inFlight > 0) await new Promise<void>((resolve) => (drained = resolve));
       await sweeping;
+      await writer.close();
       if (ownsDb) await db.close();
     })();
     return closing;
   };
 
-  return { url, port: address.port, db, ledger, commits, close };
+  return { url, port: address.port, db, ledger, commits, writer, close };
 }

@@ -24,10 +24,10 @@ import {
   updateContent,
   validateCreateContent,
 } from '../content/content.js';
-import { findEntitlement, isEntitled, presentEntitlement, unlockContent } from '../content/unlocks.js';
+import { findEntitlement, isEntitled, presentEntitlement } from '../content/unlocks.js';
 import { documentRoute } from './openapi.js';
 import { fanOf } from './identity.js';
-import { fanScope, respondIdempotently, secretSiteOf, siteScope } from './money-route.js';
+import { fanScope, respondIdempotently, respondWithSpend, secretSiteOf, siteScope } from './money-route.js';
 
 const TAG = 'Content';
 const ID_PARAM = { id: 'The content id, `ct_…`.' };
@@ -182,16 +182,14 @@ export function contentApi(context: AppContext): Hono<AppEnv> {
   api.post('/content/:id/unlock', async (c) => {
     const { userId, context: fan } = await fanOf(c, db);
     const contentId = c.req.param('id');
-    return respondIdempotently(c, context, fanScope(userId, fan.siteId), (tx) =>
-      unlockContent(tx, {
-        ledger: context.ledger,
-        feeBasisPoints: context.settings.platformFeeBps,
-        baseUrl: publicBaseUrl(c, context.settings),
-        fanId: userId,
-        siteId: fan.siteId,
-        contentId,
-      }),
-    );
+    return respondWithSpend(c, context, fanScope(userId, fan.siteId), {
+      kind: 'content.unlock',
+      feeBasisPoints: context.settings.platformFeeBps,
+      baseUrl: publicBaseUrl(c, context.settings),
+      fanId: userId,
+      siteId: fan.siteId,
+      contentId,
+    });
   });
 
   api.get('/content/:id/entitlement', async (c) => {

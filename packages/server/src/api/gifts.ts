@@ -5,9 +5,9 @@ import { publicBaseUrl, type AppContext, type AppEnv } from '../app.js';
 import { ApiError } from '../errors.js';
 import { validate } from '../http/body.js';
 import { findGiftType, listGiftTypes, presentGiftType } from '../gifts/catalog.js';
-import { checkSendGift, findGiftForFan, sendGift } from '../gifts/gifts.js';
+import { checkSendGift, findGiftForFan } from '../gifts/gifts.js';
 import { fanOf } from './identity.js';
-import { fanScope, respondIdempotently } from './money-route.js';
+import { fanScope, respondWithSpend } from './money-route.js';
 import { documentRoute } from './openapi.js';
 
 /**
@@ -108,13 +108,13 @@ export function giftsApi(context: AppContext): Hono<AppEnv> {
     const { userId, context: fan } = await fanOf(c, context.db);
     const request = checkSendGift(c.get('json'));
     const baseUrl = publicBaseUrl(c, context.settings);
-    return respondIdempotently(c, context, fanScope(userId, fan.siteId), async (tx) => {
-      const { status, gift } = await sendGift(
-        tx,
-        { ledger: context.ledger, userId, siteId: fan.siteId, feeBasisPoints: context.settings.platformFeeBps, baseUrl },
-        request,
-      );
-      return { status, body: gift };
+    return respondWithSpend(c, context, fanScope(userId, fan.siteId), {
+      kind: 'gifts.send',
+      userId,
+      siteId: fan.siteId,
+      feeBasisPoints: context.settings.platformFeeBps,
+      baseUrl,
+      request,
     });
   });
 

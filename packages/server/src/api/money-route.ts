@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import type { AppContext, AppEnv } from '../app.js';
 import type { SqlClient } from '../db/types.js';
 import { ApiError } from '../errors.js';
+import type { SpendCommand } from '../money/commands.js';
 import { idempotent, requestFingerprint, requireIdempotencyKey, type StoredResponse } from '../money/idempotency.js';
 
 /** The idempotency scope of a fan's requests on a site: two fans may pick the same key. */
@@ -44,6 +45,21 @@ export async function respondIdempotently<Body>(
   const key = requireIdempotencyKey(c.req.header('Idempotency-Key'));
   const fingerprint = requestFingerprint(c.req.method, c.req.path, c.get('json') ?? null);
   const result = await context.commits.run((tx) => idempotent(tx, { scope, key, fingerprint }, () => work(tx)));
+  c.header('Cache-Control', 'no-store');
+  c.header('Idempotency-Key', key);
+  if (result.replayed) c.header('Idempotent-Replayed', 'true');
+  return c.json(result.body as object, result.status as 200);
+}
+
+/**
+ * Answers a fan's spend (a gift, an unlock, an order's payment) like {@link respondIdempotently},
+ * written by the platform's spend writer: on SQLite a writer thread, so that the statements and
+ * the commit's fsync do not hold up the requests arriving meanwhile.
+ */
+export async function respondWithSpend(c: Context<AppEnv>, context: AppContext, scope: string, command: SpendCommand): Promise<Response> {
+  const key = requireIdempotencyKey(c.req.header('Idempotency-Key'));
+  const fingerprint = requestFingerprint(c.req.method, c.req.path, c.get('json') ?? null);
+  const result = await context.writer.execute({ scope, key, fingerprint, command });
   c.header('Cache-Control', 'no-store');
   c.header('Idempotency-Key', key);
   if (result.replayed) c.header('Idempotent-Replayed', 'true');

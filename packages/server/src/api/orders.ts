@@ -19,7 +19,6 @@ import {
 import { publicBaseUrl, type AppContext, type AppEnv } from '../app.js';
 import { ApiError } from '../errors.js';
 import { validate } from '../http/body.js';
-import { presentConfirmation } from '../money/spends.js';
 import {
   cancelOrder,
   createOrder,
@@ -28,7 +27,6 @@ import {
   getProduct,
   listOrders,
   listProducts,
-  payOrder,
   presentCheckoutOrder,
   presentOrder,
   refundOrder,
@@ -36,7 +34,7 @@ import {
 } from '../orders/orders.js';
 import { cleanText } from '../text.js';
 import { fanOf } from './identity.js';
-import { fanScope, respondIdempotently, secretSiteOf, siteScope } from './money-route.js';
+import { fanScope, respondIdempotently, respondWithSpend, secretSiteOf, siteScope } from './money-route.js';
 import { documentRoute } from './openapi.js';
 
 /**
@@ -293,19 +291,13 @@ export function ordersApi(context: AppContext): Hono<AppEnv> {
     const { userId, context: fan } = await fanOf(c, db);
     const orderId = c.req.param('id');
     const baseUrl = publicBaseUrl(c, context.settings);
-    return respondIdempotently(c, context, fanScope(userId, fan.siteId), async (tx) => {
-      const { record, confirmation } = await payOrder(tx, ledger, {
-        orderId,
-        siteId: fan.siteId,
-        userId,
-        issuer: baseUrl,
-        feeBasisPoints: context.settings.platformFeeBps,
-      });
-      const answer: PayOrderResult = {
-        ...presentCheckoutOrder(record),
-        confirmation: confirmation === null ? null : presentConfirmation(confirmation, baseUrl),
-      };
-      return { status: confirmation === null ? 200 : 202, body: answer };
+    return respondWithSpend(c, context, fanScope(userId, fan.siteId), {
+      kind: 'orders.pay',
+      orderId,
+      siteId: fan.siteId,
+      userId,
+      baseUrl,
+      feeBasisPoints: context.settings.platformFeeBps,
     });
   });
 

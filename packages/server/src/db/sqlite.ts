@@ -59,6 +59,7 @@ function isBusy(error: unknown): boolean {
 class SqliteDatabase implements Database {
   readonly kind = 'sqlite' as const;
   readonly description: string;
+  readonly file: string;
   readonly #db: BetterSqlite3.Database;
   readonly #statements = new Map<string, BetterSqlite3.Statement>();
   readonly #mutex = new Mutex();
@@ -68,6 +69,7 @@ class SqliteDatabase implements Database {
   constructor(options: SqliteOptions) {
     if (options.file !== ':memory:') mkdirSync(dirname(options.file), { recursive: true });
     this.description = `sqlite:${options.file}`;
+    this.file = options.file;
     this.#db = new BetterSqlite3(options.file, { timeout: Math.min(BUSY_SLICE_MS, options.busyBudgetMs ?? BUSY_SLICE_MS) });
     this.#busyBudgetMs = options.busyBudgetMs ?? 10_000;
     this.#db.pragma('journal_mode = WAL');

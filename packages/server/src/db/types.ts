@@ -46,4 +46,6 @@ export interface Database extends SqlClient {
   close(): Promise<void>;
   /** A short description for logs, without credentials (`sqlite:/path/db.sqlite`). */
   readonly description: string;
+  /** The SQLite file (or `:memory:`), which another connection may open; undefined on PostgreSQL. */
+  readonly file?: string;
 }

@@ -1,0 +1,229 @@
+import { Worker } from 'node:worker_threads';
+import type { Database } from '../db/types.js';
+import type { ErrorCode } from '@diamonds/protocol';
+import { ApiError } from '../errors.js';
+import type { GroupCommit } from '../ledger/group-commit.js';
+import type { Ledger } from '../ledger/ledger.js';
+import { runIdempotentSpend, type IdempotentSpend } from './commands.js';
+import type { IdempotentResult } from './idempotency.js';
+
+/** How much database work the writer has done: the figures `npm run bench:api` explains itself with. */
+export interface WriterStats {
+  /** Group-committed transactions. */
+  batches: number;
+  /** Statements the writer sent (counted on the writer thread only; 0 when the spends run inline). */
+  statements: number;
+}
+
+/**
+ * Where fans' spends (gifts, unlocks, order payments) are written: group-committed, each under
+ * its idempotency key, the answer given only once the transaction is durable.
+ */
+export interface SpendWriter {
+  /** `thread`: on a writer thread with its own connection; `inline`: on this thread's group commit. */
+  readonly mode: 'thread' | 'inline';
+  /**
+   * Runs a spend once (a retry with the same key gets the stored answer).
+   *
+   * @throws {@link ApiError} the spend's refusal (nothing moved); any other error is unexpected.
+   */
+  execute(spend: IdempotentSpend): Promise<IdempotentResult>;
+  /** The work done so far. */
+  stats(): Promise<WriterStats>;
+  /** Waits for the spends in flight, then stops (the thread and its connection). */
+  close(): Promise<void>;
+}
+
+/**
+ * Runs spends on this thread's {@link GroupCommit}: for PostgreSQL (whose client does not block
+ * the event loop) and for an in-memory SQLite database, which another connection cannot open.
+ */
+export function inlineSpendWriter(ledger: Ledger, commits: GroupCommit): SpendWriter {
+  return {
+    mode: 'inline',
+    execute: (spend) => commits.run((tx) => runIdempotentSpend(tx, ledger, spend)),
+    stats: () => Promise.resolve({ batches: commits.batches, statements: 0 }),
+    close: () => Promise.resolve(),
+  };
+}
+
+/** What the writer thread is told. */
+export type ToWriter = { type: 'spend'; id: number; spend: IdempotentSpend } | { type: 'stats'; id: number } | { type: 'close' };
+
+/** An error as it crosses from the writer thread: an {@link ApiError} keeps its code and param. */
+export type CrossingError =
+  { api: true; code: ErrorCode; message: string; param: string | undefined } | { api: false; message: string; stack: string | undefined };
+
+/** What the writer thread answers. */
+export type FromWriter =
+  | { type: 'ready' }
+  | { type: 'done'; id: number; ok: true; result: IdempotentResult }
+  | { type: 'done'; id: number; ok: false; error: CrossingError }
+  | { type: 'stats'; id: number; stats: WriterStats };
+
+/** What the writer thread starts from. */
+export interface WriterData {
+  /** The SQLite file (already migrated). */
+  file: string;
+}
+
+/** Flattens an error so that it survives `postMessage` (class and getters would not). */
+export function toCrossingError(error: unknown): CrossingError {
+  if (error instanceof ApiError) return { api: true, code: error.code, message: error.message, param: error.param };
+  const { message, stack } = error instanceof Error ? error : { message: String(error), stack: undefined };
+  return { api: false, message, stack };
+}
+
+function fromCrossingError(error: CrossingError): Error {
+  if (error.api) return new ApiError(error.code, error.message, { param: error.param });
+  const unexpected = new Error(`writer thread: ${error.message}`);
+  if (error.stack) unexpected.stack = `${unexpected.name}: writer thread: ${error.stack}`;
+  return unexpected;
+}
+
+interface Pending {
+  resolve(value: never): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * Runs spends on a writer thread that has its own connection to the SQLite file and its own
+ * group commit.
+ *
+ * @remarks
+ * better-sqlite3 is synchronous: on the main thread, every statement of a spend and every
+ * `COMMIT` (an fsync with `synchronous=FULL`) stops the event loop, so requests that arrive
+ * meanwhile wait to be even read, and the slowest fsync lands in every request's latency. On
+ * the writer thread the main thread keeps parsing, authenticating and answering while a
+ * batch is written; the spends of that time go together into the next batch. Other writes
+ * (sign-in, top-ups, a site's own calls) stay on the main connection: SQLite serialises the
+ * two writers with `BEGIN IMMEDIATE` and its busy wait.
+ *
+ * Should the thread die, the spends in flight fail (safe to retry with the same key: each
+ * either committed whole or not at all) and the next spend starts a new thread.
+ */
+export class ThreadSpendWriter implements SpendWriter {
+  readonly mode = 'thread' as const;
+  readonly #data: WriterData;
+  #worker: Promise<Worker> | undefined;
+  #nextId = 1;
+  readonly #pending = new Map<number, Pending>();
+  readonly #inFlight = new Set<Promise<unknown>>();
+  #closing: Promise<void> | undefined;
+
+  /** Starts the thread (see {@link ThreadSpendWriter.start}). */
+  private constructor(data: WriterData) {
+    this.#data = data;
+  }
+
+  /** Starts a writer thread on `file` and waits until its connection is open. */
+  static async start(file: string): Promise<ThreadSpendWriter> {
+    const writer = new ThreadSpendWriter({ file });
+    await writer.#spawn();
+    return writer;
+  }
+
+  #spawn(): Promise<Worker> {
+    const started = new Promise<Worker>((resolve, reject) => {
+      // From the TypeScript sources (tests, benchmarks under tsx), the thread loads tsx first:
+      // a worker's entry does not go through the loader hooks the main thread registered.
+      const fromSources = import.meta.url.endsWith('.ts');
+      const entry = new URL(fromSources ? './writer-thread.ts' : './writer-thread.js', import.meta.url).href;
+      const code = fromSources
+        ? `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`
+        : `import(${JSON.stringify(entry)})`;
+      const worker = new Worker(code, { eval: true, workerData: this.#data satisfies WriterData });
+      let ready = false;
+      worker.on('message', (message: FromWriter) => {
+        if (message.type === 'ready') {
+          ready = true;
+          resolve(worker);
+          return;
+        }
+        const pending = this.#pending.get(message.id);
+        if (!pending) return;
+        this.#pending.delete(message.id);
+        if (message.type === 'stats') pending.resolve(message.stats as never);
+        else if (message.ok) pending.resolve(message.result as never);
+        else pending.reject(fromCrossingError(message.error));
+      });
+      const failed = (error: Error) => {
+        if (this.#worker === started) this.#worker = undefined;
+        if (!ready) reject(error);
+        for (const [id, pending] of this.#pending) {
+          this.#pending.delete(id);
+          pending.reject(error);
+        }
+      };
+      worker.on('error', (error) => failed(error));
+      worker.on('exit', (code) => failed(new Error(`the writer thread stopped (exit code ${code})`)));
+    });
+    this.#worker = started;
+    return started;
+  }
+
+  #ask<T>(message: { type: 'spend'; spend: IdempotentSpend } | { type: 'stats' }): Promise<T> {
+    if (this.#closing) return Promise.reject(new Error('the spend writer is closed'));
+    const id = this.#nextId++;
+    const answer = new Promise<T>((resolve, reject) => {
+      this.#pending.set(id, { resolve: resolve as (value: never) => void, reject });
+      (this.#worker ?? this.#spawn()).then(
+        (worker) => worker.postMessage({ ...message, id } satisfies ToWriter),
+        (error: unknown) => {
+          this.#pending.delete(id);
+          reject(error);
+        },
+      );
+    });
+    this.#inFlight.add(answer);
+    const settled = () => void this.#inFlight.delete(answer);
+    answer.then(settled, settled);
+    return answer;
+  }
+
+  execute(spend: IdempotentSpend): Promise<IdempotentResult> {
+    return this.#ask<IdempotentResult>({ type: 'spend', spend });
+  }
+
+  stats(): Promise<WriterStats> {
+    return this.#ask<WriterStats>({ type: 'stats' });
+  }
+
+  /**
+   * Stops the thread at once, as a crash would, to prove in tests that the writer recovers.
+   * @internal
+   */
+  async crashThreadForTests(): Promise<void> {
+    const worker = await this.#worker;
+    await worker?.terminate();
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      // Spends in flight are answered first: the thread finishes its queue before it stops.
+      await Promise.allSettled([...this.#inFlight]);
+      const worker = await this.#worker?.catch(() => undefined);
+      if (!worker) return;
+      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+      worker.postMessage({ type: 'close' } satisfies ToWriter);
+      await exited;
+    })();
+    return this.#closing;
+  }
+}
+
+/**
+ * The spend writer for `db`: a writer thread for an SQLite file (unless `mode` is `inline`),
+ * this thread's group commit otherwise.
+ */
+export async function openSpendWriter(
+  db: Database,
+  ledger: Ledger,
+  commits: GroupCommit,
+  mode: 'thread' | 'inline' = 'thread',
+): Promise<SpendWriter> {
+  if (mode === 'thread' && db.kind === 'sqlite' && db.file !== undefined && db.file !== ':memory:') {
+    return ThreadSpendWriter.start(db.file);
+  }
+  return inlineSpendWriter(ledger, commits);
+}
