@@ -357,12 +357,14 @@ function help(): string {
     '',
     'Settings (the same for every command):',
     '  PORT               HTTP port (default 8787)',
+    '  HOST               interface to listen on (default: all)',
     '  DIAMONDS_DATA_DIR  folder of the embedded SQLite file (default .diamonds)',
     '  DATABASE_URL       postgres:// URL; when set, PostgreSQL is used instead of SQLite',
     '  DIAMONDS_PLATFORM_FEE_BPS  the platform fee on spends, in basis points (default 2000 = 20%)',
     "  DIAMONDS_PUBLIC_URL        the platform origin used in links it hands out (default: the request's)",
     '  DIAMONDS_PAYMENTS          payment provider: test (default) or stripe',
     '  STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET  for DIAMONDS_PAYMENTS=stripe',
+    '  DIAMONDS_SQLITE_WRITER     where spends are written on SQLite: thread (default) or inline',
   ].join('\n');
 }
 

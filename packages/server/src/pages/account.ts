@@ -5,6 +5,7 @@ import { ApiError, isApiError } from '../errors.js';
 import type { Database } from '../db/types.js';
 import { disconnect, listConnections, setAllowance, type Connection } from '../identity/connections.js';
 import type { Session } from '../identity/sessions.js';
+import { listCreatorContent } from '../content/content.js';
 import { createSite, listKeys, listSites, rollKey, type KeyKind, type Site, type SiteKey } from '../identity/sites.js';
 import { checkSameOrigin, checkSessionToken } from './csrf.js';
 import { problemFor, readForm, text, type PagesEnv } from './forms.js';
@@ -80,16 +81,55 @@ function connectionItem(connection: Connection, csrf: string, state: AccountStat
   </li>`;
 }
 
-function siteItem(site: Site, keys: SiteKey[], csrf: string): Html {
+/**
+ * What a creator pastes into a static page of `site`: the drop-in script and the elements, as in
+ * `examples/creator-site/index.html`, with their key, their id and a post of theirs filled in.
+ */
+export function pasteSnippet(options: {
+  platformOrigin: string;
+  publishableKey: string;
+  creator: { id: string; displayName: string };
+  contentId: string | undefined;
+}): string {
+  const { platformOrigin, publishableKey: key, creator, contentId } = options;
+  const attribute = (value: string) => value.replaceAll('&', '&amp;').replaceAll('"', '&quot;').replaceAll('<', '&lt;');
+  return [
+    `<script type="module" src="${attribute(platformOrigin)}/sdk/diamonds.js"></script>`,
+    '',
+    `<diamond-wallet publishable-key="${key}"></diamond-wallet>`,
+    '',
+    `<diamond-gift-button publishable-key="${key}" creator="${creator.id}" creator-name="${attribute(creator.displayName)}" gift="rose"></diamond-gift-button>`,
+    `<diamond-gift-button publishable-key="${key}" creator="${creator.id}" creator-name="${attribute(creator.displayName)}">Choose a gift</diamond-gift-button>`,
+    '',
+    contentId === undefined
+      ? '<!-- Publish a post on /account/content, then: <diamond-paywall publishable-key="…" content="cnt_…"></diamond-paywall> -->'
+      : `<diamond-paywall publishable-key="${key}" content="${contentId}"></diamond-paywall>`,
+  ].join('\n');
+}
+
+function siteItem(site: Site, keys: SiteKey[], csrf: string, snippet: (publishableKey: string) => string): Html {
   const live = (kind: KeyKind) => keys.find((k) => k.kind === kind && k.revokedAt === null);
   const publishable = live('publishable');
   const secret = live('secret');
+  const pasted = publishable?.publishableKey ? snippet(publishable.publishableKey) : undefined;
   return html`<li class="item">
     <h3>${site.name}</h3>
     <p class="muted">Origins:</p>
     ${origins(site)}
     <p>Publishable key: ${publishable?.publishableKey ? html`<code>${publishable.publishableKey}</code>` : html`<em>none</em>`}</p>
     <p>Secret key: ${secret ? html`<code>sk_test_…${secret.last4}</code>` : html`<em>none</em>`}</p>
+    ${
+      pasted === undefined
+        ? ''
+        : html`<div class="field">
+            <label for="snippet-${site.id}">Paste into a page of ${site.name}</label>
+            <p class="muted" id="snippet-${site.id}-hint">
+              The script once, then any of the elements: a fan's wallet, gift buttons, a paywalled post.
+            </p>
+            <textarea id="snippet-${site.id}" class="snippet" rows="9" readonly aria-describedby="snippet-${site.id}-hint">
+${pasted}</textarea>
+          </div>`
+    }
     <form method="post" action="/account/sites/${site.id}/keys/publishable/roll" class="inline">
       ${csrfField(csrf)}
       <button type="submit" class="secondary">Roll publishable key of ${site.name}</button>
@@ -117,13 +157,21 @@ function revealedBox(revealed: Revealed): Html {
   </section>`;
 }
 
-async function accountPage(db: Database, session: Session, state: AccountState = {}): Promise<Html> {
+async function accountPage(db: Database, session: Session, platformOrigin: string, state: AccountState = {}): Promise<Html> {
   const { user, csrfToken: csrf } = session;
   const connections = await listConnections(db, user.id);
   const isCreator = user.roles.includes('creator');
   const sites = isCreator
     ? await Promise.all((await listSites(db, user.id)).map(async (site) => ({ site, keys: await listKeys(db, site.id) })))
     : [];
+  const posts = isCreator ? (await listCreatorContent(db, user.id)).filter((post) => post.archivedAt === null) : [];
+  const snippetFor = (site: Site) => (publishableKey: string) =>
+    pasteSnippet({
+      platformOrigin,
+      publishableKey,
+      creator: { id: user.id, displayName: user.displayName },
+      contentId: posts.find((post) => post.siteId === site.id)?.id,
+    });
   const newSiteProblem = problemIn(state, 'new-site');
   return page(
     'Your account',
@@ -152,7 +200,7 @@ async function accountPage(db: Database, session: Session, state: AccountState =
                 sites.length === 0
                   ? html`<p class="muted">You have not registered a site yet.</p>`
                   : html`<ul class="plain">
-                      ${sites.map(({ site, keys }) => siteItem(site, keys, csrf))}
+                      ${sites.map(({ site, keys }) => siteItem(site, keys, csrf, snippetFor(site)))}
                     </ul>`
               }
               <h3>Register a new site</h3>
@@ -217,11 +265,13 @@ async function ownedSite(db: Database, session: Session, siteId: string): Promis
 }
 
 /** Adds `/account` and its forms to the hosted pages. */
-export function accountRoutes(pages: Hono<PagesEnv>, db: Database): void {
+export function accountRoutes(pages: Hono<PagesEnv>, db: Database, publicUrl: string | undefined): void {
+  const render = (c: Context<PagesEnv>, session: Session, state?: AccountState): Promise<Html> =>
+    accountPage(db, session, publicUrl ?? new URL(c.req.url).origin, state);
   pages.get('/account', async (c) => {
     const session = await currentSession(c, db);
     if (!session) return c.redirect('/signin?next=/account', 303);
-    return c.html(await accountPage(db, session));
+    return c.html(await render(c, session));
   });
 
   pages.post('/account/connections/:siteId/allowance', async (c) => {
@@ -230,16 +280,13 @@ export function accountRoutes(pages: Hono<PagesEnv>, db: Database): void {
     const got = await signedInForm(c, db);
     if (got instanceof Response) return got;
     if ('error' in got) {
-      return c.html(
-        await accountPage(db, got.session, { problem: { formId, problem: problemFor(got.error, allowanceFields(siteId)) } }),
-        400,
-      );
+      return c.html(await render(c, got.session, { problem: { formId, problem: problemFor(got.error, allowanceFields(siteId)) } }), 400);
     }
     try {
       await setAllowance(db, got.session.user.id, siteId, text(got.form, 'allowancePerDay'));
     } catch (error) {
       if (!isApiError(error, 'invalid_request')) throw error;
-      return c.html(await accountPage(db, got.session, { problem: { formId, problem: problemFor(error, allowanceFields(siteId)) } }), 400);
+      return c.html(await render(c, got.session, { problem: { formId, problem: problemFor(error, allowanceFields(siteId)) } }), 400);
     }
     return c.redirect('/account', 303);
   });
@@ -261,7 +308,7 @@ export function accountRoutes(pages: Hono<PagesEnv>, db: Database): void {
     if (!got.session.user.roles.includes('creator')) throw new ApiError('permission_denied', 'Only creators can register sites.');
     if ('error' in got) {
       return c.html(
-        await accountPage(db, got.session, { problem: { formId: 'new-site', problem: problemFor(got.error, NEW_SITE_FIELDS) } }),
+        await render(c, got.session, { problem: { formId: 'new-site', problem: problemFor(got.error, NEW_SITE_FIELDS) } }),
         400,
       );
     }
@@ -280,14 +327,14 @@ export function accountRoutes(pages: Hono<PagesEnv>, db: Database): void {
         key: created.secretKey,
         created: true,
       };
-      return c.html(await accountPage(db, got.session, { revealed }), 201);
+      return c.html(await render(c, got.session, { revealed }), 201);
     } catch (error) {
       if (!isApiError(error, 'invalid_request')) throw error;
       const state: AccountState = {
         problem: { formId: 'new-site', problem: problemFor(error, NEW_SITE_FIELDS) },
         newSite: { name, origins: originsText },
       };
-      return c.html(await accountPage(db, got.session, state), 400);
+      return c.html(await render(c, got.session, state), 400);
     }
   });
 
@@ -299,6 +346,6 @@ export function accountRoutes(pages: Hono<PagesEnv>, db: Database): void {
     if ('error' in got) throw got.error;
     const site = await ownedSite(db, got.session, c.req.param('siteId'));
     const key = await rollKey(db, site.id, kind);
-    return c.html(await accountPage(db, got.session, { revealed: { siteId: site.id, siteName: site.name, kind, key, created: false } }));
+    return c.html(await render(c, got.session, { revealed: { siteId: site.id, siteName: site.name, kind, key, created: false } }));
   });
 }

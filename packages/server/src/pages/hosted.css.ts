@@ -57,6 +57,7 @@ button.secondary { background: transparent; color: var(--accent); }
 .muted { color: var(--muted); }
 code, .secret { font-family: ui-monospace, 'SF Mono', Menlo, Consolas, monospace; overflow-wrap: anywhere; }
 .secret { display: block; padding: 0.5rem; border: 1px dashed var(--border); border-radius: 6px; user-select: all; }
+.snippet { font-family: ui-monospace, 'SF Mono', Menlo, Consolas, monospace; font-size: 0.8rem; white-space: pre; overflow-x: auto; }
 .inline { display: inline-block; margin: 0 0.5rem 0.5rem 0; }
 .row { display: flex; gap: 0.5rem; align-items: end; flex-wrap: wrap; }
 .row .field { flex: 1; margin: 0; }

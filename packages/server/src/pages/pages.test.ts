@@ -1,10 +1,12 @@
 import { after, before, describe, it } from 'node:test';
+import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { createApp } from '../app.js';
+import { createContent } from '../content/content.js';
 import { Ledger } from '../ledger/ledger.js';
 import { connect, findConnection, listConnections } from '../identity/connections.js';
 import { createSite, findSiteByKey, type CreatedSite } from '../identity/sites.js';
@@ -423,6 +425,45 @@ for (const kind of DATABASE_KINDS) {
       const notMine = await m2.request(`/account/sites/${siteId}/keys/secret/roll`, { form: { csrf: await m2.csrf('/account') } });
       assert.equal(notMine.status, 404);
       assert.equal((await findSiteByKey(t.db, fresh))?.site.id, siteId, 'still the same key');
+    });
+
+    it('shows a creator what to paste into their page, as the creator-site example has it, with their key, id and post', async () => {
+      const ada = await newUser(['creator'], 'Ada');
+      const { site, publishableKey, secretKey } = await createSite(t.db, {
+        ownerId: ada.id,
+        name: 'Ada makes videos',
+        origins: ['https://ada.example'],
+      });
+      const b = browser();
+      await b.signIn(ada.email);
+      const unescape = (text: string) =>
+        text.replaceAll('&lt;', '<').replaceAll('&gt;', '>').replaceAll('&quot;', '"').replaceAll('&#39;', "'").replaceAll('&amp;', '&');
+      const snippetOf = (page: string) => unescape(/<textarea id="snippet-[^"]+"[^>]*>\n?([^]*?)<\/textarea/.exec(page)?.[1] ?? '');
+
+      const before = snippetOf(await b.page('/account'));
+      assert.match(before, /<!-- Publish a post on \/account\/content/, 'no post yet: the paywall is a hint');
+      const post = await createContent(
+        t.db,
+        { siteId: site.id, creatorId: ada.id },
+        { title: 'For supporters', teaser: 'Hi', body: 'Thanks', priceDiamonds: 30 },
+      );
+      const snippet = snippetOf(await b.page('/account'));
+      assert.match(snippet, /^<script type="module" src="http:\/\/[^"]+\/sdk\/diamonds\.js"><\/script>/);
+      assert.ok(snippet.includes(publishableKey), "the site's publishable key is filled in");
+      assert.ok(!snippet.includes(secretKey), 'never the secret key');
+
+      // Every element the example page uses, with the same attributes, is in the snippet.
+      const example = readFileSync(new URL('../../../../examples/creator-site/index.html', import.meta.url), 'utf8')
+        .replaceAll('{{PUBLISHABLE_KEY}}', publishableKey)
+        .replaceAll('{{CREATOR_ID}}', ada.id)
+        .replaceAll('{{CONTENT_ID}}', post.id);
+      const openingTags = (html: string) =>
+        [...html.matchAll(/<(diamond-[a-z-]+)\s([^>]*)>/g)].map(
+          ([, tag, attributes]) => `${tag} ${attributes!.replace(/\s+/g, ' ').trim()}`,
+        );
+      const expected = openingTags(example);
+      assert.ok(expected.length >= 4, `the example's elements: ${expected.join(', ')}`);
+      assert.deepEqual(openingTags(snippet), expected);
     });
 
     it('re-renders the new-site form for every bad field', async () => {

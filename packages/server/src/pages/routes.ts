@@ -66,7 +66,7 @@ export function hostedPages(context: AppContext): Hono<PagesEnv> {
   });
 
   authRoutes(pages, db);
-  accountRoutes(pages, db);
+  accountRoutes(pages, db, context.settings.publicUrl);
   consentRoutes(pages, db);
   confirmationRoutes(pages, context);
   topUpRoutes(pages, context);
