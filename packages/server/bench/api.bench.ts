@@ -53,6 +53,7 @@
  *   BENCH_CONNECTIONS    concurrent connections (default 32)
  *   BENCH_FANS           fans the gifts rotate across (default 200)
  *   BENCH_ENGINES        comma-separated subset of sqlite,postgres (default both)
+ *   DIAMONDS_SQLITE_WRITER  thread (default, as the server runs) or inline, to compare
  */
 import { serve } from '@hono/node-server';
 import autocannon from 'autocannon';
@@ -166,7 +167,8 @@ async function serveChild(): Promise<void> {
   process.on('SIGINT', () => {});
   const opened = openDatabase({ dataDir: process.env.DIAMONDS_DATA_DIR ?? '', databaseUrl: process.env.DATABASE_URL || undefined });
   const { db, counts } = countingDatabase(opened);
-  const platform = await startServer({ port: 0, host: '127.0.0.1', db });
+  const writer = process.env.DIAMONDS_SQLITE_WRITER === 'inline' ? 'inline' : 'thread';
+  const platform = await startServer({ port: 0, host: '127.0.0.1', db, sqliteWriter: writer });
   const bare = new Hono();
   bare.post('/v1/gifts', async (c) => {
     await c.req.json();
@@ -623,7 +625,7 @@ async function main(): Promise<void> {
   const started = performance.now();
   console.log(
     `bench:api — ${SECONDS} s per route after ${WARMUP_SECONDS} s of warm-up, ${CONNECTIONS} connections, ${FANS} fans, ` +
-      `${cpus().length} CPUs, Node ${process.version}`,
+      `${cpus().length} CPUs, Node ${process.version}; SQLite spends written ${process.env.DIAMONDS_SQLITE_WRITER === 'inline' ? 'inline' : 'on the writer thread'}`,
   );
   const notes: string[] = [];
   const engines: DatabaseKind[] = [];

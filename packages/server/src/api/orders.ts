@@ -164,7 +164,7 @@ documentRoute({
   path: '/v1/orders/{id}',
   summary: 'Get an order',
   description:
-    'With the secret key: the whole order (reference, metadata, receipt). With the publishable key and a fan token: what the checkout shows (an open order, or one this fan paid).',
+    'With the secret key: the whole order (reference, metadata, receipt). With the publishable key and a fan token: what the checkout shows (an open order, or one this fan paid). With the publishable key alone (a signed-out fan): an open order’s lines and total.',
   tag: 'Orders',
   auth: 'any',
   params: { id: 'The order id, ord_…' },
@@ -283,6 +283,20 @@ export function ordersApi(context: AppContext): Hono<AppEnv> {
     const caller = c.get('caller');
     c.header('Cache-Control', 'no-store');
     if (caller.keyKind === 'secret') return c.json(presentOrder(await getOrder(db, caller.siteId, c.req.param('id'))));
+    if (c.req.header('Diamonds-Token') === undefined) {
+      // A signed-out fan sees what they would pay for, so the checkout can show it and sign in
+      // and pay in one click. Only while it is open: once a fan is paying or paid, the order is
+      // theirs to see (as for another signed-in fan).
+      const id = c.req.param('id');
+      const order = presentCheckoutOrder(await getOrder(db, caller.siteId, id));
+      if (order.status !== 'open') {
+        throw new ApiError(
+          'order_not_found',
+          `Order ${id} is no longer open; sign the fan in (Diamonds-Token) to show it to the fan who paid.`,
+        );
+      }
+      return c.json(order);
+    }
     const { userId, context: fan } = await fanOf(c, db);
     return c.json(presentCheckoutOrder(await getOrder(db, fan.siteId, c.req.param('id'), userId)));
   });

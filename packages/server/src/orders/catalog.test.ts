@@ -252,7 +252,17 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(checkout.metadata, undefined);
       assert.equal(checkout.reference, undefined);
       assert.equal(CheckoutOrder.parse(checkout).totalDiamonds, 40);
-      await h.refused(await h.call(`/orders/${order.id}`), 401, 'authentication_required');
+      // Signed out: what the checkout shows before sign-in, never the shop's reference or metadata.
+      const signedOut = (await (await h.call(`/orders/${order.id}`)).json()) as Record<string, unknown>;
+      assert.equal(signedOut.metadata, undefined);
+      assert.equal(signedOut.reference, undefined);
+      const view = CheckoutOrder.parse(signedOut);
+      assert.deepEqual([view.status, view.totalDiamonds, view.lines.length, view.fanId, view.receipt], ['open', 40, 1, null, null]);
+      await h.refused(await h.call('/orders/ord_nope'), 404, 'order_not_found');
+      const canceled = await makeOrder(h, { amountDiamonds: 3, description: 'Gone' });
+      assert.equal((await h.call(`/orders/${canceled.id}/cancel`, { key: 'secret', body: {} })).status, 200);
+      await h.refused(await h.call(`/orders/${canceled.id}`), 404, 'order_not_found');
+      await h.refused(await h.call(`/orders/${order.id}`, { fan: { ...fan, token: 'dat_forged' } }), 401, 'invalid_token');
       await h.refused(await h.call('/orders/ord_nope', { key: 'secret' }), 404, 'order_not_found');
 
       const list = OrderList.parse(await (await h.call('/orders?status=open&limit=2', { key: 'secret' })).json());

@@ -94,6 +94,7 @@ for (const kind of DATABASE_KINDS) {
       await h.refused(await pay(order.id, fan), 409, 'order_already_paid');
       await h.refused(await pay(order.id, other), 409, 'order_already_paid');
       await h.refused(await h.call(`/orders/${order.id}`, { fan: other }), 404, 'order_not_found');
+      await h.refused(await h.call(`/orders/${order.id}`), 404, 'order_not_found');
       assert.equal(CheckoutOrder.parse(await (await h.call(`/orders/${order.id}`, { fan })).json()).status, 'paid');
 
       assert.equal(await h.transferCount(), transfers);
