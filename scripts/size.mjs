@@ -8,24 +8,27 @@
 // Usage: node scripts/size.mjs [--check] [--json]  (after `npm run build`)
 //   --check  exit 1 when a figure misses its budget (without it the report never fails)
 //   --json   print the figures as JSON instead of tables
+// test/elements-size.test.ts imports measureSizes() from here, so the test suite checks the
+// same figures against the same budgets.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { brotliCompressSync, constants } from 'node:zlib';
 import { build } from 'esbuild';
 
 const root = new URL('..', import.meta.url).pathname;
 const dist = join(root, 'packages/elements/dist');
-const args = new Set(process.argv.slice(2));
 const KB = 1024;
 
 /** The budgets of issue 6, brotli bytes. */
-const BUDGETS = {
+export const BUDGETS = {
   whole: 30 * KB,
   element: 22 * KB,
 };
 
 const brotli = (bytes) => brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
-const kb = (bytes) => `${(bytes / KB).toFixed(1)} KB`;
+/** `12.3 KB`. */
+export const kb = (bytes) => `${(bytes / KB).toFixed(1)} KB`;
 
 /** The package a bundled file belongs to: `lit-html`, `@lit/context`, `@diamonds/sdk`… */
 function packageOf(path) {
@@ -68,68 +71,85 @@ function contributors(metafile) {
   return [...byPackage].filter(([, bytes]) => bytes > 0).sort((a, b) => b[1] - a[1]);
 }
 
-if (!existsSync(join(dist, 'diamonds.js')) || !existsSync(join(dist, 'drop-in.js'))) {
-  console.error('size: packages/elements/dist is not built; run `npm run build` first.');
-  process.exit(2);
-}
-
-const rows = [];
-// The drop-in as served (rollup + terser); its contributors from esbuild's bundle of the same entry.
-const dropIn = readFileSync(join(dist, 'diamonds.js'));
-const dropInCode = dropIn.toString('utf8').replace(/\n?\/\/# sourceMappingURL=\S+\s*$/, '');
-const whole = await bundle(join(dist, 'drop-in.js'));
-rows.push({
-  name: 'drop-in diamonds.js (all elements)',
-  minified: Buffer.byteLength(dropInCode),
-  brotli: brotli(Buffer.from(dropInCode)),
-  budget: BUDGETS.whole,
-  contributors: contributors(whole.metafile),
-});
-const elements = readdirSync(dist, { withFileTypes: true })
-  .filter((entry) => entry.isDirectory() && existsSync(join(dist, entry.name, 'define.js')))
-  .map((entry) => entry.name)
-  .sort();
-for (const element of elements) {
-  const { code, metafile } = await bundle(join(dist, element, 'define.js'));
+/**
+ * Measures the drop-in script and each element alone, from the built dist. Throws when dist is
+ * not built. Each row: `{ name, minified, brotli, budget, pass, contributors }` (bytes).
+ */
+export async function measureSizes() {
+  if (!existsSync(join(dist, 'diamonds.js')) || !existsSync(join(dist, 'drop-in.js'))) {
+    throw new Error('packages/elements/dist is not built; run `npm run build` first.');
+  }
+  const rows = [];
+  // The drop-in as served (rollup + terser); its contributors from esbuild's bundle of the same entry.
+  const dropIn = readFileSync(join(dist, 'diamonds.js'));
+  const dropInCode = dropIn.toString('utf8').replace(/\n?\/\/# sourceMappingURL=\S+\s*$/, '');
+  const whole = await bundle(join(dist, 'drop-in.js'));
   rows.push({
-    name: `<diamond-${element}> alone`,
-    minified: code.length,
-    brotli: brotli(code),
-    budget: BUDGETS.element,
-    contributors: contributors(metafile),
+    name: 'drop-in diamonds.js (all elements)',
+    minified: Buffer.byteLength(dropInCode),
+    brotli: brotli(Buffer.from(dropInCode)),
+    budget: BUDGETS.whole,
+    contributors: contributors(whole.metafile),
   });
+  const elements = readdirSync(dist, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && existsSync(join(dist, entry.name, 'define.js')))
+    .map((entry) => entry.name)
+    .sort();
+  for (const element of elements) {
+    const { code, metafile } = await bundle(join(dist, element, 'define.js'));
+    rows.push({
+      name: `<diamond-${element}> alone`,
+      minified: code.length,
+      brotli: brotli(code),
+      budget: BUDGETS.element,
+      contributors: contributors(metafile),
+    });
+  }
+  for (const row of rows) row.pass = row.brotli <= row.budget;
+  return rows;
 }
-for (const row of rows) row.pass = row.brotli <= row.budget;
 
-if (args.has('--json')) {
-  console.log(JSON.stringify(rows, null, 2));
-} else {
-  const table = [
-    ['bundle', 'minified', 'brotli', 'budget', ''],
-    ...rows.map((r) => [r.name, kb(r.minified), kb(r.brotli), `≤ ${kb(r.budget)}`, r.pass ? 'PASS' : 'MISS']),
-  ];
-  const widths = table[0].map((_, i) => Math.max(...table.map((line) => line[i].length)));
-  const line = (cells) =>
-    cells
-      .map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])))
-      .join('  ')
-      .trimEnd();
-  console.log('Web components, minified and brotli-compressed (quality 11); KB = 1,024 bytes.\n');
-  console.log(line(table[0]));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const cells of table.slice(1)) console.log(line(cells));
-  console.log("\nTop contributors (minified bytes in esbuild's bundle of the same entry; brotli ≈ its share of the total):");
-  for (const row of rows) {
-    const total = row.contributors.reduce((sum, [, bytes]) => sum + bytes, 0);
-    const top = row.contributors
-      .slice(0, 8)
-      .map(([name, bytes]) => `${name} ${kb(bytes)} (${Math.round((bytes / total) * 100)}%, ≈${kb((bytes / total) * row.brotli)} br)`);
-    console.log(`  ${row.name}: ${top.join(', ')}`);
+/** Prints the report; with `--check`, exits 1 when a figure misses its budget. */
+async function main(args) {
+  let rows;
+  try {
+    rows = await measureSizes();
+  } catch (error) {
+    console.error(`size: ${error.message}`);
+    process.exit(2);
+  }
+  if (args.has('--json')) {
+    console.log(JSON.stringify(rows, null, 2));
+  } else {
+    const table = [
+      ['bundle', 'minified', 'brotli', 'budget', ''],
+      ...rows.map((r) => [r.name, kb(r.minified), kb(r.brotli), `≤ ${kb(r.budget)}`, r.pass ? 'PASS' : 'MISS']),
+    ];
+    const widths = table[0].map((_, i) => Math.max(...table.map((line) => line[i].length)));
+    const line = (cells) =>
+      cells
+        .map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])))
+        .join('  ')
+        .trimEnd();
+    console.log('Web components, minified and brotli-compressed (quality 11); KB = 1,024 bytes.\n');
+    console.log(line(table[0]));
+    console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+    for (const cells of table.slice(1)) console.log(line(cells));
+    console.log("\nTop contributors (minified bytes in esbuild's bundle of the same entry; brotli ≈ its share of the total):");
+    for (const row of rows) {
+      const total = row.contributors.reduce((sum, [, bytes]) => sum + bytes, 0);
+      const top = row.contributors
+        .slice(0, 8)
+        .map(([name, bytes]) => `${name} ${kb(bytes)} (${Math.round((bytes / total) * 100)}%, ≈${kb((bytes / total) * row.brotli)} br)`);
+      console.log(`  ${row.name}: ${top.join(', ')}`);
+    }
+  }
+
+  const missed = rows.filter((row) => !row.pass);
+  if (missed.length > 0) {
+    console.error(`\nsize: ${missed.length} over budget: ${missed.map((r) => `${r.name} ${kb(r.brotli)} > ${kb(r.budget)}`).join('; ')}`);
+    if (args.has('--check')) process.exit(1);
   }
 }
 
-const missed = rows.filter((row) => !row.pass);
-if (missed.length > 0) {
-  console.error(`\nsize: ${missed.length} over budget: ${missed.map((r) => `${r.name} ${kb(r.brotli)} > ${kb(r.budget)}`).join('; ')}`);
-  if (args.has('--check')) process.exit(1);
-}
+if (process.argv[1] === fileURLToPath(import.meta.url)) await main(new Set(process.argv.slice(2)));

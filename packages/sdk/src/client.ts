@@ -2,9 +2,10 @@ import type { CurrencyCode, Fan, Health as HealthType, Me as MeType, Quote as Qu
 import { atom, type ReadableAtom } from 'nanostores';
 import { PopupBlockedError } from './errors.js';
 import { Auth } from './internal/auth.js';
-import { popupFeatures, windowOpen, type StorageOption } from './internal/browser.js';
-import { Http, type HttpMethod, type RequestOptions } from './internal/http.js';
-import { Health, Me, Quote, RateList, TopUpPackList, type ResponseSchema } from './internal/schemas.js';
+import { canOpenPopups, closePopup, openPopup, type StorageOption } from './internal/browser.js';
+import { checkWhole, Http } from './internal/http.js';
+import { Health, RateList } from './internal/platform-schemas.js';
+import { Me, Quote, TopUpPackList } from './internal/schemas.js';
 import { DEFAULT_POLL_WAIT_MS, runSignIn } from './internal/signin.js';
 import { ContentResource } from './money/content.js';
 import { GiftsResource } from './money/gifts.js';
@@ -102,20 +103,24 @@ export interface CallOptions {
 }
 
 /**
- * A client of the Diamonds platform for one site: make it with {@link createDiamonds}.
+ * The core of a {@link DiamondsClient}: sign-in, the fan's wallet and top-ups, without what
+ * {@link DiamondsClient} adds: the money resources (`gifts`, `content`, `orders`), `health()`,
+ * `rates()` and `quote()`.
  *
  * @remarks
- * Creating a client does no network work and touches no browser global, so it is safe at the
- * top of a module and in Node. Each call either resolves with data parsed by the protocol's
- * schemas or rejects with a {@link DiamondsError} subclass.
+ * Every `DiamondsClient` is one, so code that needs only the core (the Diamonds elements, for
+ * one) takes either. Made alone (`new DiamondsClientCore(options)`), it leaves the resources'
+ * code out of a bundle. Creating one does no network work and touches no browser global.
  */
-export class DiamondsClient {
+export class DiamondsClientCore {
+  // The fields are `declare`d: each is set once, in the constructor, and a class field would
+  // only repeat every name in the bundle.
   /** The site's publishable key. */
-  readonly publishableKey: string;
+  declare readonly publishableKey: string;
   /** The API base every request goes to, without a trailing slash. */
-  readonly apiBase: string;
+  declare readonly apiBase: string;
   /** The canonical locale given at creation, if any. */
-  readonly locale: string | undefined;
+  declare readonly locale: string | undefined;
   /**
    * The fan's sign-in, as a nanostores atom: read it with `.get()`, follow it with `.subscribe()`
    * or your framework's nanostores binding.
@@ -129,7 +134,7 @@ export class DiamondsClient {
    * });
    * ```
    */
-  readonly session: ReadableAtom<Session>;
+  declare readonly session: ReadableAtom<Session>;
   /**
    * What the fan lets this site spend per day without asking, and what is left; `null` until
    * known (signed out, or before {@link DiamondsClient.me} answered).
@@ -139,7 +144,7 @@ export class DiamondsClient {
    * const left = client.allowance.get()?.remaining ?? 0;
    * ```
    */
-  readonly allowance: ReadableAtom<Allowance | null>;
+  declare readonly allowance: ReadableAtom<Allowance | null>;
   /**
    * The fan's wallet: a store of {@link WalletState} (`idle` until the first refresh, then
    * `ready` with the balances), with {@link WalletActions.refresh} and the history iterator
@@ -154,7 +159,7 @@ export class DiamondsClient {
    * for await (const entry of client.wallet.history({ limit: 20 })) console.log(entry.description);
    * ```
    */
-  readonly wallet: WalletStore;
+  declare readonly wallet: WalletStore;
   /**
    * The spends waiting for the fan's answer in a confirmation popup opened by this client:
    * added when the popup shows the confirmation, removed when the spend settles.
@@ -165,38 +170,8 @@ export class DiamondsClient {
    * ```
    */
   readonly confirmations: ReadableAtom<readonly PendingConfirmation[]> = atom<readonly PendingConfirmation[]>([]);
-  /**
-   * The gift catalog and sending gifts: {@link GiftsResource.catalog}, {@link GiftsResource.send}.
-   *
-   * @example
-   * ```ts
-   * await client.gifts.send({ creatorId: 'usr_01JD…', giftId: 'rose' });
-   * ```
-   */
-  readonly gifts: GiftsResource;
-  /**
-   * Exclusive content: {@link ContentResource.get}, {@link ContentResource.unlock},
-   * {@link ContentResource.body}.
-   *
-   * @example
-   * ```ts
-   * const { receipt } = await client.content.unlock('ct_01JD…');
-   * ```
-   */
-  readonly content: ContentResource;
-  /**
-   * Shop orders at checkout: {@link OrdersResource.get}, {@link OrdersResource.pay}.
-   *
-   * @example
-   * ```ts
-   * const paid = await client.orders.pay('ord_01JD…');
-   * ```
-   */
-  readonly orders: OrdersResource;
-  readonly #http: Http;
-  readonly #auth: Auth;
-  readonly #pollWaitMs: number;
-  readonly #money: Money;
+  /** What the money resources share with the client. @internal */
+  declare readonly money: Money;
   #signingIn: { promise: Promise<Fan>; popup: { focus?(): void } } | undefined;
 
   /**
@@ -210,20 +185,14 @@ export class DiamondsClient {
     this.publishableKey = checkKey(options.publishableKey);
     this.apiBase = checkApiBase(options.apiBase ?? DEFAULT_API_BASE);
     this.locale = options.locale === undefined ? undefined : checkLocale(options.locale);
-    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
-      throw new RangeError(`createDiamonds: timeoutMs must be a positive whole number of milliseconds, not ${timeoutMs}.`);
-    }
-    const maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
-    if (!Number.isInteger(maxRetries) || maxRetries < 0) {
-      throw new RangeError(`createDiamonds: maxRetries must be a whole number, 0 or more, not ${maxRetries}.`);
-    }
+    const timeoutMs = checkWhole('createDiamonds: timeoutMs (milliseconds)', options.timeoutMs ?? DEFAULT_TIMEOUT_MS, 1);
+    const maxRetries = checkWhole('createDiamonds: maxRetries', options.maxRetries ?? DEFAULT_MAX_RETRIES, 0);
     const headers: Record<string, string> = {
       Accept: 'application/json',
       Authorization: `Bearer ${this.publishableKey}`,
     };
     if (this.locale !== undefined) headers['Accept-Language'] = this.locale;
-    this.#http = new Http({
+    const http = new Http({
       apiBase: this.apiBase,
       headers,
       fetch: options.fetch,
@@ -231,23 +200,22 @@ export class DiamondsClient {
       maxRetries,
       maxRetryAfterMs: MAX_RETRY_AFTER_MS,
     });
-    this.#pollWaitMs = options.pollWaitMs ?? DEFAULT_POLL_WAIT_MS;
-    this.#auth = new Auth({
-      http: this.#http,
+    const auth = new Auth({
+      http,
       publishableKey: this.publishableKey,
       storage: checkStorage(options.storage ?? 'memory'),
       clock: options.clock ?? Date.now,
     });
-    this.session = this.#auth.session;
-    this.allowance = this.#auth.allowance;
-    const wallet = createWalletStore(this.#auth, `diamonds:wallet:${this.publishableKey}`);
+    this.session = auth.session;
+    this.allowance = auth.allowance;
+    const wallet = createWalletStore(auth, `diamonds:wallet:${this.publishableKey}`);
     this.wallet = wallet;
-    this.#money = {
-      http: this.#http,
-      auth: this.#auth,
+    this.money = {
+      http,
+      auth,
       wallet,
       confirmations: this.confirmations as Money['confirmations'],
-      pollWaitMs: this.#pollWaitMs,
+      pollWaitMs: options.pollWaitMs ?? DEFAULT_POLL_WAIT_MS,
       // After a spend or top-up: this tab reads the new balance, the site's other tabs follow.
       refreshWallet: () =>
         wallet.refresh().then(
@@ -255,26 +223,6 @@ export class DiamondsClient {
           () => undefined,
         ),
     };
-    this.gifts = new GiftsResource(this.#money);
-    this.content = new ContentResource(this.#money);
-    this.orders = new OrdersResource(this.#money);
-  }
-
-  /**
-   * Asks the platform whether it is up (`GET /healthz`).
-   *
-   * @returns The platform's status, database kind, schema version and version.
-   * @throws {@link DiamondsNetworkError} when the platform cannot be reached.
-   * @throws {@link DiamondsApiError} when it answers with an error.
-   * @throws {@link DiamondsSchemaError} when its answer is not a protocol `Health`.
-   * @example
-   * ```ts
-   * const health = await client.health();
-   * console.log(health.version, health.database);
-   * ```
-   */
-  health(options: CallOptions = {}): Promise<HealthType> {
-    return this.#http.request('get', 'healthz', Health, { signal: options.signal });
   }
 
   /**
@@ -312,19 +260,19 @@ export class DiamondsClient {
       return this.#signingIn.promise;
     }
     // Synchronously, inside the click: any await before window.open and the blocker wins.
-    const open = windowOpen();
-    const popup = open?.('about:blank', 'diamonds-signin', popupFeatures()) ?? null;
+    const popup = openPopup('about:blank', 'diamonds-signin');
     if (!popup) {
-      const message = open
+      const message = canOpenPopups()
         ? 'The browser blocked the sign-in window: call signIn() directly from a click (or allow popups for this site).'
         : 'signIn() needs a browser window to open the sign-in popup; there is no window.open here.';
       return Promise.reject(new PopupBlockedError(message, { code: 'popup_blocked' }));
     }
-    const undo = this.#auth.beginSignIn();
+    const { auth } = this.money;
+    const undo = auth.beginSignIn();
     const promise = (async () => {
       try {
-        const { fan, tokens } = await runSignIn({ http: this.#http, popup, signal: options.signal, pollWaitMs: this.#pollWaitMs });
-        this.#auth.signedInAs(fan, tokens);
+        const { fan, tokens } = await runSignIn({ ...this.money, popup, signal: options.signal });
+        auth.signedInAs(fan, tokens);
         // Fill in the site and the allowance now; the sign-in stands even if this fails.
         await this.me(options).catch(() => undefined);
         return fan;
@@ -333,11 +281,7 @@ export class DiamondsClient {
         throw error;
       } finally {
         this.#signingIn = undefined;
-        try {
-          popup.close();
-        } catch {
-          // A popup on another origin may refuse; it closes itself after the fan answers.
-        }
+        closePopup(popup);
       }
     })();
     this.#signingIn = { promise, popup };
@@ -357,7 +301,7 @@ export class DiamondsClient {
    * ```
    */
   signOut(): Promise<void> {
-    return this.#auth.signOut();
+    return this.money.auth.signOut();
   }
 
   /**
@@ -373,22 +317,10 @@ export class DiamondsClient {
    * ```
    */
   async me(options: CallOptions = {}): Promise<MeType> {
-    const me = await this.#auth.request('get', 'v1/me', Me, { signal: options.signal });
-    this.#auth.updateFromMe(me.fan, me.site, { perDay: me.allowancePerDay, remaining: me.remainingAllowance });
+    const { auth } = this.money;
+    const me = await auth.request('get', 'v1/me', Me, options);
+    auth.updateFromMe(me);
     return me;
-  }
-
-  /**
-   * The exchange rate in force for every currency (`GET /v1/rates`): what 1,000 Diamonds cost a
-   * fan, in whole minor units (cents).
-   *
-   * @example
-   * ```ts
-   * const usd = (await client.rates()).find((rate) => rate.currency === 'USD');
-   * ```
-   */
-  async rates(options: CallOptions = {}): Promise<Rate[]> {
-    return (await this.#http.request('get', 'v1/rates', RateList, { signal: options.signal })).data;
   }
 
   /**
@@ -402,22 +334,7 @@ export class DiamondsClient {
    * ```
    */
   async topUpPacks(currency: CurrencyCode, options: CallOptions = {}): Promise<TopUpPack[]> {
-    return (await this.#http.request('get', 'v1/topup-packs', TopUpPackList, { searchParams: { currency }, signal: options.signal })).data;
-  }
-
-  /**
-   * Locks the price of `diamonds` in `currency` for 10 minutes (`POST /v1/quotes`); a top-up
-   * names it. Amounts are whole Diamonds and whole minor units.
-   *
-   * @throws {@link DiamondsApiError} `invalid_amount`, `amount_too_large`, `invalid_currency`, `rate_unavailable`.
-   * @example
-   * ```ts
-   * const quote = await client.quote(500, 'USD');
-   * console.log(quote.total.amountMinor, quote.total.currency, new Date(quote.expiresAt));
-   * ```
-   */
-  quote(diamonds: number, currency: CurrencyCode, options: CallOptions = {}): Promise<QuoteType> {
-    return this.#http.request('post', 'v1/quotes', Quote, { json: { diamonds, currency }, signal: options.signal });
+    return (await this.money.http.request('get', 'v1/topup-packs', TopUpPackList, { ...options, searchParams: { currency } })).data;
   }
 
   /**
@@ -448,17 +365,108 @@ export class DiamondsClient {
    * ```
    */
   topUp(params: TopUpParams, options: SpendOptions = {}): Promise<TopUp> {
-    return topUp(this.#money, params, options);
+    return topUp(this.money, params, options);
+  }
+}
+
+/**
+ * A client of the Diamonds platform for one site: make it with {@link createDiamonds}.
+ *
+ * @remarks
+ * Creating a client does no network work and touches no browser global, so it is safe at the
+ * top of a module and in Node. Each call either resolves with data parsed by the protocol's
+ * schemas or rejects with a {@link DiamondsError} subclass. It is a {@link DiamondsClientCore}
+ * with the money resources ({@link DiamondsClient.gifts}, {@link DiamondsClient.content},
+ * {@link DiamondsClient.orders}) and {@link DiamondsClient.health}, {@link DiamondsClient.rates}
+ * and {@link DiamondsClient.quote}.
+ */
+export class DiamondsClient extends DiamondsClientCore {
+  /**
+   * The gift catalog and sending gifts: {@link GiftsResource.catalog}, {@link GiftsResource.send}.
+   *
+   * @example
+   * ```ts
+   * await client.gifts.send({ creatorId: 'usr_01JD…', giftId: 'rose' });
+   * ```
+   */
+  declare readonly gifts: GiftsResource;
+  /**
+   * Exclusive content: {@link ContentResource.get}, {@link ContentResource.unlock},
+   * {@link ContentResource.body}.
+   *
+   * @example
+   * ```ts
+   * const { receipt } = await client.content.unlock('ct_01JD…');
+   * ```
+   */
+  declare readonly content: ContentResource;
+  /**
+   * Shop orders at checkout: {@link OrdersResource.get}, {@link OrdersResource.pay}.
+   *
+   * @example
+   * ```ts
+   * const paid = await client.orders.pay('ord_01JD…');
+   * ```
+   */
+  declare readonly orders: OrdersResource;
+
+  /**
+   * Checks the options and makes the client; {@link createDiamonds} is the usual way in.
+   *
+   * @throws TypeError when the key is missing or secret, or `apiBase` is not an http(s) URL.
+   * @throws RangeError when `locale`, `timeoutMs` or `maxRetries` is out of range.
+   * @throws TypeError when `storage` is not one of its choices.
+   */
+  constructor(options: DiamondsOptions) {
+    super(options);
+    this.gifts = new GiftsResource(this.money);
+    this.content = new ContentResource(this.money);
+    this.orders = new OrdersResource(this.money);
   }
 
   /**
-   * Sends a request as the signed-in fan (with the `Diamonds-Token` header), refreshing the
-   * access token when needed; for the SDK's own resources.
+   * Asks the platform whether it is up (`GET /healthz`).
    *
-   * @internal
+   * @returns The platform's status, database kind, schema version and version.
+   * @throws {@link DiamondsNetworkError} when the platform cannot be reached.
+   * @throws {@link DiamondsApiError} when it answers with an error.
+   * @throws {@link DiamondsSchemaError} when its answer is not a protocol `Health`.
+   * @example
+   * ```ts
+   * const health = await client.health();
+   * console.log(health.version, health.database);
+   * ```
    */
-  authedRequest<T>(method: HttpMethod, path: string, schema: ResponseSchema<T>, options: RequestOptions = {}): Promise<T> {
-    return this.#auth.request(method, path, schema, options);
+  health(options: CallOptions = {}): Promise<HealthType> {
+    return this.money.http.request('get', 'healthz', Health, options);
+  }
+
+  /**
+   * The exchange rate in force for every currency (`GET /v1/rates`): what 1,000 Diamonds cost a
+   * fan, in whole minor units (cents).
+   *
+   * @example
+   * ```ts
+   * const usd = (await client.rates()).find((rate) => rate.currency === 'USD');
+   * ```
+   */
+  async rates(options: CallOptions = {}): Promise<Rate[]> {
+    return (await this.money.http.request('get', 'v1/rates', RateList, options)).data;
+  }
+
+  /**
+   * Locks the price of `diamonds` in `currency` for 10 minutes (`POST /v1/quotes`); a top-up
+   * names it. Amounts are whole Diamonds and whole minor units.
+   *
+   * @throws {@link DiamondsApiError} `invalid_amount`, `amount_too_large`, `invalid_currency`, `rate_unavailable`.
+   * @example
+   * ```ts
+   * const quote = await client.quote(500, 'USD');
+   * console.log(quote.total.amountMinor, quote.total.currency, new Date(quote.expiresAt));
+   * ```
+   */
+  quote(diamonds: number, currency: CurrencyCode, options: CallOptions = {}): Promise<QuoteType> {
+    return this.money.http.request('post', 'v1/quotes', Quote, { ...options, json: { diamonds, currency } });
   }
 }
 
@@ -484,14 +492,12 @@ export function createDiamonds(options: DiamondsOptions): DiamondsClient {
 }
 
 function checkStorage(storage: unknown): StorageOption {
-  if (storage === 'memory' || storage === 'local' || storage === 'session') return storage;
-  const candidate = storage as Partial<Record<'getItem' | 'setItem' | 'removeItem', unknown>> | null;
+  const candidate = storage as Partial<Record<string, unknown>> | null;
   if (
-    typeof candidate === 'object' &&
-    candidate !== null &&
-    typeof candidate.getItem === 'function' &&
-    typeof candidate.setItem === 'function' &&
-    typeof candidate.removeItem === 'function'
+    storage === 'memory' ||
+    storage === 'local' ||
+    storage === 'session' ||
+    (typeof candidate?.getItem === 'function' && typeof candidate.setItem === 'function' && typeof candidate.removeItem === 'function')
   ) {
     return storage as StorageOption;
   }
@@ -499,32 +505,28 @@ function checkStorage(storage: unknown): StorageOption {
 }
 
 function checkKey(key: unknown): string {
-  if (typeof key !== 'string' || key === '') {
-    throw new TypeError('createDiamonds: publishableKey is required (it starts with "pk_").');
-  }
-  if (key.startsWith('sk_')) {
+  if (typeof key === 'string' && key.startsWith('sk_')) {
     throw new TypeError(
       "createDiamonds: that is a secret key (sk_…). Secret keys belong on your server, never in a page or a client; pass the site's publishable key (pk_…).",
     );
   }
-  if (!key.startsWith('pk_')) {
-    throw new TypeError('createDiamonds: publishableKey must start with "pk_".');
+  if (typeof key !== 'string' || !key.startsWith('pk_')) {
+    throw new TypeError(`createDiamonds: publishableKey is required and starts with "pk_", not ${JSON.stringify(key)}.`);
   }
   return key;
 }
 
 function checkApiBase(apiBase: string): string {
-  let url: URL;
+  let url: URL | undefined;
   try {
     url = new URL(apiBase);
-  } catch (cause) {
-    throw new TypeError(`createDiamonds: apiBase must be an absolute URL, not ${JSON.stringify(apiBase)}.`, { cause });
+  } catch {
+    // Not a URL at all: refused below.
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new TypeError(`createDiamonds: apiBase must be an http or https URL, not ${JSON.stringify(apiBase)}.`);
-  }
-  if (url.search !== '' || url.hash !== '') {
-    throw new TypeError(`createDiamonds: apiBase may not carry a query or fragment: ${JSON.stringify(apiBase)}.`);
+  if (!url || !/^https?:$/.test(url.protocol) || url.search || url.hash) {
+    throw new TypeError(
+      `createDiamonds: apiBase must be an absolute http or https URL without a query or fragment, not ${JSON.stringify(apiBase)}.`,
+    );
   }
   return url.href.replace(/\/+$/, '');
 }

@@ -71,7 +71,6 @@ export interface RateLimitErrorOptions extends DiamondsApiErrorOptions {
  * ```
  */
 export class DiamondsError extends Error {
-  override readonly name: string = 'DiamondsError';
   /** The stable code (see {@link DiamondsErrorCode}). */
   readonly code: DiamondsErrorCode;
   /** The server's request id (`req_…`), to quote in a support request; absent with no response. */
@@ -90,7 +89,6 @@ export class DiamondsError extends Error {
  * @remarks {@link DiamondsApiError.code} is the server's stable code, such as `not_found`.
  */
 export class DiamondsApiError extends DiamondsError {
-  override readonly name: string = 'DiamondsApiError';
   /** The HTTP status of the response. */
   readonly status: number;
   /** The request field that was wrong, as a dotted path (`postings.1.amountDiamonds`), if any. */
@@ -104,14 +102,10 @@ export class DiamondsApiError extends DiamondsError {
 }
 
 /** The wallet holds fewer Diamonds than the spend needs (`insufficient_funds`). */
-export class InsufficientFundsError extends DiamondsApiError {
-  override readonly name: string = 'InsufficientFundsError';
-}
+export class InsufficientFundsError extends DiamondsApiError {}
 
 /** No valid key or token came with the request (a 401, such as `invalid_api_key`). */
-export class AuthenticationError extends DiamondsApiError {
-  override readonly name: string = 'AuthenticationError';
-}
+export class AuthenticationError extends DiamondsApiError {}
 
 /**
  * Too many requests (a 429, `rate_limited`).
@@ -120,7 +114,6 @@ export class AuthenticationError extends DiamondsApiError {
  * wait was too long, or absent, or retries ran out.
  */
 export class RateLimitError extends DiamondsApiError {
-  override readonly name: string = 'RateLimitError';
   /** How long the server asked to wait before retrying, from `Retry-After`, if it said. */
   readonly retryAfterMs: number | undefined;
 
@@ -134,9 +127,7 @@ export class RateLimitError extends DiamondsApiError {
  * The request got no response: offline, refused, reset, or timed out (code `network_error` or
  * `timeout`). Safe to retry; the SDK already did for the failures it could.
  */
-export class DiamondsNetworkError extends DiamondsError {
-  override readonly name: string = 'DiamondsNetworkError';
-}
+export class DiamondsNetworkError extends DiamondsError {}
 
 /**
  * A response arrived but failed the protocol schema (code `invalid_response`): not JSON, or
@@ -144,9 +135,7 @@ export class DiamondsNetworkError extends DiamondsError {
  *
  * @remarks The `cause` holds the JSON syntax error or the zod error with the failed paths.
  */
-export class DiamondsSchemaError extends DiamondsError {
-  override readonly name: string = 'DiamondsSchemaError';
-}
+export class DiamondsSchemaError extends DiamondsError {}
 
 /**
  * The call needs a signed-in fan and there is none (code `signin_required`): never signed in,
@@ -161,9 +150,7 @@ export class DiamondsSchemaError extends DiamondsError {
  * }
  * ```
  */
-export class SignInRequiredError extends DiamondsError {
-  override readonly name: string = 'SignInRequiredError';
-}
+export class SignInRequiredError extends DiamondsError {}
 
 /**
  * The fan's own outcome, not a fault: the popup was blocked or closed, the fan said no, or the
@@ -179,9 +166,7 @@ export class SignInRequiredError extends DiamondsError {
  * }
  * ```
  */
-export class DiamondsOutcomeError extends DiamondsError {
-  override readonly name: string = 'DiamondsOutcomeError';
-}
+export class DiamondsOutcomeError extends DiamondsError {}
 
 /**
  * The browser blocked the popup (code `popup_blocked`): `window.open` returned nothing, usually
@@ -199,7 +184,6 @@ export class DiamondsOutcomeError extends DiamondsError {
  * ```
  */
 export class PopupBlockedError extends DiamondsOutcomeError {
-  override readonly name: string = 'PopupBlockedError';
   /**
    * For a spend the server already holds: the confirmation's id (`cnf_…`), so that a UI can
    * offer a link to {@link PopupBlockedError.confirmationUrl} instead; absent otherwise.
@@ -231,9 +215,7 @@ export interface PopupBlockedErrorOptions extends DiamondsErrorOptions {
  * });
  * ```
  */
-export class PopupClosedError extends DiamondsOutcomeError {
-  override readonly name: string = 'PopupClosedError';
-}
+export class PopupClosedError extends DiamondsOutcomeError {}
 
 /**
  * The fan declined to connect this site on the consent screen (code `signin_denied`).
@@ -245,9 +227,7 @@ export class PopupClosedError extends DiamondsOutcomeError {
  * });
  * ```
  */
-export class SignInDeniedError extends DiamondsOutcomeError {
-  override readonly name: string = 'SignInDeniedError';
-}
+export class SignInDeniedError extends DiamondsOutcomeError {}
 
 /**
  * The sign-in request ran out of time before the fan answered (code `signin_expired`).
@@ -259,9 +239,7 @@ export class SignInDeniedError extends DiamondsOutcomeError {
  * });
  * ```
  */
-export class SignInExpiredError extends DiamondsOutcomeError {
-  override readonly name: string = 'SignInExpiredError';
-}
+export class SignInExpiredError extends DiamondsOutcomeError {}
 
 /**
  * The fan declined a spend on the confirmation screen (code `confirmation_declined`); the held
@@ -272,9 +250,7 @@ export class SignInExpiredError extends DiamondsOutcomeError {
  * if (isConfirmationDeclinedError(error)) console.info('Not sent: the fan declined.');
  * ```
  */
-export class ConfirmationDeclinedError extends DiamondsOutcomeError {
-  override readonly name: string = 'ConfirmationDeclinedError';
-}
+export class ConfirmationDeclinedError extends DiamondsOutcomeError {}
 
 /**
  * A spend's confirmation ran out of time (code `confirmation_expired`); the held Diamonds went
@@ -285,9 +261,7 @@ export class ConfirmationDeclinedError extends DiamondsOutcomeError {
  * if (isConfirmationExpiredError(error)) console.info('Not sent: the confirmation expired.');
  * ```
  */
-export class ConfirmationExpiredError extends DiamondsOutcomeError {
-  override readonly name: string = 'ConfirmationExpiredError';
-}
+export class ConfirmationExpiredError extends DiamondsOutcomeError {}
 
 /**
  * A top-up failed and nothing was charged or credited: {@link DiamondsError.code} is the
@@ -302,7 +276,6 @@ export class ConfirmationExpiredError extends DiamondsOutcomeError {
  * ```
  */
 export class TopUpFailedError extends DiamondsError {
-  override readonly name: string = 'TopUpFailedError';
   /** The failed top-up's id (`tu_…`). */
   readonly topUpId: string;
 
@@ -312,49 +285,45 @@ export class TopUpFailedError extends DiamondsError {
   }
 }
 
-/** Every class name above, each with the name of its parent. */
-const PARENT_OF = {
-  DiamondsError: undefined,
-  DiamondsApiError: 'DiamondsError',
-  InsufficientFundsError: 'DiamondsApiError',
-  AuthenticationError: 'DiamondsApiError',
-  RateLimitError: 'DiamondsApiError',
-  DiamondsNetworkError: 'DiamondsError',
-  DiamondsSchemaError: 'DiamondsError',
-  SignInRequiredError: 'DiamondsError',
-  DiamondsOutcomeError: 'DiamondsError',
-  PopupBlockedError: 'DiamondsOutcomeError',
-  PopupClosedError: 'DiamondsOutcomeError',
-  SignInDeniedError: 'DiamondsOutcomeError',
-  SignInExpiredError: 'DiamondsOutcomeError',
-  ConfirmationDeclinedError: 'DiamondsOutcomeError',
-  ConfirmationExpiredError: 'DiamondsOutcomeError',
-  TopUpFailedError: 'DiamondsError',
-} as const satisfies Record<string, string | undefined>;
+/** Every class above by its `name`: an error from another copy of the SDK is matched by name. */
+const BY_NAME = {
+  // No prototype: a `name` such as `toString` finds nothing.
+  __proto__: null,
+  DiamondsError,
+  DiamondsApiError,
+  InsufficientFundsError,
+  AuthenticationError,
+  RateLimitError,
+  DiamondsNetworkError,
+  DiamondsSchemaError,
+  SignInRequiredError,
+  DiamondsOutcomeError,
+  PopupBlockedError,
+  PopupClosedError,
+  SignInDeniedError,
+  SignInExpiredError,
+  ConfirmationDeclinedError,
+  ConfirmationExpiredError,
+  TopUpFailedError,
+} as unknown as Record<string, (abstract new (...args: never) => DiamondsError) | undefined>;
 
-type ErrorName = keyof typeof PARENT_OF;
-
-/** The class named `name` and its ancestors, nearest first; empty for a name not ours. */
-function lineage(name: unknown): ErrorName[] {
-  const chain: ErrorName[] = [];
-  let current: ErrorName | undefined = typeof name === 'string' && Object.hasOwn(PARENT_OF, name) ? (name as ErrorName) : undefined;
-  for (; current !== undefined; current = PARENT_OF[current]) chain.push(current);
-  return chain;
-}
+// Each class's `name` (on its prototype), which minifiers would otherwise take from the class.
+for (const name in BY_NAME) (BY_NAME[name]!.prototype as { name: string }).name = name;
 
 /**
- * Whether `value` looks like an error of class `name` or a subclass: by its `name` and the
- * fields that class guarantees. Structural so that errors from another bundle or frame pass.
+ * Whether `value` is an error of class `base` or a subclass: `instanceof`, else (for errors
+ * from another bundle or frame) by its `name` and the fields that class guarantees.
  */
-function looksLike(value: unknown, name: ErrorName): boolean {
-  if (typeof value !== 'object' || value === null) return false;
-  const candidate = value as { name?: unknown; code?: unknown; message?: unknown; status?: unknown };
-  const chain = lineage(candidate.name);
+function is(value: unknown, base: abstract new (...args: never) => DiamondsError): boolean {
+  if (value instanceof base) return true;
+  const candidate = value as { name?: unknown; code?: unknown; message?: unknown; status?: unknown } | null;
+  const own = BY_NAME[candidate?.name as string];
+  const kindOf = (parent: typeof base) => own === parent || own?.prototype instanceof parent;
   return (
-    chain.includes(name) &&
-    typeof candidate.code === 'string' &&
+    kindOf(base) &&
+    typeof candidate?.code === 'string' &&
     typeof candidate.message === 'string' &&
-    (!chain.includes('DiamondsApiError') || typeof candidate.status === 'number')
+    (!kindOf(DiamondsApiError) || typeof candidate.status === 'number')
   );
 }
 
@@ -365,80 +334,80 @@ function looksLike(value: unknown, name: ErrorName): boolean {
  * frames and a page may load two bundles of the SDK.
  */
 export function isDiamondsError(value: unknown): value is DiamondsError {
-  return value instanceof DiamondsError || looksLike(value, 'DiamondsError');
+  return is(value, DiamondsError);
 }
 
 /** Whether `value` is a {@link DiamondsApiError} (any subclass), also from another SDK copy. */
 export function isDiamondsApiError(value: unknown): value is DiamondsApiError {
-  return value instanceof DiamondsApiError || looksLike(value, 'DiamondsApiError');
+  return is(value, DiamondsApiError);
 }
 
 /** Whether `value` is an {@link InsufficientFundsError}, also from another SDK copy. */
 export function isInsufficientFundsError(value: unknown): value is InsufficientFundsError {
-  return value instanceof InsufficientFundsError || looksLike(value, 'InsufficientFundsError');
+  return is(value, InsufficientFundsError);
 }
 
 /** Whether `value` is an {@link AuthenticationError}, also from another SDK copy. */
 export function isAuthenticationError(value: unknown): value is AuthenticationError {
-  return value instanceof AuthenticationError || looksLike(value, 'AuthenticationError');
+  return is(value, AuthenticationError);
 }
 
 /** Whether `value` is a {@link RateLimitError}, also from another SDK copy. */
 export function isRateLimitError(value: unknown): value is RateLimitError {
-  return value instanceof RateLimitError || looksLike(value, 'RateLimitError');
+  return is(value, RateLimitError);
 }
 
 /** Whether `value` is a {@link DiamondsNetworkError}, also from another SDK copy. */
 export function isDiamondsNetworkError(value: unknown): value is DiamondsNetworkError {
-  return value instanceof DiamondsNetworkError || looksLike(value, 'DiamondsNetworkError');
+  return is(value, DiamondsNetworkError);
 }
 
 /** Whether `value` is a {@link DiamondsSchemaError}, also from another SDK copy. */
 export function isDiamondsSchemaError(value: unknown): value is DiamondsSchemaError {
-  return value instanceof DiamondsSchemaError || looksLike(value, 'DiamondsSchemaError');
+  return is(value, DiamondsSchemaError);
 }
 
 /** Whether `value` is a {@link SignInRequiredError}, also from another SDK copy. */
 export function isSignInRequiredError(value: unknown): value is SignInRequiredError {
-  return value instanceof SignInRequiredError || looksLike(value, 'SignInRequiredError');
+  return is(value, SignInRequiredError);
 }
 
 /** Whether `value` is a {@link DiamondsOutcomeError} (the fan's own outcome), also from another SDK copy. */
 export function isDiamondsOutcomeError(value: unknown): value is DiamondsOutcomeError {
-  return value instanceof DiamondsOutcomeError || looksLike(value, 'DiamondsOutcomeError');
+  return is(value, DiamondsOutcomeError);
 }
 
 /** Whether `value` is a {@link PopupBlockedError}, also from another SDK copy. */
 export function isPopupBlockedError(value: unknown): value is PopupBlockedError {
-  return value instanceof PopupBlockedError || looksLike(value, 'PopupBlockedError');
+  return is(value, PopupBlockedError);
 }
 
 /** Whether `value` is a {@link PopupClosedError}, also from another SDK copy. */
 export function isPopupClosedError(value: unknown): value is PopupClosedError {
-  return value instanceof PopupClosedError || looksLike(value, 'PopupClosedError');
+  return is(value, PopupClosedError);
 }
 
 /** Whether `value` is a {@link SignInDeniedError}, also from another SDK copy. */
 export function isSignInDeniedError(value: unknown): value is SignInDeniedError {
-  return value instanceof SignInDeniedError || looksLike(value, 'SignInDeniedError');
+  return is(value, SignInDeniedError);
 }
 
 /** Whether `value` is a {@link SignInExpiredError}, also from another SDK copy. */
 export function isSignInExpiredError(value: unknown): value is SignInExpiredError {
-  return value instanceof SignInExpiredError || looksLike(value, 'SignInExpiredError');
+  return is(value, SignInExpiredError);
 }
 
 /** Whether `value` is a {@link ConfirmationDeclinedError}, also from another SDK copy. */
 export function isConfirmationDeclinedError(value: unknown): value is ConfirmationDeclinedError {
-  return value instanceof ConfirmationDeclinedError || looksLike(value, 'ConfirmationDeclinedError');
+  return is(value, ConfirmationDeclinedError);
 }
 
 /** Whether `value` is a {@link ConfirmationExpiredError}, also from another SDK copy. */
 export function isConfirmationExpiredError(value: unknown): value is ConfirmationExpiredError {
-  return value instanceof ConfirmationExpiredError || looksLike(value, 'ConfirmationExpiredError');
+  return is(value, ConfirmationExpiredError);
 }
 
 /** Whether `value` is a {@link TopUpFailedError}, also from another SDK copy. */
 export function isTopUpFailedError(value: unknown): value is TopUpFailedError {
-  return value instanceof TopUpFailedError || looksLike(value, 'TopUpFailedError');
+  return is(value, TopUpFailedError);
 }

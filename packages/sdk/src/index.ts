@@ -17,13 +17,15 @@
  *
  * @packageDocumentation
  */
-export { createDiamonds, DiamondsClient, DEFAULT_API_BASE, DEFAULT_TIMEOUT_MS, DEFAULT_MAX_RETRIES } from './client.js';
+export { createDiamonds, DiamondsClient, DiamondsClientCore, DEFAULT_API_BASE, DEFAULT_TIMEOUT_MS, DEFAULT_MAX_RETRIES } from './client.js';
 export type { DiamondsOptions, CallOptions } from './client.js';
 export type { Session, SessionStatus, Allowance, WalletState, PendingConfirmation } from './stores.js';
 export type { StorageLike, StorageOption } from './internal/browser.js';
-export type { GiftsResource, SendGiftParams } from './money/gifts.js';
-export type { ContentResource, UnlockedContent } from './money/content.js';
-export type { OrdersResource } from './money/orders.js';
+export { GiftsResource } from './money/gifts.js';
+export type { SendGiftParams } from './money/gifts.js';
+export { ContentResource } from './money/content.js';
+export type { UnlockedContent } from './money/content.js';
+export { OrdersResource } from './money/orders.js';
 export type { WalletStore, WalletActions, HistoryOptions } from './money/wallet.js';
 export type { SpendOptions } from './money/spend.js';
 export type { TopUpParams } from './money/topup.js';

@@ -1,5 +1,7 @@
 // The size budget of the browser entry (issue 5): minified and brotli-compressed, ≤ 8 KB for the
-// SDK's own code and ≤ 20 KB with ky, nanostores and zod/mini bundled in. A regression fails here.
+// SDK's own code and ≤ 20 KB with ky and nanostores bundled in. The browser entry parses responses
+// with its own validators (internal/check.ts), not zod: zod must stay out of the bundle (only the
+// Node entry, src/server, uses it). A regression fails here.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +13,7 @@ const OWN_BUDGET_BYTES = 8 * 1024;
 const FULL_BUDGET_BYTES = 20 * 1024;
 
 /** The browser entry bundled as a site's bundler would, minified; its brotli size in bytes. */
-async function brotliSize(external: string[]): Promise<{ minified: number; brotli: number }> {
+async function brotliSize(external: string[]): Promise<{ minified: number; brotli: number; inputs: string[] }> {
   const result = await build({
     entryPoints: [ENTRY],
     bundle: true,
@@ -19,6 +21,7 @@ async function brotliSize(external: string[]): Promise<{ minified: number; brotl
     format: 'esm',
     platform: 'browser',
     write: false,
+    metafile: true,
     conditions: ['source'],
     define: { 'process.env.NODE_ENV': '"production"' },
     external,
@@ -26,19 +29,27 @@ async function brotliSize(external: string[]): Promise<{ minified: number; brotl
   });
   const code = result.outputFiles[0]!.contents;
   const brotli = brotliCompressSync(code, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
-  return { minified: code.length, brotli };
+  return { minified: code.length, brotli, inputs: Object.keys(result.metafile.inputs) };
 }
 
 describe('browser bundle size', () => {
   it(`is at most ${OWN_BUDGET_BYTES} bytes brotli without its dependencies`, async () => {
-    const size = await brotliSize(['ky', 'nanostores', 'zod', 'zod/*', '@diamonds/protocol']);
+    const size = await brotliSize(['ky', 'nanostores', '@diamonds/protocol']);
     console.log(`# sdk without dependencies: ${size.minified} B minified, ${size.brotli} B brotli`);
     assert.ok(size.brotli <= OWN_BUDGET_BYTES, `${size.brotli} B > ${OWN_BUDGET_BYTES} B`);
   });
 
   it(`is at most ${FULL_BUDGET_BYTES} bytes brotli with everything bundled`, async () => {
     const size = await brotliSize([]);
-    console.log(`# sdk with ky, nanostores and zod/mini: ${size.minified} B minified, ${size.brotli} B brotli`);
+    console.log(`# sdk with ky and nanostores: ${size.minified} B minified, ${size.brotli} B brotli`);
     assert.ok(size.brotli <= FULL_BUDGET_BYTES, `${size.brotli} B > ${FULL_BUDGET_BYTES} B`);
+  });
+
+  it('does not bundle zod', async () => {
+    const { inputs } = await brotliSize([]);
+    assert.deepEqual(
+      inputs.filter((input) => input.includes('node_modules/zod/')),
+      [],
+    );
   });
 });

@@ -40,6 +40,8 @@ function formattersFor(locale: string): { number: Intl.NumberFormat; plural: Int
  * ```
  *
  * @summary A number of Diamonds with the diamond icon.
+ * @attr value - The number of Diamonds to show. Defaults to 0.
+ * @attr locale - The BCP 47 locale to format for, such as `de-DE`. Defaults to the closest `lang`, then the browser's.
  * @csspart base - The wrapper around icon and number.
  * @csspart icon - The diamond icon (decorative: hidden from assistive technology).
  * @csspart amount - The formatted number.

@@ -7,6 +7,8 @@ import { DiamondCheckout } from './checkout.js';
 import type { DiamondPaidEvent } from '../events/paid.js';
 import '../provider/define.js';
 import './define.js';
+// The German strings are opt-in for bundles (the drop-in script has them); the German tests need them.
+import '../i18n/locales/de.js';
 
 interface Mocha {
   timeout(ms: number): void;

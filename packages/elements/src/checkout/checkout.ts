@@ -1,8 +1,10 @@
 import { html, nothing, type PropertyValues, type TemplateResult } from 'lit';
 import { property, state } from 'lit/decorators.js';
 import { isDiamondsError } from '@diamonds/sdk';
-import type { CheckoutOrder, CurrencyCode, DiamondsClient, PendingConfirmation, Session } from '@diamonds/sdk';
+import type { CheckoutOrder, CurrencyCode, DiamondsClientCore, PendingConfirmation, Session } from '@diamonds/sdk';
 import { DiamondElement } from '../internal/diamond-element.js';
+import { ordersOf } from '../internal/client.js';
+import { checkout as strings } from '../i18n/en.js';
 import { TopUpOffer } from '../internal/top-up-offer.js';
 import { StoreController } from '../internal/store-controller.js';
 import { themeStyles } from '../internal/theme.js';
@@ -60,6 +62,12 @@ function count(locale: string, n: number): string {
  * ```
  *
  * @summary A checkout: the order, pay, the receipt.
+ * @attr order - The order's id (`ord_…`), created by the shop's backend. Required.
+ * @attr currency - The currency a top-up is paid in. Defaults to `USD`.
+ * @attr publishable-key - The site's publishable key (`pk_…`); not needed inside a `<diamond-provider>`.
+ * @attr api-base - The platform's address. Defaults to the origin the drop-in script came from.
+ * @attr locale - The BCP 47 locale of text, numbers and money. Defaults to the provider's, the closest `lang`, the browser's.
+ * @attr theme - `light` or `dark` forces a theme; by default it follows `prefers-color-scheme`.
  * @csspart base - The wrapper of everything.
  * @csspart lines - The table of the order's lines.
  * @csspart total - The total.
@@ -79,6 +87,9 @@ function count(locale: string, n: number): string {
 export class DiamondCheckout extends DiamondElement {
   /** The shadow styles: the theme, then `checkout.styles.ts`. */
   static override styles = [themeStyles, styles];
+
+  /** @internal */
+  static override strings = strings;
 
   /** The order's id (`ord_…`), created by the shop's backend. */
   @property()
@@ -153,13 +164,13 @@ export class DiamondCheckout extends DiamondElement {
     }
   }
 
-  private async _load(client: DiamondsClient, id: string): Promise<void> {
+  private async _load(client: DiamondsClientCore, id: string): Promise<void> {
     if (this._order?.id !== id) {
       this._order = undefined;
       this._show('loading');
     }
     try {
-      const order = await client.orders.get(id);
+      const order = await ordersOf(client).get(id);
       if (this.client !== client || this.order !== id) return;
       this._order = order;
       if (this._phase === 'loading') this._show('idle');
@@ -185,26 +196,30 @@ export class DiamondCheckout extends DiamondElement {
     const id = this._order?.id;
     if (!client || !id || this._busy) return;
     this._show('paying');
-    client.orders.pay(id).then(
-      (order) => {
-        this._order = order;
-        this._show('idle', this.t('checkout.paid'));
-        this.dispatchEvent(new DiamondPaidEvent(order));
-      },
-      async (error: unknown) => {
-        const code = isDiamondsError(error) ? error.code : undefined;
-        const note = this._explain(error);
-        if (code === 'order_already_paid' || code === 'order_canceled') {
-          this._order = await client.orders.get(id).catch(() => this._order);
-        }
-        this._show(code === 'insufficient_funds' ? 'insufficient' : 'error', note);
-        if (code === 'insufficient_funds') this._findPack(client);
-      },
-    );
+    ordersOf(client)
+      .pay(id)
+      .then(
+        (order) => {
+          this._order = order;
+          this._show('idle', this.t('checkout.paid'));
+          this.dispatchEvent(new DiamondPaidEvent(order));
+        },
+        async (error: unknown) => {
+          const code = isDiamondsError(error) ? error.code : undefined;
+          const note = this._explain(error);
+          if (code === 'order_already_paid' || code === 'order_canceled') {
+            this._order = await ordersOf(client)
+              .get(id)
+              .catch(() => this._order);
+          }
+          this._show(code === 'insufficient_funds' ? 'insufficient' : 'error', note);
+          if (code === 'insufficient_funds') this._findPack(client);
+        },
+      );
   }
 
   /** Finds the smallest top-up pack covering what the total lacks, before the fan clicks "Top up". */
-  private _findPack(client: DiamondsClient): void {
+  private _findPack(client: DiamondsClientCore): void {
     this._offer.prepare(client, this._order?.totalDiamonds ?? 0, this.currency);
   }
 

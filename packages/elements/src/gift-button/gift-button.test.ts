@@ -1,11 +1,13 @@
 // Runs in Chromium through @web/test-runner (mocha's describe/it are globals there), against the
 // real platform its config starts. window.open is stubbed: no test opens a real popup.
 import { emulateMedia, sendKeys } from '@web/test-runner-commands';
-import type { DiamondsClient, Gift } from '@diamonds/sdk';
+import type { DiamondsClientCore, Gift } from '@diamonds/sdk';
 import { DiamondGiftButton } from './gift-button.js';
 import type { DiamondGiftSentEvent } from '../events/gift-sent.js';
 import '../provider/define.js';
 import './define.js';
+// The German strings are opt-in for bundles (the drop-in script has them); the German tests need them.
+import '../i18n/locales/de.js';
 
 interface Mocha {
   timeout(ms: number): void;
@@ -84,7 +86,7 @@ afterEach(async () => {
 
 interface Mounted {
   element: DiamondGiftButton;
-  client: DiamondsClient;
+  client: DiamondsClientCore;
   shadow: ShadowRoot;
   container: HTMLElement;
 }

@@ -1,8 +1,10 @@
 import { html, nothing, type PropertyValues, type TemplateResult } from 'lit';
 import { property, state } from 'lit/decorators.js';
 import { isDiamondsError } from '@diamonds/sdk';
-import type { CurrencyCode, DiamondsClient, GiftType, PendingConfirmation, Session } from '@diamonds/sdk';
+import type { CurrencyCode, DiamondsClientCore, GiftType, PendingConfirmation, Session } from '@diamonds/sdk';
 import { DiamondElement } from '../internal/diamond-element.js';
+import { giftsOf } from '../internal/client.js';
+import { giftButton as strings } from '../i18n/en.js';
 import { TopUpOffer } from '../internal/top-up-offer.js';
 import { StoreController } from '../internal/store-controller.js';
 import { themeStyles } from '../internal/theme.js';
@@ -61,6 +63,17 @@ function idempotencyKey(slot: string, drop = false): string | undefined {
  * ```
  *
  * @summary A gift button, one-click or with a picker of the catalog.
+ * @attr creator - The creator who receives the gift (`usr_…`). Required.
+ * @attr creator-name - The creator's name, for "Rose sent to Ada". Defaults to "the creator".
+ * @attr gift - The catalog id of the gift sent in one click (`rose`); without it the button opens a picker.
+ * @attr quantity - How many to send, 1 to 1,000 (the picker starts from it). Defaults to 1.
+ * @attr currency - The currency a top-up is paid in. Defaults to `USD`.
+ * @attr publishable-key - The site's publishable key (`pk_…`); not needed inside a `<diamond-provider>`.
+ * @attr api-base - The platform's address. Defaults to the origin the drop-in script came from.
+ * @attr locale - The BCP 47 locale of text, numbers and money. Defaults to the provider's, the closest `lang`, the browser's.
+ * @attr theme - `light` or `dark` forces a theme; by default it follows `prefers-color-scheme`.
+ * @cssstate sending - While it signs in, sends or tops up: `diamond-gift-button:state(sending)`.
+ * @cssstate sent - After the gift was sent.
  * @slot - The button's label. Defaults to "Send Rose for 5 Diamonds", or "Send a gift" for the picker.
  * @csspart base - The wrapper of everything.
  * @csspart button - The main button.
@@ -91,6 +104,9 @@ export class DiamondGiftButton extends DiamondElement {
   /** The shadow styles: the theme, then `gift-button.styles.ts`. */
   static override styles = [themeStyles, styles];
 
+  /** @internal */
+  static override strings = strings;
+
   /** The creator who receives the gift (`usr_…`). */
   @property()
   creator: string | undefined;
@@ -120,7 +136,7 @@ export class DiamondGiftButton extends DiamondElement {
   private _attempt: Attempt | undefined;
   /** The top-up offered when the wallet cannot pay. */
   private readonly _offer = new TopUpOffer(this);
-  private _loadedFor: DiamondsClient | undefined;
+  private _loadedFor: DiamondsClientCore | undefined;
   private readonly _session = new StoreController<Session>(this);
   private readonly _pending = new StoreController<readonly PendingConfirmation[]>(this);
   private readonly _internals = this.attachInternals();
@@ -132,15 +148,17 @@ export class DiamondGiftButton extends DiamondElement {
     this._pending.follow(client?.confirmations);
     if (!client || client === this._loadedFor) return;
     this._loadedFor = client;
-    client.gifts.catalog().then(
-      (catalog) => {
-        if (this.client === client) this._catalog = catalog;
-      },
-      (error: unknown) => {
-        this._loadedFor = undefined;
-        this._show('error', this.reportError(error));
-      },
-    );
+    giftsOf(client)
+      .catalog()
+      .then(
+        (catalog) => {
+          if (this.client === client) this._catalog = catalog;
+        },
+        (error: unknown) => {
+          this._loadedFor = undefined;
+          this._show('error', this.reportError(error));
+        },
+      );
   }
 
   /** @internal */
@@ -236,7 +254,7 @@ export class DiamondGiftButton extends DiamondElement {
           await signIn;
           this._show('sending');
         }
-        const sent = await client.gifts.send({ creatorId, ...attempt }, { idempotencyKey: idempotencyKey(slot) });
+        const sent = await giftsOf(client).send({ creatorId, ...attempt }, { idempotencyKey: idempotencyKey(slot) });
         idempotencyKey(slot, true);
         this._sent = this._catalog?.find((gift) => gift.id === sent.giftId);
         this._show('sent', this.t('gift.sent', { gift: sent.giftName, creator: this.creatorName || this.t('gift.creator') }));
@@ -252,7 +270,7 @@ export class DiamondGiftButton extends DiamondElement {
   }
 
   /** Finds the smallest top-up pack covering what the gift lacks, before the fan clicks "Top up". */
-  private _findPack(client: DiamondsClient, attempt: Attempt): void {
+  private _findPack(client: DiamondsClientCore, attempt: Attempt): void {
     this._offer.prepare(client, (this._price(attempt.giftId) ?? 0) * attempt.quantity, this.currency);
   }
 

@@ -1,6 +1,6 @@
 import type { Strings } from './en.js';
 
-/** The German strings of every element (see `en.ts` for the keys). */
+/** The German strings of every element (see `en.ts` for the keys); `locales/de.ts` registers them. */
 export const de: Strings = {
   'common.signIn': 'Mit Diamonds anmelden',
   'common.signOut': 'Abmelden',

@@ -1,9 +1,9 @@
-/**
- * The English strings of every element: the table other locales translate. Keys are grouped by
- * element; `{name}` marks a value filled in at run time.
- */
-export const en = {
-  // Shared by every element.
+// The English strings of every element: the table other locales translate. Keys are grouped by
+// element, one export each, so that an element bundles only its own strings (and the common
+// ones); `{name}` marks a value filled in at run time. English is every locale's fallback.
+
+/** The English strings every element shares. @internal */
+export const common = {
   'common.signIn': 'Sign in with Diamonds',
   'common.signOut': 'Sign out',
   'common.loading': 'Loading…',
@@ -20,7 +20,10 @@ export const en = {
   'common.topUp': 'Top up',
   'common.diamonds': '{count} Diamonds',
   'common.diamond': '1 Diamond',
-  // <diamond-wallet>
+};
+
+/** The English strings of `<diamond-wallet>`. @internal */
+export const wallet = {
   'wallet.title': 'Your Diamonds',
   'wallet.balance': 'Balance',
   'wallet.held': '{amount} waiting for your confirmation',
@@ -37,7 +40,10 @@ export const en = {
   'wallet.cardDeclined': 'Your card was declined. Nothing was charged.',
   'wallet.paymentFailed': 'The payment failed. Nothing was charged.',
   'wallet.pending': '(pending)',
-  // <diamond-gift-button>
+};
+
+/** The English strings of `<diamond-gift-button>`. @internal */
+export const giftButton = {
   'gift.send': 'Send {gift}',
   'gift.sendFor': 'Send {gift} for {amount}',
   'gift.pick': 'Send a gift',
@@ -52,7 +58,10 @@ export const en = {
   'gift.signingIn': 'Sign in in the Diamonds window to send your gift…',
   'gift.toppingUp': 'Finish the top-up in the Diamonds window…',
   'gift.topUpPack': 'Top up {diamonds} for {price}',
-  // <diamond-paywall>
+};
+
+/** The English strings of `<diamond-paywall>`. @internal */
+export const paywall = {
   'paywall.price': 'Unlock for {amount}',
   'paywall.threshold': 'For supporters who have sent {amount} in gifts',
   'paywall.progress': 'You have sent {given}; {missing} to go.',
@@ -65,7 +74,10 @@ export const en = {
   'paywall.progressLabel': 'Progress to the supporters’ threshold',
   'paywall.toppingUp': 'Finish the top-up in the Diamonds window…',
   'paywall.topUpPack': 'Top up {diamonds} for {price}',
-  // <diamond-checkout>
+};
+
+/** The English strings of `<diamond-checkout>`. @internal */
+export const checkout = {
   'checkout.title': 'Your order',
   'checkout.total': 'Total',
   'checkout.pay': 'Pay {amount}',
@@ -87,8 +99,11 @@ export const en = {
   'checkout.topUpPack': 'Top up {diamonds} for {price}',
 };
 
-/** Every string key (see {@link en}). */
-export type StringKey = keyof typeof en;
+/** An English table of some strings: an element's own and {@link common}. */
+export type EnglishStrings = Partial<Record<StringKey, string>>;
 
-/** A table of strings for one locale: every key of {@link en}. */
+/** Every string key, of every element. */
+export type StringKey = keyof typeof common | keyof typeof wallet | keyof typeof giftButton | keyof typeof paywall | keyof typeof checkout;
+
+/** A table of strings for one locale: every key, as a locale module translates them (see `de.ts`). */
 export type Strings = Record<StringKey, string>;

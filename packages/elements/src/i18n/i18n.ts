@@ -1,21 +1,36 @@
-import { de } from './de.js';
-import { en, type StringKey, type Strings } from './en.js';
+import { common, type EnglishStrings, type StringKey, type Strings } from './en.js';
 
-/** The shipped string tables, by language subtag. English is the fallback. */
-const TABLES: Record<string, Strings> = { en, de };
-
-/** The locales the elements ship strings for. */
-export const SHIPPED_LOCALES: readonly string[] = Object.keys(TABLES);
+/** The tables of the locales registered so far (`locales/de.ts`…), by language subtag. */
+const TABLES: Record<string, Partial<Strings> | undefined> = {};
 
 /**
- * The string `key` in `locale`'s table (by its language: `de-AT` reads `de`), English when the
- * language is not shipped, with each `{name}` replaced by `params[name]`.
+ * The locales the elements ship strings for: English, built in, and those with a module under
+ * `@diamonds/elements/locales/` (German: `import '@diamonds/elements/locales/de.js'`). A site
+ * that bundles the elements imports the locale modules it wants; the drop-in script
+ * (`diamonds.js`) includes them all. A locale whose module is not loaded reads English.
+ */
+export const SHIPPED_LOCALES: readonly string[] = ['en', 'de'];
+
+/**
+ * Makes `table` the strings of `language` (a language subtag, `de`), for every element: what a
+ * locale module does when imported.
  *
  * @internal
  */
-export function translate(locale: string, key: StringKey, params: Record<string, string | number> = {}): string {
-  const table = TABLES[locale.toLowerCase().split('-')[0] ?? ''] ?? en;
-  return table[key].replace(/\{(\w+)\}/g, (whole, name: string) => String(params[name] ?? whole));
+export function registerLocale(language: string, table: Partial<Strings>): void {
+  TABLES[language] = table;
+}
+
+/**
+ * The string `key` in `locale`'s table (by its language: `de-AT` reads `de`), else in `english`
+ * (the element's own English strings) or the common ones, with each `{name}` replaced by
+ * `params[name]`. English is the fallback of a language not registered and of a missing key.
+ *
+ * @internal
+ */
+export function translate(locale: string, key: StringKey, english: EnglishStrings, params: Record<string, string | number> = {}): string {
+  const text = TABLES[locale.toLowerCase().split('-')[0]!]?.[key] ?? english[key] ?? (common as EnglishStrings)[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (whole, name: string) => String(params[name] ?? whole));
 }
 
 const numbers = new Map<string, Intl.NumberFormat>();
@@ -38,8 +53,8 @@ function numberFormat(locale: string, options: Intl.NumberFormatOptions = {}): I
 
 /** "1,234 Diamonds" (or "1.234 Diamonds", "1 Diamond") in `locale`. @internal */
 export function formatDiamonds(locale: string, amount: number): string {
-  if (amount === 1) return translate(locale, 'common.diamond');
-  return translate(locale, 'common.diamonds', { count: numberFormat(locale).format(amount) });
+  if (amount === 1) return translate(locale, 'common.diamond', common);
+  return translate(locale, 'common.diamonds', common, { count: numberFormat(locale).format(amount) });
 }
 
 /**

@@ -1,11 +1,11 @@
 import { LitElement } from 'lit';
 import { property, state } from 'lit/decorators.js';
 import { ContextConsumer } from '@lit/context';
-import type { DiamondsClient, DiamondsError } from '@diamonds/sdk';
+import type { DiamondsClient, DiamondsClientCore, DiamondsError } from '@diamonds/sdk';
 import { isDiamondsError } from '@diamonds/sdk';
 import { diamondsContext, sharedClient } from './client.js';
 import { translate } from '../i18n/i18n.js';
-import type { StringKey } from '../i18n/en.js';
+import type { EnglishStrings, StringKey } from '../i18n/en.js';
 
 /**
  * What every Diamonds element shares: the client (from the closest `<diamond-provider>`, else
@@ -15,6 +15,14 @@ import type { StringKey } from '../i18n/en.js';
  * @internal
  */
 export class DiamondElement extends LitElement {
+  /**
+   * The element's own English strings (see `i18n/en.ts`), the fallback of every locale; the
+   * common ones come with every element.
+   *
+   * @internal
+   */
+  static strings: EnglishStrings = {};
+
   /** The site's publishable key (`pk_…`); only needed without a `<diamond-provider>`. */
   @property({ attribute: 'publishable-key' })
   publishableKey: string | undefined;
@@ -51,7 +59,7 @@ export class DiamondElement extends LitElement {
   }
 
   /** The client this element uses: the provider's, else the shared one for its attributes. */
-  get client(): DiamondsClient | undefined {
+  get client(): DiamondsClientCore | undefined {
     if (this.providedClient) return this.providedClient;
     return this.publishableKey ? sharedClient(this.publishableKey, this.apiBase, this.locale) : undefined;
   }
@@ -63,9 +71,9 @@ export class DiamondElement extends LitElement {
     );
   }
 
-  /** A string of this element's locale (see `i18n/en.ts`). */
+  /** A string of this element's locale (see `i18n/en.ts`); English when the locale's module is not loaded. */
   protected t(key: StringKey, params?: Record<string, string | number>): string {
-    return translate(this.resolvedLocale, key, params);
+    return translate(this.resolvedLocale, key, (this.constructor as typeof DiamondElement).strings, params);
   }
 
   /** Called when the client may have changed (provider found, key set): follow its stores here. */

@@ -1,5 +1,5 @@
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
-import type { CurrencyCode, DiamondsClient, TopUpPack } from '@diamonds/sdk';
+import type { CurrencyCode, DiamondsClientCore, TopUpPack } from '@diamonds/sdk';
 
 /**
  * The "not enough Diamonds, top up" offer the spending elements share: finds the smallest pack
@@ -24,7 +24,7 @@ export class TopUpOffer implements ReactiveController {
   hostConnected(): void {}
 
   /** Works out what a spend of `need` Diamonds lacks, and reads the pack that covers it. */
-  prepare(client: DiamondsClient, need: number, currency: CurrencyCode): void {
+  prepare(client: DiamondsClientCore, need: number, currency: CurrencyCode): void {
     const shortfall = Math.max(1, need - (client.wallet.get().balanceDiamonds ?? 0));
     this.shortfall = shortfall;
     this.pack = undefined;
@@ -38,7 +38,7 @@ export class TopUpOffer implements ReactiveController {
   }
 
   /** Buys the pack (or exactly the shortfall); call it in the click, so the popup opens in it. */
-  buy(client: DiamondsClient, currency: CurrencyCode): Promise<unknown> {
+  buy(client: DiamondsClientCore, currency: CurrencyCode): Promise<unknown> {
     return client.topUp({ diamonds: this.pack?.diamonds ?? this.shortfall, currency });
   }
 }

@@ -2,8 +2,10 @@ import { html, nothing, type PropertyValues, type TemplateResult } from 'lit';
 import { property, state } from 'lit/decorators.js';
 import { unsafeHTML } from 'lit/directives/unsafe-html.js';
 import { isDiamondsError } from '@diamonds/sdk';
-import type { Content, ContentBody, CurrencyCode, DiamondsClient, PendingConfirmation, Session, UnlockedContent } from '@diamonds/sdk';
+import type { Content, ContentBody, CurrencyCode, DiamondsClientCore, PendingConfirmation, Session, UnlockedContent } from '@diamonds/sdk';
 import { DiamondElement } from '../internal/diamond-element.js';
+import { contentOf } from '../internal/client.js';
+import { paywall as strings } from '../i18n/en.js';
 import { TopUpOffer } from '../internal/top-up-offer.js';
 import { StoreController } from '../internal/store-controller.js';
 import { themeStyles } from '../internal/theme.js';
@@ -47,6 +49,12 @@ const isWebUrl = (url: string | null): url is string => !!url && /^https?:\/\//i
  * ```
  *
  * @summary A paywall: teaser and price, unlock, then the content.
+ * @attr content - The content's id (`ct_…`). Required.
+ * @attr currency - The currency a top-up is paid in. Defaults to `USD`.
+ * @attr publishable-key - The site's publishable key (`pk_…`); not needed inside a `<diamond-provider>`.
+ * @attr api-base - The platform's address. Defaults to the origin the drop-in script came from.
+ * @attr locale - The BCP 47 locale of text, numbers and money. Defaults to the provider's, the closest `lang`, the browser's.
+ * @attr theme - `light` or `dark` forces a theme; by default it follows `prefers-color-scheme`.
  * @slot teaser - The site's own teaser. Defaults to the platform's teaser.
  * @slot unlocked - The site's own content, revealed once unlocked (then no body is fetched).
  * @csspart base - The wrapper of everything.
@@ -71,6 +79,9 @@ const isWebUrl = (url: string | null): url is string => !!url && /^https?:\/\//i
 export class DiamondPaywall extends DiamondElement {
   /** The shadow styles: the theme, then `paywall.styles.ts`. */
   static override styles = [themeStyles, styles];
+
+  /** @internal */
+  static override strings = strings;
 
   /** The content's id (`ct_…`). */
   @property()
@@ -130,14 +141,14 @@ export class DiamondPaywall extends DiamondElement {
   }
 
   /** Reads the teaser and rule (with `entitled` for a signed-in fan); shows the content if entitled. */
-  private async _load(client: DiamondsClient, id: string): Promise<void> {
+  private async _load(client: DiamondsClientCore, id: string): Promise<void> {
     if (this._content?.id !== id) {
       this._content = undefined;
       this._body = undefined;
       this._show('loading');
     }
     try {
-      const content = await client.content.get(id);
+      const content = await contentOf(client).get(id);
       if (this.client !== client || this.content !== id) return;
       this._content = content;
       if (this._busy) return; // the click's own flow goes on
@@ -149,8 +160,8 @@ export class DiamondPaywall extends DiamondElement {
   }
 
   /** Shows the unlocked content: the slotted one, else the body the platform serves. */
-  private async _reveal(client: DiamondsClient, id: string, note: string): Promise<void> {
-    if (!this._slotted && this._body?.id !== id) this._body = await client.content.body(id);
+  private async _reveal(client: DiamondsClientCore, id: string, note: string): Promise<void> {
+    if (!this._slotted && this._body?.id !== id) this._body = await contentOf(client).body(id);
     this._show('unlocked', note);
   }
 
@@ -171,12 +182,12 @@ export class DiamondPaywall extends DiamondElement {
       try {
         if (signIn) {
           await signIn;
-          const content = (this._content = await client.content.get(id));
+          const content = (this._content = await contentOf(client).get(id));
           if (content.entitled) return await this._reveal(client, id, '');
           if (content.remainingToThreshold) return this._show('idle'); // the progress shows
           this._show('unlocking');
         }
-        const unlocked: UnlockedContent = await client.content.unlock(id);
+        const unlocked: UnlockedContent = await contentOf(client).unlock(id);
         this.receipt = unlocked.receipt;
         if (this._content) this._content = { ...this._content, entitled: true };
         this.dispatchEvent(new DiamondUnlockedEvent(unlocked));
@@ -186,7 +197,9 @@ export class DiamondPaywall extends DiamondElement {
         if (code === 'already_unlocked') return void (await this._reveal(client, id, ''));
         const note = this.reportError(error);
         if (code === 'threshold_not_met') {
-          this._content = await client.content.get(id).catch(() => this._content);
+          this._content = await contentOf(client)
+            .get(id)
+            .catch(() => this._content);
           return this._show('idle');
         }
         this._show(code === 'insufficient_funds' ? 'insufficient' : 'error', note);
@@ -196,7 +209,7 @@ export class DiamondPaywall extends DiamondElement {
   }
 
   /** Finds the smallest top-up pack covering what the price lacks, before the fan clicks "Top up". */
-  private _findPack(client: DiamondsClient): void {
+  private _findPack(client: DiamondsClientCore): void {
     this._offer.prepare(client, this._content?.priceDiamonds ?? 0, this.currency);
   }
 

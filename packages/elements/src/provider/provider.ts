@@ -23,6 +23,10 @@ import { apiBaseOr, diamondsContext } from '../internal/client.js';
  * ```
  *
  * @summary Shares one Diamonds client with the elements inside.
+ * @attr publishable-key - The site's publishable key (`pk_…`), for every element inside.
+ * @attr api-base - The platform's address. Defaults to the origin the drop-in script came from.
+ * @attr locale - The BCP 47 locale of every element inside. Defaults to each element's own.
+ * @attr storage - Where the fan's sign-in is kept: `local` (survives reloads, the default) or `memory`.
  * @slot - The page content holding Diamonds elements.
  */
 export class DiamondProvider extends LitElement {

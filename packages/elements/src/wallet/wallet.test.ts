@@ -5,6 +5,8 @@ import type AxeCore from 'axe-core';
 import '../provider/define.js';
 import { DiamondWallet } from './wallet.js';
 import './define.js';
+// The German strings are opt-in for bundles (the drop-in script has them); the German tests need them.
+import '../i18n/locales/de.js';
 
 declare function describe(name: string, body: () => void): void;
 declare function it(name: string, body: () => void | Promise<void>): void;

@@ -1,8 +1,9 @@
 import { html, nothing, type PropertyValues, type TemplateResult } from 'lit';
 import { property, query, state } from 'lit/decorators.js';
 import { isTopUpFailedError } from '@diamonds/sdk';
-import type { Allowance, CurrencyCode, DiamondsClient, Session, TopUpPack, WalletEntry, WalletState } from '@diamonds/sdk';
+import type { Allowance, CurrencyCode, DiamondsClientCore, Session, TopUpPack, WalletEntry, WalletState } from '@diamonds/sdk';
 import { DiamondElement } from '../internal/diamond-element.js';
+import { wallet as strings } from '../i18n/en.js';
 import { StoreController } from '../internal/store-controller.js';
 import { themeStyles } from '../internal/theme.js';
 import { formatDiamonds, formatMoney } from '../i18n/i18n.js';
@@ -61,6 +62,14 @@ function count(locale: string, n: number): string {
  * ```
  *
  * @summary Balance, top-up, history and sign-in for the fan.
+ * @attr layout - `compact` (a pill with the balance that opens the panel, the default) or `full` (the panel inline).
+ * @attr currency - The ISO 4217 currency top-up packs are priced in, such as `EUR`. Defaults to the locale's region's, else USD.
+ * @attr open - Present while the compact panel is open; add it to open the panel.
+ * @attr publishable-key - The site's publishable key (`pk_…`); not needed inside a `<diamond-provider>`.
+ * @attr api-base - The platform's address. Defaults to the origin the drop-in script came from.
+ * @attr locale - The BCP 47 locale of text, numbers and money. Defaults to the provider's, the closest `lang`, the browser's.
+ * @attr theme - `light` or `dark` forces a theme; by default it follows `prefers-color-scheme`.
+ * @cssstate loading - While the wallet loads: `diamond-wallet:state(loading)`.
  * @csspart base - The wrapper of everything.
  * @csspart sign-in - The "Sign in with Diamonds" button.
  * @csspart pill - The compact layout's button that opens the panel.
@@ -96,6 +105,9 @@ export class DiamondWallet extends DiamondElement {
   /** The shadow styles: the theme, then `wallet.styles.ts`. */
   static override styles = [themeStyles, styles];
 
+  /** @internal */
+  static override strings = strings;
+
   /**
    * `compact`: a pill with the balance that opens the panel; `full`: the panel inline.
    *
@@ -130,8 +142,13 @@ export class DiamondWallet extends DiamondElement {
   readonly #allowance = new StoreController<Allowance | null>(this);
   readonly #internals = this.attachInternals();
   /** What `willUpdate()` last saw, to load and emit on changes only. */
-  #seen: { client?: DiamondsClient | undefined; fan?: Session['fan']; status?: string; balance?: number | undefined; currency?: string } =
-    {};
+  #seen: {
+    client?: DiamondsClientCore | undefined;
+    fan?: Session['fan'];
+    status?: string;
+    balance?: number | undefined;
+    currency?: string;
+  } = {};
 
   /** The currency in effect: the attribute, else the locale's region's. */
   get resolvedCurrency(): string {

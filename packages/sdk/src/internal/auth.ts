@@ -1,4 +1,4 @@
-import type { Fan, TokenPair as TokenPairType } from '@diamonds/protocol';
+import type { Fan, Me, TokenPair as TokenPairType } from '@diamonds/protocol';
 import { atom, onMount, type WritableAtom } from 'nanostores';
 import { isDiamondsApiError, SignInRequiredError } from '../errors.js';
 import type { Allowance, Session } from '../stores.js';
@@ -64,25 +64,24 @@ export class Auth {
     this.#loaded = true;
     this.#storage = resolveStorage(this.#options.storage);
     if (!this.#storage) return;
-    this.#adopt(safely(() => this.#storage?.getItem(this.#storageKey)) ?? null);
-    if (this.#options.storage === 'memory' || this.#options.storage === 'session') return;
+    this.#adopt(this.#stored());
+    // Only localStorage (or the caller's own storage) is shared with other tabs; memory has none.
+    if (this.#options.storage === 'session') return;
     onStorageEvent((event) => {
       if (event.key !== this.#storageKey) return;
-      if (event.storageArea !== undefined && event.storageArea !== null && event.storageArea !== this.#storage) return;
-      this.#adopt(event.newValue, true);
+      if (event.storageArea && event.storageArea !== this.#storage) return;
+      this.#adopt(parseStored(event.newValue), true);
     });
   }
 
   /** Takes a stored session (at load, or written by another tab) as this tab's own. */
-  #adopt(raw: string | null, fromOtherTab = false): void {
-    const stored = parseStored(raw);
+  #adopt(stored: StoredSession | undefined, fromOtherTab = false): void {
     const current = this.session.get();
     if (!stored) {
       if (!fromOtherTab) return;
       // Another tab signed out (or its sign-in expired): the whole sign-in is gone.
-      this.#access = undefined;
-      this.#refreshToken = undefined;
-      if (current.status === 'signed_in') this.#setSignedOut();
+      this.#access = this.#refreshToken = undefined;
+      if (current.status === 'signed_in') this.#setSession({ status: 'signed_out' });
       return;
     }
     if (current.status === 'signed_in' && current.fan?.id === stored.fan.id) {
@@ -94,8 +93,7 @@ export class Auth {
     // A (new) fan signed in elsewhere, or this is a reload: no access token yet, one refresh away.
     this.#access = undefined;
     this.#refreshToken = stored.refreshToken;
-    this.session.set({ status: 'signed_in', fan: stored.fan, site: stored.site });
-    this.allowance.set(null);
+    this.#setSession({ status: 'signed_in', fan: stored.fan, site: stored.site });
   }
 
   /** Whether a fan is signed in (tokens in hand, or a kept refresh token). */
@@ -108,16 +106,20 @@ export class Auth {
   signedInAs(fan: Fan, tokens: TokenPairType): void {
     this.load();
     this.#take(tokens);
-    this.session.set({ status: 'signed_in', fan });
-    this.allowance.set(null);
+    this.#setSession({ status: 'signed_in', fan });
     this.#persist();
   }
 
   /** Records what `GET /v1/me` said. */
-  updateFromMe(fan: Fan, site: { id: string; name: string }, allowance: Allowance): void {
-    this.session.set({ status: 'signed_in', fan, site });
-    this.allowance.set(allowance);
+  updateFromMe(me: Pick<Me, 'fan' | 'site' | 'allowancePerDay' | 'remainingAllowance'>): void {
+    this.session.set({ status: 'signed_in', fan: me.fan, site: me.site });
+    this.setAllowance(me);
     this.#persist();
+  }
+
+  /** Records the allowance that `GET /v1/me` or `GET /v1/wallet` said. */
+  setAllowance({ allowancePerDay, remainingAllowance }: Pick<Me, 'allowancePerDay' | 'remainingAllowance'>): void {
+    this.allowance.set({ perDay: allowancePerDay, remaining: remainingAllowance });
   }
 
   /** Marks the sign-in as running (the popup is open); returns how to undo it. */
@@ -136,19 +138,17 @@ export class Auth {
    * @throws {@link SignInRequiredError} with no sign-in, or once it expired.
    */
   async request<T>(method: HttpMethod, path: string, schema: ResponseSchema<T>, options: RequestOptions = {}): Promise<T> {
+    const send = (token: string) =>
+      this.#options.http.request(method, path, schema, { ...options, headers: { ...options.headers, 'Diamonds-Token': token } });
     const token = await this.accessToken();
     try {
-      return await this.#options.http.request(method, path, schema, {
-        ...options,
-        headers: { ...options.headers, 'Diamonds-Token': token },
-      });
+      return await send(token);
     } catch (error) {
       if (!isDiamondsApiError(error) || error.code !== 'invalid_token') throw error;
       // The server refused a token we thought fine (revoked, or clocks disagree): refresh once,
       // unless another call already did, and try again with the new token.
       if (this.#access?.token === token) this.#access = undefined;
-      const fresh = await this.accessToken();
-      return this.#options.http.request(method, path, schema, { ...options, headers: { ...options.headers, 'Diamonds-Token': fresh } });
+      return send(await this.accessToken());
     }
   }
 
@@ -171,17 +171,17 @@ export class Auth {
   async #refreshOnce(): Promise<string> {
     return withTabLock(`${this.#storageKey}:refresh`, async () => {
       // Another tab may have rotated the token while we waited for the lock: use the newest one.
-      const stored = parseStored(safely(() => this.#storage?.getItem(this.#storageKey)) ?? null);
+      const stored = this.#stored();
       let refreshToken = this.#refreshToken;
       if (refreshToken !== undefined && stored && stored.fan.id === this.session.get().fan?.id) refreshToken = stored.refreshToken;
-      if (refreshToken === undefined) throw this.#signInRequired();
+      if (refreshToken === undefined) throw this.signInRequired();
       let tokens: TokenPairType;
       try {
         // Never retried: if the answer is lost, a retry would present a used token and revoke the sign-in.
         tokens = await this.#options.http.request('post', 'v1/tokens/refresh', TokenPair, { json: { refreshToken }, retry: false });
       } catch (error) {
         if (isDiamondsApiError(error) && error.code === 'invalid_token') {
-          this.#expire();
+          this.#forget({ status: 'expired', fan: this.session.get().fan });
           throw new SignInRequiredError('The sign-in expired or was revoked: sign the fan in again.', {
             code: 'signin_required',
             requestId: error.requestId,
@@ -200,16 +200,18 @@ export class Auth {
   async signOut(): Promise<void> {
     this.load();
     const token = this.#refreshToken ?? this.#access?.token;
-    this.#access = undefined;
-    this.#refreshToken = undefined;
-    safely(() => this.#storage?.removeItem(this.#storageKey));
-    this.#setSignedOut();
+    this.#forget({ status: 'signed_out' });
     if (token === undefined) return;
     try {
       await this.#options.http.request('post', 'v1/tokens/revoke', Revoked, { json: { token } });
     } catch {
       // Signed out here whatever the network says; the refresh token also ends on its own.
     }
+  }
+
+  /** The session in storage, if any. */
+  #stored(): StoredSession | undefined {
+    return parseStored(safely(() => this.#storage?.getItem(this.#storageKey)));
   }
 
   #take(tokens: TokenPairType): void {
@@ -224,20 +226,21 @@ export class Auth {
     safely(() => this.#storage?.setItem(this.#storageKey, JSON.stringify(stored)));
   }
 
-  #expire(): void {
-    this.#access = undefined;
-    this.#refreshToken = undefined;
+  /** Ends the sign-in here and in storage: signed out, or `expired`. */
+  #forget(session: Session): void {
+    this.#access = this.#refreshToken = undefined;
     safely(() => this.#storage?.removeItem(this.#storageKey));
-    this.session.set({ status: 'expired', fan: this.session.get().fan });
+    this.#setSession(session);
+  }
+
+  /** Sets the session; the allowance is unknown until the platform says it again. */
+  #setSession(session: Session): void {
+    this.session.set(session);
     this.allowance.set(null);
   }
 
-  #setSignedOut(): void {
-    this.session.set({ status: 'signed_out' });
-    this.allowance.set(null);
-  }
-
-  #signInRequired(): SignInRequiredError {
+  /** The error of a call that needs a signed-in fan when there is none (or the sign-in expired). */
+  signInRequired(): SignInRequiredError {
     const expired = this.session.get().status === 'expired';
     return new SignInRequiredError(
       expired
@@ -248,10 +251,11 @@ export class Auth {
   }
 }
 
-function parseStored(raw: string | null): StoredSession | undefined {
-  if (raw === null) return undefined;
+/** The session kept as `raw` (`null`: none), if it is one this SDK wrote. */
+function parseStored(raw: string | null | undefined): StoredSession | undefined {
   try {
-    const value = JSON.parse(raw) as Partial<StoredSession> | null;
+    // `null` parses to null too; `undefined` (no storage) throws.
+    const value = JSON.parse(raw as string) as Partial<StoredSession> | null;
     if (value?.v !== 1 || typeof value.refreshToken !== 'string' || typeof value.fan?.id !== 'string') return undefined;
     return value as StoredSession;
   } catch {

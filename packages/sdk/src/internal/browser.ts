@@ -47,31 +47,44 @@ export function safely<T>(action: () => T): T | undefined {
   }
 }
 
-/** `window.open`, if this runtime has one. */
-export function windowOpen(): ((url: string, target: string, features: string) => PopupLike | null) | undefined {
-  const open = (globalThis as { open?: unknown }).open;
-  return typeof open === 'function'
-    ? (open.bind(globalThis) as (url: string, target: string, features: string) => PopupLike | null)
-    : undefined;
+/** Whether this runtime has a `window.open` (Node has none). */
+export function canOpenPopups(): boolean {
+  return typeof (globalThis as { open?: unknown }).open === 'function';
 }
 
-/** Popup size and position: centred over the page when the browser says where the page is. */
-export function popupFeatures(width = 480, height = 680): string {
-  const view = globalThis as { screenX?: number; screenY?: number; outerWidth?: number; outerHeight?: number };
-  const features = [`popup`, `width=${width}`, `height=${height}`];
-  if (typeof view.screenX === 'number' && typeof view.outerWidth === 'number') {
-    features.push(`left=${Math.max(0, Math.round(view.screenX + (view.outerWidth - width) / 2))}`);
+/**
+ * Opens a popup on `url`, centred over the page when the browser says where the page is;
+ * `null` when blocked (or there is no `window.open`, as in Node).
+ */
+export function openPopup(url = 'about:blank', target = 'diamonds'): PopupLike | null {
+  const view = globalThis as {
+    screenX?: number;
+    screenY?: number;
+    outerWidth?: number;
+    outerHeight?: number;
+    open?: (url: string, target: string, features: string) => unknown;
+  };
+  const centre = (side: string, at: number | undefined, outer: number | undefined, size: number) =>
+    typeof at === 'number' && typeof outer === 'number' ? `,${side}=${Math.max(0, Math.round(at + (outer - size) / 2))}` : '';
+  const features = `popup,width=480,height=680${centre('left', view.screenX, view.outerWidth, 480)}${centre('top', view.screenY, view.outerHeight, 680)}`;
+  return canOpenPopups() ? ((view.open!(url, target, features) as PopupLike | null) ?? null) : null;
+}
+
+/** Closes a popup we opened; one on another origin may refuse, and closes itself later. */
+export function closePopup(popup: PopupLike | null): void {
+  try {
+    popup?.close();
+  } catch {
+    // Nothing to do: the hosted pages close themselves once the fan has answered.
   }
-  if (typeof view.screenY === 'number' && typeof view.outerHeight === 'number') {
-    features.push(`top=${Math.max(0, Math.round(view.screenY + (view.outerHeight - height) / 2))}`);
-  }
-  return features.join(',');
 }
 
 /** Listens to `storage` events (other tabs writing localStorage); returns nothing in Node. */
 export function onStorageEvent(listener: (event: { key: string | null; newValue: string | null; storageArea?: unknown }) => void): void {
-  const target = globalThis as unknown as { addEventListener?: (type: string, listener: (event: never) => void) => void };
-  if (typeof target.addEventListener === 'function') target.addEventListener('storage', listener);
+  (globalThis as unknown as { addEventListener?: (type: string, listener: (event: never) => void) => void }).addEventListener?.(
+    'storage',
+    listener,
+  );
 }
 
 /**
@@ -79,7 +92,7 @@ export function onStorageEvent(listener: (event: { key: string | null; newValue:
  * tabs never present the same rotating refresh token; without Web Locks it just runs.
  */
 export function withTabLock<T>(name: string, work: () => Promise<T>): Promise<T> {
-  const locks = (globalThis as { navigator?: { locks?: { request?: unknown } } }).navigator?.locks;
-  if (!locks || typeof locks.request !== 'function') return work();
-  return (locks.request as (name: string, callback: () => Promise<T>) => Promise<T>).call(locks, name, work);
+  const locks = (globalThis as { navigator?: { locks?: { request?: (name: string, callback: () => Promise<T>) => Promise<T> } } }).navigator
+    ?.locks;
+  return locks?.request ? locks.request(name, work) : work();
 }

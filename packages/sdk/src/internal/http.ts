@@ -7,7 +7,7 @@ import {
   DiamondsSchemaError,
   InsufficientFundsError,
   RateLimitError,
-  type DiamondsApiErrorOptions,
+  type RateLimitErrorOptions,
 } from '../errors.js';
 import { ErrorBody, type ResponseSchema } from './schemas.js';
 
@@ -16,7 +16,7 @@ export type HttpMethod = 'get' | 'post' | 'put' | 'delete';
 
 /** Settings of one {@link Http} instance, fixed when the client is created. */
 export interface HttpOptions {
-  /** Where the API lives, such as `https://diamonds.example.com`; paths are joined onto it. */
+  /** Where the API lives, such as `https://diamonds.example.com`, without a trailing slash; paths are joined onto it. */
   apiBase: string;
   /** Headers on every request (authorization, language). */
   headers: Record<string, string>;
@@ -49,9 +49,6 @@ export interface RequestOptions {
 /** Statuses worth retrying: our faults and overload, never a client error. */
 const RETRY_STATUSES = [429, 500, 502, 503, 504];
 
-/** Statuses whose `Retry-After` says when to retry. */
-const RETRY_AFTER_STATUSES = [429, 503];
-
 /** The longest wait between two retries when the server names none. */
 const MAX_BACKOFF_MS = 5_000;
 
@@ -76,18 +73,31 @@ export class Http {
       prefixUrl: options.apiBase,
       headers: options.headers,
       timeout: options.timeoutMs,
-      ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+      // When undefined, ky looks the global fetch up at each request.
+      fetch: options.fetch,
       retry: {
         limit: options.maxRetries,
         // POSTs are safe to repeat because each carries an Idempotency-Key (see request()).
         methods: ['get', 'put', 'delete', 'post'],
         statusCodes: RETRY_STATUSES,
-        afterStatusCodes: RETRY_AFTER_STATUSES,
+        // Also caps what ky reads from other rate-limit headers (RateLimit-Reset…).
         maxRetryAfter: options.maxRetryAfterMs,
         backoffLimit: MAX_BACKOFF_MS,
         jitter: true,
-        // `undefined` leaves the decision (and the delay, from Retry-After) to ky's defaults.
-        shouldRetry: ({ error }) => (this.#isRetryable(error) ? undefined : false),
+        // `undefined` leaves the decision (and the delay, from Retry-After) to ky, which retries
+        // no timeout and only the statuses above. A 429 says when; without that a retry would
+        // only add to the load. A long wait is the caller's decision: the error comes at once.
+        shouldRetry: ({ error }) => {
+          if (!isHTTPError(error)) return error.name === 'AbortError' ? false : undefined;
+          const waitMs = retryAfterMs(error.response.headers);
+          return waitMs === undefined
+            ? error.response.status === 429
+              ? false
+              : undefined
+            : waitMs > options.maxRetryAfterMs
+              ? false
+              : undefined;
+        },
       },
     });
   }
@@ -101,6 +111,7 @@ export class Http {
    * @throws {@link DiamondsSchemaError} when the response body failed `schema`.
    */
   async request<T>(method: HttpMethod, path: string, schema: ResponseSchema<T>, options: RequestOptions = {}): Promise<T> {
+    const where = `${method.toUpperCase()} ${this.#options.apiBase}/${path}`;
     const headers: Record<string, string> = { ...options.headers };
     // Chosen once, outside ky, so that every retry of this call sends the same key.
     if (method === 'post') headers['Idempotency-Key'] = options.idempotencyKey ?? newIdempotencyKey();
@@ -117,30 +128,14 @@ export class Http {
       });
       text = await response.text();
     } catch (error) {
-      throw await this.#toError(error, method, path, options.signal);
+      throw await this.#toError(error, where, options.signal);
     }
-    return parseBody(text, schema, `${method.toUpperCase()} /${path}`, response.headers.get('Request-Id') ?? undefined);
+    return parseBody(text, schema, where, response.headers.get('Request-Id') ?? undefined);
   }
 
-  #isRetryable(error: Error): boolean {
-    if (isHTTPError(error)) {
-      const { status, headers } = error.response;
-      if (!RETRY_STATUSES.includes(status)) return false;
-      const waitMs = retryAfterMs(headers);
-      // A 429 says when; without that we would only add to the load. A long wait is the
-      // caller's decision, so it gets the error (with retryAfterMs) right away.
-      if (status === 429 && waitMs === undefined) return false;
-      return waitMs === undefined || waitMs <= this.#options.maxRetryAfterMs;
-    }
-    if (isTimeoutError(error) || error.name === 'AbortError') return false;
-    // Anything else came from fetch itself: no response arrived.
-    return true;
-  }
-
-  async #toError(error: unknown, method: HttpMethod, path: string, signal: AbortSignal | undefined): Promise<unknown> {
+  async #toError(error: unknown, where: string, signal: AbortSignal | undefined): Promise<unknown> {
     if (signal?.aborted) return signal.reason ?? error;
     if (isHTTPError(error)) return apiErrorFrom(error.response);
-    const where = `${method.toUpperCase()} ${joinUrl(this.#options.apiBase, path)}`;
     if (isTimeoutError(error)) {
       return new DiamondsNetworkError(`No response to ${where} within ${this.#options.timeoutMs} ms.`, {
         code: 'timeout',
@@ -152,6 +147,32 @@ export class Http {
       cause: error,
     });
   }
+}
+
+/**
+ * `value` when it is a whole number of at least `min` (or Infinity, when `infinite`), else a
+ * RangeError that names `what`.
+ */
+export function checkWhole(what: string, value: number, min: number, infinite = false): number {
+  if (value >= min && (Number.isInteger(value) || (infinite && value === Infinity))) return value;
+  throw new RangeError(`${what} must be a whole number, ${min} or more, not ${String(value)}.`);
+}
+
+/** Every item of a paginated list, page after page (following `nextCursor`) as the caller iterates. */
+export async function* pages<T>(
+  page: (cursor: string | undefined) => Promise<{ data: T[]; hasMore: boolean; nextCursor: string | null }>,
+): AsyncGenerator<T, void, undefined> {
+  let cursor: string | undefined;
+  do {
+    const { data, hasMore, nextCursor } = await page(cursor);
+    yield* data;
+    cursor = hasMore ? (nextCursor ?? undefined) : undefined;
+  } while (cursor !== undefined);
+}
+
+/** `base/id`, the id escaped: `path('v1/gifts', id)`. */
+export function path(base: string, id: string): string {
+  return `${base}/${encodeURIComponent(id)}`;
 }
 
 /** A fresh idempotency key: 32 random hex digits (works outside secure contexts, unlike `randomUUID`). */
@@ -200,6 +221,19 @@ function parseBody<T>(text: string, schema: ResponseSchema<T>, what: string, req
   return result.data;
 }
 
+/** The generic code for an error status that came without a protocol error body. */
+const CODE_FOR_STATUS: Partial<Record<number, ErrorCode>> = {
+  401: 'authentication_required',
+  403: 'permission_denied',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  413: 'payload_too_large',
+  429: 'rate_limited',
+  502: 'service_unavailable',
+  503: 'service_unavailable',
+  504: 'service_unavailable',
+};
+
 /**
  * Turns an error response into the matching {@link DiamondsApiError} subclass.
  *
@@ -209,60 +243,35 @@ function parseBody<T>(text: string, schema: ResponseSchema<T>, what: string, req
  * parse failure is its `cause`.
  */
 export async function apiErrorFrom(response: Response): Promise<DiamondsApiError> {
-  const { status } = response;
-  const headerRequestId = response.headers.get('Request-Id') ?? undefined;
-  const waitMs = retryAfterMs(response.headers);
+  const { status, headers } = response;
   const text = await response.text().catch(() => '');
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
-    json = undefined;
+    // Not JSON: no error body, handled below.
   }
   const parsed = ErrorBody.safeParse(json);
-  if (parsed.success) {
-    const { type, code, message, param, requestId } = parsed.data.error;
-    const options = { code, status, param, requestId, retryAfterMs: waitMs };
-    if (code === 'insufficient_funds') return new InsufficientFundsError(message, options);
-    if (type === 'authentication_error' || status === 401) return new AuthenticationError(message, options);
-    if (type === 'rate_limit_error' || status === 429) return new RateLimitError(message, options);
-    return new DiamondsApiError(message, options);
-  }
-  const options: DiamondsApiErrorOptions & { retryAfterMs?: number | undefined } = {
-    code: codeForStatus(status),
+  const body = parsed.success ? parsed.data.error : undefined;
+  // Without an error body the status decides, and the parse failure is the cause.
+  const options: RateLimitErrorOptions = {
+    code: body?.code ?? CODE_FOR_STATUS[status] ?? (status >= 500 ? 'internal_error' : 'invalid_request'),
     status,
-    requestId: headerRequestId,
-    cause: parsed.error,
-    retryAfterMs: waitMs,
+    param: body?.param,
+    requestId: body?.requestId ?? headers.get('Request-Id') ?? undefined,
+    cause: parsed.success ? undefined : parsed.error,
+    retryAfterMs: retryAfterMs(headers),
   };
-  const message = `The server answered ${status} without a Diamonds error body: ${preview(text)}`;
-  if (status === 401) return new AuthenticationError(message, options);
-  if (status === 429) return new RateLimitError(message, options);
-  return new DiamondsApiError(message, options);
-}
-
-/** The generic code for an error status that came without a protocol error body. */
-function codeForStatus(status: number): ErrorCode {
-  switch (status) {
-    case 401:
-      return 'authentication_required';
-    case 403:
-      return 'permission_denied';
-    case 404:
-      return 'not_found';
-    case 405:
-      return 'method_not_allowed';
-    case 413:
-      return 'payload_too_large';
-    case 429:
-      return 'rate_limited';
-    case 502:
-    case 503:
-    case 504:
-      return 'service_unavailable';
-    default:
-      return status >= 500 ? 'internal_error' : 'invalid_request';
-  }
+  const message = body?.message ?? `The server answered ${status} without a Diamonds error body: ${preview(text)}`;
+  const ErrorClass =
+    options.code === 'insufficient_funds'
+      ? InsufficientFundsError
+      : body?.type === 'authentication_error' || status === 401
+        ? AuthenticationError
+        : body?.type === 'rate_limit_error' || status === 429
+          ? RateLimitError
+          : DiamondsApiError;
+  return new ErrorClass(message, options);
 }
 
 /** The start of a body, for an error message. */
@@ -270,8 +279,4 @@ function preview(text: string): string {
   if (text === '') return '(empty body)';
   const oneLine = text.replace(/\s+/g, ' ').trim();
   return JSON.stringify(oneLine.length > 80 ? `${oneLine.slice(0, 80)}…` : oneLine);
-}
-
-function joinUrl(base: string, path: string): string {
-  return `${base.replace(/\/+$/, '')}/${path}`;
 }

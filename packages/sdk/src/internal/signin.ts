@@ -1,7 +1,7 @@
 import type { Fan, SignInPoll as SignInPollType, TokenPair } from '@diamonds/protocol';
 import { PopupClosedError, SignInDeniedError, SignInExpiredError } from '../errors.js';
 import type { PopupLike } from './browser.js';
-import type { Http } from './http.js';
+import { path, type Http } from './http.js';
 import { newPkcePair } from './pkce.js';
 import { SignInPoll, SignInRequest } from './schemas.js';
 
@@ -33,21 +33,36 @@ export async function runSignIn({ http, popup, signal, pollWaitMs }: SignInFlow)
   });
   if (!popup.closed) popup.location.href = request.url;
   const poll = (waitMs: number): Promise<SignInPollType> =>
-    http.request('post', `v1/signin-requests/${encodeURIComponent(request.id)}/poll`, SignInPoll, {
+    http.request('post', `${path('v1/signin-requests', request.id)}/poll`, SignInPoll, {
       json: { codeVerifier: verifier, waitMs },
       signal,
     });
+  const result = await untilAnswered(popup, poll, pollWaitMs, 'The fan closed the sign-in window before answering.', {
+    denied: () => new SignInDeniedError('The fan declined to connect this site.', { code: 'signin_denied' }),
+    expired: () =>
+      new SignInExpiredError('The sign-in request expired before the fan answered; call signIn() again.', { code: 'signin_expired' }),
+  });
+  return { fan: result.fan, tokens: result.tokens };
+}
+
+/**
+ * Long-polls what the fan answers in `popup` (a sign-in, a confirmation) until it is
+ * `approved` (resolves with it), ends otherwise (rejects with what `outcomes` makes of its
+ * status), or the popup closes: then one last look, since the fan may have answered just
+ * before closing, and a {@link PopupClosedError} with `closedMessage`.
+ */
+export async function untilAnswered<T extends { status: string }>(
+  popup: PopupLike,
+  poll: (waitMs: number) => Promise<T>,
+  pollWaitMs: number,
+  closedMessage: string,
+  outcomes: Record<string, () => Error>,
+): Promise<Extract<T, { status: 'approved' }>> {
   for (;;) {
     const closed = popup.closed;
-    // Once closed, one last look (the fan may have answered just before closing), then stop.
     const result = await poll(closed ? 0 : pollWaitMs);
-    if (result.status === 'approved') return { fan: result.fan, tokens: result.tokens };
-    if (result.status === 'denied') throw new SignInDeniedError('The fan declined to connect this site.', { code: 'signin_denied' });
-    if (result.status === 'expired') {
-      throw new SignInExpiredError('The sign-in request expired before the fan answered; call signIn() again.', {
-        code: 'signin_expired',
-      });
-    }
-    if (closed) throw new PopupClosedError('The fan closed the sign-in window before answering.', { code: 'popup_closed' });
+    if (result.status === 'approved') return result as Extract<T, { status: 'approved' }>;
+    if (Object.hasOwn(outcomes, result.status)) throw outcomes[result.status]!();
+    if (closed) throw new PopupClosedError(closedMessage, { code: 'popup_closed' });
   }
 }

@@ -6,7 +6,8 @@ import {
   ContentList as ContentListSchema,
   Entitlement,
   Unlock as UnlockSchema,
-} from '../internal/schemas.js';
+} from '../internal/content-schemas.js';
+import { path } from '../internal/http.js';
 import { spend, type Money, type SpendOptions } from './spend.js';
 
 /** An unlock that went through: the active entitlement and its signed receipt. */
@@ -82,7 +83,7 @@ export class ContentResource {
    * ```
    */
   async get(id: string, options: { signal?: AbortSignal | undefined } = {}): Promise<Content> {
-    return this.#remember(await this.#read(`v1/content/${encodeURIComponent(id)}`, ContentSchema, options));
+    return this.#remember(await this.#read(path('v1/content', id), ContentSchema, options));
   }
 
   /**
@@ -102,7 +103,7 @@ export class ContentResource {
    * ```
    */
   body(id: string, options: { signal?: AbortSignal | undefined } = {}): Promise<ContentBody> {
-    return this.#money.auth.request('get', `v1/content/${encodeURIComponent(id)}/body`, ContentBodySchema, options);
+    return this.#money.auth.request('get', `${path('v1/content', id)}/body`, ContentBodySchema, options);
   }
 
   /**
@@ -124,16 +125,16 @@ export class ContentResource {
    * ```
    */
   unlock(id: string, options: SpendOptions = {}): Promise<UnlockedContent> {
-    const path = `v1/content/${encodeURIComponent(id)}`;
+    const content = path('v1/content', id);
     const { auth } = this.#money;
     return spend<Unlock, UnlockedContent>(
       this.#money,
       {
         amountDiamonds: this.#prices.get(id),
-        send: (idempotencyKey) => auth.request('post', `${path}/unlock`, UnlockSchema, { idempotencyKey, signal: options.signal }),
+        send: () => auth.request('post', `${content}/unlock`, UnlockSchema, options),
         result: async (answer, approved) => {
           if (!approved && answer.status === 'succeeded') return answer;
-          const entitlement = await auth.request('get', `${path}/entitlement`, Entitlement, { signal: options.signal });
+          const entitlement = await auth.request('get', `${content}/entitlement`, Entitlement, options);
           return { object: 'unlock', status: 'succeeded', entitlement, receipt: entitlement.receipt ?? '' };
         },
       },

@@ -1,5 +1,6 @@
 import type { Gift, GiftType } from '@diamonds/protocol';
-import { Gift as GiftSchema, GiftTypeList } from '../internal/schemas.js';
+import { Gift as GiftSchema, GiftTypeList } from '../internal/gift-schemas.js';
+import { pages, path } from '../internal/http.js';
 import { spend, type Money, type SpendOptions } from './spend.js';
 
 /** What {@link GiftsResource.send} sends. */
@@ -52,15 +53,10 @@ export class GiftsResource {
   catalog(options: { signal?: AbortSignal | undefined } = {}): Promise<GiftType[]> {
     this.#catalog ??= (async () => {
       const gifts: GiftType[] = [];
-      let cursor: string | undefined;
-      do {
-        const page = await this.#money.http.request('get', 'v1/catalog/gifts', GiftTypeList, {
-          searchParams: { limit: 100, cursor },
-          signal: options.signal,
-        });
-        gifts.push(...page.data);
-        cursor = page.hasMore ? (page.nextCursor ?? undefined) : undefined;
-      } while (cursor !== undefined);
+      const all = pages((cursor) =>
+        this.#money.http.request('get', 'v1/catalog/gifts', GiftTypeList, { ...options, searchParams: { limit: 100, cursor } }),
+      );
+      for await (const gift of all) gifts.push(gift);
       this.#prices = new Map(gifts.map((gift) => [gift.id, gift.priceDiamonds]));
       return gifts;
     })().catch((error: unknown) => {
@@ -109,12 +105,8 @@ export class GiftsResource {
       this.#money,
       {
         amountDiamonds: price === undefined ? undefined : price * quantity,
-        send: (idempotencyKey) =>
-          this.#money.auth.request('post', 'v1/gifts', GiftSchema, {
-            json: { creatorId, giftId, quantity, message },
-            idempotencyKey,
-            signal: options.signal,
-          }),
+        send: () =>
+          this.#money.auth.request('post', 'v1/gifts', GiftSchema, { ...options, json: { creatorId, giftId, quantity, message } }),
         result: (gift, approved) => (approved ? this.get(gift.id, options) : gift),
       },
       options,
@@ -131,6 +123,6 @@ export class GiftsResource {
    * ```
    */
   get(id: string, options: { signal?: AbortSignal | undefined } = {}): Promise<Gift> {
-    return this.#money.auth.request('get', `v1/gifts/${encodeURIComponent(id)}`, GiftSchema, { signal: options.signal });
+    return this.#money.auth.request('get', path('v1/gifts', id), GiftSchema, options);
   }
 }

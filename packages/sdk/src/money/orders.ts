@@ -1,5 +1,6 @@
 import type { CheckoutOrder, ProductList } from '@diamonds/protocol';
-import { CheckoutOrder as CheckoutOrderSchema, PayOrderResult, ProductList as ProductListSchema } from '../internal/schemas.js';
+import { CheckoutOrder as CheckoutOrderSchema, PayOrderResult, ProductList as ProductListSchema } from '../internal/order-schemas.js';
+import { path } from '../internal/http.js';
 import { spend, type Money, type SpendOptions } from './spend.js';
 
 /**
@@ -53,7 +54,7 @@ export class OrdersResource {
    * ```
    */
   async get(id: string, options: { signal?: AbortSignal | undefined } = {}): Promise<CheckoutOrder> {
-    const order = await this.#money.auth.request('get', `v1/orders/${encodeURIComponent(id)}`, CheckoutOrderSchema, options);
+    const order = await this.#money.auth.request('get', path('v1/orders', id), CheckoutOrderSchema, options);
     this.#totals.set(order.id, order.totalDiamonds);
     return order;
   }
@@ -80,11 +81,7 @@ export class OrdersResource {
       this.#money,
       {
         amountDiamonds: this.#totals.get(id),
-        send: (idempotencyKey) =>
-          this.#money.auth.request('post', `v1/orders/${encodeURIComponent(id)}/pay`, PayOrderResult, {
-            idempotencyKey,
-            signal: options.signal,
-          }),
+        send: () => this.#money.auth.request('post', `${path('v1/orders', id)}/pay`, PayOrderResult, options),
         result: (order, approved) => (approved ? this.get(id, options) : order),
       },
       options,

@@ -4,17 +4,12 @@
 // the confirmation on the server until the fan answers.
 import type { Confirmation as ConfirmationType } from '@diamonds/protocol';
 import type { WritableAtom } from 'nanostores';
-import {
-  ConfirmationDeclinedError,
-  ConfirmationExpiredError,
-  PopupBlockedError,
-  PopupClosedError,
-  SignInRequiredError,
-} from '../errors.js';
+import { ConfirmationDeclinedError, ConfirmationExpiredError, PopupBlockedError } from '../errors.js';
 import type { Auth } from '../internal/auth.js';
-import { popupFeatures, windowOpen, type PopupLike } from '../internal/browser.js';
-import { newIdempotencyKey, type Http } from '../internal/http.js';
+import { closePopup, openPopup, type PopupLike } from '../internal/browser.js';
+import { path, type Http } from '../internal/http.js';
 import { Confirmation } from '../internal/schemas.js';
+import { untilAnswered } from '../internal/signin.js';
 import type { PendingConfirmation, WalletState } from '../stores.js';
 
 /**
@@ -57,29 +52,13 @@ export interface Money {
 export interface SpendPlan<Answer, Result> {
   /** What it costs, when known before the click (from a cache); `undefined` when not. */
   amountDiamonds: number | undefined;
-  /** Sends the spend with this `Idempotency-Key`. */
-  send(idempotencyKey: string): Promise<Answer>;
+  /**
+   * Sends the spend with the call's {@link SpendOptions}: its `Idempotency-Key`, or a fresh one
+   * that every retry of this request keeps.
+   */
+  send(): Promise<Answer>;
   /** The result: from the answer when it went through at once, else re-read after approval. */
   result(answer: Answer, approved: boolean): Promise<Result> | Result;
-}
-
-/** Opens a popup on `url`, or `null` when blocked (or there is no `window.open`, as in Node). */
-export function openPopup(url = 'about:blank'): PopupLike | null {
-  return windowOpen()?.(url, 'diamonds', popupFeatures()) ?? null;
-}
-
-/** Closes a popup we opened; one on another origin may refuse, and closes itself later. */
-export function closePopup(popup: PopupLike | null): void {
-  try {
-    popup?.close();
-  } catch {
-    // Nothing to do: the hosted pages close themselves once the fan has answered.
-  }
-}
-
-/** The error of a money call made with no fan signed in. */
-export function signInRequired(): SignInRequiredError {
-  return new SignInRequiredError('No fan is signed in: call signIn() from a click first.', { code: 'signin_required' });
 }
 
 /**
@@ -96,7 +75,7 @@ export function spend<Answer extends object, Result>(
   plan: SpendPlan<Answer, Result>,
   options: SpendOptions,
 ): Promise<Result> {
-  if (!money.auth.signedIn) return Promise.reject(signInRequired());
+  if (!money.auth.signedIn) return Promise.reject(money.auth.signInRequired());
   const amount = plan.amountDiamonds;
   const allowance = money.auth.allowance.get();
   const wallet = money.wallet.get();
@@ -106,7 +85,7 @@ export function spend<Answer extends object, Result>(
   return (async () => {
     let answered = false;
     try {
-      const answer = await plan.send(options.idempotencyKey ?? newIdempotencyKey());
+      const answer = await plan.send();
       answered = true;
       // Every spend answers its confirmation in the same field when it needs one (a 202).
       const { confirmation } = answer as { confirmation?: ConfirmationType | null };
@@ -142,29 +121,22 @@ async function follow(money: Money, popup: PopupLike, confirmation: Confirmation
   const pending: PendingConfirmation = { id, url, amountDiamonds, description, expiresAt };
   money.confirmations.set([...money.confirmations.get(), pending]);
   try {
-    for (;;) {
-      const closed = popup.closed;
-      const { status } = await money.auth.request('get', `v1/confirmations/${encodeURIComponent(id)}`, Confirmation, {
-        searchParams: { waitMs: closed ? 0 : money.pollWaitMs },
-        signal,
-      });
-      if (status === 'approved') return;
-      if (status === 'declined') {
-        throw new ConfirmationDeclinedError('The fan declined the spend; the held Diamonds are back in the wallet.', {
-          code: 'confirmation_declined',
-        });
-      }
-      if (status === 'expired') {
-        throw new ConfirmationExpiredError('The confirmation expired before the fan answered; nothing was spent.', {
-          code: 'confirmation_expired',
-        });
-      }
-      if (closed) {
-        throw new PopupClosedError('The fan closed the confirmation window; the held Diamonds go back when the confirmation expires.', {
-          code: 'popup_closed',
-        });
-      }
-    }
+    await untilAnswered(
+      popup,
+      (waitMs) => money.auth.request('get', path('v1/confirmations', id), Confirmation, { searchParams: { waitMs }, signal }),
+      money.pollWaitMs,
+      'The fan closed the confirmation window; the held Diamonds go back when the confirmation expires.',
+      {
+        declined: () =>
+          new ConfirmationDeclinedError('The fan declined the spend; the held Diamonds are back in the wallet.', {
+            code: 'confirmation_declined',
+          }),
+        expired: () =>
+          new ConfirmationExpiredError('The confirmation expired before the fan answered; nothing was spent.', {
+            code: 'confirmation_expired',
+          }),
+      },
+    );
   } finally {
     money.confirmations.set(money.confirmations.get().filter((item) => item !== pending));
   }

@@ -1,8 +1,9 @@
 import type { CurrencyCode, TopUp } from '@diamonds/protocol';
 import { PopupBlockedError, PopupClosedError, TopUpFailedError } from '../errors.js';
-import { newIdempotencyKey } from '../internal/http.js';
 import { Quote, TopUp as TopUpSchema } from '../internal/schemas.js';
-import { closePopup, openPopup, signInRequired, type Money, type SpendOptions } from './spend.js';
+import { path } from '../internal/http.js';
+import { closePopup, openPopup } from '../internal/browser.js';
+import type { Money, SpendOptions } from './spend.js';
 
 /** What {@link DiamondsClient.topUp} buys: a number of Diamonds in a currency, or a quote you already made. */
 export type TopUpParams = { diamonds: number; currency: CurrencyCode } | { quoteId: string };
@@ -14,7 +15,7 @@ export type TopUpParams = { diamonds: number; currency: CurrencyCode } | { quote
  * @internal
  */
 export function topUp(money: Money, params: TopUpParams, options: SpendOptions): Promise<TopUp> {
-  if (!money.auth.signedIn) return Promise.reject(signInRequired());
+  if (!money.auth.signedIn) return Promise.reject(money.auth.signInRequired());
   const popup = openPopup();
   if (!popup) {
     return Promise.reject(
@@ -23,7 +24,6 @@ export function topUp(money: Money, params: TopUpParams, options: SpendOptions):
       }),
     );
   }
-  const { signal } = options;
   return (async () => {
     let started = false;
     try {
@@ -33,14 +33,11 @@ export function topUp(money: Money, params: TopUpParams, options: SpendOptions):
           : (
               await money.http.request('post', 'v1/quotes', Quote, {
                 json: { diamonds: params.diamonds, currency: params.currency },
-                signal,
+                // Not the call's Idempotency-Key: that one is the top-up's.
+                signal: options.signal,
               })
             ).id;
-      let topUp = await money.auth.request('post', 'v1/topups', TopUpSchema, {
-        json: { quoteId },
-        idempotencyKey: options.idempotencyKey ?? newIdempotencyKey(),
-        signal,
-      });
+      let topUp = await money.auth.request('post', 'v1/topups', TopUpSchema, { ...options, json: { quoteId } });
       started = true;
       if (topUp.paymentUrl !== null && !popup.closed) popup.location.href = topUp.paymentUrl;
       // `closed` is read before each poll: the page closes itself once paid, and the poll
@@ -55,7 +52,7 @@ export function topUp(money: Money, params: TopUpParams, options: SpendOptions):
         if (closed) throw new PopupClosedError('The fan closed the payment window before paying.', { code: 'popup_closed' });
         await new Promise((resolve) => setTimeout(resolve, money.pollWaitMs / 2));
         closed = popup.closed;
-        topUp = await money.auth.request('get', `v1/topups/${encodeURIComponent(topUp.id)}`, TopUpSchema, { signal });
+        topUp = await money.auth.request('get', path('v1/topups', topUp.id), TopUpSchema, options);
       }
     } finally {
       closePopup(popup);

@@ -2,6 +2,7 @@ import type { TransferCode, Wallet as WalletType, WalletAccount, WalletEntry } f
 import { atom, onMount, type ReadableAtom, type WritableAtom } from 'nanostores';
 import { isDiamondsError } from '../errors.js';
 import type { Auth } from '../internal/auth.js';
+import { checkWhole, pages } from '../internal/http.js';
 import { Wallet, WalletHistory } from '../internal/schemas.js';
 import type { WalletState } from '../stores.js';
 
@@ -120,10 +121,10 @@ export function createWalletStore(auth: Auth, tabs: string): WalletStore & Writa
     const before = store.get();
     if (before.status !== 'ready') store.set({ status: 'loading' });
     try {
-      const wallet = await auth.request('get', 'v1/wallet', Wallet, { signal: options.signal });
+      const wallet = await auth.request('get', 'v1/wallet', Wallet, options);
       const { balanceDiamonds, heldDiamonds, earningsDiamonds } = wallet;
       store.set({ status: 'ready', balanceDiamonds, heldDiamonds, earningsDiamonds });
-      auth.allowance.set({ perDay: wallet.allowancePerDay, remaining: wallet.remainingAllowance });
+      auth.setAllowance(wallet);
       return wallet;
     } catch (error) {
       store.set(options.signal?.aborted ? before : { ...before, status: 'error', error: isDiamondsError(error) ? error : undefined });
@@ -133,28 +134,18 @@ export function createWalletStore(auth: Auth, tabs: string): WalletStore & Writa
 
   async function* history(options: HistoryOptions = {}): AsyncGenerator<WalletEntry, void, undefined> {
     const { kind, account, signal } = options;
-    let left = options.limit ?? Infinity;
-    const pageSize = options.pageSize ?? 20;
-    for (const [name, value] of [
-      ['limit', left],
-      ['pageSize', pageSize],
-    ] as const) {
-      if (!(value >= 1 && (value === Infinity || Number.isInteger(value)))) {
-        throw new RangeError(`wallet.history: ${name} must be a positive whole number, not ${String(value)}.`);
-      }
-    }
-    let cursor: string | undefined;
-    do {
-      const page = await auth.request('get', 'v1/wallet/history', WalletHistory, {
+    let left = checkWhole('wallet.history: limit', options.limit ?? Infinity, 1, true);
+    const pageSize = checkWhole('wallet.history: pageSize', options.pageSize ?? 20, 1);
+    const entries = pages((cursor) =>
+      auth.request('get', 'v1/wallet/history', WalletHistory, {
         searchParams: { kind, account, cursor, limit: Math.min(pageSize, left) },
         signal,
-      });
-      for (const entry of page.data) {
-        yield entry;
-        if (--left <= 0) return;
-      }
-      cursor = page.hasMore ? (page.nextCursor ?? undefined) : undefined;
-    } while (cursor !== undefined);
+      }),
+    );
+    for await (const entry of entries) {
+      yield entry;
+      if (--left <= 0) return;
+    }
   }
 
   return Object.assign(store, { refresh, history, announce: () => open()?.postMessage(auth.session.get().fan?.id) });

@@ -1,0 +1,39 @@
+// Runs in Chromium through @web/test-runner (mocha's describe/it are globals there).
+import { checkout, common, wallet } from './en.js';
+import { SHIPPED_LOCALES, registerLocale, translate } from './i18n.js';
+
+declare function describe(name: string, body: () => void): void;
+declare function it(name: string, body: () => void | Promise<void>): void;
+
+function assertEqual<T>(actual: T, expected: T, what: string): void {
+  if (!Object.is(actual, expected)) {
+    throw new Error(`${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
+  }
+}
+
+describe('translate', () => {
+  it('reads English for a language whose locale module is not loaded', () => {
+    assertEqual(translate('fr-FR', 'wallet.title', wallet), wallet['wallet.title'], 'French, not shipped');
+    // German ships, but only its module registers it; this file does not import it first.
+    assertEqual(translate('de', 'checkout.title', checkout), checkout['checkout.title'], 'German, not loaded');
+    assertEqual(translate('', 'common.retry', {}), common['common.retry'], 'no locale: the common English');
+  });
+
+  it('reads a loaded locale by its language, and fills in the parameters', async () => {
+    await import('./locales/de.js');
+    assertEqual(translate('de-AT', 'wallet.title', wallet), 'Deine Diamonds', 'de-AT reads de');
+    assertEqual(translate('DE', 'common.diamonds', common, { count: '1.234' }), '1.234 Diamonds', 'parameters');
+    assertEqual(translate('en-GB', 'wallet.title', wallet), wallet['wallet.title'], 'English stays English');
+  });
+
+  it('falls back to English, key by key, where a table lacks a string', () => {
+    registerLocale('xx', { 'wallet.title': 'Xx wallet' });
+    assertEqual(translate('xx', 'wallet.title', wallet), 'Xx wallet', 'the string it has');
+    assertEqual(translate('xx', 'wallet.balance', wallet), wallet['wallet.balance'], 'the element’s English');
+    assertEqual(translate('xx', 'common.signOut', wallet), common['common.signOut'], 'the common English');
+  });
+
+  it('lists English and German as shipped', () => {
+    assertEqual(SHIPPED_LOCALES.join(), 'en,de', 'SHIPPED_LOCALES');
+  });
+});

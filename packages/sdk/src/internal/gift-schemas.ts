@@ -1,0 +1,12 @@
+// The responses of `client.gifts` (see schema-parts.ts).
+import { literal, object, prefixed, string, schema, optional } from './check.js';
+import { ConfirmationSchema, list, loose, nonNegativeInt } from './schema-parts.js';
+import type { Gift as ProtocolGift, GiftTypeList as ProtocolGiftTypeList } from '@diamonds/protocol';
+
+/** `GET /v1/catalog/gifts`. @internal */
+export const GiftTypeList = schema<ProtocolGiftTypeList>(list(object({ id: string(), priceDiamonds: nonNegativeInt() }, loose)));
+
+/** `POST /v1/gifts`, `GET /v1/gifts/{id}`. @internal */
+export const Gift = schema<ProtocolGift>(
+  object({ object: literal('gift'), id: prefixed('gift'), status: string(), confirmation: optional(ConfirmationSchema) }, loose),
+);
