@@ -329,6 +329,19 @@ const allowanceCovering: Migration = {
   },
 };
 
+/**
+ * A gift's lookup (id, active, name, price) without reading its row: the row holds the SVG art,
+ * several KB in overflow pages that SQLite would walk to reach the columns stored after it.
+ */
+const giftLookupCovering: Migration = {
+  version: 12,
+  name: 'gift lookup covering index',
+  statements: {
+    sqlite: ['CREATE INDEX gift_types_lookup ON gift_types (id, active, name, price_diamonds)'],
+    postgres: ['CREATE INDEX gift_types_lookup ON gift_types (id, active) INCLUDE (name, price_diamonds)'],
+  },
+};
+
 /** Every migration, in order. Append new ones; never edit one that has shipped. */
 export const MIGRATIONS: readonly Migration[] = [
   ledgerV1,
@@ -342,6 +355,7 @@ export const MIGRATIONS: readonly Migration[] = [
   contentMigration,
   ordersMigration,
   allowanceCovering,
+  giftLookupCovering,
 ];
 
 /** The schema version this build expects. */

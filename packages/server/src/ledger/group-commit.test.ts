@@ -62,6 +62,31 @@ for (const kind of DATABASE_KINDS) {
       assert.equal((await ledger.getAccount(earnings.id)).balanceDiamonds, 1_000);
     });
 
+    it('with a least interval between batches, writes a lone request at once and gathers a trickle into one batch', async () => {
+      const commits = new GroupCommit(ledger, { minBatchIntervalMs: 150 });
+      const ran: number[] = [];
+      const work = (label: number) =>
+        commits.run(async (tx) => {
+          ran.push(label);
+          await tx.query('SELECT 1');
+          return label;
+        });
+      const started = performance.now();
+      assert.equal(await work(1), 1);
+      assert.ok(performance.now() - started < 100, 'a lone request after a quiet spell does not wait');
+      assert.equal(commits.batches, 1);
+      // A trickle right after: the next batch waits for the interval, gathering all three.
+      const trickle = [work(2)];
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      trickle.push(work(3));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      trickle.push(work(4));
+      assert.deepEqual(await Promise.all(trickle), [2, 3, 4]);
+      assert.equal(commits.batches, 2, 'one batch for the trickle');
+      assert.ok(performance.now() - started >= 145, 'the second batch started no sooner than the interval');
+      assert.deepEqual(ran, [1, 2, 3, 4]);
+    });
+
     it('replays a key within and across batches, and writes a lone request at once', async () => {
       const commits = new GroupCommit(ledger);
       const [a, b] = await Promise.all([commits.transfer(gift('gc-0', 5)), commits.transfer(gift('gc-0', 5))]);

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { SqlClient } from '../db/types.js';
 import type { BatchItemResult, Ledger, TransferRequest, TransferResult } from './ledger.js';
 
@@ -5,6 +6,14 @@ import type { BatchItemResult, Ledger, TransferRequest, TransferResult } from '.
 export interface GroupCommitOptions {
   /** Most transfers in one database transaction. @defaultValue 100 */
   maxBatch?: number;
+  /**
+   * The least time from the start of one batch of {@link GroupCommit.run} work to the start of
+   * the next, unless a full batch is waiting. A lone request after a quiet spell starts at
+   * once; under a steady trickle of requests, each commit (and its fsync) carries several of
+   * them instead of one, which costs the disk and the CPU far less per request.
+   * @defaultValue 0
+   */
+  minBatchIntervalMs?: number;
 }
 
 interface Waiting {
@@ -70,6 +79,8 @@ type WorkOutcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 export class GroupCommit {
   readonly #ledger: Ledger;
   readonly #maxBatch: number;
+  readonly #minBatchIntervalMs: number;
+  #lastBatchStartedAt = -Infinity;
   #queue: Waiting[] = [];
   #flushing = false;
   #works: WaitingWork[] = [];
@@ -80,6 +91,7 @@ export class GroupCommit {
   constructor(ledger: Ledger, options: GroupCommitOptions = {}) {
     this.#ledger = ledger;
     this.#maxBatch = options.maxBatch ?? 100;
+    this.#minBatchIntervalMs = options.minBatchIntervalMs ?? 0;
   }
 
   /**
@@ -125,6 +137,9 @@ export class GroupCommit {
   async #runWorks(): Promise<void> {
     try {
       while (this.#works.length > 0) {
+        const wait = this.#lastBatchStartedAt + this.#minBatchIntervalMs - performance.now();
+        if (wait > 0 && this.#works.length < this.#maxBatch) await sleep(wait);
+        this.#lastBatchStartedAt = performance.now();
         const batch = this.#works.splice(0, this.#maxBatch);
         let outcomes: WorkOutcome[];
         try {

@@ -47,19 +47,28 @@ export function inlineSpendWriter(ledger: Ledger, commits: GroupCommit): SpendWr
   };
 }
 
-/** What the writer thread is told. */
-export type ToWriter = { type: 'spend'; id: number; spend: IdempotentSpend } | { type: 'stats'; id: number } | { type: 'close' };
+/** A spend on its way to the writer thread, numbered to match its answer. */
+export interface NumberedSpend {
+  id: number;
+  spend: IdempotentSpend;
+}
+
+/** A spend's answer from the writer thread. */
+export type SpendAnswer = { id: number; ok: true; result: IdempotentResult } | { id: number; ok: false; error: CrossingError };
+
+/**
+ * What the writer thread is told. Spends travel in batches: those a turn of the event loop
+ * brought go in one message (one wake-up of the thread, one group commit).
+ */
+export type ToWriter = { type: 'spends'; spends: NumberedSpend[] } | { type: 'stats'; id: number } | { type: 'close' };
 
 /** An error as it crosses from the writer thread: an {@link ApiError} keeps its code and param. */
 export type CrossingError =
   { api: true; code: ErrorCode; message: string; param: string | undefined } | { api: false; message: string; stack: string | undefined };
 
-/** What the writer thread answers. */
+/** What the writer thread answers; the answers of one group commit travel together. */
 export type FromWriter =
-  | { type: 'ready' }
-  | { type: 'done'; id: number; ok: true; result: IdempotentResult }
-  | { type: 'done'; id: number; ok: false; error: CrossingError }
-  | { type: 'stats'; id: number; stats: WriterStats };
+  { type: 'ready' } | { type: 'answers'; answers: SpendAnswer[] } | { type: 'stats'; id: number; stats: WriterStats };
 
 /** What the writer thread starts from. */
 export interface WriterData {
@@ -109,6 +118,8 @@ export class ThreadSpendWriter implements SpendWriter {
   #nextId = 1;
   readonly #pending = new Map<number, Pending>();
   readonly #inFlight = new Set<Promise<unknown>>();
+  /** Spends of this turn of the event loop, not yet sent. */
+  readonly #outbox: NumberedSpend[] = [];
   #closing: Promise<void> | undefined;
 
   /** Starts the thread (see {@link ThreadSpendWriter.start}). */
@@ -138,14 +149,15 @@ export class ThreadSpendWriter implements SpendWriter {
         if (message.type === 'ready') {
           ready = true;
           resolve(worker);
-          return;
+        } else if (message.type === 'stats') {
+          this.#settle(message.id, (pending) => pending.resolve(message.stats as never));
+        } else {
+          for (const answer of message.answers) {
+            this.#settle(answer.id, (pending) =>
+              answer.ok ? pending.resolve(answer.result as never) : pending.reject(fromCrossingError(answer.error)),
+            );
+          }
         }
-        const pending = this.#pending.get(message.id);
-        if (!pending) return;
-        this.#pending.delete(message.id);
-        if (message.type === 'stats') pending.resolve(message.stats as never);
-        else if (message.ok) pending.resolve(message.result as never);
-        else pending.reject(fromCrossingError(message.error));
       });
       const failed = (error: Error) => {
         if (this.#worker === started) this.#worker = undefined;
@@ -162,18 +174,18 @@ export class ThreadSpendWriter implements SpendWriter {
     return started;
   }
 
-  #ask<T>(message: { type: 'spend'; spend: IdempotentSpend } | { type: 'stats' }): Promise<T> {
+  #settle(id: number, settle: (pending: Pending) => void): void {
+    const pending = this.#pending.get(id);
+    if (!pending) return;
+    this.#pending.delete(id);
+    settle(pending);
+  }
+
+  /** Registers a question to the thread; its promise settles with the thread's answer. */
+  #expect<T>(id: number): Promise<T> {
     if (this.#closing) return Promise.reject(new Error('the spend writer is closed'));
-    const id = this.#nextId++;
     const answer = new Promise<T>((resolve, reject) => {
       this.#pending.set(id, { resolve: resolve as (value: never) => void, reject });
-      (this.#worker ?? this.#spawn()).then(
-        (worker) => worker.postMessage({ ...message, id } satisfies ToWriter),
-        (error: unknown) => {
-          this.#pending.delete(id);
-          reject(error);
-        },
-      );
     });
     this.#inFlight.add(answer);
     const settled = () => void this.#inFlight.delete(answer);
@@ -181,12 +193,38 @@ export class ThreadSpendWriter implements SpendWriter {
     return answer;
   }
 
+  #send(message: ToWriter, ids: number[]): void {
+    (this.#worker ?? this.#spawn()).then(
+      (worker) => worker.postMessage(message),
+      (error: unknown) => {
+        for (const id of ids) this.#settle(id, (pending) => pending.reject(error));
+      },
+    );
+  }
+
   execute(spend: IdempotentSpend): Promise<IdempotentResult> {
-    return this.#ask<IdempotentResult>({ type: 'spend', spend });
+    const id = this.#nextId++;
+    const answer = this.#expect<IdempotentResult>(id);
+    if (this.#closing) return answer;
+    this.#outbox.push({ id, spend });
+    if (this.#outbox.length === 1) {
+      // After pending I/O has been read: the spends of this turn go to the thread together.
+      setImmediate(() => {
+        const spends = this.#outbox.splice(0);
+        this.#send(
+          { type: 'spends', spends },
+          spends.map((s) => s.id),
+        );
+      });
+    }
+    return answer;
   }
 
   stats(): Promise<WriterStats> {
-    return this.#ask<WriterStats>({ type: 'stats' });
+    const id = this.#nextId++;
+    const answer = this.#expect<WriterStats>(id);
+    if (!this.#closing) this.#send({ type: 'stats', id }, [id]);
+    return answer;
   }
 
   /**
