@@ -63,5 +63,6 @@ export async function respondWithSpend(c: Context<AppEnv>, context: AppContext, 
   c.header('Cache-Control', 'no-store');
   c.header('Idempotency-Key', key);
   if (result.replayed) c.header('Idempotent-Replayed', 'true');
-  return c.json(result.body as object, result.status as 200);
+  // The body as the writer stored it: already JSON, so it is sent without another round.
+  return c.body(result.json, result.status as 200, { 'Content-Type': 'application/json' });
 }

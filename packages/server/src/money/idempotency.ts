@@ -12,6 +12,8 @@ export interface StoredResponse<Body = unknown> {
 /** What {@link idempotent} answered, and whether it was a replay of an earlier answer. */
 export interface IdempotentResult<Body = unknown> extends StoredResponse<Body> {
   replayed: boolean;
+  /** The body as stored (JSON text): what to send, without serialising it again. */
+  json: string;
 }
 
 /**
@@ -87,14 +89,15 @@ export async function idempotent<Body>(
         'This Idempotency-Key was used for a different request. Use a new key for each user action.',
       );
     }
-    return { status: Number(row.status), body: JSON.parse(row.body) as Body, replayed: true };
+    return { status: Number(row.status), body: JSON.parse(row.body) as Body, replayed: true, json: row.body };
   }
   const response = await work();
+  const json = JSON.stringify(response.body);
   await tx.run('UPDATE api_requests SET status = ?, body = ? WHERE scope = ? AND idempotency_key = ?', [
     response.status,
-    JSON.stringify(response.body),
+    json,
     request.scope,
     request.key,
   ]);
-  return { ...response, replayed: false };
+  return { ...response, replayed: false, json };
 }

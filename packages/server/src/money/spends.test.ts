@@ -226,8 +226,8 @@ for (const kind of DATABASE_KINDS) {
       const work = async () => ({ status: 201, body: { run: ++runs } });
       const first = await commits.run((tx) => idempotent(tx, request, work));
       const second = await commits.run((tx) => idempotent(tx, request, work));
-      assert.deepEqual(first, { status: 201, body: { run: 1 }, replayed: false });
-      assert.deepEqual(second, { status: 201, body: { run: 1 }, replayed: true });
+      assert.deepEqual(first, { status: 201, body: { run: 1 }, replayed: false, json: '{"run":1}' });
+      assert.deepEqual(second, { status: 201, body: { run: 1 }, replayed: true, json: '{"run":1}' });
       const concurrent = await Promise.all(
         Array.from({ length: 5 }, () => commits.run((tx) => idempotent(tx, { ...request, key: 'k-2' }, work))),
       );

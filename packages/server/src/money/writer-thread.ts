@@ -7,7 +7,7 @@ import type { Database, SqlClient } from '../db/types.js';
 import { GroupCommit } from '../ledger/group-commit.js';
 import { Ledger } from '../ledger/ledger.js';
 import { runIdempotentSpend } from './commands.js';
-import { toCrossingError, type FromWriter, type SpendAnswer, type ToWriter, type WriterData } from './writer.js';
+import { toCrossingError, toSpendResult, type FromWriter, type SpendAnswer, type ToWriter, type WriterData } from './writer.js';
 
 if (!parentPort) throw new Error('writer-thread.ts runs only as a worker thread (see ThreadSpendWriter).');
 const port = parentPort;
@@ -63,7 +63,7 @@ port.on('message', (message: ToWriter) => {
         commits
           .run((tx) => runIdempotentSpend(tx, ledger, spend))
           .then(
-            (result) => answer({ id, ok: true, result }),
+            (result) => answer({ id, ok: true, result: toSpendResult(result) }),
             (error: unknown) => answer({ id, ok: false, error: toCrossingError(error) }),
           );
       }

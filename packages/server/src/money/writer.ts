@@ -7,6 +7,14 @@ import type { Ledger } from '../ledger/ledger.js';
 import { runIdempotentSpend, type IdempotentSpend } from './commands.js';
 import type { IdempotentResult } from './idempotency.js';
 
+/** A spend's answer, ready to send: its status, its body as JSON text, and whether it was replayed. */
+export type SpendResult = Pick<IdempotentResult, 'status' | 'json' | 'replayed'>;
+
+/** What of a spend's result crosses back to the route: no parsed body, which would be cloned for nothing. */
+export function toSpendResult({ status, json, replayed }: IdempotentResult): SpendResult {
+  return { status, json, replayed };
+}
+
 /** How much database work the writer has done: the figures `npm run bench:api` explains itself with. */
 export interface WriterStats {
   /** Group-committed transactions. */
@@ -27,7 +35,7 @@ export interface SpendWriter {
    *
    * @throws {@link ApiError} the spend's refusal (nothing moved); any other error is unexpected.
    */
-  execute(spend: IdempotentSpend): Promise<IdempotentResult>;
+  execute(spend: IdempotentSpend): Promise<SpendResult>;
   /** The work done so far. */
   stats(): Promise<WriterStats>;
   /** Waits for the spends in flight, then stops (the thread and its connection). */
@@ -41,7 +49,7 @@ export interface SpendWriter {
 export function inlineSpendWriter(ledger: Ledger, commits: GroupCommit): SpendWriter {
   return {
     mode: 'inline',
-    execute: (spend) => commits.run((tx) => runIdempotentSpend(tx, ledger, spend)),
+    execute: (spend) => commits.run(async (tx) => toSpendResult(await runIdempotentSpend(tx, ledger, spend))),
     stats: () => Promise.resolve({ batches: commits.batches, statements: 0 }),
     close: () => Promise.resolve(),
   };
@@ -54,7 +62,7 @@ export interface NumberedSpend {
 }
 
 /** A spend's answer from the writer thread. */
-export type SpendAnswer = { id: number; ok: true; result: IdempotentResult } | { id: number; ok: false; error: CrossingError };
+export type SpendAnswer = { id: number; ok: true; result: SpendResult } | { id: number; ok: false; error: CrossingError };
 
 /**
  * What the writer thread is told. Spends travel in batches: those a turn of the event loop
@@ -202,9 +210,9 @@ export class ThreadSpendWriter implements SpendWriter {
     );
   }
 
-  execute(spend: IdempotentSpend): Promise<IdempotentResult> {
+  execute(spend: IdempotentSpend): Promise<SpendResult> {
     const id = this.#nextId++;
-    const answer = this.#expect<IdempotentResult>(id);
+    const answer = this.#expect<SpendResult>(id);
     if (this.#closing) return answer;
     this.#outbox.push({ id, spend });
     if (this.#outbox.length === 1) {
