@@ -307,8 +307,9 @@ for (const kind of DATABASE_KINDS) {
       assert.deepEqual([created?.status, created?.site_id], ['open', demo.site.id], 'the shop’s backend created the order');
       const total = Number(created?.total_diamonds);
 
-      // Another origin, another localStorage: the fan signs in again here (the platform knows them).
-      const signIn = checkout.getByRole('button', { name: 'Sign in with Diamonds' });
+      // Another origin, another localStorage: the fan signs in again here (the platform knows
+      // them). Signed out, the checkout already shows the order: one button signs in and pays.
+      const signIn = checkout.getByRole('button', { name: `Sign in and pay ${total} Diamonds` });
       await signIn.waitFor();
       await shot(shop, 'shop-signed-out');
       await signInThrough(await popupFrom(signIn), 'shop');

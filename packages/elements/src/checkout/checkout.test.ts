@@ -115,7 +115,7 @@ async function newFan(fan: string): Promise<void> {
 }
 
 /** A `<diamond-checkout>` of `order` in a provider with its own client (storage 'local'), once it shows the order. */
-async function mount(order: string, options: { fan?: string; locale?: string } = {}): Promise<Mounted> {
+async function mount(order: string, options: { fan?: string; locale?: string; fetch?: typeof fetch } = {}): Promise<Mounted> {
   stubOpen();
   const info = await fixture();
   if (options.fan) await newFan(options.fan);
@@ -126,6 +126,7 @@ async function mount(order: string, options: { fan?: string; locale?: string } =
     pollWaitMs: 200,
     maxRetries: 0,
     locale: options.locale ?? 'en',
+    fetch: options.fetch,
   });
   const container = document.createElement('div');
   const provider = document.createElement('diamond-provider');
@@ -143,6 +144,30 @@ async function mount(order: string, options: { fan?: string; locale?: string } =
   if (options.fan) await until(() => client.allowance.get() !== null && client.wallet.get().status === 'ready', 'the allowance');
   await element.updateComplete;
   return { element, client, shadow, container };
+}
+
+/**
+ * The page's fetch, except that the sign-in request's poll answers "approved" for a new fan
+ * (`balance=…&allowance=…`), with real tokens of that fan: the fixture cannot approve a sign-in,
+ * which happens on the hosted page behind the fan's platform cookie. Everything else is real.
+ */
+async function approvingSignIn(fan: string): Promise<typeof fetch> {
+  const info = await fixture();
+  const stored = await json<{ storageValue: string }>(`/__diamonds/fan?${fan}`);
+  const { refreshToken, fan: signedIn } = JSON.parse(stored.storageValue) as { refreshToken: string; fan: unknown };
+  const refreshed = await fetch(`${info.apiBase}/v1/tokens/refresh`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${info.publishableKey}`, 'Content-Type': 'application/json', 'Idempotency-Key': crypto.randomUUID() },
+    body: JSON.stringify({ refreshToken }),
+  });
+  assert(refreshed.ok, `tokens for the fan: ${refreshed.status}`);
+  const tokens: unknown = await refreshed.json();
+  return (input, init) => {
+    const request = new Request(input, init);
+    if (/\/v1\/signin-requests\/[^/]+\/poll$/.test(request.url))
+      return Promise.resolve(Response.json({ status: 'approved', fan: signedIn, tokens }));
+    return fetch(request);
+  };
 }
 
 function part(shadow: ShadowRoot, name: string): HTMLElement {
@@ -258,15 +283,71 @@ describe('<diamond-checkout>', () => {
     assertEqual(text(shadow, 'error'), 'Sorry, something in this order is out of stock. Nothing was charged.', 'the out-of-stock message');
   });
 
-  it('asks a signed-out fan to sign in first, from the click', async () => {
-    const { shadow } = await mount(await newOrder('sticker'));
-    assert(!shadow.querySelector('[part~="lines"]'), 'no order before signing in');
-    assertEqual(text(shadow, 'button'), 'Sign in with Diamonds', 'the sign-in button');
+  it('shows a signed-out fan the lines and total, and one button that opens the sign-in in the click', async () => {
+    const { shadow } = await mount(await newOrder('sticker', 2));
+    assertEqual(JSON.stringify(rows(shadow)), JSON.stringify([['Sticker pack', '2', '80 Diamonds', '160 Diamonds']]), 'the lines');
+    assertEqual(text(shadow, 'total'), '160 Diamonds', 'the total');
+    assertEqual(shadow.querySelectorAll('button').length, 1, 'one button');
+    assertEqual(text(shadow, 'button'), 'Sign in and pay 160 Diamonds', 'the button');
     part(shadow, 'button').click();
     assertEqual(opened.length, 1, 'the sign-in popup opened in the click');
     await until(() => text(shadow, 'status') === 'Sign in in the Diamonds window…', 'the signing-in state');
     opened[0]!.closed = true;
     await until(() => text(shadow, 'error') === 'The Diamonds window was closed before you finished.', 'the popup-closed message');
+    assertEqual(text(shadow, 'button'), 'Sign in and pay 160 Diamonds', 'ready to try again');
+  });
+
+  it('signs in and pays in one click within the allowance', async () => {
+    const { element, client, shadow } = await mount(await newOrder('sticker', 2), {
+      fetch: await approvingSignIn('balance=500&allowance=200'),
+    });
+    const paid = nextPaid(element);
+    part(shadow, 'button').click();
+    assertEqual(opened.length, 1, 'the sign-in popup opened in the click');
+    const order = await paid;
+    assertEqual(opened.length, 1, 'no other popup');
+    assertEqual(order.status, 'paid', 'paid');
+    assert(order.receipt && order.receipt.split('.').length === 3, 'with the receipt');
+    await until(() => text(shadow, 'status') === 'Paid. Thank you!', 'success announced');
+    assertEqual((await client.wallet.refresh()).balanceDiamonds, 340, 'charged once, on the server');
+  });
+
+  it('signs in, then beyond the allowance asks for one more click that opens the confirmation', async () => {
+    const { element, client, shadow } = await mount(await newOrder('book'), { fetch: await approvingSignIn('balance=500&allowance=100') });
+    assertEqual(text(shadow, 'button'), 'Sign in and pay 250 Diamonds', 'the button');
+    part(shadow, 'button').focus();
+    await sendKeys({ press: 'Enter' });
+    assertEqual(opened.length, 1, 'the sign-in popup opened by Enter');
+    const status = 'You are signed in. Press Pay to confirm the payment in the Diamonds window.';
+    await until(() => text(shadow, 'status') === status, 'the confirm step');
+    assertEqual(opened.length, 1, 'no popup outside a click');
+    assertEqual(text(shadow, 'button'), 'Pay 250 Diamonds', 'the Pay button');
+    assertEqual(shadow.activeElement, part(shadow, 'button'), 'focus on Pay');
+    const paid = nextPaid(element);
+    await sendKeys({ press: 'Space' });
+    assertEqual(opened.length, 2, 'the confirmation popup opened in the key press');
+    const id = await until(() => opened[1]?.location.href.match(/\/confirm\/(cnf_[\w-]+)/)?.[1], 'the popup at /confirm/cnf_…');
+    await json(`/__diamonds/decide?id=${id}&approve=1`);
+    assertEqual((await paid).status, 'paid', 'paid once approved');
+    assertEqual((await client.wallet.refresh()).balanceDiamonds, 250, 'balance on the server');
+  });
+
+  it('asks a signed-out fan to sign in first when the order is no longer open', async () => {
+    const id = await newOrder('sticker');
+    const payer = await mount(id, { fan: 'balance=500&allowance=200' });
+    const paid = nextPaid(payer.element);
+    part(payer.shadow, 'button').click();
+    await paid;
+    localStorage.clear();
+    let errors = 0;
+    const { element, shadow } = await mount(id);
+    element.addEventListener('diamond-error', () => (errors += 1));
+    await until(() => text(shadow, 'button') === 'Sign in with Diamonds', 'the sign-in button');
+    assert(!shadow.querySelector('[part~="lines"]'), 'no order before signing in');
+    assertEqual(text(shadow, 'error'), '', 'no alert');
+    assertEqual(errors, 0, 'no diamond-error');
+    part(shadow, 'button').click();
+    assertEqual(opened.length, 1, 'the sign-in popup opened in the click');
   });
 
   it('pays with the keyboard (Tab, then Space)', async () => {
@@ -300,6 +381,12 @@ describe('<diamond-checkout>', () => {
       const out = await mount(await newOrder('sticker'));
       dark(out.container);
       assertEqual(await axeViolations(out.element), '', 'signed out');
+      const confirming = await mount(await newOrder('book'), { fetch: await approvingSignIn('balance=500&allowance=100') });
+      dark(confirming.container);
+      part(confirming.shadow, 'button').click();
+      await until(() => text(confirming.shadow, 'status').startsWith('You are signed in.'), 'the confirm step');
+      assertEqual(await axeViolations(confirming.element), '', 'confirm step');
+      localStorage.clear();
       const poor = await mount(await newOrder('sticker'), { fan: 'balance=10&allowance=200' });
       dark(poor.container);
       assertEqual(await axeViolations(poor.element), '', 'open');
@@ -326,5 +413,8 @@ describe('<diamond-checkout>', () => {
     await paid;
     await until(() => text(shadow, 'status') === 'Bezahlt. Danke!', 'success');
     assert(text(shadow, 'receipt').startsWith('Beleg rcpt_'), 'receipt label');
+    localStorage.clear();
+    const out = await mount(await newOrder('sticker', 2), { locale: 'de' });
+    assertEqual(text(out.shadow, 'button'), 'Anmelden und 160 Diamonds bezahlen', 'signed-out label');
   });
 });

@@ -12,8 +12,8 @@ import { formatDiamonds, formatMoney } from '../i18n/i18n.js';
 import { DiamondPaidEvent } from '../events/paid.js';
 import styles from './checkout.styles.js';
 
-/** Where the element stands. */
-type Phase = 'loading' | 'idle' | 'signing-in' | 'paying' | 'topping-up' | 'error' | 'insufficient';
+/** Where the element stands; `confirm`: signed in from "Sign in and pay", the Pay click opens the confirmation. */
+type Phase = 'loading' | 'idle' | 'signing-in' | 'confirm' | 'paying' | 'topping-up' | 'error' | 'insufficient';
 
 /** The `jti` (`rcpt_…`) of a receipt JWT, read without verifying it: only to show it. */
 function receiptId(jwt: string | null): string | undefined {
@@ -42,9 +42,12 @@ function count(locale: string, n: number): string {
  *
  * @remarks
  * The shop's backend creates the order with its secret key (so prices never come from the
- * page) and puts its id in `order`. The fan must be signed in to see an order: signed out, the
- * element offers the sign-in (its popup opens in the click) and then shows the order, so the
- * fan sees the total before paying. Every state is shown and announced (a `status` live region
+ * page) and puts its id in `order`. A signed-out fan sees an open order's lines and total and
+ * one button, "Sign in and pay": the sign-in popup opens in the click, and once signed in the
+ * same order is paid, within the site's allowance without another click. Beyond it, the fan
+ * presses Pay once more, since a browser blocks a confirmation popup opened outside a click.
+ * An order no longer open (paid, canceled) shows only to its fan: signed out, the element
+ * offers the sign-in first. Every state is shown and announced (a `status` live region
  * for progress and success, an `alert` for problems): loading, signed out, confirmation needed
  * ("Confirm in the Diamonds window…"), declined, expired, popup blocked or closed, not enough
  * Diamonds (a "Top up" button buys the smallest covering pack, then pays), out of stock,
@@ -71,7 +74,7 @@ function count(locale: string, n: number): string {
  * @csspart base - The wrapper of everything.
  * @csspart lines - The table of the order's lines.
  * @csspart total - The total.
- * @csspart button - The Pay button (or the sign-in button, signed out).
+ * @csspart button - The Pay button ("Sign in and pay" signed out; "Sign in" when the order shows only to its fan).
  * @csspart status - The live region for progress and success.
  * @csspart error - The alert for problems.
  * @csspart top-up - The "Top up" button shown when the wallet holds too little.
@@ -109,6 +112,8 @@ export class DiamondCheckout extends DiamondElement {
   @state() private _note = '';
 
   private _loadedKey: string | undefined;
+  /** How many payments were started, so that an order read before one does not overwrite its result. */
+  private _payments = 0;
   /** The top-up offered when the wallet cannot pay. */
   private readonly _offer = new TopUpOffer(this);
   private readonly _session = new StoreController<Session>(this);
@@ -130,11 +135,7 @@ export class DiamondCheckout extends DiamondElement {
     const key = `${this.order}|${fan}`;
     if (client && this.order && key !== this._loadedKey) {
       this._loadedKey = key;
-      if (fan) void this._load(client, this.order);
-      else if (!this._busy) {
-        this._order = undefined;
-        this._show('idle');
-      }
+      void this._load(client, this.order, key);
     }
     // The allowance must be known before the click, for the SDK to decide the popup in it.
     if (client && fan && client.wallet.get().status === 'idle') client.wallet.refresh().catch(() => undefined);
@@ -164,30 +165,55 @@ export class DiamondCheckout extends DiamondElement {
     }
   }
 
-  private async _load(client: DiamondsClientCore, id: string): Promise<void> {
+  /** Reads the order: signed out, only an open one shows (`order_not_found` otherwise). */
+  private async _load(client: DiamondsClientCore, id: string, key: string): Promise<void> {
     if (this._order?.id !== id) {
       this._order = undefined;
       this._show('loading');
     }
+    // A newer load (after a sign-in) or a payment started meanwhile knows better.
+    const payments = this._payments;
+    const stale = () => key !== this._loadedKey || this.client !== client || payments !== this._payments;
     try {
       const order = await ordersOf(client).get(id);
-      if (this.client !== client || this.order !== id) return;
+      if (stale()) return;
       this._order = order;
       if (this._phase === 'loading') this._show('idle');
     } catch (error) {
-      if (!this._busy) this._show('error', this._explain(error));
+      if (stale()) return;
+      // Read signed out (no fan in the key): a paid or canceled order shows only to its fan.
+      if (key.endsWith('|') && isDiamondsError(error) && error.code === 'order_not_found') {
+        this._order = undefined;
+        if (!this._busy) this._show('idle');
+      } else if (!this._busy) this._show('error', this._explain(error));
     }
   }
 
-  /** Signed out: signs in (the popup opens in this click); the order then loads. */
+  /**
+   * Signs in (the popup opens in this click), then pays the order shown: at once when no
+   * confirmation popup is needed, else after one more click (a popup opened now would be blocked).
+   */
   private _signIn(): void {
     const client = this.client;
+    const total = this._order?.totalDiamonds;
     if (!client || this._busy) return;
     this._show('signing-in');
-    client.signIn().then(
-      () => this._show(this._order ? 'idle' : 'loading'),
-      (error: unknown) => this._show('error', this.reportError(error)),
-    );
+    client
+      .signIn()
+      .then(async () => {
+        if (total === undefined) return this._show('loading');
+        const wallet = await client.wallet.refresh().catch(() => undefined);
+        const allowance = client.allowance.get();
+        if ((allowance && total <= allowance.remaining) || (wallet?.balanceDiamonds ?? total) < total) {
+          this._phase = 'idle';
+          this._pay();
+        } else {
+          this._show('confirm');
+          await this.updateComplete;
+          this.renderRoot.querySelector<HTMLElement>('[part~="button"]')?.focus();
+        }
+      })
+      .catch((error: unknown) => this._show('error', this.reportError(error)));
   }
 
   /** Pays: synchronous up to the SDK's popup when called from a click. */
@@ -195,6 +221,7 @@ export class DiamondCheckout extends DiamondElement {
     const client = this.client;
     const id = this._order?.id;
     if (!client || !id || this._busy) return;
+    this._payments++;
     this._show('paying');
     ordersOf(client)
       .pay(id)
@@ -245,20 +272,24 @@ export class DiamondCheckout extends DiamondElement {
     const phase = this._phase;
     const signedIn = this._session.value?.status === 'signed_in';
     const paid = order?.status === 'paid';
+    // One button element for sign-in and pay, so focus stays on it when the fan signs in.
+    const payable = order && (order.status === 'open' || order.status === 'pending_confirmation');
     const status =
       phase === 'loading'
         ? this.t('common.loading')
         : phase === 'signing-in'
           ? this.t('checkout.signingIn')
-          : phase === 'paying'
-            ? this.t(this._pending.value?.length ? 'common.confirming' : 'checkout.paying')
-            : phase === 'topping-up'
-              ? this.t('checkout.toppingUp')
-              : paid
-                ? this.t('checkout.paid')
-                : order?.status === 'refunded'
-                  ? this.t('checkout.refunded')
-                  : '';
+          : phase === 'confirm'
+            ? this.t('checkout.confirmStep')
+            : phase === 'paying'
+              ? this.t(this._pending.value?.length ? 'common.confirming' : 'checkout.paying')
+              : phase === 'topping-up'
+                ? this.t('checkout.toppingUp')
+                : paid
+                  ? this.t('checkout.paid')
+                  : order?.status === 'refunded'
+                    ? this.t('checkout.refunded')
+                    : '';
     const alert =
       phase === 'error' || phase === 'insufficient' ? this._note : order?.status === 'canceled' ? this.t('checkout.canceled') : '';
     const id = paid ? receiptId(order.receipt) : undefined;
@@ -299,14 +330,16 @@ export class DiamondCheckout extends DiamondElement {
           : nothing
       }
       ${
-        !signedIn && !order
-          ? html`<p>${this.t('checkout.signInFirst')}</p>
-              <button part="button" class="primary" ?disabled=${this._busy} @click=${this._signIn}>${this.t('common.signIn')}</button>`
-          : order && (order.status === 'open' || order.status === 'pending_confirmation')
-            ? html`<button part="button" class="primary" ?disabled=${this._busy} @click=${this._pay}>
-                ${this.t('checkout.pay', { amount: formatDiamonds(locale, order.totalDiamonds) })}
+        payable || (!signedIn && !order && phase !== 'loading')
+          ? html`${payable ? nothing : html`<p>${this.t('checkout.signInFirst')}</p>`}
+              <button part="button" class="primary" ?disabled=${this._busy} @click=${signedIn ? this._pay : this._signIn}>
+                ${
+                  !payable
+                    ? this.t('common.signIn')
+                    : this.t(signedIn ? 'checkout.pay' : 'checkout.signInAndPay', { amount: formatDiamonds(locale, order.totalDiamonds) })
+                }
               </button>`
-            : nothing
+          : nothing
       }
       <p part="status" role="status">${status}</p>
       ${id ? html`<p part="receipt">${this.t('checkout.receiptId', { id })}</p>` : nothing}

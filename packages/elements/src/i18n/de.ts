@@ -72,6 +72,8 @@ export const de: Strings = {
   'checkout.amount': 'Betrag',
   'checkout.signInFirst': 'Melde dich an, um deine Bestellung zu sehen und zu bezahlen.',
   'checkout.signingIn': 'Melde dich im Diamonds-Fenster an…',
+  'checkout.signInAndPay': 'Anmelden und {amount} bezahlen',
+  'checkout.confirmStep': 'Du bist angemeldet. Drücke „Bezahlen“, um die Zahlung im Diamonds-Fenster zu bestätigen.',
   'checkout.receiptId': 'Beleg {id}',
   'checkout.canceled': 'Diese Bestellung wurde storniert. Es wurde nichts abgebucht.',
   'checkout.refunded': 'Diese Bestellung wurde erstattet.',

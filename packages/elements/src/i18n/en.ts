@@ -90,6 +90,8 @@ export const checkout = {
   'checkout.amount': 'Amount',
   'checkout.signInFirst': 'Sign in to see your order and pay.',
   'checkout.signingIn': 'Sign in in the Diamonds window…',
+  'checkout.signInAndPay': 'Sign in and pay {amount}',
+  'checkout.confirmStep': 'You are signed in. Press Pay to confirm the payment in the Diamonds window.',
   'checkout.receiptId': 'Receipt {id}',
   'checkout.canceled': 'This order was canceled. Nothing was charged.',
   'checkout.refunded': 'This order was refunded.',

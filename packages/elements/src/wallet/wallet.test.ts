@@ -113,6 +113,17 @@ function role(wallet: DiamondWallet, name: 'status' | 'alert'): string {
   return wallet.shadowRoot!.querySelector(`[role="${name}"]`)?.textContent?.trim() ?? '';
 }
 
+/**
+ * The page's fetch, except that a top-up reads as paid. The fixture cannot pay one: the test card
+ * goes into the hosted payment page, behind the fan's platform cookie. Everything else is real.
+ */
+const paidTopUps: typeof fetch = async (input, init) => {
+  const response = await fetch(input, init);
+  if (!/\/v1\/topups\/tu_/.test(input instanceof Request ? input.url : String(input)) || !response.ok) return response;
+  const topUp = (await response.json()) as Record<string, unknown>;
+  return Response.json({ ...topUp, status: 'succeeded' });
+};
+
 const signedIn = (wallet: DiamondWallet) => () => text(wallet, 'balance').includes('100') && part(wallet, 'packs');
 
 describe('<diamond-wallet>', () => {
@@ -269,6 +280,53 @@ describe('<diamond-wallet>', () => {
     await waitFor(() => role(wallet, 'alert'), 'the alert');
     assertEqual(role(wallet, 'alert'), 'The Diamonds window was closed before you finished.', 'failure message');
     assert(!(part(wallet, 'pack') as HTMLButtonElement).disabled, 'packs enabled again');
+  });
+
+  it('a success notice is announced, then leaves after noticeMs (a top-up, then a sign-out)', async () => {
+    const { wallet } = await mount({ fan: 'balance=100&allowance=50', attributes: 'layout="full" locale="en-US"', fetch: paidTopUps });
+    await waitFor(signedIn(wallet), 'the packs');
+    const defaultMs = DiamondWallet.noticeMs;
+    assertEqual(defaultMs, 6000, 'the default stays long enough to read and announce');
+    DiamondWallet.noticeMs = 300;
+    try {
+      const { popup } = stubPopup();
+      part(wallet, 'pack')!.click();
+      await waitFor(() => role(wallet, 'status').includes('added'), 'the top-up notice');
+      const shownAt = Date.now();
+      popup.closed = true;
+      assert(/^[\d,]+ Diamonds added to your wallet\.$/.test(role(wallet, 'status')), `the notice: ${role(wallet, 'status')}`);
+      assertEqual(part(wallet, 'status')!.getAttribute('role'), 'status', 'in the live region');
+      await waitFor(() => role(wallet, 'status') === '', 'the notice to leave');
+      assert(Date.now() - shownAt >= 200, 'not before its time');
+      part(wallet, 'sign-out')!.click();
+      await waitFor(() => role(wallet, 'status') === 'You are signed out.', 'the signed-out notice');
+      await waitFor(() => role(wallet, 'status') === '', 'the signed-out notice to leave');
+    } finally {
+      DiamondWallet.noticeMs = defaultMs;
+    }
+  });
+
+  it('a success notice leaves when the panel closes (Escape, or the pill)', async () => {
+    const { wallet } = await mount({ fan: 'balance=100&allowance=50', attributes: 'open locale="en-US"', fetch: paidTopUps });
+    await waitFor(signedIn(wallet), 'the packs');
+    const topUp = async () => {
+      stubPopup().popup.closed = true;
+      part(wallet, 'pack')!.click();
+      await waitFor(() => role(wallet, 'status').includes('added'), 'the top-up notice');
+      await waitFor(() => !(part(wallet, 'pack') as HTMLButtonElement).disabled, 'the packs, enabled once the history is read');
+    };
+    await topUp();
+    part(wallet, 'pack')!.focus();
+    await sendKeys({ press: 'Escape' });
+    await wallet.updateComplete;
+    assert(!wallet.open, 'closed by Escape');
+    assertEqual(role(wallet, 'status'), '', 'the notice left with the panel');
+    part(wallet, 'pill')!.click();
+    await wallet.updateComplete;
+    await topUp();
+    part(wallet, 'pill')!.click();
+    await wallet.updateComplete;
+    assertEqual(role(wallet, 'status'), '', 'the notice left when the pill closed the panel');
   });
 
   it('signs out: back to the sign-in button, with diamond-signed-out and focus on it', async () => {

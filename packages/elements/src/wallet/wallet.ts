@@ -54,7 +54,9 @@ function count(locale: string, n: number): string {
  * name, the balance, Diamonds held for a confirmation, the site's allowance left today, the
  * top-up packs priced in `currency`, the last five history entries, and sign-out. Progress and
  * success are announced in a `role="status"` region, failures in a `role="alert"` one (a
- * failed load offers "Try again"). Sign-in and top-up open the platform's popup in the click.
+ * failed load offers "Try again"). A success notice ("500 Diamonds added to your wallet.")
+ * leaves after {@link DiamondWallet.noticeMs}, when the panel closes, or when the fan starts
+ * something else. Sign-in and top-up open the platform's popup in the click.
  *
  * @example
  * ```html
@@ -109,6 +111,14 @@ export class DiamondWallet extends DiamondElement {
   static override strings = strings;
 
   /**
+   * How long a success notice stays in the status region, in milliseconds: long enough to be
+   * read, and announced by a screen reader, then it leaves as a toast would.
+   *
+   * @defaultValue 6000
+   */
+  static noticeMs = 6_000;
+
+  /**
    * `compact`: a pill with the balance that opens the panel; `full`: the panel inline.
    *
    * @defaultValue 'compact'
@@ -141,6 +151,7 @@ export class DiamondWallet extends DiamondElement {
   readonly #wallet = new StoreController<WalletState>(this);
   readonly #allowance = new StoreController<Allowance | null>(this);
   readonly #internals = this.attachInternals();
+  #noticeTimer: ReturnType<typeof setTimeout> | undefined;
   /** What `willUpdate()` last saw, to load and emit on changes only. */
   #seen: {
     client?: DiamondsClientCore | undefined;
@@ -163,6 +174,13 @@ export class DiamondWallet extends DiamondElement {
     this.#allowance.follow(client?.allowance);
   }
 
+  /** Shows `message` in the status region; a `notice` (a success) leaves on its own. */
+  #say(message = '', notice = false): void {
+    clearTimeout(this.#noticeTimer);
+    this.status = message;
+    if (notice) this.#noticeTimer = setTimeout(() => this.#say(), DiamondWallet.noticeMs);
+  }
+
   get #signedIn(): boolean {
     return this.#session.value?.status === 'signed_in';
   }
@@ -181,7 +199,7 @@ export class DiamondWallet extends DiamondElement {
     if (client !== seen.client || fan?.id !== seen.fan?.id) {
       if (fan) {
         if (client === seen.client && seen.status && seen.status !== 'signed_in') this.dispatchEvent(new DiamondSignedInEvent({ fan }));
-        this.status = '';
+        this.#say();
         void this.#load();
       } else {
         if (client === seen.client && seen.fan) {
@@ -210,6 +228,7 @@ export class DiamondWallet extends DiamondElement {
       if (previousDiamonds !== undefined && this.#panelShown) void this.#run(this.#loadHistory());
     }
     if (changed.get('open') === false && this.open && fan) void this.#run(this.#loadHistory());
+    if (fan && changed.get('open') && !this.open) this.#say();
     const loading = this.#loading;
     if (this.#internals.states?.has('loading') !== loading) this.#internals.states?.[loading ? 'add' : 'delete']('loading');
   }
@@ -220,6 +239,7 @@ export class DiamondWallet extends DiamondElement {
 
   /** Reads the wallet, the packs and (when the panel shows) the history. */
   #load(): Promise<void> {
+    this.#say();
     this.alert = '';
     this.canRetry = false;
     return this.#run(
@@ -260,19 +280,20 @@ export class DiamondWallet extends DiamondElement {
     const client = this.client;
     if (!client) return;
     this.alert = '';
-    this.status = this.t('wallet.signingIn');
+    this.#say(this.t('wallet.signingIn'));
     client.signIn().then(
-      () => (this.status = ''),
+      () => this.#say(),
       (error: unknown) => {
-        this.status = '';
+        this.#say();
         this.alert = this.reportError(error);
       },
     );
   }
 
   async #signOut(): Promise<void> {
+    this.#say();
     await this.client?.signOut();
-    this.status = this.t('wallet.signedOut');
+    this.#say(this.t('wallet.signedOut'), true);
     await this.updateComplete;
     this.signInButton?.focus();
   }
@@ -282,17 +303,17 @@ export class DiamondWallet extends DiamondElement {
     if (!client || this.busy) return;
     this.busy = true;
     this.alert = '';
-    this.status = this.t('wallet.paying');
+    this.#say(this.t('wallet.paying'));
     client
       .topUp({ diamonds: pack.diamonds, currency: pack.price.currency })
       .then(
         (topUp) => {
-          this.status = this.t('wallet.toppedUp', { diamonds: formatDiamonds(this.resolvedLocale, topUp.diamonds) });
+          this.#say(this.t('wallet.toppedUp', { diamonds: formatDiamonds(this.resolvedLocale, topUp.diamonds) }), true);
           this.dispatchEvent(new DiamondToppedUpEvent(topUp));
           return this.#run(this.#loadHistory());
         },
         (error: unknown) => {
-          this.status = '';
+          this.#say();
           const message = this.reportError(error);
           this.alert = !isTopUpFailedError(error)
             ? message

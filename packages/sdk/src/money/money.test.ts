@@ -389,6 +389,31 @@ for (const kind of DATABASE_KINDS) {
       await assert.rejects(diamonds.orders.pay(big), { code: 'order_already_paid' });
     });
 
+    it('reads an open order signed out, without a Diamonds-Token; once paid, only the fan who paid sees it', async () => {
+      const res = await h.call('/orders', { key: 'secret', body: { amountDiamonds: 70, description: 'Tote bag' } });
+      assert.equal(res.status, 201);
+      const id = ((await res.json()) as CheckoutOrder).id;
+      const tokensSent: (string | null)[] = [];
+      const watchedFetch: typeof fetch = (input, init) => {
+        tokensSent.push(new Request(input, init).headers.get('Diamonds-Token'));
+        return pageFetch(input, init);
+      };
+      const anonymous = createDiamonds({ publishableKey: h.site.publishableKey, apiBase: h.server.url, fetch: watchedFetch });
+      const open = await anonymous.orders.get(id);
+      assert.equal(open.status, 'open');
+      assert.equal(open.totalDiamonds, 70);
+      assert.equal(open.lines[0]?.name, 'Tote bag');
+      assert.deepEqual(tokensSent, [null], 'one request, with no Diamonds-Token');
+
+      const { diamonds } = await signedIn({ allowance: 100, balance: 100 });
+      await diamonds.orders.get(id);
+      assert.equal((await diamonds.orders.pay(id)).status, 'paid');
+      await assert.rejects(anonymous.orders.get(id), { code: 'order_not_found', status: 404 });
+      const paid = await diamonds.orders.get(id);
+      assert.equal(paid.status, 'paid');
+      assert.equal(paid.receipt?.split('.').length, 3);
+    });
+
     it('iterates the history over several pages, newest first, with a kind filter and a limit', async () => {
       const { diamonds } = await signedIn({ allowance: 100, balance: 100 });
       for (const giftId of ['heart', 'rose', 'coffee']) await diamonds.gifts.send({ creatorId: h.creator.id, giftId });

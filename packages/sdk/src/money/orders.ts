@@ -42,11 +42,13 @@ export class OrdersResource {
 
   /**
    * An order for the checkout (`GET /v1/orders/{id}`): its lines, total and status; the
-   * receipt once paid. The fan must be signed in.
+   * receipt once paid. Signed out, it reads an open order with the publishable key alone, so
+   * the page can show the total before the fan signs in.
    *
    * @remarks Call it before the fan clicks "pay": {@link OrdersResource.pay} reads the total
    * from here to decide, in the click, whether a confirmation popup is needed.
-   * @throws {@link DiamondsApiError} `order_not_found` (also for an order another fan paid).
+   * @throws {@link DiamondsApiError} `order_not_found` (also for an order another fan paid, and,
+   * signed out, for an order that is no longer open).
    * @example
    * ```ts
    * const order = await client.orders.get('ord_01JD…');
@@ -54,7 +56,9 @@ export class OrdersResource {
    * ```
    */
   async get(id: string, options: { signal?: AbortSignal | undefined } = {}): Promise<CheckoutOrder> {
-    const order = await this.#money.auth.request('get', path('v1/orders', id), CheckoutOrderSchema, options);
+    const { auth, http } = this.#money;
+    // No Diamonds-Token when signed out: the platform then shows an open order to anyone.
+    const order = await (auth.signedIn ? auth : http).request('get', path('v1/orders', id), CheckoutOrderSchema, options);
     this.#totals.set(order.id, order.totalDiamonds);
     return order;
   }

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { connect } from '../identity/connections.js';
 import { seedDemo, type DemoData } from '../identity/demo.js';
+import { decideSignInRequest } from '../identity/signin.js';
 import { issueTokens, newFamilyId } from '../identity/tokens.js';
+import { payWithTestCard } from '../payments/topups.js';
 import { createUser } from '../identity/users.js';
 import { seedDemoMoney } from '../money/demo.js';
 import { decideConfirmation, expireConfirmations, CONFIRMATION_TTL_MS, walletOf } from '../money/spends.js';
@@ -24,8 +26,8 @@ export interface ElementFixtureInfo {
 /**
  * A running platform for the elements' browser tests (@web/test-runner starts it from its
  * config): the demo site, creator, content and products on a throw-away SQLite file, plus the
- * few things a test does that a fan would do elsewhere (sign in through the popup, approve in
- * the confirmation popup), as plain calls.
+ * few things a test does that a fan would do elsewhere (approve a sign-in request, pay a top-up
+ * with the test card, approve in the confirmation popup), as plain calls.
  */
 export interface ElementFixture {
   platform: RunningServer;
@@ -56,7 +58,7 @@ export async function startElementFixture(): Promise<ElementFixture> {
     productIds: products.map((row) => row.id),
   };
 
-  async function newFan(query: URLSearchParams, origin: string): Promise<unknown> {
+  async function newFan(query: URLSearchParams, origin: string): Promise<{ fanId: string; storageKey: string; storageValue: string }> {
     const user = await createUser(
       platform.db,
       {
@@ -98,6 +100,23 @@ export async function startElementFixture(): Promise<ElementFixture> {
         return info;
       case '/__diamonds/fan':
         return newFan(query, origin);
+      case '/__diamonds/approve-signin': {
+        // What the fan does on the hosted sign-in page: a new fan (balance, name) approves the
+        // page's sign-in request with a daily allowance; the page's SDK then polls and signs in.
+        const { fanId } = await newFan(new URLSearchParams({ ...Object.fromEntries(query), allowance: '0' }), origin);
+        const decided = await decideSignInRequest(platform.db, {
+          requestId: query.get('request') ?? '',
+          userId: fanId,
+          approve: true,
+          allowancePerDay: Number(query.get('allowance') ?? 0),
+        });
+        return { fanId, status: decided.status };
+      }
+      case '/__diamonds/pay-topup': {
+        // What the fan does on the hosted top-up page with the test card 4242 4242 4242 4242.
+        const result = await platform.commits.run((tx) => payWithTestCard(tx, platform.ledger, query.get('id') ?? '', 'succeeds'));
+        return { result };
+      }
       case '/__diamonds/decide': {
         const record = await platform.commits.run(async (tx) => {
           const [row] = await tx.query<{ user_id: string }>('SELECT user_id FROM confirmations WHERE id = ?', [query.get('id') ?? '']);
