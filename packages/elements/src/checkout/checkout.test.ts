@@ -115,7 +115,7 @@ async function newFan(fan: string): Promise<void> {
 }
 
 /** A `<diamond-checkout>` of `order` in a provider with its own client (storage 'local'), once it shows the order. */
-async function mount(order: string, options: { fan?: string; locale?: string; fetch?: typeof fetch } = {}): Promise<Mounted> {
+async function mount(order: string, options: { fan?: string; locale?: string } = {}): Promise<Mounted> {
   stubOpen();
   const info = await fixture();
   if (options.fan) await newFan(options.fan);
@@ -126,7 +126,6 @@ async function mount(order: string, options: { fan?: string; locale?: string; fe
     pollWaitMs: 200,
     maxRetries: 0,
     locale: options.locale ?? 'en',
-    fetch: options.fetch,
   });
   const container = document.createElement('div');
   const provider = document.createElement('diamond-provider');
@@ -147,27 +146,14 @@ async function mount(order: string, options: { fan?: string; locale?: string; fe
 }
 
 /**
- * The page's fetch, except that the sign-in request's poll answers "approved" for a new fan
- * (`balance=…&allowance=…`), with real tokens of that fan: the fixture cannot approve a sign-in,
- * which happens on the hosted page behind the fan's platform cookie. Everything else is real.
+ * What the fan does in the sign-in popup (stubbed popup `index`): a new fan
+ * (`balance=…&allowance=…`) approves the sign-in request the page sent it to; the page's SDK
+ * then learns it from the platform, as it would.
  */
-async function approvingSignIn(fan: string): Promise<typeof fetch> {
-  const info = await fixture();
-  const stored = await json<{ storageValue: string }>(`/__diamonds/fan?${fan}`);
-  const { refreshToken, fan: signedIn } = JSON.parse(stored.storageValue) as { refreshToken: string; fan: unknown };
-  const refreshed = await fetch(`${info.apiBase}/v1/tokens/refresh`, {
-    method: 'POST',
-    headers: { Authorization: `Bearer ${info.publishableKey}`, 'Content-Type': 'application/json', 'Idempotency-Key': crypto.randomUUID() },
-    body: JSON.stringify({ refreshToken }),
-  });
-  assert(refreshed.ok, `tokens for the fan: ${refreshed.status}`);
-  const tokens: unknown = await refreshed.json();
-  return (input, init) => {
-    const request = new Request(input, init);
-    if (/\/v1\/signin-requests\/[^/]+\/poll$/.test(request.url))
-      return Promise.resolve(Response.json({ status: 'approved', fan: signedIn, tokens }));
-    return fetch(request);
-  };
+async function approveSignIn(fan: string, index = 0): Promise<void> {
+  const request = await until(() => opened[index]?.location.href.match(/[?&]request=(sir_\w+)/)?.[1], 'the popup at the sign-in request');
+  const approved = await json<{ status: string }>(`/__diamonds/approve-signin?request=${request}&${fan}`);
+  assertEqual(approved.status, 'approved', 'the sign-in request approved');
 }
 
 function part(shadow: ShadowRoot, name: string): HTMLElement {
@@ -298,12 +284,11 @@ describe('<diamond-checkout>', () => {
   });
 
   it('signs in and pays in one click within the allowance', async () => {
-    const { element, client, shadow } = await mount(await newOrder('sticker', 2), {
-      fetch: await approvingSignIn('balance=500&allowance=200'),
-    });
+    const { element, client, shadow } = await mount(await newOrder('sticker', 2));
     const paid = nextPaid(element);
     part(shadow, 'button').click();
     assertEqual(opened.length, 1, 'the sign-in popup opened in the click');
+    await approveSignIn('balance=500&allowance=200');
     const order = await paid;
     assertEqual(opened.length, 1, 'no other popup');
     assertEqual(order.status, 'paid', 'paid');
@@ -313,11 +298,12 @@ describe('<diamond-checkout>', () => {
   });
 
   it('signs in, then beyond the allowance asks for one more click that opens the confirmation', async () => {
-    const { element, client, shadow } = await mount(await newOrder('book'), { fetch: await approvingSignIn('balance=500&allowance=100') });
+    const { element, client, shadow } = await mount(await newOrder('book'));
     assertEqual(text(shadow, 'button'), 'Sign in and pay 250 Diamonds', 'the button');
     part(shadow, 'button').focus();
     await sendKeys({ press: 'Enter' });
     assertEqual(opened.length, 1, 'the sign-in popup opened by Enter');
+    await approveSignIn('balance=500&allowance=100');
     const status = 'You are signed in. Press Pay to confirm the payment in the Diamonds window.';
     await until(() => text(shadow, 'status') === status, 'the confirm step');
     assertEqual(opened.length, 1, 'no popup outside a click');
@@ -381,9 +367,10 @@ describe('<diamond-checkout>', () => {
       const out = await mount(await newOrder('sticker'));
       dark(out.container);
       assertEqual(await axeViolations(out.element), '', 'signed out');
-      const confirming = await mount(await newOrder('book'), { fetch: await approvingSignIn('balance=500&allowance=100') });
+      const confirming = await mount(await newOrder('book'));
       dark(confirming.container);
       part(confirming.shadow, 'button').click();
+      await approveSignIn('balance=500&allowance=100', opened.length - 1);
       await until(() => text(confirming.shadow, 'status').startsWith('You are signed in.'), 'the confirm step');
       assertEqual(await axeViolations(confirming.element), '', 'confirm step');
       localStorage.clear();

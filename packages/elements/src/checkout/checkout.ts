@@ -6,6 +6,7 @@ import { DiamondElement } from '../internal/diamond-element.js';
 import { ordersOf } from '../internal/client.js';
 import { checkout as strings } from '../i18n/en.js';
 import { TopUpOffer } from '../internal/top-up-offer.js';
+import { focusPart, spendsWithoutPopup } from '../internal/confirm-step.js';
 import { StoreController } from '../internal/store-controller.js';
 import { themeStyles } from '../internal/theme.js';
 import { formatDiamonds, formatMoney } from '../i18n/i18n.js';
@@ -202,15 +203,12 @@ export class DiamondCheckout extends DiamondElement {
       .signIn()
       .then(async () => {
         if (total === undefined) return this._show('loading');
-        const wallet = await client.wallet.refresh().catch(() => undefined);
-        const allowance = client.allowance.get();
-        if ((allowance && total <= allowance.remaining) || (wallet?.balanceDiamonds ?? total) < total) {
+        if (await spendsWithoutPopup(client, total)) {
           this._phase = 'idle';
           this._pay();
         } else {
           this._show('confirm');
-          await this.updateComplete;
-          this.renderRoot.querySelector<HTMLElement>('[part~="button"]')?.focus();
+          await focusPart(this, 'button');
         }
       })
       .catch((error: unknown) => this._show('error', this.reportError(error)));

@@ -139,6 +139,19 @@ async function confirmationInPopup(): Promise<string> {
   return href;
 }
 
+/**
+ * What the fan does in the sign-in popup (stubbed popup `index`): a new fan
+ * (`balance=…&allowance=…`) approves the sign-in request the page sent it to; the page's SDK
+ * then learns it from the platform, as it would.
+ */
+async function approveSignIn(fan: string, index = 0): Promise<void> {
+  const request = await until(() => opened[index]?.location.href.match(/[?&]request=(sir_\w+)/)?.[1], 'the popup at the sign-in request');
+  const approved = await json<{ status: string }>(`/__diamonds/approve-signin?request=${request}&${fan}`);
+  assertEqual(approved.status, 'approved', 'the sign-in request approved');
+}
+
+const confirmStep = 'You are signed in. Press Send to confirm the gift in the Diamonds window.';
+
 interface AxeResult {
   violations: Array<{ id: string; help: string; nodes: Array<{ target: unknown }> }>;
 }
@@ -236,6 +249,70 @@ describe('<diamond-gift-button>', () => {
     await until(() => text(shadow, 'error') === 'The Diamonds window was closed before you finished.', 'the popup-closed message');
   });
 
+  it('signs a signed-out fan in and sends the gift at once within the allowance', async () => {
+    const { element, client, shadow } = await mount('gift="rose" quantity="2"');
+    const sent = nextSent(element);
+    part(shadow, 'button').click();
+    assertEqual(opened.length, 1, 'the sign-in popup opened in the click');
+    await approveSignIn('balance=100&allowance=50');
+    const gift = await sent;
+    assertEqual(gift.amountDiamonds, 10, 'the same gift sent');
+    assertEqual(opened.length, 1, 'no other popup');
+    await until(() => text(shadow, 'status') === 'Rose sent to Demo Creator. Thank you!', 'success announced');
+    assertEqual((await client.wallet.refresh()).balanceDiamonds, 90, 'charged once, on the server');
+  });
+
+  it('signs in, then beyond the allowance asks for one more key press that opens the confirmation', async () => {
+    const { element, client, shadow } = await mount('gift="coffee" quantity="6"');
+    part(shadow, 'button').focus();
+    await sendKeys({ press: 'Enter' });
+    assertEqual(opened.length, 1, 'the sign-in popup opened by Enter');
+    await approveSignIn('balance=100&allowance=50');
+    await until(() => text(shadow, 'status') === confirmStep, 'the confirm step');
+    assertEqual(opened.length, 1, 'no popup outside a click');
+    assertEqual(text(shadow, 'button'), 'Send Coffee for 60 Diamonds', 'the same gift on the button');
+    assert(!(part(shadow, 'button') as HTMLButtonElement).disabled, 'the button enabled');
+    assertEqual(shadow.activeElement, part(shadow, 'button'), 'focus on the button');
+    const sent = nextSent(element);
+    await sendKeys({ press: 'Space' });
+    assertEqual(opened.length, 2, 'the confirmation popup opened in the key press');
+    const id = await until(() => opened[1]?.location.href.match(/\/confirm\/(cnf_[\w-]+)/)?.[1], 'the popup at /confirm/cnf_…');
+    await until(() => text(shadow, 'status') === 'Confirm in the Diamonds window…', 'the confirming state');
+    await json(`/__diamonds/decide?id=${id}&approve=1`);
+    assertEqual((await sent).amountDiamonds, 60, 'sent once approved');
+    assertEqual((await client.wallet.refresh()).balanceDiamonds, 40, 'balance on the server');
+  });
+
+  it('signs in from the picker, then confirms with Enter on its Send button', async function () {
+    this.timeout(8000);
+    const { element, shadow } = await mount('quantity="6"');
+    part(shadow, 'button').click();
+    await element.updateComplete;
+    (shadow.querySelector('input[value="coffee"]') as HTMLInputElement).click();
+    part(shadow, 'send').click();
+    assertEqual(opened.length, 1, 'the sign-in popup opened in the click');
+    await approveSignIn('balance=100&allowance=50');
+    await until(() => text(shadow, 'status') === confirmStep, 'the confirm step');
+    assertEqual(shadow.activeElement, part(shadow, 'send'), 'focus on Send');
+    const sent = nextSent(element);
+    await sendKeys({ press: 'Enter' });
+    assertEqual(opened.length, 2, 'the confirmation popup opened by Enter');
+    const id = await until(() => opened[1]?.location.href.match(/\/confirm\/(cnf_[\w-]+)/)?.[1], 'the popup at /confirm/cnf_…');
+    await json(`/__diamonds/decide?id=${id}&approve=1`);
+    const gift = await sent;
+    assertEqual(gift.giftId, 'coffee', 'the chosen gift');
+    assertEqual(gift.quantity, 6, 'the chosen quantity');
+  });
+
+  it('signs in and offers a top-up at once when the wallet holds too little, without a confirm step', async () => {
+    const { shadow } = await mount('gift="coffee" quantity="6"');
+    part(shadow, 'button').click();
+    await approveSignIn('balance=10&allowance=0');
+    await until(() => text(shadow, 'error') === 'Not enough Diamonds. Top up to continue.', 'the insufficient message');
+    assertEqual(opened.length, 1, 'only the sign-in popup');
+    await until(() => shadow.querySelector('[part~="top-up"]'), 'the top-up button');
+  });
+
   it('opens a picker with Enter, closes it with Escape, and sends the chosen gift, quantity and message', async function () {
     this.timeout(8000);
     const { element, shadow } = await mount('', 'balance=100&allowance=50');
@@ -314,7 +391,7 @@ describe('<diamond-gift-button>', () => {
   });
 
   for (const scheme of ['light', 'dark'] as const) {
-    it(`passes axe-core in ${scheme}, picker open and with an error`, async function () {
+    it(`passes axe-core in ${scheme}, picker open, with an error and at the confirm step`, async function () {
       this.timeout(10000);
       await emulateMedia({ colorScheme: scheme });
       const { element, shadow, container } = await mount('', 'balance=0&allowance=50');
@@ -327,6 +404,13 @@ describe('<diamond-gift-button>', () => {
       part(shadow, 'send').click();
       await until(() => shadow.querySelector('[part~="top-up"]'), 'the top-up offer');
       assertEqual(await axeViolations(element).then((v) => v.join('\n')), '', 'insufficient');
+      localStorage.clear();
+      const confirming = await mount('gift="coffee" quantity="6"');
+      if (scheme === 'dark') confirming.container.style.cssText = 'background:#121018;color-scheme:dark;padding:1em';
+      part(confirming.shadow, 'button').click();
+      await approveSignIn('balance=100&allowance=50', opened.length - 1);
+      await until(() => text(confirming.shadow, 'status') === confirmStep, 'the confirm step');
+      assertEqual(await axeViolations(confirming.element).then((v) => v.join('\n')), '', 'confirm step');
     });
   }
 

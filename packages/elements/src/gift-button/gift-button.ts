@@ -6,6 +6,7 @@ import { DiamondElement } from '../internal/diamond-element.js';
 import { giftsOf } from '../internal/client.js';
 import { giftButton as strings } from '../i18n/en.js';
 import { TopUpOffer } from '../internal/top-up-offer.js';
+import { focusPart, spendsWithoutPopup } from '../internal/confirm-step.js';
 import { StoreController } from '../internal/store-controller.js';
 import { themeStyles } from '../internal/theme.js';
 import { formatDiamonds, formatMoney } from '../i18n/i18n.js';
@@ -13,8 +14,8 @@ import { DiamondGiftRequestEvent } from '../events/gift-request.js';
 import { DiamondGiftSentEvent } from '../events/gift-sent.js';
 import styles from './gift-button.styles.js';
 
-/** Where the element stands. */
-type Phase = 'idle' | 'signing-in' | 'sending' | 'topping-up' | 'sent' | 'error' | 'insufficient';
+/** Where the element stands; `confirm`: signed in from a gift's click, the next click opens the confirmation. */
+type Phase = 'idle' | 'signing-in' | 'confirm' | 'sending' | 'topping-up' | 'sent' | 'error' | 'insufficient';
 
 /** One gift the fan asked for: kept to continue it after a sign-in or a top-up. */
 interface Attempt {
@@ -48,9 +49,11 @@ function idempotencyKey(slot: string, drop = false): string | undefined {
  * @remarks
  * Every state is shown and announced (a `status` live region for progress and success, an
  * `alert` for problems): signed out (the click opens the sign-in popup, then sends the same
- * gift), confirmation needed ("Confirm in the Diamonds window…" while the fan answers in the
- * popup), declined, expired, popup blocked or closed, not enough Diamonds (a "Top up" button
- * buys the smallest pack that covers the shortfall, then sends the same gift), other errors.
+ * gift within the site's allowance; beyond it, the fan presses Send once more, since a browser
+ * blocks a confirmation popup opened outside a click), confirmation needed ("Confirm in the
+ * Diamonds window…" while the fan answers in the popup), declined, expired, popup blocked or
+ * closed, not enough Diamonds (a "Top up" button buys the smallest pack that covers the
+ * shortfall, then sends the same gift), other errors.
  * The catalog, and the allowance when a fan is signed in, load when the element connects, so
  * the SDK knows in the click whether a confirmation popup is needed. On success the gift's art
  * plays its animation (none under `prefers-reduced-motion`). The gift's `Idempotency-Key` is
@@ -238,7 +241,10 @@ export class DiamondGiftButton extends DiamondElement {
     if (this.dispatchEvent(new DiamondGiftRequestEvent({ creatorId: this.creator, ...attempt }))) this._run(attempt);
   }
 
-  /** Signs in first if needed (the popup opens now, in the click), then sends the gift. */
+  /**
+   * Signs in first if needed (the popup opens now, in the click), then sends the gift: at once
+   * when no confirmation popup is needed, else after one more click (a popup opened now would be blocked).
+   */
   private _run(attempt: Attempt): void {
     const client = this.client;
     const creatorId = this.creator;
@@ -252,6 +258,11 @@ export class DiamondGiftButton extends DiamondElement {
       try {
         if (signIn) {
           await signIn;
+          const price = this._price(attempt.giftId);
+          if (!(await spendsWithoutPopup(client, price === undefined ? undefined : price * attempt.quantity))) {
+            this._show('confirm');
+            return await focusPart(this, this._open ? 'send' : 'button');
+          }
           this._show('sending');
         }
         const sent = await giftsOf(client).send({ creatorId, ...attempt }, { idempotencyKey: idempotencyKey(slot) });
@@ -300,13 +311,15 @@ export class DiamondGiftButton extends DiamondElement {
     const status =
       phase === 'signing-in'
         ? this.t('gift.signingIn')
-        : phase === 'sending'
-          ? this.t(this._pending.value?.length ? 'common.confirming' : 'gift.sending')
-          : phase === 'topping-up'
-            ? this.t('gift.toppingUp')
-            : phase === 'sent'
-              ? this._note
-              : '';
+        : phase === 'confirm'
+          ? this.t('gift.confirmStep')
+          : phase === 'sending'
+            ? this.t(this._pending.value?.length ? 'common.confirming' : 'gift.sending')
+            : phase === 'topping-up'
+              ? this.t('gift.toppingUp')
+              : phase === 'sent'
+                ? this._note
+                : '';
     const pack = this._offer.pack;
     return html`<div part="base">
       <button

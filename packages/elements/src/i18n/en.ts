@@ -56,6 +56,7 @@ export const giftButton = {
   'gift.creator': 'the creator',
   'gift.choose': 'Choose a gift',
   'gift.signingIn': 'Sign in in the Diamonds window to send your gift…',
+  'gift.confirmStep': 'You are signed in. Press Send to confirm the gift in the Diamonds window.',
   'gift.toppingUp': 'Finish the top-up in the Diamonds window…',
   'gift.topUpPack': 'Top up {diamonds} for {price}',
 };
@@ -71,6 +72,7 @@ export const paywall = {
   'paywall.open': 'Open the content',
   'paywall.signIn': 'Sign in to unlock',
   'paywall.signingIn': 'Sign in in the Diamonds window to unlock…',
+  'paywall.confirmStep': 'You are signed in. Press Unlock to confirm the unlock in the Diamonds window.',
   'paywall.progressLabel': 'Progress to the supporters’ threshold',
   'paywall.toppingUp': 'Finish the top-up in the Diamonds window…',
   'paywall.topUpPack': 'Top up {diamonds} for {price}',

@@ -167,6 +167,19 @@ function nextUnlocked(element: HTMLElement): Promise<UnlockedContent> {
 const confirmationInPopup = (): Promise<string> =>
   until(() => opened[0]?.location.href.match(/\/confirm\/(cnf_[\w-]+)/)?.[1], 'the popup at /confirm/cnf_…');
 
+/**
+ * What the fan does in the sign-in popup (stubbed popup `index`): a new fan
+ * (`balance=…&allowance=…`) approves the sign-in request the page sent it to; the page's SDK
+ * then learns it from the platform, as it would.
+ */
+async function approveSignIn(fan: string, index = 0): Promise<void> {
+  const request = await until(() => opened[index]?.location.href.match(/[?&]request=(sir_\w+)/)?.[1], 'the popup at the sign-in request');
+  const approved = await json<{ status: string }>(`/__diamonds/approve-signin?request=${request}&${fan}`);
+  assertEqual(approved.status, 'approved', 'the sign-in request approved');
+}
+
+const confirmStep = 'You are signed in. Press Unlock to confirm the unlock in the Diamonds window.';
+
 interface AxeResult {
   violations: Array<{ id: string; help: string; nodes: Array<{ target: unknown }> }>;
 }
@@ -273,6 +286,51 @@ describe('<diamond-paywall>', () => {
     await until(() => text(shadow, 'error') === 'The Diamonds window was closed before you finished.', 'the popup-closed message');
   });
 
+  it('signs a signed-out fan in and unlocks at once within the allowance', async () => {
+    const { element, client, shadow } = await mount('priced');
+    assertEqual(text(shadow, 'button'), 'Unlock for 50 Diamonds', 'the button');
+    const unlocked = nextUnlocked(element);
+    part(shadow, 'button').click();
+    assertEqual(opened.length, 1, 'the sign-in popup opened in the click');
+    await approveSignIn('balance=100&allowance=60');
+    assertEqual((await unlocked).entitlement.amountDiamonds, 50, 'unlocked for the price');
+    assertEqual(opened.length, 1, 'no other popup');
+    await until(() => shadow.querySelector('[part~="body"] h2'), 'the body');
+    assertEqual(text(shadow, 'status'), 'Unlocked. Enjoy!', 'success announced');
+    assertEqual((await client.wallet.refresh()).balanceDiamonds, 50, 'charged once, on the server');
+  });
+
+  it('signs in, then beyond the allowance asks for one more key press that opens the confirmation', async () => {
+    const { element, client, shadow } = await mount('priced');
+    part(shadow, 'button').focus();
+    await sendKeys({ press: 'Enter' });
+    assertEqual(opened.length, 1, 'the sign-in popup opened by Enter');
+    await approveSignIn('balance=100&allowance=10');
+    await until(() => text(shadow, 'status') === confirmStep, 'the confirm step');
+    assertEqual(opened.length, 1, 'no popup outside a click');
+    assertEqual(text(shadow, 'button'), 'Unlock for 50 Diamonds', 'the Unlock button');
+    assert(!(part(shadow, 'button') as HTMLButtonElement).disabled, 'the button enabled');
+    assertEqual(shadow.activeElement, part(shadow, 'button'), 'focus on Unlock');
+    const unlocked = nextUnlocked(element);
+    await sendKeys({ press: 'Space' });
+    assertEqual(opened.length, 2, 'the confirmation popup opened in the key press');
+    const id = await until(() => opened[1]?.location.href.match(/\/confirm\/(cnf_[\w-]+)/)?.[1], 'the popup at /confirm/cnf_…');
+    await until(() => text(shadow, 'status') === 'Confirm in the Diamonds window…', 'the confirming state');
+    await json(`/__diamonds/decide?id=${id}&approve=1`);
+    assert((await unlocked).receipt, 'unlocked once approved, with the receipt');
+    await until(() => shadow.querySelector('[part~="body"] h2'), 'the body');
+    assertEqual((await client.wallet.refresh()).balanceDiamonds, 50, 'balance on the server');
+  });
+
+  it('signs in and offers a top-up at once when the wallet holds too little, without a confirm step', async () => {
+    const { shadow } = await mount('priced');
+    part(shadow, 'button').click();
+    await approveSignIn('balance=10&allowance=0');
+    await until(() => text(shadow, 'error') === 'Not enough Diamonds. Top up to continue.', 'the insufficient message');
+    assertEqual(opened.length, 1, 'only the sign-in popup');
+    await until(() => shadow.querySelector('[part~="top-up"]'), 'the top-up button');
+  });
+
   it('reveals slot="unlocked" instead of fetching the body, and keeps its own teaser', async () => {
     const { element, shadow } = await mount('priced', {
       fan: 'balance=100&allowance=60',
@@ -337,7 +395,7 @@ describe('<diamond-paywall>', () => {
   });
 
   for (const scheme of ['light', 'dark'] as const) {
-    it(`passes axe-core in ${scheme}: locked, progress, error and unlocked`, async function () {
+    it(`passes axe-core in ${scheme}: locked, confirm step, progress, error and unlocked`, async function () {
       this.timeout(10000);
       await emulateMedia({ colorScheme: scheme });
       const dark = (container: HTMLElement): void => {
@@ -349,6 +407,13 @@ describe('<diamond-paywall>', () => {
       part(priced.shadow, 'button').click();
       await until(() => priced.shadow.querySelector('[part~="top-up"]'), 'the top-up offer');
       assertEqual(await axeViolations(priced.element), '', 'insufficient');
+      localStorage.clear();
+      const confirming = await mount('priced');
+      dark(confirming.container);
+      part(confirming.shadow, 'button').click();
+      await approveSignIn('balance=100&allowance=10', opened.length - 1);
+      await until(() => text(confirming.shadow, 'status') === confirmStep, 'the confirm step');
+      assertEqual(await axeViolations(confirming.element), '', 'confirm step');
       const supporters = await mount('supporters', { fan: 'balance=0&allowance=0' });
       dark(supporters.container);
       assertEqual(await axeViolations(supporters.element), '', 'progress');

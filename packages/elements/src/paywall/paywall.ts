@@ -7,14 +7,15 @@ import { DiamondElement } from '../internal/diamond-element.js';
 import { contentOf } from '../internal/client.js';
 import { paywall as strings } from '../i18n/en.js';
 import { TopUpOffer } from '../internal/top-up-offer.js';
+import { focusPart, spendsWithoutPopup } from '../internal/confirm-step.js';
 import { StoreController } from '../internal/store-controller.js';
 import { themeStyles } from '../internal/theme.js';
 import { formatDiamonds, formatMoney } from '../i18n/i18n.js';
 import { DiamondUnlockedEvent } from '../events/unlocked.js';
 import styles from './paywall.styles.js';
 
-/** Where the element stands. */
-type Phase = 'loading' | 'idle' | 'signing-in' | 'unlocking' | 'topping-up' | 'unlocked' | 'error' | 'insufficient';
+/** Where the element stands; `confirm`: signed in from the Unlock click, the next click opens the confirmation. */
+type Phase = 'loading' | 'idle' | 'signing-in' | 'confirm' | 'unlocking' | 'topping-up' | 'unlocked' | 'error' | 'insufficient';
 
 /** Only web links are offered for external content (the platform checks them too). */
 const isWebUrl = (url: string | null): url is string => !!url && /^https?:\/\//i.test(url);
@@ -25,11 +26,13 @@ const isWebUrl = (url: string | null): url is string => !!url && /^https?:\/\//i
  *
  * @remarks
  * Every state is shown and announced (a `status` live region for progress and success, an
- * `alert` for problems): loading, signed out (the click opens the sign-in popup, then unlocks),
- * confirmation needed ("Confirm in the Diamonds window…"), declined, expired, popup blocked or
- * closed, not enough Diamonds (a "Top up" button buys the smallest covering pack, then
- * unlocks), threshold not met (progress, no button), other errors, and unlocked. A returning
- * fan who is already entitled sees the content at once, without paying again.
+ * `alert` for problems): loading, signed out (the click opens the sign-in popup, then unlocks
+ * within the site's allowance; beyond it, the fan presses Unlock once more, since a browser
+ * blocks a confirmation popup opened outside a click), confirmation needed ("Confirm in the
+ * Diamonds window…"), declined, expired, popup blocked or closed, not enough Diamonds (a
+ * "Top up" button buys the smallest covering pack, then unlocks), threshold not met (progress,
+ * no button), other errors, and unlocked. A returning fan who is already entitled sees the
+ * content at once, without paying again.
  *
  * Once unlocked, the element shows the body the platform serves (`content.body`), or, when the
  * page put its own content in `slot="unlocked"`, reveals that slot and fetches nothing (the
@@ -170,7 +173,10 @@ export class DiamondPaywall extends DiamondElement {
     this._run();
   }
 
-  /** Unlocks: synchronous up to the SDK's popups when called from a click. */
+  /**
+   * Unlocks: synchronous up to the SDK's popups when called from a click. After a sign-in in
+   * the click, a spend that needs the confirmation popup waits for one more click (the confirm step).
+   */
   private _run(): void {
     const client = this.client;
     const id = this.content;
@@ -185,6 +191,10 @@ export class DiamondPaywall extends DiamondElement {
           const content = (this._content = await contentOf(client).get(id));
           if (content.entitled) return await this._reveal(client, id, '');
           if (content.remainingToThreshold) return this._show('idle'); // the progress shows
+          if (!(await spendsWithoutPopup(client, content.priceDiamonds ?? 0))) {
+            this._show('confirm');
+            return await focusPart(this, 'button');
+          }
           this._show('unlocking');
         }
         const unlocked: UnlockedContent = await contentOf(client).unlock(id);
@@ -240,13 +250,15 @@ export class DiamondPaywall extends DiamondElement {
         ? this.t('common.loading')
         : phase === 'signing-in'
           ? this.t('paywall.signingIn')
-          : phase === 'unlocking'
-            ? this.t(this._pending.value?.length ? 'common.confirming' : 'paywall.unlocking')
-            : phase === 'topping-up'
-              ? this.t('paywall.toppingUp')
-              : unlocked
-                ? this._note
-                : '';
+          : phase === 'confirm'
+            ? this.t('paywall.confirmStep')
+            : phase === 'unlocking'
+              ? this.t(this._pending.value?.length ? 'common.confirming' : 'paywall.unlocking')
+              : phase === 'topping-up'
+                ? this.t('paywall.toppingUp')
+                : unlocked
+                  ? this._note
+                  : '';
     const threshold = content?.thresholdDiamonds ?? null;
     const remaining = content?.remainingToThreshold ?? 0;
     const price = content?.priceDiamonds ?? null;

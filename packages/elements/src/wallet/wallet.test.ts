@@ -72,6 +72,7 @@ interface MountOptions {
   /** Query of `/__diamonds/fan` for a signed-in fan; signed out without it. */
   fan?: string;
   attributes?: string;
+  /** The SDK's fetch: only for what the real platform cannot be made to do (a dropped connection). */
   fetch?: typeof fetch;
 }
 
@@ -114,15 +115,15 @@ function role(wallet: DiamondWallet, name: 'status' | 'alert'): string {
 }
 
 /**
- * The page's fetch, except that a top-up reads as paid. The fixture cannot pay one: the test card
- * goes into the hosted payment page, behind the fan's platform cookie. Everything else is real.
+ * What the fan does on the payment page in `popup`: pays the top-up it shows with the test card
+ * (the platform credits it); the page's SDK then learns it from the platform, as it would.
  */
-const paidTopUps: typeof fetch = async (input, init) => {
-  const response = await fetch(input, init);
-  if (!/\/v1\/topups\/tu_/.test(input instanceof Request ? input.url : String(input)) || !response.ok) return response;
-  const topUp = (await response.json()) as Record<string, unknown>;
-  return Response.json({ ...topUp, status: 'succeeded' });
-};
+async function payTopUp(popup: FakePopup): Promise<void> {
+  await waitFor(() => /\/topup\/tu_\w+/.test(popup.location.href), 'the payment page');
+  const id = /\/topup\/(tu_\w+)/.exec(popup.location.href)![1]!;
+  const paid = (await (await fetch(`/__diamonds/pay-topup?id=${id}`)).json()) as { result: string };
+  assertEqual(paid.result, 'succeeded', 'the top-up paid');
+}
 
 const signedIn = (wallet: DiamondWallet) => () => text(wallet, 'balance').includes('100') && part(wallet, 'packs');
 
@@ -283,7 +284,7 @@ describe('<diamond-wallet>', () => {
   });
 
   it('a success notice is announced, then leaves after noticeMs (a top-up, then a sign-out)', async () => {
-    const { wallet } = await mount({ fan: 'balance=100&allowance=50', attributes: 'layout="full" locale="en-US"', fetch: paidTopUps });
+    const { wallet } = await mount({ fan: 'balance=100&allowance=50', attributes: 'layout="full" locale="en-US"' });
     await waitFor(signedIn(wallet), 'the packs');
     const defaultMs = DiamondWallet.noticeMs;
     assertEqual(defaultMs, 6000, 'the default stays long enough to read and announce');
@@ -291,9 +292,9 @@ describe('<diamond-wallet>', () => {
     try {
       const { popup } = stubPopup();
       part(wallet, 'pack')!.click();
+      await payTopUp(popup);
       await waitFor(() => role(wallet, 'status').includes('added'), 'the top-up notice');
       const shownAt = Date.now();
-      popup.closed = true;
       assert(/^[\d,]+ Diamonds added to your wallet\.$/.test(role(wallet, 'status')), `the notice: ${role(wallet, 'status')}`);
       assertEqual(part(wallet, 'status')!.getAttribute('role'), 'status', 'in the live region');
       await waitFor(() => role(wallet, 'status') === '', 'the notice to leave');
@@ -307,11 +308,12 @@ describe('<diamond-wallet>', () => {
   });
 
   it('a success notice leaves when the panel closes (Escape, or the pill)', async () => {
-    const { wallet } = await mount({ fan: 'balance=100&allowance=50', attributes: 'open locale="en-US"', fetch: paidTopUps });
+    const { wallet } = await mount({ fan: 'balance=100&allowance=50', attributes: 'open locale="en-US"' });
     await waitFor(signedIn(wallet), 'the packs');
     const topUp = async () => {
-      stubPopup().popup.closed = true;
+      const { popup } = stubPopup();
       part(wallet, 'pack')!.click();
+      await payTopUp(popup);
       await waitFor(() => role(wallet, 'status').includes('added'), 'the top-up notice');
       await waitFor(() => !(part(wallet, 'pack') as HTMLButtonElement).disabled, 'the packs, enabled once the history is read');
     };
