@@ -268,6 +268,10 @@ for (const kind of DATABASE_KINDS) {
       const list = OrderList.parse(await (await h.call('/orders?status=open&limit=2', { key: 'secret' })).json());
       assert.equal(list.data.length, 2);
       assert.equal(list.data[0]?.id, order.id);
+      // Each listed order carries its own lines, as reading it alone does.
+      for (const listed of list.data) {
+        assert.deepEqual(listed.lines, Order.parse(await (await h.call(`/orders/${listed.id}`, { key: 'secret' })).json()).lines);
+      }
       assert.ok(list.data.every((o) => o.status === 'open'));
       assert.ok(list.hasMore && list.nextCursor);
       const next = OrderList.parse(

@@ -307,6 +307,19 @@ async function linesOf(db: SqlClient, orderId: string): Promise<LineRow[]> {
   );
 }
 
+/** The lines of several orders in one query, by order id (a page of orders is one query, not one per order). */
+async function linesOfOrders(db: SqlClient, orderIds: readonly string[]): Promise<Map<string, LineRow[]>> {
+  const byOrder = new Map<string, LineRow[]>(orderIds.map((id) => [id, []]));
+  if (orderIds.length === 0) return byOrder;
+  const rows = await db.query<LineRow & { order_id: string }>(
+    `SELECT order_id, line_no, product_id, name, unit_price, quantity, amount FROM order_lines
+     WHERE order_id IN (${orderIds.map(() => '?').join(', ')}) ORDER BY order_id, line_no`,
+    [...orderIds],
+  );
+  for (const { order_id: orderId, ...line } of rows) byOrder.get(orderId)?.push(line);
+  return byOrder;
+}
+
 /** An order of the site with its lines, or `undefined`. */
 export async function findOrder(db: SqlClient, siteId: string, id: string): Promise<OrderRecord | undefined> {
   if (!isId('ord', id)) return undefined;
@@ -346,8 +359,11 @@ export async function listOrders(db: SqlClient, siteId: string, query: PageQuery
     ...params,
     query.limit + 1,
   ]);
-  const records: OrderRecord[] = [];
-  for (const row of rows.slice(0, query.limit + 1)) records.push({ row, lines: await linesOf(db, row.id) });
+  const lines = await linesOfOrders(
+    db,
+    rows.map((row) => row.id),
+  );
+  const records: OrderRecord[] = rows.map((row) => ({ row, lines: lines.get(row.id) ?? [] }));
   const page = toPage(
     records.map((record) => ({ id: record.row.id, record })),
     query.limit,
