@@ -87,7 +87,8 @@ async function rendered(page: Page): Promise<Record<string, string>> {
 // Skipped only outside CI, loudly, when Debian's Chromium is not installed; under CI=true it throws.
 const noBrowser = chromiumMissing('the strict-CSP test');
 
-// The page reads nothing but public data (catalog, packs): one database (SQLite) is enough.
+// Skipped (noBrowser) only outside CI, loudly, when Chromium is missing; see above. The page reads
+// nothing but public data (catalog, packs): one database (SQLite) is enough.
 describe('the drop-in script under a strict CSP, in Chromium, on a second origin', { skip: noBrowser }, () => {
   let t: TestDatabase;
   let platform: RunningServer;
