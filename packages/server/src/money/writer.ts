@@ -125,6 +125,7 @@ export class ThreadSpendWriter implements SpendWriter {
   #worker: Promise<Worker> | undefined;
   #nextId = 1;
   readonly #pending = new Map<number, Pending>();
+  readonly #askedOf = new WeakMap<Worker, Set<number>>();
   readonly #inFlight = new Set<Promise<unknown>>();
   /** Spends of this turn of the event loop, not yet sent. */
   readonly #outbox: NumberedSpend[] = [];
@@ -152,28 +153,39 @@ export class ThreadSpendWriter implements SpendWriter {
         ? `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`
         : `import(${JSON.stringify(entry)})`;
       const worker = new Worker(code, { eval: true, workerData: this.#data satisfies WriterData });
+      // What this thread was asked and has not answered: only these fail with it, not the
+      // questions a thread started after it is already answering.
+      const unanswered = new Set<number>();
+      this.#askedOf.set(worker, unanswered);
       let ready = false;
+      let dead = false;
+      const settle = (id: number, how: (pending: Pending) => void) => {
+        unanswered.delete(id);
+        this.#settle(id, how);
+      };
       worker.on('message', (message: FromWriter) => {
         if (message.type === 'ready') {
           ready = true;
           resolve(worker);
         } else if (message.type === 'stats') {
-          this.#settle(message.id, (pending) => pending.resolve(message.stats as never));
+          settle(message.id, (pending) => pending.resolve(message.stats as never));
         } else {
           for (const answer of message.answers) {
-            this.#settle(answer.id, (pending) =>
+            settle(answer.id, (pending) =>
               answer.ok ? pending.resolve(answer.result as never) : pending.reject(fromCrossingError(answer.error)),
             );
           }
         }
       });
+      // 'error' and then 'exit' both come for one death: it is handled once.
       const failed = (error: Error) => {
+        if (dead) return;
+        dead = true;
         if (this.#worker === started) this.#worker = undefined;
         if (!ready) reject(error);
-        for (const [id, pending] of this.#pending) {
-          this.#pending.delete(id);
-          pending.reject(error);
-        }
+        this.#askedOf.delete(worker);
+        for (const id of unanswered) this.#settle(id, (pending) => pending.reject(error));
+        unanswered.clear();
       };
       worker.on('error', (error) => failed(error));
       worker.on('exit', (code) => failed(new Error(`the writer thread stopped (exit code ${code})`)));
@@ -203,7 +215,17 @@ export class ThreadSpendWriter implements SpendWriter {
 
   #send(message: ToWriter, ids: number[]): void {
     (this.#worker ?? this.#spawn()).then(
-      (worker) => worker.postMessage(message),
+      (worker) => {
+        const unanswered = this.#askedOf.get(worker);
+        if (!unanswered) {
+          // The thread died between being picked and being asked: nothing was sent to it.
+          const error = new Error('the writer thread stopped');
+          for (const id of ids) this.#settle(id, (pending) => pending.reject(error));
+          return;
+        }
+        for (const id of ids) unanswered.add(id);
+        worker.postMessage(message);
+      },
       (error: unknown) => {
         for (const id of ids) this.#settle(id, (pending) => pending.reject(error));
       },
