@@ -2,29 +2,11 @@
 import { DiamondAmount } from './amount.js';
 import { defineElement } from '../define-element.js';
 import './define.js';
-
-declare function describe(name: string, body: () => void): void;
-declare function it(name: string, body: () => void | Promise<void>): void;
-declare function afterEach(body: () => void | Promise<void>): void;
-
-function assertEqual<T>(actual: T, expected: T, what: string): void {
-  if (!Object.is(actual, expected)) {
-    throw new Error(`${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
-  }
-}
-
-function assert(condition: unknown, what: string): asserts condition {
-  if (!condition) throw new Error(what);
-}
-
-const mounted: Element[] = [];
+import { assert, assertEqual, mountMarkup } from '../../test/support.js';
 
 /** Renders `markup` into the document and waits for the first `<diamond-amount>` in it. */
 async function mount(markup: string): Promise<DiamondAmount> {
-  const container = document.createElement('div');
-  container.innerHTML = markup;
-  document.body.append(container);
-  mounted.push(container);
+  const container = mountMarkup(markup);
   const element = container.querySelector('diamond-amount');
   assert(element instanceof DiamondAmount, 'a <diamond-amount> upgraded to DiamondAmount');
   await element.updateComplete;
@@ -43,10 +25,6 @@ function label(element: DiamondAmount): string {
 }
 
 describe('<diamond-amount>', () => {
-  afterEach(() => {
-    for (const container of mounted.splice(0)) container.remove();
-  });
-
   it('is registered by define.js', () => {
     assertEqual(customElements.get('diamond-amount'), DiamondAmount, 'registered class');
     assert(document.createElement('diamond-amount') instanceof DiamondAmount, 'createElement upgrades');

@@ -1,190 +1,62 @@
 // Runs in Chromium through @web/test-runner (mocha's describe/it are globals there), against the
 // real platform its config starts. window.open is stubbed: no test opens a real popup.
 import { emulateMedia, sendKeys } from '@web/test-runner-commands';
-import { createDiamonds } from '@diamonds/sdk';
-import type { CheckoutOrder, DiamondsClient } from '@diamonds/sdk';
+import type { CheckoutOrder } from '@diamonds/sdk';
 import { DiamondCheckout } from './checkout.js';
 import type { DiamondPaidEvent } from '../events/paid.js';
 import '../provider/define.js';
 import './define.js';
 // The German strings are opt-in for bundles (the drop-in script has them); the German tests need them.
 import '../i18n/locales/de.js';
-
-interface Mocha {
-  timeout(ms: number): void;
-}
-declare function describe(name: string, body: () => void): void;
-declare function it(name: string, body: (this: Mocha) => void | Promise<void>): void;
-declare function afterEach(body: () => void | Promise<void>): void;
-
-function assert(condition: unknown, what: string): asserts condition {
-  if (!condition) throw new Error(what);
-}
-
-function assertEqual<T>(actual: T, expected: T, what: string): void {
-  if (!Object.is(actual, expected)) throw new Error(`${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
-}
-
-/** Waits until `check` returns something truthy. */
-async function until<T>(check: () => T, what: string, timeoutMs = 4000): Promise<NonNullable<T>> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-interface Fixture {
-  apiBase: string;
-  publishableKey: string;
-  productIds: string[];
-}
-
-const json = async <T>(url: string): Promise<T> => (await (await fetch(url)).json()) as T;
-
-/** A popup as the stubbed `window.open` returns it. */
-interface FakePopup {
-  closed: boolean;
-  location: { href: string };
-  close(): void;
-  focus(): void;
-}
-
-const realOpen = window.open;
-let opened: FakePopup[] = [];
-
-function stubOpen(): void {
-  window.open = (() => {
-    const popup: FakePopup = {
-      closed: false,
-      location: { href: 'about:blank' },
-      close() {
-        this.closed = true;
-      },
-      focus() {},
-    };
-    opened.push(popup);
-    return popup;
-  }) as unknown as typeof window.open;
-}
-
-const mounted: Element[] = [];
-
-afterEach(async () => {
-  for (const popup of opened) popup.closed = true;
-  opened = [];
-  window.open = realOpen;
-  for (const element of mounted.splice(0)) element.remove();
-  localStorage.clear();
-  sessionStorage.clear();
-  await emulateMedia({ colorScheme: 'light' });
-});
+import {
+  approveSignIn,
+  assert,
+  assertEqual,
+  axeViolations,
+  confirmationInPopup,
+  fixture,
+  json,
+  mountInProvider,
+  type MountedInProvider,
+  opened,
+  part,
+  text,
+  until,
+} from '../../test/support.js';
 
 /** The demo products by name: sticker (80), poster (400, 5 in stock), book (250). */
 let products: { sticker: string; poster: string; book: string } | undefined;
 
-async function fixture(): Promise<Fixture & NonNullable<typeof products>> {
-  const info = await json<Fixture>('/__diamonds/fixture');
+async function demoProducts(): Promise<NonNullable<typeof products>> {
   if (!products) {
+    const info = await fixture();
     const orders = await Promise.all(info.productIds.map((id) => json<CheckoutOrder>(`/__diamonds/order?product=${id}`)));
     const find = (name: string): string => orders.find((order) => order.lines[0]?.name === name)!.lines[0]!.productId!;
     products = { sticker: find('Sticker pack'), poster: find('Signed poster'), book: find('Digital art book') };
   }
-  return { ...info, ...products };
+  return products;
 }
 
 /** A new order of the shop (made with its secret key): `quantity` × the product. */
 async function newOrder(product: 'sticker' | 'poster' | 'book', quantity = 1): Promise<string> {
-  const info = await fixture();
-  return (await json<CheckoutOrder>(`/__diamonds/order?product=${info[product]}&quantity=${quantity}`)).id;
-}
-
-interface Mounted {
-  element: DiamondCheckout;
-  client: DiamondsClient;
-  shadow: ShadowRoot;
-  container: HTMLElement;
-}
-
-/** Storage for a new fan (`balance=…&allowance=…`), signed in once a client starts. */
-async function newFan(fan: string): Promise<void> {
-  const stored = await json<{ storageKey: string; storageValue: string }>(`/__diamonds/fan?${fan}`);
-  localStorage.setItem(stored.storageKey, stored.storageValue);
+  const ids = await demoProducts();
+  return (await json<CheckoutOrder>(`/__diamonds/order?product=${ids[product]}&quantity=${quantity}`)).id;
 }
 
 /** A `<diamond-checkout>` of `order` in a provider with its own client (storage 'local'), once it shows the order. */
-async function mount(order: string, options: { fan?: string; locale?: string } = {}): Promise<Mounted> {
-  stubOpen();
-  const info = await fixture();
-  if (options.fan) await newFan(options.fan);
-  const client = createDiamonds({
-    publishableKey: info.publishableKey,
-    apiBase: info.apiBase,
-    storage: 'local',
-    pollWaitMs: 200,
-    maxRetries: 0,
-    locale: options.locale ?? 'en',
+const mount = (order: string, options: { fan?: string; locale?: string } = {}): Promise<MountedInProvider<DiamondCheckout>> =>
+  mountInProvider({
+    markup: `<diamond-checkout order="${order}"></diamond-checkout>`,
+    tag: 'diamond-checkout',
+    type: DiamondCheckout,
+    ready: '[part~="lines"], [part~="button"]',
+    ...options,
   });
-  const container = document.createElement('div');
-  const provider = document.createElement('diamond-provider');
-  provider.client = client;
-  provider.innerHTML = `<diamond-checkout order="${order}"></diamond-checkout>`;
-  container.append(provider);
-  document.body.append(container);
-  mounted.push(container);
-  const element = container.querySelector('diamond-checkout');
-  assert(element instanceof DiamondCheckout, 'upgraded to DiamondCheckout');
-  await until(() => element.client === client, 'the provider’s client');
-  const shadow = element.shadowRoot;
-  assert(shadow, 'shadow root');
-  await until(() => shadow.querySelector('[part~="lines"], [part~="button"]'), 'the order');
-  if (options.fan) await until(() => client.allowance.get() !== null && client.wallet.get().status === 'ready', 'the allowance');
-  await element.updateComplete;
-  return { element, client, shadow, container };
-}
-
-/**
- * What the fan does in the sign-in popup (stubbed popup `index`): a new fan
- * (`balance=…&allowance=…`) approves the sign-in request the page sent it to; the page's SDK
- * then learns it from the platform, as it would.
- */
-async function approveSignIn(fan: string, index = 0): Promise<void> {
-  const request = await until(() => opened[index]?.location.href.match(/[?&]request=(sir_\w+)/)?.[1], 'the popup at the sign-in request');
-  const approved = await json<{ status: string }>(`/__diamonds/approve-signin?request=${request}&${fan}`);
-  assertEqual(approved.status, 'approved', 'the sign-in request approved');
-}
-
-function part(shadow: ShadowRoot, name: string): HTMLElement {
-  const found = shadow.querySelector<HTMLElement>(`[part~="${name}"]`);
-  assert(found, `part "${name}"`);
-  return found;
-}
-
-const text = (shadow: ShadowRoot, name: string): string => (part(shadow, name).textContent ?? '').replace(/\s+/g, ' ').trim();
 
 function nextPaid(element: HTMLElement): Promise<CheckoutOrder> {
   return new Promise((resolve) =>
     element.addEventListener('diamond-paid', (event: DiamondPaidEvent) => resolve(event.detail), { once: true }),
   );
-}
-
-const confirmationInPopup = (): Promise<string> =>
-  until(() => opened[0]?.location.href.match(/\/confirm\/(cnf_[\w-]+)/)?.[1], 'the popup at /confirm/cnf_…');
-
-interface AxeResult {
-  violations: Array<{ id: string; help: string; nodes: Array<{ target: unknown }> }>;
-}
-
-async function axeViolations(element: Element): Promise<string> {
-  await import('axe-core');
-  const axe = (globalThis as unknown as { axe: { run(context: Element, options: unknown): Promise<AxeResult> } }).axe;
-  const result = await axe.run(element, {
-    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
-    rules: { region: { enabled: false } },
-  });
-  return result.violations.map((v) => `${v.id}: ${v.help} ${JSON.stringify(v.nodes.map((n) => n.target))}`).join('\n');
 }
 
 const rows = (shadow: ShadowRoot): string[][] =>
@@ -312,7 +184,7 @@ describe('<diamond-checkout>', () => {
     const paid = nextPaid(element);
     await sendKeys({ press: 'Space' });
     assertEqual(opened.length, 2, 'the confirmation popup opened in the key press');
-    const id = await until(() => opened[1]?.location.href.match(/\/confirm\/(cnf_[\w-]+)/)?.[1], 'the popup at /confirm/cnf_…');
+    const id = await confirmationInPopup(1);
     await json(`/__diamonds/decide?id=${id}&approve=1`);
     assertEqual((await paid).status, 'paid', 'paid once approved');
     assertEqual((await client.wallet.refresh()).balanceDiamonds, 250, 'balance on the server');

@@ -8,81 +8,22 @@ import '../provider/define.js';
 import './define.js';
 // The German strings are opt-in for bundles (the drop-in script has them); the German tests need them.
 import '../i18n/locales/de.js';
-
-interface Mocha {
-  timeout(ms: number): void;
-}
-declare function describe(name: string, body: () => void): void;
-declare function it(name: string, body: (this: Mocha) => void | Promise<void>): void;
-declare function afterEach(body: () => void | Promise<void>): void;
-
-function assert(condition: unknown, what: string): asserts condition {
-  if (!condition) throw new Error(what);
-}
-
-function assertEqual<T>(actual: T, expected: T, what: string): void {
-  if (!Object.is(actual, expected)) throw new Error(`${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
-}
-
-/** Waits until `check` returns something truthy. */
-async function until<T>(check: () => T, what: string, timeoutMs = 4000): Promise<NonNullable<T>> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-interface Fixture {
-  apiBase: string;
-  publishableKey: string;
-  creatorId: string;
-  creatorName: string;
-}
-
-const json = async <T>(url: string): Promise<T> => (await (await fetch(url)).json()) as T;
-
-/** A popup as the stubbed `window.open` returns it. */
-interface FakePopup {
-  closed: boolean;
-  location: { href: string };
-  close(): void;
-  focus(): void;
-}
-
-const realOpen = window.open;
-let opened: FakePopup[] = [];
-
-/** Replaces `window.open`: every call returns a fake popup (or `null`, as a popup blocker would). */
-function stubOpen(blocked = false): void {
-  window.open = (() => {
-    if (blocked) return null;
-    const popup: FakePopup = {
-      closed: false,
-      location: { href: 'about:blank' },
-      close() {
-        this.closed = true;
-      },
-      focus() {},
-    };
-    opened.push(popup);
-    return popup;
-  }) as unknown as typeof window.open;
-}
-
-const mounted: Element[] = [];
-
-afterEach(async () => {
-  for (const popup of opened) popup.closed = true;
-  opened = [];
-  window.open = realOpen;
-  for (const element of mounted.splice(0)) element.remove();
-  localStorage.clear();
-  sessionStorage.clear();
-  await emulateMedia({ reducedMotion: 'no-preference', colorScheme: 'light' });
-});
+import {
+  approveSignIn,
+  assert,
+  assertEqual,
+  axeViolations,
+  confirmationInPopup,
+  fixture,
+  json,
+  mountMarkup,
+  newFan,
+  opened,
+  part,
+  stubOpen,
+  text,
+  until,
+} from '../../test/support.js';
 
 interface Mounted {
   element: DiamondGiftButton;
@@ -98,15 +39,11 @@ interface Mounted {
  */
 async function mount(attributes: string, fan?: string, locale = 'en'): Promise<Mounted> {
   stubOpen();
-  const info = await json<Fixture>('/__diamonds/fixture');
-  if (fan) {
-    const stored = await json<{ storageKey: string; storageValue: string }>(`/__diamonds/fan?${fan}`);
-    localStorage.setItem(stored.storageKey, stored.storageValue);
-  }
-  const container = document.createElement('div');
-  container.innerHTML = `<diamond-provider publishable-key="${info.publishableKey}" api-base="${info.apiBase}" locale="${locale}"><diamond-gift-button creator="${info.creatorId}" creator-name="${info.creatorName}" ${attributes}></diamond-gift-button></diamond-provider>`;
-  document.body.append(container);
-  mounted.push(container);
+  const info = await fixture();
+  if (fan) await newFan(fan);
+  const container = mountMarkup(
+    `<diamond-provider publishable-key="${info.publishableKey}" api-base="${info.apiBase}" locale="${locale}"><diamond-gift-button creator="${info.creatorId}" creator-name="${info.creatorName}" ${attributes}></diamond-gift-button></diamond-provider>`,
+  );
   const element = container.querySelector('diamond-gift-button');
   assert(element instanceof DiamondGiftButton, 'upgraded to DiamondGiftButton');
   const client = await until(() => element.client, 'the provider’s client');
@@ -118,14 +55,6 @@ async function mount(attributes: string, fan?: string, locale = 'en'): Promise<M
   return { element, client, shadow, container };
 }
 
-function part(shadow: ShadowRoot, name: string): HTMLElement {
-  const found = shadow.querySelector<HTMLElement>(`[part~="${name}"]`);
-  assert(found, `part "${name}"`);
-  return found;
-}
-
-const text = (shadow: ShadowRoot, name: string): string => (part(shadow, name).textContent ?? '').replace(/\s+/g, ' ').trim();
-
 /** The next `diamond-gift-sent` from `element`. */
 function nextSent(element: HTMLElement): Promise<Gift> {
   return new Promise((resolve) =>
@@ -133,38 +62,7 @@ function nextSent(element: HTMLElement): Promise<Gift> {
   );
 }
 
-/** The confirmation the stubbed popup was sent to (`cnf_…`). */
-async function confirmationInPopup(): Promise<string> {
-  const href = await until(() => opened[0]?.location.href.match(/\/confirm\/(cnf_[\w-]+)/)?.[1], 'the popup at /confirm/cnf_…');
-  return href;
-}
-
-/**
- * What the fan does in the sign-in popup (stubbed popup `index`): a new fan
- * (`balance=…&allowance=…`) approves the sign-in request the page sent it to; the page's SDK
- * then learns it from the platform, as it would.
- */
-async function approveSignIn(fan: string, index = 0): Promise<void> {
-  const request = await until(() => opened[index]?.location.href.match(/[?&]request=(sir_\w+)/)?.[1], 'the popup at the sign-in request');
-  const approved = await json<{ status: string }>(`/__diamonds/approve-signin?request=${request}&${fan}`);
-  assertEqual(approved.status, 'approved', 'the sign-in request approved');
-}
-
 const confirmStep = 'You are signed in. Press Send to confirm the gift in the Diamonds window.';
-
-interface AxeResult {
-  violations: Array<{ id: string; help: string; nodes: Array<{ target: unknown }> }>;
-}
-
-async function axeViolations(element: Element): Promise<string[]> {
-  await import('axe-core');
-  const axe = (globalThis as unknown as { axe: { run(context: Element, options: unknown): Promise<AxeResult> } }).axe;
-  const result = await axe.run(element, {
-    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
-    rules: { region: { enabled: false } },
-  });
-  return result.violations.map((v) => `${v.id}: ${v.help} ${JSON.stringify(v.nodes.map((n) => n.target))}`);
-}
 
 describe('<diamond-gift-button>', () => {
   it('sends a gift within the allowance in one click, announces it and plays the animation', async () => {
@@ -276,7 +174,7 @@ describe('<diamond-gift-button>', () => {
     const sent = nextSent(element);
     await sendKeys({ press: 'Space' });
     assertEqual(opened.length, 2, 'the confirmation popup opened in the key press');
-    const id = await until(() => opened[1]?.location.href.match(/\/confirm\/(cnf_[\w-]+)/)?.[1], 'the popup at /confirm/cnf_…');
+    const id = await confirmationInPopup(1);
     await until(() => text(shadow, 'status') === 'Confirm in the Diamonds window…', 'the confirming state');
     await json(`/__diamonds/decide?id=${id}&approve=1`);
     assertEqual((await sent).amountDiamonds, 60, 'sent once approved');
@@ -297,7 +195,7 @@ describe('<diamond-gift-button>', () => {
     const sent = nextSent(element);
     await sendKeys({ press: 'Enter' });
     assertEqual(opened.length, 2, 'the confirmation popup opened by Enter');
-    const id = await until(() => opened[1]?.location.href.match(/\/confirm\/(cnf_[\w-]+)/)?.[1], 'the popup at /confirm/cnf_…');
+    const id = await confirmationInPopup(1);
     await json(`/__diamonds/decide?id=${id}&approve=1`);
     const gift = await sent;
     assertEqual(gift.giftId, 'coffee', 'the chosen gift');
@@ -397,20 +295,20 @@ describe('<diamond-gift-button>', () => {
       const { element, shadow, container } = await mount('', 'balance=0&allowance=50');
       // A dark page behind a dark element, as a site with a dark theme has.
       if (scheme === 'dark') container.style.cssText = 'background:#121018;color-scheme:dark;padding:1em';
-      assertEqual(await axeViolations(element).then((v) => v.join('\n')), '', 'idle');
+      assertEqual(await axeViolations(element), '', 'idle');
       part(shadow, 'button').click();
       await element.updateComplete;
-      assertEqual(await axeViolations(element).then((v) => v.join('\n')), '', 'picker open');
+      assertEqual(await axeViolations(element), '', 'picker open');
       part(shadow, 'send').click();
       await until(() => shadow.querySelector('[part~="top-up"]'), 'the top-up offer');
-      assertEqual(await axeViolations(element).then((v) => v.join('\n')), '', 'insufficient');
+      assertEqual(await axeViolations(element), '', 'insufficient');
       localStorage.clear();
       const confirming = await mount('gift="coffee" quantity="6"');
       if (scheme === 'dark') confirming.container.style.cssText = 'background:#121018;color-scheme:dark;padding:1em';
       part(confirming.shadow, 'button').click();
       await approveSignIn('balance=100&allowance=50', opened.length - 1);
       await until(() => text(confirming.shadow, 'status') === confirmStep, 'the confirm step');
-      assertEqual(await axeViolations(confirming.element).then((v) => v.join('\n')), '', 'confirm step');
+      assertEqual(await axeViolations(confirming.element), '', 'confirm step');
     });
   }
 

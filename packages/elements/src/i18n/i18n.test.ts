@@ -1,15 +1,7 @@
 // Runs in Chromium through @web/test-runner (mocha's describe/it are globals there).
 import { checkout, common, wallet } from './en.js';
 import { SHIPPED_LOCALES, registerLocale, translate } from './i18n.js';
-
-declare function describe(name: string, body: () => void): void;
-declare function it(name: string, body: () => void | Promise<void>): void;
-
-function assertEqual<T>(actual: T, expected: T, what: string): void {
-  if (!Object.is(actual, expected)) {
-    throw new Error(`${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
-  }
-}
+import { assertEqual } from '../../test/support.js';
 
 describe('translate', () => {
   it('reads English for a language whose locale module is not loaded', () => {

@@ -2,92 +2,35 @@
 // real platform its config starts. window.open is stubbed: no test opens a real popup.
 import { emulateMedia, sendKeys } from '@web/test-runner-commands';
 import { createDiamonds } from '@diamonds/sdk';
-import type { Content, DiamondsClient, UnlockedContent } from '@diamonds/sdk';
+import type { Content, UnlockedContent } from '@diamonds/sdk';
 import { DiamondPaywall } from './paywall.js';
 import type { DiamondUnlockedEvent } from '../events/unlocked.js';
 import '../provider/define.js';
 import './define.js';
 // The German strings are opt-in for bundles (the drop-in script has them); the German tests need them.
 import '../i18n/locales/de.js';
-
-interface Mocha {
-  timeout(ms: number): void;
-}
-declare function describe(name: string, body: () => void): void;
-declare function it(name: string, body: (this: Mocha) => void | Promise<void>): void;
-declare function afterEach(body: () => void | Promise<void>): void;
-
-function assert(condition: unknown, what: string): asserts condition {
-  if (!condition) throw new Error(what);
-}
-
-function assertEqual<T>(actual: T, expected: T, what: string): void {
-  if (!Object.is(actual, expected)) throw new Error(`${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
-}
-
-/** Waits until `check` returns something truthy. */
-async function until<T>(check: () => T, what: string, timeoutMs = 4000): Promise<NonNullable<T>> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-interface Fixture {
-  apiBase: string;
-  publishableKey: string;
-  contentIds: string[];
-}
-
-const json = async <T>(url: string): Promise<T> => (await (await fetch(url)).json()) as T;
-
-/** A popup as the stubbed `window.open` returns it. */
-interface FakePopup {
-  closed: boolean;
-  location: { href: string };
-  close(): void;
-  focus(): void;
-}
-
-const realOpen = window.open;
-let opened: FakePopup[] = [];
-
-function stubOpen(): void {
-  window.open = (() => {
-    const popup: FakePopup = {
-      closed: false,
-      location: { href: 'about:blank' },
-      close() {
-        this.closed = true;
-      },
-      focus() {},
-    };
-    opened.push(popup);
-    return popup;
-  }) as unknown as typeof window.open;
-}
-
-const mounted: Element[] = [];
-
-afterEach(async () => {
-  for (const popup of opened) popup.closed = true;
-  opened = [];
-  window.open = realOpen;
-  for (const element of mounted.splice(0)) element.remove();
-  localStorage.clear();
-  sessionStorage.clear();
-  await emulateMedia({ colorScheme: 'light' });
-});
+import {
+  approveSignIn,
+  assert,
+  assertEqual,
+  axeViolations,
+  confirmationInPopup,
+  fixture,
+  json,
+  mountInProvider,
+  type MountedInProvider,
+  opened,
+  part,
+  text,
+  until,
+} from '../../test/support.js';
 
 /** The demo content by kind: priced (50, Markdown), supporters (threshold 100), link (120). */
 let kinds: { priced: string; supporters: string; link: string } | undefined;
 
-async function fixture(): Promise<Fixture & NonNullable<typeof kinds>> {
-  const info = await json<Fixture>('/__diamonds/fixture');
+async function demoContent(): Promise<NonNullable<typeof kinds>> {
   if (!kinds) {
+    const info = await fixture();
     const client = createDiamonds({ publishableKey: info.publishableKey, apiBase: info.apiBase, storage: 'memory' });
     const all: Content[] = await Promise.all(info.contentIds.map((id) => client.content.get(id)));
     const find = (test: (c: Content) => boolean): string => all.find(test)!.id;
@@ -97,66 +40,26 @@ async function fixture(): Promise<Fixture & NonNullable<typeof kinds>> {
       link: find((c) => c.format === 'external'),
     };
   }
-  return { ...info, ...kinds };
-}
-
-interface Mounted {
-  element: DiamondPaywall;
-  client: DiamondsClient;
-  shadow: ShadowRoot;
-  container: HTMLElement;
-}
-
-/** Storage for a new fan (`balance=…&allowance=…`), signed in once a client starts. */
-async function newFan(fan: string): Promise<void> {
-  const stored = await json<{ storageKey: string; storageValue: string }>(`/__diamonds/fan?${fan}`);
-  localStorage.setItem(stored.storageKey, stored.storageValue);
+  return kinds;
 }
 
 /**
  * A `<diamond-paywall>` for the content of `kind` in a provider with its own client (storage
- * 'local', so a fan written by {@link newFan} is signed in), once its content loaded.
+ * 'local', so a fan written by `newFan` is signed in), once its content loaded.
  */
 async function mount(
   kind: 'priced' | 'supporters' | 'link',
   options: { fan?: string; inner?: string; locale?: string } = {},
-): Promise<Mounted> {
-  stubOpen();
-  const info = await fixture();
-  if (options.fan) await newFan(options.fan);
-  const client = createDiamonds({
-    publishableKey: info.publishableKey,
-    apiBase: info.apiBase,
-    storage: 'local',
-    pollWaitMs: 200,
-    maxRetries: 0,
-    locale: options.locale ?? 'en',
+): Promise<MountedInProvider<DiamondPaywall>> {
+  const { inner, ...rest } = options;
+  return mountInProvider({
+    markup: `<diamond-paywall content="${(await demoContent())[kind]}">${inner ?? ''}</diamond-paywall>`,
+    tag: 'diamond-paywall',
+    type: DiamondPaywall,
+    ready: '[part~="rule"], [part~="body"], [part~="link"], slot[name="unlocked"]',
+    ...rest,
   });
-  const container = document.createElement('div');
-  const provider = document.createElement('diamond-provider');
-  provider.client = client;
-  provider.innerHTML = `<diamond-paywall content="${info[kind]}">${options.inner ?? ''}</diamond-paywall>`;
-  container.append(provider);
-  document.body.append(container);
-  mounted.push(container);
-  const element = container.querySelector('diamond-paywall');
-  assert(element instanceof DiamondPaywall, 'upgraded to DiamondPaywall');
-  await until(() => element.client === client, 'the provider’s client');
-  const shadow = element.shadowRoot;
-  assert(shadow, 'shadow root');
-  await until(() => shadow.querySelector('[part~="rule"], [part~="body"], [part~="link"], slot[name="unlocked"]'), 'the content');
-  if (options.fan) await until(() => client.allowance.get() !== null && client.wallet.get().status === 'ready', 'the allowance');
-  await element.updateComplete;
-  return { element, client, shadow, container };
 }
-
-function part(shadow: ShadowRoot, name: string): HTMLElement {
-  const found = shadow.querySelector<HTMLElement>(`[part~="${name}"]`);
-  assert(found, `part "${name}"`);
-  return found;
-}
-
-const text = (shadow: ShadowRoot, name: string): string => (part(shadow, name).textContent ?? '').replace(/\s+/g, ' ').trim();
 
 function nextUnlocked(element: HTMLElement): Promise<UnlockedContent> {
   return new Promise((resolve) =>
@@ -164,35 +67,7 @@ function nextUnlocked(element: HTMLElement): Promise<UnlockedContent> {
   );
 }
 
-const confirmationInPopup = (): Promise<string> =>
-  until(() => opened[0]?.location.href.match(/\/confirm\/(cnf_[\w-]+)/)?.[1], 'the popup at /confirm/cnf_…');
-
-/**
- * What the fan does in the sign-in popup (stubbed popup `index`): a new fan
- * (`balance=…&allowance=…`) approves the sign-in request the page sent it to; the page's SDK
- * then learns it from the platform, as it would.
- */
-async function approveSignIn(fan: string, index = 0): Promise<void> {
-  const request = await until(() => opened[index]?.location.href.match(/[?&]request=(sir_\w+)/)?.[1], 'the popup at the sign-in request');
-  const approved = await json<{ status: string }>(`/__diamonds/approve-signin?request=${request}&${fan}`);
-  assertEqual(approved.status, 'approved', 'the sign-in request approved');
-}
-
 const confirmStep = 'You are signed in. Press Unlock to confirm the unlock in the Diamonds window.';
-
-interface AxeResult {
-  violations: Array<{ id: string; help: string; nodes: Array<{ target: unknown }> }>;
-}
-
-async function axeViolations(element: Element): Promise<string> {
-  await import('axe-core');
-  const axe = (globalThis as unknown as { axe: { run(context: Element, options: unknown): Promise<AxeResult> } }).axe;
-  const result = await axe.run(element, {
-    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
-    rules: { region: { enabled: false } },
-  });
-  return result.violations.map((v) => `${v.id}: ${v.help} ${JSON.stringify(v.nodes.map((n) => n.target))}`).join('\n');
-}
 
 describe('<diamond-paywall>', () => {
   it('unlocks priced content within the allowance, shows the body and emits the receipt', async () => {
@@ -314,7 +189,7 @@ describe('<diamond-paywall>', () => {
     const unlocked = nextUnlocked(element);
     await sendKeys({ press: 'Space' });
     assertEqual(opened.length, 2, 'the confirmation popup opened in the key press');
-    const id = await until(() => opened[1]?.location.href.match(/\/confirm\/(cnf_[\w-]+)/)?.[1], 'the popup at /confirm/cnf_…');
+    const id = await confirmationInPopup(1);
     await until(() => text(shadow, 'status') === 'Confirm in the Diamonds window…', 'the confirming state');
     await json(`/__diamonds/decide?id=${id}&approve=1`);
     assert((await unlocked).receipt, 'unlocked once approved, with the receipt');
@@ -376,7 +251,6 @@ describe('<diamond-paywall>', () => {
     const before = document.createElement('button');
     before.textContent = 'before';
     element.before(before);
-    mounted.push(before);
     before.focus();
     await sendKeys({ press: 'Tab' });
     assertEqual(shadow.activeElement, part(shadow, 'button'), 'Tab reaches the Unlock button');

@@ -4,14 +4,7 @@ import type { DiamondsClient } from '@diamonds/sdk';
 import { DiamondElement } from '../internal/diamond-element.js';
 import { DiamondProvider } from './provider.js';
 import './define.js';
-
-declare function describe(name: string, body: () => void): void;
-declare function it(name: string, body: () => void | Promise<void>): void;
-declare function afterEach(body: () => void | Promise<void>): void;
-
-function assert(condition: unknown, what: string): asserts condition {
-  if (!condition) throw new Error(what);
-}
+import { assert, fixture, mountMarkup, newFan } from '../../test/support.js';
 
 /** A bare element that only shows which client it got. */
 class ClientProbe extends DiamondElement {
@@ -21,33 +14,10 @@ class ClientProbe extends DiamondElement {
 }
 customElements.define('client-probe', ClientProbe);
 
-interface Fixture {
-  apiBase: string;
-  publishableKey: string;
-}
-
-async function fixture(): Promise<Fixture> {
-  return (await (await fetch('/__diamonds/fixture')).json()) as Fixture;
-}
-
-const mounted: Element[] = [];
-afterEach(() => {
-  for (const element of mounted.splice(0)) element.remove();
-  localStorage.clear();
-});
-
-function mount(markup: string): HTMLElement {
-  const container = document.createElement('div');
-  container.innerHTML = markup;
-  document.body.append(container);
-  mounted.push(container);
-  return container;
-}
-
 describe('<diamond-provider>', () => {
   it('hands one client to every element inside, made from its attributes', async () => {
     const { apiBase, publishableKey } = await fixture();
-    const container = mount(
+    const container = mountMarkup(
       `<diamond-provider publishable-key="${publishableKey}" api-base="${apiBase}" locale="de"><client-probe></client-probe><div><client-probe></client-probe></div></diamond-provider>`,
     );
     const provider = container.querySelector('diamond-provider');
@@ -66,7 +36,7 @@ describe('<diamond-provider>', () => {
     const { apiBase, publishableKey } = await fixture();
     const { createDiamonds } = await import('@diamonds/sdk');
     const own: DiamondsClient = createDiamonds({ publishableKey, apiBase });
-    const container = mount('<diamond-provider><client-probe></client-probe></diamond-provider>');
+    const container = mountMarkup('<diamond-provider><client-probe></client-probe></diamond-provider>');
     const provider = container.querySelector('diamond-provider') as DiamondProvider;
     provider.client = own;
     await provider.updateComplete;
@@ -77,19 +47,18 @@ describe('<diamond-provider>', () => {
 
   it('lets an element without a provider share one client per key', async () => {
     const { apiBase, publishableKey } = await fixture();
-    const container = mount(
+    const container = mountMarkup(
       `<client-probe publishable-key="${publishableKey}" api-base="${apiBase}"></client-probe><client-probe publishable-key="${publishableKey}" api-base="${apiBase}"></client-probe>`,
     );
     const probes = [...container.querySelectorAll('client-probe')] as ClientProbe[];
     assert(probes[0]!.client && probes[0]!.client === probes[1]!.client, 'one shared client');
-    assert(mount('<client-probe></client-probe>').querySelector('client-probe') instanceof LitElement, 'renders without a key');
+    assert(mountMarkup('<client-probe></client-probe>').querySelector('client-probe') instanceof LitElement, 'renders without a key');
   });
 
   it('signs a fan in from what the fixture stored, against the real platform', async () => {
     const { apiBase, publishableKey } = await fixture();
-    const fan = (await (await fetch('/__diamonds/fan?balance=100&allowance=50')).json()) as { storageKey: string; storageValue: string };
-    localStorage.setItem(fan.storageKey, fan.storageValue);
-    const container = mount(
+    await newFan('balance=100&allowance=50');
+    const container = mountMarkup(
       `<diamond-provider publishable-key="${publishableKey}" api-base="${apiBase}"><client-probe></client-probe></diamond-provider>`,
     );
     const probe = container.querySelector('client-probe') as ClientProbe;

@@ -1,5 +1,5 @@
 // Runs in Chromium through @web/test-runner, against the real platform its config starts.
-import { createDiamonds, type DiamondsClient } from '@diamonds/sdk';
+import type { DiamondsClient } from '@diamonds/sdk';
 import { emulateMedia, sendKeys } from '@web/test-runner-commands';
 import type AxeCore from 'axe-core';
 import '../provider/define.js';
@@ -7,65 +7,17 @@ import { DiamondWallet } from './wallet.js';
 import './define.js';
 // The German strings are opt-in for bundles (the drop-in script has them); the German tests need them.
 import '../i18n/locales/de.js';
+import { assert, assertEqual, attach, type FakePopup, fakePopup, fixture, json, localClient, newFan, until } from '../../test/support.js';
 
-declare function describe(name: string, body: () => void): void;
-declare function it(name: string, body: () => void | Promise<void>): void;
-declare function afterEach(body: () => void | Promise<void>): void;
-
-function assert(condition: unknown, what: string): asserts condition {
-  if (!condition) throw new Error(what);
-}
-
-function assertEqual<T>(actual: T, expected: T, what: string): void {
-  if (!Object.is(actual, expected)) throw new Error(`${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
-}
-
-interface Fixture {
-  apiBase: string;
-  publishableKey: string;
-}
-
-interface FakePopup {
-  closed: boolean;
-  location: { href: string };
-  close(): void;
-  focus(): void;
-}
-
-let info: Fixture | undefined;
-const mounted: Element[] = [];
-const realOpen = window.open;
-
-afterEach(() => {
-  for (const element of mounted.splice(0)) element.remove();
-  localStorage.clear();
-  window.open = realOpen;
-});
-
-/** Replaces `window.open` with one that returns a fake popup (never a real window). */
+/** Replaces `window.open` with one that returns the same fake popup every time (never a real window). */
 function stubPopup(): { popup: FakePopup; opened: () => number } {
   let count = 0;
-  const popup: FakePopup = {
-    closed: false,
-    location: { href: 'about:blank' },
-    close() {
-      this.closed = true;
-    },
-    focus() {},
-  };
+  const popup = fakePopup();
   window.open = (() => {
     count += 1;
     return popup;
   }) as unknown as typeof window.open;
   return { popup, opened: () => count };
-}
-
-async function waitFor(condition: () => unknown, what: string, timeoutMs = 4000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 interface MountOptions {
@@ -78,24 +30,13 @@ interface MountOptions {
 
 /** A `<diamond-wallet>` in a provider with a fresh client (storage "local"), signed in when asked. */
 async function mount(options: MountOptions = {}): Promise<{ wallet: DiamondWallet; client: DiamondsClient }> {
-  info ??= (await (await fetch('/__diamonds/fixture')).json()) as Fixture;
-  if (options.fan) {
-    const fan = (await (await fetch(`/__diamonds/fan?${options.fan}`)).json()) as { storageKey: string; storageValue: string };
-    localStorage.setItem(fan.storageKey, fan.storageValue);
-  }
-  const client = createDiamonds({
-    publishableKey: info.publishableKey,
-    apiBase: info.apiBase,
-    storage: 'local',
-    pollWaitMs: 200,
-    maxRetries: 0,
-    fetch: options.fetch,
-  });
+  const info = await fixture();
+  if (options.fan) await newFan(options.fan);
+  const client = localClient(info, { fetch: options.fetch });
   const provider = document.createElement('diamond-provider');
   provider.client = client;
   provider.innerHTML = `<diamond-wallet ${options.attributes ?? ''}></diamond-wallet>`;
-  document.body.append(provider);
-  mounted.push(provider);
+  attach(provider);
   const wallet = provider.querySelector('diamond-wallet');
   assert(wallet instanceof DiamondWallet, 'upgraded to DiamondWallet');
   await wallet.updateComplete;
@@ -119,9 +60,9 @@ function role(wallet: DiamondWallet, name: 'status' | 'alert'): string {
  * (the platform credits it); the page's SDK then learns it from the platform, as it would.
  */
 async function payTopUp(popup: FakePopup): Promise<void> {
-  await waitFor(() => /\/topup\/tu_\w+/.test(popup.location.href), 'the payment page');
+  await until(() => /\/topup\/tu_\w+/.test(popup.location.href), 'the payment page');
   const id = /\/topup\/(tu_\w+)/.exec(popup.location.href)![1]!;
-  const paid = (await (await fetch(`/__diamonds/pay-topup?id=${id}`)).json()) as { result: string };
+  const paid = await json<{ result: string }>(`/__diamonds/pay-topup?id=${id}`);
   assertEqual(paid.result, 'succeeded', 'the top-up paid');
 }
 
@@ -140,9 +81,9 @@ describe('<diamond-wallet>', () => {
     assertEqual(client.session.get().status, 'signing_in', 'signing in');
     await wallet.updateComplete;
     assertEqual(role(wallet, 'status'), 'Sign in in the Diamonds window…', 'announced');
-    await waitFor(() => popup.location.href.includes('/signin'), 'the popup to go to the sign-in page');
+    await until(() => popup.location.href.includes('/signin'), 'the popup to go to the sign-in page');
     popup.closed = true;
-    await waitFor(() => role(wallet, 'alert'), 'the alert');
+    await until(() => role(wallet, 'alert'), 'the alert');
     assertEqual(role(wallet, 'alert'), 'The Diamonds window was closed before you finished.', 'alert');
     assertEqual(client.session.get().status, 'signed_out', 'signed out again');
   });
@@ -152,13 +93,9 @@ describe('<diamond-wallet>', () => {
     assert(part(wallet, 'sign-in'), 'signed out first');
     const events: string[] = [];
     wallet.addEventListener('diamond-signed-in', (event) => events.push(event.detail.fan.displayName));
-    const fan = (await (await fetch('/__diamonds/fan?balance=100&allowance=50&name=Bo')).json()) as {
-      storageKey: string;
-      storageValue: string;
-    };
-    localStorage.setItem(fan.storageKey, fan.storageValue);
+    const fan = await newFan('balance=100&allowance=50&name=Bo');
     window.dispatchEvent(new StorageEvent('storage', { key: fan.storageKey, newValue: fan.storageValue, storageArea: localStorage }));
-    await waitFor(signedIn(wallet), 'the balance');
+    await until(signedIn(wallet), 'the balance');
     assertEqual(events.join(), 'Bo', 'diamond-signed-in');
     assertEqual(text(wallet, 'name'), 'Bo', 'name');
   });
@@ -171,7 +108,7 @@ describe('<diamond-wallet>', () => {
       const { wallet } = await mount({ fan: 'balance=100&allowance=50&name=Ann', attributes: 'layout="full" locale="en-US"' });
       assertEqual(role(wallet, 'status'), 'Loading…', 'loading, announced');
       assert(wallet.matches(':state(loading)'), 'the loading custom state');
-      await waitFor(signedIn(wallet), 'the balance');
+      await until(signedIn(wallet), 'the balance');
       assert(!wallet.matches(':state(loading)'), 'loaded');
       assertEqual(text(wallet, 'name'), 'Ann', 'name');
       assertEqual(text(wallet, 'balance'), 'Balance 100 Diamonds', 'balance');
@@ -187,7 +124,7 @@ describe('<diamond-wallet>', () => {
 
   it('compact: the pill opens and closes the panel with Enter, Space and Escape', async () => {
     const { wallet } = await mount({ fan: 'balance=100&allowance=50', attributes: 'locale="en-US"' });
-    await waitFor(() => text(wallet, 'pill').includes('100'), 'the pill');
+    await until(() => text(wallet, 'pill').includes('100'), 'the pill');
     const pill = part(wallet, 'pill')!;
     const panel = part(wallet, 'panel')!;
     assertEqual(pill.getAttribute('aria-expanded'), 'false', 'collapsed');
@@ -199,7 +136,7 @@ describe('<diamond-wallet>', () => {
     await wallet.updateComplete;
     assertEqual(pill.getAttribute('aria-expanded'), 'true', 'expanded by Enter');
     assert(!panel.hidden, 'panel shown');
-    await waitFor(() => part(wallet, 'history'), 'the history, fetched on open');
+    await until(() => part(wallet, 'history'), 'the history, fetched on open');
     await sendKeys({ press: 'Tab' });
     assert(wallet.shadowRoot!.activeElement?.getAttribute('part') === 'pack', 'Tab moves into the panel');
     await sendKeys({ press: 'Escape' });
@@ -216,7 +153,7 @@ describe('<diamond-wallet>', () => {
 
   it('opens the panel without motion under prefers-reduced-motion', async () => {
     const { wallet } = await mount({ fan: 'balance=100&allowance=50', attributes: 'locale="en-US"' });
-    await waitFor(() => part(wallet, 'pill'), 'the pill');
+    await until(() => part(wallet, 'pill'), 'the pill');
     part(wallet, 'pill')!.click();
     await wallet.updateComplete;
     assertEqual(wallet.shadowRoot!.getAnimations().length, 1, 'the panel fades in by default');
@@ -234,7 +171,7 @@ describe('<diamond-wallet>', () => {
 
   it('lists the packs with prices in USD for en-US, and EUR with German strings for de', async () => {
     const { wallet, client } = await mount({ fan: 'balance=100&allowance=50', attributes: 'layout="full" locale="en-US"' });
-    await waitFor(signedIn(wallet), 'the packs');
+    await until(signedIn(wallet), 'the packs');
     const usd = await client.topUpPacks('USD');
     const labels = [...wallet.shadowRoot!.querySelectorAll('[part~="pack"]')].map((b) => b.textContent?.trim());
     const dollars = (minor: number) => new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD' }).format(minor / 100);
@@ -245,7 +182,7 @@ describe('<diamond-wallet>', () => {
     );
 
     wallet.locale = 'de';
-    await waitFor(() => text(wallet, 'packs').includes('€'), 'EUR packs');
+    await until(() => text(wallet, 'packs').includes('€'), 'EUR packs');
     const eur = await client.topUpPacks('EUR');
     const euros = (minor: number) => new Intl.NumberFormat('de', { style: 'currency', currency: 'EUR' }).format(minor / 100);
     const first = wallet.shadowRoot!.querySelector('[part~="pack"]')?.textContent?.trim();
@@ -255,12 +192,12 @@ describe('<diamond-wallet>', () => {
     assertEqual(text(wallet, 'sign-out'), 'Abmelden', 'German sign-out');
 
     wallet.currency = 'GBP';
-    await waitFor(() => text(wallet, 'packs').includes('£'), 'the currency attribute wins');
+    await until(() => text(wallet, 'packs').includes('£'), 'the currency attribute wins');
   });
 
   it('shows the recent history with the credit', async () => {
     const { wallet } = await mount({ fan: 'balance=100&allowance=50', attributes: 'layout="full" locale="en-US"' });
-    await waitFor(() => part(wallet, 'entry'), 'the history');
+    await until(() => part(wallet, 'entry'), 'the history');
     const entries = [...wallet.shadowRoot!.querySelectorAll('[part~="entry"]')];
     assertEqual(entries.length, 1, 'one entry');
     const entry = entries[0]!.textContent!.replace(/\s+/g, ' ');
@@ -269,23 +206,23 @@ describe('<diamond-wallet>', () => {
 
   it('a top-up: the payment popup opens in the click, progress is announced, a closed window is an alert', async () => {
     const { wallet } = await mount({ fan: 'balance=100&allowance=50', attributes: 'layout="full" locale="en-US"' });
-    await waitFor(signedIn(wallet), 'the packs');
+    await until(signedIn(wallet), 'the packs');
     const { popup, opened } = stubPopup();
     part(wallet, 'pack')!.click();
     assertEqual(opened(), 1, 'popup opened in the click');
     await wallet.updateComplete;
     assertEqual(role(wallet, 'status'), 'Finish paying in the Diamonds window…', 'in progress, announced');
     assert((part(wallet, 'pack') as HTMLButtonElement).disabled, 'packs disabled meanwhile');
-    await waitFor(() => popup.location.href.includes('/topup/'), 'the payment page');
+    await until(() => popup.location.href.includes('/topup/'), 'the payment page');
     popup.closed = true;
-    await waitFor(() => role(wallet, 'alert'), 'the alert');
+    await until(() => role(wallet, 'alert'), 'the alert');
     assertEqual(role(wallet, 'alert'), 'The Diamonds window was closed before you finished.', 'failure message');
     assert(!(part(wallet, 'pack') as HTMLButtonElement).disabled, 'packs enabled again');
   });
 
   it('a success notice is announced, then leaves after noticeMs (a top-up, then a sign-out)', async () => {
     const { wallet } = await mount({ fan: 'balance=100&allowance=50', attributes: 'layout="full" locale="en-US"' });
-    await waitFor(signedIn(wallet), 'the packs');
+    await until(signedIn(wallet), 'the packs');
     const defaultMs = DiamondWallet.noticeMs;
     assertEqual(defaultMs, 6000, 'the default stays long enough to read and announce');
     DiamondWallet.noticeMs = 300;
@@ -293,15 +230,15 @@ describe('<diamond-wallet>', () => {
       const { popup } = stubPopup();
       part(wallet, 'pack')!.click();
       await payTopUp(popup);
-      await waitFor(() => role(wallet, 'status').includes('added'), 'the top-up notice');
+      await until(() => role(wallet, 'status').includes('added'), 'the top-up notice');
       const shownAt = Date.now();
       assert(/^[\d,]+ Diamonds added to your wallet\.$/.test(role(wallet, 'status')), `the notice: ${role(wallet, 'status')}`);
       assertEqual(part(wallet, 'status')!.getAttribute('role'), 'status', 'in the live region');
-      await waitFor(() => role(wallet, 'status') === '', 'the notice to leave');
+      await until(() => role(wallet, 'status') === '', 'the notice to leave');
       assert(Date.now() - shownAt >= 200, 'not before its time');
       part(wallet, 'sign-out')!.click();
-      await waitFor(() => role(wallet, 'status') === 'You are signed out.', 'the signed-out notice');
-      await waitFor(() => role(wallet, 'status') === '', 'the signed-out notice to leave');
+      await until(() => role(wallet, 'status') === 'You are signed out.', 'the signed-out notice');
+      await until(() => role(wallet, 'status') === '', 'the signed-out notice to leave');
     } finally {
       DiamondWallet.noticeMs = defaultMs;
     }
@@ -309,13 +246,13 @@ describe('<diamond-wallet>', () => {
 
   it('a success notice leaves when the panel closes (Escape, or the pill)', async () => {
     const { wallet } = await mount({ fan: 'balance=100&allowance=50', attributes: 'open locale="en-US"' });
-    await waitFor(signedIn(wallet), 'the packs');
+    await until(signedIn(wallet), 'the packs');
     const topUp = async () => {
       const { popup } = stubPopup();
       part(wallet, 'pack')!.click();
       await payTopUp(popup);
-      await waitFor(() => role(wallet, 'status').includes('added'), 'the top-up notice');
-      await waitFor(() => !(part(wallet, 'pack') as HTMLButtonElement).disabled, 'the packs, enabled once the history is read');
+      await until(() => role(wallet, 'status').includes('added'), 'the top-up notice');
+      await until(() => !(part(wallet, 'pack') as HTMLButtonElement).disabled, 'the packs, enabled once the history is read');
     };
     await topUp();
     part(wallet, 'pack')!.focus();
@@ -333,11 +270,11 @@ describe('<diamond-wallet>', () => {
 
   it('signs out: back to the sign-in button, with diamond-signed-out and focus on it', async () => {
     const { wallet, client } = await mount({ fan: 'balance=100&allowance=50&name=Ann', attributes: 'layout="full" locale="en-US"' });
-    await waitFor(signedIn(wallet), 'signed in');
+    await until(signedIn(wallet), 'signed in');
     const events: string[] = [];
     wallet.addEventListener('diamond-signed-out', (event) => events.push(event.detail.fan?.displayName ?? ''));
     part(wallet, 'sign-out')!.click();
-    await waitFor(() => part(wallet, 'sign-in') && role(wallet, 'status'), 'signed out');
+    await until(() => part(wallet, 'sign-in') && role(wallet, 'status'), 'signed out');
     assertEqual(client.session.get().status, 'signed_out', 'session');
     assertEqual(events.join(), 'Ann', 'diamond-signed-out');
     assertEqual(role(wallet, 'status'), 'You are signed out.', 'announced');
@@ -354,13 +291,13 @@ describe('<diamond-wallet>', () => {
     const errors: unknown[] = [];
     const { wallet } = await mount({ fan: 'balance=100&allowance=50', attributes: 'layout="full" locale="en-US"', fetch: flaky });
     wallet.addEventListener('diamond-error', (event) => errors.push((event as CustomEvent).detail));
-    await waitFor(() => role(wallet, 'alert'), 'the alert');
+    await until(() => role(wallet, 'alert'), 'the alert');
     assertEqual(role(wallet, 'alert'), 'Cannot reach Diamonds. Check your connection and try again.', 'alert');
     const retry = part(wallet, 'retry');
     assert(retry, 'retry button');
     failing = false;
     retry.click();
-    await waitFor(signedIn(wallet), 'the balance after retry');
+    await until(signedIn(wallet), 'the balance after retry');
     await wallet.updateComplete;
     assertEqual(role(wallet, 'alert'), '', 'alert cleared');
     assert(!part(wallet, 'retry'), 'retry gone');
@@ -380,10 +317,10 @@ describe('<diamond-wallet>', () => {
         assertEqual(found.join('\n'), '', `axe violations (${what}, ${theme})`);
       };
       const full = await mount({ fan: 'balance=100&allowance=50', attributes: `layout="full" theme="${theme}" locale="en-US"` });
-      await waitFor(() => signedIn(full.wallet)() && part(full.wallet, 'history'), 'full wallet');
+      await until(() => signedIn(full.wallet)() && part(full.wallet, 'history'), 'full wallet');
       await check(full.wallet, 'full');
       const compact = await mount({ fan: 'balance=100&allowance=50', attributes: `open theme="${theme}" locale="en-US"` });
-      await waitFor(() => signedIn(compact.wallet)() && part(compact.wallet, 'history'), 'compact wallet');
+      await until(() => signedIn(compact.wallet)() && part(compact.wallet, 'history'), 'compact wallet');
       await check(compact.wallet, 'compact, open');
       localStorage.clear();
       const out = await mount({ attributes: `theme="${theme}"` });
