@@ -61,6 +61,7 @@ export const ERROR_CODES = {
   signin_request_used: { type: 'invalid_request_error', status: 409 },
   signin_request_decided: { type: 'invalid_request_error', status: 409 },
   invalid_code_verifier: { type: 'invalid_request_error', status: 400 },
+  invalid_signin_code: { type: 'invalid_request_error', status: 400 },
   // Money flows: gifts, content, orders, confirmations, payments.
   creator_not_found: { type: 'invalid_request_error', status: 404 },
   cannot_gift_self: { type: 'invalid_request_error', status: 400 },
@@ -93,7 +94,9 @@ export const ERROR_CODES = {
   invalid_credentials: { type: 'authentication_error', status: 401 },
   invalid_api_key: { type: 'authentication_error', status: 401 },
   invalid_token: { type: 'authentication_error', status: 401 },
+  invalid_dpop_proof: { type: 'authentication_error', status: 401 },
   origin_not_allowed: { type: 'permission_error', status: 403 },
+  host_not_allowed: { type: 'invalid_request_error', status: 421 },
   secret_key_in_browser: { type: 'permission_error', status: 403 },
   permission_denied: { type: 'permission_error', status: 403 },
   // Idempotency.

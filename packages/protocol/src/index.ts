@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 export { ID_PREFIXES, newId, isId, idSchema } from './ids.js';
+export { isLowS, toLowS } from './ecdsa.js';
 export type { IdPrefix, PrefixedId } from './ids.js';
 export { MAX_TRANSFER_DIAMONDS, DiamondAmount, DiamondBalance } from './amounts.js';
 export {
@@ -38,6 +39,9 @@ export {
   CreateSignInRequest,
   SignInRequest,
   PollSignInRequest,
+  ExchangeSignInRequest,
+  SignInMessage,
+  SignInGrant,
   TokenPair,
   Fan,
   SignInPoll,

@@ -60,9 +60,36 @@ export interface AppOptions {
   settings?: Partial<MoneySettings>;
 }
 
-/** The platform's public origin for links it hands out: configured, or the one the request came to. */
+/**
+ * The platform's public origin for links it hands out: the configured one, or, in development
+ * without one, the loopback address the request came to (see {@link loopbackHostsOnly}).
+ */
 export function publicBaseUrl(c: Context<AppEnv>, settings: MoneySettings): string {
   return settings.publicUrl ?? new URL(c.req.url).origin;
+}
+
+/** The hosts a platform without `DIAMONDS_PUBLIC_URL` answers to. */
+const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * Without a configured public origin, serves only requests made to a loopback host.
+ *
+ * @remarks Links the platform hands out (a confirmation URL, a sign-in URL, gift art) are built
+ * from the request's address when no public origin is configured. A request whose `Host`
+ * names another host (a DNS-rebinding page, a proxy passing an attacker's header) would make
+ * the platform hand out links to that host, so it is refused with 421 `host_not_allowed`. In
+ * production `DIAMONDS_PUBLIC_URL` is required (see `readSettings`) and links come only from it.
+ */
+function loopbackHostsOnly(settings: MoneySettings): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    if (settings.publicUrl !== undefined) return next();
+    const { hostname } = new URL(c.req.url);
+    if (LOOPBACK_HOSTS.has(hostname)) return next();
+    throw new ApiError(
+      'host_not_allowed',
+      `This platform has no DIAMONDS_PUBLIC_URL, so it answers only at localhost, 127.0.0.1 or [::1], not at "${hostname.slice(0, 100)}". Set DIAMONDS_PUBLIC_URL to the origin fans reach it at.`,
+    );
+  };
 }
 
 /** Hono's per-request variables. */
@@ -155,6 +182,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     settings: { ...DEFAULT_MONEY_SETTINGS, ...options.settings },
   };
   const app = createBaseApp();
+  app.use('*', loopbackHostsOnly(context.settings));
 
   // The API: CORS decided by the publishable key's origins, then JSON bodies within limits.
   // The few key-less routes (the OpenAPI document, Stripe's webhook with its raw body) skip both.

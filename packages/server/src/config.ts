@@ -16,8 +16,10 @@ export interface Settings {
    */
   platformFeeBps: number;
   /**
-   * The platform's public address, used in links it hands out (confirmation and top-up pages).
-   * `DIAMONDS_PUBLIC_URL`; by default the address the request came to.
+   * The platform's public origin, the only source of the links it hands out (sign-in,
+   * confirmation and top-up pages, gift art). `DIAMONDS_PUBLIC_URL`; required with
+   * `NODE_ENV=production` (and https there). Unset, in development, links use the address a
+   * request came to, and only requests to `localhost`, `127.0.0.1` or `[::1]` are served.
    */
   publicUrl: string | undefined;
   /** Which payment provider sells Diamonds. `DIAMONDS_PAYMENTS`: `test` (default) or `stripe`. */
@@ -76,6 +78,13 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const publicUrl = env.DIAMONDS_PUBLIC_URL?.trim().replace(/\/+$/, '') || undefined;
   if (publicUrl && !/^https?:\/\/[^/]+$/.test(publicUrl)) {
     throw new Error(`DIAMONDS_PUBLIC_URL must be an origin such as https://diamonds.example; got "${publicUrl}".`);
+  }
+  if (env.NODE_ENV === 'production' && !publicUrl?.startsWith('https://')) {
+    // Links handed to fans (sign-in, confirmation and top-up pages) must never come from a
+    // request's Host header, and fans must reach those pages over TLS.
+    throw new Error(
+      `NODE_ENV=production needs DIAMONDS_PUBLIC_URL, the platform's https origin (such as https://diamonds.example); got ${publicUrl ? `"${publicUrl}"` : 'none'}.`,
+    );
   }
   const paymentProvider = env.DIAMONDS_PAYMENTS?.trim() || 'test';
   if (paymentProvider !== 'test' && paymentProvider !== 'stripe') {

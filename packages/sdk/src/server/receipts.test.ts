@@ -127,6 +127,31 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(jwksFetches, 2, 'both keys now cached: no more fetches');
     });
 
+    it('refuses the high-S twin of a genuine receipt: the same claims under the other valid signature', async () => {
+      const diamonds = server();
+      // P-256's group order n: (r, s) and (r, n − s) both verify.
+      const order = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+      for (let i = 0; i < 4; i++) {
+        const receipt = await paidReceipt(diamonds, 5);
+        const [header, claims, signature] = receipt.split('.') as [string, string, string];
+        const bytes = Buffer.from(signature, 'base64url');
+        const s = BigInt(`0x${bytes.subarray(32).toString('hex')}`);
+        assert.ok(s <= order / 2n, 'the platform issues the low-S signature');
+        const twin = Buffer.concat([bytes.subarray(0, 32), Buffer.from((order - s).toString(16).padStart(64, '0'), 'hex')]);
+        const twinReceipt = `${header}.${claims}.${twin.toString('base64url')}`;
+        // The twin is mathematically valid (WebCrypto accepts it), so only the canonical-form rule refuses it.
+        const { keys } = (await (await fetch(`${h.server.url}/.well-known/jwks.json`)).json()) as {
+          keys: (JsonWebKey & { kid: string })[];
+        };
+        const jwk = keys.find((candidate) => candidate.kid === decode(receipt).header.kid)!;
+        const key = await crypto.subtle.importKey('jwk', jwk, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['verify']);
+        const message = new TextEncoder().encode(`${header}.${claims}`);
+        assert.ok(await crypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, key, twin, message), 'the twin verifies');
+        await diamonds.verifyReceipt(receipt);
+        await refusedFor(diamonds.verifyReceipt(twinReceipt), 'bad_signature');
+      }
+    });
+
     it('refuses a receipt whose claims were changed after signing (bad_signature)', async () => {
       const diamonds = server();
       const receipt = await paidReceipt(diamonds, 5);

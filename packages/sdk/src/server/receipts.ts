@@ -2,6 +2,7 @@
 // takes the JOSE signature form (r‖s, 64 bytes) as is, and the SDK package builds without Node's
 // types (its tsconfig has `types: []`), so `node:crypto` would not compile in the package build.
 import { z } from 'zod';
+import { isLowS } from '@diamonds/protocol';
 import type { Http } from '../internal/http.js';
 import { DiamondsUsageError, ReceiptVerificationError } from './errors.js';
 
@@ -238,6 +239,14 @@ export async function verifyReceiptJwt(jwt: unknown, keys: ReceiptKeys, expected
     throw new ReceiptVerificationError(
       'unknown_key',
       `The platform publishes no key ${JSON.stringify(kid)}: the receipt was not signed by it.`,
+    );
+  }
+  // Of the two signatures that verify (s and n − s), the platform issues only the low-S one:
+  // the twin is a second token string for the same receipt, so it is refused (see isLowS).
+  if (!isLowS(signature)) {
+    throw new ReceiptVerificationError(
+      'bad_signature',
+      'The receipt signature is not in canonical (low-S) form: it was not issued by the platform.',
     );
   }
   const valid = await globalThis.crypto.subtle.verify(

@@ -98,7 +98,7 @@ for (const kind of DATABASE_KINDS) {
         (error: unknown) => error instanceof DiamondsApiError && error.code === 'invalid_amount',
       );
       await assert.rejects(
-        diamonds.content.get('ct_doesnotexist0000'),
+        diamonds.content.get('ct_00000000000000000000000000'),
         (error: unknown) => error instanceof DiamondsApiError && error.code === 'content_not_found' && error.status === 404,
       );
       sent = [];
@@ -142,7 +142,7 @@ for (const kind of DATABASE_KINDS) {
         (error: unknown) => error instanceof DiamondsApiError && error.code === 'invalid_amount',
       );
       await assert.rejects(
-        diamonds.products.get('prod_doesnotexist000'),
+        diamonds.products.get('prod_00000000000000000000000000'),
         (error: unknown) => error instanceof DiamondsApiError && error.code === 'product_not_found',
       );
     });

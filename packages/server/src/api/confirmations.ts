@@ -8,6 +8,7 @@ import { validate } from '../http/body.js';
 import { findConfirmation, presentConfirmation, type ConfirmationRecord } from '../money/spends.js';
 import { fanOf } from './identity.js';
 import { documentRoute } from './openapi.js';
+import { pathId } from '../http/ids.js';
 
 /** How often a long poll looks again at a pending confirmation. */
 const LONG_POLL_STEP_MS = 250;
@@ -53,7 +54,7 @@ export function confirmationsApi(context: AppContext): Hono<AppEnv> {
   api.get('/confirmations/:id', async (c) => {
     const { userId, context: fan } = await fanOf(c, context.db);
     const { waitMs = 0 } = validate(ConfirmationWaitQuery, c.req.query());
-    const id = c.req.param('id');
+    const id = pathId(c, 'cnf');
     const deadline = Date.now() + waitMs;
     let record = await ownConfirmation(context.db, id, userId, fan.siteId);
     while (record.status === 'pending' && Date.now() + LONG_POLL_STEP_MS <= deadline && !c.req.raw.signal.aborted) {

@@ -28,6 +28,7 @@ import { findEntitlement, isEntitled, presentEntitlement } from '../content/unlo
 import { documentRoute } from './openapi.js';
 import { fanOf } from './identity.js';
 import { fanScope, respondIdempotently, respondWithSpend, secretSiteOf, siteScope } from './money-route.js';
+import { pathId } from '../http/ids.js';
 
 const TAG = 'Content';
 const ID_PARAM = { id: 'The content id, `ct_…`.' };
@@ -160,7 +161,7 @@ export function contentApi(context: AppContext): Hono<AppEnv> {
 
   api.get('/content/:id', async (c) => {
     const caller = c.get('caller');
-    const content = await contentOfSite(db, caller.siteId, c.req.param('id'));
+    const content = await contentOfSite(db, caller.siteId, pathId(c, 'ct'));
     if (c.req.header('Diamonds-Token') === undefined) return c.json(presentContent(content));
     const { userId } = await fanOf(c, db);
     c.header('Cache-Control', 'private, no-store');
@@ -174,14 +175,15 @@ export function contentApi(context: AppContext): Hono<AppEnv> {
 
   api.patch('/content/:id', async (c) => {
     const siteId = secretSiteOf(c);
+    const contentId = pathId(c, 'ct');
     const change = validate(UpdateContent, c.get('json'));
-    const updated = await db.transaction(async (tx) => updateContent(tx, await contentOfSite(tx, siteId, c.req.param('id')), change));
+    const updated = await db.transaction(async (tx) => updateContent(tx, await contentOfSite(tx, siteId, contentId), change));
     return c.json(presentContent(updated));
   });
 
   api.post('/content/:id/unlock', async (c) => {
     const { userId, context: fan } = await fanOf(c, db);
-    const contentId = c.req.param('id');
+    const contentId = pathId(c, 'ct');
     return respondWithSpend(c, context, fanScope(userId, fan.siteId), {
       kind: 'content.unlock',
       feeBasisPoints: context.settings.platformFeeBps,
@@ -194,7 +196,7 @@ export function contentApi(context: AppContext): Hono<AppEnv> {
 
   api.get('/content/:id/entitlement', async (c) => {
     const { userId, context: fan } = await fanOf(c, db);
-    const content = await contentOfSite(db, fan.siteId, c.req.param('id'));
+    const content = await contentOfSite(db, fan.siteId, pathId(c, 'ct'));
     const entitlement = await findEntitlement(db, userId, content.id);
     if (!entitlement) throw notEntitled(content.id);
     c.header('Cache-Control', 'private, no-store');
@@ -203,7 +205,7 @@ export function contentApi(context: AppContext): Hono<AppEnv> {
 
   api.get('/content/:id/body', async (c) => {
     const { userId, context: fan } = await fanOf(c, db);
-    const content = await contentOfSite(db, fan.siteId, c.req.param('id'));
+    const content = await contentOfSite(db, fan.siteId, pathId(c, 'ct'));
     if (!(await isEntitled(db, userId, content.id))) throw notEntitled(content.id);
     const body: ContentBodyType = {
       object: 'content_body',

@@ -9,6 +9,7 @@ import { checkSendGift, findGiftForFan } from '../gifts/gifts.js';
 import { fanOf } from './identity.js';
 import { fanScope, respondWithSpend } from './money-route.js';
 import { documentRoute } from './openapi.js';
+import { pathId } from '../http/ids.js';
 
 /**
  * The headers of the gifts' art: any page may show it (`<img>`, CORS for canvas), caches may
@@ -121,7 +122,7 @@ export function giftsApi(context: AppContext): Hono<AppEnv> {
   api.get('/gifts/:id', async (c) => {
     const { userId } = await fanOf(c, context.db);
     c.header('Cache-Control', 'no-store');
-    return c.json(await findGiftForFan(context.db, c.req.param('id'), userId, publicBaseUrl(c, context.settings)));
+    return c.json(await findGiftForFan(context.db, pathId(c, 'gift'), userId, publicBaseUrl(c, context.settings)));
   });
 
   return api;

@@ -102,7 +102,11 @@ export function openApiDocument(): Record<string, unknown> {
       };
     }
     const byStatus = new Map<number, string[]>();
-    for (const code of route.errors ?? []) {
+    // Every id in a path is checked before a query (see http/ids.ts), so each such route can say so.
+    const idParams = Object.keys(route.params ?? {}).some((name) => name === 'id' || name.endsWith('Id'));
+    const errors =
+      idParams && !route.errors?.includes('invalid_id') ? [...(route.errors ?? []), 'invalid_id' as const] : (route.errors ?? []);
+    for (const code of errors) {
       const status = ERROR_CODES[code].status;
       byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
     }

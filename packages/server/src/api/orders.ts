@@ -36,6 +36,7 @@ import { cleanText } from '../text.js';
 import { fanOf } from './identity.js';
 import { fanScope, respondIdempotently, respondWithSpend, secretSiteOf, siteScope } from './money-route.js';
 import { documentRoute } from './openapi.js';
+import { pathId } from '../http/ids.js';
 
 /**
  * Checks an amount of Diamonds before the schema does, so that a wrong amount gets the codes a
@@ -249,13 +250,14 @@ export function ordersApi(context: AppContext): Hono<AppEnv> {
 
   api.get('/products/:id', async (c) => {
     const caller = c.get('caller');
-    return c.json(await getProduct(db, caller.siteId, c.req.param('id'), caller.keyKind === 'secret'));
+    return c.json(await getProduct(db, caller.siteId, pathId(c, 'prod'), caller.keyKind === 'secret'));
   });
 
   api.patch('/products/:id', async (c) => {
     const siteId = secretSiteOf(c);
+    const productId = pathId(c, 'prod');
     const changes = productInput(UpdateProduct, body(c));
-    return c.json(await db.transaction((tx) => updateProduct(tx, siteId, c.req.param('id'), changes)));
+    return c.json(await db.transaction((tx) => updateProduct(tx, siteId, productId, changes)));
   });
 
   api.post('/orders', async (c) => {
@@ -282,12 +284,12 @@ export function ordersApi(context: AppContext): Hono<AppEnv> {
   api.get('/orders/:id', async (c) => {
     const caller = c.get('caller');
     c.header('Cache-Control', 'no-store');
-    if (caller.keyKind === 'secret') return c.json(presentOrder(await getOrder(db, caller.siteId, c.req.param('id'))));
+    if (caller.keyKind === 'secret') return c.json(presentOrder(await getOrder(db, caller.siteId, pathId(c, 'ord'))));
     if (c.req.header('Diamonds-Token') === undefined) {
       // A signed-out fan sees what they would pay for, so the checkout can show it and sign in
       // and pay in one click. Only while it is open: once a fan is paying or paid, the order is
       // theirs to see (as for another signed-in fan).
-      const id = c.req.param('id');
+      const id = pathId(c, 'ord');
       const order = presentCheckoutOrder(await getOrder(db, caller.siteId, id));
       if (order.status !== 'open') {
         throw new ApiError(
@@ -298,12 +300,12 @@ export function ordersApi(context: AppContext): Hono<AppEnv> {
       return c.json(order);
     }
     const { userId, context: fan } = await fanOf(c, db);
-    return c.json(presentCheckoutOrder(await getOrder(db, fan.siteId, c.req.param('id'), userId)));
+    return c.json(presentCheckoutOrder(await getOrder(db, fan.siteId, pathId(c, 'ord'), userId)));
   });
 
   api.post('/orders/:id/pay', async (c) => {
     const { userId, context: fan } = await fanOf(c, db);
-    const orderId = c.req.param('id');
+    const orderId = pathId(c, 'ord');
     const baseUrl = publicBaseUrl(c, context.settings);
     return respondWithSpend(c, context, fanScope(userId, fan.siteId), {
       kind: 'orders.pay',
@@ -317,7 +319,7 @@ export function ordersApi(context: AppContext): Hono<AppEnv> {
 
   api.post('/orders/:id/refund', async (c) => {
     const siteId = secretSiteOf(c);
-    const orderId = c.req.param('id');
+    const orderId = pathId(c, 'ord');
     return respondIdempotently(c, context, siteScope(siteId), async (tx) => ({
       status: 200,
       body: presentOrder(await refundOrder(tx, ledger, { orderId, siteId })),
@@ -326,7 +328,7 @@ export function ordersApi(context: AppContext): Hono<AppEnv> {
 
   api.post('/orders/:id/cancel', async (c) => {
     const siteId = secretSiteOf(c);
-    return c.json(presentOrder(await db.transaction((tx) => cancelOrder(tx, siteId, c.req.param('id')))));
+    return c.json(presentOrder(await db.transaction((tx) => cancelOrder(tx, siteId, pathId(c, 'ord')))));
   });
 
   return api;

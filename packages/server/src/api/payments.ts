@@ -20,6 +20,7 @@ import {
 import { fanOf } from './identity.js';
 import { fanScope, respondIdempotently } from './money-route.js';
 import { documentRoute } from './openapi.js';
+import { pathId } from '../http/ids.js';
 
 /** The largest webhook body accepted: Stripe's events are a few KiB. */
 export const MAX_WEBHOOK_BYTES = 256 * 1024;
@@ -133,7 +134,7 @@ export function paymentsApi(context: AppContext): Hono<AppEnv> {
 
   api.get('/topups/:id', async (c) => {
     const { userId } = await fanOf(c, context.db);
-    const record = await findOwnTopUp(context.db, c.req.param('id'), userId);
+    const record = await findOwnTopUp(context.db, pathId(c, 'tu'), userId);
     c.header('Cache-Control', 'no-store');
     return c.json(presentTopUp(record));
   });

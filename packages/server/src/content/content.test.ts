@@ -215,7 +215,7 @@ for (const kind of DATABASE_KINDS) {
         );
         await h.refused(await h.call(`/content/${foreign.id}`), 404, 'content_not_found');
         await h.refused(await h.call(`/content/${newId('ct')}`), 404, 'content_not_found');
-        await h.refused(await h.call('/content/not-an-id'), 404, 'content_not_found');
+        await h.refused(await h.call('/content/ct_00000000000000000000000000'), 404, 'content_not_found');
         const fan = await h.fan({ allowance: 1000, balance: 100 });
         const before = await h.transferCount();
         await h.refused(await unlock(foreign, fan), 404, 'content_not_found');

@@ -2,6 +2,7 @@ import {
   CreateContent,
   DiamondAmount,
   MAX_TRANSFER_DIAMONDS,
+  isId,
   newId,
   type Content,
   type ContentList,
@@ -134,6 +135,7 @@ export async function createContent(
 
 /** A piece of content by id, whatever its site. */
 export async function findContent(db: SqlClient, id: string): Promise<ContentRecord | undefined> {
+  if (!isId('ct', id)) return undefined;
   const [row] = await db.query<ContentRow>(`${SELECT_CONTENT} WHERE c.id = ?`, [id]);
   return row ? toRecord(row) : undefined;
 }

@@ -262,7 +262,14 @@ function encodeCursor(record: GiftTypeListing): string {
 function decodeCursor(cursor: string): [number, string] {
   try {
     const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(value) && value.length === 2 && Number.isSafeInteger(value[0]) && typeof value[1] === 'string') {
+    // The id part goes into a query: only what a catalog id can be (never a NUL, which PostgreSQL refuses).
+    if (
+      Array.isArray(value) &&
+      value.length === 2 &&
+      Number.isSafeInteger(value[0]) &&
+      typeof value[1] === 'string' &&
+      /^[a-z][a-z0-9-]{0,39}$/.test(value[1])
+    ) {
       return [value[0] as number, value[1]];
     }
   } catch (error) {

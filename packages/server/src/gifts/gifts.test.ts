@@ -277,7 +277,7 @@ for (const kind of DATABASE_KINDS) {
       const gift = await sendOk(h, fan, { creatorId: h.creator.id, giftId: 'star' }, 202);
       const id = gift.confirmation!.id;
       await h.refused(await h.call(`/gifts/${gift.id}`, { fan: other }), 404, 'gift_not_found');
-      await h.refused(await h.call(`/gifts/gift_nope`, { fan }), 404, 'gift_not_found');
+      await h.refused(await h.call(`/gifts/gift_00000000000000000000000000`, { fan }), 404, 'gift_not_found');
       await h.refused(await h.call(`/gifts/${gift.id}`), 401, 'authentication_required');
       await h.refused(await h.call(`/gifts/${gift.id}`, { key: 'secret' }), 403, 'permission_denied');
       await h.refused(await h.call(`/confirmations/${id}`, { fan: other }), 404, 'confirmation_not_found');

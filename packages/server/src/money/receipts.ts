@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type JsonWebKey } from 'node:crypto';
-import { newId } from '@diamonds/protocol';
+import { isLowS, newId, toLowS } from '@diamonds/protocol';
 import type { Database, SqlClient } from '../db/types.js';
 import { ApiError } from '../errors.js';
 
@@ -91,8 +91,9 @@ export async function issueReceipt(
   const header = { alg: RECEIPT_ALGORITHM, typ: 'JWT', kid: key.kid };
   const signingInput = `${base64url(JSON.stringify(header))}.${base64url(JSON.stringify(full))}`;
   const privateKey = createPrivateKey({ key: JSON.parse(key.private_jwk) as JsonWebKey, format: 'jwk' });
-  const signature = sign('sha256', Buffer.from(signingInput), { key: privateKey, dsaEncoding: 'ieee-p1363' });
-  return { jwt: `${signingInput}.${base64url(signature)}`, claims: full };
+  // Always the low-S twin: verifiers refuse the other one (see isLowS).
+  const signature = toLowS(sign('sha256', Buffer.from(signingInput), { key: privateKey, dsaEncoding: 'ieee-p1363' }));
+  return { jwt: `${signingInput}.${base64url(Buffer.from(signature))}`, claims: full };
 }
 
 /**
@@ -136,12 +137,10 @@ export function verifyReceiptWith(jwt: string, keys: readonly PublicJwk[]): Rece
   const jwk = keys.find((key) => key.kid === header.kid);
   if (!jwk) throw new ApiError('invalid_request', `No published key ${JSON.stringify(header.kid)}.`);
   const publicKey = createPublicKey({ key: jwk, format: 'jwk' });
-  const valid = verify(
-    'sha256',
-    Buffer.from(`${encodedHeader}.${encodedClaims}`),
-    { key: publicKey, dsaEncoding: 'ieee-p1363' },
-    Buffer.from(encodedSignature, 'base64url'),
-  );
+  const signature = Buffer.from(encodedSignature, 'base64url');
+  const valid =
+    isLowS(signature) &&
+    verify('sha256', Buffer.from(`${encodedHeader}.${encodedClaims}`), { key: publicKey, dsaEncoding: 'ieee-p1363' }, signature);
   if (!valid) throw new ApiError('invalid_request', 'The receipt signature does not verify.');
   return JSON.parse(Buffer.from(encodedClaims, 'base64url').toString('utf8')) as ReceiptClaims;
 }

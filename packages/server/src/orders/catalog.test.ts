@@ -90,7 +90,7 @@ for (const kind of DATABASE_KINDS) {
         'invalid_amount',
       );
       await h.refused(
-        await h.call('/products/prod_nope', { method: 'PATCH', key: 'secret', body: { stock: 1 } }),
+        await h.call('/products/prod_00000000000000000000000000', { method: 'PATCH', key: 'secret', body: { stock: 1 } }),
         404,
         'product_not_found',
       );
@@ -258,12 +258,12 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(signedOut.reference, undefined);
       const view = CheckoutOrder.parse(signedOut);
       assert.deepEqual([view.status, view.totalDiamonds, view.lines.length, view.fanId, view.receipt], ['open', 40, 1, null, null]);
-      await h.refused(await h.call('/orders/ord_nope'), 404, 'order_not_found');
+      await h.refused(await h.call('/orders/ord_00000000000000000000000000'), 404, 'order_not_found');
       const canceled = await makeOrder(h, { amountDiamonds: 3, description: 'Gone' });
       assert.equal((await h.call(`/orders/${canceled.id}/cancel`, { key: 'secret', body: {} })).status, 200);
       await h.refused(await h.call(`/orders/${canceled.id}`), 404, 'order_not_found');
       await h.refused(await h.call(`/orders/${order.id}`, { fan: { ...fan, token: 'dat_forged' } }), 401, 'invalid_token');
-      await h.refused(await h.call('/orders/ord_nope', { key: 'secret' }), 404, 'order_not_found');
+      await h.refused(await h.call('/orders/ord_00000000000000000000000000', { key: 'secret' }), 404, 'order_not_found');
 
       const list = OrderList.parse(await (await h.call('/orders?status=open&limit=2', { key: 'secret' })).json());
       assert.equal(list.data.length, 2);

@@ -110,7 +110,7 @@ for (const kind of DATABASE_KINDS) {
       await h.refused(await h.call(`/orders/${order.id}/pay`, { body: {} }), 401, 'authentication_required');
       await h.refused(await h.call(`/orders/${order.id}/pay`, { fan: { ...fan, token: 'dat_forged' }, body: {} }), 401, 'invalid_token');
       await h.refused(await pay('ord_01JD3S9ZK4W8Q2V7C5XH6RTB0M', fan), 404, 'order_not_found');
-      await h.refused(await pay('nonsense', fan), 404, 'order_not_found');
+      await h.refused(await pay('ord_00000000000000000000000000', fan), 404, 'order_not_found');
       await h.refused(await h.call(`/orders/${order.id}/pay`, { fan, body: {}, idempotencyKey: null }), 400, 'idempotency_key_required');
       assert.equal(await h.transferCount(), transfers);
       assert.equal((await shopView(order.id)).status, 'open');

@@ -296,7 +296,7 @@ for (const kind of DATABASE_KINDS) {
       await h.refused(await h.call('/topups', { body: { quoteId: quote.id }, key: 'secret' }), 403, 'permission_denied');
       await h.refused(await h.call('/topups', { body: { quoteId: quote.id }, fan, key: 'secret' }), 403, 'permission_denied');
       await h.refused(await h.call('/topups/tu_01JD3S9ZK4W8Q2V7C5XH6RTB0M', { fan }), 404, 'payment_not_found');
-      await h.refused(await h.call('/topups/nonsense', { fan }), 404, 'payment_not_found');
+      await h.refused(await h.call('/topups/tu_00000000000000000000000000', { fan }), 404, 'payment_not_found');
       assert.equal(await topUpCount(h), topUps);
       assert.equal(await h.transferCount(), transfers);
     });
