@@ -381,30 +381,9 @@ export class Ledger {
    */
   async transfer(request: TransferRequest): Promise<TransferResult> {
     const valid = validateTransfer(request);
-    return this.#withKeyRaceRetry(() =>
-      this.db.transaction(async (tx) => {
-        // Claim the key first. Its unique index answers "seen before" on the same round trip
-        // that writes the transfer, so the common path needs no lookup; on PostgreSQL a
-        // concurrent request with our key makes this insert wait for it and then see its row.
-        // A refusal below throws, and the rollback takes the claim back with everything else.
-        const claimed = await this.#insertTransfer(tx, valid, this.#now());
-        if (!claimed) {
-          const replay = await this.#replay(tx, valid.idempotencyKey, valid.hash);
-          if (replay) return replay;
-          throw new KeyRaceLost();
-        }
-        const reserve = valid.reserveForMs !== null;
-        // A fixed order of row locks across transactions keeps PostgreSQL deadlocks rare.
-        const ordered = [...valid.postings].sort((a, b) => (a.accountId < b.accountId ? -1 : 1));
-        for (const posting of ordered) {
-          if ((await this.#applyPosting(tx, posting, reserve)) === 0) throw await this.#explainRefusal(tx, posting);
-        }
-        await this.#insertPostings(tx, claimed.row.id, valid.postings, reserve);
-        if (reserve)
-          await tx.run('INSERT INTO reservations (transfer_id, expires_at) VALUES (?, ?)', [claimed.row.id, claimed.row.expires_at]);
-        return { transfer: claimed.transfer, replayed: false };
-      }),
-    );
+    // The one algorithm production runs (see transferIn), in a transaction of its own; a key
+    // race lost to a concurrent request runs again and replays that request's result.
+    return this.#withKeyRaceRetry(() => this.db.transaction((tx) => this.#transferValid(tx, valid, false)));
   }
 
   /**
@@ -422,10 +401,14 @@ export class Ledger {
    * @throws the same errors as {@link Ledger.transfer}.
    */
   async transferIn(tx: SqlClient, request: TransferRequest, options: { fresh?: boolean } = {}): Promise<TransferResult> {
-    const valid = validateTransfer(request);
-    const existing = options.fresh === true ? undefined : (await this.#prefetchKeys(tx, [valid.idempotencyKey])).get(valid.idempotencyKey);
+    return inProgressOnRace(this.#transferValid(tx, validateTransfer(request), options.fresh === true));
+  }
+
+  /** Replays a known key, or applies the transfer: the path every transfer takes. */
+  async #transferValid(tx: SqlClient, valid: ValidTransfer, fresh: boolean): Promise<TransferResult> {
+    const existing = fresh ? undefined : (await this.#prefetchKeys(tx, [valid.idempotencyKey])).get(valid.idempotencyKey);
     if (existing) return this.#replayRow(tx, existing, valid.hash);
-    const applied = await inProgressOnRace(this.#apply(tx, valid));
+    const applied = await this.#apply(tx, valid);
     return { transfer: applied.transfer, replayed: false };
   }
 
