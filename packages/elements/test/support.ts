@@ -62,12 +62,47 @@ export interface StoredFan {
   storageValue: string;
 }
 
+/** Runs one request on the SDK's IndexedDB store of DPoP keys (database `diamonds`, store `keys`). */
+const keyStore = <T>(run: (store: IDBObjectStore) => IDBRequest): Promise<T> =>
+  new Promise((resolve, reject) => {
+    const open = indexedDB.open('diamonds');
+    open.onupgradeneeded = () => open.result.createObjectStore('keys');
+    open.onsuccess = () => {
+      const request = run(open.result.transaction('keys', 'readwrite').objectStore('keys'));
+      request.onsuccess = () => resolve(request.result as T);
+      request.onerror = () => reject(request.error);
+    };
+    open.onerror = () => reject(open.error);
+  });
+
+/**
+ * The thumbprint (RFC 7638) of this page's DPoP key for the fixture's site: the one the SDK keeps
+ * in IndexedDB under the publishable key, made here first if the SDK has not made it yet. Tokens
+ * the fixture issues are bound to it, as a sign-in in this browser would bind them.
+ */
+export async function pageKeyThumbprint(publishableKey: string): Promise<string> {
+  let pair = await keyStore<CryptoKeyPair | undefined>((store) => store.get(publishableKey));
+  if (!pair) {
+    const made = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign'])) as CryptoKeyPair;
+    await keyStore((store) => store.put(made, publishableKey));
+    pair = made;
+  }
+  const { crv, kty, x, y } = await crypto.subtle.exportKey('jwk', pair.publicKey);
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(JSON.stringify({ crv, kty, x, y })));
+  return btoa(String.fromCharCode(...new Uint8Array(digest)))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '');
+}
+
 /**
  * A new fan (`fan` is the query of `/__diamonds/fan`: `balance=…&allowance=…&name=…`), written
  * to localStorage, so a client with storage "local" that starts afterwards is signed in.
  */
 export async function newFan(fan: string): Promise<StoredFan> {
-  const stored = await json<StoredFan>(`/__diamonds/fan?${fan}`);
+  const { publishableKey } = await fixture();
+  const jkt = await pageKeyThumbprint(publishableKey);
+  const stored = await json<StoredFan>(`/__diamonds/fan?${fan}&jkt=${encodeURIComponent(jkt)}`);
   localStorage.setItem(stored.storageKey, stored.storageValue);
   return stored;
 }
@@ -84,7 +119,10 @@ export function localClient(info: ElementFixture, options: Partial<DiamondsOptio
   });
 }
 
-/** A popup as the stubbed `window.open` returns it. */
+/**
+ * A popup as the stubbed `window.open` returns it. It is a `MessagePort` underneath, only so
+ * that it can be the `source` of a `message` event, as the real popup is of the sign-in code.
+ */
 export interface FakePopup {
   closed: boolean;
   location: { href: string };
@@ -99,14 +137,14 @@ const realOpen = window.open;
 
 /** A new fake popup, open at `about:blank`, that `close()` marks closed. */
 export function fakePopup(): FakePopup {
-  return {
+  return Object.assign(new MessageChannel().port1, {
     closed: false,
     location: { href: 'about:blank' },
-    close() {
+    close(this: FakePopup) {
       this.closed = true;
     },
     focus() {},
-  };
+  });
 }
 
 /** Replaces `window.open`: every call returns a new {@link fakePopup} (or `null`, as a popup blocker would). */
@@ -214,13 +252,22 @@ export const confirmationInPopup = (index = 0): Promise<string> =>
 
 /**
  * What the fan does in the sign-in popup (stubbed popup `index`): a new fan
- * (`balance=…&allowance=…`) approves the sign-in request the page sent it to; the page's SDK
- * then learns it from the platform, as it would.
+ * (`balance=…&allowance=…`) approves the sign-in request the page sent it to, and the hosted
+ * "done" page posts the one-time code to its opener (a `message` from the popup, from the
+ * platform's origin); the page's SDK then exchanges it, as it would.
  */
 export async function approveSignIn(fan: string, index = 0): Promise<void> {
   const request = await until(() => opened[index]?.location.href.match(/[?&]request=(sir_\w+)/)?.[1], 'the popup at the sign-in request');
-  const approved = await json<{ status: string }>(`/__diamonds/approve-signin?request=${request}&${fan}`);
+  const approved = await json<{ status: string; code: string }>(`/__diamonds/approve-signin?request=${request}&${fan}`);
   assertEqual(approved.status, 'approved', 'the sign-in request approved');
+  const { apiBase } = await fixture();
+  window.dispatchEvent(
+    new MessageEvent('message', {
+      data: { type: 'diamonds:signin', request, code: approved.code },
+      origin: new URL(apiBase).origin,
+      source: opened[index] as unknown as MessagePort,
+    }),
+  );
 }
 
 interface AxeResult {

@@ -56,6 +56,8 @@ export const ERROR_CODES = {
   email_taken: { type: 'invalid_request_error', status: 409 },
   site_not_found: { type: 'invalid_request_error', status: 404 },
   key_not_found: { type: 'invalid_request_error', status: 404 },
+  site_creator_not_found: { type: 'invalid_request_error', status: 404 },
+  too_many_site_creators: { type: 'invalid_request_error', status: 409 },
   signin_request_not_found: { type: 'invalid_request_error', status: 404 },
   signin_request_expired: { type: 'invalid_request_error', status: 409 },
   signin_request_used: { type: 'invalid_request_error', status: 409 },

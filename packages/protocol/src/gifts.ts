@@ -78,7 +78,8 @@ export type SendGift = z.input<typeof SendGift>;
  * Where a sent gift stands.
  *
  * - `succeeded`: the Diamonds moved to the creator.
- * - `confirmation_required`: beyond the fan's allowance; held until the fan approves `confirmation`.
+ * - `confirmation_required`: beyond the fan's allowance, or to a creator the site does not list (the
+ *   allowance pays only the site's own creators); held until the fan approves `confirmation`.
  * - `declined`: the fan declined; nothing moved.
  * - `expired`: nobody approved in time; nothing moved.
  */

@@ -38,13 +38,47 @@ export const PollSignInRequest = z.object({
 /** The body of `POST /v1/signin-requests/{id}/poll`. */
 export type PollSignInRequest = z.infer<typeof PollSignInRequest>;
 
-/** A fresh access and refresh token (returned once, on approval, and by refresh). */
+/**
+ * The body of `POST /v1/signin-requests/{id}/exchange`, sent with a `DPoP` proof: the PKCE
+ * verifier and the one-time code that the platform's popup handed to the page that opened it,
+ * with `postMessage` (a {@link SignInMessage}).
+ */
+export const ExchangeSignInRequest = z.object({
+  codeVerifier: z.string().min(43).max(128),
+  code: z.string().min(1).max(100),
+});
+
+/** The body of `POST /v1/signin-requests/{id}/exchange`. */
+export type ExchangeSignInRequest = z.infer<typeof ExchangeSignInRequest>;
+
+/**
+ * What the consent popup posts to the window that opened it once the fan connects: sent with
+ * `window.opener.postMessage(message, <the request's origin>)` from the platform's origin, so
+ * only a window on the site's registered origin receives it. Accept it only from the popup you
+ * opened (`event.source`) and from the platform's origin (`event.origin`).
+ */
+export const SignInMessage = z.object({
+  type: z.literal('diamonds:signin'),
+  request: SignInRequestId,
+  code: z.string(),
+});
+
+/** What the consent popup posts to its opener. */
+export type SignInMessage = z.infer<typeof SignInMessage>;
+
+/**
+ * A fresh access and refresh token (returned once, at the exchange, and by refresh), bound to
+ * the DPoP key whose proof came with that request: every use needs a proof by the same key.
+ */
 export const TokenPair = z.object({
-  /** `dat_…`: send as the `Diamonds-Token` header, with the publishable key. 15 minutes. */
+  /** `dat_…`: send as the `Diamonds-Token` header, with the publishable key and a `DPoP` proof (with `ath`). 15 minutes. */
   accessToken: z.string().startsWith('dat_'),
   /** Seconds the access token works. */
   expiresIn: z.int().positive(),
-  /** `drt_…`: exchange once at `POST /v1/tokens/refresh`; a second use revokes the sign-in. */
+  /**
+   * `drt_…`: exchange once at `POST /v1/tokens/refresh` (with a `DPoP` proof); a second use
+   * revokes the sign-in. Unused for 7 days it ends, and the sign-in ends 30 days after it began.
+   */
   refreshToken: z.string().startsWith('drt_'),
 });
 
@@ -60,14 +94,20 @@ export const Fan = z.object({
 /** The signed-in fan as a site sees them. */
 export type Fan = z.infer<typeof Fan>;
 
-/** Where a polled sign-in request stands. */
-export const SignInPoll = z.discriminatedUnion('status', [
-  z.object({ status: z.enum(['pending', 'denied', 'expired']) }),
-  z.object({ status: z.literal('approved'), fan: Fan, tokens: TokenPair }),
-]);
+/**
+ * Where a polled sign-in request stands. `approved`: the fan connected; the tokens come from the
+ * exchange, with the code the popup hands to its opener.
+ */
+export const SignInPoll = z.object({ status: z.enum(['pending', 'approved', 'denied', 'expired']) });
 
 /** Where a polled sign-in request stands. */
 export type SignInPoll = z.infer<typeof SignInPoll>;
+
+/** What `POST /v1/signin-requests/{id}/exchange` answers: the fan and their tokens, once. */
+export const SignInGrant = z.object({ status: z.literal('approved'), fan: Fan, tokens: TokenPair });
+
+/** What the exchange answers. */
+export type SignInGrant = z.infer<typeof SignInGrant>;
 
 /** The body of `POST /v1/tokens/refresh`. */
 export const RefreshTokens = z.object({ refreshToken: z.string().min(1).max(200) });
@@ -93,6 +133,12 @@ export const Me = z.object({
    * needs the fan's confirmation. Lets the SDK decide before a round trip.
    */
   remainingAllowance: z.int().nonnegative(),
+  /**
+   * The creators the allowance pays (`usr_…`): the site's owner first, then the creators who
+   * accepted to be listed on the site. A spend to anyone else needs the fan's confirmation
+   * whatever is left of the allowance; the SDK reads this to open the popup in the click.
+   */
+  allowanceRecipients: z.array(idSchema('usr')),
 });
 
 /** `GET /v1/me`. */

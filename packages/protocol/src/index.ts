@@ -55,3 +55,12 @@ export * from './gifts.js';
 export * from './content.js';
 export * from './orders.js';
 export * from './wallet.js';
+export {
+  MAX_SITE_CREATORS,
+  SiteCreator,
+  SiteCreatorList,
+  SiteCreatorStatus,
+  SiteCreatorInvitation,
+  SiteCreatorInvitationList,
+  InviteSiteCreator,
+} from './site-creators.js';

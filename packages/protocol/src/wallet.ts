@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { DiamondAmount, DiamondBalance } from './amounts.js';
 import { TransferCode, TransferId } from './ledger.js';
 import { PageQuery, pageSchema } from './pagination.js';
+import { idSchema } from './ids.js';
 
 /**
  * A signed-in fan's Diamonds as seen from one site: the body of `GET /v1/wallet`.
@@ -10,7 +11,7 @@ import { PageQuery, pageSchema } from './pagination.js';
  * `balanceDiamonds` is what the fan can spend now: Diamonds held for a spend waiting for the
  * fan's confirmation are counted in `heldDiamonds` instead, and come back to the balance if the
  * spend is declined or expires. `remainingAllowance` is what this site may still spend in the
- * rolling 24 hours without asking the fan.
+ * rolling 24 hours without asking the fan, and only to `allowanceRecipients`.
  */
 export const Wallet = z.object({
   object: z.literal('wallet'),
@@ -24,6 +25,11 @@ export const Wallet = z.object({
   remainingAllowance: DiamondBalance,
   /** The daily allowance the fan granted this site. */
   allowancePerDay: DiamondBalance,
+  /**
+   * The creators the allowance pays (`usr_…`): the site's owner first, then the creators who
+   * accepted to be listed on the site. A spend to anyone else needs the fan's confirmation.
+   */
+  allowanceRecipients: z.array(idSchema('usr')),
 });
 
 /** A fan's balances (see {@link Wallet}). */

@@ -1,6 +1,8 @@
 // Sign-in, tokens and the session stores, against the real platform on each database. Only the
-// browser is faked: `window.open` returns a stand-in popup, and the fan's answer on the consent
-// page is given server-side with decideSignInRequest, as the hosted page would.
+// browser is faked: `window.open` returns a stand-in popup, the fan's answer on the consent
+// page is given server-side with decideSignInRequest, as the hosted page would, and the code the
+// hosted "done" page posts to its opener arrives as a `message` event from that popup. The DPoP
+// key lives in memory here (Node has WebCrypto but no IndexedDB).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { after, afterEach, before, describe, it } from 'node:test';
@@ -57,11 +59,31 @@ class FakeStorage implements StorageLike {
   }
 }
 
-type Globals = { open?: unknown; localStorage?: unknown; addEventListener?: unknown };
+type Globals = { open?: unknown; localStorage?: unknown; addEventListener?: unknown; removeEventListener?: unknown };
 const globals = globalThis as Globals;
+
+/** The page's window, for the events the SDK listens to (`message`, `storage`). */
+let pageWindow: EventTarget | undefined;
+
+/** Installs a window-like event target as the global `addEventListener`; returns it. */
+function installWindow(): EventTarget {
+  const target = new EventTarget();
+  pageWindow = target;
+  globals.addEventListener = target.addEventListener.bind(target);
+  globals.removeEventListener = target.removeEventListener.bind(target);
+  return target;
+}
+
+/** What the hosted "done" page does: posts the sign-in code to its opener, from `origin`. */
+function handBack(popup: FakePopup, requestId: string, code: string, origin: string, data?: unknown): void {
+  pageWindow!.dispatchEvent(
+    Object.assign(new Event('message'), { source: popup, origin, data: data ?? { type: 'diamonds:signin', request: requestId, code } }),
+  );
+}
 
 /** Installs a fake `window.open`; returns the popups it opened. */
 function fakeWindowOpen(result: 'popup' | 'blocked' = 'popup'): FakePopup[] {
+  if (!pageWindow) installWindow();
   const popups: FakePopup[] = [];
   globals.open = () => {
     if (result === 'blocked') return null;
@@ -112,12 +134,19 @@ for (const kind of DATABASE_KINDS) {
     const client = (options: Partial<DiamondsOptions> = {}): DiamondsClient =>
       createDiamonds({ publishableKey: h.site.publishableKey, apiBase: h.server.url, fetch: pageFetch, pollWaitMs: 100, ...options });
 
+    /** The fan connects in `popup`, whose "done" page then hands the code back to the page. */
+    async function approve(popup: FakePopup, allowance = 50): Promise<string> {
+      const requestId = await requestIdOf(popup);
+      const { code } = await decideSignInRequest(h.t.db, { requestId, userId: fan.id, approve: true, allowancePerDay: allowance });
+      handBack(popup, requestId, code!, new URL(h.server.url).origin);
+      return requestId;
+    }
+
     /** Signs `fan` in on `diamonds` through a fake popup, approving with `allowance`. */
     async function signIn(diamonds: DiamondsClient, allowance = 50): Promise<void> {
       const popups = fakeWindowOpen();
       const pending = diamonds.signIn();
-      const requestId = await requestIdOf(popups[0]!);
-      await decideSignInRequest(h.t.db, { requestId, userId: fan.id, approve: true, allowancePerDay: allowance });
+      await approve(popups[0]!, allowance);
       await pending;
     }
 
@@ -135,6 +164,8 @@ for (const kind of DATABASE_KINDS) {
       delete globals.open;
       delete globals.localStorage;
       delete globals.addEventListener;
+      delete globals.removeEventListener;
+      pageWindow = undefined;
       sent = [];
     });
 
@@ -147,13 +178,13 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(popups.length, 1, 'window.open ran before signIn() returned: inside the click');
       assert.equal(popups[0]!.location.href, 'about:blank');
       assert.equal(diamonds.session.get().status, 'signing_in');
-      const requestId = await requestIdOf(popups[0]!);
+      await requestIdOf(popups[0]!);
       assert.match(popups[0]!.location.href, /\/signin\/authorize\?request=sir_/);
-      await decideSignInRequest(h.t.db, { requestId, userId: fan.id, approve: true, allowancePerDay: 50 });
+      await approve(popups[0]!, 50);
       const signedIn = await pending;
       assert.deepEqual(signedIn, { id: fan.id, displayName: 'Grace' });
       assert.deepEqual(diamonds.session.get(), { status: 'signed_in', fan: signedIn, site: { id: h.site.id, name: 'Ada’s page' } });
-      assert.deepEqual(diamonds.allowance.get(), { perDay: 50, remaining: 50 });
+      assert.deepEqual(diamonds.allowance.get(), { perDay: 50, remaining: 50, recipients: [h.creator.id] });
       assert.deepEqual(statuses, ['signed_out', 'signing_in', 'signed_in', 'signed_in']);
       assert.equal(popups[0]!.closeCalls, 1, 'the SDK closes the popup when done');
       const me = await diamonds.me();
@@ -212,11 +243,73 @@ for (const kind of DATABASE_KINDS) {
       const diamonds = client();
       const popups = fakeWindowOpen();
       const pending = diamonds.signIn();
-      const requestId = await requestIdOf(popups[0]!);
-      await decideSignInRequest(h.t.db, { requestId, userId: fan.id, approve: true, allowancePerDay: 10 });
+      await approve(popups[0]!, 10);
       popups[0]!.closed = true;
       assert.equal((await pending).id, fan.id);
       assert.equal(diamonds.session.get().status, 'signed_in');
+    });
+
+    it('takes the code only from its own popup and the platform’s origin; a lost code ends in popup_closed, and a retry works', async () => {
+      const diamonds = client();
+      const popups = fakeWindowOpen();
+      const pending = diamonds.signIn();
+      const requestId = await requestIdOf(popups[0]!);
+      const { code } = await decideSignInRequest(h.t.db, { requestId, userId: fan.id, approve: true, allowancePerDay: 5 });
+      const platform = new URL(h.server.url).origin;
+      // Forged or stray messages: another window, another origin, another request, another shape.
+      handBack(new FakePopup(), requestId, code!, platform);
+      handBack(popups[0]!, requestId, code!, 'http://127.0.0.1:6666');
+      handBack(popups[0]!, 'sir_00000000000000000000000000', code!, platform);
+      handBack(popups[0]!, requestId, code!, platform, { type: 'diamonds:signin', request: requestId, code: 42 });
+      handBack(popups[0]!, requestId, code!, platform, 'diamonds:signin');
+      // The popup closes (or an opener policy cut it off) before the real message came.
+      popups[0]!.closed = true;
+      await assert.rejects(pending, (error: unknown) => {
+        assert.ok(error instanceof PopupClosedError, String(error));
+        assert.equal(error.code, 'popup_closed');
+        assert.match(error.message, /call signIn\(\) again/);
+        return true;
+      });
+      assert.equal(count('POST /v1/signin-requests/' + requestId + '/exchange'), 0, 'no exchange without the code');
+      assert.equal(diamonds.session.get().status, 'signed_out');
+      // The retry path: a new click, a new request, and it works.
+      await signIn(diamonds);
+      assert.equal(diamonds.session.get().status, 'signed_in');
+    });
+
+    it('sends a DPoP proof with the exchange, every refresh and every call with a token, a new one each time', async () => {
+      const proofs: Array<{ line: string; proof: string | null }> = [];
+      const diamonds = client({
+        fetch: (input, init) => {
+          const request = input instanceof Request ? input : new Request(input, init);
+          proofs.push({ line: `${request.method} ${new URL(request.url).pathname}`, proof: request.headers.get('DPoP') });
+          return pageFetch(input, init);
+        },
+      });
+      await signIn(diamonds);
+      await diamonds.me();
+      await h.t.db.run("UPDATE tokens SET expires_at = 1 WHERE kind = 'access' AND user_id = ?", [fan.id]);
+      await diamonds.me();
+      const withProof = proofs.filter((p) => p.proof !== null).map((p) => p.line);
+      assert.ok(withProof.some((line) => line.endsWith('/exchange')));
+      assert.ok(withProof.includes('POST /v1/tokens/refresh'));
+      assert.ok(withProof.filter((line) => line === 'GET /v1/me').length >= 3);
+      assert.equal(
+        proofs.filter((p) => p.line === 'POST /v1/signin-requests' || p.line.endsWith('/poll')).every((p) => p.proof === null),
+        true,
+        'no proof where no token is involved',
+      );
+      const all = proofs.flatMap((p) => (p.proof ? [p.proof] : []));
+      assert.equal(new Set(all).size, all.length, 'never the same proof twice');
+      const [header, claims] = all[0]!
+        .split('.')
+        .slice(0, 2)
+        .map((part) => JSON.parse(Buffer.from(part, 'base64url').toString()) as Record<string, unknown>);
+      assert.equal(header!.typ, 'dpop+jwt');
+      assert.equal(header!.alg, 'ES256');
+      const jwk = header!.jwk as Record<string, unknown>;
+      assert.deepEqual([jwk.kty, jwk.crv, 'd' in jwk], ['EC', 'P-256', false], 'the public key only');
+      assert.deepEqual(Object.keys(claims!).sort(), ['htm', 'htu', 'iat', 'jti']);
     });
 
     it('rejects with popup_blocked, sending nothing, when window.open returns null or does not exist', async () => {
@@ -251,18 +344,23 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(count('GET /v1/me'), 10, 'no call was refused first');
     });
 
-    it('a reused refresh token ends the sign-in: the session becomes expired and calls need a new sign-in', async () => {
+    it('a refresh token stolen from storage is refused without the key; a reused one ends the sign-in', async () => {
       const storage = new FakeStorage();
       let now = Date.now();
       const diamonds = client({ storage, clock: () => now });
       await signIn(diamonds);
       const [key] = [...storage.items.keys()];
       const stolen = (JSON.parse(storage.items.get(key!)!) as { refreshToken: string }).refreshToken;
-      // Someone else uses the token first (stolen from storage): the platform rotates it...
-      const used = await h.call('/tokens/refresh', { body: { refreshToken: stolen } });
-      assert.equal(used.status, 200);
-      // ...so the SDK's own use is a reuse, which revokes the whole sign-in.
+      // A thief with the token but not the browser's key gets nothing, and spends nothing.
+      await h.refused(await h.call('/tokens/refresh', { body: { refreshToken: stolen } }), 401, 'invalid_dpop_proof');
       now += 15 * 60_000;
+      assert.equal((await diamonds.me()).fan.id, fan.id, 'the SDK’s own refresh still works');
+      // A reuse (here: the stored token rotated twice by someone holding the key) revokes the family.
+      const rotated = (JSON.parse(storage.items.get(key!)!) as { refreshToken: string }).refreshToken;
+      assert.notEqual(rotated, stolen);
+      await h.t.db.run("UPDATE tokens SET used_at = 1 WHERE kind = 'refresh' AND user_id = ? AND used_at IS NULL", [fan.id]);
+      now += 15 * 60_000;
+      sent = [];
       await assert.rejects(diamonds.me(), (error: unknown) => error instanceof SignInRequiredError && error.code === 'signin_required');
       assert.deepEqual(diamonds.session.get(), { status: 'expired', fan: { id: fan.id, displayName: 'Grace' } });
       assert.equal(diamonds.allowance.get(), null);
@@ -281,7 +379,11 @@ for (const kind of DATABASE_KINDS) {
       assert.deepEqual(diamonds.session.get(), { status: 'signed_out' });
       assert.equal(diamonds.allowance.get(), null);
       assert.equal(storage.items.size, 0);
-      await h.refused(await h.call('/tokens/refresh', { body: { refreshToken: stored.refreshToken } }), 401, 'invalid_token');
+      const [live] = await h.t.db.query<{ n: number }>(
+        "SELECT count(*) AS n FROM tokens WHERE kind = 'refresh' AND user_id = ? AND revoked_at IS NULL AND used_at IS NULL",
+        [fan.id],
+      );
+      assert.equal(Number(live?.n), 0, `the kept refresh token ${stored.refreshToken.slice(0, 8)}… is revoked`);
       await assert.rejects(diamonds.me(), SignInRequiredError);
     });
 
@@ -335,8 +437,7 @@ for (const kind of DATABASE_KINDS) {
     });
 
     it("with storage 'local', a sign-in, refresh and sign-out in one tab reach the other tabs", async () => {
-      const window = new EventTarget();
-      globals.addEventListener = window.addEventListener.bind(window);
+      const window = installWindow();
       const storage = new FakeStorage(window);
       globals.localStorage = storage;
       const tabA = client({ storage: 'local' });

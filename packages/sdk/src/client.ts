@@ -231,14 +231,17 @@ export class DiamondsClientCore {
    *
    * @remarks
    * Call it straight from a click handler: the popup opens before anything is awaited, so popup
-   * blockers let it through. The result comes from the platform's API (a PKCE-protected sign-in
-   * request, long-polled), never from the popup. While it runs the session is `signing_in`; a
-   * second call meanwhile focuses the open popup and returns the same promise.
+   * blockers let it through. The sign-in is bound to this window: the platform's popup hands a
+   * one-time code to this page only (by `postMessage` to your site's registered origin), and the
+   * SDK exchanges it, with its PKCE verifier, for tokens bound to this browser by DPoP (a
+   * non-extractable key kept in IndexedDB). While it runs the session is `signing_in`; a second
+   * call meanwhile focuses the open popup and returns the same promise.
    *
    * @returns The signed-in fan; {@link DiamondsClient.session} and
    * {@link DiamondsClient.allowance} are up to date when it resolves.
    * @throws {@link PopupBlockedError} when the browser refused to open the popup (or there is none, as in Node).
-   * @throws {@link PopupClosedError} when the fan closed the popup without answering.
+   * @throws {@link PopupClosedError} when the fan closed the popup before it handed the sign-in
+   * back, or the browser cut this page off from it (an opener policy): call `signIn()` again.
    * @throws {@link SignInDeniedError} when the fan declined.
    * @throws {@link SignInExpiredError} when the fan did not answer in time.
    * @throws {@link DiamondsApiError} or {@link DiamondsNetworkError} when the platform refused or could not be reached.

@@ -33,19 +33,26 @@ export interface Session {
 
 /**
  * The value of {@link DiamondsClient.allowance}: what the fan lets this site spend without
- * asking, per rolling 24 hours, and what is left of it now.
+ * asking, per rolling 24 hours, what is left of it now, and whom it pays.
  *
  * @example
  * ```ts
  * const allowance = client.allowance.get();
- * const needsConfirmation = allowance === null || amountDiamonds > allowance.remaining;
+ * const needsConfirmation =
+ *   allowance === null || amountDiamonds > allowance.remaining || !allowance.recipients.includes(creatorId);
  * ```
  */
 export interface Allowance {
   /** Diamonds a day the fan allowed this site. */
   perDay: number;
-  /** Diamonds left of it now: a spend of at most this much needs no confirmation. */
+  /** Diamonds left of it now: a spend of at most this much to one of `recipients` needs no confirmation. */
   remaining: number;
+  /**
+   * The creators the allowance pays (`usr_…`): the site's owner first, then the creators who
+   * accepted to be listed on the site. A spend to anyone else always needs the fan's
+   * confirmation, whatever is left of the allowance.
+   */
+  recipients: readonly string[];
 }
 
 /**

@@ -74,6 +74,7 @@ import type { Database, DatabaseKind, SqlClient } from '../src/db/types.js';
 import { connect } from '../src/identity/connections.js';
 import { createSite } from '../src/identity/sites.js';
 import { issueTokens, newFamilyId } from '../src/identity/tokens.js';
+import { newDpopKey, type DpopTestKey } from '../src/testing/dpop.js';
 import { createUser } from '../src/identity/users.js';
 import { Ledger } from '../src/ledger/ledger.js';
 import { formatVerifyReport, verifyLedger } from '../src/ledger/verify.js';
@@ -210,12 +211,16 @@ async function serveChild(): Promise<void> {
 
 interface Fan {
   token: string;
+  /** The DPoP key the fan's token is bound to: every request carries a fresh proof by it. */
+  dpop: DpopTestKey;
 }
 
 interface World {
   creatorId: string;
   publishableKey: string;
   fans: Fan[];
+  /** `POST /v1/gifts` on the running platform: what each DPoP proof names (`htu`). */
+  giftsUrl: string;
 }
 
 /**
@@ -251,6 +256,7 @@ async function buildWorld(t: TestDatabase): Promise<World> {
       { cost: TEST_SCRYPT_COST },
     );
     await connect(db, user.id, site.site.id, MAX_TRANSFER_DIAMONDS);
+    const dpop = newDpopKey();
     const token = await db.transaction(async (tx) => {
       const wallet = await walletOf(tx, ledger, user.id);
       const issuance = await ledger.platformAccount('issuance', tx);
@@ -263,12 +269,18 @@ async function buildWorld(t: TestDatabase): Promise<World> {
         ],
         metadata: { description: 'Benchmark top-up' },
       });
-      const tokens = await issueTokens(tx, { userId: user.id, siteId: site.site.id, origin: ORIGIN, familyId: newFamilyId() });
+      const tokens = await issueTokens(tx, {
+        userId: user.id,
+        siteId: site.site.id,
+        origin: ORIGIN,
+        familyId: newFamilyId(),
+        jkt: dpop.jkt,
+      });
       return tokens.accessToken;
     });
-    fans.push({ token });
+    fans.push({ token, dpop });
   }
-  return { creatorId: creator.id, publishableKey: site.publishableKey, fans };
+  return { creatorId: creator.id, publishableKey: site.publishableKey, fans, giftsUrl: '' };
 }
 
 /** The request autocannon sends, fan and idempotency key filled in per request. */
@@ -289,6 +301,8 @@ function giftRequests(world: World, run: string): autocannon.Request[] {
             Authorization: `Bearer ${world.publishableKey}`,
             Origin: ORIGIN,
             'Diamonds-Token': fan.token,
+            // Made per request, as the SDK does: the platform accepts a proof once.
+            DPoP: fan.dpop.proof('POST', world.giftsUrl, fan.token),
             'Idempotency-Key': `bench:${run}:${sent}`,
           },
           body,
@@ -374,6 +388,7 @@ async function paceEvenly(url: string, world: World, run: string, rate: number, 
             Authorization: `Bearer ${world.publishableKey}`,
             Origin: ORIGIN,
             'Diamonds-Token': fan.token,
+            DPoP: fan.dpop.proof('POST', world.giftsUrl, fan.token),
             'Idempotency-Key': `bench:${run}:${i}`,
           },
         },
@@ -527,6 +542,7 @@ async function runEngine(engine: DatabaseKind): Promise<EngineResult> {
       `${seeded ? ', gift catalog seeded' : ''}`,
   );
   const { child, listening } = await startChild(t);
+  world.giftsUrl = `${listening.platformUrl}/v1/gifts`;
   try {
     const bareRequests: autocannon.Request[] = [
       {

@@ -19,11 +19,15 @@ import { giftArtRoutes, giftsApi } from './api/gifts.js';
 import { confirmationsApi } from './api/confirmations.js';
 import { contentApi } from './api/content.js';
 import { ordersApi } from './api/orders.js';
+import { siteCreatorsApi } from './api/site-creators.js';
 import { dropInRoutes } from './http/drop-in.js';
 import { jwks } from './money/receipts.js';
 import { GroupCommit } from './ledger/group-commit.js';
 import { inlineSpendWriter, type SpendWriter } from './money/writer.js';
 import { DEFAULT_MONEY_SETTINGS, type Settings } from './config.js';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { developmentMailer, type Mailer } from './mail/mailer.js';
 
 export { VERSION } from './version.js';
 
@@ -48,6 +52,8 @@ export interface AppContext {
   /** Where fans' spends (gifts, unlocks, order payments) are written: see `money/writer.ts`. */
   writer: SpendWriter;
   settings: MoneySettings;
+  /** Where the platform's emails go (sign-up codes…). */
+  mailer: Mailer;
 }
 
 /** What {@link createApp} needs: a database and its ledger; the rest has defaults. */
@@ -58,6 +64,8 @@ export interface AppOptions {
   /** @defaultValue the spends run on `commits`, on this thread */
   writer?: SpendWriter;
   settings?: Partial<MoneySettings>;
+  /** @defaultValue a development mailer writing to the system's temporary folder, quietly */
+  mailer?: Mailer;
 }
 
 /**
@@ -180,6 +188,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     commits,
     writer: options.writer ?? inlineSpendWriter(options.ledger, commits),
     settings: { ...DEFAULT_MONEY_SETTINGS, ...options.settings },
+    mailer: options.mailer ?? developmentMailer({ dir: join(tmpdir(), 'diamonds-mail'), log: false }),
   };
   const app = createBaseApp();
   app.use('*', loopbackHostsOnly(context.settings));
@@ -200,7 +209,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   const json = jsonBody() as unknown as MiddlewareHandler<AppEnv>;
   app.use('/v1/*', (c, next) => (KEYLESS_API_PATHS.has(c.req.path) ? next() : byKey(c, next)));
   app.use('/v1/*', (c, next) => (KEYLESS_API_PATHS.has(c.req.path) ? next() : json(c, next)));
-  app.route('/v1', identityApi(context.db));
+  app.route('/v1', identityApi(context.db, context.settings.publicUrl));
   app.route('/v1', ratesApi(context.db));
   app.route('/v1', openApiRoutes());
   app.route('/v1', walletApi(context));
@@ -209,6 +218,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   app.route('/v1', confirmationsApi(context));
   app.route('/v1', contentApi(context));
   app.route('/v1', ordersApi(context));
+  app.route('/v1', siteCreatorsApi(context));
 
   // The gifts' art: public, so an <img> on any site can show it.
   app.route('/', giftArtRoutes(context));

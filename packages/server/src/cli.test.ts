@@ -34,6 +34,9 @@ describe('diamonds command line', () => {
       'sites roll-key',
       'sites list',
       'sites revoke-key',
+      'sites creators',
+      'sites invite',
+      'sites remove-creator',
       'rates set',
       'rates list',
       'gifts list',
@@ -181,6 +184,47 @@ for (const kind of DATABASE_KINDS) {
       const noOwner = diamonds(['sites', 'create', '--name', 'X', '--origin', 'https://x.example', '--owner', 'nobody@example.com'], env);
       assert.equal(noOwner.code, 2);
       assert.match(noOwner.stderr, /no account nobody@example\.com/);
+    });
+
+    it('sites invite, creators and remove-creator manage whom a site’s allowances pay', async () => {
+      // seed-demo (above) made the demo site; a second creator signs up on the platform.
+      const db =
+        kind === 'sqlite'
+          ? (await import('./db/sqlite.js')).openSqlite({ file: join(env.DIAMONDS_DATA_DIR ?? '', 'diamonds.sqlite') })
+          : t.reopen();
+      try {
+        const { createUser } = await import('./identity/users.js');
+        const { answerInvitation } = await import('./identity/site-creators.js');
+        const grace = await createUser(
+          db,
+          { email: 'grace@cli.example', password: 'a long password', displayName: 'Grace', roles: ['creator'] },
+          { cost: { N: 2 ** 10, r: 8, p: 1 } },
+        );
+        const site = /^(site_\w+) {2}Demo site/m.exec(diamonds(['sites', 'list'], env).stdout)?.[1] ?? '';
+        assert.ok(site, 'the demo site is listed');
+        const invited = diamonds(['sites', 'invite', '--site', site, '--creator', 'Grace@CLI.example'], env);
+        assert.equal(invited.code, 0, invited.stderr);
+        assert.match(invited.stdout, new RegExp(`Invited Grace \\(${grace.id}\\) to ${site}`));
+        assert.match(diamonds(['sites', 'invite', '--site', site, '--creator', grace.id], env).stdout, /already invited/);
+        const fanOnly = diamonds(['sites', 'invite', '--site', site, '--creator', 'fan@demo.diamonds.test'], env);
+        assert.equal(fanOnly.code, 2);
+        assert.match(fanOnly.stderr, /creator role.*\(creator_not_found\)/);
+        assert.match(diamonds(['sites', 'creators', '--site', site], env).stdout, new RegExp(`^  ${grace.id}  invited   Grace`, 'm'));
+
+        await answerInvitation(db, { siteId: site, creatorId: grace.id, accept: true });
+        const listed = diamonds(['sites', 'creators', '--site', site], env);
+        assert.equal(listed.code, 0, listed.stderr);
+        assert.match(listed.stdout, /^ {2}usr_\w+ {2}owner {5}Demo Creator$/m);
+        assert.match(listed.stdout, new RegExp(`^  ${grace.id}  accepted  Grace`, 'm'));
+
+        const removed = diamonds(['sites', 'remove-creator', '--site', site, '--creator', grace.id], env);
+        assert.equal(removed.code, 0, removed.stderr);
+        assert.match(diamonds(['sites', 'creators', '--site', site], env).stdout, new RegExp(`^  ${grace.id}  removed   Grace`, 'm'));
+        assert.equal(diamonds(['sites', 'creators', '--site', 'site_nope'], env).code, 2);
+        assert.equal(diamonds(['sites', 'remove-creator', '--site', 'site_nope', '--creator', grace.id], env).code, 2);
+      } finally {
+        await db.close();
+      }
     });
 
     it('rates set records a rate (now or scheduled) and rates list shows them; bad input exits 2', () => {

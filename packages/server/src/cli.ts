@@ -3,8 +3,9 @@ import { readSettings, type Settings } from './config.js';
 import type { Database } from './db/types.js';
 import { isApiError } from './errors.js';
 import { DEMO_CREATOR_EMAIL, demoFile, formatDemo, seedDemo } from './identity/demo.js';
-import { createSite, listKeys, listSites, revokeKey, rollKey, type KeyKind } from './identity/sites.js';
-import { findUserByEmail } from './identity/users.js';
+import { createSite, findSite, listKeys, listSites, revokeKey, rollKey, type KeyKind } from './identity/sites.js';
+import { findInvitee, inviteCreator, listSiteCreatorListings, removeSiteCreator } from './identity/site-creators.js';
+import { findUser, findUserByEmail } from './identity/users.js';
 import { LATEST_SCHEMA_VERSION, migrate, schemaVersion } from './db/migrations.js';
 import { openDatabase } from './db/open.js';
 import { formatVerifyReport, verifyLedger } from './ledger/verify.js';
@@ -198,6 +199,58 @@ const COMMANDS: Command[] = [
       return withMigratedDatabase(settings, async (db) => {
         await revokeKey(db, values.site ?? '', values.key ?? '');
         console.log(`Revoked ${values.key ?? ''} of ${values.site ?? ''}.`);
+        return 0;
+      });
+    },
+  },
+  {
+    name: 'sites creators',
+    summary: "List a site's creators, whom fans' allowances for it pay, and its invitations: --site SITE_ID.",
+    async run(settings, args) {
+      const { values } = parseArgs({ args, options: { site: { type: 'string' } }, strict: true });
+      return withMigratedDatabase(settings, async (db) => {
+        const site = await findSite(db, values.site ?? '');
+        if (!site) {
+          console.error(`sites creators: no site ${JSON.stringify(values.site ?? '')}; pass --site with an id from "sites list".`);
+          return 2;
+        }
+        const owner = await findUser(db, site.ownerId);
+        const lines = [`${site.id}  ${site.name}`, `  ${site.ownerId}  ${'owner'.padEnd(8)}  ${owner?.displayName ?? ''}`];
+        for (const listing of await listSiteCreatorListings(db, site.id)) {
+          const when = new Date(listing.decidedAt ?? listing.createdAt).toISOString();
+          lines.push(`  ${listing.creatorId}  ${listing.status.padEnd(8)}  ${listing.creatorName}  (${when})`);
+        }
+        lines.push("Fans' allowances pay the owner and the accepted creators; any other spend waits for the fan's confirmation.");
+        console.log(lines.join('\n'));
+        return 0;
+      });
+    },
+  },
+  {
+    name: 'sites invite',
+    summary: 'Invite a creator to be listed on a site: --site SITE_ID --creator EMAIL|USR_ID; they accept on their account page.',
+    async run(settings, args) {
+      const { values } = parseArgs({ args, options: { site: { type: 'string' }, creator: { type: 'string' } }, strict: true });
+      return withMigratedDatabase(settings, async (db) => {
+        const { listing, created } = await inviteCreator(db, { siteId: values.site ?? '', creator: values.creator, invitedBy: null });
+        console.log(
+          created
+            ? `Invited ${listing.creatorName} (${listing.creatorId}) to ${listing.siteId}: they accept or decline on their account page.`
+            : `${listing.creatorName} (${listing.creatorId}) is already ${listing.status} on ${listing.siteId}; nothing changed.`,
+        );
+        return 0;
+      });
+    },
+  },
+  {
+    name: 'sites remove-creator',
+    summary: 'Remove a listed creator or withdraw an invitation: --site SITE_ID --creator EMAIL|USR_ID; allowances stop paying them.',
+    async run(settings, args) {
+      const { values } = parseArgs({ args, options: { site: { type: 'string' }, creator: { type: 'string' } }, strict: true });
+      return withMigratedDatabase(settings, async (db) => {
+        const creator = await findInvitee(db, values.creator);
+        const listing = await removeSiteCreator(db, values.site ?? '', creator.id);
+        console.log(`Removed ${listing.creatorName} (${listing.creatorId}) from ${listing.siteId}: fans' allowances no longer pay them.`);
         return 0;
       });
     },

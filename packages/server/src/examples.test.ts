@@ -9,6 +9,7 @@ import { seedDemoMoney } from './money/demo.js';
 import { connect } from './identity/connections.js';
 import { issueTokens, newFamilyId } from './identity/tokens.js';
 import { createTestDatabase, type TestDatabase } from './testing/databases.js';
+import { newDpopKey } from './testing/dpop.js';
 import { EXAMPLES_DIR, startExamples, type RunningExamples } from './examples.js';
 
 const run = promisify(execFile);
@@ -141,12 +142,21 @@ describe('the examples served by npm start, on origins of their own', () => {
     // The demo fan, signed in on the shop's origin with an allowance, pays the first order.
     const origin = new URL(examples.shopUrl).origin;
     await connect(t.db, demo.fan.userId, demo.site.id, 1_000);
-    const { accessToken } = await issueTokens(t.db, { userId: demo.fan.userId, siteId: demo.site.id, origin, familyId: newFamilyId() });
-    const paid = await fetch(`${platform.url}/v1/orders/${first.orderId}/pay`, {
+    const dpop = newDpopKey();
+    const { accessToken } = await issueTokens(t.db, {
+      userId: demo.fan.userId,
+      siteId: demo.site.id,
+      origin,
+      familyId: newFamilyId(),
+      jkt: dpop.jkt,
+    });
+    const payUrl = `${platform.url}/v1/orders/${first.orderId}/pay`;
+    const paid = await fetch(payUrl, {
       method: 'POST',
       headers: {
         Authorization: `Bearer ${demo.site.publishableKey}`,
         'Diamonds-Token': accessToken,
+        DPoP: dpop.proof('POST', payUrl, accessToken),
         Origin: origin,
         'Idempotency-Key': randomUUID(),
         'Content-Type': 'application/json',

@@ -10,6 +10,8 @@ import { GroupCommit } from './ledger/group-commit.js';
 import { expireConfirmations } from './money/spends.js';
 import { openSpendWriter, type SpendWriter } from './money/writer.js';
 import type { Settings } from './config.js';
+import { join, resolve } from 'node:path';
+import { developmentMailer } from './mail/mailer.js';
 
 /** How often expired reservations are voided. */
 const SWEEP_INTERVAL_MS = 5_000;
@@ -33,8 +35,10 @@ export interface RunningServer {
 export type StartOptions = Partial<Settings> & {
   /** Use this database instead of opening one from the settings (tests share one). */
   db?: Database;
-  /** Log the address and shutdown to the console. @defaultValue false */
+  /** Log the address and shutdown (and development mail) to the console. @defaultValue false */
   log?: boolean;
+  /** Where development mail is written. @defaultValue `mail/` in the data folder */
+  mailDir?: string;
 };
 
 /**
@@ -74,7 +78,12 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
       ([, value]) => value !== undefined,
     ),
   );
-  const app = createApp({ db, ledger, commits, writer, settings });
+  // Development mail (sign-up codes…) is written under the data folder and its links printed.
+  const mailer = developmentMailer({
+    dir: options.mailDir ?? join(resolve(options.dataDir ?? '.diamonds'), 'mail'),
+    log: options.log ?? false,
+  });
+  const app = createApp({ db, ledger, commits, writer, settings, mailer });
 
   // Requests still being handled: closing waits for them, even when their client went away
   // (the socket is gone, but the work, perhaps a spend in a group commit, is not).

@@ -259,7 +259,7 @@ export class DiamondGiftButton extends DiamondElement {
         if (signIn) {
           await signIn;
           const price = this._price(attempt.giftId);
-          if (!(await spendsWithoutPopup(client, price === undefined ? undefined : price * attempt.quantity))) {
+          if (!(await spendsWithoutPopup(client, price === undefined ? undefined : price * attempt.quantity, creatorId))) {
             this._show('confirm');
             return await focusPart(this, this._open ? 'send' : 'button');
           }

@@ -3,6 +3,7 @@ import { atom, onMount, type WritableAtom } from 'nanostores';
 import { isDiamondsApiError, SignInRequiredError } from '../errors.js';
 import type { Allowance, Session } from '../stores.js';
 import { onStorageEvent, resolveStorage, safely, withTabLock, type StorageLike, type StorageOption } from './browser.js';
+import { prover, type Prover } from './dpop.js';
 import type { Http, HttpMethod, RequestOptions } from './http.js';
 import { Revoked, TokenPair, type ResponseSchema } from './schemas.js';
 
@@ -37,10 +38,16 @@ export interface AuthOptions {
  * Refresh is single-flight: concurrent calls share one `POST /v1/tokens/refresh`, because a
  * refresh token works once and presenting it twice revokes the whole sign-in. Across tabs the
  * same holds with a Web Lock, inside which the newest stored refresh token is re-read.
+ *
+ * Tokens are bound to this browser's DPoP key (see dpop.ts): every call that uses one, and the
+ * refresh, carries a fresh proof. A kept refresh token is therefore useless without the key,
+ * which a script can use while the page is open but can neither read nor take away.
  */
 export class Auth {
   readonly session: WritableAtom<Session> = atom<Session>({ status: 'signed_out' });
   readonly allowance: WritableAtom<Allowance | null> = atom<Allowance | null>(null);
+  /** Makes the DPoP proofs of this publishable key's tokens. */
+  readonly proof: Prover;
   readonly #options: AuthOptions;
   readonly #storageKey: string;
   #storage: StorageLike | undefined;
@@ -52,6 +59,7 @@ export class Auth {
   constructor(options: AuthOptions) {
     this.#options = options;
     this.#storageKey = `diamonds:session:${options.publishableKey}`;
+    this.proof = prover(options.publishableKey);
     // Reading storage waits for the first subscriber or call: creating a client touches nothing.
     onMount(this.session, () => {
       this.load();
@@ -111,15 +119,19 @@ export class Auth {
   }
 
   /** Records what `GET /v1/me` said. */
-  updateFromMe(me: Pick<Me, 'fan' | 'site' | 'allowancePerDay' | 'remainingAllowance'>): void {
+  updateFromMe(me: Pick<Me, 'fan' | 'site' | 'allowancePerDay' | 'remainingAllowance' | 'allowanceRecipients'>): void {
     this.session.set({ status: 'signed_in', fan: me.fan, site: me.site });
     this.setAllowance(me);
     this.#persist();
   }
 
   /** Records the allowance that `GET /v1/me` or `GET /v1/wallet` said. */
-  setAllowance({ allowancePerDay, remainingAllowance }: Pick<Me, 'allowancePerDay' | 'remainingAllowance'>): void {
-    this.allowance.set({ perDay: allowancePerDay, remaining: remainingAllowance });
+  setAllowance({
+    allowancePerDay,
+    remainingAllowance,
+    allowanceRecipients,
+  }: Pick<Me, 'allowancePerDay' | 'remainingAllowance' | 'allowanceRecipients'>): void {
+    this.allowance.set({ perDay: allowancePerDay, remaining: remainingAllowance, recipients: allowanceRecipients });
   }
 
   /** Marks the sign-in as running (the popup is open); returns how to undo it. */
@@ -132,14 +144,18 @@ export class Auth {
   }
 
   /**
-   * Sends an authenticated request: the `Diamonds-Token` header with a fresh access token; on a
-   * 401 `invalid_token` refreshes once and tries again.
+   * Sends an authenticated request: the `Diamonds-Token` header with a fresh access token and
+   * its DPoP proof; on a 401 `invalid_token` refreshes once and tries again.
    *
    * @throws {@link SignInRequiredError} with no sign-in, or once it expired.
    */
   async request<T>(method: HttpMethod, path: string, schema: ResponseSchema<T>, options: RequestOptions = {}): Promise<T> {
     const send = (token: string) =>
-      this.#options.http.request(method, path, schema, { ...options, headers: { ...options.headers, 'Diamonds-Token': token } });
+      this.#options.http.request(method, path, schema, {
+        ...options,
+        headers: { ...options.headers, 'Diamonds-Token': token },
+        dpop: (htm, htu) => this.proof(htm, htu, token),
+      });
     const token = await this.accessToken();
     try {
       return await send(token);
@@ -178,9 +194,14 @@ export class Auth {
       let tokens: TokenPairType;
       try {
         // Never retried: if the answer is lost, a retry would present a used token and revoke the sign-in.
-        tokens = await this.#options.http.request('post', 'v1/tokens/refresh', TokenPair, { json: { refreshToken }, retry: false });
+        tokens = await this.#options.http.request('post', 'v1/tokens/refresh', TokenPair, {
+          json: { refreshToken },
+          retry: false,
+          dpop: this.proof,
+        });
       } catch (error) {
-        if (isDiamondsApiError(error) && error.code === 'invalid_token') {
+        // invalid_token, or invalid_dpop_proof: the token is bound to a key this browser lost.
+        if (isDiamondsApiError(error) && error.status === 401) {
           this.#forget({ status: 'expired', fan: this.session.get().fan });
           throw new SignInRequiredError('The sign-in expired or was revoked: sign the fan in again.', {
             code: 'signin_required',

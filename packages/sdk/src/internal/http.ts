@@ -44,6 +44,11 @@ export interface RequestOptions {
   headers?: Record<string, string> | undefined;
   /** Query parameters; `undefined` values are left out. */
   searchParams?: Record<string, string | number | boolean | undefined> | undefined;
+  /**
+   * Makes the `DPoP` proof of each attempt (a retry needs a new one: the platform accepts a
+   * proof once), from the method and URL actually sent.
+   */
+  dpop?: ((method: string, url: string) => Promise<string>) | undefined;
 }
 
 /** Statuses worth retrying: our faults and overload, never a client error. */
@@ -125,6 +130,14 @@ export class Http {
         searchParams: options.searchParams,
         signal: options.signal,
         ...(options.retry === false ? { retry: 0 } : {}),
+        // Runs before every attempt, retries included.
+        hooks: {
+          beforeRequest: [
+            async (request) => {
+              if (options.dpop) request.headers.set('DPoP', await options.dpop(request.method, request.url));
+            },
+          ],
+        },
       });
       text = await response.text();
     } catch (error) {

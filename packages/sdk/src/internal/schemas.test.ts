@@ -17,6 +17,7 @@ const me = {
   site: { id: SITE, name: 'Ada' },
   allowancePerDay: 50,
   remainingAllowance: 20,
+  allowanceRecipients: [USR],
 };
 const health = { status: 'ok', database: 'sqlite', schemaVersion: 3, version: '0.1.0' };
 const errorBody = { error: { type: 'ledger_error', code: 'insufficient_funds', message: 'no', requestId: 'req_1' } };
@@ -111,16 +112,28 @@ const cases: [
       { status: 'pending' },
       { status: 'denied' },
       { status: 'expired', fan: 'dropped' },
-      approved,
-      { ...approved, extra: 'dropped' },
       { status: 'approved' },
-      { ...approved, fan: { id: SITE, displayName: 'Grace' } },
-      { ...approved, tokens: { ...tokens, expiresIn: 0 } },
+      { ...approved, extra: 'dropped' },
       { status: 'maybe' },
       { status: 3 },
       {},
       null,
       'pending',
+    ],
+  ],
+  [
+    'SignInGrant',
+    sdk.SignInGrant,
+    protocol.SignInGrant,
+    [
+      approved,
+      { ...approved, extra: 'dropped' },
+      { status: 'approved' },
+      { ...approved, status: 'pending' },
+      { ...approved, fan: { id: SITE, displayName: 'Grace' } },
+      { ...approved, tokens: { ...tokens, expiresIn: 0 } },
+      { ...approved, tokens: undefined },
+      null,
     ],
   ],
   [
@@ -132,6 +145,11 @@ const cases: [
       { ...me, extra: 1 },
       { ...me, remainingAllowance: -1 },
       { ...me, allowancePerDay: 1.5 },
+      { ...me, allowanceRecipients: [] },
+      { ...me, allowanceRecipients: [USR, id('usr')] },
+      { ...me, allowanceRecipients: undefined },
+      { ...me, allowanceRecipients: USR },
+      { ...me, allowanceRecipients: [SITE] },
       { ...me, fan: { id: SITE, displayName: 'x' } },
       { ...me, fan: { id: USR } },
       { ...me, fan: { id: [USR], displayName: 'x' } },
@@ -260,7 +278,15 @@ const product = {
   active: true,
   createdAt: 1,
 };
-const wallet = { object: 'wallet', balanceDiamonds: 5, heldDiamonds: 0, earningsDiamonds: 0, remainingAllowance: 3, allowancePerDay: 10 };
+const wallet = {
+  object: 'wallet',
+  balanceDiamonds: 5,
+  heldDiamonds: 0,
+  earningsDiamonds: 0,
+  remainingAllowance: 3,
+  allowancePerDay: 10,
+  allowanceRecipients: [USR],
+};
 const walletEntry = {
   object: 'wallet_entry',
   id: 'we_1',
@@ -464,6 +490,8 @@ const moneyCases: [
       { ...wallet, balanceDiamonds: 1.5 },
       { ...wallet, balanceDiamonds: '5' },
       { ...wallet, remainingAllowance: undefined },
+      { ...wallet, allowanceRecipients: undefined },
+      { ...wallet, allowanceRecipients: [SITE] },
       { ...wallet, object: 'balance' },
     ],
   ],
@@ -575,7 +603,7 @@ describe('SDK schema issues', () => {
       { path: ['status'], message: 'expected one of "requires_payment", "requires_action", "succeeded", "failed", got "paid"' },
     ]);
     assert.deepEqual(issues(sdk.SignInPoll, { status: 'maybe' }), [
-      { path: ['status'], message: 'expected one of "pending", "denied", "expired", "approved", got "maybe"' },
+      { path: ['status'], message: 'expected one of "pending", "approved", "denied", "expired", got "maybe"' },
     ]);
     assert.deepEqual(issues(sdk.SignInRequest, { ...signInRequest, url: 'not a url' }), [
       { path: ['url'], message: 'expected a URL, got "not a url"' },

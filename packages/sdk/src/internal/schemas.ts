@@ -4,7 +4,7 @@
 // the SDK mirrors the responses it reads here (and, per resource, in gift-schemas.ts…); the types
 // still come from the protocol, and schemas.test.ts checks that both accept and refuse the same
 // bodies.
-import { isObject, int, literal, object, oneOf, optional, prefixed, string, schema, url } from './check.js';
+import { array, int, literal, object, oneOf, optional, prefixed, string, schema, url } from './check.js';
 import { ConfirmationSchema, list, loose, nonNegativeInt, nullableString } from './schema-parts.js';
 import type { ErrorBody as ProtocolErrorBody, Me as ProtocolMe } from '@diamonds/protocol';
 import type {
@@ -16,6 +16,7 @@ import type {
   WalletHistory as ProtocolWalletHistory,
 } from '@diamonds/protocol';
 import type {
+  SignInGrant as ProtocolSignInGrant,
   SignInPoll as ProtocolSignInPoll,
   SignInRequest as ProtocolSignInRequest,
   TokenPair as ProtocolTokenPair,
@@ -64,14 +65,11 @@ export const SignInRequest = schema<ProtocolSignInRequest>(
   }),
 );
 
-const SignInApproved = object({ status: literal('approved'), fan: Fan, tokens: TokenPairSchema });
-const SignInWaiting = object({ status: oneOf(['pending', 'denied', 'expired', 'approved']) });
-
 /** `POST /v1/signin-requests/{id}/poll`. @internal */
-export const SignInPoll = schema<ProtocolSignInPoll>(
-  // Two shapes, told apart by `status` (the protocol's discriminated union).
-  (value, path, issues) => (isObject(value) && value.status === 'approved' ? SignInApproved : SignInWaiting)(value, path, issues),
-);
+export const SignInPoll = schema<ProtocolSignInPoll>(object({ status: oneOf(['pending', 'approved', 'denied', 'expired']) }));
+
+/** `POST /v1/signin-requests/{id}/exchange`. @internal */
+export const SignInGrant = schema<ProtocolSignInGrant>(object({ status: literal('approved'), fan: Fan, tokens: TokenPairSchema }));
 
 /** `GET /v1/me`. @internal */
 export const Me = schema<ProtocolMe>(
@@ -81,6 +79,7 @@ export const Me = schema<ProtocolMe>(
     site: object({ id: prefixed('site'), name: string() }),
     allowancePerDay: nonNegativeInt(),
     remainingAllowance: nonNegativeInt(),
+    allowanceRecipients: array(prefixed('usr')),
   }),
 );
 
@@ -100,6 +99,7 @@ export const Wallet = schema<ProtocolWallet>(
       earningsDiamonds: int(),
       remainingAllowance: int(),
       allowancePerDay: int(),
+      allowanceRecipients: array(prefixed('usr')),
     },
     loose,
   ),

@@ -1,9 +1,10 @@
-import type { Fan, SignInPoll as SignInPollType, TokenPair } from '@diamonds/protocol';
+import type { Fan, TokenPair } from '@diamonds/protocol';
 import { PopupClosedError, SignInDeniedError, SignInExpiredError } from '../errors.js';
 import type { PopupLike } from './browser.js';
+import type { Prover } from './dpop.js';
 import { path, type Http } from './http.js';
 import { newPkcePair } from './pkce.js';
-import { SignInPoll, SignInRequest } from './schemas.js';
+import { SignInGrant, SignInPoll, SignInRequest } from './schemas.js';
 
 /** How long one long poll waits on the server: also how soon a closed popup is noticed. */
 export const DEFAULT_POLL_WAIT_MS = 2_000;
@@ -11,38 +12,90 @@ export const DEFAULT_POLL_WAIT_MS = 2_000;
 /** What {@link runSignIn} needs. */
 export interface SignInFlow {
   http: Http;
+  /** Makes the DPoP proof of the exchange: the tokens are bound to its key. */
+  auth: { proof: Prover };
   /** The popup, already open (from the click). */
   popup: PopupLike;
   signal?: AbortSignal | undefined;
   pollWaitMs: number;
 }
 
+type Listener = (event: { source?: unknown; origin?: string; data?: unknown }) => void;
+const listen = (type: 'add' | 'remove', listener: Listener): void =>
+  (globalThis as unknown as Record<string, ((type: string, listener: Listener) => void) | undefined>)[`${type}EventListener`]?.(
+    'message',
+    listener,
+  );
+
 /**
  * The part of `signIn()` after the popup is open: open a sign-in request with a PKCE challenge,
- * send the popup to its consent page, then long-poll the request with the verifier until the
- * fan answers, the request expires, or the popup closes.
+ * send the popup to its consent page, long-poll the request with the verifier until the fan
+ * answers, the request expires, or the popup closes; once the fan connects, exchange the request
+ * for tokens with the verifier and the one-time code the popup posts to this window.
  *
- * @remarks The outcome comes from the server only, never from the popup (which may be any page
- * by then): the popup is watched just to stop waiting when the fan closes it.
+ * @remarks The code is taken only from the popup this call opened (`event.source`) and from the
+ * platform's origin (`event.origin`); the platform posts it only to the site's registered
+ * origin. So a request opened anywhere else (a script with a forged `Origin`) never completes.
+ * If the popup closes (or the browser cuts this page off from it, which reads as closed) before
+ * the code arrives, the call ends with a {@link PopupClosedError} that says to sign in again.
  */
-export async function runSignIn({ http, popup, signal, pollWaitMs }: SignInFlow): Promise<{ fan: Fan; tokens: TokenPair }> {
+export async function runSignIn({ http, auth, popup, signal, pollWaitMs }: SignInFlow): Promise<{ fan: Fan; tokens: TokenPair }> {
   const { verifier, challenge } = await newPkcePair();
   const request = await http.request('post', 'v1/signin-requests', SignInRequest, {
     json: { codeChallenge: challenge, codeChallengeMethod: 'S256' },
     signal,
   });
-  if (!popup.closed) popup.location.href = request.url;
-  const poll = (waitMs: number): Promise<SignInPollType> =>
-    http.request('post', `${path('v1/signin-requests', request.id)}/poll`, SignInPoll, {
-      json: { codeVerifier: verifier, waitMs },
+  const base = path('v1/signin-requests', request.id);
+  let code: string | undefined;
+  let arrived!: () => void;
+  const codeArrived = new Promise<undefined>((resolve) => (arrived = () => resolve(undefined)));
+  const onMessage: Listener = ({ source, origin, data }) => {
+    const message = data as { type?: unknown; request?: unknown; code?: unknown } | null;
+    if (
+      source === popup &&
+      origin === new URL(request.url).origin &&
+      message?.type === 'diamonds:signin' &&
+      message.request === request.id &&
+      typeof message.code === 'string'
+    ) {
+      code = message.code;
+      arrived();
+    }
+  };
+  listen('add', onMessage);
+  try {
+    if (!popup.closed) popup.location.href = request.url;
+    // `approved` counts only with the code in hand: the fan's approval alone means "wait for
+    // it" (once the popup is closed, only an instant: then it is lost, and that is popup_closed).
+    const poll = async (waitMs: number): Promise<{ status: string }> => {
+      const polled = await Promise.race([
+        codeArrived,
+        http.request('post', `${base}/poll`, SignInPoll, { json: { codeVerifier: verifier, waitMs }, signal }),
+      ]);
+      // `polled` is undefined only when the code won the race.
+      if (!code && polled!.status === 'approved') await Promise.race([codeArrived, new Promise((resolve) => setTimeout(resolve, waitMs))]);
+      return code ? { status: 'approved' } : polled!.status === 'approved' ? { status: 'pending' } : polled!;
+    };
+    await untilAnswered(
+      popup,
+      poll,
+      pollWaitMs,
+      'The sign-in window closed (or the browser cut it off) before the sign-in reached this page; call signIn() again from a click.',
+      {
+        denied: () => new SignInDeniedError('The fan declined to connect this site.', { code: 'signin_denied' }),
+        expired: () =>
+          new SignInExpiredError('The sign-in request expired before the fan answered; call signIn() again.', { code: 'signin_expired' }),
+      },
+    );
+    return await http.request('post', `${base}/exchange`, SignInGrant, {
+      json: { codeVerifier: verifier, code },
       signal,
+      retry: false,
+      dpop: auth.proof,
     });
-  const result = await untilAnswered(popup, poll, pollWaitMs, 'The fan closed the sign-in window before answering.', {
-    denied: () => new SignInDeniedError('The fan declined to connect this site.', { code: 'signin_denied' }),
-    expired: () =>
-      new SignInExpiredError('The sign-in request expired before the fan answered; call signIn() again.', { code: 'signin_expired' }),
-  });
-  return { fan: result.fan, tokens: result.tokens };
+  } finally {
+    listen('remove', onMessage);
+  }
 }
 
 /**

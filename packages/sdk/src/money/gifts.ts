@@ -105,6 +105,7 @@ export class GiftsResource {
       this.#money,
       {
         amountDiamonds: price === undefined ? undefined : price * quantity,
+        recipientId: creatorId,
         send: () =>
           this.#money.auth.request('post', 'v1/gifts', GiftSchema, { ...options, json: { creatorId, giftId, quantity, message } }),
         result: (gift, approved) => (approved ? this.get(gift.id, options) : gift),

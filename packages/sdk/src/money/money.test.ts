@@ -33,7 +33,22 @@ class FakePopup {
   }
 }
 
-const globals = globalThis as { open?: unknown };
+const globals = globalThis as { open?: unknown; addEventListener?: unknown; removeEventListener?: unknown };
+
+/** The page's window, where the SDK hears the sign-in code the consent popup posts. */
+const pageWindow = new EventTarget();
+
+/**
+ * The fan connects in `popup`, and the hosted "done" page posts the one-time code to its opener
+ * (a `message` event from the popup, from the platform's origin).
+ */
+async function approveSignIn(h: MoneyHarness, popup: FakePopup, userId: string, allowancePerDay: number): Promise<void> {
+  await until(() => popup.location.href.includes('request='), 'the consent page');
+  const requestId = new URL(popup.location.href).searchParams.get('request')!;
+  const { code } = await decideSignInRequest(h.t.db, { requestId, userId, approve: true, allowancePerDay });
+  const data = { type: 'diamonds:signin', request: requestId, code };
+  pageWindow.dispatchEvent(Object.assign(new Event('message'), { source: popup, origin: new URL(h.server.url).origin, data }));
+}
 
 /** What happened, in order: `open` for window.open, `METHOD /path` for each request sent. */
 let events: string[] = [];
@@ -41,6 +56,8 @@ let events: string[] = [];
 /** Installs a fake `window.open` (recording each call in `events`); returns the popups it opened. */
 function fakeWindowOpen(result: 'popup' | 'blocked' = 'popup'): FakePopup[] {
   const popups: FakePopup[] = [];
+  globals.addEventListener = pageWindow.addEventListener.bind(pageWindow);
+  globals.removeEventListener = pageWindow.removeEventListener.bind(pageWindow);
   globals.open = () => {
     events.push('open');
     if (result === 'blocked') return null;
@@ -98,9 +115,7 @@ for (const kind of DATABASE_KINDS) {
       const diamonds = createDiamonds({ publishableKey: h.site.publishableKey, apiBase: h.server.url, fetch: pageFetch, pollWaitMs: 100 });
       const popups = fakeWindowOpen();
       const pending = diamonds.signIn();
-      await until(() => popups[0]!.location.href.includes('request='), 'the consent page');
-      const requestId = new URL(popups[0]!.location.href).searchParams.get('request');
-      await decideSignInRequest(h.t.db, { requestId, userId: fan.id, approve: true, allowancePerDay: options.allowance ?? 0 });
+      await approveSignIn(h, popups[0]!, fan.id, options.allowance ?? 0);
       await pending;
       await diamonds.gifts.catalog();
       await diamonds.wallet.refresh();
@@ -121,6 +136,8 @@ for (const kind of DATABASE_KINDS) {
     });
     afterEach(() => {
       delete globals.open;
+      delete globals.addEventListener;
+      delete globals.removeEventListener;
       events = [];
     });
 
@@ -140,9 +157,7 @@ for (const kind of DATABASE_KINDS) {
       const other = createDiamonds({ publishableKey: h.site.publishableKey, apiBase: h.server.url, fetch: pageFetch, pollWaitMs: 100 });
       const popups = fakeWindowOpen();
       const pending = other.signIn();
-      await until(() => popups[0]!.location.href.includes('request='), 'the consent page');
-      const requestId = new URL(popups[0]!.location.href).searchParams.get('request');
-      await decideSignInRequest(h.t.db, { requestId, userId: fanId, approve: true, allowancePerDay: 100 });
+      await approveSignIn(h, popups[0]!, fanId, 100);
       await pending;
       const stop = other.wallet.listen(() => undefined);
       await other.wallet.refresh();
@@ -199,12 +214,33 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(gift.message, 'Great stream!');
       assert.match(gift.transferId ?? '', /^txn_/);
       assert.deepEqual(diamonds.wallet.get(), { status: 'ready', balanceDiamonds: 85, heldDiamonds: 0, earningsDiamonds: 0 });
-      assert.deepEqual(diamonds.allowance.get(), { perDay: 50, remaining: 35 });
+      assert.deepEqual(diamonds.allowance.get(), { perDay: 50, remaining: 35, recipients: [h.creator.id] });
       assert.equal(walletStates.at(-1)?.balanceDiamonds, 85);
       assert.equal((await h.balances(fanId)).wallet, 85);
       assert.deepEqual(events, ['POST /v1/gifts', 'GET /v1/wallet']);
       await diamonds.signOut();
       assert.deepEqual(diamonds.wallet.get(), { status: 'idle' }, 'a signed-out page shows no balance');
+    });
+
+    it('a gift within the allowance to a creator the site does not list opens the popup in the click; a listed one does not', async () => {
+      const mallory = await h.newCreator('Mallory');
+      const grace = await h.newCreator('Grace', { listed: true });
+      const { diamonds, fanId } = await signedIn({ allowance: 50, balance: 100 });
+      assert.deepEqual(diamonds.allowance.get()?.recipients, [h.creator.id, grace.id]);
+      const popups = fakeWindowOpen();
+      const sending = diamonds.gifts.send({ creatorId: mallory.id, giftId: 'rose' });
+      assert.equal(popups.length, 1, 'window.open ran in the click, before send() returned');
+      assert.equal(events[0], 'open', 'the popup opened before the first request');
+      const id = await confirmationOf(popups[0]!);
+      assert.deepEqual(await h.balances(fanId), { wallet: 100, held: 5, earnings: 0 }, 'held, not paid');
+      await decide(id, fanId, false);
+      await assert.rejects(sending, (error: unknown) => (error as { code?: string }).code === 'confirmation_declined');
+      assert.equal(diamonds.allowance.get()?.remaining, 50, 'the allowance is untouched');
+
+      const listed = await diamonds.gifts.send({ creatorId: grace.id, giftId: 'rose' });
+      assert.equal(listed.status, 'succeeded');
+      assert.equal(popups.length, 1, 'no popup for a creator the site lists');
+      assert.deepEqual(await h.balances(fanId), { wallet: 95, held: 0, earnings: 0 });
     });
 
     it('beyond the allowance opens the popup in the click, then resolves once the fan approves', async () => {

@@ -53,6 +53,11 @@ export interface SpendPlan<Answer, Result> {
   /** What it costs, when known before the click (from a cache); `undefined` when not. */
   amountDiamonds: number | undefined;
   /**
+   * Who receives it, when the caller names them (a gift's creator); `undefined` for the site's
+   * own owner (an unlock or an order), whom the allowance always pays.
+   */
+  recipientId?: string | undefined;
+  /**
    * Sends the spend with the call's {@link SpendOptions}: its `Idempotency-Key`, or a fresh one
    * that every retry of this request keeps.
    */
@@ -64,8 +69,9 @@ export interface SpendPlan<Answer, Result> {
 /**
  * Runs a spend (see the file comment). Synchronous up to the popup, so call it from the click.
  *
- * @remarks The popup opens when the amount is unknown, the allowance unknown, or the amount
- * above what is left of it, unless the wallet is known to hold too little (the server will
+ * @remarks The popup opens when the amount is unknown, the allowance unknown, the amount
+ * above what is left of it, or the recipient not one of the creators the allowance pays (the
+ * site's own), unless the wallet is known to hold too little (the server will
  * refuse with `insufficient_funds`, and a popup would only flash). If the server asks for a
  * confirmation that was not foreseen (another tab spent the allowance), the popup is opened
  * late, which browsers allow for a few seconds after the click.
@@ -79,7 +85,9 @@ export function spend<Answer extends object, Result>(
   const amount = plan.amountDiamonds;
   const allowance = money.auth.allowance.get();
   const wallet = money.wallet.get();
-  const needsConfirmation = amount === undefined || !allowance || !(amount <= allowance.remaining);
+  const recipient = plan.recipientId;
+  const needsConfirmation =
+    amount === undefined || !allowance || !(amount <= allowance.remaining && (!recipient || allowance.recipients.includes(recipient)));
   const cannotPay = amount !== undefined && wallet.status === 'ready' && (wallet.balanceDiamonds ?? 0) < amount;
   let popup = needsConfirmation && !cannotPay ? openPopup() : null;
   return (async () => {

@@ -41,7 +41,8 @@ documentRoute({
   summary: 'Send a gift to a creator',
   description:
     'The fan’s wallet pays `priceDiamonds × quantity`; the creator’s earnings receive it less the platform fee. ' +
-    'Within the fan’s remaining allowance for the site it is sent at once (201). Otherwise the Diamonds are held and ' +
+    'Within the fan’s remaining allowance for the site, and to one of the site’s own creators (its owner, or a creator ' +
+    'listed on it: `GET /v1/site/creators`), it is sent at once (201). Otherwise the Diamonds are held and ' +
     'the answer is 202 with a `confirmation`: open its `url` in a popup for the fan to approve, and follow it with ' +
     '`GET /v1/confirmations/{id}`. Secret keys cannot send gifts.',
   tag: 'Gifts',
@@ -50,7 +51,10 @@ documentRoute({
   body: SendGift,
   responses: {
     201: { description: 'Sent: the Diamonds moved.', schema: Gift },
-    202: { description: 'Beyond the allowance: held until the fan approves the confirmation.', schema: Gift },
+    202: {
+      description: 'Beyond the allowance, or to a creator the site does not list: held until the fan approves the confirmation.',
+      schema: Gift,
+    },
   },
   errors: [
     'invalid_request',

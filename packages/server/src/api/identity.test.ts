@@ -1,16 +1,19 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { ErrorBody, Me, SignInPoll, SignInRequest, TokenPair } from '@diamonds/protocol';
+import { ErrorBody, Me, SignInGrant, SignInPoll, SignInRequest, TokenPair } from '@diamonds/protocol';
 import { startServer, type RunningServer } from '../server.js';
 import { DATABASE_KINDS, createTestDatabase, skipUnlessPostgres, type TestDatabase } from '../testing/databases.js';
 import { decideSignInRequest, pkceChallenge } from '../identity/signin.js';
 import { createSite } from '../identity/sites.js';
 import { createUser, type User } from '../identity/users.js';
 import { disconnect } from '../identity/connections.js';
+import { newDpopKey, type DpopTestKey } from '../testing/dpop.js';
 
 const PAGE = 'http://127.0.0.1:5173';
 const cost = { N: 2 ** 10, r: 8, p: 1 };
+/** The DPoP key of the fan's browser, as the SDK holds it: the tests' calls sign with it. */
+const browser = newDpopKey();
 
 for (const kind of DATABASE_KINDS) {
   // Skips (loudly) only outside CI when PostgreSQL is unreachable; under CI=true it throws.
@@ -41,18 +44,45 @@ for (const kind of DATABASE_KINDS) {
 
     function call(
       path: string,
-      options: { key?: string; origin?: string | null; body?: unknown; token?: string; method?: string; raw?: string; type?: string } = {},
+      options: {
+        key?: string;
+        origin?: string | null;
+        body?: unknown;
+        token?: string;
+        method?: string;
+        raw?: string;
+        type?: string;
+        /** Whose DPoP proof goes with the call: the fan's browser by default, `null` none. */
+        dpop?: DpopTestKey | null;
+      } = {},
     ) {
       const headers: Record<string, string> = { Authorization: `Bearer ${options.key ?? keys.publishable}` };
       if (options.origin !== null) headers.Origin = options.origin ?? PAGE;
       if (options.token) headers['Diamonds-Token'] = options.token;
       const body = options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
       if (body !== undefined) headers['Content-Type'] = options.type ?? 'application/json';
-      return fetch(`${server.url}/v1${path}`, { method: options.method ?? (body === undefined ? 'GET' : 'POST'), headers, body });
+      const method = options.method ?? (body === undefined ? 'GET' : 'POST');
+      const url = `${server.url}/v1${path}`;
+      const dpop = options.dpop === undefined ? browser : options.dpop;
+      if (dpop) headers.DPoP = dpop.proof(method, url, options.token);
+      return fetch(url, { method, headers, body });
+    }
+
+    /** The code the consent page hands to the popup's opener, as the SDK receives it. */
+    async function exchange(requestId: string, verifier: string, code: string, dpop: DpopTestKey | null = browser) {
+      return call(`/signin-requests/${requestId}/exchange`, { body: { codeVerifier: verifier, code }, dpop });
     }
 
     async function errorCode(response: Response): Promise<string> {
       return ErrorBody.parse(await response.json()).error.code;
+    }
+
+    /** Asserts that `response` is the error `code` with `status`. */
+    async function expect(response: Promise<Response>, status: number, code: string): Promise<void> {
+      const r = await response;
+      const body = await r.text();
+      assert.equal(r.status, status, `${code}: ${body}`);
+      assert.equal(ErrorBody.parse(JSON.parse(body)).error.code, code);
     }
 
     async function open(): Promise<{ request: SignInRequest; verifier: string }> {
@@ -65,13 +95,14 @@ for (const kind of DATABASE_KINDS) {
 
     async function signedIn(allowancePerDay = 0) {
       const { request, verifier } = await open();
-      await decideSignInRequest(t.db, { requestId: request.id, userId: fan.id, approve: true, allowancePerDay });
+      const { code } = await decideSignInRequest(t.db, { requestId: request.id, userId: fan.id, approve: true, allowancePerDay });
       const poll = SignInPoll.parse(await (await call(`/signin-requests/${request.id}/poll`, { body: { codeVerifier: verifier } })).json());
-      assert.ok(poll.status === 'approved');
-      return { ...poll, request, verifier };
+      assert.equal(poll.status, 'approved');
+      const grant = SignInGrant.parse(await (await exchange(request.id, verifier, code!)).json());
+      return { ...grant, request, verifier };
     }
 
-    it('opens a request, long-polls it, and hands the approved fan’s tokens over once', async () => {
+    it('opens a request, long-polls it, and hands the approved fan’s tokens over once, for the code and a DPoP proof', async () => {
       const { request, verifier } = await open();
       assert.equal(new URL(request.url).pathname, '/signin/authorize');
       assert.equal(new URL(request.url).searchParams.get('request'), request.id);
@@ -79,20 +110,32 @@ for (const kind of DATABASE_KINDS) {
       const pending = await call(`/signin-requests/${request.id}/poll`, { body: { codeVerifier: verifier, waitMs: 600 } });
       assert.deepEqual(await pending.json(), { status: 'pending' });
       assert.ok(Date.now() - started >= 400, 'a long poll waits');
-      setTimeout(() => void decideSignInRequest(t.db, { requestId: request.id, userId: fan.id, approve: true, allowancePerDay: 120 }), 300);
-      const approved = SignInPoll.parse(
-        await (await call(`/signin-requests/${request.id}/poll`, { body: { codeVerifier: verifier, waitMs: 5_000 } })).json(),
+      const decided = new Promise<string>((resolve) =>
+        setTimeout(
+          () =>
+            void decideSignInRequest(t.db, { requestId: request.id, userId: fan.id, approve: true, allowancePerDay: 120 }).then(
+              ({ code }) => resolve(code!),
+            ),
+          300,
+        ),
       );
-      assert.equal(approved.status, 'approved');
-      assert.ok(approved.status === 'approved');
+      const polled = await (await call(`/signin-requests/${request.id}/poll`, { body: { codeVerifier: verifier, waitMs: 5_000 } })).json();
+      assert.deepEqual(polled, { status: 'approved' }, 'the poll hands out no tokens');
+      const code = await decided;
+      await expect(exchange(request.id, verifier, code, null), 401, 'invalid_dpop_proof');
+      await expect(exchange(request.id, verifier, 'not-the-code'), 400, 'invalid_signin_code');
+      const exchanged = await exchange(request.id, verifier, code);
+      assert.equal(exchanged.headers.get('cache-control'), 'no-store');
+      const approved = SignInGrant.parse(await exchanged.json());
       assert.deepEqual(approved.fan, { id: fan.id, displayName: 'Fan F' });
       const me = Me.parse(await (await call('/me', { token: approved.tokens.accessToken })).json());
       assert.equal(me.allowancePerDay, 120);
       assert.equal(me.remainingAllowance, 120);
       assert.equal(me.fan.id, fan.id);
-      const again = await call(`/signin-requests/${request.id}/poll`, { body: { codeVerifier: verifier } });
-      assert.equal(again.status, 409);
-      assert.equal(await errorCode(again), 'signin_request_used');
+      await expect(call('/me', { token: approved.tokens.accessToken, dpop: newDpopKey() }), 401, 'invalid_dpop_proof');
+      await expect(call('/me', { token: approved.tokens.accessToken, dpop: null }), 401, 'invalid_dpop_proof');
+      await expect(call(`/signin-requests/${request.id}/poll`, { body: { codeVerifier: verifier } }), 409, 'signin_request_used');
+      await expect(exchange(request.id, verifier, code), 409, 'signin_request_used');
     });
 
     it('refuses token misuse with a code and grants nothing', async () => {
@@ -151,11 +194,6 @@ for (const kind of DATABASE_KINDS) {
     });
 
     it('answers bad input with 4xx and a code, never a 500', async () => {
-      const expect = async (response: Promise<Response>, status: number, code: string) => {
-        const r = await response;
-        assert.equal(r.status, status, code);
-        assert.equal(await errorCode(r), code);
-      };
       await expect(call('/signin-requests', { body: {} }), 400, 'invalid_request');
       await expect(
         call('/signin-requests', { body: { codeChallenge: 'x'.repeat(43), codeChallengeMethod: 'plain' } }),
@@ -170,11 +208,34 @@ for (const kind of DATABASE_KINDS) {
         'unsupported_media_type',
       );
       await expect(call('/signin-requests', { raw: JSON.stringify({ pad: 'x'.repeat(100_000) }) }), 413, 'payload_too_large');
-      await expect(call('/signin-requests/sir_nope/poll', { body: { codeVerifier: 'v'.repeat(43) } }), 404, 'signin_request_not_found');
-      await expect(call('/signin-requests/x/poll', { body: { codeVerifier: 'v'.repeat(43), waitMs: 60_000 } }), 400, 'invalid_request');
+      await expect(
+        call('/signin-requests/sir_00000000000000000000000000/poll', { body: { codeVerifier: 'v'.repeat(43) } }),
+        404,
+        'signin_request_not_found',
+      );
+      await expect(call('/signin-requests/x/poll', { body: { codeVerifier: 'v'.repeat(43), waitMs: 60_000 } }), 400, 'invalid_id');
       await expect(call('/tokens/refresh', { body: { refreshToken: '' } }), 400, 'invalid_request');
       await expect(call('/tokens/refresh', { body: { refreshToken: 'drt_\u0000' } }), 400, 'invalid_request');
       await expect(call('/me', { token: 'x'.repeat(5_000) }), 401, 'invalid_token');
+      await expect(call('/me', { token: 'dat_x', dpop: null }), 401, 'invalid_dpop_proof');
+      const garbage = ['x', 'a.b', 'a.b.c', `${'a'.repeat(3000)}.b.c`, 'eyJ0eXAiOiJkcG9wK2p3dCJ9.e30.AAAA'];
+      for (const proof of garbage) {
+        const r = await fetch(`${server.url}/v1/me`, {
+          headers: { Authorization: `Bearer ${keys.publishable}`, Origin: PAGE, 'Diamonds-Token': 'dat_x', DPoP: proof },
+        });
+        assert.equal(r.status, 401, proof.slice(0, 20));
+        assert.equal(await errorCode(r), 'invalid_dpop_proof');
+      }
+      await expect(
+        call('/signin-requests/sir_00000000000000000000000000/exchange', { body: { codeVerifier: 'v'.repeat(43), code: 'c' } }),
+        404,
+        'signin_request_not_found',
+      );
+      await expect(
+        call('/signin-requests/sir_00000000000000000000000000/exchange', { body: { codeVerifier: 'v'.repeat(43) } }),
+        400,
+        'invalid_request',
+      );
       await expect(call('/signin-requests', { key: 'pk_test_unknownunknownunknown1', body: {} }), 401, 'invalid_api_key');
       await expect(call('/signin-requests', { key: keys.secret, origin: null, body: {} }), 403, 'permission_denied');
     });

@@ -4,6 +4,8 @@ import { paymentsMigration } from '../payments/schema.js';
 import { giftsMigration } from '../gifts/schema.js';
 import { contentMigration } from '../content/schema.js';
 import { ordersMigration } from '../orders/schema.js';
+import { signupsMigration } from '../identity/signups.js';
+import { siteCreatorsMigration } from '../identity/site-creators-schema.js';
 
 /** One versioned step of the schema, with DDL for each engine. */
 export interface Migration {
@@ -342,6 +344,32 @@ const giftLookupCovering: Migration = {
   },
 };
 
+/**
+ * Sign-in bound to the browser window that opened it, and tokens bound to the browser (issue
+ * 11): a sign-in request keeps the hash of the one-time code its popup hands to its opener, and
+ * how many wrong codes were tried; tokens keep the thumbprint of the DPoP key they are bound to
+ * and the end of their family (the sign-in), which rotation does not move. Tokens issued before
+ * have neither and are refused: their fans sign in again.
+ */
+const signInBinding: Migration = {
+  version: 14,
+  name: 'sign-in code and DPoP-bound tokens',
+  statements: {
+    sqlite: [
+      'ALTER TABLE signin_requests ADD COLUMN code_hash TEXT',
+      'ALTER TABLE signin_requests ADD COLUMN code_attempts INTEGER NOT NULL DEFAULT 0',
+      'ALTER TABLE tokens ADD COLUMN jkt TEXT',
+      'ALTER TABLE tokens ADD COLUMN family_expires_at INTEGER',
+    ],
+    postgres: [
+      'ALTER TABLE signin_requests ADD COLUMN code_hash TEXT',
+      'ALTER TABLE signin_requests ADD COLUMN code_attempts INTEGER NOT NULL DEFAULT 0',
+      'ALTER TABLE tokens ADD COLUMN jkt TEXT',
+      'ALTER TABLE tokens ADD COLUMN family_expires_at BIGINT',
+    ],
+  },
+};
+
 /** Every migration, in order. Append new ones; never edit one that has shipped. */
 export const MIGRATIONS: readonly Migration[] = [
   ledgerV1,
@@ -356,6 +384,9 @@ export const MIGRATIONS: readonly Migration[] = [
   ordersMigration,
   allowanceCovering,
   giftLookupCovering,
+  siteCreatorsMigration,
+  signInBinding,
+  signupsMigration,
 ];
 
 /** The schema version this build expects. */

@@ -25,7 +25,7 @@ for (const kind of DATABASE_KINDS) {
 
     it('sends a gift within the allowance at once: wallet pays, creator earns, the platform takes its fee', async () => {
       const fan = await h.fan({ allowance: 100, balance: 100 });
-      const creator = await h.newCreator('Grace');
+      const creator = await h.newCreator('Grace', { listed: true });
       const fees = await feesBalance(h);
       const gift = Gift.parse(await sendOk(h, fan, { creatorId: creator.id, giftId: 'rose', quantity: 3, message: 'Bravo!' }, 201));
       assert.equal(gift.status, 'succeeded');
@@ -57,7 +57,7 @@ for (const kind of DATABASE_KINDS) {
 
     it('splits an odd amount exactly: 7 Diamonds at 20% → 6 to the creator, 1 to the platform', async () => {
       const fan = await h.fan({ allowance: 100, balance: 10 });
-      const creator = await h.newCreator('Odd');
+      const creator = await h.newCreator('Odd', { listed: true });
       const fees = await feesBalance(h);
       await sendOk(h, fan, { creatorId: creator.id, giftId: 'heart', quantity: 7 }, 201);
       assert.deepEqual(await h.balances(fan.id), { wallet: 3, held: 0, earnings: 0 });
@@ -158,7 +158,7 @@ for (const kind of DATABASE_KINDS) {
 
     it('never exceeds the allowance: 20 concurrent gifts of 5 with an allowance of 50 → 10 sent, 10 held', async () => {
       const fan = await h.fan({ allowance: 50, balance: 1000 });
-      const creator = await h.newCreator('Hot');
+      const creator = await h.newCreator('Hot', { listed: true });
       const responses = await Promise.all(Array.from({ length: 20 }, () => postGift(h, fan, { creatorId: creator.id, giftId: 'rose' })));
       const statuses = responses.map((res) => res.status).sort();
       const bodies = await Promise.all(responses.map(async (res) => Gift.parse(await res.json())));
@@ -175,7 +175,7 @@ for (const kind of DATABASE_KINDS) {
     });
 
     it('concurrent gifts from many fans to one creator all land, each exactly once', async () => {
-      const creator = await h.newCreator('Popular');
+      const creator = await h.newCreator('Popular', { listed: true });
       const fans = await Promise.all(Array.from({ length: 8 }, () => h.fan({ allowance: 1000, balance: 100 })));
       const responses = await Promise.all(
         fans.flatMap((fan) => Array.from({ length: 5 }, () => postGift(h, fan, { creatorId: creator.id, giftId: 'coffee' }))),
@@ -281,7 +281,7 @@ for (const kind of DATABASE_KINDS) {
       await h.refused(await h.call(`/gifts/${gift.id}`), 401, 'authentication_required');
       await h.refused(await h.call(`/gifts/${gift.id}`, { key: 'secret' }), 403, 'permission_denied');
       await h.refused(await h.call(`/confirmations/${id}`, { fan: other }), 404, 'confirmation_not_found');
-      await h.refused(await h.call(`/confirmations/cnf_nope`, { fan }), 404, 'confirmation_not_found');
+      await h.refused(await h.call(`/confirmations/cnf_00000000000000000000000000`, { fan }), 404, 'confirmation_not_found');
       await h.refused(await h.call(`/confirmations/${id}`, { key: 'secret' }), 403, 'permission_denied');
       // There is no API to decide: only the hosted page can.
       const before = await snapshot(h, fan.id);

@@ -145,7 +145,7 @@ describe('CORS preflight on /v1', () => {
     for (const method of ['GET', 'POST', 'PUT', 'DELETE']) assert.match(methods, new RegExp(`\\b${method}\\b`));
     assert.equal(
       response.headers.get('Access-Control-Allow-Headers'),
-      'Authorization, Content-Type, Idempotency-Key, Accept-Language, Diamonds-Token',
+      'Authorization, Content-Type, Idempotency-Key, Accept-Language, Diamonds-Token, DPoP',
     );
     assert.equal(response.headers.get('Access-Control-Max-Age'), String(CORS_MAX_AGE_SECONDS));
     assert.equal(response.headers.get('Access-Control-Max-Age'), '600');

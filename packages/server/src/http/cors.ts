@@ -49,7 +49,14 @@ import { canonicalRequestOrigin, originAllowed } from './origins.js';
 export const CORS_ALLOWED_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
 /** Request headers a browser may send cross-origin (`Access-Control-Allow-Headers`). */
-export const CORS_ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'Idempotency-Key', 'Accept-Language', 'Diamonds-Token'] as const;
+export const CORS_ALLOWED_HEADERS = [
+  'Authorization',
+  'Content-Type',
+  'Idempotency-Key',
+  'Accept-Language',
+  'Diamonds-Token',
+  'DPoP',
+] as const;
 
 /** Response headers a page may read (`Access-Control-Expose-Headers`). */
 export const CORS_EXPOSED_HEADERS = ['Request-Id', 'Retry-After', 'Idempotency-Key'] as const;

@@ -3,6 +3,7 @@ import { ApiError } from '../errors.js';
 import type { Database, SqlClient } from '../db/types.js';
 import { revokeUserSiteTokens } from './tokens.js';
 import { findSite, type Site } from './sites.js';
+import { ownCreatorSql } from './site-creators.js';
 
 /** A fan's consent to a site, with what the site may spend without asking. */
 export interface Connection {
@@ -133,28 +134,36 @@ export async function remainingAllowance(db: SqlClient, userId: string, siteId: 
 }
 
 /**
- * Takes `amount` from the fan's remaining allowance for the site, if it all fits: the check and
- * the taking are one step, so concurrent spends can never together exceed the allowance.
+ * Takes `amount` from the fan's remaining allowance for the site, if it all fits and goes to one
+ * of the site's own creators: the checks and the taking are one step, so concurrent spends can
+ * never together exceed the allowance.
  *
  * @remarks Call inside the transaction that moves the Diamonds, so that both happen or
  * neither. `reference` (the transfer's idempotency key, say) makes a retry take nothing twice;
  * pass `fresh: true` only when `reference` was made in this very transaction (a new id), so
  * that no allowance spend can carry it yet and the look-up for one is skipped.
  *
- * The check and the insert are one statement (`INSERT … SELECT … WHERE allowance - spent >=
- * amount`): on SQLite the write transaction holds the database to itself, so nothing can come
- * between them. On PostgreSQL the consent row is locked first, so concurrent spends of this fan
- * on this site take turns; the insert that follows is a new statement, whose snapshot (READ
- * COMMITTED) sees every spend committed while it waited for the lock.
+ * The allowance pays only `recipientId`s that are the site's own creators (its owner, or a
+ * creator who accepted to be listed on it: see `site-creators.ts`); a spend to anyone else
+ * takes nothing and must be confirmed by the fan, whatever is left, so that a hostile script on
+ * the site cannot pay a creator account of its own. That condition is two indexed EXISTS
+ * inside the same statement, not a round trip of its own: this is every gift's hot path.
+ *
+ * The checks and the insert are one statement (`INSERT … SELECT … WHERE own creator AND
+ * allowance - spent >= amount`): on SQLite the write transaction holds the database to itself,
+ * so nothing can come between them. On PostgreSQL the consent row is locked first, so
+ * concurrent spends of this fan on this site take turns; the insert that follows is a new
+ * statement, whose snapshot (READ COMMITTED) sees every spend committed while it waited for the
+ * lock, and the site's creators as last committed (a creator removed meanwhile is paid no more).
  * @returns Whether the spend fits (and was recorded); false means the fan must confirm it.
  * @example
  * ```ts
- * const fits = await consumeAllowance(tx, { reference: giftId, userId, siteId, amount: 5, fresh: true });
+ * const fits = await consumeAllowance(tx, { reference: giftId, userId, siteId, recipientId: creatorId, amount: 5, fresh: true });
  * ```
  */
 export async function consumeAllowance(
   tx: SqlClient,
-  spend: { reference: string; userId: string; siteId: string; amount: number; fresh?: boolean },
+  spend: { reference: string; userId: string; siteId: string; recipientId: string; amount: number; fresh?: boolean },
   now = Date.now(),
 ): Promise<boolean> {
   if (!Number.isSafeInteger(spend.amount) || spend.amount <= 0)
@@ -175,9 +184,20 @@ export async function consumeAllowance(
     `INSERT INTO allowance_spends (reference, user_id, site_id, amount, created_at)
      SELECT CAST(? AS TEXT), c.user_id, c.site_id, CAST(? AS ${int}), CAST(? AS ${int}) FROM connections c
      WHERE c.user_id = ? AND c.site_id = ? AND c.revoked_at IS NULL
+       AND ${ownCreatorSql('c.site_id')}
        AND c.allowance_per_day - coalesce((SELECT sum(s.amount) FROM allowance_spends s
          WHERE s.user_id = c.user_id AND s.site_id = c.site_id AND s.created_at > ?), 0) >= ?`,
-    [spend.reference, spend.amount, now, spend.userId, spend.siteId, now - ALLOWANCE_WINDOW_MS, spend.amount],
+    [
+      spend.reference,
+      spend.amount,
+      now,
+      spend.userId,
+      spend.siteId,
+      spend.recipientId,
+      spend.recipientId,
+      now - ALLOWANCE_WINDOW_MS,
+      spend.amount,
+    ],
   );
   return taken > 0;
 }

@@ -229,7 +229,9 @@ for (const kind of DATABASE_KINDS) {
         const { site } = await createSite(t.db, { ownerId: creator.id, name: 'Live', origins: ['https://live.example'] });
         const now = Date.UTC(2026, 10, 25, 12);
         const spend = (reference: string, amount: number, at = now) =>
-          t.db.transaction((tx) => consumeAllowance(tx, { reference, userId: fan.id, siteId: site.id, amount }, at));
+          t.db.transaction((tx) =>
+            consumeAllowance(tx, { reference, userId: fan.id, siteId: site.id, recipientId: creator.id, amount }, at),
+          );
         assert.equal(await spend('not-connected', 1), false, 'no consent, no allowance');
         await connect(t.db, fan.id, site.id, 100, now);
         assert.equal(await remainingAllowance(t.db, fan.id, site.id, now), 100);
@@ -241,7 +243,7 @@ for (const kind of DATABASE_KINDS) {
           const results = await Promise.all(
             Array.from({ length: 20 }, (_, i) =>
               (i % 2 ? other : t.db).transaction((tx) =>
-                consumeAllowance(tx, { reference: `c${i}`, userId: fan.id, siteId: site.id, amount: 10 }, now),
+                consumeAllowance(tx, { reference: `c${i}`, userId: fan.id, siteId: site.id, recipientId: creator.id, amount: 10 }, now),
               ),
             ),
           );

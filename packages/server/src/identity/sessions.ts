@@ -1,4 +1,4 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { SqlClient } from '../db/types.js';
 import { findUser, hashSecret, newSecret, type User } from './users.js';
 
@@ -11,6 +11,21 @@ export interface Session {
   /** The synchronizer token every form of this session must carry. */
   csrfToken: string;
   expiresAt: number;
+  /**
+   * When the fan last proved who they are with their password: the session starts at sign-in,
+   * and the step-up page (pages/step-up.ts) starts a new one, so this is the session's start.
+   */
+  authenticatedAt: number;
+  /**
+   * A secret of this session that never leaves the server (derived from the cookie's stored hash,
+   * so every server process has it): keys the signed stamps of the session's forms (pages/guard.ts).
+   */
+  formKey: Buffer;
+}
+
+/** The session's form key, from the hash under which its cookie value is stored. */
+function formKeyOf(tokenHash: string): Buffer {
+  return createHash('sha256').update('diamonds form key\0').update(tokenHash).digest();
 }
 
 /**
@@ -29,20 +44,29 @@ export async function createSession(db: SqlClient, user: User, now = Date.now())
     now,
     expiresAt,
   ]);
-  return { token, session: { user, csrfToken, expiresAt } };
+  return { token, session: { user, csrfToken, expiresAt, authenticatedAt: now, formKey: formKeyOf(hash) } };
 }
 
 /** The live session for a cookie value, or `undefined` when it is unknown, expired or revoked. */
 export async function findSession(db: SqlClient, token: string | undefined, now = Date.now()): Promise<Session | undefined> {
   if (!token || token.length > 100) return undefined;
-  const rows = await db.query<{ user_id: string; csrf_token: string; expires_at: number }>(
-    'SELECT user_id, csrf_token, expires_at FROM sessions WHERE token_hash = ? AND revoked_at IS NULL AND expires_at > ?',
-    [hashSecret(token), now],
+  const hash = hashSecret(token);
+  const rows = await db.query<{ user_id: string; csrf_token: string; created_at: number; expires_at: number }>(
+    'SELECT user_id, csrf_token, created_at, expires_at FROM sessions WHERE token_hash = ? AND revoked_at IS NULL AND expires_at > ?',
+    [hash, now],
   );
   const row = rows[0];
   if (!row) return undefined;
   const user = await findUser(db, row.user_id);
-  return user ? { user, csrfToken: row.csrf_token, expiresAt: row.expires_at } : undefined;
+  return user
+    ? {
+        user,
+        csrfToken: row.csrf_token,
+        expiresAt: Number(row.expires_at),
+        authenticatedAt: Number(row.created_at),
+        formKey: formKeyOf(hash),
+      }
+    : undefined;
 }
 
 /** Ends a session (signing out). */

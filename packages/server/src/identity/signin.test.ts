@@ -7,17 +7,29 @@ import { disconnect, findConnection } from './connections.js';
 import {
   createSignInRequest,
   decideSignInRequest,
+  exchangeSignInRequest,
   getSignInRequest,
+  MAX_SIGNIN_CODE_ATTEMPTS,
   pkceChallenge,
   pollSignInRequest,
   SIGNIN_REQUEST_TTL_MS,
 } from './signin.js';
 import { createSite, type Site } from './sites.js';
-import { ACCESS_TOKEN_TTL_MS, authenticateAccessToken, refreshTokens, revokeToken, type TokenPair } from './tokens.js';
+import {
+  ACCESS_TOKEN_TTL_MS,
+  authenticateAccessToken,
+  REFRESH_TOKEN_IDLE_MS,
+  REFRESH_TOKEN_TTL_MS,
+  refreshTokens,
+  revokeToken,
+  type TokenPair,
+} from './tokens.js';
 import { createUser, type User } from './users.js';
 
 const cost = { N: 2 ** 10, r: 8, p: 1 };
 const ORIGIN = 'https://ada.example';
+/** The thumbprint of the DPoP key the fan's SDK holds (its proofs are checked in dpop.test.ts). */
+const JKT = 'jkt-of-the-fans-browser';
 
 for (const kind of DATABASE_KINDS) {
   // Skips (loudly) only outside CI when PostgreSQL is unreachable; under CI=true it throws.
@@ -44,37 +56,56 @@ for (const kind of DATABASE_KINDS) {
       if (t) await t.drop();
     });
 
-    /** The SDK's part up to approval: a verifier, a request, the fan's consent. */
-    async function signIn(allowancePerDay = 0): Promise<{ requestId: string; verifier: string; tokens: TokenPair }> {
+    /**
+     * The SDK's part up to approval: a verifier, a request, the fan's consent, and the exchange
+     * with the code the popup hands to its opener.
+     */
+    async function signIn(
+      allowancePerDay = 0,
+      at = now,
+    ): Promise<{ requestId: string; verifier: string; code: string; tokens: TokenPair }> {
       const verifier = randomBytes(32).toString('base64url');
       const request = await createSignInRequest(
         t.db,
         { site, origin: ORIGIN, codeChallenge: pkceChallenge(verifier), codeChallengeMethod: 'S256' },
-        now,
+        at,
       );
       assert.deepEqual(
-        await pollSignInRequest(t.db, { requestId: request.id, codeVerifier: verifier, siteId: site.id, origin: ORIGIN }, now),
+        await pollSignInRequest(t.db, { requestId: request.id, codeVerifier: verifier, siteId: site.id, origin: ORIGIN }, at),
         {
           status: 'pending',
         },
       );
-      await decideSignInRequest(t.db, { requestId: request.id, userId: fan.id, approve: true, allowancePerDay }, now);
-      const poll = await pollSignInRequest(t.db, { requestId: request.id, codeVerifier: verifier, siteId: site.id, origin: ORIGIN }, now);
-      assert.equal(poll.status, 'approved');
-      assert.ok(poll.status === 'approved');
-      return { requestId: request.id, verifier, tokens: poll.tokens };
+      const { code } = await decideSignInRequest(t.db, { requestId: request.id, userId: fan.id, approve: true, allowancePerDay }, at);
+      assert.ok(code);
+      const poll = await pollSignInRequest(t.db, { requestId: request.id, codeVerifier: verifier, siteId: site.id, origin: ORIGIN }, at);
+      assert.deepEqual(poll, { status: 'approved' }, 'the poll says approved, and hands out nothing');
+      const { tokens } = await exchangeSignInRequest(
+        t.db,
+        { requestId: request.id, codeVerifier: verifier, code, siteId: site.id, origin: ORIGIN, jkt: JKT },
+        at,
+      );
+      return { requestId: request.id, verifier, code, tokens };
     }
 
-    it('turns an approved request into tokens bound to the site and origin, once', async () => {
-      const { requestId, verifier, tokens } = await signIn(150);
+    it('turns an approved request into tokens bound to the site, origin and DPoP key, once', async () => {
+      const { requestId, verifier, code, tokens } = await signIn(150);
       assert.match(tokens.accessToken, /^dat_[\w-]{43}$/);
       assert.match(tokens.refreshToken, /^drt_[\w-]{43}$/);
       assert.equal(tokens.expiresIn, 900);
       assert.equal((await findConnection(t.db, fan.id, site.id))?.allowancePerDay, 150, 'the consent and its allowance are stored');
-      const grant = await authenticateAccessToken(t.db, tokens.accessToken, { siteId: site.id, origin: ORIGIN }, now);
+      const grant = await authenticateAccessToken(t.db, tokens.accessToken, { siteId: site.id, origin: ORIGIN, jkt: JKT }, now);
       assert.equal(grant.userId, fan.id);
       await rejectsWith(
+        authenticateAccessToken(t.db, tokens.accessToken, { siteId: site.id, origin: ORIGIN, jkt: 'another-key' }, now),
+        'invalid_dpop_proof',
+      );
+      await rejectsWith(
         pollSignInRequest(t.db, { requestId, codeVerifier: verifier, siteId: site.id, origin: ORIGIN }, now),
+        'signin_request_used',
+      );
+      await rejectsWith(
+        exchangeSignInRequest(t.db, { requestId, codeVerifier: verifier, code, siteId: site.id, origin: ORIGIN, jkt: JKT }, now),
         'signin_request_used',
       );
       await rejectsWith(decideSignInRequest(t.db, { requestId, userId: fan.id, approve: true }, now), 'signin_request_decided');
@@ -87,7 +118,8 @@ for (const kind of DATABASE_KINDS) {
 
     it('refuses access tokens from another origin, with another site, expired, or made up', async () => {
       const { tokens } = await signIn();
-      const use = (token: string, siteId: string, origin: string, at = now) => authenticateAccessToken(t.db, token, { siteId, origin }, at);
+      const use = (token: string, siteId: string, origin: string, at = now) =>
+        authenticateAccessToken(t.db, token, { siteId, origin, jkt: JKT }, at);
       await rejectsWith(use(tokens.accessToken, site.id, 'https://evil.example'), 'invalid_token');
       await rejectsWith(use(tokens.accessToken, site.id, 'http://localhost:3000'), 'invalid_token', undefined);
       await rejectsWith(use(tokens.accessToken, other.id, ORIGIN), 'invalid_token');
@@ -99,7 +131,7 @@ for (const kind of DATABASE_KINDS) {
 
     it('rotates refresh tokens, and revokes the whole family when a rotated one is used again', async () => {
       const { tokens } = await signIn();
-      const context = { siteId: site.id, origin: ORIGIN };
+      const context = { siteId: site.id, origin: ORIGIN, jkt: JKT };
       const second = await refreshTokens(t.db, tokens.refreshToken, context, now + 1);
       assert.notEqual(second.accessToken, tokens.accessToken);
       await authenticateAccessToken(t.db, second.accessToken, context, now + 2);
@@ -109,18 +141,81 @@ for (const kind of DATABASE_KINDS) {
       await rejectsWith(authenticateAccessToken(t.db, tokens.accessToken, context, now + 6), 'invalid_token');
     });
 
-    it('refuses a refresh from another origin or site without spending the token', async () => {
+    it('refuses a refresh from another origin, site or DPoP key without spending the token', async () => {
       const { tokens } = await signIn();
       await rejectsWith(
-        refreshTokens(t.db, tokens.refreshToken, { siteId: site.id, origin: 'https://evil.example' }, now),
+        refreshTokens(t.db, tokens.refreshToken, { siteId: site.id, origin: 'https://evil.example', jkt: JKT }, now),
         'invalid_token',
       );
-      await rejectsWith(refreshTokens(t.db, tokens.refreshToken, { siteId: other.id, origin: ORIGIN }, now), 'invalid_token');
-      await refreshTokens(t.db, tokens.refreshToken, { siteId: site.id, origin: ORIGIN }, now);
+      await rejectsWith(refreshTokens(t.db, tokens.refreshToken, { siteId: other.id, origin: ORIGIN, jkt: JKT }, now), 'invalid_token');
+      await rejectsWith(
+        refreshTokens(t.db, tokens.refreshToken, { siteId: site.id, origin: ORIGIN, jkt: 'stolen' }, now),
+        'invalid_dpop_proof',
+      );
+      const pair = await refreshTokens(t.db, tokens.refreshToken, { siteId: site.id, origin: ORIGIN, jkt: JKT }, now);
+      await authenticateAccessToken(t.db, pair.accessToken, { siteId: site.id, origin: ORIGIN, jkt: JKT }, now);
+    });
+
+    it('ends a sign-in 30 days after it began however often it rotates, and after 7 idle days', async () => {
+      const start = now + 1_000_000;
+      const context = { siteId: site.id, origin: ORIGIN, jkt: JKT };
+      let { tokens } = await signIn(0, start);
+      // Rotating every 6 days keeps the refresh token alive, up to the family's end and no further.
+      let at = start;
+      while (at + 6 * 86_400_000 < start + REFRESH_TOKEN_TTL_MS) {
+        at += 6 * 86_400_000;
+        tokens = await refreshTokens(t.db, tokens.refreshToken, context, at);
+      }
+      const end = start + REFRESH_TOKEN_TTL_MS;
+      const [last] = await t.db.query<{ expires_at: number }>(
+        "SELECT max(expires_at) AS expires_at FROM tokens WHERE kind = 'refresh' AND created_at = ?",
+        [at],
+      );
+      assert.equal(Number(last?.expires_at), end, 'the last refresh token ends with the sign-in');
+      await rejectsWith(refreshTokens(t.db, tokens.refreshToken, context, end), 'invalid_token');
+
+      // Idle: a refresh token unused for 7 days is dead, though the sign-in is young.
+      const idle = await signIn(0, start);
+      await rejectsWith(refreshTokens(t.db, idle.tokens.refreshToken, context, start + REFRESH_TOKEN_IDLE_MS), 'invalid_token');
+      // The access token never outlives the family either.
+      assert.equal(idle.tokens.expiresIn, ACCESS_TOKEN_TTL_MS / 1000);
+    });
+
+    it('exchanges only with the code the popup handed over; a few wrong codes end the request', async () => {
+      const verifier = randomBytes(32).toString('base64url');
+      const request = await createSignInRequest(
+        t.db,
+        { site, origin: ORIGIN, codeChallenge: pkceChallenge(verifier), codeChallengeMethod: 'S256' },
+        now,
+      );
+      const exchange = (code: unknown, changes: Record<string, unknown> = {}) =>
+        exchangeSignInRequest(
+          t.db,
+          { requestId: request.id, codeVerifier: verifier, code, siteId: site.id, origin: ORIGIN, jkt: JKT, ...changes } as never,
+          now,
+        );
+      await rejectsWith(exchange('anything'), 'invalid_request', undefined);
+      const { code } = await decideSignInRequest(t.db, { requestId: request.id, userId: fan.id, approve: true }, now);
+      assert.ok(code);
+      await rejectsWith(exchange(code, { codeVerifier: randomBytes(32).toString('base64url') }), 'invalid_code_verifier');
+      await rejectsWith(exchange(code, { origin: 'https://evil.example' }), 'origin_not_allowed');
+      await rejectsWith(exchange(code, { siteId: other.id }), 'signin_request_not_found');
+      for (let i = 1; i < MAX_SIGNIN_CODE_ATTEMPTS; i++) await rejectsWith(exchange(`${code.slice(1)}x`), 'invalid_signin_code', 'code');
+      await rejectsWith(exchange(42), 'invalid_signin_code');
+      // That was the last wrong code allowed: the request is dead, even for the right code.
+      await rejectsWith(exchange(code), 'signin_request_expired');
+      assert.deepEqual(
+        await pollSignInRequest(t.db, { requestId: request.id, codeVerifier: verifier, siteId: site.id, origin: ORIGIN }, now),
+        {
+          status: 'expired',
+        },
+      );
+      const [row] = await t.db.query<{ code_hash: string }>('SELECT code_hash FROM signin_requests WHERE id = ?', [request.id]);
+      assert.notEqual(row?.code_hash, code, 'only the code’s hash is stored');
     });
 
     it('signs out by revoking the family, and a disconnect revokes every token at once', async () => {
-      const context = { siteId: site.id, origin: ORIGIN };
+      const context = { siteId: site.id, origin: ORIGIN, jkt: JKT };
       const first = await signIn();
       await revokeToken(t.db, first.tokens.accessToken, context, now);
       await rejectsWith(authenticateAccessToken(t.db, first.tokens.accessToken, context, now), 'invalid_token');
@@ -192,13 +287,19 @@ for (const kind of DATABASE_KINDS) {
       const decisions = await Promise.allSettled(
         Array.from({ length: 8 }, () => decideSignInRequest(t.db, { requestId: request.id, userId: fan.id, approve: true }, now)),
       );
-      assert.equal(decisions.filter((d) => d.status === 'fulfilled').length, 1);
-      const polls = await Promise.allSettled(
+      const won = decisions.filter((d) => d.status === 'fulfilled');
+      assert.equal(won.length, 1);
+      const code = won[0]!.value.code;
+      const exchanges = await Promise.allSettled(
         Array.from({ length: 8 }, () =>
-          pollSignInRequest(t.db, { requestId: request.id, codeVerifier: verifier, siteId: site.id, origin: ORIGIN }, now),
+          exchangeSignInRequest(
+            t.db,
+            { requestId: request.id, codeVerifier: verifier, code, siteId: site.id, origin: ORIGIN, jkt: JKT },
+            now,
+          ),
         ),
       );
-      assert.equal(polls.filter((p) => p.status === 'fulfilled' && p.value.status === 'approved').length, 1);
+      assert.equal(exchanges.filter((p) => p.status === 'fulfilled').length, 1);
       const [row] = await t.db.query<{ n: number }>('SELECT count(*) AS n FROM tokens WHERE created_at = ? AND kind = ?', [now, 'access']);
       assert.ok(Number(row?.n) >= 1);
     });

@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { isId, newId } from '@diamonds/protocol';
 import { ApiError } from '../errors.js';
 import type { Database, SqlClient } from '../db/types.js';
@@ -6,9 +6,22 @@ import { originAllowed } from '../http/origins.js';
 import { connect } from './connections.js';
 import type { Site } from './sites.js';
 import { issueTokens, newFamilyId, type TokenPair } from './tokens.js';
+import { hashSecret } from './users.js';
 
 /** How long a fan has to sign in and consent: 5 minutes. */
 export const SIGNIN_REQUEST_TTL_MS = 5 * 60 * 1000;
+
+/**
+ * How many wrong one-time codes a request survives: the next wrong one ends it (it then reads
+ * as expired), so the code cannot be guessed however much time is left.
+ */
+export const MAX_SIGNIN_CODE_ATTEMPTS = 3;
+
+/**
+ * The `type` of the message the consent page's "done" page posts to the window that opened the
+ * popup: `{ type, request, code }`, targeted at the request's origin (never `*`).
+ */
+export const SIGNIN_MESSAGE_TYPE = 'diamonds:signin';
 
 /** Where a sign-in request stands, as the SDK sees it when it polls. */
 export type SignInStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'consumed';
@@ -25,6 +38,12 @@ export interface SignInRequest {
   expiresAt: number;
 }
 
+/** A request just approved, with the one-time code its popup hands to the page that opened it. */
+export interface ApprovedSignInRequest extends SignInRequest {
+  /** Shown once, to the consent page's "done" page; only its hash is stored. */
+  code?: string | undefined;
+}
+
 interface RequestRow {
   id: string;
   site_id: string;
@@ -37,6 +56,12 @@ interface RequestRow {
 }
 
 const COLUMNS = 'id, site_id, origin, code_challenge, status, user_id, created_at, expires_at';
+const SECRET_COLUMNS = `${COLUMNS}, code_hash, code_attempts`;
+
+interface SecretRow extends RequestRow {
+  code_hash: string | null;
+  code_attempts: number;
+}
 
 function toRequest(row: RequestRow, now: number): SignInRequest {
   const expired = row.expires_at <= now && (row.status === 'pending' || row.status === 'approved');
@@ -122,6 +147,10 @@ export async function getSignInRequest(db: SqlClient, id: unknown, now = Date.no
  * Records the fan's answer on the consent screen, once: approve (with the daily allowance the
  * fan chose, which is stored as the fan's consent to the site) or deny.
  *
+ * @returns The request; once approved, with the one-time `code` the consent page hands to the
+ * window that opened the popup (by `postMessage` to the request's origin), without which the
+ * request cannot be exchanged for tokens. Only its hash is kept.
+ *
  * @throws {@link ApiError} `signin_request_not_found`, `signin_request_expired`,
  * `signin_request_decided` (a request cannot be approved twice), `invalid_request`
  */
@@ -129,43 +158,35 @@ export async function decideSignInRequest(
   db: Database,
   input: { requestId: unknown; userId: string; approve: boolean; allowancePerDay?: unknown },
   now = Date.now(),
-): Promise<SignInRequest> {
+): Promise<ApprovedSignInRequest> {
   return db.transaction(async (tx) => {
     const row = await findRow(tx, input.requestId);
     if (!row) throw new ApiError('signin_request_not_found', 'No such sign-in request.', { param: 'requestId' });
+    const code = input.approve ? randomBytes(32).toString('base64url') : undefined;
     const changed = await tx.run(
-      `UPDATE signin_requests SET status = ?, user_id = ?, decided_at = ? WHERE id = ? AND status = 'pending' AND expires_at > ?`,
-      [input.approve ? 'approved' : 'denied', input.userId, now, row.id, now],
+      `UPDATE signin_requests SET status = ?, user_id = ?, decided_at = ?, code_hash = ? WHERE id = ? AND status = 'pending' AND expires_at > ?`,
+      [input.approve ? 'approved' : 'denied', input.userId, now, code === undefined ? null : hashSecret(code), row.id, now],
     );
     if (changed === 0) {
       if (row.expires_at <= now) throw new ApiError('signin_request_expired', 'This sign-in request expired; start again from the site.');
       throw new ApiError('signin_request_decided', 'This sign-in request was already answered.');
     }
     if (input.approve) await connect(tx, input.userId, row.site_id, input.allowancePerDay ?? 0, now);
-    return toRequest({ ...row, status: input.approve ? 'approved' : 'denied', user_id: input.userId }, now);
+    return { ...toRequest({ ...row, status: input.approve ? 'approved' : 'denied', user_id: input.userId }, now), code };
   });
 }
 
-/** What the SDK learns when it polls a sign-in request with its verifier. */
-export type SignInPoll = { status: 'pending' | 'denied' | 'expired' } | { status: 'approved'; userId: string; tokens: TokenPair };
+/** What the SDK learns when it polls: where the request stands, never tokens. */
+export type SignInPoll = { status: 'pending' | 'approved' | 'denied' | 'expired' };
 
-/**
- * The SDK's side: with the PKCE verifier, learn where the request stands and, once it is
- * approved, exchange it for tokens — exactly once.
- *
- * @remarks The request must be presented by the site and origin that opened it. A wrong
- * verifier fails without revealing the status.
- * @throws {@link ApiError} `signin_request_not_found`, `invalid_code_verifier`,
- * `signin_request_used`, `origin_not_allowed`
- */
-export async function pollSignInRequest(
-  db: Database,
+/** A request presented by a page, with its PKCE verifier, checked; or the error to throw. */
+async function presented(
+  db: SqlClient,
   input: { requestId: unknown; codeVerifier: unknown; siteId: string; origin: string },
-  now = Date.now(),
-): Promise<SignInPoll> {
-  // Most polls find the request still pending: they only read. The exchange alone writes, and
-  // its conditional update from `approved` makes it happen once however many polls race.
-  const row = await findRow(db, input.requestId);
+): Promise<SecretRow> {
+  const row = isId('sir', input.requestId)
+    ? (await db.query<SecretRow>(`SELECT ${SECRET_COLUMNS} FROM signin_requests WHERE id = ?`, [input.requestId]))[0]
+    : undefined;
   if (!row || row.site_id !== input.siteId)
     throw new ApiError('signin_request_not_found', 'No such sign-in request for this site.', { param: 'requestId' });
   if (row.origin !== input.origin) throw new ApiError('origin_not_allowed', 'This sign-in request belongs to another origin.');
@@ -175,18 +196,81 @@ export async function pollSignInRequest(
   if (actual.length !== expected.length || !timingSafeEqual(actual, expected)) {
     throw new ApiError('invalid_code_verifier', 'The code verifier does not match this sign-in request.', { param: 'codeVerifier' });
   }
-  const request = toRequest(row, now);
-  const used = () => new ApiError('signin_request_used', 'This sign-in request was already exchanged for tokens.');
-  if (request.status === 'consumed') throw used();
-  const userId = row.user_id;
-  if (request.status !== 'approved' || !userId) return { status: request.status as 'pending' | 'denied' | 'expired' };
-  return db.transaction(async (tx) => {
+  return row;
+}
+
+function used(): ApiError {
+  return new ApiError('signin_request_used', 'This sign-in request was already exchanged for tokens.');
+}
+
+/**
+ * The SDK's side, while the popup is open: with the PKCE verifier, learn where the request
+ * stands. `approved` means the fan connected; the tokens then come only from
+ * {@link exchangeSignInRequest}, with the one-time code the popup hands to its opener.
+ *
+ * @remarks The request must be presented by the site and origin that opened it. A wrong
+ * verifier fails without revealing the status.
+ * @throws {@link ApiError} `signin_request_not_found`, `invalid_code_verifier`,
+ * `signin_request_used`, `origin_not_allowed`
+ */
+export async function pollSignInRequest(
+  db: SqlClient,
+  input: { requestId: unknown; codeVerifier: unknown; siteId: string; origin: string },
+  now = Date.now(),
+): Promise<SignInPoll> {
+  const row = await presented(db, input);
+  const status = toRequest(row, now).status;
+  if (status === 'consumed') throw used();
+  return { status };
+}
+
+/**
+ * Exchanges an approved request for tokens bound to the DPoP key `jkt`, exactly once: with the
+ * PKCE verifier (which only the page that opened the request holds) and the one-time code (which
+ * the platform's popup handed only to a window on the request's origin, by `postMessage`). A
+ * script elsewhere, with a forged `Origin`, may hold the verifier but never the code.
+ *
+ * @remarks A wrong code fails with `invalid_signin_code` and nothing more; the
+ * {@link MAX_SIGNIN_CODE_ATTEMPTS}th wrong code ends the request. The checks and the consumption
+ * happen in one transaction, and the consuming update is conditional, so concurrent exchanges
+ * (or a wrong code racing a right one) let at most one through.
+ * @throws {@link ApiError} `signin_request_not_found`, `invalid_code_verifier`,
+ * `signin_request_used`, `signin_request_expired`, `invalid_signin_code`, `invalid_request`
+ * (not approved yet, or denied), `origin_not_allowed`
+ */
+export async function exchangeSignInRequest(
+  db: Database,
+  input: { requestId: unknown; codeVerifier: unknown; code: unknown; siteId: string; origin: string; jkt: string },
+  now = Date.now(),
+): Promise<{ userId: string; tokens: TokenPair }> {
+  const outcome = await db.transaction(async (tx) => {
+    const row = await presented(tx, input);
+    const status = toRequest(row, now).status;
+    if (status === 'consumed') return { error: used() };
+    if (status === 'expired')
+      return { error: new ApiError('signin_request_expired', 'This sign-in request expired; start again from the site.') };
+    if (status !== 'approved' || !row.user_id || !row.code_hash) {
+      return { error: new ApiError('invalid_request', `This sign-in request is ${status}: there is nothing to exchange.`) };
+    }
+    const expected = Buffer.from(row.code_hash);
+    const actual = Buffer.from(typeof input.code === 'string' && input.code.length <= 100 ? hashSecret(input.code) : '');
+    if (actual.length !== expected.length || !timingSafeEqual(actual, expected)) {
+      const attempts = Number(row.code_attempts) + 1;
+      // The last allowed wrong code ends the request: it reads as expired from now on.
+      const expiresAt = attempts >= MAX_SIGNIN_CODE_ATTEMPTS ? Math.min(now, Number(row.expires_at)) : Number(row.expires_at);
+      await tx.run('UPDATE signin_requests SET code_attempts = ?, expires_at = ? WHERE id = ?', [attempts, expiresAt, row.id]);
+      return { error: new ApiError('invalid_signin_code', 'The sign-in code does not match this sign-in request.', { param: 'code' }) };
+    }
     const consumed = await tx.run(
       `UPDATE signin_requests SET status = 'consumed', consumed_at = ? WHERE id = ? AND status = 'approved' AND expires_at > ?`,
       [now, row.id, now],
     );
-    if (consumed === 0) throw used();
-    const tokens = await issueTokens(tx, { userId, siteId: row.site_id, origin: row.origin, familyId: newFamilyId() }, now);
-    return { status: 'approved', userId, tokens };
+    if (consumed === 0) return { error: used() };
+    const userId = row.user_id;
+    const tokens = await issueTokens(tx, { userId, siteId: row.site_id, origin: row.origin, familyId: newFamilyId(), jkt: input.jkt }, now);
+    return { userId, tokens };
   });
+  // A wrong code's count must commit, so errors are thrown only after the transaction.
+  if ('error' in outcome) throw outcome.error;
+  return outcome;
 }

@@ -5,8 +5,16 @@ import { hashSecret } from './users.js';
 
 /** How long an access token works: 15 minutes. */
 export const ACCESS_TOKEN_TTL_MS = 15 * 60 * 1000;
-/** How long a refresh token can be exchanged: 30 days. */
+/**
+ * How long a sign-in lasts, at most: 30 days from the fan's consent. Rotation never extends it
+ * (each new token's expiry is capped by its family's end); then the fan signs in again.
+ */
 export const REFRESH_TOKEN_TTL_MS = 30 * 24 * 60 * 60 * 1000;
+/**
+ * How long a refresh token waits to be used: 7 days. A sign-in left unused that long ends
+ * before its 30 days; a page in use refreshes every quarter of an hour.
+ */
+export const REFRESH_TOKEN_IDLE_MS = 7 * 24 * 60 * 60 * 1000;
 
 /** A fresh pair of tokens for one fan, site and origin. */
 export interface TokenPair {
@@ -24,12 +32,22 @@ export interface TokenGrant {
   siteId: string;
   origin: string;
   familyId: string;
+  /** The thumbprint (RFC 7638) of the DPoP key the tokens are bound to (see `dpop.ts`). */
+  jkt: string;
+  /** When the sign-in ends whatever rotation does; a new family ends {@link REFRESH_TOKEN_TTL_MS} after it starts. */
+  familyExpiresAt?: number | undefined;
 }
 
 /** Where a token is presented: the site of the publishable key and the page's origin. */
 export interface TokenContext {
   siteId: string;
   origin: string;
+}
+
+/** Where a token is presented, and the thumbprint of the key whose DPoP proof came with it. */
+export interface ProvenContext extends TokenContext {
+  /** From a proof already verified (`verifyDpopProof`) for this very request. */
+  jkt: string;
 }
 
 interface TokenRow {
@@ -41,28 +59,47 @@ interface TokenRow {
   expires_at: number;
   used_at: number | null;
   revoked_at: number | null;
+  jkt: string | null;
+  family_expires_at: number | null;
 }
 
 function invalid(message = 'The token is not valid here: sign in again.'): ApiError {
   return new ApiError('invalid_token', message);
 }
 
-async function insertToken(tx: SqlClient, kind: 'access' | 'refresh', grant: TokenGrant, now: number): Promise<string> {
-  const token = `${kind === 'access' ? 'dat' : 'drt'}_${randomBytes(32).toString('base64url')}`;
-  const ttl = kind === 'access' ? ACCESS_TOKEN_TTL_MS : REFRESH_TOKEN_TTL_MS;
-  await tx.run(
-    `INSERT INTO tokens (token_hash, kind, family_id, user_id, site_id, origin, created_at, expires_at, used_at, revoked_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)`,
-    [hashSecret(token), kind, grant.familyId, grant.userId, grant.siteId, grant.origin, now, now + ttl],
+function wrongKey(): ApiError {
+  return new ApiError(
+    'invalid_dpop_proof',
+    'The DPoP proof was made with another key than the one this token is bound to: a token works only in the browser it was issued to.',
   );
-  return token;
 }
 
-/** Issues an access and a refresh token in `grant`'s family. */
+async function insertToken(
+  tx: SqlClient,
+  kind: 'access' | 'refresh',
+  grant: TokenGrant,
+  familyExpiresAt: number,
+  now: number,
+): Promise<{ token: string; expiresAt: number }> {
+  const token = `${kind === 'access' ? 'dat' : 'drt'}_${randomBytes(32).toString('base64url')}`;
+  const expiresAt = Math.min(now + (kind === 'access' ? ACCESS_TOKEN_TTL_MS : REFRESH_TOKEN_IDLE_MS), familyExpiresAt);
+  await tx.run(
+    `INSERT INTO tokens (token_hash, kind, family_id, user_id, site_id, origin, created_at, expires_at, used_at, revoked_at, jkt, family_expires_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?)`,
+    [hashSecret(token), kind, grant.familyId, grant.userId, grant.siteId, grant.origin, now, expiresAt, grant.jkt, familyExpiresAt],
+  );
+  return { token, expiresAt };
+}
+
+/**
+ * Issues an access and a refresh token in `grant`'s family, bound to its DPoP key. Neither
+ * outlives the family; the access token's `expiresIn` says when it ends.
+ */
 export async function issueTokens(tx: SqlClient, grant: TokenGrant, now = Date.now()): Promise<TokenPair> {
-  const accessToken = await insertToken(tx, 'access', grant, now);
-  const refreshToken = await insertToken(tx, 'refresh', grant, now);
-  return { accessToken, refreshToken, expiresIn: ACCESS_TOKEN_TTL_MS / 1000 };
+  const familyExpiresAt = grant.familyExpiresAt ?? now + REFRESH_TOKEN_TTL_MS;
+  const access = await insertToken(tx, 'access', grant, familyExpiresAt, now);
+  const refresh = await insertToken(tx, 'refresh', grant, familyExpiresAt, now);
+  return { accessToken: access.token, refreshToken: refresh.token, expiresIn: Math.max(1, Math.floor((access.expiresAt - now) / 1000)) };
 }
 
 /** A new family id, one per sign-in. */
@@ -73,7 +110,7 @@ export function newFamilyId(): string {
 async function findToken(db: SqlClient, token: unknown): Promise<TokenRow | undefined> {
   if (typeof token !== 'string' || token.length > 100 || !/^d(at|rt)_[\w-]{43}$/.test(token)) return undefined;
   const rows = await db.query<TokenRow>(
-    'SELECT kind, family_id, user_id, site_id, origin, expires_at, used_at, revoked_at FROM tokens WHERE token_hash = ?',
+    'SELECT kind, family_id, user_id, site_id, origin, expires_at, used_at, revoked_at, jkt, family_expires_at FROM tokens WHERE token_hash = ?',
     [hashSecret(token)],
   );
   return rows[0];
@@ -84,17 +121,37 @@ function usable(row: TokenRow, context: TokenContext, now: number): boolean {
   return row.revoked_at === null && row.expires_at > now && row.site_id === context.siteId && row.origin === context.origin;
 }
 
+/** The grant a token row speaks for. */
+function grantOf(row: TokenRow): TokenGrant {
+  return {
+    userId: row.user_id,
+    siteId: row.site_id,
+    origin: row.origin,
+    familyId: row.family_id,
+    jkt: row.jkt ?? '',
+    familyExpiresAt: row.family_expires_at === null ? undefined : Number(row.family_expires_at),
+  };
+}
+
 /**
- * Checks an access token presented by `context`.
+ * Checks an access token presented by `context`, with a DPoP proof by `context.jkt`.
  *
  * @remarks Bound to the site and origin it was issued for: the same token from another origin
  * or with another site's key fails, as do expired and revoked ones, all with `invalid_token`.
- * @throws {@link ApiError} `invalid_token`
+ * Bound to the browser too: a proof made with any other key than the token's fails with
+ * `invalid_dpop_proof` (and a token from before DPoP, bound to no key, with `invalid_token`).
+ * @throws {@link ApiError} `invalid_token`, `invalid_dpop_proof`
  */
-export async function authenticateAccessToken(db: SqlClient, token: unknown, context: TokenContext, now = Date.now()): Promise<TokenGrant> {
+export async function authenticateAccessToken(
+  db: SqlClient,
+  token: unknown,
+  context: ProvenContext,
+  now = Date.now(),
+): Promise<TokenGrant> {
   const row = await findToken(db, token);
-  if (!row || row.kind !== 'access' || !usable(row, context, now)) throw invalid();
-  return { userId: row.user_id, siteId: row.site_id, origin: row.origin, familyId: row.family_id };
+  if (!row || row.kind !== 'access' || !usable(row, context, now) || row.jkt === null) throw invalid();
+  if (row.jkt !== context.jkt) throw wrongKey();
+  return grantOf(row);
 }
 
 /** Revokes every token of a family (sign-out, or a reused refresh token). */
@@ -112,13 +169,19 @@ export async function revokeUserSiteTokens(db: SqlClient, userId: string, siteId
  *
  * @remarks Rotation: the presented refresh token is spent. Presenting a spent one again means
  * it leaked (or a client is confused), so the whole family — every token of that sign-in — is
- * revoked, and the fan must sign in again.
- * @throws {@link ApiError} `invalid_token`
+ * revoked, and the fan must sign in again. The new pair is bound to the same DPoP key and
+ * ends with the family (30 days from the sign-in at most, {@link REFRESH_TOKEN_TTL_MS}).
+ *
+ * A refresh token presented with a proof by another key is refused without being spent and
+ * without revoking anything: whoever holds it without the key can do nothing with it, not even
+ * sign the fan out.
+ * @throws {@link ApiError} `invalid_token`, `invalid_dpop_proof`
  */
-export async function refreshTokens(db: Database, token: unknown, context: TokenContext, now = Date.now()): Promise<TokenPair> {
+export async function refreshTokens(db: Database, token: unknown, context: ProvenContext, now = Date.now()): Promise<TokenPair> {
   const outcome = await db.transaction(async (tx) => {
     const row = await findToken(tx, token);
-    if (!row || row.kind !== 'refresh' || !usable(row, context, now)) return { error: invalid() };
+    if (!row || row.kind !== 'refresh' || !usable(row, context, now) || row.jkt === null) return { error: invalid() };
+    if (row.jkt !== context.jkt) return { error: wrongKey() };
     const spent = await tx.run('UPDATE tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL', [now, hashSecret(String(token))]);
     if (spent === 0 || row.used_at !== null) {
       await revokeFamily(tx, row.family_id, now);
@@ -129,7 +192,7 @@ export async function refreshTokens(db: Database, token: unknown, context: Token
       row.site_id,
     ]);
     if (connected.length === 0) return { error: invalid('The fan disconnected this site: sign in again.') };
-    return { pair: await issueTokens(tx, { userId: row.user_id, siteId: row.site_id, origin: row.origin, familyId: row.family_id }, now) };
+    return { pair: await issueTokens(tx, grantOf(row), now) };
   });
   // The family's revocation must commit, so the error is thrown only after the transaction.
   if ('error' in outcome) throw outcome.error;

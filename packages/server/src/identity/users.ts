@@ -85,6 +85,24 @@ export interface NewUser {
  * already has an account.
  */
 export async function createUser(db: SqlClient, input: NewUser, options: { cost?: ScryptCost; now?: number } = {}): Promise<User> {
+  return insertUser(db, await prepareUser(input, options.cost), options.now);
+}
+
+/** A sign-up checked and its password hashed, not yet stored (see {@link prepareUser}). */
+export interface PreparedUser {
+  email: string;
+  passwordHash: string;
+  displayName: string;
+  roles: Role[];
+}
+
+/**
+ * Checks a sign-up's fields and hashes its password, without storing anything: what a sign-up
+ * waiting for its emailed code keeps until the code comes back.
+ *
+ * @throws {@link ApiError} `invalid_request` for a bad field.
+ */
+export async function prepareUser(input: NewUser, cost?: ScryptCost): Promise<PreparedUser> {
   const email = normalizeEmail(input.email);
   const password = checkPassword(input.password);
   const displayName = cleanText(input.displayName, { param: 'displayName', max: 60 });
@@ -92,7 +110,17 @@ export async function createUser(db: SqlClient, input: NewUser, options: { cost?
   if (roles.size === 0 || [...roles].some((r) => r !== 'fan' && r !== 'creator')) {
     throw new ApiError('invalid_request', 'roles is one or both of "fan" and "creator".', { param: 'roles' });
   }
-  const passwordHash = await hashPassword(password, options.cost);
+  return { email, passwordHash: await hashPassword(password, cost), displayName, roles: [...roles] };
+}
+
+/**
+ * Stores a prepared sign-up as an account.
+ *
+ * @throws {@link ApiError} `email_taken` when the address already has an account.
+ */
+export async function insertUser(db: SqlClient, prepared: PreparedUser, now = Date.now()): Promise<User> {
+  const { email, passwordHash, displayName } = prepared;
+  const roles = new Set(prepared.roles);
   const row: UserRow = {
     id: newId('usr'),
     email,
@@ -100,7 +128,7 @@ export async function createUser(db: SqlClient, input: NewUser, options: { cost?
     display_name: displayName,
     is_fan: roles.has('fan') ? 1 : 0,
     is_creator: roles.has('creator') ? 1 : 0,
-    created_at: options.now ?? Date.now(),
+    created_at: now,
   };
   const inserted = await db.run(`INSERT INTO users (${USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (email) DO NOTHING`, [
     row.id,

@@ -147,7 +147,9 @@ for (const kind of DATABASE_KINDS) {
       );
       const { site } = await createSite(t.db, { ownerId: creator.id, name: 'Page', origins: ['http://127.0.0.1:5173'] });
       const take = (reference: string, amount: number, fresh = true, now = Date.now()) =>
-        commits.run((tx) => consumeAllowance(tx, { reference, userId: fan.id, siteId: site.id, amount, fresh }, now));
+        commits.run((tx) =>
+          consumeAllowance(tx, { reference, userId: fan.id, siteId: site.id, recipientId: creator.id, amount, fresh }, now),
+        );
       assert.equal(await take('a-0', 1), false, 'not connected: the fan must confirm');
       await connect(t.db, fan.id, site.id, 50);
       assert.equal(await take('a-1', 30), true);

@@ -23,7 +23,10 @@ export interface SpendRequest {
   userId: string;
   /** The site the fan is spending on (its allowance applies). */
   siteId: string;
-  /** Who receives (the creator or the shop's owner): shown on the confirmation page. */
+  /**
+   * Who receives (the creator or the shop's owner): shown on the confirmation page. The
+   * allowance pays only the site's own creators; a spend to anyone else is always confirmed.
+   */
   recipientId: string;
   /** The Diamonds the fan pays: the sum of `credits`. */
   amount: number;
@@ -133,7 +136,8 @@ export async function creatorCredits(
 
 /**
  * Spends a fan's Diamonds on a site: at once when it fits in the fan's remaining allowance for
- * the site, otherwise held and answered with a confirmation the fan approves on the hosted page.
+ * the site and goes to one of the site's own creators (its owner or a listed creator), otherwise
+ * held and answered with a confirmation the fan approves on the hosted page.
  *
  * @remarks
  * Call inside a transaction (the API uses `GroupCommit.run`), after writing the flow's own row:
@@ -156,7 +160,14 @@ export async function spend(tx: SqlClient, ledger: Ledger, request: SpendRequest
   };
   const withinAllowance = await consumeAllowance(
     tx,
-    { reference: request.reference, userId: request.userId, siteId: request.siteId, amount: request.amount, fresh: request.fresh === true },
+    {
+      reference: request.reference,
+      userId: request.userId,
+      siteId: request.siteId,
+      recipientId: request.recipientId,
+      amount: request.amount,
+      fresh: request.fresh === true,
+    },
     now,
   );
   const options = { fresh: request.fresh === true };

@@ -3,8 +3,10 @@ import { after, before, describe, it } from 'node:test';
 import { newId, Wallet, WalletHistory, type SpendKind, type WalletEntry } from '@diamonds/protocol';
 import { connect } from '../identity/connections.js';
 import { createSite } from '../identity/sites.js';
+import { removeSiteCreator } from '../identity/site-creators.js';
 import { issueTokens, newFamilyId } from '../identity/tokens.js';
 import { DATABASE_KINDS, skipUnlessPostgres } from '../testing/databases.js';
+import { newDpopKey, type DpopTestKey } from '../testing/dpop.js';
 import { startMoneyHarness, TEST_PAGE_ORIGIN, type MoneyHarness, type TestFan } from '../testing/money.js';
 import { CONFIRMATION_TTL_MS, creatorCredits, decideConfirmation, expireConfirmations, registerSpendSettlement, spend } from './spends.js';
 
@@ -53,10 +55,15 @@ for (const kind of DATABASE_KINDS) {
     }
 
     /** Signs `userId` in on a site (the test site by default), as the popup sign-in would. */
-    async function signIn(userId: string, site = { id: h.site.id, origin: TEST_PAGE_ORIGIN }, allowance = 0): Promise<string> {
+    async function signIn(
+      userId: string,
+      site = { id: h.site.id, origin: TEST_PAGE_ORIGIN },
+      allowance = 0,
+      dpop: DpopTestKey = newDpopKey(),
+    ): Promise<string> {
       await connect(h.t.db, userId, site.id, allowance);
       const tokens = await h.t.db.transaction((tx) =>
-        issueTokens(tx, { userId, siteId: site.id, origin: site.origin, familyId: newFamilyId() }),
+        issueTokens(tx, { userId, siteId: site.id, origin: site.origin, familyId: newFamilyId(), jkt: dpop.jkt }),
       );
       return tokens.accessToken;
     }
@@ -95,6 +102,7 @@ for (const kind of DATABASE_KINDS) {
         earningsDiamonds: 0,
         remainingAllowance: 25,
         allowancePerDay: 25,
+        allowanceRecipients: [h.creator.id],
       });
       assert.deepEqual(await history(fan), { object: 'list', data: [], hasMore: false, nextCursor: null });
       const accounts = await h.t.db.query('SELECT id FROM accounts WHERE owner_id = ?', [fan.id]);
@@ -102,7 +110,7 @@ for (const kind of DATABASE_KINDS) {
     });
 
     it('shows balances after top-ups and spends, and the creator’s earnings less the fee', async () => {
-      const creator = await h.newCreator('Cleo');
+      const creator = await h.newCreator('Cleo', { listed: true });
       const fan = await h.fan({ allowance: 100, balance: 500, name: 'Bo' });
       await h.credit(fan.id, 250);
       const outcome = await spendNow(fan, 30, { recipientId: creator.id, description: '3 × Rose for Cleo' });
@@ -115,6 +123,7 @@ for (const kind of DATABASE_KINDS) {
         earningsDiamonds: 0,
         remainingAllowance: 70,
         allowancePerDay: 100,
+        allowanceRecipients: [h.creator.id, creator.id],
       });
       const entries = (await history(fan)).data;
       assert.deepEqual(
@@ -131,7 +140,13 @@ for (const kind of DATABASE_KINDS) {
       assert.match(gift.subjectId ?? '', /^gift_/);
 
       // The creator sees what they received (24 of 30 at a 20% fee) and who gave it.
-      const creatorFan: TestFan = { id: creator.id, displayName: creator.displayName, token: await signIn(creator.id) };
+      const dpop = newDpopKey();
+      const creatorFan: TestFan = {
+        id: creator.id,
+        displayName: creator.displayName,
+        token: await signIn(creator.id, undefined, 0, dpop),
+        dpop,
+      };
       const creatorWallet = await wallet(creatorFan);
       assert.equal(creatorWallet.earningsDiamonds, 24);
       assert.equal(creatorWallet.balanceDiamonds, 0);
@@ -143,6 +158,7 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(earned[0]!.transferId, gift.transferId);
       assert.equal(earned[0]!.description, 'Gift from Bo: 3 × Rose for Cleo');
       assert.deepEqual(await h.balances(creator.id), { wallet: 0, held: 0, earnings: 24 });
+      await removeSiteCreator(h.t.db, h.site.id, creator.id);
     });
 
     it('shows a held spend once: pending, then posted when approved', async () => {
@@ -158,6 +174,7 @@ for (const kind of DATABASE_KINDS) {
         earningsDiamonds: 0,
         remainingAllowance: 10,
         allowancePerDay: 10,
+        allowanceRecipients: [h.creator.id],
       });
       const [held, ...rest] = (await history(fan)).data;
       assert.equal(rest.length, 1);
@@ -247,7 +264,7 @@ for (const kind of DATABASE_KINDS) {
     });
 
     it('filters by kind and by account', async () => {
-      const creator = await h.newCreator('Dee');
+      const creator = await h.newCreator('Dee', { listed: true });
       const fan = await h.fan({ allowance: 1_000, balance: 100 });
       await spendNow(fan, 10, { recipientId: creator.id });
       await spendNow(fan, 20, { recipientId: creator.id, kind: 'unlock', description: 'Unlock “Secret” by Dee' });
@@ -340,7 +357,7 @@ for (const kind of DATABASE_KINDS) {
       const other = await h.newCreator('Eve');
       const created = await createSite(h.t.db, { ownerId: other.id, name: 'Eve’s page', origins: [OTHER_ORIGIN] });
       const fan = await h.fan({ allowance: 100, balance: 100 });
-      const token = await signIn(fan.id, { id: created.site.id, origin: OTHER_ORIGIN }, 100);
+      const token = await signIn(fan.id, { id: created.site.id, origin: OTHER_ORIGIN }, 100, fan.dpop);
       await spendNow(fan, 15, { recipientId: other.id, siteId: created.site.id, description: '1 × Crown for Eve' });
       await spendNow(fan, 4, { description: '2 × Rose for Ada' });
 

@@ -11,6 +11,7 @@ import {
 import type { SqlClient, SqlValue } from '../db/types.js';
 import { ApiError } from '../errors.js';
 import { findConnection, remainingAllowance } from '../identity/connections.js';
+import { allowanceRecipients } from '../identity/site-creators.js';
 
 /*
  * Balances and history are read straight from the ledger's tables, never through
@@ -43,10 +44,11 @@ async function userAccounts(db: SqlClient, userId: string): Promise<UserAccountR
  * @remarks Creates nothing: a fan without accounts has zeros.
  */
 export async function walletSummary(db: SqlClient, userId: string, siteId: string, now = Date.now()): Promise<Wallet> {
-  const [accounts, connection, remaining] = await Promise.all([
+  const [accounts, connection, remaining, recipients] = await Promise.all([
     userAccounts(db, userId),
     findConnection(db, userId, siteId),
     remainingAllowance(db, userId, siteId, now),
+    allowanceRecipients(db, siteId),
   ]);
   const wallet = accounts.find((account) => account.kind === 'wallet');
   const earnings = accounts.find((account) => account.kind === 'earnings');
@@ -57,6 +59,7 @@ export async function walletSummary(db: SqlClient, userId: string, siteId: strin
     earningsDiamonds: earnings ? earnings.balance - earnings.pending_debits : 0,
     remainingAllowance: remaining,
     allowancePerDay: connection?.allowancePerDay ?? 0,
+    allowanceRecipients: recipients as Wallet['allowanceRecipients'],
   };
 }
 

@@ -3,7 +3,7 @@ import { html } from 'hono/html';
 import { MAX_TRANSFER_DIAMONDS } from '@diamonds/protocol';
 import { ApiError, isApiError } from '../errors.js';
 import type { Database } from '../db/types.js';
-import { disconnect, listConnections, setAllowance, type Connection } from '../identity/connections.js';
+import { checkAllowance, disconnect, findConnection, listConnections, setAllowance, type Connection } from '../identity/connections.js';
 import type { Session } from '../identity/sessions.js';
 import { listCreatorContent } from '../content/content.js';
 import { createSite, listKeys, listSites, rollKey, type KeyKind, type Site, type SiteKey } from '../identity/sites.js';
@@ -11,6 +11,9 @@ import { checkSameOrigin, checkSessionToken } from './csrf.js';
 import { problemFor, readForm, text, type PagesEnv } from './forms.js';
 import { alertBox, csrfField, field, page, type FormProblem, type Html } from './layout.js';
 import { currentSession } from './session.js';
+import { creatorListingsSection, siteCreatorRoutes, siteCreatorsPart, type SiteCreatorsFormState } from './site-creators.js';
+import { creatorListings, listSiteCreatorListings, type SiteCreatorListing } from '../identity/site-creators.js';
+import { signedInRecently, stepUpUrl } from './step-up.js';
 
 /** A key to show once, right after it was made. */
 interface Revealed {
@@ -30,6 +33,8 @@ interface AccountState {
   newSite?: { name: string; origins: string };
   revealed?: Revealed;
   notice?: string;
+  /** A problem with a site's invite form (the site's creators: pages/site-creators.ts). */
+  invite?: SiteCreatorsFormState['invite'];
 }
 
 const NEW_SITE_FIELDS = { name: ['site-name', 'Site name'], origins: ['site-origins', 'Allowed origins'] } as const;
@@ -107,7 +112,7 @@ export function pasteSnippet(options: {
   ].join('\n');
 }
 
-function siteItem(site: Site, keys: SiteKey[], csrf: string, snippet: (publishableKey: string) => string): Html {
+function siteItem(site: Site, keys: SiteKey[], csrf: string, snippet: (publishableKey: string) => string, creators: Html): Html {
   const live = (kind: KeyKind) => keys.find((k) => k.kind === kind && k.revokedAt === null);
   const publishable = live('publishable');
   const secret = live('secret');
@@ -138,6 +143,7 @@ ${pasted}</textarea>
       ${csrfField(csrf)}
       <button type="submit" class="secondary">Roll secret key of ${site.name}</button>
     </form>
+    ${creators}
   </li>`;
 }
 
@@ -162,8 +168,17 @@ async function accountPage(db: Database, session: Session, platformOrigin: strin
   const connections = await listConnections(db, user.id);
   const isCreator = user.roles.includes('creator');
   const sites = isCreator
-    ? await Promise.all((await listSites(db, user.id)).map(async (site) => ({ site, keys: await listKeys(db, site.id) })))
+    ? await Promise.all(
+        (await listSites(db, user.id)).map(async (site) => ({
+          site,
+          keys: await listKeys(db, site.id),
+          listings: await listSiteCreatorListings(db, site.id),
+        })),
+      )
     : [];
+  const listedOn = isCreator ? await creatorListings(db, user.id) : [];
+  const creatorsOf = (site: Site, listings: SiteCreatorListing[]) =>
+    siteCreatorsPart(site, listings, csrf, state.invite?.siteId === site.id ? state.invite : {});
   const posts = isCreator ? (await listCreatorContent(db, user.id)).filter((post) => post.archivedAt === null) : [];
   const snippetFor = (site: Site) => (publishableKey: string) =>
     pasteSnippet({
@@ -200,7 +215,7 @@ async function accountPage(db: Database, session: Session, platformOrigin: strin
                 sites.length === 0
                   ? html`<p class="muted">You have not registered a site yet.</p>`
                   : html`<ul class="plain">
-                      ${sites.map(({ site, keys }) => siteItem(site, keys, csrf, snippetFor(site)))}
+                      ${sites.map(({ site, keys, listings }) => siteItem(site, keys, csrf, snippetFor(site), creatorsOf(site, listings)))}
                     </ul>`
               }
               <h3>Register a new site</h3>
@@ -237,7 +252,8 @@ ${state.newSite?.origins ?? ''}</textarea>
                   }
                 </div>
                 <button type="submit">Register site</button>
-              </form>`
+              </form>
+              ${creatorListingsSection(listedOn, csrf)}`
           : ''
       }`,
   );
@@ -283,7 +299,12 @@ export function accountRoutes(pages: Hono<PagesEnv>, db: Database, publicUrl: st
       return c.html(await render(c, got.session, { problem: { formId, problem: problemFor(got.error, allowanceFields(siteId)) } }), 400);
     }
     try {
-      await setAllowance(db, got.session.user.id, siteId, text(got.form, 'allowancePerDay'));
+      // Raising an allowance on an old sign-in needs the password first (pages/step-up.ts); the
+      // fan enters the new amount again after it. Lowering it never does.
+      const wanted = checkAllowance(text(got.form, 'allowancePerDay'));
+      const current = await findConnection(db, got.session.user.id, siteId);
+      if (current && wanted > current.allowancePerDay && !signedInRecently(got.session)) return c.redirect(stepUpUrl('/account'), 303);
+      await setAllowance(db, got.session.user.id, siteId, wanted);
     } catch (error) {
       if (!isApiError(error, 'invalid_request')) throw error;
       return c.html(await render(c, got.session, { problem: { formId, problem: problemFor(error, allowanceFields(siteId)) } }), 400);
@@ -336,6 +357,12 @@ export function accountRoutes(pages: Hono<PagesEnv>, db: Database, publicUrl: st
       };
       return c.html(await render(c, got.session, state), 400);
     }
+  });
+
+  siteCreatorRoutes(pages, db, {
+    signedInForm: (c) => signedInForm(c, db),
+    ownedSite: (session, siteId) => ownedSite(db, session, siteId),
+    render: (c, session, state) => render(c, session, state),
   });
 
   pages.post('/account/sites/:siteId/keys/:kind/roll', async (c) => {

@@ -4,7 +4,9 @@ import { html } from 'hono/html';
 import { ApiError, isApiError } from '../errors.js';
 import type { Database } from '../db/types.js';
 import { hitRateLimit, type RateLimitVerdict } from '../identity/rate-limit.js';
-import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, authenticate, createUser, type Role } from '../identity/users.js';
+import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, authenticate, type Role } from '../identity/users.js';
+import { finishSignUp, startSignUp, SIGNUP_TTL_MS, type PendingSignUp } from '../identity/signups.js';
+import type { Mailer } from '../mail/mailer.js';
 import { checkSameOrigin, checkSessionToken, checkSignedOutToken, signedOutToken } from './csrf.js';
 import { problemFor, readForm, safeNext, text, type PagesEnv } from './forms.js';
 import { alertBox, csrfField, field, page, type FormProblem } from './layout.js';
@@ -139,8 +141,66 @@ function checkbox(form: Record<string, string>, name: 'fan' | 'creator'): boolea
   throw new ApiError('invalid_request', `${name} is a checkbox: checked or not.`, { param: name });
 }
 
+/** Where the emailed sign-up code is entered (and where the email's link points). */
+export const SIGNUP_VERIFY_PATH = '/signup/verify';
+
+/**
+ * The page after every well-formed sign-up, whether or not the address has an account: it asks
+ * for the code and says nothing else about the address.
+ */
+function codePage(csrf: string, signupId: string, email: string, next: string, problem?: FormProblem, development = false) {
+  return page(
+    'Check your email',
+    html`<h1>Check your email</h1>
+      ${alertBox(problem)}
+      <p>
+        We sent a 6-digit code to <strong>${email}</strong>. Enter it here to finish creating your account. It works for
+        ${Math.round(SIGNUP_TTL_MS / 60_000)} minutes.
+      </p>
+      ${development ? html`<p class="muted">Development: emails are not sent; the platform prints them on its console and saves them under <code>.diamonds/mail/</code>.</p>` : ''}
+      <form method="post" action="${SIGNUP_VERIFY_PATH}" novalidate>
+        ${csrfField(csrf)}
+        <input type="hidden" name="signup" value="${signupId}" />
+        <input type="hidden" name="email" value="${email}" />
+        <input type="hidden" name="next" value="${next}" />
+        ${field({ id: 'code', name: 'code', label: 'Code', type: 'text', autocomplete: 'one-time-code', required: true, maxLength: 12, problem })}
+        <button type="submit">Create account</button>
+      </form>
+      <p>No email? Check the address, then <a href="/signup">start again</a>. Already have an account? <a href="/signin">Sign in</a></p>`,
+  );
+}
+
+/** The one email a sign-up sends: the code for a new address, a notice for a known one. */
+function signUpMail(pending: PendingSignUp, baseUrl: string, next: string) {
+  if (pending.code === undefined) {
+    const signIn = `${baseUrl}/signin`;
+    return {
+      to: pending.email,
+      subject: 'You already have a Diamonds account',
+      text: `Someone (perhaps you) tried to create a Diamonds account with this address, which already has one.\n\nSign in instead: ${signIn}\n\nIf it was not you, you can ignore this email: nothing was changed.\n`,
+      links: [signIn],
+    };
+  }
+  const link = `${baseUrl}${SIGNUP_VERIFY_PATH}?${new URLSearchParams({ signup: pending.id, code: pending.code, next }).toString()}`;
+  return {
+    to: pending.email,
+    subject: `Your Diamonds code: ${pending.code}`,
+    text: `Your code is ${pending.code}. Enter it on the sign-up page, or open this link:\n\n${link}\n\nIt works for ${Math.round(SIGNUP_TTL_MS / 60_000)} minutes. If you did not sign up, ignore this email.\n`,
+    links: [link],
+  };
+}
+
+/** What the auth pages need besides the database. */
+export interface AuthOptions {
+  mailer: Mailer;
+  /** The configured public origin; without it, links in emails use the request's (loopback) origin. */
+  publicUrl: string | undefined;
+  /** Say on the code page that emails are only printed and saved (development). */
+  development: boolean;
+}
+
 /** Adds sign-up, sign-in and sign-out to the hosted pages. */
-export function authRoutes(pages: Hono<PagesEnv>, db: Database): void {
+export function authRoutes(pages: Hono<PagesEnv>, db: Database, options: AuthOptions): void {
   pages.get('/signup', (c) => {
     const next = safeNext(c.req.query('next'));
     return c.html(signupPage(signedOutToken(c), { email: '', displayName: '', fan: false, creator: false, next }));
@@ -176,13 +236,72 @@ export function authRoutes(pages: Hono<PagesEnv>, db: Database): void {
       if (checkbox(form, 'fan')) roles.push('fan');
       if (checkbox(form, 'creator')) roles.push('creator');
       if (roles.length === 0) throw new ApiError('invalid_request', 'Choose at least one: fan or creator.', { param: 'roles' });
-      const user = await createUser(db, { email: values.email, password: text(form, 'password'), displayName: values.displayName, roles });
-      await startSession(c, db, user);
-      return c.redirect(values.next, 303);
+      // The same answer, after the same work, whether or not the address has an account.
+      const pending = await startSignUp(db, {
+        email: values.email,
+        password: text(form, 'password'),
+        displayName: values.displayName,
+        roles,
+      });
+      await options.mailer.send(signUpMail(pending, options.publicUrl ?? new URL(c.req.url).origin, values.next));
+      return c.html(codePage(csrf, pending.id, pending.email, values.next, undefined, options.development));
     } catch (error) {
-      if (!isApiError(error) || (error.code !== 'invalid_request' && error.code !== 'email_taken')) throw error;
-      return c.html(signupPage(csrf, values, problemFor(error, SIGNUP_FIELDS)), error.status as 400 | 409);
+      if (!isApiError(error, 'invalid_request')) throw error;
+      return c.html(signupPage(csrf, values, problemFor(error, SIGNUP_FIELDS)), 400);
     }
+  });
+
+  /** Finishes a sign-up: from the code form (POST) or the emailed link (GET). */
+  const verify = async (c: Context<PagesEnv>, input: { signup: string; code: string; email: string; next: string }, csrf: string) => {
+    const outcome = await finishSignUp(db, input.signup, input.code);
+    if (outcome.status === 'created') {
+      await startSession(c, db, outcome.user);
+      return c.redirect(input.next, 303);
+    }
+    if (outcome.status === 'taken') {
+      return c.html(
+        signinPage(csrf, { email: input.email, next: input.next }, { message: 'This address has an account now: sign in.' }),
+        409,
+      );
+    }
+    const problem = { message: 'That code is not right, or it expired. Check the newest email from us, or start again.', fieldId: 'code' };
+    return c.html(codePage(csrf, input.signup, input.email, input.next, problem, options.development), 400);
+  };
+
+  pages.post(SIGNUP_VERIFY_PATH, async (c) => {
+    checkSameOrigin(c);
+    const read = await readForm(c);
+    const csrf = signedOutToken(c);
+    if (!read.ok)
+      return c.html(
+        signupPage(
+          csrf,
+          { email: '', displayName: '', fan: false, creator: false, next: '/account' },
+          problemFor(read.error, SIGNUP_FIELDS),
+        ),
+        400,
+      );
+    checkSignedOutToken(c, read.form.csrf);
+    const form = read.form;
+    const limited = refusal(c, [await hitRateLimit(db, `signup-code:ip:${clientIp(c)}`, SIGNIN_LIMIT_PER_IP, SIGNIN_WINDOW_MS)], 'code');
+    const input = {
+      signup: text(form, 'signup'),
+      code: text(form, 'code'),
+      email: text(form, 'email').slice(0, 254),
+      next: safeNext(form.next),
+    };
+    if (limited !== undefined)
+      return c.html(codePage(csrf, input.signup, input.email, input.next, { message: limited }, options.development), 429);
+    return verify(c, input, csrf);
+  });
+
+  pages.get(SIGNUP_VERIFY_PATH, async (c) => {
+    const limited = refusal(c, [await hitRateLimit(db, `signup-code:ip:${clientIp(c)}`, SIGNIN_LIMIT_PER_IP, SIGNIN_WINDOW_MS)], 'code');
+    const csrf = signedOutToken(c);
+    const input = { signup: c.req.query('signup') ?? '', code: c.req.query('code') ?? '', email: '', next: safeNext(c.req.query('next')) };
+    if (limited !== undefined)
+      return c.html(codePage(csrf, input.signup, input.email, input.next, { message: limited }, options.development), 429);
+    return verify(c, input, csrf);
   });
 
   pages.get('/signin', (c) => {

@@ -6,8 +6,10 @@ import { CONFIRMATION_TTL_MS, expireConfirmations } from '../money/spends.js';
 import { DATABASE_KINDS, skipUnlessPostgres } from '../testing/databases.js';
 import { TEST_PAGE_ORIGIN, startMoneyHarness, type MoneyHarness, type TestFan } from '../testing/money.js';
 import { CLOSE_SCRIPT_PATH } from './consent.js';
+import { DECISION_DELAY_MS, GUARD_SCRIPT_PATH, GUARD_SCRIPT_SRC, decisionStamp } from './guard.js';
 import { HOSTED_CSP, HOSTED_CSP_WITH_OWN_SCRIPT } from './security-headers.js';
-import { csrfOf, type Browser } from './testing.js';
+import { STEP_UP_AFTER_MS, STEP_UP_MIN_DIAMONDS } from './step-up.js';
+import { ageSignIn, agedStamp, csrfOf, sessionOf, type Browser } from './testing.js';
 
 function assertHostedHeaders(res: Response, csp = HOSTED_CSP): void {
   assert.equal(res.headers.get('Content-Security-Policy'), csp);
@@ -47,10 +49,21 @@ for (const kind of DATABASE_KINDS) {
       return { fan, gift, id, path: `/confirm/${id}`, browser: await signedInBrowser(h, fan) };
     }
 
-    /** Posts the page's form as the browser would: its CSRF token, from the platform's own origin. */
+    /**
+     * Posts the page's form as the browser would: its CSRF token and its stamp, from the
+     * platform's own origin, once the fan has had the page for the guard's delay.
+     */
     async function decide(browser: Browser, path: string, decision: string, extra: Record<string, string> = {}): Promise<Response> {
       const csrf = csrfOf(await browser.page(path));
-      return browser.request(path, { form: { csrf, decision, ...extra }, headers: { Origin: h.server.url } });
+      const shown = await agedStamp(h.t.db, browser, `confirm:${path.slice('/confirm/'.length)}`);
+      return browser.request(path, { form: { csrf, shown, decision, ...extra }, headers: { Origin: h.server.url } });
+    }
+
+    /** The stamp in a page's form. */
+    function stampOf(body: string): string {
+      const match = /name="shown" value="([^"]+)"/.exec(body);
+      assert.ok(match?.[1], 'the form carries its stamp');
+      return match[1];
     }
 
     async function confirmationOf(fan: TestFan, id: string): Promise<Confirmation> {
@@ -76,7 +89,8 @@ for (const kind of DATABASE_KINDS) {
       const res = await browser.request(path);
       const body = await res.text();
       assert.equal(res.status, 200, body);
-      assertHostedHeaders(res);
+      // The page loads the guard script from our own origin: still no inline script.
+      assertHostedHeaders(res, HOSTED_CSP_WITH_OWN_SCRIPT);
       const text = squash(body);
       assert.match(text, /<h1>Approve 15 Diamonds\?<\/h1>/);
       assert.match(text, /<dt>Amount<\/dt> <dd><strong>15 Diamonds<\/strong><\/dd>/);
@@ -86,9 +100,25 @@ for (const kind of DATABASE_KINDS) {
       assert.match(text, new RegExp(`<code>${TEST_PAGE_ORIGIN.replaceAll('.', '\\.')}</code>`));
       assert.match(text, /Expires in (10|9) minutes/);
       assert.match(text, /<img src="\/gifts\/rose\.svg" alt="" width="96" height="96"/);
-      assert.match(text, /<button type="submit" name="decision" value="approve">Approve 15 Diamonds<\/button>/);
-      assert.match(text, /<button type="submit" name="decision" value="decline" class="secondary">Decline<\/button>/);
-      assert.doesNotMatch(body, /<script/, 'no script on the decision page');
+      // Decline first (it works at once and is where focus lands first), then Approve: disabled
+      // until the guard script turns it on, and described by the hint that says why.
+      const decline = text.indexOf('<button type="submit" name="decision" value="decline" class="secondary">Decline</button>');
+      const approve = text.indexOf(
+        '<button type="submit" name="decision" value="approve" disabled data-guard aria-describedby="guard-hint">Approve 15 Diamonds</button>',
+      );
+      assert.ok(decline > 0 && approve > decline, 'Decline, then a disabled, guarded Approve');
+      assert.doesNotMatch(text, /autofocus/);
+      assert.match(
+        text,
+        /<p id="guard-hint" class="guard-hint" data-ready="Approve is ready\."> Approve turns on once this window has been in front for a second/,
+      );
+      assert.match(text, /<noscript> <p class="alert"> To approve a payment here, turn on JavaScript/);
+      assert.deepEqual(
+        [...body.matchAll(/<script\b[^>]*>/g)].map((m) => m[0]),
+        [`<script src="${GUARD_SCRIPT_SRC}" defer>`],
+        'only the guard script',
+      );
+      assert.match(stampOf(body), /^\d+\.[\w-]{43}$/);
       // Large amounts are formatted.
       const rich = await h.fan({ allowance: 0, balance: 20_000 });
       const castle = await sendOk(h, rich, { creatorId: h.creator.id, giftId: 'diamond-castle' }, 202);
@@ -205,6 +235,147 @@ for (const kind of DATABASE_KINDS) {
       assert.deepEqual(await snapshot(h, fan.id, h.creator.id), before);
       assert.equal((await confirmationOf(fan, id)).status, 'pending');
       await decide(browser, path, 'decline');
+    });
+
+    it('refuses an approval posted sooner than the delay after the page, or without a good stamp; declining is never held', async () => {
+      const { fan, id, path, browser } = await heldGift();
+      const before = await snapshot(h, fan.id, h.creator.id);
+      const transfers = await h.transferCount();
+      const body = await browser.page(path);
+      const csrf = csrfOf(body);
+      const post = (fields: Record<string, string>) =>
+        browser.request(path, { form: { csrf, ...fields }, headers: { Origin: h.server.url } });
+
+      // Straight after the page: refused, the page again with the reason, nothing charged.
+      const early = await post({ shown: stampOf(body), decision: 'approve' });
+      const earlyBody = await early.text();
+      assert.equal(early.status, 400, earlyBody);
+      assertHostedHeaders(early, HOSTED_CSP_WITH_OWN_SCRIPT);
+      assert.match(
+        squash(earlyBody),
+        /role="alert"[^>]*><p>That was too quick: Approve works only once this page has been in front for a second/,
+      );
+      assert.match(earlyBody, /Approve 15 Diamonds<\/button>/, 'the page, to approve again');
+
+      // No stamp, a malformed one, one for another confirmation or another session, one from the future.
+      const session = await sessionOf(h.t.db, browser);
+      const old = Date.now() - DECISION_DELAY_MS;
+      const other = await signedInBrowser(h, fan);
+      const otherSession = await sessionOf(h.t.db, other);
+      for (const shown of [
+        undefined,
+        '',
+        'yesterday',
+        `${old}.${'A'.repeat(43)}`,
+        decisionStamp(session, 'confirm:cnf_00000000000000000000000000', old),
+        decisionStamp(session, `consent:${id}`, old),
+        decisionStamp(otherSession, `confirm:${id}`, old),
+        decisionStamp(session, `confirm:${id}`, Date.now() + 60_000),
+      ]) {
+        const res = await post(shown === undefined ? { decision: 'approve' } : { shown, decision: 'approve' });
+        const text = await res.text();
+        assert.equal(res.status, 400, `${shown}: ${text}`);
+        assert.match(text, /This form is out of date, so nothing was charged/, String(shown));
+      }
+      assert.deepEqual(await snapshot(h, fan.id, h.creator.id), before);
+      assert.equal(await h.transferCount(), transfers);
+      assert.equal((await confirmationOf(fan, id)).status, 'pending');
+
+      // The page's own stamp, once the delay has passed: approved.
+      const page = await browser.page(path);
+      await new Promise((resolve) => setTimeout(resolve, DECISION_DELAY_MS));
+      const approved = await post({ shown: stampOf(page), decision: 'approve' });
+      assert.equal(approved.status, 200, await approved.text());
+      assert.equal((await confirmationOf(fan, id)).status, 'approved');
+
+      // Decline needs no stamp and no wait: it moves nothing.
+      const second = await heldGift();
+      const declineCsrf = csrfOf(await second.browser.page(second.path));
+      const declined = await second.browser.request(second.path, {
+        form: { csrf: declineCsrf, decision: 'decline' },
+        headers: { Origin: h.server.url },
+      });
+      assert.equal(declined.status, 200);
+      assert.equal((await confirmationOf(second.fan, second.id)).status, 'declined');
+    });
+
+    it('serves the guard script from our origin, cached by its versioned URL', async () => {
+      const res = await httpBrowser(h).request(GUARD_SCRIPT_SRC);
+      const script = await res.text();
+      assert.equal(res.status, 200);
+      assert.match(res.headers.get('Content-Type') ?? '', /^text\/javascript/);
+      assert.equal(res.headers.get('X-Content-Type-Options'), 'nosniff');
+      assert.equal(res.headers.get('Cache-Control'), 'public, max-age=31536000, immutable');
+      assert.ok(GUARD_SCRIPT_SRC.startsWith(`${GUARD_SCRIPT_PATH}?v=`));
+      assert.match(script, new RegExp(`const DELAY_MS = ${DECISION_DELAY_MS};`));
+    });
+
+    describe('a large spend on an old sign-in needs the password again', () => {
+      /** A fan with `amount` Diamonds held for a gift (crowns of 1,000, or roses of 5), signed in `ageMs` ago. */
+      async function held(amount: number, ageMs: number) {
+        const fan = await h.fan({ allowance: 0, balance: amount });
+        const gift =
+          amount >= 1000
+            ? await sendOk(h, fan, { creatorId: h.creator.id, giftId: 'crown', quantity: amount / 1000 }, 202)
+            : await sendOk(h, fan, { creatorId: h.creator.id, giftId: 'rose', quantity: amount / 5 }, 202);
+        const browser = await signedInBrowser(h, fan);
+        await ageSignIn(h.t.db, browser, ageMs);
+        const id = gift.confirmation!.id;
+        return { fan, id, path: `/confirm/${id}`, browser };
+      }
+
+      it(`asks at ${STEP_UP_MIN_DIAMONDS} Diamonds after ${STEP_UP_AFTER_MS / 60_000} minutes, and approves after the password`, async () => {
+        const { fan, id, path, browser } = await held(STEP_UP_MIN_DIAMONDS, STEP_UP_AFTER_MS + 1000);
+        const before = await snapshot(h, fan.id, h.creator.id);
+        const body = squash(await browser.page(path));
+        assert.match(body, /<h1>Approve 1,000 Diamonds\?<\/h1>/, 'the fan sees what they would approve');
+        assert.doesNotMatch(body, /value="approve"/, 'no Approve button');
+        assert.match(body, new RegExp(`<a class="button" href="/signin/again\\?next=${encodeURIComponent(path)}"`));
+        assert.match(body, /A payment of 1,000 Diamonds or more needs your password when you signed in more than 15 minutes ago/);
+        assert.match(body, /value="decline" class="secondary">Decline</, 'declining needs no password');
+
+        // The approval posted anyway (an old form, a forged one): sent to the password page, nothing moves.
+        const posted = await decide(browser, path, 'approve');
+        assert.equal(posted.status, 303);
+        assert.equal(posted.headers.get('Location'), `/signin/again?next=${encodeURIComponent(path)}`);
+        assert.deepEqual(await snapshot(h, fan.id, h.creator.id), before);
+
+        // The password page names why, refuses a wrong password, and goes back after the right one.
+        const again = await browser.page(`/signin/again?next=${encodeURIComponent(path)}`);
+        assert.match(again, /You are about to approve a payment of 1,000 Diamonds or more/);
+        const csrf = csrfOf(again);
+        const oldCookie = browser.jar.get('diamonds_session');
+        const wrong = await browser.request('/signin/again', {
+          form: { csrf, next: path, password: 'not my password' },
+          headers: { Origin: h.server.url },
+        });
+        assert.equal(wrong.status, 401);
+        assert.match(await wrong.text(), /That password is not right/);
+        const right = await browser.request('/signin/again', {
+          form: { csrf, next: path, password: 'a long password' },
+          headers: { Origin: h.server.url },
+        });
+        assert.equal(right.status, 303);
+        assert.equal(right.headers.get('Location'), path);
+        assert.notEqual(browser.jar.get('diamonds_session'), oldCookie, 'a new session');
+        assert.match(await browser.page(path), /value="approve" disabled data-guard/);
+        const approved = await decide(browser, path, 'approve');
+        assert.equal(approved.status, 200, await approved.text());
+        assert.equal((await confirmationOf(fan, id)).status, 'approved');
+      });
+
+      it('does not ask below the threshold, nor on a recent sign-in', async () => {
+        for (const [amount, ageMs] of [
+          [STEP_UP_MIN_DIAMONDS - 5, STEP_UP_AFTER_MS * 100],
+          [STEP_UP_MIN_DIAMONDS, STEP_UP_AFTER_MS - 60_000],
+        ] as const) {
+          const { fan, id, path, browser } = await held(amount, ageMs);
+          assert.match(await browser.page(path), /value="approve" disabled data-guard/, `${amount} after ${ageMs} ms`);
+          const approved = await decide(browser, path, 'approve');
+          assert.equal(approved.status, 200, await approved.text());
+          assert.equal((await confirmationOf(fan, id)).status, 'approved');
+        }
+      });
     });
   });
 }

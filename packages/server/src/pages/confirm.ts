@@ -5,15 +5,18 @@ import type { AppContext } from '../app.js';
 import { isApiError } from '../errors.js';
 import { giftTypeOfGift } from '../gifts/gifts.js';
 import { findSite, type Site } from '../identity/sites.js';
+import { isSiteCreator } from '../identity/site-creators.js';
 import { findUser } from '../identity/users.js';
 import type { Session } from '../identity/sessions.js';
 import { decideConfirmation, findConfirmation, type ConfirmationRecord } from '../money/spends.js';
 import { CLOSE_SCRIPT_PATH } from './consent.js';
 import { checkSameOrigin, checkSessionToken } from './csrf.js';
 import { readForm, text, type PagesEnv } from './forms.js';
-import { csrfField, errorPage, page, type Html } from './layout.js';
+import { STAMP_FIELD, checkDecisionStamp, guardHint, guardedButton, stampField } from './guard.js';
+import { alertBox, csrfField, errorPage, page, type FormProblem, type Html } from './layout.js';
 import { HOSTED_CSP_WITH_OWN_SCRIPT } from './security-headers.js';
 import { currentSession } from './session.js';
+import { STEP_UP_AFTER_MS, STEP_UP_MIN_DIAMONDS, signedInRecently, stepUpUrl } from './step-up.js';
 
 /*
  * The hosted confirmation page: where a fan approves or declines a spend beyond the allowance
@@ -21,8 +24,12 @@ import { currentSession } from './session.js';
  * nobody: `frame-ancestors 'none'`); the page shows the amount, the recipient and the site as
  * the server holds them, never anything the embedding page said. Only the signed-in fan the
  * spend belongs to can see it, and the decision is a CSRF-checked, same-origin form post, so
- * the embedding page can neither read nor press the buttons. The SDK learns the outcome from
- * `GET /v1/confirmations/{id}`.
+ * the embedding page can neither read nor press the buttons. Nor can it trick the fan into
+ * pressing Approve with a click or key meant for itself: Approve is guarded (pages/guard.ts:
+ * inert until the page has been in front for a second, never first in the focus order, and the
+ * server refuses an approval posted sooner than that after it rendered the page), and a spend of
+ * 1,000 Diamonds or more needs a sign-in of the last 15 minutes (pages/step-up.ts). The SDK
+ * learns the outcome from `GET /v1/confirmations/{id}`.
  */
 
 /** Where the confirmation page of `id` lives. */
@@ -54,8 +61,52 @@ interface ConfirmView {
   site: Site | undefined;
   /** The catalog id of a gift, for its art. */
   giftType: string | undefined;
+  /** Whether the recipient is one of the site's own creators (whom its allowance pays). */
+  recipientListed: boolean;
   session: Session;
   now: number;
+  /** Why the last approval was refused (posted too soon), shown before the buttons. */
+  problem?: FormProblem;
+}
+
+/** What the signed stamp of a confirmation's form is about. */
+function stampSubject(record: ConfirmationRecord): string {
+  return `confirm:${record.id}`;
+}
+
+/** Whether approving `record` first needs the password again (see pages/step-up.ts). */
+function needsStepUp(record: ConfirmationRecord, session: Session, now: number): boolean {
+  return record.amount >= STEP_UP_MIN_DIAMONDS && !signedInRecently(session, now);
+}
+
+/**
+ * The decision form: Decline first (it moves nothing, so it works at once and is where focus
+ * lands first), then the guarded Approve; or, when approving needs the password again, a link
+ * to the step-up page in Approve's place.
+ */
+function decisionForm(view: ConfirmView, amount: string): Html {
+  const { record, session, now } = view;
+  const stepUp = needsStepUp(record, session, now);
+  return html`${alertBox(view.problem)}
+    <form method="post" action="${confirmationPath(record.id)}" class="decision">
+      ${csrfField(session.csrfToken)} ${stampField(session, stampSubject(record), now)}
+      <button type="submit" name="decision" value="decline" class="secondary">Decline</button>
+      ${
+        stepUp
+          ? html`<a class="button" href="${stepUpUrl(confirmationPath(record.id))}" aria-describedby="guard-hint"
+              >Enter your password to approve</a
+            >`
+          : guardedButton({ name: 'decision', value: 'approve', label: `Approve ${amount}` })
+      }
+    </form>
+    ${
+      stepUp
+        ? html`<p id="guard-hint" class="guard-hint">
+            A payment of ${formatDiamonds(STEP_UP_MIN_DIAMONDS)} or more needs your password when you signed in more than
+            ${Math.round(STEP_UP_AFTER_MS / 60_000)} minutes ago.
+          </p>`
+        : guardHint('Approve', 'approve a payment', 'Decline')
+    }`;
 }
 
 function confirmPage(view: ConfirmView): Html {
@@ -70,6 +121,15 @@ function confirmPage(view: ConfirmView): Html {
         <strong>${siteName}</strong> asks you to approve a payment beyond the daily allowance you gave it. Only approve if you just asked
         for this on that site.
       </p>
+      ${
+        view.recipientListed || !site
+          ? ''
+          : html`<p class="notice">
+              <strong>${recipientName}</strong> is not one of <strong>${site.name}</strong>’s creators. The daily allowance you gave
+              ${site.name} pays only its own creators, so a payment to anyone else always needs your approval. Only approve if you meant to
+              pay ${recipientName}.
+            </p>`
+      }
       <dl>
         <dt>Amount</dt>
         <dd><strong>${amount}</strong></dd>
@@ -88,11 +148,7 @@ function confirmPage(view: ConfirmView): Html {
         </dd>
       </dl>
       <p class="muted">Signed in as <strong>${session.user.displayName}</strong> (${session.user.email}).</p>
-      <form method="post" action="${confirmationPath(record.id)}">
-        ${csrfField(session.csrfToken)}
-        <button type="submit" name="decision" value="approve">Approve ${amount}</button>
-        <button type="submit" name="decision" value="decline" class="secondary">Decline</button>
-      </form>`,
+      ${decisionForm(view, amount)}`,
   );
 }
 
@@ -152,6 +208,36 @@ async function recipientNameOf(context: AppContext, record: ConfirmationRecord):
   return (await findUser(context.db, record.recipientId))?.displayName ?? 'a former member';
 }
 
+/** The confirmation page of `record`, with the problem of a refused approval if there is one. */
+async function renderConfirmation(
+  c: Context<PagesEnv>,
+  context: AppContext,
+  session: Session,
+  found: ConfirmationRecord,
+  problem?: FormProblem,
+): Promise<Response> {
+  const [recipientName, site, giftType, recipientListed] = await Promise.all([
+    recipientNameOf(context, found),
+    findSite(context.db, found.siteId),
+    found.kind === 'gift' ? giftTypeOfGift(context.db, found.subjectId) : Promise.resolve(undefined),
+    isSiteCreator(context.db, found.siteId, found.recipientId),
+  ]);
+  // The page loads the guard script (pages/guard.ts), from our own origin only.
+  c.header('Content-Security-Policy', HOSTED_CSP_WITH_OWN_SCRIPT);
+  const view: ConfirmView = { record: found, recipientName, site, giftType, recipientListed, session, now: Date.now() };
+  if (problem) view.problem = problem;
+  return c.html(confirmPage(view), problem ? 400 : 200);
+}
+
+/** Why an approval was refused before anything moved: too soon after the page showed, or a stale form. */
+const TOO_SOON: FormProblem = {
+  message:
+    'That was too quick: Approve works only once this page has been in front for a second, so that a click meant for another page cannot approve. Nothing was charged. Check the details, then approve again.',
+};
+const STALE_FORM: FormProblem = {
+  message: 'This form is out of date, so nothing was charged. Check the details, then approve again.',
+};
+
 /** Adds the hosted confirmation page (`/confirm/{id}`) to the hosted pages. */
 export function confirmationRoutes(pages: Hono<PagesEnv>, context: AppContext): void {
   pages.get('/confirm/:id', async (c) => {
@@ -160,12 +246,7 @@ export function confirmationRoutes(pages: Hono<PagesEnv>, context: AppContext): 
     if (!session) return c.redirect(`/signin?next=${encodeURIComponent(confirmationPath(id))}`, 303);
     const found = await ownConfirmation(c, context, session, id);
     if (found instanceof Response) return found;
-    const [recipientName, site, giftType] = await Promise.all([
-      recipientNameOf(context, found),
-      findSite(context.db, found.siteId),
-      found.kind === 'gift' ? giftTypeOfGift(context.db, found.subjectId) : Promise.resolve(undefined),
-    ]);
-    return c.html(confirmPage({ record: found, recipientName, site, giftType, session, now: Date.now() }));
+    return renderConfirmation(c, context, session, found);
   });
 
   pages.post('/confirm/:id', async (c) => {
@@ -182,6 +263,13 @@ export function confirmationRoutes(pages: Hono<PagesEnv>, context: AppContext): 
     }
     const found = await ownConfirmation(c, context, session, id);
     if (found instanceof Response) return found;
+    if (decision === 'approve') {
+      // The server's own clock behind the guard script: no approval sooner than the delay after
+      // the page was rendered, and only from a page we rendered for this session.
+      const stamp = checkDecisionStamp(session, stampSubject(found), text(read.form, STAMP_FIELD));
+      if (stamp !== 'ok') return renderConfirmation(c, context, session, found, stamp === 'early' ? TOO_SOON : STALE_FORM);
+      if (needsStepUp(found, session, Date.now())) return c.redirect(stepUpUrl(confirmationPath(found.id)), 303);
+    }
     let decided: ConfirmationRecord;
     try {
       decided = await context.commits.run((tx) =>

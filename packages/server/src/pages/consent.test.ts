@@ -5,13 +5,22 @@ import type { Hono } from 'hono';
 import { createApp } from '../app.js';
 import { Ledger } from '../ledger/ledger.js';
 import { findConnection } from '../identity/connections.js';
-import { SIGNIN_REQUEST_TTL_MS, createSignInRequest, getSignInRequest, pkceChallenge, pollSignInRequest } from '../identity/signin.js';
+import {
+  SIGNIN_REQUEST_TTL_MS,
+  createSignInRequest,
+  exchangeSignInRequest,
+  getSignInRequest,
+  pkceChallenge,
+  pollSignInRequest,
+} from '../identity/signin.js';
 import { createSite, type Site } from '../identity/sites.js';
 import { createUser, type User } from '../identity/users.js';
 import { DATABASE_KINDS, createTestDatabase, skipUnlessPostgres, type TestDatabase } from '../testing/databases.js';
 import { CLOSE_SCRIPT_PATH } from './consent.js';
+import { GUARD_SCRIPT_SRC } from './guard.js';
 import { HOSTED_CSP, HOSTED_CSP_WITH_OWN_SCRIPT, isPopupPage } from './security-headers.js';
-import { Browser, PASSWORD, csrfOf, unescapeHtml } from './testing.js';
+import { STEP_UP_AFTER_MS } from './step-up.js';
+import { Browser, PASSWORD, ageSignIn, agedStamp, csrfOf, unescapeHtml } from './testing.js';
 
 /** Cheap scrypt for users made directly. */
 const cost = { N: 2 ** 10, r: 8, p: 1 };
@@ -92,10 +101,14 @@ for (const kind of DATABASE_KINDS) {
 
     const url = (id: string) => `/signin/authorize?request=${id}`;
 
-    /** Posts the consent form, with the page's CSRF token, overriding fields as given. */
+    /**
+     * Posts the consent form, with the page's CSRF token and its stamp (as the fan's form holds
+     * it once the guard's delay has passed), overriding fields as given.
+     */
     async function answer(b: Browser, id: string, fields: Record<string, string>): Promise<Response> {
       const csrf = csrfOf(await b.page(url(id)));
-      return b.request('/signin/authorize', { form: { csrf, request: id, ...fields } });
+      const shown = await agedStamp(t.db, b, `consent:${id}`);
+      return b.request('/signin/authorize', { form: { csrf, shown, request: id, ...fields } });
     }
 
     before(async () => {
@@ -138,7 +151,8 @@ for (const kind of DATABASE_KINDS) {
       const res = await b.request(url(id));
       const body = await res.text();
       assert.equal(res.status, 200, body);
-      assertSecurityHeaders(res, 'the consent screen');
+      // The page loads the guard script from our own origin: still no inline script.
+      assertSecurityHeaders(res, 'the consent screen', HOSTED_CSP_WITH_OWN_SCRIPT);
       assert.equal(res.headers.get('Cache-Control'), 'no-store');
       assert.match(body, /<title>Connect Ada &lt;Shop&gt;\? · Diamonds<\/title>/);
       assert.match(body, /<h1>Connect Ada &lt;Shop&gt;\?<\/h1>/);
@@ -162,10 +176,25 @@ for (const kind of DATABASE_KINDS) {
       assert.match(body, /1,000 Diamonds a day/);
       assert.match(body, /<label for="allowance-custom">/);
       assert.match(body, /name="allowanceCustom"/);
-      assert.match(body, /<button type="submit" name="decision" value="approve">Connect<\/button>/);
-      assert.match(body, /<button type="submit" name="decision" value="deny" class="secondary">Cancel<\/button>/);
+      // Cancel first (it works at once, and is where focus lands among the two), then Connect:
+      // disabled until the guard script turns it on. The form's default button is a disabled
+      // one, so Enter in the amount field submits nothing.
+      const buttons = [...body.matchAll(/<button\b[^>]*>[^<]*<\/button>/g)].map((m) => m[0].replace(/\s+/g, ' '));
+      assert.deepEqual(buttons, [
+        '<button type="submit" class="secondary">Not you? Sign out</button>',
+        '<button type="submit" disabled hidden aria-hidden="true" tabindex="-1"></button>',
+        '<button type="submit" name="decision" value="deny" class="secondary">Cancel</button>',
+        '<button type="submit" name="decision" value="approve" disabled data-guard aria-describedby="guard-hint">Connect</button>',
+      ]);
+      assert.match(body, /id="guard-hint"[^>]*>\s*Connect turns on once this window has been in front for a second/);
       assert.match(body, new RegExp(`name="request" value="${id}"`));
-      assert.doesNotMatch(body, /<script/, 'no script on the consent screen');
+      assert.match(body, /name="shown" value="\d+\.[\w-]{43}"/);
+      assert.deepEqual(
+        [...body.matchAll(/<script\b[^>]*>/g)].map((m) => m[0]),
+        [`<script src="${GUARD_SCRIPT_SRC}" defer>`],
+        'only the guard script',
+      );
+      assert.doesNotMatch(body, /asks for your password|will ask for your password/, 'a fresh sign-in');
     });
 
     it('approves with 200: the connection is stored and the SDK gets tokens', async () => {
@@ -186,7 +215,20 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(request.userId, user.id);
       const poll = await pollSignInRequest(t.db, { requestId: id, codeVerifier: verifier, siteId: site.id, origin: ORIGIN });
       assert.equal(poll.status, 'approved');
-      assert.ok(poll.status === 'approved' && poll.userId === user.id && poll.tokens.accessToken);
+      // The done page hands the one-time code to its opener, at the request's origin only.
+      const done = /<div id="signin-done" data-request="([^"]+)" data-code="([^"]+)" data-origin="([^"]+)">/.exec(body);
+      assert.ok(done, 'the done page carries the request, its code and the origin to post to');
+      assert.equal(done[1], id);
+      assert.equal(unescapeHtml(done[3]!), ORIGIN);
+      const exchanged = await exchangeSignInRequest(t.db, {
+        requestId: id,
+        codeVerifier: verifier,
+        code: unescapeHtml(done[2]!),
+        siteId: site.id,
+        origin: ORIGIN,
+        jkt: 'jkt',
+      });
+      assert.equal(exchanged.userId, user.id);
       // Exchanged: the consent screen now says it was answered.
       await assertErrorPage(await b.request(url(id)), 409, /already answered/);
     });
@@ -223,9 +265,10 @@ for (const kind of DATABASE_KINDS) {
       const { id } = await newRequest();
       const { b, user } = await signedIn();
       const csrf = csrfOf(await b.page(url(id)));
-      const first = await b.request('/signin/authorize', { form: { csrf, request: id, decision: 'approve', allowance: '50' } });
+      const shown = await agedStamp(t.db, b, `consent:${id}`);
+      const first = await b.request('/signin/authorize', { form: { csrf, shown, request: id, decision: 'approve', allowance: '50' } });
       assert.equal(first.status, 200);
-      const second = await b.request('/signin/authorize', { form: { csrf, request: id, decision: 'approve', allowance: '1000' } });
+      const second = await b.request('/signin/authorize', { form: { csrf, shown, request: id, decision: 'approve', allowance: '1000' } });
       await assertErrorPage(second, 409, /already answered/);
       const third = await b.request('/signin/authorize', { form: { csrf, request: id, decision: 'deny' } });
       assert.equal(third.status, 409);
@@ -324,7 +367,7 @@ for (const kind of DATABASE_KINDS) {
           assert.match(tag ?? '', /aria-invalid="true"/, what);
           assert.match(tag ?? '', /aria-describedby="[^"]*allowance-(custom-)?error/, what);
         }
-        assertSecurityHeaders(res, what);
+        assertSecurityHeaders(res, what, HOSTED_CSP_WITH_OWN_SCRIPT);
       }
       // The choice is kept.
       const kept = await (await answer(b, id, { decision: 'approve', allowance: 'custom', allowanceCustom: 'ten' })).text();
@@ -345,6 +388,93 @@ for (const kind of DATABASE_KINDS) {
       }
       assert.equal((await getSignInRequest(t.db, id)).status, 'pending');
       assert.equal(await findConnection(t.db, user.id, site.id), undefined);
+    });
+
+    it('refuses Connect posted sooner than the delay after the page, or without a good stamp; Cancel is never held', async () => {
+      const { id } = await newRequest();
+      const { b, user } = await signedIn();
+      const body = await b.page(url(id));
+      const csrf = csrfOf(body);
+      const stamp = /name="shown" value="([^"]+)"/.exec(body)?.[1] ?? '';
+      for (const [shown, message] of [
+        [stamp, /That was too quick: Connect works only once this page has been in front for a second/],
+        ['', /This form is out of date, so nothing was connected/],
+        [await agedStamp(t.db, b, `consent:${(await newRequest()).id}`), /This form is out of date/],
+        [await agedStamp(t.db, b, `confirm:${id}`), /This form is out of date/],
+      ] as const) {
+        const res = await b.request('/signin/authorize', { form: { csrf, shown, request: id, decision: 'approve', allowance: '50' } });
+        const text = await res.text();
+        assert.equal(res.status, 400, text);
+        assert.match(text, message);
+        assert.match(text, /value="approve" disabled data-guard/, 'the form again');
+        assertSecurityHeaders(res, 'the refused Connect', HOSTED_CSP_WITH_OWN_SCRIPT);
+      }
+      assert.equal((await getSignInRequest(t.db, id)).status, 'pending');
+      assert.equal(await findConnection(t.db, user.id, site.id), undefined);
+      // Cancel right away, without a stamp: it connects nothing, so nothing holds it back.
+      const cancelled = await b.request('/signin/authorize', { form: { csrf, request: id, decision: 'deny' } });
+      assert.equal(cancelled.status, 200);
+      assert.equal((await getSignInRequest(t.db, id)).status, 'denied');
+    });
+
+    it(`asks for the password before allowing more than now on a sign-in older than ${STEP_UP_AFTER_MS / 60_000} minutes`, async () => {
+      const { b, user } = await signedIn();
+      const first = await newRequest();
+      assert.equal((await answer(b, first.id, { decision: 'approve', allowance: '50', allowanceCustom: '' })).status, 200);
+      await ageSignIn(t.db, b, STEP_UP_AFTER_MS + 1000);
+
+      // The screen says so up front.
+      const { id } = await newRequest();
+      assert.match(
+        (await b.page(url(id))).replace(/\s+/g, ' '),
+        /You signed in more than 15 minutes ago: allowing more than 50 Diamonds a day will ask for your password first/,
+      );
+      // More than 50: the password page, and nothing stored.
+      for (const fields of [
+        { allowance: '200', allowanceCustom: '' },
+        { allowance: 'custom', allowanceCustom: '51' },
+      ]) {
+        const res = await answer(b, id, { decision: 'approve', ...fields });
+        assert.equal(res.status, 303, JSON.stringify(fields));
+        assert.equal(res.headers.get('Location'), `/signin/again?next=${encodeURIComponent(url(id))}`);
+      }
+      assert.equal((await getSignInRequest(t.db, id)).status, 'pending');
+      assert.equal((await findConnection(t.db, user.id, site.id))?.allowancePerDay, 50);
+      // The same or less needs no password.
+      assert.equal((await answer(b, id, { decision: 'approve', allowance: '50', allowanceCustom: '' })).status, 200);
+      const lower = await newRequest();
+      assert.equal((await answer(b, lower.id, { decision: 'approve', allowance: '0', allowanceCustom: '' })).status, 200);
+      assert.equal((await findConnection(t.db, user.id, site.id))?.allowancePerDay, 0);
+
+      // After the password, the fan chooses again and connects with more.
+      const raise = await newRequest();
+      const next = url(raise.id);
+      const csrf = csrfOf(await b.page(`/signin/again?next=${encodeURIComponent(next)}`));
+      const again = await b.request('/signin/again', { form: { csrf, next, password: PASSWORD } });
+      assert.equal(again.status, 303);
+      assert.equal(again.headers.get('Location'), next);
+      assert.doesNotMatch(await b.page(next), /will ask for your password/);
+      assert.equal((await answer(b, raise.id, { decision: 'approve', allowance: '1000', allowanceCustom: '' })).status, 200);
+      assert.equal((await findConnection(t.db, user.id, site.id))?.allowancePerDay, 1000);
+
+      // A new site, on an old sign-in: any allowance above 0 asks; 0 does not.
+      await ageSignIn(t.db, b, STEP_UP_AFTER_MS + 1000);
+      const creator = await createUser(
+        t.db,
+        { email: `maker${++userCounter}@example.com`, password: PASSWORD, displayName: 'M', roles: ['creator'] },
+        { cost },
+      );
+      const other = (await createSite(t.db, { ownerId: creator.id, name: 'Other', origins: [ORIGIN] })).site;
+      const verifier = randomBytes(32).toString('base64url');
+      const request = await createSignInRequest(t.db, {
+        site: other,
+        origin: ORIGIN,
+        codeChallenge: pkceChallenge(verifier),
+        codeChallengeMethod: 'S256',
+      });
+      assert.equal((await answer(b, request.id, { decision: 'approve', allowance: '50', allowanceCustom: '' })).status, 303);
+      assert.equal((await answer(b, request.id, { decision: 'approve', allowance: '0', allowanceCustom: '' })).status, 200);
+      assert.equal((await findConnection(t.db, user.id, other.id))?.allowancePerDay, 0);
     });
 
     it('"not you? sign out" signs out and comes back to the request after signing in', async () => {
@@ -369,7 +499,14 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(res.status, 200);
       assert.match(res.headers.get('Content-Type') ?? '', /^text\/javascript/);
       assertSecurityHeaders(res, 'close.js', HOSTED_CSP, CLOSE_SCRIPT_PATH);
-      assert.match(await res.text(), /window\.close\(\)/);
+      const script = await res.text();
+      assert.match(script, /window\.close\(\)/);
+      // The code goes to the opener at the request's origin, never to any origin.
+      assert.match(
+        script,
+        /window\.opener\.postMessage\(\{ type: 'diamonds:signin', request: data\.request, code: data\.code \}, data\.origin\)/,
+      );
+      assert.doesNotMatch(script, /'\*'|"\*"/);
     });
   });
 }

@@ -9,28 +9,51 @@ import { decideSignInRequest, getSignInRequest, type SignInRequest } from '../id
 import { findSite, type Site } from '../identity/sites.js';
 import { checkSameOrigin, checkSessionToken } from './csrf.js';
 import { readForm, text, type PagesEnv } from './forms.js';
+import { STAMP_FIELD, checkDecisionStamp, guardHint, guardedButton, noImplicitSubmit, stampField } from './guard.js';
 import { alertBox, csrfField, errorPage, page, type FormProblem, type Html } from './layout.js';
 import { HOSTED_CSP_WITH_OWN_SCRIPT } from './security-headers.js';
 import { currentSession, endSession } from './session.js';
+import { STEP_UP_AFTER_MS, signedInRecently, stepUpUrl } from './step-up.js';
 
 /*
  * The consent screen of the popup sign-in. The SDK on a creator's page opens
  * `/signin/authorize?request=sir_…` in a popup on the platform's origin; the fan signs in (if
  * needed), sees which site and which exact origin asks, picks a daily allowance and connects
- * or cancels. The SDK learns the outcome by polling the request (see identity/signin.ts); the
- * page never talks to its opener (COOP cuts it off anyway).
+ * or cancels. The SDK learns the outcome by polling the request (see identity/signin.ts); once
+ * the fan connects, the "done" page hands the one-time code to its opener with `postMessage`
+ * targeted at the request's registered origin (never `*`), so only a window on the site's own
+ * origin can exchange the request for tokens. Without an opener (the link was opened directly,
+ * or an opener policy severed it) the page says so and what to do.
  */
 
 /** Where the consent screen lives. */
 export const CONSENT_PATH = '/signin/authorize';
 
-/** The script of the "done" page: closes the popup after a moment. Served from our origin. */
+/**
+ * The script of the "done" page, served from our origin (the page allows no inline script):
+ * after an approval, posts the one-time code to the opener at the request's origin, then closes
+ * the popup after a moment; without an opener, shows what to do and stays open.
+ */
 export const CLOSE_SCRIPT_PATH = '/hosted/close.js';
 
-const CLOSE_SCRIPT = `// Closes the sign-in popup once the fan has answered.
-setTimeout(function () {
-  window.close();
-}, 1500);
+const CLOSE_SCRIPT = `// The consent popup's "done" page: hand the sign-in back to the page that opened the popup.
+(function () {
+  var done = document.getElementById('signin-done');
+  var data = done ? done.dataset : {};
+  if (data.code) {
+    if (!window.opener) {
+      // Opened directly, or cut off from its opener: the site cannot hear from us.
+      document.getElementById('signin-connected').hidden = true;
+      document.getElementById('signin-no-opener').hidden = false;
+      return;
+    }
+    // Only a window on the request's origin receives it: never a wildcard target.
+    window.opener.postMessage({ type: 'diamonds:signin', request: data.request, code: data.code }, data.origin);
+  }
+  setTimeout(function () {
+    window.close();
+  }, 1500);
+})();
 `;
 
 /** The daily allowances offered as radio buttons; 0 ("always ask me") is the default. */
@@ -51,8 +74,31 @@ interface ConsentView {
   site: Site;
   session: Session;
   choice: AllowanceChoice;
+  /** The allowance the site has now: its connection's, or 0 (choosing more is an increase). */
+  current: number;
   problem?: FormProblem;
 }
+
+/*
+ * The decisive button, Connect, is guarded like Approve on a confirmation (pages/guard.ts): inert
+ * until the page has been in front for a second, after Cancel in the focus order, and refused by
+ * the server when posted sooner than that after the page was rendered. Connecting with more than
+ * the site's current allowance needs a sign-in of the last 15 minutes (pages/step-up.ts).
+ */
+
+/** What the signed stamp of a consent form is about. */
+function stampSubject(requestId: string): string {
+  return `consent:${requestId}`;
+}
+
+/** Why a Connect was refused before anything was stored: too soon after the page showed, or a stale form. */
+const TOO_SOON: FormProblem = {
+  message:
+    'That was too quick: Connect works only once this page has been in front for a second, so that a click meant for another page cannot connect a site. Nothing was connected. Check the site and the allowance, then connect again.',
+};
+const STALE_FORM: FormProblem = {
+  message: 'This form is out of date, so nothing was connected. Check the site and the allowance, then connect again.',
+};
 
 const number = new Intl.NumberFormat('en-US');
 
@@ -110,7 +156,7 @@ function consentPage(view: ConsentView): Html {
       <p class="muted">You can change the allowance or disconnect ${site.name} at any time on your account page.</p>
       ${alertBox(problem)}
       <form method="post" action="${CONSENT_PATH}" novalidate>
-        ${csrfField(session.csrfToken)}
+        ${noImplicitSubmit()} ${csrfField(session.csrfToken)} ${stampField(session, stampSubject(request.id))}
         <input type="hidden" name="request" value="${request.id}" />
         <fieldset>
           <legend>Daily allowance: what ${site.name} may spend per day without asking</legend>
@@ -159,24 +205,45 @@ function consentPage(view: ConsentView): Html {
             ${customInvalid ? html`<p class="field-error" id="allowance-custom-error">${problem.message}</p>` : ''}
           </div>
         </fieldset>
-        <button type="submit" name="decision" value="approve">Connect</button>
-        <button type="submit" name="decision" value="deny" class="secondary">Cancel</button>
-      </form>`,
+        ${
+          signedInRecently(session)
+            ? ''
+            : html`<p class="muted">
+                You signed in more than ${Math.round(STEP_UP_AFTER_MS / 60_000)} minutes ago: allowing more than
+                ${number.format(view.current)} Diamonds a day will ask for your password first.
+              </p>`
+        }
+        <div class="decision">
+          <button type="submit" name="decision" value="deny" class="secondary">Cancel</button>
+          ${guardedButton({ name: 'decision', value: 'approve', label: 'Connect' })}
+        </div>
+      </form>
+      ${guardHint('Connect', 'connect a site', 'Cancel')}`,
   );
 }
 
-function donePage(approved: boolean, site: Site): Html {
+/**
+ * The page after the fan's answer. After an approval it carries the one-time code, for
+ * `/hosted/close.js` to post to the opener at the request's origin; the page itself is
+ * `no-store` and only ever shown in the fan's popup.
+ */
+function donePage(request: SignInRequest, site: Site, code: string | undefined): Html {
+  const approved = code !== undefined;
   const title = approved ? 'Connected' : 'Cancelled';
   return page(
     title,
     html`<h1>${title}</h1>
-      <p role="status">
-        ${
-          approved
-            ? html`Connected. You can close this window and return to ${site.name}.`
-            : html`Cancelled. ${site.name} was not connected. You can close this window and return to ${site.name}.`
-        }
-      </p>
+      ${
+        approved
+          ? html`<div id="signin-done" data-request="${request.id}" data-code="${code}" data-origin="${request.origin}">
+              <p role="status" id="signin-connected">Connected. You can close this window and return to ${site.name}.</p>
+              <p role="alert" id="signin-no-opener" hidden>
+                Connected, but this window can no longer reach ${site.name}: it was opened on its own, or the browser cut it off from the
+                site. Close this window, go back to ${site.name} and click Sign in again.
+              </p>
+            </div>`
+          : html`<p role="status">Cancelled. ${site.name} was not connected. You can close this window and return to ${site.name}.</p>`
+      }
       <script src="${CLOSE_SCRIPT_PATH}" defer></script>`,
   );
 }
@@ -281,7 +348,10 @@ export function consentRoutes(pages: Hono<PagesEnv>, db: Database): void {
     const found = await pendingRequest(c, db, ids[0] ?? '');
     if (found instanceof Response) return found;
     const existing = await findConnection(db, session.user.id, found.site.id);
-    return c.html(consentPage({ ...found, session, choice: defaultChoice(existing?.allowancePerDay) }));
+    // The page loads the guard script (pages/guard.ts), from our own origin only.
+    c.header('Content-Security-Policy', HOSTED_CSP_WITH_OWN_SCRIPT);
+    const current = existing?.allowancePerDay ?? 0;
+    return c.html(consentPage({ ...found, session, choice: defaultChoice(existing?.allowancePerDay), current }));
   });
 
   pages.post(CONSENT_PATH, async (c) => {
@@ -300,22 +370,39 @@ export function consentRoutes(pages: Hono<PagesEnv>, db: Database): void {
 
     const decision = text(form, 'decision');
     const choice: AllowanceChoice = { selected: text(form, 'allowance'), custom: text(form, 'allowanceCustom') };
-    const again = (problem: FormProblem) => c.html(consentPage({ ...found, session, choice, problem }), 400);
+    const current = (await findConnection(db, session.user.id, found.site.id))?.allowancePerDay ?? 0;
+    const again = (problem: FormProblem) => {
+      c.header('Content-Security-Policy', HOSTED_CSP_WITH_OWN_SCRIPT);
+      return c.html(consentPage({ ...found, session, choice, current, problem }), 400);
+    };
     if (decision !== 'approve' && decision !== 'deny') return again({ message: 'Choose Connect or Cancel.' });
     let allowance = 0;
     if (decision === 'approve') {
+      // The server's own clock behind the guard script: no Connect sooner than the delay after
+      // the page was rendered, and only from a page we rendered for this session.
+      const stamp = checkDecisionStamp(session, stampSubject(requestId), text(form, STAMP_FIELD));
+      if (stamp !== 'ok') return again(stamp === 'early' ? TOO_SOON : STALE_FORM);
       const chosen = readAllowance(form);
       if (!chosen.ok) return again(chosen.problem);
       allowance = chosen.allowance;
+      // More than the site may spend now, on an old sign-in: the password first. The fan chooses
+      // again after it (the choice is not carried in the URL, where a site could preset it).
+      if (allowance > current && !signedInRecently(session)) return c.redirect(stepUpUrl(consentUrl(requestId)), 303);
     }
+    let code: string | undefined;
     try {
-      await decideSignInRequest(db, { requestId, userId: session.user.id, approve: decision === 'approve', allowancePerDay: allowance });
+      ({ code } = await decideSignInRequest(db, {
+        requestId,
+        userId: session.user.id,
+        approve: decision === 'approve',
+        allowancePerDay: allowance,
+      }));
     } catch (error) {
       if (isApiError(error, 'invalid_request')) return again({ message: error.message });
       return requestProblem(c, error);
     }
     c.header('Content-Security-Policy', HOSTED_CSP_WITH_OWN_SCRIPT);
-    return c.html(donePage(decision === 'approve', found.site));
+    return c.html(donePage(found.request, found.site, code));
   });
 
   pages.post(`${CONSENT_PATH}/signout`, async (c) => {

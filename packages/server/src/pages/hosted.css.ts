@@ -50,6 +50,11 @@ fieldset { border: 1px solid var(--border); border-radius: 6px; margin: 0 0 1rem
 fieldset label { display: inline; font-weight: normal; margin-right: 1rem; }
 button { font: inherit; padding: 0.5rem 1rem; border-radius: 6px; border: 1px solid var(--accent); background: var(--accent); color: var(--accent-text); cursor: pointer; }
 button.secondary { background: transparent; color: var(--accent); }
+a.button { display: inline-block; font: inherit; padding: 0.5rem 1rem; border-radius: 6px; border: 1px solid var(--accent); background: var(--accent); color: var(--accent-text); text-decoration: none; }
+/* A guarded button waiting (pages/guard.ts): visibly off until the page has been in front for a second. */
+button:disabled, button[aria-disabled='true'] { opacity: 0.5; cursor: not-allowed; }
+.decision { display: flex; flex-wrap: wrap; gap: 0.5rem; align-items: center; margin: 1rem 0 0.5rem; }
+.guard-hint { color: var(--muted); font-size: 0.9rem; margin: 0.25rem 0 0; }
 :focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
 .alert { border: 1px solid var(--danger); background: var(--danger-bg); padding: 0.75rem; border-radius: 6px; margin: 0 0 1rem; }
 .field-error { color: var(--danger); margin: 0.25rem 0 0; }
@@ -66,7 +71,7 @@ ul.plain { list-style: none; padding: 0; }
 header.top { display: flex; justify-content: space-between; align-items: center; gap: 1rem; }
 @media (prefers-reduced-motion: no-preference) {
   button { transition: filter 120ms ease-in-out; }
-  button:hover { filter: brightness(1.1); }
+  button:not(:disabled):not([aria-disabled='true']):hover { filter: brightness(1.1); }
 }
 @media (prefers-reduced-motion: reduce) {
   * { animation: none !important; transition: none !important; scroll-behavior: auto !important; }

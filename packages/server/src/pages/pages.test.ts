@@ -1,11 +1,14 @@
 import { after, before, describe, it } from 'node:test';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { createApp } from '../app.js';
+import { developmentMailer } from '../mail/mailer.js';
 import { createContent } from '../content/content.js';
 import { Ledger } from '../ledger/ledger.js';
 import { connect, findConnection, listConnections } from '../identity/connections.js';
@@ -54,6 +57,30 @@ for (const kind of DATABASE_KINDS) {
     let shop: CreatedSite;
     const browser = () => new Browser(app, `10.0.${kind === 'sqlite' ? 1 : 2}.${++ipCounter}`);
     let userCounter = 0;
+    // The development mailer writes every email here: what the fan would find in their inbox.
+    const mailDir = mkdtempSync(join(tmpdir(), 'diamonds-pages-mail-'));
+    /** The newest email to `to`: its subject and text. */
+    const lastMailTo = (to: string): { subject: string; text: string } => {
+      const mails = readdirSync(mailDir)
+        .sort()
+        .map((name) => readFileSync(join(mailDir, name), 'utf8'))
+        .filter((eml) => eml.includes(`\r\nTo: ${to}\r\n`));
+      const eml = mails.at(-1);
+      assert.ok(eml, `an email to ${to}`);
+      const [head, ...body] = eml.split('\r\n\r\n');
+      return { subject: /\r\nSubject: (.*)/.exec(head!)?.[1] ?? '', text: body.join('\r\n\r\n') };
+    };
+    /** Signs up on the page and enters the emailed code; the answer to the code. */
+    const signUpWithCode = async (b: Browser, form: Record<string, string>): Promise<Response> => {
+      const res = await b.request('/signup', { form: { csrf: await b.csrf('/signup'), ...form } });
+      const page = await res.text();
+      assert.equal(res.status, 200, page);
+      assert.match(page, /Check your email/);
+      const code = /Your code is (\d{6})/.exec(lastMailTo(form.email!.toLowerCase()).text)?.[1];
+      assert.ok(code, 'the email holds a code');
+      const signup = /name="signup" value="([^"]+)"/.exec(page)?.[1];
+      return b.request('/signup/verify', { form: { csrf: csrfOf(page), signup: signup!, code, email: form.email!, next: '/account' } });
+    };
     /** A fresh user per test: every sign-in counts against the account's rate limit. */
     const newUser = (roles: ('fan' | 'creator')[], displayName = 'Someone') =>
       createUser(t.db, { email: `user${++userCounter}@example.com`, password: PASSWORD, displayName, roles }, { cost });
@@ -61,7 +88,7 @@ for (const kind of DATABASE_KINDS) {
     before(async () => {
       t = await createTestDatabase(kind);
       // The platform as it ships: the pages are mounted by createApp.
-      app = createApp({ db: t.db, ledger: new Ledger(t.db) }) as unknown as Hono;
+      app = createApp({ db: t.db, ledger: new Ledger(t.db), mailer: developmentMailer({ dir: mailDir, log: false }) }) as unknown as Hono;
       creator = await createUser(
         t.db,
         { email: 'maker@example.com', password: PASSWORD, displayName: 'Maker', roles: ['creator'] },
@@ -125,11 +152,9 @@ for (const kind of DATABASE_KINDS) {
 
     it('signs up, sets a first-party session cookie, shows the account, signs out', async () => {
       const b = browser();
-      const csrf = await b.csrf('/signup');
+      await b.csrf('/signup');
       assert.ok(b.jar.has('diamonds_csrf'));
-      const res = await b.request('/signup', {
-        form: { csrf, email: 'New@Example.com', password: PASSWORD, displayName: 'Newcomer <i>', fan: 'yes' },
-      });
+      const res = await signUpWithCode(b, { email: 'New@Example.com', password: PASSWORD, displayName: 'Newcomer <i>', fan: 'yes' });
       assert.equal(res.status, 303, await res.text());
       assert.equal(res.headers.get('Location'), '/account');
       const cookie = res.headers.getSetCookie().find((c) => c.startsWith('diamonds_session='));
@@ -155,8 +180,8 @@ for (const kind of DATABASE_KINDS) {
 
     it('marks the session cookie Secure over https', async () => {
       const b = browser();
-      const csrf = await b.csrf('https://platform.example/signin');
-      const res = await b.request('https://platform.example/signin', {
+      const csrf = await b.csrf('https://localhost/signin');
+      const res = await b.request('https://localhost/signin', {
         form: { csrf, email: (await newUser(['fan'])).email, password: PASSWORD },
       });
       assert.equal(res.status, 303);
@@ -178,7 +203,6 @@ for (const kind of DATABASE_KINDS) {
         [{ email: good.email, password: PASSWORD, displayName: 'Okay' }, 'role-fan', /at least one/, 400],
         [{ ...good, fan: 'maybe' }, 'role-fan', /checkbox/, 400],
         [{ ...good, creator: 'no' }, 'role-creator', /checkbox/, 400],
-        [{ ...good, email: fan.email }, 'email', /already exists/, 409],
       ];
       for (const [form, fieldId, message, status] of cases) {
         const b = browser();
@@ -200,6 +224,77 @@ for (const kind of DATABASE_KINDS) {
         assertFormError(await res.text(), undefined, /more than once|NUL/);
       }
       assert.equal(await findUserByEmail(t.db, good.email), undefined, 'nobody was signed up');
+    });
+
+    it('answers a sign-up for a registered email exactly like one for a new email; its owner gets an email instead', async () => {
+      const pageFor = async (email: string) => {
+        const b = browser();
+        const res = await b.request('/signup', {
+          form: { csrf: await b.csrf('/signup'), email, password: PASSWORD, displayName: 'Probe', fan: 'yes' },
+        });
+        const body = await res.text();
+        return { status: res.status, body, normalised: body.replace(/value="[^"]*"/g, 'value=""').replace(email, 'EMAIL') };
+      };
+      const taken = await pageFor(fan.email);
+      const fresh = await pageFor('nobody-yet@example.com');
+      assert.equal(taken.status, 200);
+      assert.equal(fresh.status, taken.status);
+      assert.equal(fresh.normalised, taken.normalised, 'the same page but for the address and the opaque sign-up id');
+      assert.match(lastMailTo(fan.email).subject, /already have a Diamonds account/);
+      assert.doesNotMatch(lastMailTo(fan.email).text, /code is/, 'the owner gets no code');
+      assert.match(lastMailTo('nobody-yet@example.com').text, /Your code is \d{6}/);
+
+      // No code finishes the sign-up of the registered address: every try reads "not right".
+      const signup = /name="signup" value="([^"]+)"/.exec(taken.body)?.[1] ?? '';
+      const b = browser();
+      await b.csrf('/signup');
+      for (let i = 0; i < 3; i++) {
+        const res = await b.request('/signup/verify', {
+          form: { csrf: b.jar.get('diamonds_csrf')!, signup, code: String(123456 + i), email: fan.email, next: '/account' },
+        });
+        assert.equal(res.status, 400);
+        assertFormError(await res.text(), 'code', /not right/);
+      }
+      const [users] = await t.db.query<{ n: number }>('SELECT count(*) AS n FROM users WHERE email = ?', [fan.email]);
+      assert.equal(Number(users?.n), 1, 'still one account');
+      assert.equal((await findUserByEmail(t.db, fan.email))?.displayName, 'Fan <b>One</b>', 'unchanged');
+    });
+
+    it('a sign-up code works once, from the form or the emailed link, and dies after 5 wrong tries', async () => {
+      // The link in the email signs the new fan in and goes on to `next`.
+      const b = browser();
+      const res = await b.request('/signup', {
+        form: { csrf: await b.csrf('/signup'), email: 'linked@example.com', password: PASSWORD, displayName: 'Linked', fan: 'yes' },
+      });
+      assert.equal(res.status, 200);
+      const link = /(http:\/\/localhost\/signup\/verify\?\S+)/.exec(lastMailTo('linked@example.com').text)?.[1];
+      assert.ok(link, 'a link in the email');
+      const opened = await browser().request(link);
+      assert.equal(opened.status, 303, await opened.text());
+      assert.equal(opened.headers.get('Location'), '/account');
+      assert.ok(await findUserByEmail(t.db, 'linked@example.com'));
+      assert.equal((await browser().request(link)).status, 400, 'a used code is dead');
+
+      // Five wrong codes end the sign-up: the right one no longer works.
+      const c = browser();
+      const started = await c.request('/signup', {
+        form: { csrf: await c.csrf('/signup'), email: 'guessed@example.com', password: PASSWORD, displayName: 'G', fan: 'yes' },
+      });
+      const body = await started.text();
+      const signup = /name="signup" value="([^"]+)"/.exec(body)?.[1] ?? '';
+      const code = /Your code is (\d{6})/.exec(lastMailTo('guessed@example.com').text)?.[1] ?? '';
+      const wrong = String((Number(code) + 1) % 1_000_000).padStart(6, '0');
+      for (let i = 0; i < 5; i++) {
+        const res = await c.request('/signup/verify', {
+          form: { csrf: csrfOf(body), signup, code: wrong, email: 'guessed@example.com', next: '/account' },
+        });
+        assert.equal(res.status, 400);
+      }
+      const late = await c.request('/signup/verify', {
+        form: { csrf: csrfOf(body), signup, code, email: 'guessed@example.com', next: '/account' },
+      });
+      assert.equal(late.status, 400);
+      assert.equal(await findUserByEmail(t.db, 'guessed@example.com'), undefined);
     });
 
     it('answers a wrong password and an unknown email alike, and honours a safe next', async () => {
@@ -291,7 +386,7 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(nullOrigin.status, 403);
       assert.equal(await findUserByEmail(t.db, form.email), undefined);
       const sameOrigin = await b.request('/signup', { form: { ...form, csrf }, headers: { Origin: 'http://localhost' } });
-      assert.equal(sameOrigin.status, 303);
+      assert.equal(sameOrigin.status, 200, 'the code page');
 
       const fan = await newUser(['fan']);
       await connect(t.db, fan.id, shop.site.id, 5);

@@ -6,6 +6,8 @@ import { accountRoutes } from './account.js';
 import { authRoutes } from './auth.js';
 import { consentRoutes } from './consent.js';
 import { confirmationRoutes } from './confirm.js';
+import { guardRoutes } from './guard.js';
+import { stepUpRoutes } from './step-up.js';
 import { topUpRoutes } from './topup.js';
 import { creatorContentRoutes } from './creator-content.js';
 import type { PagesEnv } from './forms.js';
@@ -20,14 +22,17 @@ const FAVICON_SVG =
 /** The paths the hosted pages answer; the security headers apply to these and nothing else. */
 const PAGE_PATHS = [
   '/signup',
+  '/signup/verify',
   '/signin',
   '/signin/authorize',
   '/signin/authorize/*',
+  '/signin/again',
   '/signout',
   '/account',
   '/account/*',
   '/hosted.css',
   '/hosted/close.js',
+  '/hosted/guard.js',
   '/confirm/*',
   '/topup',
   '/topup/*',
@@ -65,8 +70,14 @@ export function hostedPages(context: AppContext): Hono<PagesEnv> {
     return c.body(HOSTED_CSS, 200, { 'Content-Type': 'text/css; charset=utf-8' });
   });
 
-  authRoutes(pages, db);
+  authRoutes(pages, db, {
+    mailer: context.mailer,
+    publicUrl: context.settings.publicUrl,
+    development: process.env.NODE_ENV !== 'production',
+  });
   accountRoutes(pages, db, context.settings.publicUrl);
+  stepUpRoutes(pages, db);
+  guardRoutes(pages);
   consentRoutes(pages, db);
   confirmationRoutes(pages, context);
   topUpRoutes(pages, context);

@@ -9,8 +9,9 @@ export const HOSTED_CSP =
 
 /**
  * {@link HOSTED_CSP} plus script from the platform's own origin (never inline): the one CSP a
- * handler may choose instead, for a page that loads a script of ours (the consent screen's
- * "done" page loads `/hosted/close.js`).
+ * handler may choose instead, for a page that loads a script of ours (the "done" pages load
+ * `/hosted/close.js`; the confirmation page and the consent screen load `/hosted/guard.js`, which
+ * keeps their decisive button inert for a moment, see guard.ts).
  */
 export const HOSTED_CSP_WITH_OWN_SCRIPT = HOSTED_CSP.replace("default-src 'none';", "default-src 'none'; script-src 'self';");
 

@@ -1,6 +1,11 @@
 // Test helpers for the hosted pages: a browser over `app.request()`, and readers of the HTML.
 import assert from 'node:assert/strict';
 import type { Hono } from 'hono';
+import type { SqlClient } from '../db/types.js';
+import { findSession, type Session } from '../identity/sessions.js';
+import { hashSecret } from '../identity/users.js';
+import { DECISION_DELAY_MS, decisionStamp } from './guard.js';
+import { SESSION_COOKIE } from './session.js';
 
 /** The password of the users the page tests make. */
 export const PASSWORD = 'a long enough password';
@@ -88,4 +93,27 @@ export function csrfOf(body: string): string {
 /** Undoes the HTML escaping of an attribute value. */
 export function unescapeHtml(value: string): string {
   return value.replaceAll('&quot;', '"').replaceAll('&#39;', "'").replaceAll('&lt;', '<').replaceAll('&gt;', '>').replaceAll('&amp;', '&');
+}
+
+/** The live session of a browser's cookie, as the server sees it. */
+export async function sessionOf(db: SqlClient, browser: Browser): Promise<Session> {
+  const session = await findSession(db, browser.jar.get(SESSION_COOKIE));
+  assert.ok(session, 'the browser is signed in');
+  return session;
+}
+
+/**
+ * The stamp of a decision form about `subject` (`confirm:cnf_…`, `consent:sir_…`) as if its page
+ * had been rendered {@link DECISION_DELAY_MS} ago: what the honest fan's form holds by the time
+ * they press (so that a test need not wait the delay for every decision).
+ */
+export async function agedStamp(db: SqlClient, browser: Browser, subject: string): Promise<string> {
+  return decisionStamp(await sessionOf(db, browser), subject, Date.now() - DECISION_DELAY_MS);
+}
+
+/** Moves the browser's sign-in `ageMs` into the past (as if the fan signed in that long ago). */
+export async function ageSignIn(db: SqlClient, browser: Browser, ageMs: number): Promise<void> {
+  const token = browser.jar.get(SESSION_COOKIE);
+  assert.ok(token, 'the browser is signed in');
+  await db.run('UPDATE sessions SET created_at = created_at - ? WHERE token_hash = ?', [ageMs, hashSecret(token)]);
 }

@@ -27,7 +27,8 @@ export interface ElementFixtureInfo {
  * A running platform for the elements' browser tests (@web/test-runner starts it from its
  * config): the demo site, creator, content and products on a throw-away SQLite file, plus the
  * few things a test does that a fan would do elsewhere (approve a sign-in request, pay a top-up
- * with the test card, approve in the confirmation popup), as plain calls.
+ * with the test card, approve in the confirmation popup), as plain calls. Tokens it issues are
+ * bound to the DPoP key the test page names (`jkt`), as a real sign-in binds them.
  */
 export interface ElementFixture {
   platform: RunningServer;
@@ -58,6 +59,10 @@ export async function startElementFixture(): Promise<ElementFixture> {
     productIds: products.map((row) => row.id),
   };
 
+  /**
+   * A new fan with tokens, as a sign-in in the test page would leave them: bound to the page's
+   * DPoP key (`jkt`, the thumbprint of the key the page's SDK keeps in IndexedDB).
+   */
   async function newFan(query: URLSearchParams, origin: string): Promise<{ fanId: string; storageKey: string; storageValue: string }> {
     const user = await createUser(
       platform.db,
@@ -84,7 +89,7 @@ export async function startElementFixture(): Promise<ElementFixture> {
           metadata: { description: `Test credit of ${balance} Diamonds` },
         });
       }
-      return issueTokens(tx, { userId: user.id, siteId: demo.site.id, origin, familyId: newFamilyId() });
+      return issueTokens(tx, { userId: user.id, siteId: demo.site.id, origin, familyId: newFamilyId(), jkt: query.get('jkt') ?? '' });
     });
     // What the SDK keeps with storage "local": a test writes it before the client starts.
     return {
@@ -102,7 +107,8 @@ export async function startElementFixture(): Promise<ElementFixture> {
         return newFan(query, origin);
       case '/__diamonds/approve-signin': {
         // What the fan does on the hosted sign-in page: a new fan (balance, name) approves the
-        // page's sign-in request with a daily allowance; the page's SDK then polls and signs in.
+        // page's sign-in request with a daily allowance. The answer carries the one-time code the
+        // "done" page would post to the popup's opener; the test posts it (see support.ts).
         const { fanId } = await newFan(new URLSearchParams({ ...Object.fromEntries(query), allowance: '0' }), origin);
         const decided = await decideSignInRequest(platform.db, {
           requestId: query.get('request') ?? '',
@@ -110,7 +116,7 @@ export async function startElementFixture(): Promise<ElementFixture> {
           approve: true,
           allowancePerDay: Number(query.get('allowance') ?? 0),
         });
-        return { fanId, status: decided.status };
+        return { fanId, status: decided.status, code: decided.code };
       }
       case '/__diamonds/pay-topup': {
         // What the fan does on the hosted top-up page with the test card 4242 4242 4242 4242.

@@ -3,12 +3,14 @@ import { randomUUID } from 'node:crypto';
 import type { DatabaseKind } from '../db/types.js';
 import { connect } from '../identity/connections.js';
 import { createSite } from '../identity/sites.js';
+import { answerInvitation, inviteCreator } from '../identity/site-creators.js';
 import { issueTokens, newFamilyId } from '../identity/tokens.js';
 import { createUser } from '../identity/users.js';
 import { formatVerifyReport, verifyLedger } from '../ledger/verify.js';
 import { walletOf } from '../money/spends.js';
 import { startServer, type RunningServer, type StartOptions } from '../server.js';
 import { createTestDatabase, type TestDatabase } from './databases.js';
+import { newDpopKey, type DpopTestKey } from './dpop.js';
 
 /** The page origin the test site allows: the fan's browser is "there". */
 export const TEST_PAGE_ORIGIN = 'http://127.0.0.1:5173';
@@ -22,6 +24,14 @@ export interface TestFan {
   displayName: string;
   /** The fan's access token for the test site and {@link TEST_PAGE_ORIGIN}. */
   token: string;
+  /** The fan's refresh token, of the same sign-in. */
+  refreshToken?: string;
+  /**
+   * The DPoP key the fan's tokens are bound to, as the SDK holds it in the fan's browser;
+   * {@link MoneyHarness.call} signs a proof with it for every call with this fan. `undefined`
+   * (a token stolen without its key) sends no proof.
+   */
+  dpop?: DpopTestKey | undefined;
 }
 
 /** What a call to the test server sends (see {@link MoneyHarness.call}). */
@@ -37,6 +47,10 @@ export interface CallOptions {
   idempotencyKey?: string | null | 'auto';
   /** Origin header; default {@link TEST_PAGE_ORIGIN} with a publishable key, none with a secret one. */
   origin?: string | null;
+  /** Extra headers. */
+  headers?: Record<string, string>;
+  /** The `DPoP` header: this proof, or `null` for none; by default a fresh proof by the fan's key. */
+  dpopProof?: string | null;
 }
 
 /**
@@ -50,8 +64,12 @@ export interface MoneyHarness {
   site: { id: string; publishableKey: string; secretKey: string };
   /** Makes a fan connected to the site with this daily allowance, holding `balance` Diamonds. */
   fan(options?: { allowance?: number; balance?: number; name?: string }): Promise<TestFan>;
-  /** Makes another creator (a user with the creator role), for gifts to someone else. */
-  newCreator(name?: string): Promise<{ id: string; displayName: string }>;
+  /**
+   * Makes another creator (a user with the creator role), for gifts to someone else. With
+   * `listed: true` they are also listed on the test site (invited and accepted), so the fans'
+   * allowances pay them; otherwise a gift to them always waits for the fan's confirmation.
+   */
+  newCreator(name?: string, options?: { listed?: boolean }): Promise<{ id: string; displayName: string }>;
   /** Credits Diamonds to a fan's wallet from issuance (what a paid top-up does). */
   credit(userId: string, amount: number): Promise<void>;
   /** A user's wallet and earnings balances (posted) and held Diamonds. */
@@ -106,7 +124,14 @@ export async function startMoneyHarness(kind: DatabaseKind, options: StartOption
     server,
     creator,
     site,
-    newCreator,
+    async newCreator(name, options = {}) {
+      const made = await newCreator(name);
+      if (options.listed) {
+        await inviteCreator(t.db, { siteId: site.id, creator: made.id, invitedBy: creator.id });
+        await answerInvitation(t.db, { siteId: site.id, creatorId: made.id, accept: true });
+      }
+      return made;
+    },
     credit,
     async fan(options = {}) {
       const user = await createUser(
@@ -120,11 +145,13 @@ export async function startMoneyHarness(kind: DatabaseKind, options: StartOption
         { cost: TEST_SCRYPT_COST },
       );
       await connect(t.db, user.id, site.id, options.allowance ?? 0);
+      // What a sign-in in the fan's browser ends with: tokens bound to the SDK's DPoP key.
+      const dpop = newDpopKey();
       const tokens = await t.db.transaction((tx) =>
-        issueTokens(tx, { userId: user.id, siteId: site.id, origin: TEST_PAGE_ORIGIN, familyId: newFamilyId() }),
+        issueTokens(tx, { userId: user.id, siteId: site.id, origin: TEST_PAGE_ORIGIN, familyId: newFamilyId(), jkt: dpop.jkt }),
       );
       if (options.balance) await credit(user.id, options.balance);
-      return { id: user.id, displayName: user.displayName, token: tokens.accessToken };
+      return { id: user.id, displayName: user.displayName, token: tokens.accessToken, refreshToken: tokens.refreshToken, dpop };
     },
     async balances(userId) {
       const rows = await t.db.query<{ kind: string; balance: number; pending_debits: number }>(
@@ -159,6 +186,9 @@ export async function startMoneyHarness(kind: DatabaseKind, options: StartOption
         headers['Content-Type'] = 'application/json';
       }
       const url = path.startsWith('//') ? `${server.url}${path.slice(1)}` : `${server.url}/v1${path}`;
+      const proof = options.dpopProof === undefined ? options.fan?.dpop?.proof(method, url, options.fan.token) : options.dpopProof;
+      if (proof !== undefined && proof !== null) headers.DPoP = proof;
+      Object.assign(headers, options.headers);
       return fetch(url, { method, headers, body });
     },
     async refused(response, status, code) {

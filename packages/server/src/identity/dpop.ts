@@ -1,0 +1,209 @@
+import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { ApiError } from '../errors.js';
+
+/*
+ * DPoP (RFC 9449): fans' tokens are bound to a key pair the SDK made in the fan's browser with
+ * WebCrypto, `extractable: false`, so the private key never exists outside that browser. Every
+ * request that uses a token (and the exchange and refresh that issue tokens) carries a `DPoP`
+ * header: a compact JWS signed with that key over the method, the URL, the time, a one-time id
+ * and (with an access token) the token's hash. A token copied out of the page is then useless
+ * from curl or another machine: the thief can make no proof for its key.
+ *
+ * Only what the SDK sends is accepted: ES256 (ECDSA P-256 with SHA-256), `typ: dpop+jwt`, the
+ * public key as a JWK in the header. No `DPoP-Nonce`: the freshness window and the replay cache
+ * stand in for it (see {@link DPOP_WINDOW_SECONDS}).
+ */
+
+/**
+ * How far a proof's `iat` may be from the server's clock, either way: 5 minutes. Fans' clocks
+ * drift; a window this wide keeps a device a few minutes off working, and the replay cache keeps
+ * each proof id for the whole window, so a proof still works only once.
+ */
+export const DPOP_WINDOW_SECONDS = 300;
+
+/** The most proof ids the replay cache holds (per process) before it drops the oldest. */
+export const DPOP_REPLAY_CACHE_MAX = 200_000;
+
+/**
+ * The longest `DPoP` header accepted: a P-256 proof is about 450 characters plus its URL (so a
+ * hostile over-long path still reaches the route's own id check and its 400).
+ */
+const MAX_PROOF_LENGTH = 12_000;
+
+const B64URL = /^[A-Za-z0-9_-]+$/;
+
+/** What a valid proof proves: the thumbprint of the key that signed it. */
+export interface DpopProof {
+  /** The JWK SHA-256 thumbprint (RFC 7638) of the proof's public key: what tokens are bound to. */
+  jkt: string;
+}
+
+/** Where a proof must point: the request's method and URL, and the access token it goes with. */
+export interface DpopTarget {
+  /** `GET`, `POST`…, as the request was made. */
+  method: string;
+  /** The request's public URL; its query and fragment are ignored, as RFC 9449 says. */
+  url: string;
+  /** The access token sent with the request, whose hash the proof must carry (`ath`); none at exchange and refresh. */
+  accessToken?: string | undefined;
+}
+
+function refused(message: string): ApiError {
+  return new ApiError('invalid_dpop_proof', message);
+}
+
+/** The JWK SHA-256 thumbprint of a P-256 public key (RFC 7638: required members, in order). */
+export function jwkThumbprint(jwk: { crv: string; kty: string; x: string; y: string }): string {
+  return createHash('sha256')
+    .update(JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y }))
+    .digest('base64url');
+}
+
+/** base64url(SHA-256(accessToken)): the `ath` a proof sent with `accessToken` carries. */
+export function accessTokenHash(accessToken: string): string {
+  return createHash('sha256').update(accessToken).digest('base64url');
+}
+
+function decodeJson(part: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The URL without query and fragment, normalised by the URL parser; `undefined` if it is none. */
+function withoutQuery(url: unknown): string | undefined {
+  if (typeof url !== 'string' || url.length > 10_000) return undefined;
+  try {
+    const parsed = new URL(url);
+    return `${parsed.origin}${parsed.pathname}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Proof ids seen within the freshness window, per key: a proof is accepted once. In memory and
+ * per process; several processes behind one address need a shared cache (a later issue moves
+ * shared state to PostgreSQL), or a proof could be replayed once on each process.
+ */
+export class ReplayCache {
+  readonly #seen = new Map<string, number>();
+  readonly #max: number;
+
+  constructor(max = DPOP_REPLAY_CACHE_MAX) {
+    this.#max = max;
+  }
+
+  /**
+   * Records `id` until `expiresAtMs`. @returns `false` when it was already there (a replay).
+   * Expired ids are swept in insertion order, which is nearly expiry order; past `max` the
+   * oldest go first, so the bound holds even under a flood of proofs.
+   */
+  remember(id: string, expiresAtMs: number, nowMs: number): boolean {
+    const known = this.#seen.get(id);
+    if (known !== undefined && known > nowMs) return false;
+    this.#seen.delete(id);
+    this.#seen.set(id, expiresAtMs);
+    for (const [oldest, until] of this.#seen) {
+      if (until > nowMs && this.#seen.size <= this.#max) break;
+      this.#seen.delete(oldest);
+    }
+    return true;
+  }
+
+  /** How many ids it holds. */
+  get size(): number {
+    return this.#seen.size;
+  }
+}
+
+/** The process's replay cache. */
+const replays = new ReplayCache();
+
+/** Public keys by their JWK, so that a fan's repeated calls skip re-importing the same key. */
+const keys = new Map<string, KeyObject>();
+const MAX_CACHED_KEYS = 10_000;
+
+function publicKeyOf(jwk: { x: string; y: string }): KeyObject {
+  const id = `${jwk.x}.${jwk.y}`;
+  let key = keys.get(id);
+  if (!key) {
+    // Throws on a point that is not on the curve.
+    key = createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y }, format: 'jwk' });
+    if (keys.size >= MAX_CACHED_KEYS) keys.delete(keys.keys().next().value!);
+    keys.set(id, key);
+  }
+  return key;
+}
+
+/**
+ * Checks the `DPoP` header of a request and returns its key's thumbprint.
+ *
+ * @remarks Checks, in order: one compact JWS; header `typ: dpop+jwt`, `alg: ES256`, a public
+ * P-256 `jwk` (no private part); the signature; `htm` and `htu` equal to the request's method
+ * and URL (without query); `iat` within {@link DPOP_WINDOW_SECONDS}; `ath` equal to the access
+ * token's hash when there is one (and absent otherwise is not required); a `jti` not seen before
+ * for this key. Whether the key is the one the token is bound to is the caller's check.
+ * @throws {@link ApiError} `invalid_dpop_proof`, with what was wrong.
+ */
+export function verifyDpopProof(proof: string | undefined, target: DpopTarget, nowMs = Date.now()): DpopProof {
+  if (proof === undefined || proof === '') {
+    throw refused(
+      'This call needs a DPoP proof (the DPoP header) made with the key the fan’s tokens are bound to; the Diamonds SDK sends one with every call.',
+    );
+  }
+  const parts = proof.length <= MAX_PROOF_LENGTH ? proof.split('.') : [];
+  if (parts.length !== 3 || !parts.every((part) => B64URL.test(part))) throw refused('The DPoP header is not a compact JWS.');
+  const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
+  const header = decodeJson(headerPart);
+  const claims = decodeJson(payloadPart);
+  if (!header || !claims) throw refused('The DPoP proof’s header or claims are not JSON objects.');
+  if (header.typ !== 'dpop+jwt') throw refused('The DPoP proof’s typ must be "dpop+jwt".');
+  if (header.alg !== 'ES256') throw refused('The DPoP proof’s alg must be "ES256".');
+  const jwk = header.jwk as Record<string, unknown> | undefined;
+  if (
+    typeof jwk !== 'object' ||
+    jwk === null ||
+    jwk.kty !== 'EC' ||
+    jwk.crv !== 'P-256' ||
+    typeof jwk.x !== 'string' ||
+    typeof jwk.y !== 'string' ||
+    'd' in jwk
+  ) {
+    throw refused('The DPoP proof’s jwk must be a public P-256 key.');
+  }
+  const publicJwk = { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y };
+  let valid: boolean;
+  try {
+    const signature = Buffer.from(signaturePart, 'base64url');
+    valid =
+      signature.length === 64 &&
+      verify('sha256', Buffer.from(`${headerPart}.${payloadPart}`), { key: publicKeyOf(publicJwk), dsaEncoding: 'ieee-p1363' }, signature);
+  } catch {
+    valid = false;
+  }
+  if (!valid) throw refused('The DPoP proof’s signature does not verify with its key.');
+  if (claims.htm !== target.method.toUpperCase())
+    throw refused(`The DPoP proof is for ${String(claims.htm)}, not ${target.method.toUpperCase()}.`);
+  const expected = withoutQuery(target.url);
+  if (withoutQuery(claims.htu) !== expected) throw refused(`The DPoP proof’s htu must be ${expected}.`);
+  const iat = claims.iat;
+  const nowSeconds = nowMs / 1000;
+  if (typeof iat !== 'number' || !Number.isFinite(iat) || Math.abs(iat - nowSeconds) > DPOP_WINDOW_SECONDS) {
+    throw refused('The DPoP proof is too old or from the future: check the device’s clock.');
+  }
+  if (target.accessToken !== undefined) {
+    if (claims.ath !== accessTokenHash(target.accessToken)) throw refused('The DPoP proof’s ath does not match the access token.');
+  }
+  const jti = claims.jti;
+  if (typeof jti !== 'string' || jti.length < 8 || jti.length > 100) throw refused('The DPoP proof needs a jti of 8 to 100 characters.');
+  const jkt = jwkThumbprint(publicJwk);
+  // Kept until the proof could no longer pass the iat check anyway.
+  if (!replays.remember(`${jkt}.${jti}`, (iat + DPOP_WINDOW_SECONDS) * 1000 + 1000, nowMs)) {
+    throw refused('This DPoP proof was already used: make a new proof for every request.');
+  }
+  return { jkt };
+}
