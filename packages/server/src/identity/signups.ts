@@ -120,38 +120,27 @@ export async function finishSignUp(db: Database, id: unknown, code: unknown, now
   });
 }
 
+function signupsTable(kind: 'sqlite' | 'postgres'): string[] {
+  const [int, strict] = kind === 'sqlite' ? ['INTEGER', ' STRICT'] : ['BIGINT', ''];
+  return [
+    `CREATE TABLE signups (
+      id TEXT PRIMARY KEY,
+      email TEXT NOT NULL,
+      password_hash TEXT NOT NULL,
+      display_name TEXT NOT NULL,
+      roles TEXT NOT NULL,
+      code_hash TEXT NOT NULL,
+      attempts INTEGER NOT NULL DEFAULT 0,
+      created_at ${int} NOT NULL,
+      expires_at ${int} NOT NULL,
+      used_at ${int}
+    )${strict}`,
+  ];
+}
+
 /** Sign-ups waiting for their emailed code (issue 11: sign-up that does not reveal accounts). */
 export const signupsMigration: Migration = {
   version: 16,
   name: 'sign-ups waiting for their emailed code',
-  statements: {
-    sqlite: [
-      `CREATE TABLE signups (
-        id TEXT PRIMARY KEY,
-        email TEXT NOT NULL,
-        password_hash TEXT NOT NULL,
-        display_name TEXT NOT NULL,
-        roles TEXT NOT NULL,
-        code_hash TEXT NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        created_at INTEGER NOT NULL,
-        expires_at INTEGER NOT NULL,
-        used_at INTEGER
-      ) STRICT`,
-    ],
-    postgres: [
-      `CREATE TABLE signups (
-        id TEXT PRIMARY KEY,
-        email TEXT NOT NULL,
-        password_hash TEXT NOT NULL,
-        display_name TEXT NOT NULL,
-        roles TEXT NOT NULL,
-        code_hash TEXT NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        created_at BIGINT NOT NULL,
-        expires_at BIGINT NOT NULL,
-        used_at BIGINT
-      )`,
-    ],
-  },
+  statements: { sqlite: signupsTable('sqlite'), postgres: signupsTable('postgres') },
 };

@@ -110,16 +110,7 @@ function signinPage(csrf: string, values: { email: string; next: string }, probl
         ${csrfField(csrf)}
         <input type="hidden" name="next" value="${values.next}" />
         ${field({ id: 'email', name: 'email', label: 'Email', type: 'email', autocomplete: 'email', value: values.email, required: true, maxLength: 254, problem })}
-        ${field({
-          id: 'password',
-          name: 'password',
-          label: 'Password',
-          type: 'password',
-          autocomplete: 'current-password',
-          required: true,
-          maxLength: MAX_PASSWORD_LENGTH,
-          problem,
-        })}
+        ${currentPasswordField(problem)}
         <button type="submit">Sign in</button>
       </form>
       <p>New here? <a href="/signup">Create an account</a></p>`,
@@ -139,6 +130,20 @@ function checkbox(form: Record<string, string>, name: 'fan' | 'creator'): boolea
   if (!Object.hasOwn(form, name)) return false;
   if (form[name] === 'yes') return true;
   throw new ApiError('invalid_request', `${name} is a checkbox: checked or not.`, { param: name });
+}
+
+/** The password field of a form that checks who the person is (sign-in, the password again). */
+export function currentPasswordField(problem: FormProblem | undefined) {
+  return field({
+    id: 'password',
+    name: 'password',
+    label: 'Password',
+    type: 'password',
+    autocomplete: 'current-password',
+    required: true,
+    maxLength: MAX_PASSWORD_LENGTH,
+    problem,
+  });
 }
 
 /** Where the emailed sign-up code is entered (and where the email's link points). */

@@ -4,11 +4,11 @@ import { isApiError } from '../errors.js';
 import type { Database } from '../db/types.js';
 import { hitRateLimit, type RateLimitVerdict } from '../identity/rate-limit.js';
 import type { Session } from '../identity/sessions.js';
-import { MAX_PASSWORD_LENGTH, authenticate } from '../identity/users.js';
-import { SIGNIN_LIMIT_PER_EMAIL, SIGNIN_LIMIT_PER_IP, SIGNIN_WINDOW_MS, clientIp } from './auth.js';
+import { authenticate } from '../identity/users.js';
+import { SIGNIN_LIMIT_PER_EMAIL, SIGNIN_LIMIT_PER_IP, SIGNIN_WINDOW_MS, clientIp, currentPasswordField } from './auth.js';
 import { checkSameOrigin, checkSessionToken } from './csrf.js';
 import { readForm, safeNext, text, type PagesEnv } from './forms.js';
-import { alertBox, csrfField, field, page, type FormProblem, type Html } from './layout.js';
+import { alertBox, csrfField, page, type FormProblem, type Html } from './layout.js';
 import { currentSession, startSession } from './session.js';
 
 /*
@@ -79,16 +79,7 @@ function stepUpPage(session: Session, next: string, problem?: FormProblem): Html
         ${csrfField(session.csrfToken)}
         <input type="hidden" name="next" value="${next}" />
         <input type="email" name="username" autocomplete="username" value="${session.user.email}" hidden readonly />
-        ${field({
-          id: 'password',
-          name: 'password',
-          label: 'Password',
-          type: 'password',
-          autocomplete: 'current-password',
-          required: true,
-          maxLength: MAX_PASSWORD_LENGTH,
-          problem,
-        })}
+        ${currentPasswordField(problem)}
         <button type="submit">Continue</button>
       </form>
       <p><a href="${next}">Go back</a></p>`,
