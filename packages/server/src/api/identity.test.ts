@@ -134,7 +134,9 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(me.fan.id, fan.id);
       await expect(call('/me', { token: approved.tokens.accessToken, dpop: newDpopKey() }), 401, 'invalid_dpop_proof');
       await expect(call('/me', { token: approved.tokens.accessToken, dpop: null }), 401, 'invalid_dpop_proof');
-      await expect(call(`/signin-requests/${request.id}/poll`, { body: { codeVerifier: verifier } }), 409, 'signin_request_used');
+      const after = await call(`/signin-requests/${request.id}/poll`, { body: { codeVerifier: verifier } });
+      assert.equal(after.status, 200, 'a poll after the exchange reads approved, not an error in the page’s console');
+      assert.deepEqual(await after.json(), { status: 'approved' });
       await expect(exchange(request.id, verifier, code), 409, 'signin_request_used');
     });
 

@@ -52,7 +52,7 @@ documentRoute({
   params: { id: 'The sign-in request (`sir_…`).' },
   body: PollSignInRequest,
   responses: { 200: { description: 'Where the request stands; never tokens.', schema: SignInPollSchema } },
-  errors: ['signin_request_not_found', 'signin_request_used', 'invalid_code_verifier', 'invalid_request'],
+  errors: ['signin_request_not_found', 'invalid_code_verifier', 'invalid_request'],
 });
 documentRoute({
   method: 'post',

@@ -210,8 +210,7 @@ function used(): ApiError {
  *
  * @remarks The request must be presented by the site and origin that opened it. A wrong
  * verifier fails without revealing the status.
- * @throws {@link ApiError} `signin_request_not_found`, `invalid_code_verifier`,
- * `signin_request_used`, `origin_not_allowed`
+ * @throws {@link ApiError} `signin_request_not_found`, `invalid_code_verifier`, `origin_not_allowed`
  */
 export async function pollSignInRequest(
   db: SqlClient,
@@ -220,8 +219,10 @@ export async function pollSignInRequest(
 ): Promise<SignInPoll> {
   const row = await presented(db, input);
   const status = toRequest(row, now).status;
-  if (status === 'consumed') throw used();
-  return { status };
+  // Exchanged means the fan approved: the poll says so. The SDK's long poll is often still in
+  // flight when its own exchange completes, and must not end in an error then; a second
+  // exchange is what gets `signin_request_used`.
+  return { status: status === 'consumed' ? 'approved' : status };
 }
 
 /**
