@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { newId } from '@diamonds/protocol';
+import { randomBytes } from 'node:crypto';
 
 /** One email the platform sends: plain text, with the links it carries listed apart. */
 export interface Mail {
@@ -44,7 +44,7 @@ export function developmentMailer(options: DevelopmentMailerOptions): Mailer {
     async send(mail) {
       await mkdir(options.dir, { recursive: true });
       const now = new Date();
-      const id = newId('evt', now.getTime());
+      const id = randomBytes(8).toString('hex');
       // Header values are ours (addresses were validated, subjects are constants); CR/LF are
       // dropped anyway so that no value can add a header.
       const header = (value: string) => value.replace(/[\r\n]+/g, ' ');
