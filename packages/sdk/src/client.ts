@@ -1,18 +1,18 @@
 import type { CurrencyCode, Fan, Health as HealthType, Me as MeType, Quote as QuoteType, Rate, TopUp, TopUpPack } from '@diamonds/protocol';
-import { atom, type ReadableAtom } from 'nanostores';
-import { PopupBlockedError } from './errors.js';
+import { createWalletStore, type WalletStore } from './money/wallet.js';
 import { Auth } from './internal/auth.js';
-import { canOpenPopups, closePopup, openPopup, type StorageOption } from './internal/browser.js';
-import { checkWhole, Http } from './internal/http.js';
+import { topUp, type TopUpParams } from './money/topup.js';
+import { ContentResource } from './money/content.js';
+import { OrdersResource } from './money/orders.js';
+import { atom, type ReadableAtom } from 'nanostores';
+import { checkWhole, Http, need } from './internal/http.js';
+import { PopupBlockedError } from './errors.js';
+import { GiftsResource } from './money/gifts.js';
 import { Health, RateList } from './internal/platform-schemas.js';
 import { Me, Quote, TopUpPackList } from './internal/schemas.js';
-import { DEFAULT_POLL_WAIT_MS, runSignIn } from './internal/signin.js';
-import { ContentResource } from './money/content.js';
-import { GiftsResource } from './money/gifts.js';
-import { OrdersResource } from './money/orders.js';
 import type { Money, SpendOptions } from './money/spend.js';
-import { topUp, type TopUpParams } from './money/topup.js';
-import { createWalletStore, type WalletStore } from './money/wallet.js';
+import { closePopup, openPopup, type StorageOption } from './internal/browser.js';
+import { DEFAULT_POLL_WAIT_MS, runSignIn } from './internal/signin.js';
 import type { Allowance, PendingConfirmation, Session } from './stores.js';
 
 /**
@@ -185,10 +185,9 @@ export class DiamondsClientCore {
     this.publishableKey = checkKey(options.publishableKey);
     this.apiBase = checkApiBase(options.apiBase ?? DEFAULT_API_BASE);
     this.locale = options.locale === undefined ? undefined : checkLocale(options.locale);
-    const timeoutMs = checkWhole('createDiamonds: timeoutMs (milliseconds)', options.timeoutMs ?? DEFAULT_TIMEOUT_MS, 1);
+    const timeoutMs = checkWhole('createDiamonds: timeoutMs', options.timeoutMs ?? DEFAULT_TIMEOUT_MS, 1);
     const maxRetries = checkWhole('createDiamonds: maxRetries', options.maxRetries ?? DEFAULT_MAX_RETRIES, 0);
     const headers: Record<string, string> = {
-      Accept: 'application/json',
       Authorization: `Bearer ${this.publishableKey}`,
     };
     if (this.locale !== undefined) headers['Accept-Language'] = this.locale;
@@ -265,13 +264,16 @@ export class DiamondsClientCore {
     // Synchronously, inside the click: any await before window.open and the blocker wins.
     const popup = openPopup('about:blank', 'diamonds-signin');
     if (!popup) {
-      const message = canOpenPopups()
-        ? 'The browser blocked the sign-in window: call signIn() directly from a click (or allow popups for this site).'
-        : 'signIn() needs a browser window to open the sign-in popup; there is no window.open here.';
-      return Promise.reject(new PopupBlockedError(message, { code: 'popup_blocked' }));
+      return Promise.reject(
+        new PopupBlockedError('The popup was blocked (or there is no window.open): call signIn() from a click in a browser.', {
+          code: 'popup_blocked',
+        }),
+      );
     }
     const { auth } = this.money;
-    const undo = auth.beginSignIn();
+    const { session } = auth;
+    const before = session.get();
+    session.set({ ...before, status: 'signing_in' });
     const promise = (async () => {
       try {
         const { fan, tokens } = await runSignIn({ ...this.money, popup, signal: options.signal });
@@ -280,7 +282,8 @@ export class DiamondsClientCore {
         await this.me(options).catch(() => undefined);
         return fan;
       } catch (error) {
-        undo();
+        // Back to where it stood, unless something else moved it on meanwhile.
+        if (session.get().status === 'signing_in') session.set(before);
         throw error;
       } finally {
         this.#signingIn = undefined;
@@ -496,27 +499,21 @@ export function createDiamonds(options: DiamondsOptions): DiamondsClient {
 
 function checkStorage(storage: unknown): StorageOption {
   const candidate = storage as Partial<Record<string, unknown>> | null;
-  if (
-    storage === 'memory' ||
-    storage === 'local' ||
-    storage === 'session' ||
-    (typeof candidate?.getItem === 'function' && typeof candidate.setItem === 'function' && typeof candidate.removeItem === 'function')
-  ) {
-    return storage as StorageOption;
-  }
-  throw new TypeError("createDiamonds: storage must be 'memory', 'local', 'session' or an object with getItem, setItem and removeItem.");
+  need(
+    ['memory', 'local', 'session'].includes(storage as string) ||
+      ['getItem', 'setItem', 'removeItem'].every((method) => typeof candidate?.[method] === 'function'),
+    'createDiamonds: storage',
+    "'memory', 'local', 'session' or a Storage",
+    storage,
+  );
+  return storage as StorageOption;
 }
 
 function checkKey(key: unknown): string {
-  if (typeof key === 'string' && key.startsWith('sk_')) {
-    throw new TypeError(
-      "createDiamonds: that is a secret key (sk_…). Secret keys belong on your server, never in a page or a client; pass the site's publishable key (pk_…).",
-    );
-  }
-  if (typeof key !== 'string' || !key.startsWith('pk_')) {
-    throw new TypeError(`createDiamonds: publishableKey is required and starts with "pk_", not ${JSON.stringify(key)}.`);
-  }
-  return key;
+  const starts = (prefix: string) => typeof key === 'string' && key.startsWith(prefix);
+  if (starts('sk_')) throw new TypeError('createDiamonds: never put a secret key (sk_…) in a page; pass the publishable key (pk_…).');
+  need(starts('pk_'), 'createDiamonds: publishableKey', '"pk_…"', key);
+  return key as string;
 }
 
 function checkApiBase(apiBase: string): string {
@@ -526,20 +523,23 @@ function checkApiBase(apiBase: string): string {
   } catch {
     // Not a URL at all: refused below.
   }
-  if (!url || !/^https?:$/.test(url.protocol) || url.search || url.hash) {
-    throw new TypeError(
-      `createDiamonds: apiBase must be an absolute http or https URL without a query or fragment, not ${JSON.stringify(apiBase)}.`,
-    );
-  }
-  return url.href.replace(/\/+$/, '');
+  need(
+    url && /^https?:$/.test(url.protocol) && !url.search && !url.hash,
+    'createDiamonds: apiBase',
+    'an http(s) URL without query or fragment',
+    apiBase,
+  );
+  return url!.href.replace(/\/+$/, '');
 }
 
 function checkLocale(locale: string): string {
+  let canonical: string | undefined;
   try {
-    const [canonical] = Intl.getCanonicalLocales(locale);
-    if (canonical !== undefined) return canonical;
+    // Throws a RangeError of its own for a malformed tag.
+    [canonical] = Intl.getCanonicalLocales(locale);
   } catch {
-    // Fall through to the error below.
+    // Refused below.
   }
-  throw new RangeError(`createDiamonds: locale must be a BCP 47 language tag such as "en-US", not ${JSON.stringify(locale)}.`);
+  need(canonical, 'createDiamonds: locale', 'a BCP 47 tag ("en-US")', locale, RangeError);
+  return canonical!;
 }

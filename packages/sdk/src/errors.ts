@@ -69,17 +69,20 @@ export interface RateLimitErrorOptions extends DiamondsApiErrorOptions {
  *   else throw error;
  * }
  * ```
+ *
+ * @typeParam Options - What its constructor takes: each subclass names its own, whose fields it
+ * carries.
  */
-export class DiamondsError extends Error {
+export class DiamondsError<Options extends DiamondsErrorOptions = DiamondsErrorOptions> extends Error {
   /** The stable code (see {@link DiamondsErrorCode}). */
-  readonly code: DiamondsErrorCode;
+  declare readonly code: DiamondsErrorCode;
   /** The server's request id (`req_…`), to quote in a support request; absent with no response. */
-  readonly requestId: string | undefined;
+  declare readonly requestId: string | undefined;
 
-  constructor(message: string, options: DiamondsErrorOptions) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.code = options.code;
-    this.requestId = options.requestId;
+  constructor(message: string, options: Options) {
+    // Error reads only `cause`; every field a subclass declares comes from its options too.
+    super(message, options);
+    Object.assign(this, options);
   }
 }
 
@@ -87,18 +90,13 @@ export class DiamondsError extends Error {
  * The server answered with an error status and (usually) a protocol error body.
  *
  * @remarks {@link DiamondsApiError.code} is the server's stable code, such as `not_found`.
+ * @typeParam Options - What its constructor takes (see {@link DiamondsError}).
  */
-export class DiamondsApiError extends DiamondsError {
+export class DiamondsApiError<Options extends DiamondsApiErrorOptions = DiamondsApiErrorOptions> extends DiamondsError<Options> {
   /** The HTTP status of the response. */
-  readonly status: number;
+  declare readonly status: number;
   /** The request field that was wrong, as a dotted path (`postings.1.amountDiamonds`), if any. */
-  readonly param: string | undefined;
-
-  constructor(message: string, options: DiamondsApiErrorOptions) {
-    super(message, options);
-    this.status = options.status;
-    this.param = options.param;
-  }
+  declare readonly param: string | undefined;
 }
 
 /** The wallet holds fewer Diamonds than the spend needs (`insufficient_funds`). */
@@ -113,14 +111,9 @@ export class AuthenticationError extends DiamondsApiError {}
  * @remarks The SDK already retried if the server asked for a short wait; this error means the
  * wait was too long, or absent, or retries ran out.
  */
-export class RateLimitError extends DiamondsApiError {
+export class RateLimitError extends DiamondsApiError<RateLimitErrorOptions> {
   /** How long the server asked to wait before retrying, from `Retry-After`, if it said. */
-  readonly retryAfterMs: number | undefined;
-
-  constructor(message: string, options: RateLimitErrorOptions) {
-    super(message, options);
-    this.retryAfterMs = options.retryAfterMs;
-  }
+  declare readonly retryAfterMs: number | undefined;
 }
 
 /**
@@ -165,8 +158,10 @@ export class SignInRequiredError extends DiamondsError {}
  *   throw error;
  * }
  * ```
+ *
+ * @typeParam Options - What its constructor takes (see {@link DiamondsError}).
  */
-export class DiamondsOutcomeError extends DiamondsError {}
+export class DiamondsOutcomeError<Options extends DiamondsErrorOptions = DiamondsErrorOptions> extends DiamondsError<Options> {}
 
 /**
  * The browser blocked the popup (code `popup_blocked`): `window.open` returned nothing, usually
@@ -183,26 +178,22 @@ export class DiamondsOutcomeError extends DiamondsError {}
  * });
  * ```
  */
-export class PopupBlockedError extends DiamondsOutcomeError {
+export class PopupBlockedError extends DiamondsOutcomeError<PopupBlockedErrorOptions> {
   /**
    * For a spend the server already holds: the confirmation's id (`cnf_…`), so that a UI can
    * offer a link to {@link PopupBlockedError.confirmationUrl} instead; absent otherwise.
    */
-  readonly confirmationId: string | undefined;
+  declare readonly confirmationId: string | undefined;
   /** For a spend the server already holds: the hosted confirmation page to open from a click. */
-  readonly confirmationUrl: string | undefined;
-
-  constructor(message: string, options: PopupBlockedErrorOptions) {
-    super(message, options);
-    this.confirmationId = options.confirmation?.id;
-    this.confirmationUrl = options.confirmation?.url;
-  }
+  declare readonly confirmationUrl: string | undefined;
 }
 
 /** Options of the {@link PopupBlockedError} constructor. */
 export interface PopupBlockedErrorOptions extends DiamondsErrorOptions {
-  /** The confirmation waiting for the fan, when the spend was already held. */
-  confirmation?: { id: string; url: string } | undefined;
+  /** The confirmation's id (`cnf_…`), when the spend was already held. */
+  confirmationId?: string | undefined;
+  /** The hosted confirmation page, when the spend was already held. */
+  confirmationUrl?: string | undefined;
 }
 
 /**
@@ -275,14 +266,9 @@ export class ConfirmationExpiredError extends DiamondsOutcomeError {}
  * });
  * ```
  */
-export class TopUpFailedError extends DiamondsError {
+export class TopUpFailedError extends DiamondsError<DiamondsErrorOptions & { topUpId: string }> {
   /** The failed top-up's id (`tu_…`). */
-  readonly topUpId: string;
-
-  constructor(message: string, options: DiamondsErrorOptions & { topUpId: string }) {
-    super(message, options);
-    this.topUpId = options.topUpId;
-  }
+  declare readonly topUpId: string;
 }
 
 /** Every class above by its `name`: an error from another copy of the SDK is matched by name. */
@@ -314,17 +300,19 @@ for (const name in BY_NAME) (BY_NAME[name]!.prototype as { name: string }).name 
  * Whether `value` is an error of class `base` or a subclass: `instanceof`, else (for errors
  * from another bundle or frame) by its `name` and the fields that class guarantees.
  */
-function is(value: unknown, base: abstract new (...args: never) => DiamondsError): boolean {
-  if (value instanceof base) return true;
-  const candidate = value as { name?: unknown; code?: unknown; message?: unknown; status?: unknown } | null;
-  const own = BY_NAME[candidate?.name as string];
-  const kindOf = (parent: typeof base) => own === parent || own?.prototype instanceof parent;
-  return (
-    kindOf(base) &&
-    typeof candidate?.code === 'string' &&
-    typeof candidate.message === 'string' &&
-    (!kindOf(DiamondsApiError) || typeof candidate.status === 'number')
-  );
+function guard<E extends DiamondsError>(base: abstract new (...args: never) => E): (value: unknown) => value is E {
+  return (value): value is E => {
+    if (value instanceof base) return true;
+    const candidate = value as { name?: unknown; code?: unknown; message?: unknown; status?: unknown } | null;
+    const own = BY_NAME[candidate?.name as string];
+    const kindOf = (parent: abstract new (...args: never) => DiamondsError) => own === parent || own?.prototype instanceof parent;
+    return (
+      kindOf(base) &&
+      typeof candidate?.code === 'string' &&
+      typeof candidate.message === 'string' &&
+      (!kindOf(DiamondsApiError) || typeof candidate.status === 'number')
+    );
+  };
 }
 
 /**
@@ -333,81 +321,49 @@ function is(value: unknown, base: abstract new (...args: never) => DiamondsError
  * @remarks Checks `instanceof`, else the `name`, `code` and `message` fields, because embeds cross
  * frames and a page may load two bundles of the SDK.
  */
-export function isDiamondsError(value: unknown): value is DiamondsError {
-  return is(value, DiamondsError);
-}
+export const isDiamondsError = /* @__PURE__ */ guard(DiamondsError);
 
 /** Whether `value` is a {@link DiamondsApiError} (any subclass), also from another SDK copy. */
-export function isDiamondsApiError(value: unknown): value is DiamondsApiError {
-  return is(value, DiamondsApiError);
-}
+export const isDiamondsApiError = /* @__PURE__ */ guard(DiamondsApiError);
 
 /** Whether `value` is an {@link InsufficientFundsError}, also from another SDK copy. */
-export function isInsufficientFundsError(value: unknown): value is InsufficientFundsError {
-  return is(value, InsufficientFundsError);
-}
+export const isInsufficientFundsError = /* @__PURE__ */ guard(InsufficientFundsError);
 
 /** Whether `value` is an {@link AuthenticationError}, also from another SDK copy. */
-export function isAuthenticationError(value: unknown): value is AuthenticationError {
-  return is(value, AuthenticationError);
-}
+export const isAuthenticationError = /* @__PURE__ */ guard(AuthenticationError);
 
 /** Whether `value` is a {@link RateLimitError}, also from another SDK copy. */
-export function isRateLimitError(value: unknown): value is RateLimitError {
-  return is(value, RateLimitError);
-}
+export const isRateLimitError = /* @__PURE__ */ guard(RateLimitError);
 
 /** Whether `value` is a {@link DiamondsNetworkError}, also from another SDK copy. */
-export function isDiamondsNetworkError(value: unknown): value is DiamondsNetworkError {
-  return is(value, DiamondsNetworkError);
-}
+export const isDiamondsNetworkError = /* @__PURE__ */ guard(DiamondsNetworkError);
 
 /** Whether `value` is a {@link DiamondsSchemaError}, also from another SDK copy. */
-export function isDiamondsSchemaError(value: unknown): value is DiamondsSchemaError {
-  return is(value, DiamondsSchemaError);
-}
+export const isDiamondsSchemaError = /* @__PURE__ */ guard(DiamondsSchemaError);
 
 /** Whether `value` is a {@link SignInRequiredError}, also from another SDK copy. */
-export function isSignInRequiredError(value: unknown): value is SignInRequiredError {
-  return is(value, SignInRequiredError);
-}
+export const isSignInRequiredError = /* @__PURE__ */ guard(SignInRequiredError);
 
 /** Whether `value` is a {@link DiamondsOutcomeError} (the fan's own outcome), also from another SDK copy. */
-export function isDiamondsOutcomeError(value: unknown): value is DiamondsOutcomeError {
-  return is(value, DiamondsOutcomeError);
-}
+export const isDiamondsOutcomeError = /* @__PURE__ */ guard(DiamondsOutcomeError);
 
 /** Whether `value` is a {@link PopupBlockedError}, also from another SDK copy. */
-export function isPopupBlockedError(value: unknown): value is PopupBlockedError {
-  return is(value, PopupBlockedError);
-}
+export const isPopupBlockedError = /* @__PURE__ */ guard(PopupBlockedError);
 
 /** Whether `value` is a {@link PopupClosedError}, also from another SDK copy. */
-export function isPopupClosedError(value: unknown): value is PopupClosedError {
-  return is(value, PopupClosedError);
-}
+export const isPopupClosedError = /* @__PURE__ */ guard(PopupClosedError);
 
 /** Whether `value` is a {@link SignInDeniedError}, also from another SDK copy. */
-export function isSignInDeniedError(value: unknown): value is SignInDeniedError {
-  return is(value, SignInDeniedError);
-}
+export const isSignInDeniedError = /* @__PURE__ */ guard(SignInDeniedError);
 
 /** Whether `value` is a {@link SignInExpiredError}, also from another SDK copy. */
-export function isSignInExpiredError(value: unknown): value is SignInExpiredError {
-  return is(value, SignInExpiredError);
-}
+export const isSignInExpiredError = /* @__PURE__ */ guard(SignInExpiredError);
 
 /** Whether `value` is a {@link ConfirmationDeclinedError}, also from another SDK copy. */
-export function isConfirmationDeclinedError(value: unknown): value is ConfirmationDeclinedError {
-  return is(value, ConfirmationDeclinedError);
-}
+export const isConfirmationDeclinedError = /* @__PURE__ */ guard(ConfirmationDeclinedError);
 
 /** Whether `value` is a {@link ConfirmationExpiredError}, also from another SDK copy. */
-export function isConfirmationExpiredError(value: unknown): value is ConfirmationExpiredError {
-  return is(value, ConfirmationExpiredError);
-}
+export const isConfirmationExpiredError = /* @__PURE__ */ guard(ConfirmationExpiredError);
 
 /** Whether `value` is a {@link TopUpFailedError}, also from another SDK copy. */
-export function isTopUpFailedError(value: unknown): value is TopUpFailedError {
-  return is(value, TopUpFailedError);
-}
+export const isTopUpFailedError = /* @__PURE__ */ guard(TopUpFailedError);

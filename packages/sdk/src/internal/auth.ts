@@ -1,11 +1,11 @@
 import type { Fan, Me, TokenPair as TokenPairType } from '@diamonds/protocol';
 import { atom, onMount, type WritableAtom } from 'nanostores';
-import { isDiamondsApiError, SignInRequiredError } from '../errors.js';
-import type { Allowance, Session } from '../stores.js';
-import { onStorageEvent, resolveStorage, safely, withTabLock, type StorageLike, type StorageOption } from './browser.js';
-import { prover, type Prover } from './dpop.js';
-import type { Http, HttpMethod, RequestOptions } from './http.js';
 import { Revoked, TokenPair, type ResponseSchema } from './schemas.js';
+import type { Allowance, Session } from '../stores.js';
+import { listen, resolveStorage, safely, withTabLock, type StorageLike, type StorageOption } from './browser.js';
+import { isDiamondsApiError, SignInRequiredError, type DiamondsApiError } from '../errors.js';
+import type { Http, HttpMethod, RequestOptions } from './http.js';
+import { prover, type Prover } from './dpop.js';
 
 /** Refresh this long before the access token's end, so a call never races its expiry. */
 export const REFRESH_MARGIN_MS = 60_000;
@@ -75,7 +75,7 @@ export class Auth {
     this.#adopt(this.#stored());
     // Only localStorage (or the caller's own storage) is shared with other tabs; memory has none.
     if (this.#options.storage === 'session') return;
-    onStorageEvent((event) => {
+    listen<{ key: string | null; newValue: string | null; storageArea?: unknown }>('storage', (event) => {
       if (event.key !== this.#storageKey) return;
       if (event.storageArea && event.storageArea !== this.#storage) return;
       this.#adopt(parseStored(event.newValue), true);
@@ -134,15 +134,6 @@ export class Auth {
     this.allowance.set({ perDay: allowancePerDay, remaining: remainingAllowance, recipients: allowanceRecipients });
   }
 
-  /** Marks the sign-in as running (the popup is open); returns how to undo it. */
-  beginSignIn(): () => void {
-    const before = this.session.get();
-    this.session.set({ ...before, status: 'signing_in' });
-    return () => {
-      if (this.session.get().status === 'signing_in') this.session.set(before);
-    };
-  }
-
   /**
    * Sends an authenticated request: the `Diamonds-Token` header with a fresh access token and
    * its DPoP proof; on a 401 `invalid_token` refreshes once and tries again.
@@ -156,7 +147,7 @@ export class Auth {
         headers: { ...options.headers, 'Diamonds-Token': token },
         dpop: (htm, htu) => this.proof(htm, htu, token),
       });
-    const token = await this.accessToken();
+    const token = await this.#token();
     try {
       return await send(token);
     } catch (error) {
@@ -164,28 +155,27 @@ export class Auth {
       // The server refused a token we thought fine (revoked, or clocks disagree): refresh once,
       // unless another call already did, and try again with the new token.
       if (this.#access?.token === token) this.#access = undefined;
-      return send(await this.accessToken());
+      return send(await this.#token());
     }
   }
 
-  /** A working access token: the one in memory, or a refreshed one if it is near its end. */
-  async accessToken(): Promise<string> {
+  /**
+   * GETs as the fan when one is signed in (content then says `entitled`…), else with the
+   * publishable key alone.
+   */
+  read<T>(path: string, schema: ResponseSchema<T>, options?: RequestOptions): Promise<T> {
+    return this.signedIn ? this.request('get', path, schema, options) : this.#options.http.request('get', path, schema, options);
+  }
+
+  /**
+   * A working access token: the one in memory, or, near its end, a new pair for the refresh
+   * token; concurrent callers share one exchange.
+   */
+  #token(): Promise<string> | string {
     this.load();
     const access = this.#access;
     if (access && access.expiresAtMs - REFRESH_MARGIN_MS > this.#options.clock()) return access.token;
-    return this.refresh();
-  }
-
-  /** Exchanges the refresh token for a new pair; concurrent callers share one exchange. */
-  refresh(): Promise<string> {
-    this.#refreshing ??= this.#refreshOnce().finally(() => {
-      this.#refreshing = undefined;
-    });
-    return this.#refreshing;
-  }
-
-  async #refreshOnce(): Promise<string> {
-    return withTabLock(`${this.#storageKey}:refresh`, async () => {
+    return (this.#refreshing ??= withTabLock(`${this.#storageKey}:refresh`, async () => {
       // Another tab may have rotated the token while we waited for the lock: use the newest one.
       const stored = this.#stored();
       let refreshToken = this.#refreshToken;
@@ -203,18 +193,16 @@ export class Auth {
         // invalid_token, or invalid_dpop_proof: the token is bound to a key this browser lost.
         if (isDiamondsApiError(error) && error.status === 401) {
           this.#forget({ status: 'expired', fan: this.session.get().fan });
-          throw new SignInRequiredError('The sign-in expired or was revoked: sign the fan in again.', {
-            code: 'signin_required',
-            requestId: error.requestId,
-            cause: error,
-          });
+          throw this.signInRequired(error);
         }
         throw error;
       }
       this.#take(tokens);
       this.#persist();
       return tokens.accessToken;
-    });
+    }).finally(() => {
+      this.#refreshing = undefined;
+    }));
   }
 
   /** Signs out: revokes the sign-in on the server (best effort) and forgets it here, always. */
@@ -260,14 +248,14 @@ export class Auth {
     this.allowance.set(null);
   }
 
-  /** The error of a call that needs a signed-in fan when there is none (or the sign-in expired). */
-  signInRequired(): SignInRequiredError {
-    const expired = this.session.get().status === 'expired';
+  /**
+   * The error of a call that needs a signed-in fan when there is none, or the sign-in expired
+   * (or, `cause`, the platform refused its refresh).
+   */
+  signInRequired(cause?: DiamondsApiError): SignInRequiredError {
     return new SignInRequiredError(
-      expired
-        ? 'The sign-in expired: call signIn() from a click to sign the fan in again.'
-        : 'No fan is signed in: call signIn() from a click first.',
-      { code: 'signin_required' },
+      `${this.session.get().status === 'expired' ? 'The sign-in ended' : 'No fan is signed in'}: call signIn() from a click.`,
+      { code: 'signin_required', requestId: cause?.requestId, cause },
     );
   }
 }

@@ -47,31 +47,22 @@ export function safely<T>(action: () => T): T | undefined {
   }
 }
 
-/** Whether this runtime has a `window.open` (Node has none). */
-export function canOpenPopups(): boolean {
-  return typeof (globalThis as { open?: unknown }).open === 'function';
-}
-
 /**
- * Opens a popup on `url`, centred over the page when the browser says where the page is;
- * `null` when blocked (or there is no `window.open`, as in Node).
+ * Opens a popup on `url`, centred over the page: `null` when the browser blocked it,
+ * `undefined` when there is no `window.open` (as in Node).
  */
-export function openPopup(url = 'about:blank', target = 'diamonds'): PopupLike | null {
-  const view = globalThis as {
-    screenX?: number;
-    screenY?: number;
-    outerWidth?: number;
-    outerHeight?: number;
-    open?: (url: string, target: string, features: string) => unknown;
-  };
-  const centre = (side: string, at: number | undefined, outer: number | undefined, size: number) =>
-    typeof at === 'number' && typeof outer === 'number' ? `,${side}=${Math.max(0, Math.round(at + (outer - size) / 2))}` : '';
-  const features = `popup,width=480,height=680${centre('left', view.screenX, view.outerWidth, 480)}${centre('top', view.screenY, view.outerHeight, 680)}`;
-  return canOpenPopups() ? ((view.open!(url, target, features) as PopupLike | null) ?? null) : null;
+export function openPopup(url = 'about:blank', target = 'diamonds'): PopupLike | null | undefined {
+  const view = globalThis as unknown as Partial<Window>;
+  // Browsers read each feature as a whole number (`12.5` is 12) and keep the window on screen.
+  return view.open?.(
+    url,
+    target,
+    `popup,width=480,height=680,left=${view.screenX! + (view.outerWidth! - 480) / 2},top=${view.screenY! + (view.outerHeight! - 680) / 2}`,
+  );
 }
 
 /** Closes a popup we opened; one on another origin may refuse, and closes itself later. */
-export function closePopup(popup: PopupLike | null): void {
+export function closePopup(popup: PopupLike | null | undefined): void {
   try {
     popup?.close();
   } catch {
@@ -79,12 +70,14 @@ export function closePopup(popup: PopupLike | null): void {
   }
 }
 
-/** Listens to `storage` events (other tabs writing localStorage); returns nothing in Node. */
-export function onStorageEvent(listener: (event: { key: string | null; newValue: string | null; storageArea?: unknown }) => void): void {
-  (globalThis as unknown as { addEventListener?: (type: string, listener: (event: never) => void) => void }).addEventListener?.(
-    'storage',
-    listener,
-  );
+/**
+ * Adds (or, with `remove`, removes) a listener of this window's `type` events: `storage` (other
+ * tabs writing localStorage), `message`; does nothing in Node.
+ */
+export function listen<E>(type: 'storage' | 'message', listener: (event: E) => void, remove?: boolean): void {
+  (globalThis as unknown as Record<string, ((type: string, listener: (event: E) => void) => void) | undefined>)[
+    `${remove ? 'remove' : 'add'}EventListener`
+  ]?.(type, listener);
 }
 
 /**

@@ -67,12 +67,11 @@ export const isObject = (value: unknown): value is Record<string, unknown> => ty
 const anObject = test(isObject, 'an object');
 const anArray = test(Array.isArray, 'an array');
 
-/** A string, at least `min` long and starting with `startsWith` when given. @internal */
-export function string(options: { min?: number; startsWith?: string } = {}): Validator<string> {
-  const { min = 0, startsWith = '' } = options;
+/** A string starting with `startsWith`, at least `min` long. @internal */
+export function string(startsWith = '', min = 0): Validator<string> {
   return test(
     (value) => typeof value === 'string' && value.length >= min && value.startsWith(startsWith),
-    startsWith ? `a string starting with "${startsWith}"` : min ? `a string of at least ${min} characters` : 'a string',
+    startsWith ? `a string starting "${startsWith}"` : min ? `a string of ${min}+ characters` : 'a string',
   );
 }
 
@@ -96,17 +95,11 @@ export function url(): Validator<string> {
 }
 
 /** A safe integer, at least `min` when given. @internal */
-export function int(options: { min?: number } = {}): Validator<number> {
-  const { min } = options;
+export function int(min?: number): Validator<number> {
   return test(
     (value) => Number.isSafeInteger(value) && (value as number) >= (min ?? (value as number)),
     min === undefined ? 'an integer' : `an integer ≥ ${min}`,
   );
-}
-
-/** `true` or `false`. @internal */
-export function boolean(): Validator<boolean> {
-  return oneOf([true, false]);
 }
 
 /** Exactly `expected`. @internal */

@@ -3,7 +3,7 @@
 // scripts, not to storage. Every call that uses a token carries a fresh proof signed with it;
 // a token copied out of the page is useless elsewhere. No JOSE library: a compact JWS by hand
 // (WebCrypto's ECDSA signature is already the raw r||s that ES256 wants).
-import { base64url, sha256, utf8 } from './pkce.js';
+import { base64url, randomId, sha256, utf8 } from './pkce.js';
 
 /** Makes a proof for `method` `url` (and `accessToken`'s hash as `ath`, when given). @internal */
 export type Prover = (method: string, url: string, accessToken?: string) => Promise<string>;
@@ -31,12 +31,16 @@ const idb = <T>(run: (store: IDBObjectStore) => IDBRequest): Promise<T> =>
  * a refresh token kept in localStorage; only in memory elsewhere (Node, or storage refused).
  */
 async function keyPair(id: string): Promise<CryptoKeyPair> {
-  const get = () => idb<CryptoKeyPair | undefined>((store) => store.get(id)).catch(() => undefined);
-  const made = (await get()) ?? ((await crypto.subtle.generateKey(ALGORITHM, false, ['sign'])) as CryptoKeyPair);
-  // `add`, not `put`: if another tab stored one meanwhile, this fails and theirs is used.
+  const made = (await crypto.subtle.generateKey(ALGORITHM, false, ['sign'])) as CryptoKeyPair;
+  // `add`, not `put`: if one is kept already (another tab's, or an earlier load's), this fails
+  // and that one is used; the new pair is used only where nothing can be kept.
   return idb((store) => store.add(made, id)).then(
     () => made,
-    async () => (await get()) ?? made,
+    () =>
+      idb<CryptoKeyPair | undefined>((store) => store.get(id)).then(
+        (kept) => kept ?? made,
+        () => made,
+      ),
   );
 }
 
@@ -62,7 +66,7 @@ export const prover =
       htm: method.toUpperCase(),
       htu: url.replace(/[?#].*/, ''),
       iat: Math.floor(Date.now() / 1000),
-      jti: base64url(crypto.getRandomValues(new Uint8Array(16))),
+      jti: randomId(),
       ath: accessToken && (await sha256(accessToken)),
     })}`;
     return `${input}.${base64url(await crypto.subtle.sign(ALGORITHM, privateKey, utf8(input)))}`;

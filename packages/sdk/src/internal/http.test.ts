@@ -80,7 +80,7 @@ describe('Http', () => {
     assert.deepEqual(result, { ok: true });
     assert.equal(seen.length, 3);
     const keys = seen.map((request) => request.headers['idempotency-key']);
-    assert.match(String(keys[0]), /^[0-9a-f]{32}$/);
+    assert.match(String(keys[0]), /^[\w-]{22}$/);
     assert.deepEqual(keys, [keys[0], keys[0], keys[0]]);
     assert.deepEqual(
       seen.map((request) => [request.method, request.url, request.body]),

@@ -1,4 +1,4 @@
-import ky, { isHTTPError, isTimeoutError, type KyInstance } from 'ky';
+import { randomId } from './pkce.js';
 import type { ErrorCode } from '@diamonds/protocol';
 import {
   AuthenticationError,
@@ -9,6 +9,7 @@ import {
   RateLimitError,
   type RateLimitErrorOptions,
 } from '../errors.js';
+import ky, { isHTTPError, isTimeoutError, type KyInstance } from 'ky';
 import { ErrorBody, type ResponseSchema } from './schemas.js';
 
 /** The HTTP methods the client sends. */
@@ -93,15 +94,16 @@ export class Http {
         // no timeout and only the statuses above. A 429 says when; without that a retry would
         // only add to the load. A long wait is the caller's decision: the error comes at once.
         shouldRetry: ({ error }) => {
-          if (!isHTTPError(error)) return error.name === 'AbortError' ? false : undefined;
-          const waitMs = retryAfterMs(error.response.headers);
-          return waitMs === undefined
-            ? error.response.status === 429
-              ? false
-              : undefined
-            : waitMs > options.maxRetryAfterMs
-              ? false
-              : undefined;
+          const waitMs = isHTTPError(error) ? retryAfterMs(error.response.headers) : undefined;
+          return (
+            isHTTPError(error)
+              ? waitMs === undefined
+                ? error.response.status === 429
+                : waitMs > options.maxRetryAfterMs
+              : error.name === 'AbortError'
+          )
+            ? false
+            : undefined;
         },
       },
     });
@@ -119,7 +121,7 @@ export class Http {
     const where = `${method.toUpperCase()} ${this.#options.apiBase}/${path}`;
     const headers: Record<string, string> = { ...options.headers };
     // Chosen once, outside ky, so that every retry of this call sends the same key.
-    if (method === 'post') headers['Idempotency-Key'] = options.idempotencyKey ?? newIdempotencyKey();
+    if (method === 'post') headers['Idempotency-Key'] = options.idempotencyKey ?? randomId();
     let response: Response;
     let text: string;
     try {
@@ -141,24 +143,19 @@ export class Http {
       });
       text = await response.text();
     } catch (error) {
-      throw await this.#toError(error, where, options.signal);
+      const { signal } = options;
+      const timeout = isTimeoutError(error);
+      // An abort's reason as is; else the server's error, or no response at all.
+      throw signal?.aborted
+        ? (signal.reason ?? error)
+        : isHTTPError(error)
+          ? await apiErrorFrom(error.response)
+          : new DiamondsNetworkError(`No response to ${where} ${timeout ? `within ${this.#options.timeoutMs} ms` : '(network error)'}.`, {
+              code: timeout ? 'timeout' : 'network_error',
+              cause: error,
+            });
     }
     return parseBody(text, schema, where, response.headers.get('Request-Id') ?? undefined);
-  }
-
-  async #toError(error: unknown, where: string, signal: AbortSignal | undefined): Promise<unknown> {
-    if (signal?.aborted) return signal.reason ?? error;
-    if (isHTTPError(error)) return apiErrorFrom(error.response);
-    if (isTimeoutError(error)) {
-      return new DiamondsNetworkError(`No response to ${where} within ${this.#options.timeoutMs} ms.`, {
-        code: 'timeout',
-        cause: error,
-      });
-    }
-    return new DiamondsNetworkError(`Could not reach the Diamonds API: ${where} failed without a response.`, {
-      code: 'network_error',
-      cause: error,
-    });
   }
 }
 
@@ -167,8 +164,16 @@ export class Http {
  * RangeError that names `what`.
  */
 export function checkWhole(what: string, value: number, min: number, infinite = false): number {
-  if (value >= min && (Number.isInteger(value) || (infinite && value === Infinity))) return value;
-  throw new RangeError(`${what} must be a whole number, ${min} or more, not ${String(value)}.`);
+  need(value >= min && (Number.isInteger(value) || (infinite && value === Infinity)), what, `an integer ≥ ${min}`, value, RangeError);
+  return value;
+}
+
+/**
+ * Throws unless `ok`: a TypeError (or `type`) that says `what` must be `must`, and what it was
+ * (`value`, strings quoted).
+ */
+export function need(ok: unknown, what: string, must: string, value: unknown, type = TypeError): void {
+  if (!ok) throw new type(`${what} must be ${must}, not ${typeof value === 'string' ? JSON.stringify(value) : String(value)}.`);
 }
 
 /** Every item of a paginated list, page after page (following `nextCursor`) as the caller iterates. */
@@ -188,35 +193,25 @@ export function path(base: string, id: string): string {
   return `${base}/${encodeURIComponent(id)}`;
 }
 
-/** A fresh idempotency key: 32 random hex digits (works outside secure contexts, unlike `randomUUID`). */
-export function newIdempotencyKey(): string {
-  const bytes = new Uint8Array(16);
-  globalThis.crypto.getRandomValues(bytes);
-  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
-}
-
 /**
  * How long a `Retry-After` header asks to wait, in milliseconds; `undefined` when absent or
  * unreadable. Accepts both forms: delay-seconds and an HTTP date.
  */
 export function retryAfterMs(headers: Headers, nowMs: number = Date.now()): number | undefined {
   const value = headers.get('Retry-After')?.trim();
-  if (value === undefined || value === '') return undefined;
-  if (/^\d+$/.test(value)) return Number(value) * 1000;
-  const dateMs = Date.parse(value);
-  return Number.isNaN(dateMs) ? undefined : Math.max(0, dateMs - nowMs);
+  if (!value) return undefined;
+  const waitMs = /^\d+$/.test(value) ? Number(value) * 1000 : Date.parse(value) - nowMs;
+  return Number.isNaN(waitMs) ? undefined : Math.max(0, waitMs);
 }
 
 /** Parses a success body with `schema`, or throws {@link DiamondsSchemaError}. */
 function parseBody<T>(text: string, schema: ResponseSchema<T>, what: string, requestId: string | undefined): T {
-  let json: unknown;
-  try {
-    json = text === '' ? undefined : JSON.parse(text);
-  } catch (cause) {
-    throw new DiamondsSchemaError(`The response to ${what} is not JSON: ${preview(text)}`, {
+  const json = parseJson(text);
+  if (json instanceof SyntaxError) {
+    throw new DiamondsSchemaError(`Not JSON from ${what}: ${preview(text)}`, {
       code: 'invalid_response',
       requestId,
-      cause,
+      cause: json,
     });
   }
   const result = schema.safeParse(json);
@@ -225,7 +220,7 @@ function parseBody<T>(text: string, schema: ResponseSchema<T>, what: string, req
       .slice(0, 3)
       .map((issue) => `${issue.path.map(String).join('.') || '(body)'}: ${issue.message}`)
       .join('; ');
-    throw new DiamondsSchemaError(`The response to ${what} does not match the protocol (${issues}).`, {
+    throw new DiamondsSchemaError(`Unexpected response to ${what}: ${issues}`, {
       code: 'invalid_response',
       requestId,
       cause: result.error,
@@ -234,17 +229,24 @@ function parseBody<T>(text: string, schema: ResponseSchema<T>, what: string, req
   return result.data;
 }
 
-/** The generic code for an error status that came without a protocol error body. */
+/** `text` parsed as JSON (`undefined` when empty), or the SyntaxError. */
+function parseJson(text: string): unknown {
+  try {
+    return text === '' ? undefined : JSON.parse(text);
+  } catch (error) {
+    return error;
+  }
+}
+
+/**
+ * The generic code for an error status that came without a protocol error body; any other is
+ * `invalid_request` (4xx), `service_unavailable` (502 to 504) or `internal_error`.
+ */
 const CODE_FOR_STATUS: Partial<Record<number, ErrorCode>> = {
   401: 'authentication_required',
   403: 'permission_denied',
   404: 'not_found',
-  405: 'method_not_allowed',
-  413: 'payload_too_large',
   429: 'rate_limited',
-  502: 'service_unavailable',
-  503: 'service_unavailable',
-  504: 'service_unavailable',
 };
 
 /**
@@ -258,38 +260,33 @@ const CODE_FOR_STATUS: Partial<Record<number, ErrorCode>> = {
 export async function apiErrorFrom(response: Response): Promise<DiamondsApiError> {
   const { status, headers } = response;
   const text = await response.text().catch(() => '');
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    // Not JSON: no error body, handled below.
-  }
-  const parsed = ErrorBody.safeParse(json);
+  // Not JSON (the SyntaxError) is no error body either.
+  const parsed = ErrorBody.safeParse(parseJson(text));
   const body = parsed.success ? parsed.data.error : undefined;
   // Without an error body the status decides, and the parse failure is the cause.
   const options: RateLimitErrorOptions = {
-    code: body?.code ?? CODE_FOR_STATUS[status] ?? (status >= 500 ? 'internal_error' : 'invalid_request'),
+    code:
+      body?.code ??
+      CODE_FOR_STATUS[status] ??
+      (status > 501 && status < 505 ? 'service_unavailable' : status > 499 ? 'internal_error' : 'invalid_request'),
     status,
     param: body?.param,
     requestId: body?.requestId ?? headers.get('Request-Id') ?? undefined,
     cause: parsed.success ? undefined : parsed.error,
     retryAfterMs: retryAfterMs(headers),
   };
-  const message = body?.message ?? `The server answered ${status} without a Diamonds error body: ${preview(text)}`;
+  const message = body?.message ?? `HTTP ${status} without a Diamonds error body: ${preview(text)}`;
+  // Every `authentication_error` is a 401 and every `rate_limit_error` a 429 (protocol errors.ts).
   const ErrorClass =
     options.code === 'insufficient_funds'
       ? InsufficientFundsError
-      : body?.type === 'authentication_error' || status === 401
+      : status === 401
         ? AuthenticationError
-        : body?.type === 'rate_limit_error' || status === 429
+        : status === 429
           ? RateLimitError
           : DiamondsApiError;
   return new ErrorClass(message, options);
 }
 
-/** The start of a body, for an error message. */
-function preview(text: string): string {
-  if (text === '') return '(empty body)';
-  const oneLine = text.replace(/\s+/g, ' ').trim();
-  return JSON.stringify(oneLine.length > 80 ? `${oneLine.slice(0, 80)}…` : oneLine);
-}
+/** The start of a body, quoted (`""` when empty), for an error message. */
+const preview = (text: string): string => JSON.stringify(text.slice(0, 80));

@@ -1,5 +1,5 @@
 // The responses of `client.orders` (see schema-parts.ts).
-import { literal, nullable, object, prefixed, string, schema, optional } from './check.js';
+import { literal, nullable, object, prefixed, string, schema, optional, type ResponseSchema } from './check.js';
 import { ConfirmationSchema, list, loose, nonNegativeInt, nullableString } from './schema-parts.js';
 import type {
   CheckoutOrder as ProtocolCheckoutOrder,
@@ -19,8 +19,8 @@ const CheckoutOrderSchema = object(
   loose,
 );
 
-/** `GET /v1/orders/{id}`. @internal */
-export const CheckoutOrder = schema<ProtocolCheckoutOrder>(CheckoutOrderSchema);
+/** `GET /v1/orders/{id}`; also `POST /v1/orders/{id}/pay` (the order, with the `confirmation` when it needs one). @internal */
+export const CheckoutOrder = schema<ProtocolCheckoutOrder & ProtocolPayOrderResult>(CheckoutOrderSchema);
 
 /** `GET /v1/products`: a page of the shop's active products. @internal */
 export const ProductList = schema<ProtocolProductList>(
@@ -28,4 +28,4 @@ export const ProductList = schema<ProtocolProductList>(
 );
 
 /** `POST /v1/orders/{id}/pay`: the order, with the `confirmation` when it needs one. @internal */
-export const PayOrderResult = schema<ProtocolPayOrderResult>(CheckoutOrderSchema);
+export const PayOrderResult: ResponseSchema<ProtocolPayOrderResult> = CheckoutOrder;

@@ -9,6 +9,12 @@ export function base64url(data: string | Uint8Array | ArrayBuffer): string {
     .replace(/=+$/, '');
 }
 
+/**
+ * `size` random bytes, base64url: a PKCE verifier, a proof's `jti`, an idempotency key (works
+ * outside secure contexts, unlike `randomUUID`).
+ */
+export const randomId = (size = 16): string => base64url(crypto.getRandomValues(new Uint8Array(size)));
+
 /** The UTF-8 bytes of `text`. */
 export const utf8 = (text: string): Uint8Array<ArrayBuffer> => new TextEncoder().encode(text);
 
@@ -19,8 +25,8 @@ export const sha256 = async (text: string): Promise<string> => base64url(await c
 export async function newPkcePair(): Promise<{ verifier: string; challenge: string }> {
   if (globalThis.crypto?.subtle === undefined) {
     // Browsers hide crypto.subtle outside secure contexts; say what to do instead of a TypeError.
-    throw new TypeError('signIn() needs a secure context: serve the page over https (or from localhost).');
+    throw new TypeError('signIn() needs https (or localhost).');
   }
-  const verifier = base64url(crypto.getRandomValues(new Uint8Array(32)));
+  const verifier = randomId(32);
   return { verifier, challenge: await sha256(verifier) };
 }

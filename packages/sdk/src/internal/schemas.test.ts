@@ -596,8 +596,8 @@ describe('SDK schema issues', () => {
       { path: ['data', 1, 'priceDiamonds'], message: 'expected an integer ≥ 0, got -1' },
     ]);
     assert.deepEqual(issues(sdk.Wallet, { ...wallet, remainingAllowance: undefined, balanceDiamonds: 1.5 }), [
-      { path: ['balanceDiamonds'], message: 'expected an integer, got 1.5' },
-      { path: ['remainingAllowance'], message: 'expected an integer, got missing' },
+      { path: ['balanceDiamonds'], message: 'expected an integer ≥ 0, got 1.5' },
+      { path: ['remainingAllowance'], message: 'expected an integer ≥ 0, got missing' },
     ]);
     assert.deepEqual(issues(sdk.TopUp, { ...topUp, status: 'paid' }), [
       { path: ['status'], message: 'expected one of "requires_payment", "requires_action", "succeeded", "failed", got "paid"' },

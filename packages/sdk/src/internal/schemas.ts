@@ -35,7 +35,7 @@ export const ErrorBody = schema<ProtocolErrorBody>(
   object({
     error: object({
       type: string(),
-      code: string({ min: 1 }),
+      code: string('', 1),
       message: string(),
       param: optional(string()),
       requestId: string(),
@@ -45,10 +45,17 @@ export const ErrorBody = schema<ProtocolErrorBody>(
 
 const Fan = object({ id: prefixed('usr'), displayName: string() });
 
+/** The allowance fields, as `GET /v1/me` and `GET /v1/wallet` answer them. */
+const allowance = {
+  allowancePerDay: nonNegativeInt(),
+  remainingAllowance: nonNegativeInt(),
+  allowanceRecipients: array(prefixed('usr')),
+};
+
 const TokenPairSchema = object({
-  accessToken: string({ startsWith: 'dat_' }),
-  expiresIn: int({ min: 1 }),
-  refreshToken: string({ startsWith: 'drt_' }),
+  accessToken: string('dat_'),
+  expiresIn: int(1),
+  refreshToken: string('drt_'),
 });
 
 /** `POST /v1/tokens/refresh`. @internal */
@@ -77,9 +84,7 @@ export const Me = schema<ProtocolMe>(
     object: literal('me'),
     fan: Fan,
     site: object({ id: prefixed('site'), name: string() }),
-    allowancePerDay: nonNegativeInt(),
-    remainingAllowance: nonNegativeInt(),
-    allowanceRecipients: array(prefixed('usr')),
+    ...allowance,
   }),
 );
 
@@ -94,12 +99,10 @@ export const Wallet = schema<ProtocolWallet>(
   object(
     {
       object: literal('wallet'),
-      balanceDiamonds: int(),
-      heldDiamonds: int(),
-      earningsDiamonds: int(),
-      remainingAllowance: int(),
-      allowancePerDay: int(),
-      allowanceRecipients: array(prefixed('usr')),
+      balanceDiamonds: nonNegativeInt(),
+      heldDiamonds: nonNegativeInt(),
+      earningsDiamonds: nonNegativeInt(),
+      ...allowance,
     },
     loose,
   ),

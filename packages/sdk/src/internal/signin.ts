@@ -1,10 +1,10 @@
 import type { Fan, TokenPair } from '@diamonds/protocol';
-import { PopupClosedError, SignInDeniedError, SignInExpiredError } from '../errors.js';
-import type { PopupLike } from './browser.js';
-import type { Prover } from './dpop.js';
 import { path, type Http } from './http.js';
-import { newPkcePair } from './pkce.js';
 import { SignInGrant, SignInPoll, SignInRequest } from './schemas.js';
+import type { Prover } from './dpop.js';
+import { newPkcePair } from './pkce.js';
+import { listen, type PopupLike } from './browser.js';
+import { PopupClosedError, SignInDeniedError, SignInExpiredError } from '../errors.js';
 
 /** How long one long poll waits on the server: also how soon a closed popup is noticed. */
 export const DEFAULT_POLL_WAIT_MS = 2_000;
@@ -21,11 +21,6 @@ export interface SignInFlow {
 }
 
 type Listener = (event: { source?: unknown; origin?: string; data?: unknown }) => void;
-const listen = (type: 'add' | 'remove', listener: Listener): void =>
-  (globalThis as unknown as Record<string, ((type: string, listener: Listener) => void) | undefined>)[`${type}EventListener`]?.(
-    'message',
-    listener,
-  );
 
 /**
  * The part of `signIn()` after the popup is open: open a sign-in request with a PKCE challenge,
@@ -48,7 +43,7 @@ export async function runSignIn({ http, auth, popup, signal, pollWaitMs }: SignI
   const base = path('v1/signin-requests', request.id);
   let code: string | undefined;
   let arrived!: () => void;
-  const codeArrived = new Promise<undefined>((resolve) => (arrived = () => resolve(undefined)));
+  const codeArrived = new Promise<void>((resolve) => (arrived = resolve));
   const onMessage: Listener = ({ source, origin, data }) => {
     const message = data as { type?: unknown; request?: unknown; code?: unknown } | null;
     if (
@@ -62,31 +57,25 @@ export async function runSignIn({ http, auth, popup, signal, pollWaitMs }: SignI
       arrived();
     }
   };
-  listen('add', onMessage);
+  listen('message', onMessage);
   try {
     if (!popup.closed) popup.location.href = request.url;
     // `approved` counts only with the code in hand: the fan's approval alone means "wait for
     // it" (once the popup is closed, only an instant: then it is lost, and that is popup_closed).
     const poll = async (waitMs: number): Promise<{ status: string }> => {
+      // Nothing (undefined) when the code won the race.
       const polled = await Promise.race([
         codeArrived,
         http.request('post', `${base}/poll`, SignInPoll, { json: { codeVerifier: verifier, waitMs }, signal }),
       ]);
-      // `polled` is undefined only when the code won the race.
-      if (!code && polled!.status === 'approved') await Promise.race([codeArrived, new Promise((resolve) => setTimeout(resolve, waitMs))]);
-      return code ? { status: 'approved' } : polled!.status === 'approved' ? { status: 'pending' } : polled!;
+      const approved = polled?.status === 'approved';
+      if (approved && !code) await Promise.race([codeArrived, new Promise((resolve) => setTimeout(resolve, waitMs))]);
+      return { status: code ? 'approved' : approved ? 'pending' : polled!.status };
     };
-    await untilAnswered(
-      popup,
-      poll,
-      pollWaitMs,
-      'The sign-in window closed (or the browser cut it off) before the sign-in reached this page; call signIn() again from a click.',
-      {
-        denied: () => new SignInDeniedError('The fan declined to connect this site.', { code: 'signin_denied' }),
-        expired: () =>
-          new SignInExpiredError('The sign-in request expired before the fan answered; call signIn() again.', { code: 'signin_expired' }),
-      },
-    );
+    await untilAnswered(popup, poll, pollWaitMs, 'The sign-in window closed (or was cut off) first: call signIn() again from a click.', {
+      denied: () => new SignInDeniedError('The fan declined.', { code: 'signin_denied' }),
+      expired: () => new SignInExpiredError('The sign-in expired unanswered: call signIn() again.', { code: 'signin_expired' }),
+    });
     return await http.request('post', `${base}/exchange`, SignInGrant, {
       json: { codeVerifier: verifier, code },
       signal,
@@ -94,7 +83,7 @@ export async function runSignIn({ http, auth, popup, signal, pollWaitMs }: SignI
       dpop: auth.proof,
     });
   } finally {
-    listen('remove', onMessage);
+    listen('message', onMessage, true);
   }
 }
 

@@ -1,5 +1,4 @@
 import type { Content, ContentBody, ContentList, Unlock } from '@diamonds/protocol';
-import type { ResponseSchema } from '../internal/schemas.js';
 import {
   Content as ContentSchema,
   ContentBody as ContentBodySchema,
@@ -7,8 +6,8 @@ import {
   Entitlement,
   Unlock as UnlockSchema,
 } from '../internal/content-schemas.js';
-import { path } from '../internal/http.js';
 import { spend, type Money, type SpendOptions } from './spend.js';
+import { path } from '../internal/http.js';
 
 /** An unlock that went through: the active entitlement and its signed receipt. */
 export type UnlockedContent = Extract<Unlock, { status: 'succeeded' }>;
@@ -30,16 +29,6 @@ export class ContentResource {
   /** @internal */
   constructor(money: Money) {
     this.#money = money;
-  }
-
-  /** GETs as the fan when one is signed in (to learn `entitled`), else with the key alone. */
-  #read<T>(
-    path: string,
-    schema: ResponseSchema<T>,
-    options: { signal?: AbortSignal | undefined; searchParams?: Record<string, string | number | undefined> },
-  ): Promise<T> {
-    const { auth, http } = this.#money;
-    return auth.signedIn ? auth.request('get', path, schema, options) : http.request('get', path, schema, options);
   }
 
   #remember(content: Content): Content {
@@ -64,7 +53,7 @@ export class ContentResource {
     options: { cursor?: string | undefined; limit?: number | undefined; signal?: AbortSignal | undefined } = {},
   ): Promise<ContentList> {
     const { cursor, limit, signal } = options;
-    const page = await this.#read('v1/content', ContentListSchema, { searchParams: { cursor, limit }, signal });
+    const page = await this.#money.auth.read('v1/content', ContentListSchema, { searchParams: { cursor, limit }, signal });
     page.data.forEach((content) => this.#remember(content));
     return page;
   }
@@ -83,7 +72,7 @@ export class ContentResource {
    * ```
    */
   async get(id: string, options: { signal?: AbortSignal | undefined } = {}): Promise<Content> {
-    return this.#remember(await this.#read(path('v1/content', id), ContentSchema, options));
+    return this.#remember(await this.#money.auth.read(path('v1/content', id), ContentSchema, options));
   }
 
   /**

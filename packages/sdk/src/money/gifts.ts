@@ -1,7 +1,7 @@
 import type { Gift, GiftType } from '@diamonds/protocol';
+import { spend, type Money, type SpendOptions } from './spend.js';
 import { Gift as GiftSchema, GiftTypeList } from '../internal/gift-schemas.js';
 import { pages, path } from '../internal/http.js';
-import { spend, type Money, type SpendOptions } from './spend.js';
 
 /** What {@link GiftsResource.send} sends. */
 export interface SendGiftParams {

@@ -56,9 +56,8 @@ export class OrdersResource {
    * ```
    */
   async get(id: string, options: { signal?: AbortSignal | undefined } = {}): Promise<CheckoutOrder> {
-    const { auth, http } = this.#money;
     // No Diamonds-Token when signed out: the platform then shows an open order to anyone.
-    const order = await (auth.signedIn ? auth : http).request('get', path('v1/orders', id), CheckoutOrderSchema, options);
+    const order = await this.#money.auth.read(path('v1/orders', id), CheckoutOrderSchema, options);
     this.#totals.set(order.id, order.totalDiamonds);
     return order;
   }

@@ -6,9 +6,9 @@ import type { Confirmation as ConfirmationType } from '@diamonds/protocol';
 import type { WritableAtom } from 'nanostores';
 import { ConfirmationDeclinedError, ConfirmationExpiredError, PopupBlockedError } from '../errors.js';
 import type { Auth } from '../internal/auth.js';
-import { closePopup, openPopup, type PopupLike } from '../internal/browser.js';
 import { path, type Http } from '../internal/http.js';
 import { Confirmation } from '../internal/schemas.js';
+import { closePopup, openPopup, type PopupLike } from '../internal/browser.js';
 import { untilAnswered } from '../internal/signin.js';
 import type { PendingConfirmation, WalletState } from '../stores.js';
 
@@ -82,14 +82,13 @@ export function spend<Answer extends object, Result>(
   options: SpendOptions,
 ): Promise<Result> {
   if (!money.auth.signedIn) return Promise.reject(money.auth.signInRequired());
-  const amount = plan.amountDiamonds;
+  const { amountDiamonds: amount = NaN, recipientId: recipient } = plan;
   const allowance = money.auth.allowance.get();
   const wallet = money.wallet.get();
-  const recipient = plan.recipientId;
-  const needsConfirmation =
-    amount === undefined || !allowance || !(amount <= allowance.remaining && (!recipient || allowance.recipients.includes(recipient)));
-  const cannotPay = amount !== undefined && wallet.status === 'ready' && (wallet.balanceDiamonds ?? 0) < amount;
-  let popup = needsConfirmation && !cannotPay ? openPopup() : null;
+  // An unknown amount (NaN) fits no allowance and no balance: the popup opens.
+  const fits = amount <= (allowance?.remaining ?? -Infinity) && (!recipient || !!allowance?.recipients.includes(recipient));
+  const cannotPay = wallet.status === 'ready' && wallet.balanceDiamonds! < amount;
+  let popup = fits || cannotPay ? null : openPopup();
   return (async () => {
     let answered = false;
     try {
@@ -101,10 +100,11 @@ export function spend<Answer extends object, Result>(
       if (popup) popup.location.href = confirmation.url;
       else popup = openPopup(confirmation.url);
       if (!popup) {
-        throw new PopupBlockedError(
-          'The browser blocked the confirmation window: the Diamonds are held until the fan confirms at confirmationUrl (open it from a click) or it expires.',
-          { code: 'popup_blocked', confirmation },
-        );
+        throw new PopupBlockedError('The browser blocked the popup: open confirmationUrl from a click.', {
+          code: 'popup_blocked',
+          confirmationId: confirmation.id,
+          confirmationUrl: confirmation.url,
+        });
       }
       await follow(money, popup, confirmation, options.signal);
       return await plan.result(answer, true);
@@ -133,14 +133,14 @@ async function follow(money: Money, popup: PopupLike, confirmation: Confirmation
       popup,
       (waitMs) => money.auth.request('get', path('v1/confirmations', id), Confirmation, { searchParams: { waitMs }, signal }),
       money.pollWaitMs,
-      'The fan closed the confirmation window; the held Diamonds go back when the confirmation expires.',
+      'The fan closed the confirmation window; the hold ends when it expires.',
       {
         declined: () =>
-          new ConfirmationDeclinedError('The fan declined the spend; the held Diamonds are back in the wallet.', {
+          new ConfirmationDeclinedError('The fan declined; nothing was spent.', {
             code: 'confirmation_declined',
           }),
         expired: () =>
-          new ConfirmationExpiredError('The confirmation expired before the fan answered; nothing was spent.', {
+          new ConfirmationExpiredError('The confirmation expired unanswered; nothing was spent.', {
             code: 'confirmation_expired',
           }),
       },

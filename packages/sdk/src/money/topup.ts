@@ -1,8 +1,8 @@
 import type { CurrencyCode, TopUp } from '@diamonds/protocol';
-import { PopupBlockedError, PopupClosedError, TopUpFailedError } from '../errors.js';
-import { Quote, TopUp as TopUpSchema } from '../internal/schemas.js';
 import { path } from '../internal/http.js';
 import { closePopup, openPopup } from '../internal/browser.js';
+import { Quote, TopUp as TopUpSchema } from '../internal/schemas.js';
+import { PopupBlockedError, PopupClosedError, TopUpFailedError } from '../errors.js';
 import type { Money, SpendOptions } from './spend.js';
 
 /** What {@link DiamondsClient.topUp} buys: a number of Diamonds in a currency, or a quote you already made. */
@@ -19,7 +19,7 @@ export function topUp(money: Money, params: TopUpParams, options: SpendOptions):
   const popup = openPopup();
   if (!popup) {
     return Promise.reject(
-      new PopupBlockedError('The browser blocked the payment window: call topUp() directly from a click (or allow popups).', {
+      new PopupBlockedError('The browser blocked the popup: call topUp() from a click.', {
         code: 'popup_blocked',
       }),
     );
@@ -42,18 +42,17 @@ export function topUp(money: Money, params: TopUpParams, options: SpendOptions):
       if (topUp.paymentUrl !== null && !popup.closed) popup.location.href = topUp.paymentUrl;
       // `closed` is read before each poll: the page closes itself once paid, and the poll
       // after the close must still see the payment.
-      let closed = false;
-      for (;;) {
-        if (topUp.status === 'succeeded') return topUp;
+      for (let closed = false; topUp.status !== 'succeeded';) {
         if (topUp.status === 'failed') {
           const code = topUp.failureCode ?? 'payment_failed';
-          throw new TopUpFailedError(`The top-up failed (${code}); nothing was charged or credited.`, { code, topUpId: topUp.id });
+          throw new TopUpFailedError(`The top-up failed (${code}); nothing was charged.`, { code, topUpId: topUp.id });
         }
-        if (closed) throw new PopupClosedError('The fan closed the payment window before paying.', { code: 'popup_closed' });
+        if (closed) throw new PopupClosedError('The fan closed the payment window unpaid.', { code: 'popup_closed' });
         await new Promise((resolve) => setTimeout(resolve, money.pollWaitMs / 2));
         closed = popup.closed;
         topUp = await money.auth.request('get', path('v1/topups', topUp.id), TopUpSchema, options);
       }
+      return topUp;
     } finally {
       closePopup(popup);
       if (started) await money.refreshWallet();

@@ -1,9 +1,9 @@
 import type { TransferCode, Wallet as WalletType, WalletAccount, WalletEntry } from '@diamonds/protocol';
-import { atom, onMount, type ReadableAtom, type WritableAtom } from 'nanostores';
+import { Wallet, WalletHistory } from '../internal/schemas.js';
 import { isDiamondsError } from '../errors.js';
 import type { Auth } from '../internal/auth.js';
 import { checkWhole, pages } from '../internal/http.js';
-import { Wallet, WalletHistory } from '../internal/schemas.js';
+import { atom, onMount, type ReadableAtom, type WritableAtom } from 'nanostores';
 import type { WalletState } from '../stores.js';
 
 /** Options of {@link WalletActions.history}. */
