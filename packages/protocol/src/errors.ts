@@ -40,6 +40,8 @@ export const ERROR_CODES = {
   amount_too_large: { type: 'invalid_request_error', status: 400 },
   invalid_currency: { type: 'invalid_request_error', status: 400 },
   invalid_cursor: { type: 'invalid_request_error', status: 400 },
+  invalid_event_type: { type: 'invalid_request_error', status: 400 },
+  event_not_found: { type: 'invalid_request_error', status: 404 },
   invalid_metadata: { type: 'invalid_request_error', status: 400 },
   same_account: { type: 'invalid_request_error', status: 400 },
   postings_unbalanced: { type: 'invalid_request_error', status: 400 },

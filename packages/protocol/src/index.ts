@@ -64,3 +64,4 @@ export {
   SiteCreatorInvitationList,
   InviteSiteCreator,
 } from './site-creators.js';
+export * from './events.js';

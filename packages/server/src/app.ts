@@ -20,9 +20,10 @@ import { confirmationsApi } from './api/confirmations.js';
 import { contentApi } from './api/content.js';
 import { ordersApi } from './api/orders.js';
 import { siteCreatorsApi } from './api/site-creators.js';
+import { eventsApi } from './events/routes.js';
 import { dropInRoutes } from './http/drop-in.js';
 import { jwks } from './money/receipts.js';
-import { GroupCommit } from './ledger/group-commit.js';
+import { GroupCommit, withAfterCommit } from './ledger/group-commit.js';
 import { inlineSpendWriter, type SpendWriter } from './money/writer.js';
 import { DEFAULT_MONEY_SETTINGS, type Settings } from './config.js';
 import { tmpdir } from 'node:os';
@@ -183,7 +184,8 @@ export function createBaseApp(): Hono<AppEnv> {
 export function createApp(options: AppOptions): Hono<AppEnv> {
   const commits = options.commits ?? new GroupCommit(options.ledger);
   const context: AppContext = {
-    db: options.db,
+    // Events appended in a plain transaction are published once it commits (see appendEvent).
+    db: withAfterCommit(options.db),
     ledger: options.ledger,
     commits,
     writer: options.writer ?? inlineSpendWriter(options.ledger, commits),
@@ -219,6 +221,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   app.route('/v1', contentApi(context));
   app.route('/v1', ordersApi(context));
   app.route('/v1', siteCreatorsApi(context));
+  app.route('/v1', eventsApi(context));
 
   // The gifts' art: public, so an <img> on any site can show it.
   app.route('/', giftArtRoutes(context));

@@ -12,6 +12,8 @@ import { openSpendWriter, type SpendWriter } from './money/writer.js';
 import type { Settings } from './config.js';
 import { join, resolve } from 'node:path';
 import { developmentMailer } from './mail/mailer.js';
+import { localEvents, type WakeSource } from './events/bus.js';
+import { PostgresEventListener } from './events/listener.js';
 
 /** How often expired reservations are voided. */
 const SWEEP_INTERVAL_MS = 5_000;
@@ -27,6 +29,11 @@ export interface RunningServer {
   commits: GroupCommit;
   /** Where fans' spends are written: a writer thread on an SQLite file (see `money/writer.ts`). */
   writer: SpendWriter;
+  /**
+   * What wakes event consumers (see `events/consumer.ts`): this process's bus, and on
+   * PostgreSQL (given its URL) a `LISTEN`er woken by every process on the database.
+   */
+  events: { local: WakeSource; remote: PostgresEventListener | undefined; sources: readonly WakeSource[] };
   /** Stops accepting connections, lets requests in flight finish, then closes the database. */
   close(): Promise<void>;
 }
@@ -83,6 +90,16 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     dir: options.mailDir ?? join(resolve(options.dataDir ?? '.diamonds'), 'mail'),
     log: options.log ?? false,
   });
+  let remote: PostgresEventListener | undefined;
+  if (db.kind === 'postgres' && options.databaseUrl) {
+    try {
+      remote = await PostgresEventListener.start(options.databaseUrl);
+    } catch (error) {
+      await writer.close();
+      if (ownsDb) await db.close();
+      throw error;
+    }
+  }
   const app = createApp({ db, ledger, commits, writer, settings, mailer });
 
   // Requests still being handled: closing waits for them, even when their client went away
@@ -109,6 +126,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     });
   } catch (error) {
     // The port is taken, say: leave nothing running behind.
+    await remote?.close();
     await writer.close();
     if (ownsDb) await db.close();
     throw error;
@@ -139,11 +157,13 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
       });
       if (inFlight > 0) await new Promise<void>((resolve) => (drained = resolve));
       await sweeping;
+      await remote?.close();
       await writer.close();
       if (ownsDb) await db.close();
     })();
     return closing;
   };
 
-  return { url, port: address.port, db, ledger, commits, writer, close };
+  const events = { local: localEvents, remote, sources: remote ? [localEvents, remote] : [localEvents] };
+  return { url, port: address.port, db, ledger, commits, writer, events, close };
 }

@@ -9,6 +9,7 @@ import {
   type VerifyReceiptOptions,
 } from './receipts.js';
 import { ServerContent, ServerOrders, ServerProducts, ServerSales, type Requester } from './resources.js';
+import { ServerEvents } from './events.js';
 
 /** The API base the server client talks to when `apiBase` is not given: a platform started locally. */
 export const DEFAULT_SERVER_API_BASE = 'http://localhost:8787';
@@ -102,6 +103,8 @@ export class DiamondsServer {
   readonly orders: ServerOrders;
   /** Your paid orders. */
   readonly sales: ServerSales;
+  /** What committed on your site (gifts, unlocks, orders, confirmations), oldest first. */
+  readonly events: ServerEvents;
   readonly #http: Http;
   readonly #keys: ReceiptKeys;
   readonly #siteId: string | undefined;
@@ -136,6 +139,7 @@ export class DiamondsServer {
     this.products = new ServerProducts(request);
     this.orders = new ServerOrders(request);
     this.sales = new ServerSales(this.orders);
+    this.events = new ServerEvents(request);
   }
 
   /**

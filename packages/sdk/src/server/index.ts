@@ -31,6 +31,8 @@ export {
 } from './client.js';
 export type { DiamondsServerOptions } from './client.js';
 export { ServerContent, ServerProducts, ServerOrders, ServerSales } from './resources.js';
+export { ServerEvents } from './events.js';
+export type { EventListParams } from './events.js';
 export type {
   ServerCallOptions,
   CreateContentParams,
@@ -73,4 +75,7 @@ export type {
   OrderLine,
   OrderStatus,
   Page,
+  SiteEvent,
+  SiteEventType,
+  EventList,
 } from '@diamonds/protocol';

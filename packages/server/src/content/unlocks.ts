@@ -1,5 +1,6 @@
 import { newId, type Entitlement, type EntitlementStatus, type Unlock } from '@diamonds/protocol';
 import type { SqlClient } from '../db/types.js';
+import { appendEvent } from '../events/outbox.js';
 import { ApiError, isApiError } from '../errors.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { StoredResponse } from '../money/idempotency.js';
@@ -95,6 +96,7 @@ async function activate(
   tx: SqlClient,
   entitlement: { id: string; userId: string; contentId: string; issuer: string; amount: number },
   siteId: string,
+  creatorId: string,
   transferId: string | null,
   now: number,
 ): Promise<string> {
@@ -112,6 +114,22 @@ async function activate(
     now,
   );
   await tx.run(`UPDATE entitlements SET status = 'active', transfer_id = ?, receipt = ? WHERE id = ?`, [transferId, jwt, entitlement.id]);
+  await appendEvent(
+    tx,
+    {
+      type: 'content.unlocked',
+      siteId,
+      creatorId,
+      fanId: entitlement.userId,
+      data: {
+        contentId: entitlement.contentId as `ct_${string}`,
+        entitlementId: entitlement.id as `ent_${string}`,
+        amountDiamonds: entitlement.amount,
+        transferId: transferId as `txn_${string}` | null,
+      },
+    },
+    now,
+  );
   return jwt;
 }
 
@@ -188,7 +206,7 @@ export async function unlockContent(tx: SqlClient, request: UnlockRequest, now =
   const entitlement = { id: entitlementId, userId: request.fanId, contentId: content.id, issuer: request.baseUrl, amount };
 
   if (content.priceDiamonds === null) {
-    const receipt = await activate(tx, entitlement, request.siteId, null, now);
+    const receipt = await activate(tx, entitlement, request.siteId, content.creatorId, null, now);
     return { status: 201, body: { object: 'unlock', status: 'succeeded', entitlement: await entitlementView(tx, entitlementId), receipt } };
   }
 
@@ -210,7 +228,7 @@ export async function unlockContent(tx: SqlClient, request: UnlockRequest, now =
     now,
   );
   if (outcome.status === 'succeeded') {
-    const receipt = await activate(tx, entitlement, request.siteId, outcome.transfer.id, now);
+    const receipt = await activate(tx, entitlement, request.siteId, content.creatorId, outcome.transfer.id, now);
     return { status: 201, body: { object: 'unlock', status: 'succeeded', entitlement: await entitlementView(tx, entitlementId), receipt } };
   }
   await tx.run('UPDATE entitlements SET confirmation_id = ? WHERE id = ?', [outcome.confirmation.id, entitlementId]);
@@ -281,7 +299,14 @@ const unlockSettlement = {
     if (!row) return;
     const entitlement = toRecord(row);
     // The confirmation names the held transfer as the payment; the receipt says the same.
-    await activate(tx, entitlement, confirmation.siteId, confirmation.transferId ?? transfer.id, confirmation.decidedAt ?? Date.now());
+    await activate(
+      tx,
+      entitlement,
+      confirmation.siteId,
+      confirmation.recipientId,
+      confirmation.transferId ?? transfer.id,
+      confirmation.decidedAt ?? Date.now(),
+    );
   },
   async voided(tx: SqlClient, confirmation: ConfirmationRecord): Promise<void> {
     await tx.run(`DELETE FROM entitlements WHERE confirmation_id = ? AND status = 'pending_confirmation'`, [confirmation.id]);

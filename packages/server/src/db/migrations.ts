@@ -6,6 +6,7 @@ import { contentMigration } from '../content/schema.js';
 import { ordersMigration } from '../orders/schema.js';
 import { signupsMigration } from '../identity/signups.js';
 import { siteCreatorsMigration } from '../identity/site-creators-schema.js';
+import { eventsMigration } from '../events/schema.js';
 
 /** One versioned step of the schema, with DDL for each engine. */
 export interface Migration {
@@ -387,6 +388,7 @@ export const MIGRATIONS: readonly Migration[] = [
   siteCreatorsMigration,
   signInBinding,
   signupsMigration,
+  eventsMigration,
 ];
 
 /** The schema version this build expects. */

@@ -12,6 +12,7 @@ import type { SqlClient } from '../db/types.js';
 import { ApiError } from '../errors.js';
 import { validate } from '../http/body.js';
 import type { Ledger } from '../ledger/ledger.js';
+import { appendEvent } from '../events/outbox.js';
 import {
   creatorCredits,
   findConfirmation,
@@ -272,8 +273,36 @@ export async function sendGift(
       now,
     ],
   );
+  if (row.transfer_id !== null) await appendGiftSent(tx, row, row.transfer_id, now);
   const confirmation = outcome.status === 'succeeded' ? undefined : outcome.confirmation;
   return { status: outcome.status === 'succeeded' ? 201 : 202, gift: present(row, confirmation, context.baseUrl) };
+}
+
+/** Appends `gift.sent` for a gift whose Diamonds moved (in that transaction). */
+function appendGiftSent(
+  tx: SqlClient,
+  row: Pick<GiftRow, 'id' | 'user_id' | 'creator_id' | 'site_id' | 'gift_type' | 'quantity' | 'amount' | 'message'>,
+  transferId: string,
+  now: number,
+): Promise<void> {
+  return appendEvent(
+    tx,
+    {
+      type: 'gift.sent',
+      siteId: row.site_id,
+      creatorId: row.creator_id,
+      fanId: row.user_id,
+      data: {
+        giftId: row.id as `gift_${string}`,
+        giftTypeId: row.gift_type,
+        quantity: Number(row.quantity),
+        amountDiamonds: Number(row.amount),
+        message: row.message,
+        transferId: transferId as `txn_${string}`,
+      },
+    },
+    now,
+  );
 }
 
 /**
@@ -296,12 +325,15 @@ export async function giftTypeOfGift(db: SqlClient, giftId: string): Promise<str
 
 // A gift beyond the allowance is finished or undone when its confirmation is settled.
 registerSpendSettlement('gift', {
-  async posted(tx, confirmation) {
-    await tx.run(`UPDATE gifts SET status = 'sent', transfer_id = ?, updated_at = ? WHERE id = ? AND status = 'pending_confirmation'`, [
-      confirmation.transferId,
-      confirmation.decidedAt ?? Date.now(),
-      confirmation.subjectId,
-    ]);
+  async posted(tx, confirmation, transfer) {
+    const now = confirmation.decidedAt ?? Date.now();
+    const sent = await tx.run(
+      `UPDATE gifts SET status = 'sent', transfer_id = ?, updated_at = ? WHERE id = ? AND status = 'pending_confirmation'`,
+      [confirmation.transferId, now, confirmation.subjectId],
+    );
+    if (sent === 0) return;
+    const [row] = await tx.query<GiftRow>('SELECT * FROM gifts WHERE id = ?', [confirmation.subjectId]);
+    if (row) await appendGiftSent(tx, row, confirmation.transferId ?? transfer.id, now);
   },
   async voided(tx, confirmation) {
     const status = confirmation.status === 'declined' ? 'declined' : 'expired';

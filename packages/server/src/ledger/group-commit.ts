@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { SqlClient } from '../db/types.js';
+import type { Database, SqlClient, TransactionOptions } from '../db/types.js';
 import type { BatchItemResult, Ledger, TransferRequest, TransferResult } from './ledger.js';
 
 /** Options of {@link GroupCommit}. */
@@ -36,8 +36,9 @@ const commitCallbacks = new WeakMap<SqlClient, Array<() => void>>();
 
 /**
  * Runs `callback` once the transaction `tx` belongs to has committed, when that transaction is
- * a {@link GroupCommit.run} batch and the work that got `tx` kept its writes; in any other
- * case (the work threw, the batch rolled back, `tx` is another kind of transaction) never.
+ * a {@link GroupCommit.run} batch and the work that got `tx` kept its writes, or one run by
+ * {@link transactionWithAfterCommit}; in any other case (the work threw, the batch rolled back,
+ * `tx` is another kind of transaction) never.
  *
  * @remarks For caches of facts that only exist once committed, such as an account's id: a
  * row seen inside a transaction may still vanish with a rollback, so it may only be
@@ -51,6 +52,48 @@ const commitCallbacks = new WeakMap<SqlClient, Array<() => void>>();
 export function afterCommit(tx: SqlClient, callback: () => void): void {
   const callbacks = commitCallbacks.get(tx);
   if (callbacks) callbacks.push(callback);
+}
+
+/**
+ * Runs `work` in `db.transaction` so that {@link afterCommit} works inside it too: the
+ * callbacks of the attempt that committed run once it has.
+ */
+export async function transactionWithAfterCommit<T>(
+  db: Database,
+  work: (tx: SqlClient) => Promise<T>,
+  options?: TransactionOptions,
+): Promise<T> {
+  let committed: Array<() => void> = [];
+  const value = await db.transaction(async (tx) => {
+    // A rerun starts over: only the attempt that commits counts.
+    const callbacks: Array<() => void> = [];
+    committed = callbacks;
+    commitCallbacks.set(tx, callbacks);
+    try {
+      return await work(tx);
+    } finally {
+      commitCallbacks.delete(tx);
+    }
+  }, options);
+  for (const callback of committed) callback();
+  return value;
+}
+
+/**
+ * `db` with every {@link Database.transaction} run by {@link transactionWithAfterCommit}: what
+ * the app hands its routes, so that events appended in a plain transaction (an order's
+ * cancel, say) are published after its commit like those of a group commit.
+ */
+export function withAfterCommit(db: Database): Database {
+  return {
+    kind: db.kind,
+    description: db.description,
+    ...(db.file === undefined ? {} : { file: db.file }),
+    query: (sql, params) => db.query(sql, params),
+    run: (sql, params) => db.run(sql, params),
+    transaction: (work, options) => transactionWithAfterCommit(db, work, options),
+    close: () => db.close(),
+  };
 }
 
 function isTransactionRetry(error: unknown): boolean {

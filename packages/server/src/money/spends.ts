@@ -3,7 +3,9 @@ import type { Database, SqlClient } from '../db/types.js';
 import { ApiError, isApiError } from '../errors.js';
 import { consumeAllowance } from '../identity/connections.js';
 import type { Ledger, PostingInput } from '../ledger/ledger.js';
+import { transactionWithAfterCommit } from '../ledger/group-commit.js';
 import { splitFee } from '../ledger/allocate.js';
+import { appendEvent } from '../events/outbox.js';
 
 /** How long a fan has to approve a spend beyond the allowance: 10 minutes. */
 export const CONFIRMATION_TTL_MS = 10 * 60 * 1000;
@@ -225,6 +227,7 @@ export async function spend(tx: SqlClient, ledger: Ledger, request: SpendRequest
       confirmation.expiresAt,
     ],
   );
+  await appendConfirmationEvent(tx, confirmation, 'confirmation.required', now);
   return { status: 'confirmation_required', confirmation };
 }
 
@@ -294,6 +297,33 @@ export function presentConfirmation(record: ConfirmationRecord, baseUrl: string)
   };
 }
 
+/** Appends a `confirmation.*` event for `record` (in the transaction that changed it). */
+function appendConfirmationEvent(
+  tx: SqlClient,
+  record: ConfirmationRecord,
+  type: 'confirmation.required' | 'confirmation.approved' | 'confirmation.declined' | 'confirmation.expired',
+  now: number,
+): Promise<void> {
+  return appendEvent(
+    tx,
+    {
+      type,
+      siteId: record.siteId,
+      creatorId: record.recipientId,
+      fanId: record.userId,
+      data: {
+        confirmationId: record.id as `cnf_${string}`,
+        kind: record.kind,
+        subjectId: record.subjectId,
+        amountDiamonds: record.amount,
+        transferId: record.transferId as `txn_${string}` | null,
+        expiresAt: record.expiresAt,
+      },
+    },
+    now,
+  );
+}
+
 async function settle(
   tx: SqlClient,
   ledger: Ledger,
@@ -307,6 +337,8 @@ async function settle(
     const { transfer } = await ledger.postIn(tx, { pendingId: record.reservationId, idempotencyKey: `confirm:${record.id}` });
     transferId = record.reservationId;
     if (record.kind === 'gift') await addSupport(tx, record.userId, record.recipientId, record.amount, now);
+    // The decision first, then what it settled (gift.sent, content.unlocked, order.paid).
+    await appendConfirmationEvent(tx, { ...record, status, transferId, decidedAt: now }, 'confirmation.approved', now);
     await settlement?.posted(tx, { ...record, status, transferId, decidedAt: now }, transfer);
   } else {
     try {
@@ -315,6 +347,7 @@ async function settle(
       // The ledger's own expiry sweep may have released the hold already: nothing moved either way.
       if (!isApiError(error, 'transfer_already_resolved')) throw error;
     }
+    await appendConfirmationEvent(tx, { ...record, status, decidedAt: now }, `confirmation.${status}`, now);
     await settlement?.voided(tx, { ...record, status, decidedAt: now });
   }
   await tx.run('UPDATE confirmations SET status = ?, transfer_id = ?, decided_at = ? WHERE id = ?', [status, transferId, now, record.id]);
@@ -363,7 +396,7 @@ export async function expireConfirmations(db: Database, ledger: Ledger, now = Da
   ]);
   let expired = 0;
   for (const { id } of due) {
-    const done = await db.transaction(async (tx) => {
+    const done = await transactionWithAfterCommit(db, async (tx) => {
       const record = await findConfirmation(tx, id, now, true);
       if (!record || record.decidedAt !== null) return false;
       await settle(tx, ledger, record, 'expired', now);

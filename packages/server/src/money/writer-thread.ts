@@ -7,6 +7,7 @@ import type { Database, SqlClient } from '../db/types.js';
 import { GroupCommit } from '../ledger/group-commit.js';
 import { Ledger } from '../ledger/ledger.js';
 import { runIdempotentSpend } from './commands.js';
+import { localEvents, type CommittedEvent } from '../events/bus.js';
 import { toCrossingError, toSpendResult, type FromWriter, type SpendAnswer, type ToWriter, type WriterData } from './writer.js';
 
 if (!parentPort) throw new Error('writer-thread.ts runs only as a worker thread (see ThreadSpendWriter).');
@@ -50,11 +51,21 @@ const MIN_BATCH_INTERVAL_MS = 1;
 const commits = new GroupCommit(ledger, { minBatchIntervalMs: MIN_BATCH_INTERVAL_MS });
 const send = (message: FromWriter) => port.postMessage(message);
 
+/**
+ * Events committed on this thread, not yet handed over: `appendEvent` publishes them on this
+ * thread's bus once their group commit is durable (before its answers), and they travel to the
+ * main thread with those answers.
+ */
+const committedEvents: CommittedEvent[] = [];
+localEvents.subscribe((events) => void committedEvents.push(...events));
+
 /** Answers not yet sent: those of one group commit go back in one message. */
 const outbox: SpendAnswer[] = [];
 function answer(reply: SpendAnswer): void {
   outbox.push(reply);
-  if (outbox.length === 1) setImmediate(() => send({ type: 'answers', answers: outbox.splice(0) }));
+  if (outbox.length === 1) {
+    setImmediate(() => send({ type: 'answers', answers: outbox.splice(0), events: committedEvents.splice(0) }));
+  }
 }
 
 port.on('message', (message: ToWriter) => {

@@ -6,6 +6,7 @@ import type { GroupCommit } from '../ledger/group-commit.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { runIdempotentSpend, type IdempotentSpend } from './commands.js';
 import type { IdempotentResult } from './idempotency.js';
+import { localEvents, type CommittedEvent } from '../events/bus.js';
 
 /** A spend's answer, ready to send: its status, its body as JSON text, and whether it was replayed. */
 export type SpendResult = Pick<IdempotentResult, 'status' | 'json' | 'replayed'>;
@@ -74,9 +75,14 @@ export type ToWriter = { type: 'spends'; spends: NumberedSpend[] } | { type: 'st
 export type CrossingError =
   { api: true; code: ErrorCode; message: string; param: string | undefined } | { api: false; message: string; stack: string | undefined };
 
-/** What the writer thread answers; the answers of one group commit travel together. */
+/**
+ * What the writer thread answers; the answers of one group commit travel together, with the
+ * events that commit appended (published on the main thread's bus, see `events/bus.ts`).
+ */
 export type FromWriter =
-  { type: 'ready' } | { type: 'answers'; answers: SpendAnswer[] } | { type: 'stats'; id: number; stats: WriterStats };
+  | { type: 'ready' }
+  | { type: 'answers'; answers: SpendAnswer[]; events: CommittedEvent[] }
+  | { type: 'stats'; id: number; stats: WriterStats };
 
 /** What the writer thread starts from. */
 export interface WriterData {
@@ -170,6 +176,8 @@ export class ThreadSpendWriter implements SpendWriter {
         } else if (message.type === 'stats') {
           settle(message.id, (pending) => pending.resolve(message.stats as never));
         } else {
+          // The events committed before their answers: consumers are woken first.
+          if (message.events.length > 0) localEvents.publish(message.events);
           for (const answer of message.answers) {
             settle(answer.id, (pending) =>
               answer.ok ? pending.resolve(answer.result as never) : pending.reject(fromCrossingError(answer.error)),

@@ -16,6 +16,7 @@ import {
   type UpdateProduct,
 } from '@diamonds/protocol';
 import type { SqlClient, SqlValue } from '../db/types.js';
+import { appendEvent } from '../events/outbox.js';
 import { ApiError, isApiError } from '../errors.js';
 import { findSite } from '../identity/sites.js';
 import type { Ledger, PostingInput } from '../ledger/ledger.js';
@@ -451,6 +452,22 @@ async function markPaid(tx: SqlClient, row: OrderRow, userId: string, transferId
     [transferId, jwt, now, row.id, userId],
   );
   if (changed === 0) throw new Error(`order ${row.id} was not held for ${userId}`);
+  await appendEvent(
+    tx,
+    {
+      type: 'order.paid',
+      siteId: row.site_id,
+      creatorId: row.owner_id,
+      fanId: userId,
+      data: {
+        orderId: row.id as `ord_${string}`,
+        amountDiamonds: Number(row.total_diamonds),
+        transferId: transferId as `txn_${string}`,
+        reference: row.reference,
+      },
+    },
+    now,
+  );
 }
 
 /** What paying an order answered: the order and, when the fan must approve, the confirmation. */
@@ -587,6 +604,22 @@ export async function refundOrder(
     [transfer.id, now, orderId],
   );
   if (changed === 0) throw new ApiError('order_already_refunded', `Order ${orderId} was already refunded; nothing moved again.`);
+  await appendEvent(
+    tx,
+    {
+      type: 'order.refunded',
+      siteId,
+      creatorId: row.owner_id,
+      fanId: row.user_id,
+      data: {
+        orderId: row.id as `ord_${string}`,
+        amountDiamonds: Number(row.total_diamonds),
+        refundTransferId: transfer.id,
+        reference: row.reference,
+      },
+    },
+    now,
+  );
   await returnStock(tx, await linesOf(tx, orderId));
   return getOrder(tx, siteId, orderId);
 }
@@ -599,13 +632,22 @@ export async function refundOrder(
 export async function cancelOrder(tx: SqlClient, siteId: string, orderId: string): Promise<OrderRecord> {
   const found = await findOrder(tx, siteId, orderId);
   if (!found) throw orderNotFound(orderId);
-  const changed = await tx.run(`UPDATE orders SET status = 'canceled' WHERE id = ? AND site_id = ? AND status IN ('open', 'canceled')`, [
+  const canceled = await tx.run(`UPDATE orders SET status = 'canceled' WHERE id = ? AND site_id = ? AND status = 'open'`, [
     orderId,
     siteId,
   ]);
-  if (changed === 0) {
+  if (canceled > 0) {
+    await appendEvent(tx, {
+      type: 'order.canceled',
+      siteId,
+      creatorId: found.row.owner_id,
+      fanId: null,
+      data: { orderId: found.row.id as `ord_${string}`, reference: found.row.reference },
+    });
+  } else {
+    // Canceling a canceled order answers the same (and appends nothing again).
     const [current] = await tx.query<OrderRow>('SELECT * FROM orders WHERE id = ?', [orderId]);
-    throw notPayable(current ?? found.row);
+    if (current?.status !== 'canceled') throw notPayable(current ?? found.row);
   }
   return getOrder(tx, siteId, orderId);
 }

@@ -8,6 +8,7 @@ import {
   type TopUpStatus,
 } from '@diamonds/protocol';
 import type { SqlClient } from '../db/types.js';
+import { appendEvent } from '../events/outbox.js';
 import { ApiError, isApiError } from '../errors.js';
 import { hitRateLimit, type RateLimitVerdict } from '../identity/rate-limit.js';
 import type { Ledger } from '../ledger/ledger.js';
@@ -335,6 +336,18 @@ export async function creditTopUp(tx: SqlClient, ledger: Ledger, id: string, opt
     `UPDATE topups SET status = 'succeeded', failure_code = NULL, transfer_id = ?, updated_at = ? WHERE id = ? AND status <> 'succeeded'`,
     [transfer.id, now, record.id],
   );
+  // A fan's private event: no site ever reads it.
+  await appendEvent(
+    tx,
+    {
+      type: 'topup.succeeded',
+      siteId: null,
+      creatorId: null,
+      fanId: record.userId,
+      data: { topUpId: record.id as `tu_${string}`, amountDiamonds: record.diamonds, transferId: transfer.id },
+    },
+    now,
+  );
   return { ...record, status: 'succeeded', failureCode: null, transferId: transfer.id, updatedAt: now };
 }
 
@@ -343,11 +356,25 @@ export async function creditTopUp(tx: SqlClient, ledger: Ledger, id: string, opt
  * succeeded stays succeeded (a late failure report of an earlier attempt changes nothing).
  */
 export async function failTopUp(tx: SqlClient, id: string, failureCode: string, now = Date.now()): Promise<void> {
-  await tx.run(`UPDATE topups SET status = 'failed', failure_code = ?, updated_at = ? WHERE id = ? AND status <> 'succeeded'`, [
-    failureCode,
-    now,
-    id,
-  ]);
+  const before = await findTopUp(tx, id, true);
+  const changed = await tx.run(
+    `UPDATE topups SET status = 'failed', failure_code = ?, updated_at = ? WHERE id = ? AND status <> 'succeeded'`,
+    [failureCode, now, id],
+  );
+  // `topup.failed` once, when it becomes failed (a fan's private event: no site reads it).
+  if (changed > 0 && before && before.status !== 'failed') {
+    await appendEvent(
+      tx,
+      {
+        type: 'topup.failed',
+        siteId: null,
+        creatorId: null,
+        fanId: before.userId,
+        data: { topUpId: before.id as `tu_${string}`, amountDiamonds: before.diamonds, failureCode },
+      },
+      now,
+    );
+  }
 }
 
 /** Marks a test-provider top-up as waiting for the card's extra authentication step. */

@@ -1,0 +1,225 @@
+import { z } from 'zod';
+import { DiamondAmount } from './amounts.js';
+import { ContentId, EntitlementId } from './content.js';
+import { GiftId, GiftTypeId } from './gifts.js';
+import { idSchema } from './ids.js';
+import { TransferId } from './ledger.js';
+import { OrderId } from './orders.js';
+import { TopUpId } from './payments.js';
+import { MAX_PAGE_LIMIT, DEFAULT_PAGE_LIMIT, pageSchema } from './pagination.js';
+import { ConfirmationId, SpendKind } from './spends.js';
+
+/** An event's id: `evt_…`. Also the cursor of `GET /v1/events?after=`. */
+export const EventId = idSchema('evt');
+
+/** A site's id: `site_…`. */
+const SiteId = idSchema('site');
+
+/** A user's id (a fan, a creator, a shop's owner): `usr_…`. */
+const UserId = idSchema('usr');
+
+/**
+ * What every event carries besides its `type` and `data`.
+ *
+ * @remarks
+ * `siteId` is the site the money moved on; `creatorId` who received (the creator, the shop's
+ * owner); `fanId` the fan who paid (null when no fan is involved, as for a canceled order).
+ * A fan's private events (top-ups) carry no site: they are never shown to a site.
+ */
+const eventBase = {
+  object: z.literal('event'),
+  id: EventId,
+  /** When the effect committed, in milliseconds since the epoch. */
+  createdAt: z.number().int(),
+  fanId: UserId.nullable(),
+};
+
+const siteEventBase = { ...eventBase, siteId: SiteId, creatorId: UserId };
+
+/** The data of `confirmation.*` events: which spend waits (or waited) for the fan. */
+export const ConfirmationEventData = z.object({
+  confirmationId: ConfirmationId,
+  kind: SpendKind,
+  /** What is paid for: `gift_…`, `ct_…` or `ord_…`. */
+  subjectId: z.string(),
+  amountDiamonds: DiamondAmount,
+  /** The transfer that moved the Diamonds: set on `confirmation.approved` only. */
+  transferId: TransferId.nullable(),
+  expiresAt: z.number().int(),
+});
+
+/** The data of a `confirmation.*` event (see {@link ConfirmationEventData}). */
+export type ConfirmationEventData = z.infer<typeof ConfirmationEventData>;
+
+/** `gift.sent`: a fan's gift reached a creator (at once, or once the fan approved it). */
+export const GiftSentEvent = z.object({
+  ...siteEventBase,
+  type: z.literal('gift.sent'),
+  data: z.object({
+    giftId: GiftId,
+    giftTypeId: GiftTypeId,
+    quantity: z.number().int().positive(),
+    amountDiamonds: DiamondAmount,
+    message: z.string().nullable(),
+    transferId: TransferId,
+  }),
+});
+
+/** `content.unlocked`: a fan's entitlement to content is active (paid, or by gifts given). */
+export const ContentUnlockedEvent = z.object({
+  ...siteEventBase,
+  type: z.literal('content.unlocked'),
+  data: z.object({
+    contentId: ContentId,
+    entitlementId: EntitlementId,
+    /** 0 for content unlocked by a support threshold. */
+    amountDiamonds: z.number().int().nonnegative(),
+    /** Null for content unlocked by a support threshold (nothing moved). */
+    transferId: TransferId.nullable(),
+  }),
+});
+
+/** `order.paid`: a fan paid an order (at once, or once the fan approved it). */
+export const OrderPaidEvent = z.object({
+  ...siteEventBase,
+  type: z.literal('order.paid'),
+  data: z.object({
+    orderId: OrderId,
+    amountDiamonds: DiamondAmount,
+    transferId: TransferId,
+    /** The shop's own reference of the order (its cart id…), when it gave one. */
+    reference: z.string().nullable(),
+  }),
+});
+
+/** `order.refunded`: the shop refunded a paid order in full. */
+export const OrderRefundedEvent = z.object({
+  ...siteEventBase,
+  type: z.literal('order.refunded'),
+  data: z.object({
+    orderId: OrderId,
+    amountDiamonds: DiamondAmount,
+    refundTransferId: TransferId,
+    reference: z.string().nullable(),
+  }),
+});
+
+/** `order.canceled`: the shop canceled an open order; nobody can pay it any more. */
+export const OrderCanceledEvent = z.object({
+  ...siteEventBase,
+  type: z.literal('order.canceled'),
+  data: z.object({ orderId: OrderId, reference: z.string().nullable() }),
+});
+
+/** `confirmation.required`: a spend beyond the fan's allowance is held until the fan decides. */
+export const ConfirmationRequiredEvent = z.object({
+  ...siteEventBase,
+  type: z.literal('confirmation.required'),
+  data: ConfirmationEventData,
+});
+
+/** `confirmation.approved`: the fan approved; the held Diamonds moved. */
+export const ConfirmationApprovedEvent = z.object({
+  ...siteEventBase,
+  type: z.literal('confirmation.approved'),
+  data: ConfirmationEventData,
+});
+
+/** `confirmation.declined`: the fan declined; the held Diamonds went back. */
+export const ConfirmationDeclinedEvent = z.object({
+  ...siteEventBase,
+  type: z.literal('confirmation.declined'),
+  data: ConfirmationEventData,
+});
+
+/** `confirmation.expired`: the fan did not decide in time; the held Diamonds went back. */
+export const ConfirmationExpiredEvent = z.object({
+  ...siteEventBase,
+  type: z.literal('confirmation.expired'),
+  data: ConfirmationEventData,
+});
+
+const topUpBase = { ...eventBase, siteId: z.null(), creatorId: z.null(), fanId: UserId };
+
+/** `topup.succeeded`: Diamonds bought were credited to the fan's wallet. Private to the fan. */
+export const TopUpSucceededEvent = z.object({
+  ...topUpBase,
+  type: z.literal('topup.succeeded'),
+  data: z.object({ topUpId: TopUpId, amountDiamonds: DiamondAmount, transferId: TransferId }),
+});
+
+/** `topup.failed`: a top-up failed; nothing was credited. Private to the fan. */
+export const TopUpFailedEvent = z.object({
+  ...topUpBase,
+  type: z.literal('topup.failed'),
+  data: z.object({ topUpId: TopUpId, amountDiamonds: DiamondAmount, failureCode: z.string() }),
+});
+
+/**
+ * An event a site's backend reads with `GET /v1/events`: a discriminated union on `type`.
+ *
+ * @example
+ * ```ts
+ * const event = SiteEvent.parse(json);
+ * if (event.type === 'gift.sent') console.log(event.data.quantity, event.data.giftTypeId);
+ * ```
+ */
+export const SiteEvent = z.discriminatedUnion('type', [
+  GiftSentEvent,
+  ContentUnlockedEvent,
+  OrderPaidEvent,
+  OrderRefundedEvent,
+  OrderCanceledEvent,
+  ConfirmationRequiredEvent,
+  ConfirmationApprovedEvent,
+  ConfirmationDeclinedEvent,
+  ConfirmationExpiredEvent,
+]);
+
+/** An event a site can read (see {@link SiteEvent}). */
+export type SiteEvent = z.infer<typeof SiteEvent>;
+
+/** Every event the platform records: the site's, and the fan's private ones (top-ups). */
+export const DiamondsEvent = z.discriminatedUnion('type', [...SiteEvent.options, TopUpSucceededEvent, TopUpFailedEvent]);
+
+/** Any event the platform records (see {@link DiamondsEvent}). */
+export type DiamondsEvent = z.infer<typeof DiamondsEvent>;
+
+/** The type of an event a site can read: `gift.sent`, `order.paid`… */
+export type SiteEventType = SiteEvent['type'];
+
+/** The type of any event. */
+export type EventType = DiamondsEvent['type'];
+
+/** The types a site can read and filter on, in the order the docs list them. */
+export const SITE_EVENT_TYPES = SiteEvent.options.map((option) => option.shape.type.value) as readonly SiteEventType[];
+
+/** Every event type, the fan's private ones last. */
+export const EVENT_TYPES = DiamondsEvent.options.map((option) => option.shape.type.value) as readonly EventType[];
+
+/** The data of an event of type `T`. */
+export type EventData<T extends EventType> = Extract<DiamondsEvent, { type: T }>['data'];
+
+/**
+ * Query of `GET /v1/events`: the site's events oldest first, after the event named by `after`,
+ * optionally of one `type`, at most `limit` of them.
+ */
+export const EventListQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(MAX_PAGE_LIMIT).default(DEFAULT_PAGE_LIMIT),
+  /** The id of the last event already handled (`evt_…`); from the start when absent. */
+  after: z.string().min(1).max(200).optional(),
+  /** Only events of this type (see {@link SITE_EVENT_TYPES}). */
+  type: z.string().min(1).max(100).optional(),
+});
+
+/** Query of `GET /v1/events` (see {@link EventListQuery}). */
+export type EventListQuery = z.infer<typeof EventListQuery>;
+
+/**
+ * `GET /v1/events`: a page of the site's events, oldest first. `nextCursor` is the id of the
+ * page's last event (or the `after` asked for, when the page is empty): pass it as `after`.
+ */
+export const EventList = pageSchema(SiteEvent);
+
+/** A page of a site's events (see {@link EventList}). */
+export type EventList = z.infer<typeof EventList>;

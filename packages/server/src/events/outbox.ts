@@ -1,0 +1,185 @@
+import { newId, type DiamondsEvent, type EventData, type EventType } from '@diamonds/protocol';
+import type { SqlClient } from '../db/types.js';
+import { afterCommit } from '../ledger/group-commit.js';
+import { localEvents, type CommittedEvent } from './bus.js';
+
+/** An event to append: who it concerns and its data (the protocol's schema for its type). */
+export interface NewEvent<T extends EventType = EventType> {
+  type: T;
+  /** The site the money moved on; null for a fan's private event (a top-up). */
+  siteId: string | null;
+  /** Who received (the creator, the shop's owner); null for a fan's private event. */
+  creatorId: string | null;
+  /** The fan who paid or bought; null when no fan is involved (a canceled order). */
+  fanId: string | null;
+  data: EventData<T>;
+}
+
+/**
+ * Appends an event to the outbox in `tx`, the transaction of the effect it describes: it is
+ * stored if and only if that effect commits, and published on this process's bus
+ * ({@link localEvents}) once it has.
+ *
+ * @remarks
+ * Publishing needs a transaction that runs commit callbacks: a `GroupCommit.run` work (a work
+ * whose savepoint rolls back drops its events with it) or `transactionWithAfterCommit` (the
+ * app's `db` does that). In any other transaction the event is stored but wakes nobody in this
+ * process: consumers still find it, since they read the table and the bus only wakes them.
+ * On PostgreSQL the table's trigger also sends `NOTIFY diamonds_events`, delivered on commit.
+ */
+export async function appendEvent<T extends EventType>(tx: SqlClient, event: NewEvent<T>, now = Date.now()): Promise<void> {
+  const id = newId('evt', now);
+  await tx.run('INSERT INTO events (id, type, site_id, creator_id, fan_id, created_at, data) VALUES (?, ?, ?, ?, ?, ?, ?)', [
+    id,
+    event.type,
+    event.siteId,
+    event.creatorId,
+    event.fanId,
+    now,
+    JSON.stringify(event.data),
+  ]);
+  const committed: CommittedEvent = { id, type: event.type, siteId: event.siteId };
+  afterCommit(tx, () => localEvents.publish([committed]));
+}
+
+/**
+ * Where an event stands in the order readers go by: `seq` on SQLite (`txId` 0), and
+ * `(txId, seq)` on PostgreSQL (see `events/schema.ts`).
+ */
+export interface EventPosition {
+  txId: number;
+  seq: number;
+}
+
+/** The start of the stream: before every event. */
+export const START: EventPosition = { txId: -1, seq: 0 };
+
+/** An event as stored, with its position. */
+export interface StoredEvent extends EventPosition {
+  id: string;
+  type: EventType;
+  siteId: string | null;
+  creatorId: string | null;
+  fanId: string | null;
+  createdAt: number;
+  /** The data as JSON text. */
+  data: string;
+}
+
+interface EventRow {
+  seq: number;
+  tx_id?: number;
+  id: string;
+  type: string;
+  site_id: string | null;
+  creator_id: string | null;
+  fan_id: string | null;
+  created_at: number;
+  data: string;
+}
+
+const COLUMNS = 'seq, id, type, site_id, creator_id, fan_id, created_at, data';
+
+function toStored(row: EventRow): StoredEvent {
+  return {
+    seq: Number(row.seq),
+    txId: Number(row.tx_id ?? 0),
+    id: row.id,
+    type: row.type as EventType,
+    siteId: row.site_id,
+    creatorId: row.creator_id,
+    fanId: row.fan_id,
+    createdAt: Number(row.created_at),
+    data: row.data,
+  };
+}
+
+/** What {@link readEvents} reads. */
+export interface EventQuery {
+  /** Only this site's events; every event (the fans' private ones too) when undefined. */
+  siteId?: string | undefined;
+  /** Only events of this type. */
+  type?: EventType | undefined;
+  /** Only events after this position. @defaultValue {@link START} */
+  after?: EventPosition | undefined;
+  limit: number;
+}
+
+/**
+ * Events in the order they are delivered, after a position: every reader (the API, the
+ * consumers) goes through here.
+ *
+ * @remarks
+ * On SQLite one writer commits at a time, so `seq` order is commit order. On PostgreSQL only
+ * events whose transaction is older than the oldest still running (`pg_snapshot_xmin` of this
+ * statement's snapshot) are returned, ordered by `(txId, seq)`: every transaction of that part
+ * of the order has ended, so nothing can later appear before an event already returned, and a
+ * reader that resumes after its last position misses nothing. No lock is taken: money
+ * transactions commit concurrently; an event becomes readable once the transactions older than
+ * its own have ended (milliseconds for money transactions).
+ */
+export async function readEvents(db: SqlClient, query: EventQuery): Promise<StoredEvent[]> {
+  const after = query.after ?? START;
+  const where: string[] = [];
+  const params: Array<string | number> = [];
+  if (query.siteId !== undefined) {
+    where.push('site_id = ?');
+    params.push(query.siteId);
+  }
+  if (query.type !== undefined) {
+    where.push('type = ?');
+    params.push(query.type);
+  }
+  if (db.kind === 'sqlite') {
+    where.push('seq > ?');
+    params.push(after.seq);
+    const rows = await db.query<EventRow>(`SELECT ${COLUMNS} FROM events WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ?`, [
+      ...params,
+      query.limit,
+    ]);
+    return rows.map(toStored);
+  }
+  where.push('(tx_id, seq) > (?, ?)', 'tx_id < pg_snapshot_xmin(pg_current_snapshot())::text::bigint');
+  params.push(after.txId, after.seq);
+  const rows = await db.query<EventRow>(`SELECT ${COLUMNS}, tx_id FROM events WHERE ${where.join(' AND ')} ORDER BY tx_id, seq LIMIT ?`, [
+    ...params,
+    query.limit,
+  ]);
+  return rows.map(toStored);
+}
+
+/** One event by id, when it belongs to `siteId` (every event when `siteId` is undefined). */
+export async function findEvent(db: SqlClient, id: string, siteId?: string): Promise<StoredEvent | undefined> {
+  const txId = db.kind === 'postgres' ? ', tx_id' : '';
+  const [row] =
+    siteId === undefined
+      ? await db.query<EventRow>(`SELECT ${COLUMNS}${txId} FROM events WHERE id = ?`, [id])
+      : await db.query<EventRow>(`SELECT ${COLUMNS}${txId} FROM events WHERE id = ? AND site_id = ?`, [id, siteId]);
+  return row ? toStored(row) : undefined;
+}
+
+/** The position of the last readable event (where a new consumer that skips the past starts). */
+export async function latestPosition(db: SqlClient): Promise<EventPosition> {
+  if (db.kind === 'sqlite') {
+    const [row] = await db.query<{ seq: number | null }>('SELECT max(seq) AS seq FROM events');
+    return { txId: 0, seq: Number(row?.seq ?? 0) };
+  }
+  const [row] = await db.query<{ tx_id: number; seq: number }>(
+    'SELECT tx_id, seq FROM events WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot())::text::bigint ORDER BY tx_id DESC, seq DESC LIMIT 1',
+  );
+  return row ? { txId: Number(row.tx_id), seq: Number(row.seq) } : START;
+}
+
+/** The wire view of a stored event. */
+export function presentEvent(event: StoredEvent): DiamondsEvent {
+  return {
+    object: 'event',
+    id: event.id,
+    type: event.type,
+    createdAt: event.createdAt,
+    siteId: event.siteId,
+    creatorId: event.creatorId,
+    fanId: event.fanId,
+    data: JSON.parse(event.data) as unknown,
+  } as DiamondsEvent;
+}
