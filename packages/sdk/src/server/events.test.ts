@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DATABASE_KINDS, skipUnlessPostgres } from '../../../server/src/testing/databases.js';
+import { allEventsReadable } from '../../../server/src/testing/events.js';
 import { startMoneyHarness, type MoneyHarness, type TestFan } from '../../../server/src/testing/money.js';
 import { createDiamondsServer, DiamondsApiError, DiamondsUsageError, type DiamondsServer, type SiteEvent } from './index.js';
 
@@ -31,6 +32,7 @@ for (const kind of DATABASE_KINDS) {
       const order = await diamonds.orders.create({ amountDiamonds: 300, description: 'A portrait', reference: 'cart-9' });
       assert.equal((await h.call(`/orders/${order.id}/pay`, { fan, body: {} })).status, 200);
 
+      await allEventsReadable(h.t.db);
       const all: SiteEvent[] = [];
       for await (const event of diamonds.events.each({ limit: 2 })) all.push(event);
       assert.deepEqual(

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { DATABASE_KINDS, skipUnlessPostgres } from '../testing/databases.js';
 import { startMoneyHarness, TEST_PAGE_ORIGIN, type MoneyHarness, type TestFan } from '../testing/money.js';
+import { allEventsReadable } from '../testing/events.js';
 import { readEvents, type EventPosition } from './outbox.js';
 
 const CHILD = fileURLToPath(new URL('./crash-child.ts', import.meta.url));
@@ -74,6 +75,7 @@ for (const kind of DATABASE_KINDS) {
         stop = true;
         await Promise.all(streams);
         if (kind === 'postgres') await sleep(200); // a COMMIT sent just before the kill may still land
+        await allEventsReadable(harness.t.db);
 
         // No event without its effect, no effect without its event.
         const sentGifts = await harness.t.db.query<{ id: string; transfer_id: string }>(

@@ -11,6 +11,7 @@ import { makeOrder, makeProduct } from '../orders/testing.js';
 import { seedRates, signedIn, startTopUp } from '../payments/testing.js';
 import { startServer, type RunningServer } from '../server.js';
 import { DATABASE_KINDS, skipUnlessPostgres } from '../testing/databases.js';
+import { allEventsReadable } from '../testing/events.js';
 import { startMoneyHarness, TEST_SCRYPT_COST, type MoneyHarness, type TestFan } from '../testing/money.js';
 import { localEvents, type CommittedEvent } from './bus.js';
 import { EventConsumer } from './consumer.js';
@@ -34,6 +35,7 @@ for (const kind of DATABASE_KINDS) {
 
     /** Every site event after `cursor`, as the site's backend reads them (schema-checked), advancing it. */
     async function newEvents(key: string = 'secret'): Promise<SiteEvent[]> {
+      await allEventsReadable(h.t.db);
       const events: SiteEvent[] = [];
       for (;;) {
         const query = new URLSearchParams({ limit: '7', ...(cursor === undefined ? {} : { after: cursor }) });
