@@ -95,6 +95,12 @@ const noBrowser = chromiumMissing('the clickjacking tests');
 
 for (const kind of DATABASE_KINDS) {
   const skip = noBrowser || (await skipUnlessPostgres(kind));
+  // The lures act in the browser, the same whatever the database: every trial runs on SQLite,
+  // and on PostgreSQL one of each kind (what the database adds is "nothing moved"), which keeps
+  // the suite's time in check.
+  const everyTrial = kind === 'sqlite';
+  const some = <T>(trials: readonly T[], keep: (trial: T, index: number) => boolean): readonly T[] =>
+    everyTrial ? trials : trials.filter(keep);
   describe(`a hostile page cannot click or type the fan's decisions, in Chromium, on ${kind}`, { skip }, () => {
     let h: MoneyHarness;
     let browser: Browser;
@@ -209,14 +215,17 @@ for (const kind of DATABASE_KINDS) {
     it('double-click lure: the second click lands on the confirmation page and approves nothing', async () => {
       // The gaps the issue measured (165–294 ms), a slow double-click (900 ms, the slowest
       // Windows setting), and a burst of clicks (a "click as fast as you can" game).
-      for (const trial of [
-        { gapMs: 0, clicks: 1 },
-        { gapMs: 165, clicks: 1 },
-        { gapMs: 294, clicks: 1 },
-        { gapMs: 600, clicks: 1 },
-        { gapMs: 900, clicks: 1 },
-        { gapMs: 150, clicks: 12 },
-      ]) {
+      for (const trial of some(
+        [
+          { gapMs: 0, clicks: 1 },
+          { gapMs: 165, clicks: 1 },
+          { gapMs: 294, clicks: 1 },
+          { gapMs: 600, clicks: 1 },
+          { gapMs: 900, clicks: 1 },
+          { gapMs: 150, clicks: 12 },
+        ],
+        (trial) => trial.gapMs === 294 || trial.clicks > 1,
+      )) {
         const what = `second click ${trial.gapMs} ms after the first${trial.clicks > 1 ? `, then ${trial.clicks - 1} more every 150 ms` : ''}`;
         const held = await heldGift();
         const before = await moneyBefore();
@@ -239,7 +248,7 @@ for (const kind of DATABASE_KINDS) {
     });
 
     it('popup under the cursor: the lure opens the confirmation in a popup where the second click lands', async () => {
-      for (const gapMs of [165, 294]) {
+      for (const gapMs of some([165, 294], (gap) => gap === 294)) {
         const held = await heldGift();
         const before = await moneyBefore();
         const approve = await centreOf(held.context, held.url, /^Approve /);
@@ -267,7 +276,7 @@ for (const kind of DATABASE_KINDS) {
         { keys: ['Tab', 'Tab', 'Enter'], waitFirstMs: 1500 },
         { keys: ['Shift+Tab', 'Enter'], waitFirstMs: 1500 },
       ];
-      for (const { keys, waitFirstMs } of sequences) {
+      for (const { keys, waitFirstMs } of some(sequences, (_, index) => index === 0 || index === 6)) {
         const what = `${waitFirstMs ? `after ${waitFirstMs} ms, ` : ''}${keys.join(', ')}`;
         const held = await heldGift();
         const before = await moneyBefore();
@@ -348,7 +357,7 @@ for (const kind of DATABASE_KINDS) {
 
     it('consent screen: double-click, click-burst and keyboard lures neither connect the site nor raise the allowance', async () => {
       // Double-click on Connect, for a fan who never connected the site.
-      for (const gapMs of [0, 294, 900]) {
+      for (const gapMs of some([0, 294, 900], (gap) => gap === 294)) {
         const target = await consentTarget();
         const connect = await centreOf(target.context, target.url, /^Connect$/);
         const page = await openLure(target.context, 'navigate-on-mousedown', target.url, connect);
@@ -386,7 +395,7 @@ for (const kind of DATABASE_KINDS) {
 
       // Keyboard: Tab as many times as it takes to reach Connect (the attacker counts them on its
       // own copy of the page), then Enter; and the same after picking 1,000 a day with the arrows.
-      for (const raise of [false, true]) {
+      for (const raise of some([false, true], (raise) => raise)) {
         const target = await consentTarget(raise ? 0 : undefined);
         const probe = await target.context.newPage();
         await probe.goto(target.url);
@@ -442,8 +451,8 @@ for (const kind of DATABASE_KINDS) {
 
     it('the confirmation page while Approve waits and once it is on: screenshots (1280 px and 390×844, light and dark) and axe', async () => {
       const found: string[] = [];
-      for (const viewport of [VIEWPORT, { width: 390, height: 844 }]) {
-        for (const colorScheme of ['light', 'dark'] as const) {
+      for (const viewport of some([VIEWPORT, { width: 390, height: 844 }], (size) => size.width === 390)) {
+        for (const colorScheme of some(['light', 'dark'] as const, (scheme) => scheme === 'dark')) {
           const fan = await h.fan({ allowance: 0, balance: 100 });
           const gift = await sendOk(h, fan, { creatorId: h.creator.id, giftId: 'rose', quantity: 3 }, 202);
           // axe is injected as a script, which the page's CSP would rightly refuse.
