@@ -1,12 +1,18 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startServer, type RunningServer } from '@diamonds/server';
+import { sendOk } from '../packages/server/src/gifts/testing.js';
 import { seedDemo, type DemoData } from '../packages/server/src/identity/demo.js';
+import { createSession } from '../packages/server/src/identity/sessions.js';
 import { createSignInRequest, pkceChallenge } from '../packages/server/src/identity/signin.js';
 import { findSite } from '../packages/server/src/identity/sites.js';
+import { findUser } from '../packages/server/src/identity/users.js';
+import { SESSION_COOKIE } from '../packages/server/src/pages/session.js';
+import { seedRates, startTopUp } from '../packages/server/src/payments/testing.js';
 import { createTestDatabase, type TestDatabase } from '../packages/server/src/testing/databases.js';
+import { TEST_PAGE_ORIGIN, startMoneyHarness, type MoneyHarness } from '../packages/server/src/testing/money.js';
 import { chromiumMissing, launchChromium } from './browser.js';
 
 const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
@@ -52,47 +58,214 @@ describe('hosted pages pass an accessibility check (axe-core) in light and dark'
     if (t) await t.drop();
   });
 
-  for (const colorScheme of ['light', 'dark'] as const) {
-    it(`sign-up, sign-in, account and consent in ${colorScheme}`, async () => {
-      // axe is injected as a script, which the pages' strict CSP would rightly refuse.
-      const context = await browser.newContext({ colorScheme, bypassCSP: true });
-      try {
-        const page = await context.newPage();
-        const found: Record<string, AxeViolation[]> = {};
-        for (const path of ['/signup', '/signin']) {
-          await page.goto(`${platform.url}${path}`);
-          found[path] = await violations(page);
+  const viewports = { desktop: { width: 1280, height: 800 }, phone: { width: 390, height: 844 } };
+  for (const [device, viewport] of Object.entries(viewports))
+    for (const colorScheme of ['light', 'dark'] as const) {
+      it(`sign-up, sign-in, account and consent in ${colorScheme} on a ${device} (${viewport.width}×${viewport.height})`, async () => {
+        // axe is injected as a script, which the pages' strict CSP would rightly refuse.
+        // Each run signs the demo creator in twice (once wrongly): start each afresh, under the per-email limit.
+        await t.db.run('DELETE FROM rate_limits');
+        const context = await browser.newContext({ colorScheme, viewport, bypassCSP: true });
+        try {
+          const page = await context.newPage();
+          const found: Record<string, AxeViolation[]> = {};
+          for (const path of ['/signup', '/signin']) {
+            await page.goto(`${platform.url}${path}`);
+            found[path] = await violations(page);
+          }
+          // An error state: a wrong password, announced.
+          await page.getByLabel('Email').fill(demo.creator.email);
+          await page.getByLabel('Password').fill('wrong password!');
+          await page.getByRole('button', { name: /sign in/i }).click();
+          await page.getByRole('alert').waitFor();
+          found['/signin (error)'] = await violations(page);
+
+          await page.getByLabel('Password').fill(demo.creator.password);
+          await page.getByRole('button', { name: /sign in/i }).click();
+          await page.waitForURL(/\/account/);
+          found['/account'] = await violations(page);
+
+          const site = await findSite(t.db, demo.site.id);
+          assert.ok(site);
+          const request = await createSignInRequest(t.db, {
+            site,
+            origin: 'http://127.0.0.1:5173',
+            codeChallenge: pkceChallenge('v'.repeat(43)),
+            codeChallengeMethod: 'S256',
+          });
+          await page.goto(`${platform.url}/signin/authorize?request=${request.id}`);
+          found['/signin/authorize'] = await violations(page);
+
+          const report = Object.entries(found).flatMap(([path, list]) =>
+            list.map((v) => `${path}: ${v.id} (${v.impact ?? 'n/a'}) ${v.help} at ${JSON.stringify(v.nodes.map((n) => n.target))}`),
+          );
+          assert.deepEqual(report, []);
+        } finally {
+          await context.close();
         }
-        // An error state: a wrong password, announced.
-        await page.getByLabel('Email').fill(demo.creator.email);
-        await page.getByLabel('Password').fill('wrong password!');
-        await page.getByRole('button', { name: /sign in/i }).click();
-        await page.getByRole('alert').waitFor();
-        found['/signin (error)'] = await violations(page);
+      });
+    }
+});
 
-        await page.getByLabel('Password').fill(demo.creator.password);
-        await page.getByRole('button', { name: /sign in/i }).click();
-        await page.waitForURL(/\/account/);
-        found['/account'] = await violations(page);
+/** Asserts axe-core finds nothing on the page. */
+async function assertAxeClean(page: Page, what: string): Promise<void> {
+  const found = await violations(page);
+  assert.deepEqual(
+    found.map((v) => `${v.id} (${v.impact ?? 'n/a'}) ${v.help} at ${JSON.stringify(v.nodes.map((n) => n.target))}`),
+    [],
+    what,
+  );
+}
 
-        const site = await findSite(t.db, demo.site.id);
-        assert.ok(site);
-        const request = await createSignInRequest(t.db, {
-          site,
-          origin: 'http://127.0.0.1:5173',
-          codeChallenge: pkceChallenge('v'.repeat(43)),
-          codeChallengeMethod: 'S256',
-        });
-        await page.goto(`${platform.url}/signin/authorize?request=${request.id}`);
-        found['/signin/authorize'] = await violations(page);
+/** Where `selector`'s element sits: its box and whether it has focus. */
+async function box(page: Page, selector: string): Promise<{ top: number; bottom: number; left: number; right: number; focused: boolean }> {
+  return page.locator(selector).evaluate((element) => {
+    const { top, bottom, left, right } = element.getBoundingClientRect();
+    return { top, bottom, left, right, focused: document.activeElement === element };
+  });
+}
 
-        const report = Object.entries(found).flatMap(([path, list]) =>
-          list.map((v) => `${path}: ${v.id} (${v.impact ?? 'n/a'}) ${v.help} at ${JSON.stringify(v.nodes.map((n) => n.target))}`),
+describe('hosted pages in a 480×680 popup and on a phone: the primary button in view, focus on the first field', { skip }, () => {
+  let h: MoneyHarness;
+  let browser: Browser;
+  const POPUP = { width: 480, height: 680 };
+
+  before(async () => {
+    browser = await launchChromium();
+    h = await startMoneyHarness('sqlite');
+    await seedRates(h);
+  });
+  after(async () => {
+    await browser?.close();
+    await h?.verifyClean();
+    await h?.close();
+  });
+
+  /** A popup-sized window, signed in as `userId` when given (CSP bypassed only so that axe can be injected). */
+  async function popup(
+    userId?: string,
+    options: { timezoneId?: string; viewport?: typeof POPUP } = {},
+  ): Promise<{ context: BrowserContext; page: Page }> {
+    const context = await browser.newContext({
+      viewport: options.viewport ?? POPUP,
+      locale: 'en-GB',
+      timezoneId: options.timezoneId ?? 'UTC',
+      bypassCSP: true,
+    });
+    if (userId) {
+      const user = await findUser(h.t.db, userId);
+      assert.ok(user);
+      const { token } = await createSession(h.t.db, user);
+      await context.addCookies([{ name: SESSION_COOKIE, value: token, url: h.server.url }]);
+    }
+    return { context, page: await context.newPage() };
+  }
+
+  for (const colorScheme of ['light', 'dark'] as const)
+    it(`confirmation (${colorScheme}): Approve above the fold, not focused, the expiry in the fan's local time`, async () => {
+      const fan = await h.fan({ allowance: 0, balance: 100 });
+      const gift = await sendOk(h, fan, { creatorId: h.creator.id, giftId: 'rose', quantity: 3 }, 202);
+      const { context, page } = await popup(fan.id, { timezoneId: 'America/New_York' });
+      try {
+        await page.emulateMedia({ colorScheme });
+        await page.goto(`${h.server.url}/confirm/${gift.confirmation!.id}`);
+        const approve = await box(page, 'button[name=decision][value=approve]');
+        assert.ok(approve.bottom <= POPUP.height, `Approve ends at ${approve.bottom} px, below the ${POPUP.height} px window`);
+        assert.equal(approve.focused, false, 'Approve is never autofocused (pages/guard.ts)');
+        const local = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', timeZone: 'America/New_York' }).format(
+          gift.confirmation!.expiresAt,
         );
-        assert.deepEqual(report, []);
+        const expiry = page.locator('time');
+        await expiry.filter({ hasNotText: 'UTC' }).waitFor();
+        const shown = await expiry.textContent();
+        assert.ok(shown?.includes(local), `the expiry in New York time (${local}), got "${shown}"`);
+        assert.equal(await expiry.getAttribute('datetime'), new Date(gift.confirmation!.expiresAt).toISOString());
+        await assertAxeClean(page, `confirmation in ${colorScheme}`);
       } finally {
         await context.close();
       }
     });
-  }
+
+  it('consent: Connect above the fold and not focused', async () => {
+    const fan = await h.fan();
+    const site = await findSite(h.t.db, h.site.id);
+    assert.ok(site);
+    const request = await createSignInRequest(h.t.db, {
+      site,
+      origin: TEST_PAGE_ORIGIN,
+      codeChallenge: pkceChallenge('v'.repeat(43)),
+      codeChallengeMethod: 'S256',
+    });
+    const { context, page } = await popup(fan.id);
+    try {
+      await page.goto(`${h.server.url}/signin/authorize?request=${request.id}`);
+      const connect = await box(page, 'button[name=decision][value=approve]');
+      assert.ok(connect.bottom <= POPUP.height, `Connect ends at ${connect.bottom} px, below the ${POPUP.height} px window`);
+      assert.equal(connect.focused, false, 'Connect is never autofocused (pages/guard.ts)');
+      await assertAxeClean(page, 'consent in a popup');
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('top-up: Pay above the fold', async () => {
+    const fan = await h.fan();
+    const topUp = await startTopUp(h, fan);
+    const { context, page } = await popup(fan.id);
+    try {
+      await page.goto(topUp.paymentUrl!);
+      const pay = await box(page, 'form button[type=submit]:not([class~=secondary])');
+      assert.ok(pay.bottom <= POPUP.height, `Pay ends at ${pay.bottom} px, below the ${POPUP.height} px window`);
+      await assertAxeClean(page, 'top-up in a popup');
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('sign-in, sign-up, the sign-up code and the password again: focus on the first field, Sign in above the fold', async () => {
+    const { context, page } = await popup();
+    try {
+      await page.goto(`${h.server.url}/signin`);
+      assert.equal((await box(page, '#email')).focused, true, 'sign-in: focus on Email');
+      const signIn = await box(page, 'form button[type=submit]');
+      assert.ok(signIn.bottom <= POPUP.height, `Sign in ends at ${signIn.bottom} px, below the ${POPUP.height} px window`);
+      await page.goto(`${h.server.url}/signup`);
+      assert.equal((await box(page, '#email')).focused, true, 'sign-up: focus on Email');
+      await page.locator('#email').fill(`new-${Date.now()}@example.com`);
+      await page.locator('#password').fill('a long enough password');
+      await page.locator('#displayName').fill('Newcomer');
+      await page.locator('#role-fan').check();
+      await page.locator('form button[type=submit]').click();
+      await page.locator('#code').waitFor();
+      assert.equal((await box(page, '#code')).focused, true, 'sign-up code: focus on Code');
+    } finally {
+      await context.close();
+    }
+    const fan = await h.fan();
+    const signedIn = await popup(fan.id);
+    try {
+      await signedIn.page.goto(`${h.server.url}/signin/again?next=/account`);
+      assert.equal((await box(signedIn.page, '#password')).focused, true, 'password again: focus on Password');
+    } finally {
+      await signedIn.context.close();
+    }
+  });
+
+  it('sign-up on a 390×844 phone: each role checkbox on the line of its label', async () => {
+    const { context, page } = await popup(undefined, { viewport: { width: 390, height: 844 } });
+    try {
+      await page.goto(`${h.server.url}/signup`);
+      for (const role of ['fan', 'creator']) {
+        const checkbox = await box(page, `#role-${role}`);
+        const label = await box(page, `label[for=role-${role}]`);
+        const sameLine = checkbox.top < label.bottom && label.top < checkbox.bottom;
+        assert.ok(
+          sameLine && label.left >= checkbox.right,
+          `${role}: the label beside its checkbox, got ${JSON.stringify({ checkbox, label })}`,
+        );
+      }
+    } finally {
+      await context.close();
+    }
+  });
 });

@@ -2,7 +2,7 @@
 // (`/__diamonds/…`, served by web-test-runner.config.mjs), a stubbed `window.open`, mounting in a
 // provider, and axe-core. It lives outside src/ so no build, bundle or package entry ships it.
 // Importing it registers one root `afterEach` that undoes what these helpers set up.
-import { emulateMedia } from '@web/test-runner-commands';
+import { emulateMedia, setViewport } from '@web/test-runner-commands';
 import { createDiamonds, type DiamondsClient, type DiamondsOptions } from '@diamonds/sdk';
 
 /** The `this` of a mocha test, for the one call the tests make on it. */
@@ -181,7 +181,45 @@ afterEach(async () => {
   localStorage.clear();
   sessionStorage.clear();
   await emulateMedia({ reducedMotion: 'no-preference', colorScheme: 'light' });
+  await setViewport(DESKTOP);
 });
+
+/** The viewport tests run in (web-test-runner's Chromium default), restored after each test. */
+export const DESKTOP = { width: 800, height: 600 };
+
+/** A phone's viewport, as the issue measured it (an iPhone 12 to 15 in CSS pixels). */
+export const PHONE = { width: 390, height: 844 };
+
+/** Throws unless `element`'s border box lies wholly inside the viewport. */
+export function assertInViewport(element: Element, what: string): void {
+  const box = element.getBoundingClientRect();
+  const inside = box.left >= 0 && box.top >= 0 && box.right <= innerWidth && box.bottom <= innerHeight;
+  assert(inside, `${what} inside the ${innerWidth}×${innerHeight} viewport, got ${JSON.stringify(box)}`);
+}
+
+/** Any CSS colour as sRGB 0–255, resolved by a canvas (so `lch(from …)` works too). */
+function rgb(color: string): [number, number, number] {
+  const canvas = document.createElement('canvas');
+  canvas.width = canvas.height = 1;
+  const context = canvas.getContext('2d')!;
+  context.fillStyle = color;
+  context.fillRect(0, 0, 1, 1);
+  const [r, g, b] = context.getImageData(0, 0, 1, 1).data;
+  return [r!, g!, b!];
+}
+
+/** WCAG 2 relative luminance of an sRGB colour. */
+function luminance([r, g, b]: [number, number, number]): number {
+  const linear = (c: number): number => (c / 255 <= 0.04045 ? c / 255 / 12.92 : ((c / 255 + 0.055) / 1.055) ** 2.4);
+  return 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
+}
+
+/** The WCAG contrast ratio of `element`'s text colour on its own (opaque) background colour. */
+export function textContrast(element: Element): number {
+  const style = getComputedStyle(element);
+  const [a, b] = [luminance(rgb(style.color)), luminance(rgb(style.backgroundColor))].sort((x, y) => y - x);
+  return (a! + 0.05) / (b! + 0.05);
+}
 
 /** An element of the fixture's site mounted by {@link mountInProvider}. */
 export interface MountedInProvider<E extends HTMLElement> {

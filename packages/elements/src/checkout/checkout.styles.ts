@@ -1,6 +1,9 @@
 import { css } from 'lit';
 
-/** Styles of `<diamond-checkout>`, after the theme. Settings resolve once on `:host` into `--_` locals. */
+/**
+ * Styles of `<diamond-checkout>`, after the theme. Settings resolve once on `:host` into `--_` locals.
+ * The status keeps its line even when empty, so nothing around the checkout jumps when it speaks.
+ */
 export default css`
   :host {
     --_bg: var(--diamond-checkout-background, var(--_surface));
@@ -51,6 +54,7 @@ export default css`
   }
   [part~='status'] {
     color: var(--_success);
+    min-block-size: 1lh;
   }
   [part~='receipt'] {
     color: var(--_muted);

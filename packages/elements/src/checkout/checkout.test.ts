@@ -1,6 +1,6 @@
 // Runs in Chromium through @web/test-runner (mocha's describe/it are globals there), against the
 // real platform its config starts. window.open is stubbed: no test opens a real popup.
-import { emulateMedia, sendKeys } from '@web/test-runner-commands';
+import { emulateMedia, sendKeys, setViewport } from '@web/test-runner-commands';
 import type { CheckoutOrder } from '@diamonds/sdk';
 import { DiamondCheckout } from './checkout.js';
 import type { DiamondPaidEvent } from '../events/paid.js';
@@ -20,6 +20,7 @@ import {
   type MountedInProvider,
   opened,
   part,
+  PHONE,
   text,
   until,
 } from '../../test/support.js';
@@ -103,10 +104,13 @@ describe('<diamond-checkout>', () => {
   it('asks for confirmation beyond the allowance and pays once approved', async () => {
     const { element, client, shadow } = await mount(await newOrder('book'), { fan: 'balance=500&allowance=100' });
     const paid = nextPaid(element);
+    const idle = element.getBoundingClientRect().height;
     part(shadow, 'button').click();
     assertEqual(opened.length, 1, 'the popup opened in the click');
     const id = await confirmationInPopup();
     await until(() => text(shadow, 'status') === 'Confirm in the Diamonds window…', 'the confirming state');
+    // The status has its line reserved: nothing around the element jumps when it appears.
+    assertEqual(element.getBoundingClientRect().height, idle, 'height while confirming');
     await json(`/__diamonds/decide?id=${id}&approve=1`);
     const order = await paid;
     assert(order.receipt, 'receipt');
@@ -229,10 +233,16 @@ describe('<diamond-checkout>', () => {
     await paid;
   });
 
-  for (const scheme of ['light', 'dark'] as const) {
-    it(`passes axe-core in ${scheme}: signed out, open, error and paid`, async function () {
+  for (const [scheme, phone] of [
+    ['light', false],
+    ['dark', false],
+    ['light', true],
+    ['dark', true],
+  ] as const) {
+    it(`passes axe-core in ${scheme}${phone ? ' on a 390×844 phone' : ''}: signed out, open, error and paid`, async function () {
       this.timeout(10000);
       await emulateMedia({ colorScheme: scheme });
+      if (phone) await setViewport(PHONE);
       const dark = (container: HTMLElement): void => {
         if (scheme === 'dark') container.style.cssText = 'background:#121018;color-scheme:dark;padding:1em';
       };

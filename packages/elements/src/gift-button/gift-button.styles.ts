@@ -1,6 +1,11 @@
 import { css } from 'lit';
 
-/** Styles of `<diamond-gift-button>`, after the theme. Settings resolve once on `:host` into `--_` locals. */
+/**
+ * Styles of `<diamond-gift-button>`, after the theme. Settings resolve once on `:host` into `--_` locals.
+ * On a phone (≤ 40rem) the picker is a sheet along the bottom of the screen, wherever the button sits.
+ * The status keeps one line even when empty, and the thank-you's art overflows that line rather than
+ * growing it, so nothing around the button moves as the status comes and goes.
+ */
 export default css`
   :host {
     --_bg: var(--diamond-gift-button-background, var(--_accent));
@@ -35,6 +40,15 @@ export default css`
     border: 1px solid var(--_border);
     border-radius: var(--_radius);
     box-shadow: 0 0.5em 1.5em #0003;
+  }
+  @media (max-width: 40rem) {
+    [part~='picker'] {
+      position: fixed;
+      inset: auto 0.5rem 0.5rem;
+      inline-size: auto;
+      max-block-size: calc(100dvh - 1rem);
+      overflow: auto;
+    }
   }
   fieldset {
     display: grid;
@@ -94,9 +108,11 @@ export default css`
     align-items: center;
     gap: 0.5em;
     color: var(--_success);
+    min-block-size: 1lh;
   }
   [part~='art'] {
     animation: 0.9s ease-out both float;
+    margin-block: calc((1lh - var(--_art)) / 2);
   }
   .spin {
     animation-name: spin;

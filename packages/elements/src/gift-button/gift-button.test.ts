@@ -1,6 +1,6 @@
 // Runs in Chromium through @web/test-runner (mocha's describe/it are globals there), against the
 // real platform its config starts. window.open is stubbed: no test opens a real popup.
-import { emulateMedia, sendKeys } from '@web/test-runner-commands';
+import { emulateMedia, sendKeys, setViewport } from '@web/test-runner-commands';
 import type { DiamondsClientCore, Gift } from '@diamonds/sdk';
 import { DiamondGiftButton } from './gift-button.js';
 import type { DiamondGiftSentEvent } from '../events/gift-sent.js';
@@ -12,6 +12,7 @@ import {
   approveSignIn,
   assert,
   assertEqual,
+  assertInViewport,
   axeViolations,
   confirmationInPopup,
   fixture,
@@ -20,8 +21,10 @@ import {
   newFan,
   opened,
   part,
+  PHONE,
   stubOpen,
   text,
+  textContrast,
   until,
 } from '../../test/support.js';
 
@@ -311,6 +314,58 @@ describe('<diamond-gift-button>', () => {
       assertEqual(await axeViolations(confirming.element), '', 'confirm step');
     });
   }
+
+  it('reads on a page’s own accent in light and dark: the primary buttons’ text at 4.5:1 or more', async () => {
+    // Crimson is the creator-site example's accent; the yellow is a light accent a site might pick.
+    for (const scheme of ['dark', 'light'] as const) {
+      await emulateMedia({ colorScheme: scheme });
+      for (const accent of ['#c2185b', '#ffd54f']) {
+        const { element, shadow, container } = await mount('', 'balance=100&allowance=50');
+        container.style.setProperty('--diamond-color-accent', accent);
+        part(shadow, 'button').click();
+        await element.updateComplete;
+        for (const name of ['button', 'send']) {
+          const ratio = textContrast(part(shadow, name));
+          assert(ratio >= 4.5, `${name} on ${accent} in ${scheme}: contrast ${ratio.toFixed(2)}:1`);
+        }
+        container.remove();
+      }
+    }
+  });
+
+  it('keeps the picker on a 390×844 phone screen, and passes axe-core there in light and dark', async function () {
+    this.timeout(10000);
+    await setViewport(PHONE);
+    for (const scheme of ['light', 'dark'] as const) {
+      await emulateMedia({ colorScheme: scheme });
+      const { element, shadow, container } = await mount('', 'balance=100&allowance=50');
+      // The button at the end of a row, where a picker hanging from it runs off the screen.
+      container.style.cssText = `display:flex;justify-content:flex-end;padding:8px${scheme === 'dark' ? ';background:#121018;color-scheme:dark' : ''}`;
+      part(shadow, 'button').click();
+      await element.updateComplete;
+      await until(() => shadow.querySelector('[part~="gift"]'), 'the gifts');
+      assertInViewport(part(shadow, 'picker'), `the picker (${scheme})`);
+      assertInViewport(part(shadow, 'send'), `Send (${scheme})`);
+      assertEqual(await axeViolations(element), '', `axe-core on a phone in ${scheme}`);
+      container.remove();
+    }
+  });
+
+  it('keeps its height while the status comes and goes, so nothing around it jumps', async () => {
+    const { element, shadow } = await mount('gift="coffee" quantity="6"', 'balance=100&allowance=50');
+    const idle = element.getBoundingClientRect().height;
+    part(shadow, 'button').click();
+    await until(() => text(shadow, 'status') === 'Confirm in the Diamonds window…', 'the confirming state');
+    assertEqual(element.getBoundingClientRect().height, idle, 'height while confirming');
+    const quick = await mount('gift="rose"', 'balance=100&allowance=50');
+    const before = quick.element.getBoundingClientRect().height;
+    const sent = nextSent(quick.element);
+    part(quick.shadow, 'button').click();
+    await sent;
+    await quick.element.updateComplete;
+    assert(text(quick.shadow, 'status').startsWith('Rose sent'), 'the thank-you');
+    assertEqual(quick.element.getBoundingClientRect().height, before, 'height with the thank-you and its art');
+  });
 
   it('speaks German with locale="de"', async () => {
     const { element, shadow } = await mount('gift="rose"', 'balance=100&allowance=50', 'de');

@@ -34,6 +34,7 @@ export const de: Strings = {
   'wallet.cardDeclined': 'Deine Karte wurde abgelehnt. Es wurde nichts abgebucht.',
   'wallet.paymentFailed': 'Die Zahlung ist fehlgeschlagen. Es wurde nichts abgebucht.',
   'wallet.pending': '(ausstehend)',
+  'wallet.voided': '(abgelehnt oder abgelaufen)',
   'gift.send': '{gift} senden',
   'gift.sendFor': '{gift} für {amount} senden',
   'gift.pick': 'Geschenk senden',

@@ -40,6 +40,7 @@ export const wallet = {
   'wallet.cardDeclined': 'Your card was declined. Nothing was charged.',
   'wallet.paymentFailed': 'The payment failed. Nothing was charged.',
   'wallet.pending': '(pending)',
+  'wallet.voided': '(declined or expired)',
 };
 
 /** The English strings of `<diamond-gift-button>`. @internal */

@@ -3,14 +3,18 @@ import { css } from 'lit';
 /**
  * The theme tokens every element resolves on `:host`: light by default, dark under
  * `prefers-color-scheme: dark`, and either one forced with `theme="light"` / `theme="dark"`.
- * A page overrides any token with the `--diamond-*` custom properties.
+ * A page overrides any token with the `--diamond-*` custom properties. Text on the accent is the
+ * page's `--diamond-color-on-accent`, else (when the page sets only an accent) black or white,
+ * whichever reads on that accent (its CIE lightness against 49.44, where both reach 4.5:1),
+ * else the theme's.
  *
  * @internal
  */
 export const themeStyles = css`
   :host {
     --_accent: var(--diamond-color-accent, #5b3df5);
-    --_on-accent: var(--diamond-color-on-accent, #fff);
+    --_auto-on: lch(from var(--diamond-color-accent) calc((49.44 - l) * 1000) 0 0);
+    --_on-accent: var(--diamond-color-on-accent, var(--_auto-on, #fff));
     --_surface: var(--diamond-color-surface, #fff);
     --_text: var(--diamond-color-text, #1d1b26);
     --_muted: var(--diamond-color-muted, #5f5b6e);
@@ -26,7 +30,7 @@ export const themeStyles = css`
   @media (prefers-color-scheme: dark) {
     :host(:not([theme='light'])) {
       --_accent: var(--diamond-color-accent, #b6a6ff);
-      --_on-accent: var(--diamond-color-on-accent, #1d1b26);
+      --_on-accent: var(--diamond-color-on-accent, var(--_auto-on, #1d1b26));
       --_surface: var(--diamond-color-surface, #1f1d29);
       --_text: var(--diamond-color-text, #f2f0fa);
       --_muted: var(--diamond-color-muted, #bdb8d1);
@@ -38,7 +42,7 @@ export const themeStyles = css`
   }
   :host([theme='dark']) {
     --_accent: var(--diamond-color-accent, #b6a6ff);
-    --_on-accent: var(--diamond-color-on-accent, #1d1b26);
+    --_on-accent: var(--diamond-color-on-accent, var(--_auto-on, #1d1b26));
     --_surface: var(--diamond-color-surface, #1f1d29);
     --_text: var(--diamond-color-text, #f2f0fa);
     --_muted: var(--diamond-color-muted, #bdb8d1);

@@ -1,6 +1,9 @@
 import { css } from 'lit';
 
-/** Styles of `<diamond-paywall>`, after the theme. Settings resolve once on `:host` into `--_` locals. */
+/**
+ * Styles of `<diamond-paywall>`, after the theme. Settings resolve once on `:host` into `--_` locals.
+ * The status keeps its line even when empty, so nothing around the paywall jumps when it speaks.
+ */
 export default css`
   :host {
     --_bg: var(--diamond-paywall-background, var(--_surface));
@@ -31,8 +34,8 @@ export default css`
   }
   [part~='status'] {
     color: var(--_success);
+    min-block-size: 1lh;
   }
-  [part~='status']:empty,
   [part~='error']:empty {
     margin: 0;
   }

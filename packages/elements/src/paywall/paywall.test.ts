@@ -1,6 +1,6 @@
 // Runs in Chromium through @web/test-runner (mocha's describe/it are globals there), against the
 // real platform its config starts. window.open is stubbed: no test opens a real popup.
-import { emulateMedia, sendKeys } from '@web/test-runner-commands';
+import { emulateMedia, sendKeys, setViewport } from '@web/test-runner-commands';
 import { createDiamonds } from '@diamonds/sdk';
 import type { Content, UnlockedContent } from '@diamonds/sdk';
 import { DiamondPaywall } from './paywall.js';
@@ -21,6 +21,7 @@ import {
   type MountedInProvider,
   opened,
   part,
+  PHONE,
   text,
   until,
 } from '../../test/support.js';
@@ -110,10 +111,13 @@ describe('<diamond-paywall>', () => {
   it('asks for confirmation beyond the allowance and unlocks once approved', async () => {
     const { element, client, shadow } = await mount('priced', { fan: 'balance=100&allowance=10' });
     const unlocked = nextUnlocked(element);
+    const idle = element.getBoundingClientRect().height;
     part(shadow, 'button').click();
     assertEqual(opened.length, 1, 'the popup opened in the click');
     const id = await confirmationInPopup();
     await until(() => text(shadow, 'status') === 'Confirm in the Diamonds window…', 'the confirming state');
+    // The status has its line reserved: nothing around the element jumps when it appears.
+    assertEqual(element.getBoundingClientRect().height, idle, 'height while confirming');
     await json(`/__diamonds/decide?id=${id}&approve=1`);
     assert((await unlocked).receipt, 'receipt');
     await until(() => shadow.querySelector('[part~="body"] h2'), 'the body');
@@ -268,10 +272,16 @@ describe('<diamond-paywall>', () => {
     await unlocked;
   });
 
-  for (const scheme of ['light', 'dark'] as const) {
-    it(`passes axe-core in ${scheme}: locked, confirm step, progress, error and unlocked`, async function () {
+  for (const [scheme, phone] of [
+    ['light', false],
+    ['dark', false],
+    ['light', true],
+    ['dark', true],
+  ] as const) {
+    it(`passes axe-core in ${scheme}${phone ? ' on a 390×844 phone' : ''}: locked, confirm step, progress, error and unlocked`, async function () {
       this.timeout(10000);
       await emulateMedia({ colorScheme: scheme });
+      if (phone) await setViewport(PHONE);
       const dark = (container: HTMLElement): void => {
         if (scheme === 'dark') container.style.cssText = 'background:#121018;color-scheme:dark;padding:1em';
       };

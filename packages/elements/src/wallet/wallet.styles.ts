@@ -1,6 +1,10 @@
 import { css } from 'lit';
 
-/** Styles of `<diamond-wallet>`, after the theme. Settings resolve once on `:host` into `--_` locals. */
+/**
+ * Styles of `<diamond-wallet>`, after the theme. Settings resolve once on `:host` into `--_` locals.
+ * On a phone (≤ 40rem) the compact panel is a sheet along the bottom of the screen, whole and
+ * scrollable, wherever the pill sits.
+ */
 export default css`
   :host {
     --_bg: var(--diamond-wallet-background, var(--_surface));
@@ -52,6 +56,16 @@ export default css`
     max-inline-size: 90vw;
     box-shadow: 0 8px 24px rgb(0 0 0 / 0.2);
     animation: appear 0.15s ease-out;
+  }
+  @media (max-width: 40rem) {
+    :host(:not([layout='full'])) [part~='panel'] {
+      position: fixed;
+      inset: auto 0.5rem 0.5rem;
+      inline-size: auto;
+      max-inline-size: none;
+      max-block-size: calc(100dvh - 1rem);
+      overflow: auto;
+    }
   }
   [part~='panel'][hidden] {
     display: none;

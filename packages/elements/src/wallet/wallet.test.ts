@@ -1,13 +1,27 @@
 // Runs in Chromium through @web/test-runner, against the real platform its config starts.
 import type { DiamondsClient } from '@diamonds/sdk';
-import { emulateMedia, sendKeys } from '@web/test-runner-commands';
+import { emulateMedia, sendKeys, setViewport } from '@web/test-runner-commands';
 import type AxeCore from 'axe-core';
 import '../provider/define.js';
 import { DiamondWallet } from './wallet.js';
 import './define.js';
 // The German strings are opt-in for bundles (the drop-in script has them); the German tests need them.
 import '../i18n/locales/de.js';
-import { assert, assertEqual, attach, type FakePopup, fakePopup, fixture, json, localClient, newFan, until } from '../../test/support.js';
+import {
+  assert,
+  assertEqual,
+  assertInViewport,
+  attach,
+  axeViolations,
+  type FakePopup,
+  fakePopup,
+  fixture,
+  json,
+  localClient,
+  newFan,
+  PHONE,
+  until,
+} from '../../test/support.js';
 
 /** Replaces `window.open` with one that returns the same fake popup every time (never a real window). */
 function stubPopup(): { popup: FakePopup; opened: () => number } {
@@ -193,6 +207,47 @@ describe('<diamond-wallet>', () => {
 
     wallet.currency = 'GBP';
     await until(() => text(wallet, 'packs').includes('£'), 'the currency attribute wins');
+  });
+
+  it('says "declined" on a gift the fan declined, not only striking it through', async () => {
+    const { wallet, client } = await mount({ fan: 'balance=100&allowance=50', attributes: 'layout="full" locale="en-US"' });
+    await until(signedIn(wallet), 'the balance');
+    const { popup } = stubPopup();
+    const info = await fixture();
+    // Beyond the allowance: the gift waits for a confirmation, which the fan declines.
+    const gift = client.gifts.send({ creatorId: info.creatorId, giftId: 'coffee', quantity: 6 }).catch((error: unknown) => error);
+    const id = await until(() => popup.location.href.match(/\/confirm\/(cnf_[\w-]+)/)?.[1], 'the confirmation');
+    await json(`/__diamonds/decide?id=${id}&approve=0`);
+    assertEqual(((await gift) as { code?: string }).code, 'confirmation_declined', 'declined');
+    wallet.open = false;
+    await wallet.updateComplete;
+    wallet.open = true;
+    const entry = await until(() => wallet.shadowRoot!.querySelector('[part~="entry"].voided'), 'the declined entry');
+    const words = entry.textContent!.replace(/\s+/g, ' ');
+    assert(/\(declined or expired\)/.test(words), `the word "declined" in: ${words}`);
+  });
+
+  it('opens the whole panel on a 390×844 phone screen, and passes axe-core there in light and dark', async function () {
+    this.timeout(10000);
+    await setViewport(PHONE);
+    for (const scheme of ['light', 'dark'] as const) {
+      await emulateMedia({ colorScheme: scheme });
+      // The pill near the left of a phone's header, as the issue found it (panel at −178 px).
+      const { wallet } = await mount({ fan: 'balance=100&allowance=50', attributes: 'locale="en-US"' });
+      const provider = wallet.parentElement!;
+      provider.style.cssText = `display:block;padding:8px 0 0 40px${scheme === 'dark' ? ';background:#121018;color-scheme:dark' : ''}`;
+      await until(() => part(wallet, 'pill') && text(wallet, 'pill').includes('100'), 'the pill');
+      part(wallet, 'pill')!.click();
+      await until(() => part(wallet, 'history') && part(wallet, 'packs'), 'the history and packs');
+      await Promise.all(wallet.shadowRoot!.getAnimations().map((animation) => animation.finished));
+      assertInViewport(part(wallet, 'panel')!, `the panel (${scheme})`);
+      for (const name of ['pack', 'sign-out']) {
+        part(wallet, name)!.scrollIntoView({ block: 'nearest' });
+        assertInViewport(part(wallet, name)!, `${name} (${scheme})`);
+      }
+      assertEqual(await axeViolations(wallet), '', `axe-core on a phone in ${scheme}`);
+      provider.remove();
+    }
   });
 
   it('shows the recent history with the credit', async () => {

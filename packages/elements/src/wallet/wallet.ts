@@ -418,7 +418,7 @@ export class DiamondWallet extends DiamondElement {
                       ${this.history.map(
                         (entry) =>
                           html`<li part="entry" class=${entry.status}>
-                            <span>${entry.description}${entry.status === 'pending' ? ` ${this.t('wallet.pending')}` : ''}</span>
+                            <span>${entry.description}${entry.status === 'posted' ? '' : ` ${this.t(`wallet.${entry.status}`)}`}</span>
                             <span class="amount"
                               >${entry.direction === 'in' ? '+' : '−'}${formatDiamonds(locale, entry.amountDiamonds)}</span
                             >

@@ -59,6 +59,7 @@ function connectionItem(connection: Connection, csrf: string, state: AccountStat
   const problem = problemIn(state, formId);
   return html`<li class="item">
     <h3>${site.name}</h3>
+    <p>Site id: <code class="copy" title="Your backend checks receipts against it (siteId)">${site.id}</code></p>
     <p class="muted">Origins:</p>
     ${origins(site)}
     <p>Allowance: <strong>${connection.allowancePerDay}</strong> Diamonds per day without asking.</p>
@@ -107,7 +108,7 @@ export function pasteSnippet(options: {
     `<diamond-gift-button publishable-key="${key}" creator="${creator.id}" creator-name="${attribute(creator.displayName)}">Choose a gift</diamond-gift-button>`,
     '',
     contentId === undefined
-      ? '<!-- Publish a post on /account/content, then: <diamond-paywall publishable-key="…" content="cnt_…"></diamond-paywall> -->'
+      ? '<!-- Publish a post on /account/content, then: <diamond-paywall publishable-key="…" content="ct_…"></diamond-paywall> -->'
       : `<diamond-paywall publishable-key="${key}" content="${contentId}"></diamond-paywall>`,
   ].join('\n');
 }
@@ -119,6 +120,7 @@ function siteItem(site: Site, keys: SiteKey[], csrf: string, snippet: (publishab
   const pasted = publishable?.publishableKey ? snippet(publishable.publishableKey) : undefined;
   return html`<li class="item">
     <h3>${site.name}</h3>
+    <p>Site id: <code class="copy" title="Your backend checks receipts against it (siteId)">${site.id}</code></p>
     <p class="muted">Origins:</p>
     ${origins(site)}
     <p>Publishable key: ${publishable?.publishableKey ? html`<code>${publishable.publishableKey}</code>` : html`<em>none</em>`}</p>

@@ -64,7 +64,7 @@ function signupPage(csrf: string, values: SignupValues, problem?: FormProblem) {
       <form method="post" action="/signup" novalidate>
         ${csrfField(csrf)}
         <input type="hidden" name="next" value="${values.next}" />
-        ${field({ id: 'email', name: 'email', label: 'Email', type: 'email', autocomplete: 'email', value: values.email, required: true, maxLength: 254, problem })}
+        ${field({ id: 'email', name: 'email', label: 'Email', type: 'email', autocomplete: 'email', value: values.email, required: true, maxLength: 254, problem, autofocus: true })}
         ${field({
           id: 'password',
           name: 'password',
@@ -89,10 +89,14 @@ function signupPage(csrf: string, values: SignupValues, problem?: FormProblem) {
         })}
         <fieldset>
           <legend>I am a… (choose at least one)</legend>
-          <input type="checkbox" id="role-fan" name="fan" value="yes" ${values.fan ? html` checked` : ''}${invalid} />
-          <label for="role-fan">Fan: I spend Diamonds</label>
-          <input type="checkbox" id="role-creator" name="creator" value="yes" ${values.creator ? html` checked` : ''}${invalid} />
-          <label for="role-creator">Creator: I earn Diamonds</label>
+          <div class="choice">
+            <input type="checkbox" id="role-fan" name="fan" value="yes" ${values.fan ? html` checked` : ''}${invalid} />
+            <label for="role-fan">Fan: I spend Diamonds</label>
+          </div>
+          <div class="choice">
+            <input type="checkbox" id="role-creator" name="creator" value="yes" ${values.creator ? html` checked` : ''}${invalid} />
+            <label for="role-creator">Creator: I earn Diamonds</label>
+          </div>
           ${rolesInvalid ? html`<p class="field-error" id="roles-error">${problem.message}</p>` : ''}
         </fieldset>
         <button type="submit">Create account</button>
@@ -109,7 +113,7 @@ function signinPage(csrf: string, values: { email: string; next: string }, probl
       <form method="post" action="/signin" novalidate>
         ${csrfField(csrf)}
         <input type="hidden" name="next" value="${values.next}" />
-        ${field({ id: 'email', name: 'email', label: 'Email', type: 'email', autocomplete: 'email', value: values.email, required: true, maxLength: 254, problem })}
+        ${field({ id: 'email', name: 'email', label: 'Email', type: 'email', autocomplete: 'email', value: values.email, required: true, maxLength: 254, problem, autofocus: true })}
         ${currentPasswordField(problem)}
         <button type="submit">Sign in</button>
       </form>
@@ -133,8 +137,9 @@ function checkbox(form: Record<string, string>, name: 'fan' | 'creator'): boolea
 }
 
 /** The password field of a form that checks who the person is (sign-in, the password again). */
-export function currentPasswordField(problem: FormProblem | undefined) {
+export function currentPasswordField(problem: FormProblem | undefined, autofocus = false) {
   return field({
+    autofocus,
     id: 'password',
     name: 'password',
     label: 'Password',
@@ -168,7 +173,7 @@ function codePage(csrf: string, signupId: string, email: string, next: string, p
         <input type="hidden" name="signup" value="${signupId}" />
         <input type="hidden" name="email" value="${email}" />
         <input type="hidden" name="next" value="${next}" />
-        ${field({ id: 'code', name: 'code', label: 'Code', type: 'text', autocomplete: 'one-time-code', required: true, maxLength: 12, problem })}
+        ${field({ id: 'code', name: 'code', label: 'Code', type: 'text', autocomplete: 'one-time-code', required: true, maxLength: 12, problem, autofocus: true })}
         <button type="submit">Create account</button>
       </form>
       <p>No email? Check the address, then <a href="/signup">start again</a>. Already have an account? <a href="/signin">Sign in</a></p>`,

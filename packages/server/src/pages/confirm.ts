@@ -143,8 +143,9 @@ function confirmPage(view: ConfirmView): Html {
         </dd>
         <dt>Time left</dt>
         <dd>
-          Expires ${formatTimeLeft(record.expiresAt - now)} (at ${clock.format(record.expiresAt)} UTC). If you do nothing, nothing is
-          charged.
+          Expires ${formatTimeLeft(record.expiresAt - now)} (at
+          <time datetime="${new Date(record.expiresAt).toISOString()}" data-local>${clock.format(record.expiresAt)} UTC</time>). If you do
+          nothing, nothing is charged.
         </dd>
       </dl>
       <p class="muted">Signed in as <strong>${session.user.displayName}</strong> (${session.user.email}).</p>

@@ -160,28 +160,30 @@ function consentPage(view: ConsentView): Html {
         <input type="hidden" name="request" value="${request.id}" />
         <fieldset>
           <legend>Daily allowance: what ${site.name} may spend per day without asking</legend>
-          ${ALLOWANCE_PRESETS.map(
-            (preset) =>
-              html`<div>
-                <input
-                  type="radio"
-                  id="allowance-${preset}"
-                  name="allowance"
-                  value="${preset}"
-                  ${choice.selected === String(preset) ? html` checked` : ''}${radioAria}
-                />
-                <label for="allowance-${preset}">${presetLabel(preset)}</label>
-              </div>`,
-          )}
-          <div>
-            <input
-              type="radio"
-              id="allowance-choose"
-              name="allowance"
-              value="${CUSTOM}"
-              ${choice.selected === CUSTOM ? html` checked` : ''}${radioAria}
-            />
-            <label for="allowance-choose">Another amount (below)</label>
+          <div class="choices">
+            ${ALLOWANCE_PRESETS.map(
+              (preset) =>
+                html`<div class="choice">
+                  <input
+                    type="radio"
+                    id="allowance-${preset}"
+                    name="allowance"
+                    value="${preset}"
+                    ${choice.selected === String(preset) ? html` checked` : ''}${radioAria}
+                  />
+                  <label for="allowance-${preset}">${presetLabel(preset)}</label>
+                </div>`,
+            )}
+            <div class="choice">
+              <input
+                type="radio"
+                id="allowance-choose"
+                name="allowance"
+                value="${CUSTOM}"
+                ${choice.selected === CUSTOM ? html` checked` : ''}${radioAria}
+              />
+              <label for="allowance-choose">Another amount (below)</label>
+            </div>
           </div>
           ${radiosInvalid ? html`<p class="field-error" id="allowance-error">${problem.message}</p>` : ''}
           <div class="field">

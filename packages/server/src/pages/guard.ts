@@ -60,6 +60,13 @@ const GUARD_SCRIPT = `// Keeps the decisive button of a Diamonds decision page i
 // for a moment: see packages/server/src/pages/guard.ts for why and how.
 (() => {
   'use strict';
+  // A time the page gives in UTC (<time datetime data-local>), shown in the fan's own time zone.
+  for (const time of document.querySelectorAll('time[data-local]')) {
+    const at = new Date(time.dateTime);
+    if (!Number.isNaN(at.getTime())) {
+      time.textContent = at.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', timeZoneName: 'short' });
+    }
+  }
   const DELAY_MS = ${DECISION_DELAY_MS};
   const buttons = Array.from(document.querySelectorAll('button[data-guard]'));
   if (buttons.length === 0) return;

@@ -48,12 +48,20 @@ textarea { min-height: 5rem; }
 input[aria-invalid='true'], textarea[aria-invalid='true'] { border-color: var(--danger); border-width: 2px; }
 fieldset { border: 1px solid var(--border); border-radius: 6px; margin: 0 0 1rem; }
 fieldset label { display: inline; font-weight: normal; margin-right: 1rem; }
+/* A checkbox or radio and its label: one line, never split apart by wrapping. */
+.choice { display: flex; align-items: baseline; gap: 0.5rem; margin: 0.25rem 0; }
+.choice label { margin: 0; }
+.choices { display: grid; grid-template-columns: repeat(auto-fill, minmax(12rem, 1fr)); gap: 0 1rem; }
+dl { display: grid; grid-template-columns: max-content 1fr; gap: 0.25rem 1rem; }
+dt { font-weight: 600; }
+dd { margin: 0; }
 button { font: inherit; padding: 0.5rem 1rem; border-radius: 6px; border: 1px solid var(--accent); background: var(--accent); color: var(--accent-text); cursor: pointer; }
 button.secondary { background: transparent; color: var(--accent); }
 a.button { display: inline-block; font: inherit; padding: 0.5rem 1rem; border-radius: 6px; border: 1px solid var(--accent); background: var(--accent); color: var(--accent-text); text-decoration: none; }
 /* A guarded button waiting (pages/guard.ts): visibly off until the page has been in front for a second. */
 button:disabled, button[aria-disabled='true'] { opacity: 0.5; cursor: not-allowed; }
-.decision { display: flex; flex-wrap: wrap; gap: 0.5rem; align-items: center; margin: 1rem 0 0.5rem; }
+/* The decision stays in view at the bottom of a short window (a 480×680 popup) while the fan reads. */
+.decision { display: flex; flex-wrap: wrap; gap: 0.5rem; align-items: center; margin: 1rem 0 0.5rem; position: sticky; bottom: 0; padding: 0.5rem 0; background: var(--card); }
 .guard-hint { color: var(--muted); font-size: 0.9rem; margin: 0.25rem 0 0; }
 :focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
 .alert { border: 1px solid var(--danger); background: var(--danger-bg); padding: 0.75rem; border-radius: 6px; margin: 0 0 1rem; }
@@ -61,6 +69,8 @@ button:disabled, button[aria-disabled='true'] { opacity: 0.5; cursor: not-allowe
 .notice { border: 1px solid var(--notice-border); background: var(--notice-bg); padding: 0.75rem; border-radius: 6px; margin: 0 0 1rem; }
 .muted { color: var(--muted); }
 code, .secret { font-family: ui-monospace, 'SF Mono', Menlo, Consolas, monospace; overflow-wrap: anywhere; }
+/* Selected whole with one click, to copy. */
+.copy { user-select: all; }
 .secret { display: block; padding: 0.5rem; border: 1px dashed var(--border); border-radius: 6px; user-select: all; }
 .snippet { font-family: ui-monospace, 'SF Mono', Menlo, Consolas, monospace; font-size: 0.8rem; white-space: pre; overflow-x: auto; }
 .inline { display: inline-block; margin: 0 0.5rem 0.5rem 0; }
@@ -69,6 +79,14 @@ code, .secret { font-family: ui-monospace, 'SF Mono', Menlo, Consolas, monospace
 ul.plain { list-style: none; padding: 0; }
 .item { border: 1px solid var(--border); border-radius: 8px; padding: 0.75rem 1rem; margin: 0 0 1rem; }
 header.top { display: flex; justify-content: space-between; align-items: center; gap: 1rem; }
+/* A popup or a phone: the card fills the window, so the page's buttons come sooner. */
+@media (max-width: 40rem), (max-height: 45rem) {
+  main { margin: 0 auto; padding: 1rem; border-width: 0; border-radius: 0; }
+  h1 { font-size: 1.3rem; }
+  h2 { margin-top: 1rem; padding-top: 0.75rem; }
+  p, ul, dl { margin-block: 0.5rem; }
+  .notice, .alert { padding: 0.5rem 0.75rem; margin-bottom: 0.75rem; }
+}
 @media (prefers-reduced-motion: no-preference) {
   button { transition: filter 120ms ease-in-out; }
   button:not(:disabled):not([aria-disabled='true']):hover { filter: brightness(1.1); }

@@ -50,6 +50,11 @@ export interface FieldOptions {
   hint?: string;
   /** The form's problem: marks this input invalid when it is about this input. */
   problem?: FormProblem | undefined;
+  /**
+   * The page's first field: focused on arrival (`autofocus`), unless the form's problem is about
+   * a field (that field is focused instead). Never for a decisive button (see pages/guard.ts).
+   */
+  autofocus?: boolean;
 }
 
 /** A label bound to its input; when invalid, `aria-invalid` and `aria-describedby` to the message. */
@@ -59,6 +64,7 @@ export function field(options: FieldOptions): Html {
   const hintId = `${id}-hint`;
   const errorId = `${id}-error`;
   const describedBy = [options.hint ? hintId : '', invalid ? errorId : ''].filter(Boolean).join(' ');
+  const focus = invalid || (options.autofocus === true && problem?.fieldId === undefined);
   return html`<div class="field">
     <label for="${id}">${options.label}</label>
     ${options.hint ? html`<p class="muted" id="${hintId}">${options.hint}</p>` : ''}
@@ -72,7 +78,7 @@ export function field(options: FieldOptions): Html {
         options.maxLength === undefined ? '' : html` maxlength="${options.maxLength}"`
       }${options.min === undefined ? '' : html` min="${options.min}"`}${
         options.max === undefined ? '' : html` max="${options.max}"`
-      }${invalid ? html` aria-invalid="true"` : ''}${describedBy ? html` aria-describedby="${describedBy}"` : ''}
+      }${invalid ? html` aria-invalid="true"` : ''}${describedBy ? html` aria-describedby="${describedBy}"` : ''}${focus ? html` autofocus` : ''}
     />
     ${invalid ? html`<p class="field-error" id="${errorId}">${problem.message}</p>` : ''}
   </div>`;

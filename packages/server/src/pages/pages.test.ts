@@ -150,6 +150,27 @@ for (const kind of DATABASE_KINDS) {
       assert.match(await browser().page('/signin'), /autocomplete="current-password"/);
     });
 
+    it('focuses the first field of sign-in and sign-up, and keeps each role checkbox with its label', async () => {
+      const autofocused = (page: string) =>
+        [...page.matchAll(/<input[^>]*\sautofocus[^>]*>/g)].map(([tag]) => /id="([^"]+)"/.exec(tag)?.[1]);
+      const signup = await browser().page('/signup');
+      assert.deepEqual(autofocused(signup), ['email']);
+      assert.deepEqual(autofocused(await browser().page('/signin')), ['email']);
+      for (const role of ['fan', 'creator']) {
+        assert.match(
+          signup.replace(/\s+/g, ' '),
+          new RegExp(`<div class="choice"> <input type="checkbox" id="role-${role}"[^>]*> <label for="role-${role}">`),
+        );
+      }
+      // A problem with another field moves the focus there.
+      const b = browser();
+      const res = await b.request('/signup', {
+        form: { csrf: await b.csrf('/signup'), email: 'new@example.com', password: 'short', displayName: 'N', fan: 'yes' },
+      });
+      assert.equal(res.status, 400);
+      assert.deepEqual(autofocused(await res.text()), ['password']);
+    });
+
     it('signs up, sets a first-party session cookie, shows the account, signs out', async () => {
       const b = browser();
       await b.csrf('/signup');
@@ -535,8 +556,12 @@ for (const kind of DATABASE_KINDS) {
         text.replaceAll('&lt;', '<').replaceAll('&gt;', '>').replaceAll('&quot;', '"').replaceAll('&#39;', "'").replaceAll('&amp;', '&');
       const snippetOf = (page: string) => unescape(/<textarea id="snippet-[^"]+"[^>]*>\n?([^]*?)<\/textarea/.exec(page)?.[1] ?? '');
 
-      const before = snippetOf(await b.page('/account'));
+      const first = await b.page('/account');
+      const before = snippetOf(first);
       assert.match(before, /<!-- Publish a post on \/account\/content/, 'no post yet: the paywall is a hint');
+      assert.match(before, /content="ct_…"/, 'the hint names a content id as ids are: ct_…');
+      // The site's id, which a backend checks receipts against, shown and selectable in one go.
+      assert.match(first, new RegExp(`Site id: <code class="copy"[^>]*>${site.id}</code>`));
       const post = await createContent(
         t.db,
         { siteId: site.id, creatorId: ada.id },

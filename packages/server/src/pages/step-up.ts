@@ -79,7 +79,7 @@ function stepUpPage(session: Session, next: string, problem?: FormProblem): Html
         ${csrfField(session.csrfToken)}
         <input type="hidden" name="next" value="${next}" />
         <input type="email" name="username" autocomplete="username" value="${session.user.email}" hidden readonly />
-        ${currentPasswordField(problem)}
+        ${currentPasswordField(problem, true)}
         <button type="submit">Continue</button>
       </form>
       <p><a href="${next}">Go back</a></p>`,
