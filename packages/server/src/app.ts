@@ -1,12 +1,13 @@
-import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
+import type { AppContext, AppEnv, MoneySettings } from './context.js';
 import { newId, type ErrorBody, type Health } from '@diamonds/protocol';
 import { ApiError } from './errors.js';
 import type { Database } from './db/types.js';
 import { schemaVersion } from './db/migrations.js';
 import { VERSION } from './version.js';
 import type { Ledger } from './ledger/ledger.js';
-import { jsonBody, type JsonBodyVariables } from './http/body.js';
-import { corsByPublishableKey, type CallerVariables } from './http/cors.js';
+import { jsonBody } from './http/body.js';
+import { corsByPublishableKey } from './http/cors.js';
 import { allowedOriginCandidates } from './http/origins.js';
 import { findSiteByKey } from './identity/sites.js';
 import { hostedPages } from './pages/routes.js';
@@ -25,37 +26,20 @@ import { dropInRoutes } from './http/drop-in.js';
 import { jwks } from './money/receipts.js';
 import { GroupCommit, withAfterCommit } from './ledger/group-commit.js';
 import { inlineSpendWriter, type SpendWriter } from './money/writer.js';
-import { DEFAULT_MONEY_SETTINGS, type Settings } from './config.js';
+import { DEFAULT_MONEY_SETTINGS } from './config.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { developmentMailer, type Mailer } from './mail/mailer.js';
 
 export { VERSION } from './version.js';
-
-/** The settings the money flows read (see {@link Settings}). */
-export type MoneySettings = Pick<
-  Settings,
-  'platformFeeBps' | 'publicUrl' | 'paymentProvider' | 'stripeSecretKey' | 'stripeWebhookSecret' | 'stripeApiBase'
->;
+export type { AppContext, AppEnv, MoneySettings } from './context.js';
+export { publicBaseUrl } from './context.js';
 
 /**
  * API paths that need no key: the OpenAPI document, and Stripe's webhook (signed by Stripe,
  * verified over its raw body by the route itself).
  */
 export const KEYLESS_API_PATHS: ReadonlySet<string> = new Set(['/v1/openapi.json', '/v1/webhooks/stripe']);
-
-/** What every request handler can reach. */
-export interface AppContext {
-  db: Database;
-  ledger: Ledger;
-  /** Where spends are group-committed: one per process, shared by every route. */
-  commits: GroupCommit;
-  /** Where fans' spends (gifts, unlocks, order payments) are written: see `money/writer.ts`. */
-  writer: SpendWriter;
-  settings: MoneySettings;
-  /** Where the platform's emails go (sign-up codes…). */
-  mailer: Mailer;
-}
 
 /** What {@link createApp} needs: a database and its ledger; the rest has defaults. */
 export interface AppOptions {
@@ -67,14 +51,6 @@ export interface AppOptions {
   settings?: Partial<MoneySettings>;
   /** @defaultValue a development mailer writing to the system's temporary folder, quietly */
   mailer?: Mailer;
-}
-
-/**
- * The platform's public origin for links it hands out: the configured one, or, in development
- * without one, the loopback address the request came to (see {@link loopbackHostsOnly}).
- */
-export function publicBaseUrl(c: Context<AppEnv>, settings: MoneySettings): string {
-  return settings.publicUrl ?? new URL(c.req.url).origin;
 }
 
 /** The hosts a platform without `DIAMONDS_PUBLIC_URL` answers to. */
@@ -99,11 +75,6 @@ function loopbackHostsOnly(settings: MoneySettings): MiddlewareHandler<AppEnv> {
       `This platform has no DIAMONDS_PUBLIC_URL, so it answers only at localhost, 127.0.0.1 or [::1], not at "${hostname.slice(0, 100)}". Set DIAMONDS_PUBLIC_URL to the origin fans reach it at.`,
     );
   };
-}
-
-/** Hono's per-request variables. */
-export interface AppEnv {
-  Variables: { requestId: string } & CallerVariables & JsonBodyVariables;
 }
 
 /**

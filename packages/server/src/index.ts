@@ -7,7 +7,7 @@
 export { startServer } from './server.js';
 export type { RunningServer, StartOptions } from './server.js';
 export { createApp, VERSION } from './app.js';
-export type { AppContext, AppEnv } from './app.js';
+export type { AppContext, AppEnv, MoneySettings } from './context.js';
 export { readSettings, sqliteFile } from './config.js';
 export type { Settings } from './config.js';
 export { ApiError, isApiError } from './errors.js';

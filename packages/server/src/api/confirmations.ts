@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Confirmation, ConfirmationWaitQuery, isId } from '@diamonds/protocol';
-import { publicBaseUrl, type AppContext, type AppEnv } from '../app.js';
+import { publicBaseUrl, type AppContext, type AppEnv } from '../context.js';
 import type { SqlClient } from '../db/types.js';
 import { ApiError } from '../errors.js';
 import { validate } from '../http/body.js';

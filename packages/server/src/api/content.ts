@@ -10,7 +10,7 @@ import {
   UpdateContent,
   type ContentBody as ContentBodyType,
 } from '@diamonds/protocol';
-import { publicBaseUrl, type AppContext, type AppEnv } from '../app.js';
+import { publicBaseUrl, type AppContext, type AppEnv } from '../context.js';
 import { ApiError } from '../errors.js';
 import { validate } from '../http/body.js';
 import { findSite } from '../identity/sites.js';

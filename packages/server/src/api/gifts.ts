@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { Gift, GiftTypeList, PageQuery, SendGift } from '@diamonds/protocol';
-import { publicBaseUrl, type AppContext, type AppEnv } from '../app.js';
+import { publicBaseUrl, type AppContext, type AppEnv } from '../context.js';
 import { ApiError } from '../errors.js';
 import { validate } from '../http/body.js';
 import { findGiftType, listGiftTypes, presentGiftType } from '../gifts/catalog.js';

@@ -11,7 +11,7 @@ import {
   type SignInPoll,
   type SignInRequest,
 } from '@diamonds/protocol';
-import type { AppEnv } from '../app.js';
+import type { AppEnv } from '../context.js';
 import type { Database } from '../db/types.js';
 import { ApiError } from '../errors.js';
 import { validate } from '../http/body.js';

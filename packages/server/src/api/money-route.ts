@@ -1,5 +1,5 @@
 import type { Context } from 'hono';
-import type { AppContext, AppEnv } from '../app.js';
+import type { AppContext, AppEnv } from '../context.js';
 import type { SqlClient } from '../db/types.js';
 import { ApiError } from '../errors.js';
 import type { SpendCommand } from '../money/commands.js';

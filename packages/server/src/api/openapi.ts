@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { ERROR_CODES, ErrorBody, type ErrorCode } from '@diamonds/protocol';
-import type { AppEnv } from '../app.js';
+import type { AppEnv } from '../context.js';
 import { VERSION } from '../version.js';
 
 /**

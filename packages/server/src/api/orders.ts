@@ -16,7 +16,7 @@ import {
   UpdateProduct,
   type ErrorCode,
 } from '@diamonds/protocol';
-import { publicBaseUrl, type AppContext, type AppEnv } from '../app.js';
+import { publicBaseUrl, type AppContext, type AppEnv } from '../context.js';
 import { ApiError } from '../errors.js';
 import { validate } from '../http/body.js';
 import {

@@ -1,6 +1,6 @@
 import { Hono, type Context } from 'hono';
 import { CreateTopUp, TopUp, WebhookReceipt, newId } from '@diamonds/protocol';
-import { publicBaseUrl, type AppContext, type AppEnv } from '../app.js';
+import { publicBaseUrl, type AppContext, type AppEnv } from '../context.js';
 import { ApiError } from '../errors.js';
 import { validate } from '../http/body.js';
 import { requireIdempotencyKey } from '../money/idempotency.js';

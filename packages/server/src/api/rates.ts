@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { CreateQuote, MAX_TRANSFER_DIAMONDS, PageQuery, type TopUpPackList } from '@diamonds/protocol';
-import type { AppEnv } from '../app.js';
+import type { AppEnv } from '../context.js';
 import type { Database } from '../db/types.js';
 import { ApiError, isApiError } from '../errors.js';
 import { validate } from '../http/body.js';

@@ -7,7 +7,7 @@ import {
   type ErrorCode,
   type SiteCreator,
 } from '@diamonds/protocol';
-import type { AppContext, AppEnv } from '../app.js';
+import type { AppContext, AppEnv } from '../context.js';
 import { validate } from '../http/body.js';
 import { pathId } from '../http/ids.js';
 import { findSite } from '../identity/sites.js';

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { Wallet, WalletHistory, WalletHistoryQuery } from '@diamonds/protocol';
-import type { AppContext, AppEnv } from '../app.js';
+import type { AppContext, AppEnv } from '../context.js';
 import { validate } from '../http/body.js';
 import { walletHistory, walletSummary } from '../money/wallet.js';
 import { fanOf } from './identity.js';

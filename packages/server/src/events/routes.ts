@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { EventList, EventListQuery, SITE_EVENT_TYPES, SiteEvent, isId, type SiteEventType } from '@diamonds/protocol';
-import type { AppContext, AppEnv } from '../app.js';
+import type { AppContext, AppEnv } from '../context.js';
 import { documentRoute } from '../api/openapi.js';
 import { secretSiteOf } from '../api/money-route.js';
 import { ApiError } from '../errors.js';

@@ -1,7 +1,7 @@
 import type { Context, Hono } from 'hono';
 import { html } from 'hono/html';
 import { isId } from '@diamonds/protocol';
-import type { AppContext } from '../app.js';
+import type { AppContext } from '../context.js';
 import { isApiError } from '../errors.js';
 import { giftTypeOfGift } from '../gifts/gifts.js';
 import { findSite, type Site } from '../identity/sites.js';

@@ -1,7 +1,7 @@
 import type { Context, Hono } from 'hono';
 import { html } from 'hono/html';
 import { MAX_CONTENT_BODY_LENGTH, MAX_CONTENT_TEASER_LENGTH, MAX_CONTENT_TITLE_LENGTH, MAX_TRANSFER_DIAMONDS } from '@diamonds/protocol';
-import type { AppContext } from '../app.js';
+import type { AppContext } from '../context.js';
 import type { Database } from '../db/types.js';
 import { ApiError, isApiError } from '../errors.js';
 import {

@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { newId } from '@diamonds/protocol';
 import { ApiError } from '../errors.js';
-import type { AppContext } from '../app.js';
+import type { AppContext } from '../context.js';
 import { accountRoutes } from './account.js';
 import { authRoutes } from './auth.js';
 import { consentRoutes } from './consent.js';

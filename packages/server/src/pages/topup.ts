@@ -1,6 +1,6 @@
 import type { Context, Hono } from 'hono';
 import { html } from 'hono/html';
-import type { AppContext } from '../app.js';
+import type { AppContext } from '../context.js';
 import type { Session } from '../identity/sessions.js';
 import { TEST_CARDS, testCardOutcome } from '../payments/provider.js';
 import {

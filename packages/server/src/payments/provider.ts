@@ -1,5 +1,5 @@
 import type { FiatMoney, PaymentProviderName } from '@diamonds/protocol';
-import type { MoneySettings } from '../app.js';
+import type { MoneySettings } from '../context.js';
 import { StripeProvider } from './stripe.js';
 
 /** What a provider needs to take the money for one top-up. */

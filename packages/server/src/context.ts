@@ -1,0 +1,46 @@
+import type { Context } from 'hono';
+import type { Settings } from './config.js';
+import type { Database } from './db/types.js';
+import type { JsonBodyVariables } from './http/body.js';
+import type { CallerVariables } from './http/cors.js';
+import type { GroupCommit } from './ledger/group-commit.js';
+import type { Ledger } from './ledger/ledger.js';
+import type { Mailer } from './mail/mailer.js';
+import type { SpendWriter } from './money/writer.js';
+
+/*
+ * What every route and page reaches, apart from the app that assembles it (`app.ts`): routes
+ * import this, never `app.ts`, so nothing imports back up.
+ */
+
+/** The settings the money flows read (see {@link Settings}). */
+export type MoneySettings = Pick<
+  Settings,
+  'platformFeeBps' | 'publicUrl' | 'paymentProvider' | 'stripeSecretKey' | 'stripeWebhookSecret' | 'stripeApiBase'
+>;
+
+/** What every request handler can reach. */
+export interface AppContext {
+  db: Database;
+  ledger: Ledger;
+  /** Where spends are group-committed: one per process, shared by every route. */
+  commits: GroupCommit;
+  /** Where fans' spends (gifts, unlocks, order payments) are written: see `money/writer.ts`. */
+  writer: SpendWriter;
+  settings: MoneySettings;
+  /** Where the platform's emails go (sign-up codes…). */
+  mailer: Mailer;
+}
+
+/** Hono's per-request variables. */
+export interface AppEnv {
+  Variables: { requestId: string } & CallerVariables & JsonBodyVariables;
+}
+
+/**
+ * The platform's public origin for links it hands out: the configured one, or, in development
+ * without one, the loopback address the request came to (see {@link loopbackHostsOnly}).
+ */
+export function publicBaseUrl(c: Context<AppEnv>, settings: MoneySettings): string {
+  return settings.publicUrl ?? new URL(c.req.url).origin;
+}
