@@ -44,6 +44,35 @@ function diamondsPlatformPlugin() {
   };
 }
 
+/**
+ * Serves each `*.test.tsx` file (packages/react's) bundled by esbuild with everything it imports:
+ * React ships CommonJS, which the dev server cannot serve file by file, and a site bundles it
+ * anyway. Workspace packages resolve to their sources, as in the other tests.
+ */
+function bundledTestsPlugin() {
+  return {
+    name: 'diamonds-bundled-tests',
+    async serve(context) {
+      if (!context.path.endsWith('.test.tsx')) return undefined;
+      const { build } = await import('esbuild');
+      const result = await build({
+        entryPoints: [fileURLToPath(new URL(`.${context.path}`, import.meta.url))],
+        bundle: true,
+        format: 'esm',
+        platform: 'browser',
+        target: 'es2022',
+        jsx: 'automatic',
+        conditions: ['source', 'browser', 'development'],
+        define: { 'process.env.NODE_ENV': '"development"' },
+        sourcemap: 'inline',
+        write: false,
+        logLevel: 'silent',
+      });
+      return { body: result.outputFiles[0].text, type: 'js' };
+    },
+  };
+}
+
 /** Lit prints this once per page in development builds; it is noise in test output. */
 function isLitDevModeNotice(args) {
   return typeof args[0] === 'string' && args[0].includes('Lit is in dev mode');
@@ -52,7 +81,7 @@ function isLitDevModeNotice(args) {
 /** @type {import('@web/test-runner').TestRunnerConfig} */
 export default {
   rootDir: fileURLToPath(new URL('.', import.meta.url)),
-  files: ['packages/elements/src/**/*.test.ts'],
+  files: ['packages/elements/src/**/*.test.ts', 'packages/react/test/**/*.test.tsx'],
   nodeResolve: { exportConditions: ['source', 'browser', 'development'] },
   plugins: [
     esbuildPlugin({
@@ -62,6 +91,7 @@ export default {
     }),
     nodeEnvPlugin('development'),
     diamondsPlatformPlugin(),
+    bundledTestsPlugin(),
   ],
   browsers: [
     playwrightLauncher({

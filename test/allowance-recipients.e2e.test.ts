@@ -12,13 +12,22 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startServer, type RunningServer } from '@diamonds/server';
-import { seedDemo, type DemoData } from '../packages/server/src/identity/demo.js';
-import { createUser } from '../packages/server/src/identity/users.js';
-import { answerInvitation, inviteCreator } from '../packages/server/src/identity/site-creators.js';
-import { formatVerifyReport, verifyLedger } from '../packages/server/src/ledger/verify.js';
-import { seedDemoMoney } from '../packages/server/src/money/demo.js';
-import { CONFIRMATION_TTL_MS, expireConfirmations } from '../packages/server/src/money/spends.js';
-import { DATABASE_KINDS, createTestDatabase, skipUnlessPostgres, type TestDatabase } from '../packages/server/src/testing/databases.js';
+import {
+  seedDemo,
+  type DemoData,
+  createUser,
+  answerInvitation,
+  inviteCreator,
+  formatVerifyReport,
+  verifyLedger,
+  seedDemoMoney,
+  CONFIRMATION_TTL_MS,
+  expireConfirmations,
+  DATABASE_KINDS,
+  createTestDatabase,
+  skipUnlessPostgres,
+  type TestDatabase,
+} from '@diamonds/server/testing';
 import { chromiumMissing, launchChromium } from './browser.js';
 import { bundleSdk } from './sdk-page.js';
 
@@ -210,7 +219,7 @@ for (const kind of DATABASE_KINDS) {
 
     /** Ends every hold by letting its confirmation expire (the sweep, run as if later). */
     async function expireAll(): Promise<void> {
-      while ((await expireConfirmations(t.db, platform.ledger, Date.now() + CONFIRMATION_TTL_MS + 1)) > 0);
+      while ((await expireConfirmations(platform.writer, t.db, Date.now() + CONFIRMATION_TTL_MS + 1)) > 0);
     }
 
     before(async () => {

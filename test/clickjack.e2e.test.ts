@@ -16,20 +16,25 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { Confirmation } from '@diamonds/protocol';
-import { sendOk } from '../packages/server/src/gifts/testing.js';
-import { findConnection } from '../packages/server/src/identity/connections.js';
-import { createSession } from '../packages/server/src/identity/sessions.js';
-import { createSignInRequest, getSignInRequest, pkceChallenge } from '../packages/server/src/identity/signin.js';
-import { findSite } from '../packages/server/src/identity/sites.js';
-import { createUser, findUser } from '../packages/server/src/identity/users.js';
-import { DATABASE_KINDS, skipUnlessPostgres } from '../packages/server/src/testing/databases.js';
 import {
+  sendOk,
+  DECISION_DELAY_MS,
+  findConnection,
+  createSession,
+  createSignInRequest,
+  getSignInRequest,
+  pkceChallenge,
+  findSite,
+  createUser,
+  findUser,
+  DATABASE_KINDS,
+  skipUnlessPostgres,
   TEST_PAGE_ORIGIN,
   TEST_SCRYPT_COST,
   startMoneyHarness,
   type MoneyHarness,
   type TestFan,
-} from '../packages/server/src/testing/money.js';
+} from '@diamonds/server/testing';
 import { chromiumMissing, launchChromium } from './browser.js';
 
 const SCREENSHOTS = new URL('../test-results/', import.meta.url).pathname;
@@ -147,6 +152,11 @@ for (const kind of DATABASE_KINDS) {
         bypassCSP: options.bypassCSP ?? false,
       });
       contexts.push(context);
+      // When each press landed, in the page's own clock (ms after its navigation started): what
+      // tells a lure that hit its moment from one a stalled machine delivered late.
+      await context.addInitScript(() => {
+        addEventListener('pointerdown', (event) => ((window as unknown as { lastPressAt: number }).lastPressAt = event.timeStamp), true);
+      });
       await context.addCookies([{ name: 'diamonds_session', value: token, url: h.server.url, httpOnly: true, sameSite: 'Lax' }]);
       return context;
     }
@@ -208,6 +218,18 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(await h.transferCount(), before.transfers + 1, `${what}: only the void of the hold`);
     }
 
+    /**
+     * Whether the lure's last press reached the confirmation page only after the guard's second
+     * had passed (a stalled machine, not the lure's timing): then the try proves nothing, and
+     * whatever it did is left to the ledger check at the end of the suite.
+     */
+    async function landedTooLate(page: Page): Promise<boolean> {
+      const pressAt = await page.evaluate(() => (window as unknown as { lastPressAt?: number }).lastPressAt ?? 0);
+      if (pressAt < DECISION_DELAY_MS) return false;
+      console.warn(`clickjack: a lure's click landed ${Math.round(pressAt)} ms into the page (the machine stalled); trying again`);
+      return true;
+    }
+
     async function moneyBefore(): Promise<{ earnings: number; transfers: number }> {
       return { earnings: (await h.balances(h.creator.id)).earnings, transfers: await h.transferCount() };
     }
@@ -248,7 +270,11 @@ for (const kind of DATABASE_KINDS) {
     });
 
     it('popup under the cursor: the lure opens the confirmation in a popup where the second click lands', async () => {
-      for (const gapMs of some([165, 294], (gap) => gap === 294)) {
+      let landed = 0;
+      // Each gap twice: on a machine so loaded that the browser delivers a click a second late,
+      // the lure has missed its moment (the fan saw the page for the guard's second) and says
+      // nothing about the guard; a try that lands in time must then move nothing.
+      for (const gapMs of some([165, 165, 294, 294], (gap) => gap === 294)) {
         const held = await heldGift();
         const before = await moneyBefore();
         const approve = await centreOf(held.context, held.url, /^Approve /);
@@ -260,8 +286,14 @@ for (const kind of DATABASE_KINDS) {
         await popup.waitForURL(/\/confirm\/cnf_/, { waitUntil: 'domcontentloaded' });
         await pause(firstAt + gapMs - Date.now());
         await popup.mouse.click(approve.x, approve.y);
+        if (await landedTooLate(popup)) continue;
         await assertNothingMoved(`popup, second click after ${gapMs} ms`, popup, held, before);
+        landed++;
       }
+      assert.ok(
+        landed > 0,
+        'at least one popup lure landed its click within the guard’s second (the machine was too loaded for every try)',
+      );
     });
 
     it('keyboard lure: Tab, Enter and Space pressed right after the navigation approve nothing', async () => {

@@ -9,12 +9,18 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startServer, type RunningServer } from '@diamonds/server';
-import { seedDemo, type DemoData } from '../packages/server/src/identity/demo.js';
-import { DROP_IN_FILE, dropInScriptName } from '../packages/server/src/http/drop-in.js';
-import { createTestDatabase, type TestDatabase } from '../packages/server/src/testing/databases.js';
-import { seedDemoMoney } from '../packages/server/src/money/demo.js';
-import { listCreatorContent } from '../packages/server/src/content/content.js';
-import { startExamples, type RunningExamples } from '../packages/server/src/examples.js';
+import {
+  seedDemo,
+  type DemoData,
+  DROP_IN_FILE,
+  dropInScriptName,
+  createTestDatabase,
+  type TestDatabase,
+  seedDemoMoney,
+  listCreatorContent,
+  startExamples,
+  type RunningExamples,
+} from '@diamonds/server/testing';
 import { chromiumMissing, launchChromium } from './browser.js';
 
 const NONCE = 'n0nce-5f3a9c';

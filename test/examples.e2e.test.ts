@@ -10,12 +10,21 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { startServer, type RunningServer } from '@diamonds/server';
-import { seedDemo, type DemoData } from '../packages/server/src/identity/demo.js';
-import { DROP_IN_FILE } from '../packages/server/src/http/drop-in.js';
-import { formatVerifyReport, verifyLedger } from '../packages/server/src/ledger/verify.js';
-import { DEMO_FAN_DIAMONDS, seedDemoMoney } from '../packages/server/src/money/demo.js';
-import { startExamples, type RunningExamples } from '../packages/server/src/examples.js';
-import { DATABASE_KINDS, createTestDatabase, skipUnlessPostgres, type TestDatabase } from '../packages/server/src/testing/databases.js';
+import {
+  seedDemo,
+  type DemoData,
+  DROP_IN_FILE,
+  formatVerifyReport,
+  verifyLedger,
+  DEMO_FAN_DIAMONDS,
+  seedDemoMoney,
+  startExamples,
+  type RunningExamples,
+  DATABASE_KINDS,
+  createTestDatabase,
+  skipUnlessPostgres,
+  type TestDatabase,
+} from '@diamonds/server/testing';
 import { chromiumMissing, launchChromium } from './browser.js';
 
 const SCREENSHOTS = new URL('../test-results/', import.meta.url).pathname;
@@ -233,7 +242,8 @@ for (const kind of DATABASE_KINDS) {
       const before = opened.length;
       await waitText(button.locator('[part~="button"]'), /^Send Rose for 5 Diamonds$/);
       await button.locator('[part~="button"]').click();
-      await waitText(button.locator('[part~="status"]'), /^Rose sent to Ada\. Thank you!$/);
+      // The creator as the platform names them (the confirmation popup too), not the page's creator-name.
+      await waitText(button.locator('[part~="status"]'), /^Rose sent to Demo Creator\. Thank you!$/);
       assert.equal(opened.length, before, 'a gift within the allowance opens no popup');
       await shot(page, 'rose-sent');
 
@@ -254,7 +264,7 @@ for (const kind of DATABASE_KINDS) {
       const popup = await popupFrom(picker.locator('[part~="send"]'));
       const confirmation = await approveIn(popup, 50, 'star');
       assert.equal(confirmation.kind, 'gift');
-      await waitText(button.locator('[part~="status"]'), /^Star sent to Ada\. Thank you!$/);
+      await waitText(button.locator('[part~="status"]'), /^Star sent to Demo Creator\. Thank you!$/);
       await shot(page, 'star-sent');
 
       const [approved] = await t.db.query<{ status: string; transfer_id: string | null }>(
@@ -306,6 +316,18 @@ for (const kind of DATABASE_KINDS) {
       );
       assert.deepEqual([created?.status, created?.site_id], ['open', demo.site.id], 'the shop’s backend created the order');
       const total = Number(created?.total_diamonds);
+      // The shop's own stylesheet: a card on a quiet page, not the browser's defaults.
+      const card = await shop.locator('main').evaluate((main) => {
+        const style = getComputedStyle(main);
+        return { maxWidth: style.maxWidth, radius: style.borderTopLeftRadius };
+      });
+      assert.deepEqual(card, { maxWidth: '576px', radius: '12px' }, 'examples/shop/shop.css applies');
+      // A reload in the same browser session shows the same open order: no new order per view.
+      const [{ n: ordersBefore } = { n: 0 }] = await t.db.query<{ n: number }>('SELECT count(*) AS n FROM orders');
+      await shop.reload();
+      assert.equal(await checkout.getAttribute('order'), orderId, 'the same order after a reload');
+      const [{ n: ordersAfter } = { n: 0 }] = await t.db.query<{ n: number }>('SELECT count(*) AS n FROM orders');
+      assert.equal(Number(ordersAfter), Number(ordersBefore), 'no order made by the reload');
 
       // Another origin, another localStorage: the fan signs in again here (the platform knows
       // them). Signed out, the checkout already shows the order: one button signs in and pays.
@@ -338,6 +360,11 @@ for (const kind of DATABASE_KINDS) {
       assert.deepEqual([paid?.status, paid?.user_id], ['paid', demo.fan.userId]);
       assert.deepEqual(await transfer(paid!.transfer_id), { code: 'order', state: 'posted', amount: total });
       assert.deepEqual(await wallet(), { balance: 1395 - total, held: 0 });
+      // Paid: the next visit starts a new order.
+      await shop.reload();
+      const next = (await checkout.getAttribute('order')) ?? '';
+      assert.match(next, /^ord_/);
+      assert.notEqual(next, orderId, 'a new order once the last one is paid');
     });
 
     it('7. leaves a ledger that verifies clean', async () => {

@@ -3,16 +3,24 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startServer, type RunningServer } from '@diamonds/server';
-import { sendOk } from '../packages/server/src/gifts/testing.js';
-import { seedDemo, type DemoData } from '../packages/server/src/identity/demo.js';
-import { createSession } from '../packages/server/src/identity/sessions.js';
-import { createSignInRequest, pkceChallenge } from '../packages/server/src/identity/signin.js';
-import { findSite } from '../packages/server/src/identity/sites.js';
-import { findUser } from '../packages/server/src/identity/users.js';
-import { SESSION_COOKIE } from '../packages/server/src/pages/session.js';
-import { seedRates, startTopUp } from '../packages/server/src/payments/testing.js';
-import { createTestDatabase, type TestDatabase } from '../packages/server/src/testing/databases.js';
-import { TEST_PAGE_ORIGIN, startMoneyHarness, type MoneyHarness } from '../packages/server/src/testing/money.js';
+import {
+  sendOk,
+  seedDemo,
+  type DemoData,
+  createSession,
+  createSignInRequest,
+  pkceChallenge,
+  findSite,
+  findUser,
+  SESSION_COOKIE,
+  seedRates,
+  startTopUp,
+  createTestDatabase,
+  type TestDatabase,
+  TEST_PAGE_ORIGIN,
+  startMoneyHarness,
+  type MoneyHarness,
+} from '@diamonds/server/testing';
 import { chromiumMissing, launchChromium } from './browser.js';
 
 const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Health } from '@diamonds/protocol';
 import { startServer, verifyLedger } from '@diamonds/server';
-import { DATABASE_KINDS, createTestDatabase, skipUnlessPostgres, type TestDatabase } from '../packages/server/src/testing/databases.js';
+import { DATABASE_KINDS, createTestDatabase, skipUnlessPostgres, type TestDatabase } from '@diamonds/server/testing';
 
 // The platform as a whole, started the way `npm start` starts it, on each database.
 for (const kind of DATABASE_KINDS) {

@@ -9,12 +9,20 @@ import { mkdirSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startServer, type RunningServer } from '@diamonds/server';
 import { createDiamondsServer } from '@diamonds/sdk/server';
-import { listCreatorContent } from '../packages/server/src/content/content.js';
-import { seedDemo, type DemoData } from '../packages/server/src/identity/demo.js';
-import { formatVerifyReport, verifyLedger } from '../packages/server/src/ledger/verify.js';
-import { seedDemoMoney } from '../packages/server/src/money/demo.js';
-import { CONFIRMATION_TTL_MS, expireConfirmations } from '../packages/server/src/money/spends.js';
-import { DATABASE_KINDS, createTestDatabase, skipUnlessPostgres, type TestDatabase } from '../packages/server/src/testing/databases.js';
+import {
+  listCreatorContent,
+  seedDemo,
+  type DemoData,
+  formatVerifyReport,
+  verifyLedger,
+  seedDemoMoney,
+  CONFIRMATION_TTL_MS,
+  expireConfirmations,
+  DATABASE_KINDS,
+  createTestDatabase,
+  skipUnlessPostgres,
+  type TestDatabase,
+} from '@diamonds/server/testing';
 import { chromiumMissing, launchChromium } from './browser.js';
 import { bundleSdk, startSdkPage, type SdkPageServer } from './sdk-page.js';
 
@@ -245,7 +253,7 @@ for (const kind of DATABASE_KINDS) {
       assert.deepEqual(await wallet(), { balance: 895, held: 100, spendable: 795 });
       await waitShown('wallet', 'balance 795, held 100');
 
-      assert.equal(await expireConfirmations(t.db, platform.ledger, Date.now() + CONFIRMATION_TTL_MS + 1), 1);
+      assert.equal(await expireConfirmations(platform.writer, t.db, Date.now() + CONFIRMATION_TTL_MS + 1), 1);
       assert.equal((await lastConfirmation()).status, 'expired');
       const [gift] = await t.db.query<{ status: string }>('SELECT status FROM gifts WHERE id = ?', [confirmation.subjectId]);
       assert.equal(gift?.status, 'expired');

@@ -6,10 +6,17 @@ import type { AddressInfo } from 'node:net';
 import type { Browser, BrowserContext } from 'playwright-core';
 import { randomBytes } from 'node:crypto';
 import { startServer, type RunningServer } from '@diamonds/server';
-import { pkceChallenge } from '../packages/server/src/identity/signin.js';
-import { formatVerifyReport, verifyLedger } from '../packages/server/src/ledger/verify.js';
-import { seedDemo, type DemoData } from '../packages/server/src/identity/demo.js';
-import { DATABASE_KINDS, createTestDatabase, skipUnlessPostgres, type TestDatabase } from '../packages/server/src/testing/databases.js';
+import {
+  pkceChallenge,
+  formatVerifyReport,
+  verifyLedger,
+  seedDemo,
+  type DemoData,
+  DATABASE_KINDS,
+  createTestDatabase,
+  skipUnlessPostgres,
+  type TestDatabase,
+} from '@diamonds/server/testing';
 import { chromiumMissing, launchChromium } from './browser.js';
 
 const SCREENSHOTS = new URL('../test-results/', import.meta.url).pathname;

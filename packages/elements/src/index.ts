@@ -31,5 +31,7 @@ export type { DiamondBalanceChangedDetail } from './events/balance-changed.js';
 export { DiamondGiftRequestEvent } from './events/gift-request.js';
 export type { DiamondGiftRequestDetail } from './events/gift-request.js';
 export { DiamondGiftSentEvent } from './events/gift-sent.js';
+export { DiamondErrorEvent } from './events/error.js';
+export type { DiamondErrorDetail } from './events/error.js';
 export { diamondsContext } from './internal/client.js';
 export { SHIPPED_LOCALES } from './i18n/i18n.js';

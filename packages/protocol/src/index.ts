@@ -65,3 +65,4 @@ export {
   InviteSiteCreator,
 } from './site-creators.js';
 export * from './events.js';
+export * from './receipts.js';

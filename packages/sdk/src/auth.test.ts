@@ -8,9 +8,15 @@ import { execFile } from 'node:child_process';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { decideSignInRequest } from '../../server/src/identity/signin.js';
-import { DATABASE_KINDS, skipUnlessPostgres } from '../../server/src/testing/databases.js';
-import { startMoneyHarness, TEST_PAGE_ORIGIN, type MoneyHarness, type TestFan } from '../../server/src/testing/money.js';
+import {
+  decideSignInRequest,
+  DATABASE_KINDS,
+  skipUnlessPostgres,
+  startMoneyHarness,
+  TEST_PAGE_ORIGIN,
+  type MoneyHarness,
+  type TestFan,
+} from '@diamonds/server/testing';
 import {
   createDiamonds,
   isPopupBlockedError,

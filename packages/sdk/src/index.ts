@@ -77,6 +77,7 @@ export type {
   Me,
   GiftType,
   Gift,
+  SiteCreator,
   Confirmation,
   Content,
   ContentList,

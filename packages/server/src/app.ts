@@ -11,21 +11,22 @@ import { corsByPublishableKey } from './http/cors.js';
 import { allowedOriginCandidates } from './http/origins.js';
 import { findSiteByKey } from './identity/sites.js';
 import { hostedPages } from './pages/routes.js';
-import { identityApi } from './api/identity.js';
-import { ratesApi } from './api/rates.js';
-import { openApiRoutes } from './api/openapi.js';
-import { walletApi } from './api/wallet.js';
-import { paymentsApi } from './api/payments.js';
-import { giftArtRoutes, giftsApi } from './api/gifts.js';
-import { confirmationsApi } from './api/confirmations.js';
-import { contentApi } from './api/content.js';
-import { ordersApi } from './api/orders.js';
-import { siteCreatorsApi } from './api/site-creators.js';
+import { identityApi } from './identity/routes.js';
+import { ratesApi } from './money/rates-routes.js';
+import { openApiRoutes } from './http/openapi.js';
+import { walletApi } from './money/wallet-routes.js';
+import { paymentsApi } from './payments/routes.js';
+import { giftArtRoutes, giftsApi } from './gifts/routes.js';
+import { confirmationsApi } from './money/confirmations-routes.js';
+import { contentApi } from './content/routes.js';
+import { ordersApi } from './orders/routes.js';
+import { siteCreatorsApi } from './identity/site-creators-routes.js';
 import { eventsApi } from './events/routes.js';
 import { dropInRoutes } from './http/drop-in.js';
 import { jwks } from './money/receipts.js';
 import { GroupCommit, withAfterCommit } from './ledger/group-commit.js';
-import { inlineSpendWriter, type SpendWriter } from './money/writer.js';
+import { inlineMoneyWriter, type MoneyWriter } from './money/writer.js';
+import { platformMoney } from './features.js';
 import { DEFAULT_MONEY_SETTINGS } from './config.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,9 +46,10 @@ export const KEYLESS_API_PATHS: ReadonlySet<string> = new Set(['/v1/openapi.json
 export interface AppOptions {
   db: Database;
   ledger: Ledger;
+  /** Where the default money writer group-commits. @defaultValue a new one on `ledger` */
   commits?: GroupCommit;
-  /** @defaultValue the spends run on `commits`, on this thread */
-  writer?: SpendWriter;
+  /** @defaultValue the platform's money operations run on `commits`, on this thread */
+  writer?: MoneyWriter;
   settings?: Partial<MoneySettings>;
   /** @defaultValue a development mailer writing to the system's temporary folder, quietly */
   mailer?: Mailer;
@@ -158,8 +160,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     // Events appended in a plain transaction are published once it commits (see appendEvent).
     db: withAfterCommit(options.db),
     ledger: options.ledger,
-    commits,
-    writer: options.writer ?? inlineSpendWriter(options.ledger, commits),
+    writer: options.writer ?? inlineMoneyWriter(platformMoney(), options.ledger, commits),
     settings: { ...DEFAULT_MONEY_SETTINGS, ...options.settings },
     mailer: options.mailer ?? developmentMailer({ dir: join(tmpdir(), 'diamonds-mail'), log: false }),
   };
@@ -184,7 +185,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   app.use('/v1/*', (c, next) => (KEYLESS_API_PATHS.has(c.req.path) ? next() : json(c, next)));
   app.route('/v1', identityApi(context.db, context.settings.publicUrl));
   app.route('/v1', ratesApi(context.db));
-  app.route('/v1', openApiRoutes());
+  app.route('/v1', openApiRoutes(app));
   app.route('/v1', walletApi(context));
   app.route('/v1', paymentsApi(context));
   app.route('/v1', giftsApi(context));

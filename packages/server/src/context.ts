@@ -3,10 +3,9 @@ import type { Settings } from './config.js';
 import type { Database } from './db/types.js';
 import type { JsonBodyVariables } from './http/body.js';
 import type { CallerVariables } from './http/cors.js';
-import type { GroupCommit } from './ledger/group-commit.js';
 import type { Ledger } from './ledger/ledger.js';
 import type { Mailer } from './mail/mailer.js';
-import type { SpendWriter } from './money/writer.js';
+import type { MoneyWriter } from './money/writer.js';
 
 /*
  * What every route and page reaches, apart from the app that assembles it (`app.ts`): routes
@@ -23,10 +22,11 @@ export type MoneySettings = Pick<
 export interface AppContext {
   db: Database;
   ledger: Ledger;
-  /** Where spends are group-committed: one per process, shared by every route. */
-  commits: GroupCommit;
-  /** Where fans' spends (gifts, unlocks, order payments) are written: see `money/writer.ts`. */
-  writer: SpendWriter;
+  /**
+   * The one writer of money: every write that moves Diamonds or changes a spend's state goes
+   * through it as a registered operation (see `money/writer.ts`, `features.ts`).
+   */
+  writer: MoneyWriter;
   settings: MoneySettings;
   /** Where the platform's emails go (sign-up codes…). */
   mailer: Mailer;

@@ -7,8 +7,9 @@ import { openDatabase } from './db/open.js';
 import type { Database } from './db/types.js';
 import { Ledger } from './ledger/ledger.js';
 import { GroupCommit } from './ledger/group-commit.js';
-import { expireConfirmations } from './money/spends.js';
-import { openSpendWriter, type SpendWriter } from './money/writer.js';
+import { sweepExpired } from './money/sweeper.js';
+import { platformMoney } from './features.js';
+import { openMoneyWriter, type MoneyWriter } from './money/writer.js';
 import type { Settings } from './config.js';
 import { join, resolve } from 'node:path';
 import { developmentMailer } from './mail/mailer.js';
@@ -25,10 +26,10 @@ export interface RunningServer {
   port: number;
   db: Database;
   ledger: Ledger;
-  /** The group commit of this thread's writes (top-ups, confirmations…). */
+  /** This thread's group commit: where the money writer runs inline (PostgreSQL, in-memory SQLite). */
   commits: GroupCommit;
-  /** Where fans' spends are written: a writer thread on an SQLite file (see `money/writer.ts`). */
-  writer: SpendWriter;
+  /** The one writer of money: a writer thread on an SQLite file (see `money/writer.ts`). */
+  writer: MoneyWriter;
   /**
    * What wakes event consumers (see `events/consumer.ts`): this process's bus, and on
    * PostgreSQL (given its URL) a `LISTEN`er woken by every process on the database.
@@ -69,13 +70,19 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     throw error;
   }
   const ledger = new Ledger(db);
-  await expireConfirmations(db, ledger);
-  await ledger.voidExpired();
   const commits = new GroupCommit(ledger);
-  let writer: SpendWriter;
+  let writer: MoneyWriter;
   try {
-    writer = await openSpendWriter(db, ledger, commits, options.sqliteWriter);
+    writer = await openMoneyWriter(db, platformMoney(), ledger, commits, options.sqliteWriter);
   } catch (error) {
+    if (ownsDb) await db.close();
+    throw error;
+  }
+  try {
+    // What expired while the platform was down, before the first request.
+    await sweepExpired(writer, db, ledger);
+  } catch (error) {
+    await writer.close();
     if (ownsDb) await db.close();
     throw error;
   }
@@ -139,9 +146,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   const sweeper = setInterval(() => {
     sweeping = sweeping
       .then(async () => {
-        // Confirmations first: their sweep also runs each flow's clean-up (stock returned…).
-        await expireConfirmations(db, ledger);
-        await ledger.voidExpired();
+        await sweepExpired(writer, db, ledger);
       })
       .catch((error: unknown) => console.error('reservation sweep failed', error));
   }, SWEEP_INTERVAL_MS);

@@ -24,6 +24,7 @@ import {
   text,
   until,
 } from '../../test/support.js';
+import { spendContract } from '../../test/spend-contract.js';
 
 /** The demo products by name: sticker (80), poster (400, 5 in stock), book (250). */
 let products: { sticker: string; poster: string; book: string } | undefined;
@@ -153,7 +154,7 @@ describe('<diamond-checkout>', () => {
     assertEqual(text(shadow, 'button'), 'Sign in and pay 160 Diamonds', 'the button');
     part(shadow, 'button').click();
     assertEqual(opened.length, 1, 'the sign-in popup opened in the click');
-    await until(() => text(shadow, 'status') === 'Sign in in the Diamonds window…', 'the signing-in state');
+    await until(() => text(shadow, 'status') === 'Continue in the Diamonds window to sign in…', 'the signing-in state');
     opened[0]!.closed = true;
     await until(() => text(shadow, 'error') === 'The Diamonds window was closed before you finished.', 'the popup-closed message');
     assertEqual(text(shadow, 'button'), 'Sign in and pay 160 Diamonds', 'ready to try again');
@@ -286,4 +287,14 @@ describe('<diamond-checkout>', () => {
     const out = await mount(await newOrder('sticker', 2), { locale: 'de' });
     assertEqual(text(out.shadow, 'button'), 'Anmelden und 160 Diamonds bezahlen', 'signed-out label');
   });
+});
+
+// A new order of one sticker pack: 80 Diamonds.
+spendContract({
+  name: '<diamond-checkout>',
+  price: 80,
+  mount: async (fan) => mount(await newOrder('sticker'), { fan }),
+  succeeded: 'diamond-paid',
+  spendPath: /\/v1\/orders\/ord_[\w-]+\/pay$/,
+  forgotten: (shadow) => !shadow.querySelector('[part~="receipt"]') && !shadow.querySelector('[part~="lines"]'),
 });

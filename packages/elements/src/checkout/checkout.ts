@@ -1,20 +1,15 @@
 import { html, nothing, type PropertyValues, type TemplateResult } from 'lit';
 import { property, state } from 'lit/decorators.js';
 import { isDiamondsError } from '@diamonds/sdk';
-import type { CheckoutOrder, CurrencyCode, DiamondsClientCore, PendingConfirmation, Session } from '@diamonds/sdk';
+import type { CheckoutOrder, CurrencyCode, DiamondsClientCore } from '@diamonds/sdk';
 import { DiamondElement } from '../internal/diamond-element.js';
 import { ordersOf } from '../internal/client.js';
-import { checkout as strings } from '../i18n/en.js';
-import { TopUpOffer } from '../internal/top-up-offer.js';
-import { focusPart, spendsWithoutPopup } from '../internal/confirm-step.js';
-import { StoreController } from '../internal/store-controller.js';
+import { checkout } from '../i18n/en.js';
+import { SpendController } from '../internal/spend-controller.js';
 import { themeStyles } from '../internal/theme.js';
-import { formatDiamonds, formatMoney } from '../i18n/i18n.js';
+import { formatDiamonds } from '../i18n/i18n.js';
 import { DiamondPaidEvent } from '../events/paid.js';
 import styles from './checkout.styles.js';
-
-/** Where the element stands; `confirm`: signed in from "Sign in and pay", the Pay click opens the confirmation. */
-type Phase = 'loading' | 'idle' | 'signing-in' | 'confirm' | 'paying' | 'topping-up' | 'error' | 'insufficient';
 
 /** The `jti` (`rcpt_…`) of a receipt JWT, read without verifying it: only to show it. */
 function receiptId(jwt: string | null): string | undefined {
@@ -54,7 +49,9 @@ function count(locale: string, n: number): string {
  * Diamonds (a "Top up" button buys the smallest covering pack, then pays), out of stock,
  * canceled, refunded, already paid (shown as paid), other errors. Once paid, the receipt's id
  * is shown and the receipt (a JWT the shop's backend verifies) is in {@link DiamondCheckout.receipt}
- * and in the `diamond-paid` event.
+ * and in the `diamond-paid` event. The payment's `Idempotency-Key` is kept until the order is
+ * paid or the payment refused, so a retry (after a lost answer, a top-up, a reload) pays once.
+ * Focus goes back to the button that opened a popup once the popup is over.
  *
  * @example
  * ```html
@@ -72,6 +69,14 @@ function count(locale: string, n: number): string {
  * @attr api-base - The platform's address. Defaults to the origin the drop-in script came from.
  * @attr locale - The BCP 47 locale of text, numbers and money. Defaults to the provider's, the closest `lang`, the browser's.
  * @attr theme - `light` or `dark` forces a theme; by default it follows `prefers-color-scheme`.
+ * @cssstate busy - While it signs in, pays or tops up: `diamond-checkout:state(busy)`.
+ * @cssstate signing-in - While the sign-in popup is open.
+ * @cssstate confirm - Signed in by the click; the next press opens the confirmation.
+ * @cssstate spending - While the payment is sent (and its confirmation popup open).
+ * @cssstate topping-up - While the payment popup of a top-up is open.
+ * @cssstate done - Paid here: the receipt shows.
+ * @cssstate error - After a failure, or the fan declined.
+ * @cssstate insufficient - The wallet holds too little; a Top up button shows.
  * @csspart base - The wrapper of everything.
  * @csspart lines - The table of the order's lines.
  * @csspart total - The total.
@@ -86,14 +91,14 @@ function count(locale: string, n: number): string {
  * @cssprop --diamond-radius - Theme corner radius.
  * @cssprop --diamond-font-family - Theme font.
  * @event diamond-paid - {@link DiamondPaidEvent}: the fan paid; `detail` is the paid order with its `receipt`.
- * @event diamond-error - Loading or paying failed, or the fan declined; `detail.error` is a `DiamondsError`.
+ * @event diamond-error - {@link DiamondErrorEvent}: loading or paying failed, or the fan declined; `detail.error` is a `DiamondsError`.
  */
 export class DiamondCheckout extends DiamondElement {
   /** The shadow styles: the theme, then `checkout.styles.ts`. */
   static override styles = [themeStyles, styles];
 
   /** @internal */
-  static override strings = strings;
+  static override strings = checkout;
 
   /** The order's id (`ord_…`), created by the shop's backend. */
   @property()
@@ -109,21 +114,17 @@ export class DiamondCheckout extends DiamondElement {
   }
 
   @state() private _order: CheckoutOrder | undefined;
-  @state() private _phase: Phase = 'loading';
-  @state() private _note = '';
+  @state() private _loading = true;
 
   private _loadedKey: string | undefined;
   /** How many payments were started, so that an order read before one does not overwrite its result. */
   private _payments = 0;
-  /** The top-up offered when the wallet cannot pay. */
-  private readonly _offer = new TopUpOffer(this);
-  private readonly _session = new StoreController<Session>(this);
-  private readonly _pending = new StoreController<readonly PendingConfirmation[]>(this);
+  /** The spend flow: sign-in, confirmation, top-up, retries. */
+  private readonly _spend = new SpendController(this, 'checkout');
 
   /** @internal */
   protected override clientChanged(): void {
-    this._session.follow(this.client?.session);
-    this._pending.follow(this.client?.confirmations);
+    this._spend.follow(this.client);
     this._loadedKey = undefined;
   }
 
@@ -131,46 +132,29 @@ export class DiamondCheckout extends DiamondElement {
   override willUpdate(changed: PropertyValues<this>): void {
     super.willUpdate(changed);
     const client = this.client;
-    const session = this._session.value;
-    const fan = session?.status === 'signed_in' ? (session.fan?.id ?? '?') : '';
-    const key = `${this.order}|${fan}`;
+    const key = `${this.order}|${this._spend.fan}`;
     if (client && this.order && key !== this._loadedKey) {
       this._loadedKey = key;
       void this._load(client, this.order, key);
     }
-    // The allowance must be known before the click, for the SDK to decide the popup in it.
-    if (client && fan && client.wallet.get().status === 'idle') client.wallet.refresh().catch(() => undefined);
   }
 
-  private get _busy(): boolean {
-    return this._phase === 'signing-in' || this._phase === 'paying' || this._phase === 'topping-up';
-  }
-
-  private _show(phase: Phase, note = ''): void {
-    this._phase = phase;
-    this._note = note;
-  }
-
-  /** The message of a refused payment, after `diamond-error` went out. */
-  private _explain(error: unknown): string {
-    const note = this.reportError(error);
-    switch (isDiamondsError(error) ? error.code : undefined) {
-      case 'out_of_stock':
-        return this.t('checkout.outOfStock');
-      case 'order_canceled':
-        return this.t('checkout.canceled');
-      case 'order_not_found':
-        return this.t('checkout.notFound');
-      default:
-        return note;
-    }
+  /** The checkout's own message for a refused payment or read, if it has one. */
+  private _explain(code: string | undefined): string | undefined {
+    return code === 'out_of_stock'
+      ? this.t('checkout.outOfStock')
+      : code === 'order_canceled'
+        ? this.t('checkout.canceled')
+        : code === 'order_not_found'
+          ? this.t('checkout.notFound')
+          : undefined;
   }
 
   /** Reads the order: signed out, only an open one shows (`order_not_found` otherwise). */
   private async _load(client: DiamondsClientCore, id: string, key: string): Promise<void> {
     if (this._order?.id !== id) {
       this._order = undefined;
-      this._show('loading');
+      this._loading = true;
     }
     // A newer load (after a sign-in) or a payment started meanwhile knows better.
     const payments = this._payments;
@@ -179,119 +163,67 @@ export class DiamondCheckout extends DiamondElement {
       const order = await ordersOf(client).get(id);
       if (stale()) return;
       this._order = order;
-      if (this._phase === 'loading') this._show('idle');
     } catch (error) {
       if (stale()) return;
+      const code = isDiamondsError(error) ? error.code : undefined;
       // Read signed out (no fan in the key): a paid or canceled order shows only to its fan.
-      if (key.endsWith('|') && isDiamondsError(error) && error.code === 'order_not_found') {
-        this._order = undefined;
-        if (!this._busy) this._show('idle');
-      } else if (!this._busy) this._show('error', this._explain(error));
+      if (key.endsWith('|') && code === 'order_not_found') this._order = undefined;
+      else if (!this._spend.busy) {
+        const note = this.reportError(error);
+        this._spend.show('error', this._explain(code) ?? note);
+      }
     }
+    this._loading = false;
   }
 
   /**
-   * Signs in (the popup opens in this click), then pays the order shown: at once when no
-   * confirmation popup is needed, else after one more click (a popup opened now would be blocked).
+   * The button's click: signs in first when needed (the popup opens in this click), then pays
+   * the order shown, at once or after the confirm step.
    */
-  private _signIn(): void {
-    const client = this.client;
-    const total = this._order?.totalDiamonds;
-    if (!client || this._busy) return;
-    this._show('signing-in');
-    client
-      .signIn()
-      .then(async () => {
-        if (total === undefined) return this._show('loading');
-        if (await spendsWithoutPopup(client, total)) {
-          this._phase = 'idle';
-          this._pay();
-        } else {
-          this._show('confirm');
-          await focusPart(this, 'button');
-        }
-      })
-      .catch((error: unknown) => this._show('error', this.reportError(error)));
-  }
-
-  /** Pays: synchronous up to the SDK's popup when called from a click. */
   private _pay(): void {
     const client = this.client;
-    const id = this._order?.id;
-    if (!client || !id || this._busy) return;
-    this._payments++;
-    this._show('paying');
-    ordersOf(client)
-      .pay(id)
-      .then(
-        (order) => {
-          this._order = order;
-          this._show('idle', this.t('checkout.paid'));
-          this.dispatchEvent(new DiamondPaidEvent(order));
-        },
-        async (error: unknown) => {
-          const code = isDiamondsError(error) ? error.code : undefined;
-          const note = this._explain(error);
-          if (code === 'order_already_paid' || code === 'order_canceled') {
-            this._order = await ordersOf(client)
-              .get(id)
-              .catch(() => this._order);
-          }
-          this._show(code === 'insufficient_funds' ? 'insufficient' : 'error', note);
-          if (code === 'insufficient_funds') this._findPack(client);
-        },
-      );
-  }
-
-  /** Finds the smallest top-up pack covering what the total lacks, before the fan clicks "Top up". */
-  private _findPack(client: DiamondsClientCore): void {
-    this._offer.prepare(client, this._order?.totalDiamonds ?? 0, this.currency);
-  }
-
-  /** Buys Diamonds (the payment popup opens in this click), then pays. */
-  private _topUp(): void {
-    const client = this.client;
-    if (!client || this._busy) return;
-    const topUp = this._offer.buy(client, this.currency);
-    this._show('topping-up');
-    topUp.then(
-      () => {
-        this._phase = 'idle';
-        this._pay();
+    const id = this.order;
+    if (!client || !id) return;
+    this._spend.run({
+      slot: `diamonds:order:${id}`,
+      amount: this._order?.totalDiamonds,
+      part: 'button',
+      // Signed out, an order no longer open showed nothing to pay: the read after the sign-in shows it.
+      signedIn: async () => !!this._order || (this._spend.show('idle'), false),
+      send: (idempotencyKey) => {
+        this._payments++;
+        return ordersOf(client).pay(id, { idempotencyKey });
       },
-      (error: unknown) => this._show('error', this.reportError(error)),
-    );
+      done: (order) => {
+        this._order = order;
+        this._spend.note = this.t('checkout.paid');
+        this.dispatchEvent(new DiamondPaidEvent(order));
+      },
+      explain: async (code) => {
+        if (code === 'order_already_paid' || code === 'order_canceled') {
+          this._order = await ordersOf(client)
+            .get(id)
+            .catch(() => this._order);
+        }
+        return this._explain(code);
+      },
+    });
   }
 
   /** @internal */
   protected override render(): TemplateResult {
     const locale = this.resolvedLocale;
     const order = this._order;
-    const phase = this._phase;
-    const signedIn = this._session.value?.status === 'signed_in';
+    const spending = this._spend;
+    const signedIn = !!spending.fan;
     const paid = order?.status === 'paid';
     // One button element for sign-in and pay, so focus stays on it when the fan signs in.
     const payable = order && (order.status === 'open' || order.status === 'pending_confirmation');
-    const status =
-      phase === 'loading'
-        ? this.t('common.loading')
-        : phase === 'signing-in'
-          ? this.t('checkout.signingIn')
-          : phase === 'confirm'
-            ? this.t('checkout.confirmStep')
-            : phase === 'paying'
-              ? this.t(this._pending.value?.length ? 'common.confirming' : 'checkout.paying')
-              : phase === 'topping-up'
-                ? this.t('checkout.toppingUp')
-                : paid
-                  ? this.t('checkout.paid')
-                  : order?.status === 'refunded'
-                    ? this.t('checkout.refunded')
-                    : '';
-    const alert =
-      phase === 'error' || phase === 'insufficient' ? this._note : order?.status === 'canceled' ? this.t('checkout.canceled') : '';
+    const status = this._loading
+      ? this.t('common.loading')
+      : spending.status() || (paid ? this.t('checkout.paid') : order?.status === 'refunded' ? this.t('checkout.refunded') : '');
+    const alert = spending.alert || (order?.status === 'canceled' ? this.t('checkout.canceled') : '');
     const id = paid ? receiptId(order.receipt) : undefined;
-    const pack = this._offer.pack;
     return html`<div part="base">
       ${
         order
@@ -328,9 +260,9 @@ export class DiamondCheckout extends DiamondElement {
           : nothing
       }
       ${
-        payable || (!signedIn && !order && phase !== 'loading')
+        payable || (!signedIn && !order && !this._loading)
           ? html`${payable ? nothing : html`<p>${this.t('checkout.signInFirst')}</p>`}
-              <button part="button" class="primary" ?disabled=${this._busy} @click=${signedIn ? this._pay : this._signIn}>
+              <button part="button" class="primary" ?disabled=${spending.busy} @click=${this._pay}>
                 ${
                   !payable
                     ? this.t('common.signIn')
@@ -342,20 +274,7 @@ export class DiamondCheckout extends DiamondElement {
       <p part="status" role="status">${status}</p>
       ${id ? html`<p part="receipt">${this.t('checkout.receiptId', { id })}</p>` : nothing}
       <p part="error" role="alert">${alert}</p>
-      ${
-        phase === 'insufficient'
-          ? html`<button part="top-up" @click=${this._topUp}>
-              ${
-                pack
-                  ? this.t('checkout.topUpPack', {
-                      diamonds: formatDiamonds(locale, pack.diamonds),
-                      price: formatMoney(locale, pack.price),
-                    })
-                  : this.t('common.topUp')
-              }
-            </button>`
-          : nothing
-      }
+      ${spending.renderTopUp()}
     </div>`;
   }
 }

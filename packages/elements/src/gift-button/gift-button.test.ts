@@ -27,6 +27,7 @@ import {
   textContrast,
   until,
 } from '../../test/support.js';
+import { spendContract } from '../../test/spend-contract.js';
 
 interface Mounted {
   element: DiamondGiftButton;
@@ -100,6 +101,52 @@ describe('<diamond-gift-button>', () => {
     assertEqual((await client.wallet.refresh()).balanceDiamonds, 40, 'balance on the server');
   });
 
+  it('names the creator as the platform does (the confirmation popup too), not as creator-name says', async () => {
+    const { element, client, shadow } = await mount('gift="coffee" quantity="6"', 'balance=100&allowance=50');
+    element.creatorName = 'Ada';
+    const sent = nextSent(element);
+    part(shadow, 'button').click();
+    const id = await confirmationInPopup();
+    const pending = await until(() => client.confirmations.get()[0], 'the confirmation');
+    assert(pending.description.endsWith('for Demo Creator'), `the confirmation's own words: ${pending.description}`);
+    await json(`/__diamonds/decide?id=${id}&approve=1`);
+    await sent;
+    await until(() => text(shadow, 'status') !== 'Confirm in the Diamonds window…', 'the outcome');
+    assertEqual(text(shadow, 'status'), 'Coffee sent to Demo Creator. Thank you!', 'the same name on the page');
+  });
+
+  it('gives focus back to the button that opened a popup once it is over: confirmation, sign-in, top-up', async function () {
+    this.timeout(8000);
+    const { element, shadow } = await mount('gift="coffee" quantity="6"', 'balance=100&allowance=50');
+    part(shadow, 'button').focus();
+    const sent = nextSent(element);
+    await sendKeys({ press: 'Enter' });
+    await json(`/__diamonds/decide?id=${await confirmationInPopup()}&approve=1`);
+    await sent;
+    await until(() => shadow.activeElement === part(shadow, 'button'), 'focus back on the button after the confirmation');
+
+    localStorage.clear();
+    const signedOut = await mount('gift="rose"');
+    part(signedOut.shadow, 'button').focus();
+    await sendKeys({ press: 'Enter' });
+    await until(() => opened.at(-1)?.location.href.includes('request='), 'the sign-in popup');
+    opened.at(-1)!.closed = true;
+    await until(() => text(signedOut.shadow, 'error') !== '', 'the popup-closed message');
+    await until(() => signedOut.shadow.activeElement === part(signedOut.shadow, 'button'), 'focus back after the sign-in popup');
+
+    localStorage.clear();
+    const poor = await mount('gift="rose"', 'balance=0&allowance=50');
+    part(poor.shadow, 'button').click();
+    await until(() => poor.shadow.querySelector('[part~="top-up"]')?.textContent?.includes('Top up 100 Diamonds'), 'the top-up offer');
+    part(poor.shadow, 'top-up').focus();
+    await sendKeys({ press: 'Enter' });
+    await until(() => opened.at(-1)?.location.href.includes('/topup/'), 'the payment popup');
+    opened.at(-1)!.closed = true;
+    await until(() => text(poor.shadow, 'error') !== '', 'the popup-closed message', 6000);
+    // The Top up button goes with the offer: focus goes to the element's own button.
+    await until(() => poor.shadow.activeElement === part(poor.shadow, 'button'), 'focus on the gift button after the top-up popup');
+  });
+
   it('shows a declined confirmation, and emits diamond-error', async () => {
     const { element, shadow } = await mount('gift="coffee" quantity="6"', 'balance=100&allowance=50');
     let error: unknown;
@@ -145,7 +192,7 @@ describe('<diamond-gift-button>', () => {
     const { shadow } = await mount('gift="rose"');
     part(shadow, 'button').click();
     assertEqual(opened.length, 1, 'window.open called in the click');
-    await until(() => text(shadow, 'status') === 'Sign in in the Diamonds window to send your gift…', 'the signing-in state');
+    await until(() => text(shadow, 'status') === 'Continue in the Diamonds window to sign in and send your gift…', 'the signing-in state');
     opened[0]!.closed = true;
     await until(() => text(shadow, 'error') === 'The Diamonds window was closed before you finished.', 'the popup-closed message');
   });
@@ -376,4 +423,14 @@ describe('<diamond-gift-button>', () => {
     await element.updateComplete;
     assertEqual(text(shadow, 'status'), 'Rose an Demo Creator gesendet. Danke!', 'success');
   });
+});
+
+// Coffee × 6: 60 Diamonds, a one-click gift to the site's owner.
+spendContract({
+  name: '<diamond-gift-button>',
+  price: 60,
+  mount: (fan) => mount('gift="coffee" quantity="6"', fan),
+  succeeded: 'diamond-gift-sent',
+  spendPath: /\/v1\/gifts$/,
+  forgotten: (shadow) => !shadow.querySelector('[part~="art"]'),
 });

@@ -1,23 +1,17 @@
-import { html, nothing, type PropertyValues, type TemplateResult } from 'lit';
+import { html, nothing, type TemplateResult } from 'lit';
 import { property, state } from 'lit/decorators.js';
-import { isDiamondsError } from '@diamonds/sdk';
-import type { CurrencyCode, DiamondsClientCore, GiftType, PendingConfirmation, Session } from '@diamonds/sdk';
+import type { CurrencyCode, GiftType, SiteCreator } from '@diamonds/sdk';
 import { DiamondElement } from '../internal/diamond-element.js';
 import { giftsOf } from '../internal/client.js';
-import { giftButton as strings } from '../i18n/en.js';
-import { TopUpOffer } from '../internal/top-up-offer.js';
-import { focusPart, spendsWithoutPopup } from '../internal/confirm-step.js';
-import { StoreController } from '../internal/store-controller.js';
+import { giftButton } from '../i18n/en.js';
+import { SpendController } from '../internal/spend-controller.js';
 import { themeStyles } from '../internal/theme.js';
-import { formatDiamonds, formatMoney } from '../i18n/i18n.js';
+import { formatDiamonds } from '../i18n/i18n.js';
 import { DiamondGiftRequestEvent } from '../events/gift-request.js';
 import { DiamondGiftSentEvent } from '../events/gift-sent.js';
 import styles from './gift-button.styles.js';
 
-/** Where the element stands; `confirm`: signed in from a gift's click, the next click opens the confirmation. */
-type Phase = 'idle' | 'signing-in' | 'confirm' | 'sending' | 'topping-up' | 'sent' | 'error' | 'insufficient';
-
-/** One gift the fan asked for: kept to continue it after a sign-in or a top-up. */
+/** One gift the fan asked for. */
 interface Attempt {
   giftId: string;
   quantity: number;
@@ -26,21 +20,6 @@ interface Attempt {
 
 /** A whole quantity from 1 to 1,000. */
 const whole = (n: number): number => Math.min(1000, Math.max(1, Math.floor(n) || 1));
-
-/**
- * The `Idempotency-Key` of one gift, kept in sessionStorage until the platform answered, so a
- * retry after a lost answer (or a reload) never sends it twice. `drop` forgets it.
- */
-function idempotencyKey(slot: string, drop = false): string | undefined {
-  try {
-    if (drop) return void sessionStorage.removeItem(slot);
-    const key = sessionStorage.getItem(slot) ?? crypto.randomUUID();
-    sessionStorage.setItem(slot, key);
-    return key;
-  } catch {
-    return undefined; // no storage (or no secure context): the SDK makes a key per call
-  }
-}
 
 /**
  * Sends a creator a gift of Diamonds: in one click with `gift` set, else through a picker of
@@ -57,7 +36,10 @@ function idempotencyKey(slot: string, drop = false): string | undefined {
  * The catalog, and the allowance when a fan is signed in, load when the element connects, so
  * the SDK knows in the click whether a confirmation popup is needed. On success the gift's art
  * plays its animation (none under `prefers-reduced-motion`). The gift's `Idempotency-Key` is
- * kept in sessionStorage until the platform answers.
+ * kept in sessionStorage until the gift is sent or refused, so every retry (after a lost answer,
+ * a top-up, a reload) sends it once. The success message names the creator as the platform
+ * does, in its confirmation popup too: the display name of one of the site's own creators.
+ * Focus goes back to the button that opened a popup once the popup is over.
  *
  * @example
  * ```html
@@ -67,7 +49,7 @@ function idempotencyKey(slot: string, drop = false): string | undefined {
  *
  * @summary A gift button, one-click or with a picker of the catalog.
  * @attr creator - The creator who receives the gift (`usr_…`). Required.
- * @attr creator-name - The creator's name, for "Rose sent to Ada". Defaults to "the creator".
+ * @attr creator-name - The creator's name for "Rose sent to Ada" when the site does not list them; the platform's display name of one of the site's own creators wins, so the page says what the confirmation popup says. Defaults to "the creator".
  * @attr gift - The catalog id of the gift sent in one click (`rose`); without it the button opens a picker.
  * @attr quantity - How many to send, 1 to 1,000 (the picker starts from it). Defaults to 1.
  * @attr currency - The currency a top-up is paid in. Defaults to `USD`.
@@ -75,8 +57,14 @@ function idempotencyKey(slot: string, drop = false): string | undefined {
  * @attr api-base - The platform's address. Defaults to the origin the drop-in script came from.
  * @attr locale - The BCP 47 locale of text, numbers and money. Defaults to the provider's, the closest `lang`, the browser's.
  * @attr theme - `light` or `dark` forces a theme; by default it follows `prefers-color-scheme`.
- * @cssstate sending - While it signs in, sends or tops up: `diamond-gift-button:state(sending)`.
- * @cssstate sent - After the gift was sent.
+ * @cssstate busy - While it signs in, sends or tops up: `diamond-gift-button:state(busy)`.
+ * @cssstate signing-in - While the sign-in popup is open.
+ * @cssstate confirm - Signed in by the click; the next press opens the confirmation.
+ * @cssstate spending - While the gift is sent (and its confirmation popup open).
+ * @cssstate topping-up - While the payment popup of a top-up is open.
+ * @cssstate done - After the gift was sent.
+ * @cssstate error - After a failure, or the fan declined.
+ * @cssstate insufficient - The wallet holds too little; a Top up button shows.
  * @slot - The button's label. Defaults to "Send Rose for 5 Diamonds", or "Send a gift" for the picker.
  * @csspart base - The wrapper of everything.
  * @csspart button - The main button.
@@ -101,20 +89,20 @@ function idempotencyKey(slot: string, drop = false): string | undefined {
  * @cssprop --diamond-font-family - Theme font.
  * @event diamond-gift-request - {@link DiamondGiftRequestEvent}: a fan asked to send a gift; cancelable, `preventDefault()` stops it.
  * @event diamond-gift-sent - {@link DiamondGiftSentEvent}: the ledger accepted the gift; `detail` is the gift (`transferId`, `amountDiamonds`…).
- * @event diamond-error - Sending failed, or the fan declined; `detail.error` is a `DiamondsError`.
+ * @event diamond-error - {@link DiamondErrorEvent}: sending failed, or the fan declined; `detail.error` is a `DiamondsError`.
  */
 export class DiamondGiftButton extends DiamondElement {
   /** The shadow styles: the theme, then `gift-button.styles.ts`. */
   static override styles = [themeStyles, styles];
 
   /** @internal */
-  static override strings = strings;
+  static override strings = giftButton;
 
   /** The creator who receives the gift (`usr_…`). */
   @property()
   creator: string | undefined;
 
-  /** The creator's name, for "Rose sent to Ada". @defaultValue "the creator" */
+  /** The creator's name when the site does not list them (the platform's name wins). @defaultValue "the creator" */
   @property({ attribute: 'creator-name' })
   creatorName: string | undefined;
 
@@ -131,77 +119,35 @@ export class DiamondGiftButton extends DiamondElement {
   currency: CurrencyCode = 'USD';
 
   @state() private _catalog: GiftType[] | undefined;
-  @state() private _phase: Phase = 'idle';
-  @state() private _note = '';
+  @state() private _creators: SiteCreator[] | undefined;
   @state() private _open = false;
   @state() private _sent: GiftType | undefined;
 
-  private _attempt: Attempt | undefined;
-  /** The top-up offered when the wallet cannot pay. */
-  private readonly _offer = new TopUpOffer(this);
-  private _loadedFor: DiamondsClientCore | undefined;
-  private readonly _session = new StoreController<Session>(this);
-  private readonly _pending = new StoreController<readonly PendingConfirmation[]>(this);
-  private readonly _internals = this.attachInternals();
+  /** The spend flow: sign-in, confirmation, top-up, retries. */
+  private readonly _spend = new SpendController(this, 'gift');
+  private _loadedFor: DiamondElement['client'];
 
   /** @internal */
   protected override clientChanged(): void {
     const client = this.client;
-    this._session.follow(client?.session);
-    this._pending.follow(client?.confirmations);
+    this._spend.follow(client);
     if (!client || client === this._loadedFor) return;
     this._loadedFor = client;
-    giftsOf(client)
-      .catalog()
-      .then(
-        (catalog) => {
-          if (this.client === client) this._catalog = catalog;
-        },
-        (error: unknown) => {
-          this._loadedFor = undefined;
-          this._show('error', this.reportError(error));
-        },
-      );
-  }
-
-  /** @internal */
-  override willUpdate(changed: PropertyValues<this>): void {
-    super.willUpdate(changed);
-    // The allowance must be known before the click, for the SDK to decide the popup in it.
-    const client = this.client;
-    if (client && this._session.value?.status === 'signed_in' && client.wallet.get().status === 'idle') {
-      client.wallet.refresh().catch(() => undefined);
-    }
-  }
-
-  /** @internal */
-  protected override updated(): void {
-    const states = (this._internals as { states?: Set<string> }).states;
-    if (!states) return;
-    for (const [name, on] of [
-      ['sending', this._busy],
-      ['sent', this._phase === 'sent'],
-    ] as const) {
-      try {
-        if (on) states.add(name);
-        else states.delete(name);
-      } catch {
-        // An older browser without custom states.
-      }
-    }
-  }
-
-  private get _busy(): boolean {
-    return this._phase === 'signing-in' || this._phase === 'sending' || this._phase === 'topping-up';
-  }
-
-  private _show(phase: Phase, note = ''): void {
-    this._phase = phase;
-    this._note = note;
-  }
-
-  private _price(giftId: string): number | undefined {
-    return this._catalog?.find((gift) => gift.id === giftId)?.priceDiamonds;
+    const gifts = giftsOf(client);
+    // The prices before the click (the SDK decides the popup in it), and the creators' names.
+    gifts.creators().then(
+      (creators) => (this._creators = creators),
+      () => undefined, // creator-name, then "the creator"
+    );
+    gifts.catalog().then(
+      (catalog) => {
+        if (this.client === client) this._catalog = catalog;
+      },
+      (error: unknown) => {
+        this._loadedFor = undefined;
+        this._spend.show('error', this.reportError(error));
+      },
+    );
   }
 
   private _onClick(): void {
@@ -210,16 +156,14 @@ export class DiamondGiftButton extends DiamondElement {
     else void this._openPicker();
   }
 
-  private async _openPicker(): Promise<void> {
+  private _openPicker(): Promise<void> {
     this._open = true;
-    await this.updateComplete;
-    this.renderRoot.querySelector<HTMLElement>('input:checked, [part~="quantity"]')?.focus();
+    return this.refocus(() => this.renderRoot.querySelector('input:checked, [part~="quantity"]'), true);
   }
 
-  private async _close(): Promise<void> {
+  private _close(): Promise<void> {
     this._open = false;
-    await this.updateComplete;
-    this.renderRoot.querySelector<HTMLElement>('[part~="button"]')?.focus();
+    return this.refocus(() => this.renderRoot.querySelector('[part~="button"]'), true);
   }
 
   private _onKeydown(event: KeyboardEvent): void {
@@ -237,95 +181,43 @@ export class DiamondGiftButton extends DiamondElement {
 
   /** Emits the intent, then sends unless a listener prevented it. Synchronous up to the popups. */
   private _request(attempt: Attempt): void {
-    if (this._busy || !this.creator) return;
-    if (this.dispatchEvent(new DiamondGiftRequestEvent({ creatorId: this.creator, ...attempt }))) this._run(attempt);
-  }
-
-  /**
-   * Signs in first if needed (the popup opens now, in the click), then sends the gift: at once
-   * when no confirmation popup is needed, else after one more click (a popup opened now would be blocked).
-   */
-  private _run(attempt: Attempt): void {
     const client = this.client;
     const creatorId = this.creator;
-    if (!client || !creatorId) return;
-    this._attempt = attempt;
-    const signIn = client.session.get().status === 'signed_in' ? undefined : client.signIn();
-    this._show(signIn ? 'signing-in' : 'sending');
-    if (signIn) signIn.catch(() => undefined); // handled below; not an unhandled rejection meanwhile
-    const slot = `diamonds:gift:${creatorId}:${attempt.giftId}:${attempt.quantity}:${attempt.message ?? ''}`;
-    void (async () => {
-      try {
-        if (signIn) {
-          await signIn;
-          const price = this._price(attempt.giftId);
-          if (!(await spendsWithoutPopup(client, price === undefined ? undefined : price * attempt.quantity, creatorId))) {
-            this._show('confirm');
-            return await focusPart(this, this._open ? 'send' : 'button');
-          }
-          this._show('sending');
-        }
-        const sent = await giftsOf(client).send({ creatorId, ...attempt }, { idempotencyKey: idempotencyKey(slot) });
-        idempotencyKey(slot, true);
+    if (!client || !creatorId || this._spend.busy) return;
+    if (!this.dispatchEvent(new DiamondGiftRequestEvent({ creatorId, ...attempt }))) return;
+    const price = this._catalog?.find((gift) => gift.id === attempt.giftId)?.priceDiamonds;
+    this._spend.run({
+      slot: `diamonds:gift:${creatorId}:${attempt.giftId}:${attempt.quantity}:${attempt.message ?? ''}`,
+      amount: price === undefined ? undefined : price * attempt.quantity,
+      recipient: creatorId,
+      part: this._open ? 'send' : 'button',
+      send: (idempotencyKey) => giftsOf(client).send({ creatorId, ...attempt }, { idempotencyKey }),
+      done: (sent) => {
         this._sent = this._catalog?.find((gift) => gift.id === sent.giftId);
-        this._show('sent', this.t('gift.sent', { gift: sent.giftName, creator: this.creatorName || this.t('gift.creator') }));
+        const creator = this._creators?.find((listed) => listed.id === creatorId)?.displayName;
+        this._spend.note = this.t('gift.sent', { gift: sent.giftName, creator: creator || this.creatorName || this.t('gift.creator') });
         if (this._open) void this._close();
         this.dispatchEvent(new DiamondGiftSentEvent(sent));
-      } catch (error) {
-        const code = isDiamondsError(error) ? error.code : undefined;
-        if (code !== 'network_error' && code !== 'timeout') idempotencyKey(slot, true);
-        this._show(code === 'insufficient_funds' ? 'insufficient' : 'error', this.reportError(error));
-        if (code === 'insufficient_funds') this._findPack(client, attempt);
-      }
-    })();
-  }
-
-  /** Finds the smallest top-up pack covering what the gift lacks, before the fan clicks "Top up". */
-  private _findPack(client: DiamondsClientCore, attempt: Attempt): void {
-    this._offer.prepare(client, (this._price(attempt.giftId) ?? 0) * attempt.quantity, this.currency);
-  }
-
-  /** Buys Diamonds (the payment popup opens in this click), then sends the same gift again. */
-  private _topUp(): void {
-    const client = this.client;
-    const attempt = this._attempt;
-    if (!client || !attempt || this._busy) return;
-    const topUp = this._offer.buy(client, this.currency);
-    this._show('topping-up');
-    topUp.then(
-      () => this._run(attempt),
-      (error: unknown) => this._show('error', this.reportError(error)),
-    );
+      },
+    });
   }
 
   /** @internal */
   protected override render(): TemplateResult {
     const locale = this.resolvedLocale;
+    const spending = this._spend;
     const fixed = this.gift ? this._catalog?.find((gift) => gift.id === this.gift) : undefined;
     const label = !this.gift
       ? this.t('gift.pick')
       : fixed
         ? this.t('gift.sendFor', { gift: fixed.name, amount: formatDiamonds(locale, fixed.priceDiamonds * whole(this.quantity)) })
         : this.t('gift.send', { gift: this.gift });
-    const phase = this._phase;
-    const status =
-      phase === 'signing-in'
-        ? this.t('gift.signingIn')
-        : phase === 'confirm'
-          ? this.t('gift.confirmStep')
-          : phase === 'sending'
-            ? this.t(this._pending.value?.length ? 'common.confirming' : 'gift.sending')
-            : phase === 'topping-up'
-              ? this.t('gift.toppingUp')
-              : phase === 'sent'
-                ? this._note
-                : '';
-    const pack = this._offer.pack;
+    const sent = spending.phase === 'done' ? this._sent : undefined;
     return html`<div part="base">
       <button
         part="button"
         class="primary"
-        ?disabled=${this._busy}
+        ?disabled=${spending.busy}
         aria-haspopup=${this.gift ? nothing : 'dialog'}
         aria-expanded=${this.gift ? nothing : String(this._open)}
         @click=${this._onClick}
@@ -334,22 +226,10 @@ export class DiamondGiftButton extends DiamondElement {
       </button>
       ${this._open ? this._renderPicker(locale) : nothing}
       <p part="status" role="status">
-        ${
-          phase === 'sent' && this._sent ? html`<img part="art" class=${this._sent.animation} src=${this._sent.artUrl} alt="" />` : nothing
-        }${status}
+        ${sent ? html`<img part="art" class=${sent.animation} src=${sent.artUrl} alt="" />` : nothing}${spending.status()}
       </p>
-      <p part="error" role="alert">${phase === 'error' || phase === 'insufficient' ? this._note : ''}</p>
-      ${
-        phase === 'insufficient'
-          ? html`<button part="top-up" @click=${this._topUp}>
-              ${
-                pack
-                  ? this.t('gift.topUpPack', { diamonds: formatDiamonds(locale, pack.diamonds), price: formatMoney(locale, pack.price) })
-                  : this.t('common.topUp')
-              }
-            </button>`
-          : nothing
-      }
+      <p part="error" role="alert">${spending.alert}</p>
+      ${spending.renderTopUp()}
     </div>`;
   }
 
@@ -378,7 +258,7 @@ export class DiamondGiftButton extends DiamondElement {
         /></label>
         <label>${this.t('gift.message')} <textarea part="message" name="message" maxlength="140"></textarea></label>
         <div class="actions">
-          <button part="send" class="primary" type="submit" ?disabled=${this._busy || !catalog}>${this.t('gift.pick')}</button>
+          <button part="send" class="primary" type="submit" ?disabled=${this._spend.busy || !catalog}>${this.t('gift.pick')}</button>
           <button part="cancel" type="button" @click=${this._close}>${this.t('gift.cancel')}</button>
         </div>
       </form>

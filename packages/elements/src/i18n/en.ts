@@ -5,12 +5,11 @@
 /** The English strings every element shares. @internal */
 export const common = {
   'common.signIn': 'Sign in with Diamonds',
-  'common.signOut': 'Sign out',
   'common.loading': 'Loading…',
-  'common.retry': 'Try again',
-  'common.close': 'Close',
   'common.error': 'Something went wrong: {message}',
   'common.networkError': 'Cannot reach Diamonds. Check your connection and try again.',
+  'common.originNotAllowed':
+    'Diamonds is not set up for {origin}. If this is your site, add it to its allowed origins on your Diamonds account page.',
   'common.popupBlocked': 'Your browser blocked the Diamonds window. Allow pop-ups for this site and try again.',
   'common.popupClosed': 'The Diamonds window was closed before you finished.',
   'common.declined': 'You declined. Nothing was charged.',
@@ -20,10 +19,14 @@ export const common = {
   'common.topUp': 'Top up',
   'common.diamonds': '{count} Diamonds',
   'common.diamond': '1 Diamond',
+  'spend.topping-up': 'Finish the top-up in the Diamonds window…',
+  'spend.topUpPack': 'Top up {diamonds} for {price}',
 };
 
 /** The English strings of `<diamond-wallet>`. @internal */
 export const wallet = {
+  'wallet.signOut': 'Sign out',
+  'wallet.retry': 'Try again',
   'wallet.title': 'Your Diamonds',
   'wallet.balance': 'Balance',
   'wallet.held': '{amount} waiting for your confirmation',
@@ -34,7 +37,7 @@ export const wallet = {
   'wallet.buyPack': 'Buy {diamonds} for {price}',
   'wallet.toppedUp': '{diamonds} added to your wallet.',
   'wallet.open': 'Open your Diamonds wallet: {balance}',
-  'wallet.signingIn': 'Sign in in the Diamonds window…',
+  'wallet.signingIn': 'Continue in the Diamonds window to sign in…',
   'wallet.signedOut': 'You are signed out.',
   'wallet.paying': 'Finish paying in the Diamonds window…',
   'wallet.cardDeclined': 'Your card was declined. Nothing was charged.',
@@ -50,16 +53,13 @@ export const giftButton = {
   'gift.pick': 'Send a gift',
   'gift.quantity': 'Quantity',
   'gift.message': 'Message (optional)',
-  'gift.sending': 'Sending…',
+  'gift.spending': 'Sending…',
   'gift.sent': '{gift} sent to {creator}. Thank you!',
-  'gift.sentShort': 'Sent!',
   'gift.cancel': 'Cancel',
   'gift.creator': 'the creator',
   'gift.choose': 'Choose a gift',
-  'gift.signingIn': 'Sign in in the Diamonds window to send your gift…',
-  'gift.confirmStep': 'You are signed in. Press Send to confirm the gift in the Diamonds window.',
-  'gift.toppingUp': 'Finish the top-up in the Diamonds window…',
-  'gift.topUpPack': 'Top up {diamonds} for {price}',
+  'gift.signing-in': 'Continue in the Diamonds window to sign in and send your gift…',
+  'gift.confirm': 'You are signed in. Press Send to confirm the gift in the Diamonds window.',
 };
 
 /** The English strings of `<diamond-paywall>`. @internal */
@@ -68,15 +68,13 @@ export const paywall = {
   'paywall.threshold': 'For supporters who have sent {amount} in gifts',
   'paywall.progress': 'You have sent {given}; {missing} to go.',
   'paywall.unlock': 'Unlock',
-  'paywall.unlocking': 'Unlocking…',
+  'paywall.spending': 'Unlocking…',
   'paywall.unlocked': 'Unlocked. Enjoy!',
   'paywall.open': 'Open the content',
   'paywall.signIn': 'Sign in to unlock',
-  'paywall.signingIn': 'Sign in in the Diamonds window to unlock…',
-  'paywall.confirmStep': 'You are signed in. Press Unlock to confirm the unlock in the Diamonds window.',
+  'paywall.signing-in': 'Continue in the Diamonds window to sign in and unlock…',
+  'paywall.confirm': 'You are signed in. Press Unlock to confirm the unlock in the Diamonds window.',
   'paywall.progressLabel': 'Progress to the supporters’ threshold',
-  'paywall.toppingUp': 'Finish the top-up in the Diamonds window…',
-  'paywall.topUpPack': 'Top up {diamonds} for {price}',
 };
 
 /** The English strings of `<diamond-checkout>`. @internal */
@@ -84,7 +82,7 @@ export const checkout = {
   'checkout.title': 'Your order',
   'checkout.total': 'Total',
   'checkout.pay': 'Pay {amount}',
-  'checkout.paying': 'Paying…',
+  'checkout.spending': 'Paying…',
   'checkout.paid': 'Paid. Thank you!',
   'checkout.receipt': 'Receipt',
   'checkout.quantity': 'Quantity',
@@ -92,16 +90,14 @@ export const checkout = {
   'checkout.unitPrice': 'Price',
   'checkout.amount': 'Amount',
   'checkout.signInFirst': 'Sign in to see your order and pay.',
-  'checkout.signingIn': 'Sign in in the Diamonds window…',
+  'checkout.signing-in': 'Continue in the Diamonds window to sign in…',
   'checkout.signInAndPay': 'Sign in and pay {amount}',
-  'checkout.confirmStep': 'You are signed in. Press Pay to confirm the payment in the Diamonds window.',
+  'checkout.confirm': 'You are signed in. Press Pay to confirm the payment in the Diamonds window.',
   'checkout.receiptId': 'Receipt {id}',
   'checkout.canceled': 'This order was canceled. Nothing was charged.',
   'checkout.refunded': 'This order was refunded.',
   'checkout.outOfStock': 'Sorry, something in this order is out of stock. Nothing was charged.',
   'checkout.notFound': 'This order cannot be found.',
-  'checkout.toppingUp': 'Finish the top-up in the Diamonds window…',
-  'checkout.topUpPack': 'Top up {diamonds} for {price}',
 };
 
 /** An English table of some strings: an element's own and {@link common}. */

@@ -5,7 +5,23 @@ import type { DiamondsClient, DiamondsClientCore, DiamondsError } from '@diamond
 import { isDiamondsError } from '@diamonds/sdk';
 import { diamondsContext, sharedClient } from './client.js';
 import { translate } from '../i18n/i18n.js';
+import { DiamondErrorEvent } from '../events/error.js';
 import type { EnglishStrings, StringKey } from '../i18n/en.js';
+
+/** Whether `origin_not_allowed` was logged on the console already. */
+let warned = false;
+
+/** The fan's message of each error code the elements explain in their own words. */
+const MESSAGES = {
+  __proto__: null,
+  popup_blocked: 'common.popupBlocked',
+  popup_closed: 'common.popupClosed',
+  confirmation_declined: 'common.declined',
+  confirmation_expired: 'common.expired',
+  insufficient_funds: 'common.insufficient',
+  network_error: 'common.networkError',
+  timeout: 'common.networkError',
+} as unknown as Record<string, StringKey | undefined>;
 
 /**
  * What every Diamonds element shares: the client (from the closest `<diamond-provider>`, else
@@ -71,9 +87,28 @@ export class DiamondElement extends LitElement {
     );
   }
 
-  /** A string of this element's locale (see `i18n/en.ts`); English when the locale's module is not loaded. */
-  protected t(key: StringKey, params?: Record<string, string | number>): string {
+  /**
+   * A string of this element's locale (see `i18n/en.ts`); English when the locale's module is not loaded.
+   *
+   * @internal
+   */
+  t(key: StringKey, params?: Record<string, string | number>): string {
     return translate(this.resolvedLocale, key, (this.constructor as typeof DiamondElement).strings, params);
+  }
+
+  /**
+   * Focuses what `target` finds once rendered: with `always`, at once; otherwise only when the
+   * flow took focus away (a disabled button drops it, a popup had it), never from something else
+   * on the page. For the button that opened a popup, once the popup is over.
+   *
+   * @internal
+   */
+  async refocus(target: () => Element | null | undefined, always?: boolean): Promise<void> {
+    await this.updateComplete;
+    const active = document.activeElement;
+    if (always || (!(this.renderRoot as ShadowRoot).activeElement && (!active || active === document.body))) {
+      (target() as HTMLElement | null | undefined)?.focus();
+    }
   }
 
   /** Called when the client may have changed (provider found, key set): follow its stores here. */
@@ -85,34 +120,22 @@ export class DiamondElement extends LitElement {
   }
 
   /**
-   * Dispatches a `diamond-*` event (bubbling, composed) with `detail`.
+   * Emits a {@link DiamondErrorEvent} with the error, and returns a message for the fan in this locale.
    *
-   * @returns false when a listener called `preventDefault()` on a cancelable event.
+   * @internal
    */
-  protected emit<T>(type: string, detail: T, cancelable = false): boolean {
-    return this.dispatchEvent(new CustomEvent<T>(type, { detail, bubbles: true, composed: true, cancelable }));
-  }
-
-  /** Emits `diamond-error` with the error, and returns a message for the fan in this locale. */
-  protected reportError(error: unknown): string {
+  reportError(error: unknown): string {
     const diamondsError: DiamondsError | undefined = isDiamondsError(error) ? error : undefined;
-    this.emit('diamond-error', { error });
-    switch (diamondsError?.code) {
-      case 'popup_blocked':
-        return this.t('common.popupBlocked');
-      case 'popup_closed':
-        return this.t('common.popupClosed');
-      case 'confirmation_declined':
-        return this.t('common.declined');
-      case 'confirmation_expired':
-        return this.t('common.expired');
-      case 'insufficient_funds':
-        return this.t('common.insufficient');
-      case 'network_error':
-      case 'timeout':
-        return this.t('common.networkError');
-      default:
-        return this.t('common.error', { message: diamondsError?.message ?? String(error) });
+    const code = diamondsError?.code ?? '';
+    this.dispatchEvent(new DiamondErrorEvent(error));
+    if (code === 'origin_not_allowed') {
+      const origin = location.origin;
+      // For the site's owner, once per page: what is wrong, and where to fix it.
+      if (!warned)
+        console.error(`[diamonds:origin_not_allowed] ${diamondsError!.message} Add ${origin} on ${this.client?.apiBase}/account.`);
+      warned = true;
+      return this.t('common.originNotAllowed', { origin });
     }
+    return this.t(MESSAGES[code] ?? 'common.error', { message: diamondsError?.message ?? String(error) });
   }
 }

@@ -25,6 +25,7 @@ import {
   text,
   until,
 } from '../../test/support.js';
+import { spendContract } from '../../test/spend-contract.js';
 
 /** The demo content by kind: priced (50, Markdown), supporters (threshold 100), link (120). */
 let kinds: { priced: string; supporters: string; link: string } | undefined;
@@ -160,7 +161,7 @@ describe('<diamond-paywall>', () => {
     assertEqual(text(shadow, 'button'), 'Sign in to unlock', 'signed-out label');
     part(shadow, 'button').click();
     assertEqual(opened.length, 1, 'the sign-in popup opened in the click');
-    await until(() => text(shadow, 'status') === 'Sign in in the Diamonds window to unlock…', 'the signing-in state');
+    await until(() => text(shadow, 'status') === 'Continue in the Diamonds window to sign in and unlock…', 'the signing-in state');
     opened[0]!.closed = true;
     await until(() => text(shadow, 'error') === 'The Diamonds window was closed before you finished.', 'the popup-closed message');
   });
@@ -237,6 +238,29 @@ describe('<diamond-paywall>', () => {
     } finally {
       window.fetch = realFetch;
     }
+  });
+
+  it('locks again when the fan signs out: the body, the receipt and the slotted content go, Unlock comes back', async () => {
+    const { element, client, shadow } = await mount('priced', { fan: 'balance=100&allowance=60' });
+    const unlocked = nextUnlocked(element);
+    part(shadow, 'button').click();
+    await unlocked;
+    await until(() => shadow.querySelector('[part~="body"] h2'), 'the body');
+    await client.signOut();
+    await until(() => !shadow.querySelector('[part~="body"]'), 'the body to go without a reload');
+    await until(() => shadow.querySelector('[part~="button"]'), 'the Unlock button');
+    assertEqual(text(shadow, 'button'), 'Unlock for 50 Diamonds', 'the price again');
+    assertEqual(text(shadow, 'status'), '', 'no "Unlocked" left');
+    assertEqual(element.receipt, undefined, 'no receipt');
+
+    localStorage.clear();
+    const slotted = await mount('priced', { fan: 'balance=100&allowance=60', inner: '<article slot="unlocked">Site content</article>' });
+    const opened = nextUnlocked(slotted.element);
+    part(slotted.shadow, 'button').click();
+    await opened;
+    await until(() => slotted.shadow.querySelector('slot[name="unlocked"]'), 'the slotted content');
+    await slotted.client.signOut();
+    await until(() => !slotted.shadow.querySelector('slot[name="unlocked"]'), 'the slotted content hidden again');
   });
 
   it('links to external content once unlocked', async () => {
@@ -318,4 +342,14 @@ describe('<diamond-paywall>', () => {
     const supporters = await mount('supporters', { fan: 'balance=0', locale: 'de' });
     assert(part(supporters.shadow, 'base').textContent?.includes('Du hast 0 Diamonds gesendet; noch 100 Diamonds.'), 'progress in German');
   });
+});
+
+// The priced post: 50 Diamonds.
+spendContract({
+  name: '<diamond-paywall>',
+  price: 50,
+  mount: (fan) => mount('priced', { fan }),
+  succeeded: 'diamond-unlocked',
+  spendPath: /\/v1\/content\/ct_[\w-]+\/unlock$/,
+  forgotten: (shadow) => !shadow.querySelector('[part~="body"]') && shadow.querySelector('[part~="button"]') !== null,
 });

@@ -90,16 +90,18 @@ describe('<diamond-wallet>', () => {
     assertEqual(button.textContent?.trim(), 'Sign in with Diamonds', 'label');
     assert(!part(wallet, 'panel'), 'no panel while signed out');
     const { popup, opened } = stubPopup();
+    button.focus();
     button.click();
     assertEqual(opened(), 1, 'window.open called synchronously in the click');
     assertEqual(client.session.get().status, 'signing_in', 'signing in');
     await wallet.updateComplete;
-    assertEqual(role(wallet, 'status'), 'Sign in in the Diamonds window…', 'announced');
+    assertEqual(role(wallet, 'status'), 'Continue in the Diamonds window to sign in…', 'announced');
     await until(() => popup.location.href.includes('/signin'), 'the popup to go to the sign-in page');
     popup.closed = true;
     await until(() => role(wallet, 'alert'), 'the alert');
     assertEqual(role(wallet, 'alert'), 'The Diamonds window was closed before you finished.', 'alert');
     assertEqual(client.session.get().status, 'signed_out', 'signed out again');
+    await until(() => wallet.shadowRoot!.activeElement === part(wallet, 'sign-in'), 'focus back on the sign-in button');
   });
 
   it('follows a sign-in made in another tab, with diamond-signed-in', async () => {
@@ -273,6 +275,19 @@ describe('<diamond-wallet>', () => {
     await until(() => role(wallet, 'alert'), 'the alert');
     assertEqual(role(wallet, 'alert'), 'The Diamonds window was closed before you finished.', 'failure message');
     assert(!(part(wallet, 'pack') as HTMLButtonElement).disabled, 'packs enabled again');
+  });
+
+  it('gives focus back to the pack that opened the payment popup once it is over', async () => {
+    const { wallet } = await mount({ fan: 'balance=100&allowance=50', attributes: 'layout="full" locale="en-US"' });
+    await until(signedIn(wallet), 'the packs');
+    const { popup } = stubPopup();
+    const pack = part(wallet, 'pack')!;
+    pack.focus();
+    await sendKeys({ press: 'Enter' });
+    await until(() => popup.location.href.includes('/topup/'), 'the payment page');
+    popup.closed = true;
+    await until(() => role(wallet, 'alert'), 'the alert');
+    await until(() => wallet.shadowRoot!.activeElement === pack, 'focus back on the pack');
   });
 
   it('a success notice is announced, then leaves after noticeMs (a top-up, then a sign-out)', async () => {

@@ -56,7 +56,8 @@ function count(locale: string, n: number): string {
  * success are announced in a `role="status"` region, failures in a `role="alert"` one (a
  * failed load offers "Try again"). A success notice ("500 Diamonds added to your wallet.")
  * leaves after {@link DiamondWallet.noticeMs}, when the panel closes, or when the fan starts
- * something else. Sign-in and top-up open the platform's popup in the click.
+ * something else. Sign-in and top-up open the platform's popup in the click; once it is over,
+ * focus goes back to the button that opened it (the pill, after a sign-in).
  *
  * @example
  * ```html
@@ -101,7 +102,7 @@ function count(locale: string, n: number): string {
  * @event diamond-signed-out - {@link DiamondSignedOutEvent}: the fan is no longer signed in.
  * @event diamond-topped-up - {@link DiamondToppedUpEvent}: a top-up succeeded.
  * @event diamond-balance-changed - {@link DiamondBalanceChangedEvent}: the balance became known or changed.
- * @event diamond-error - `{ error }`: a call failed (also shown to the fan).
+ * @event diamond-error - {@link DiamondErrorEvent}: a call failed (also shown to the fan); `detail.error` is a `DiamondsError`.
  */
 export class DiamondWallet extends DiamondElement {
   /** The shadow styles: the theme, then `wallet.styles.ts`. */
@@ -281,13 +282,17 @@ export class DiamondWallet extends DiamondElement {
     if (!client) return;
     this.alert = '';
     this.#say(this.t('wallet.signingIn'));
-    client.signIn().then(
-      () => this.#say(),
-      (error: unknown) => {
-        this.#say();
-        this.alert = this.reportError(error);
-      },
-    );
+    client
+      .signIn()
+      .then(
+        () => this.#say(),
+        (error: unknown) => {
+          this.#say();
+          this.alert = this.reportError(error);
+        },
+      )
+      // Once the popup is over: the pill (signed in), else the sign-in button again.
+      .finally(() => this.refocus(() => this.pill ?? this.signInButton));
   }
 
   async #signOut(): Promise<void> {
@@ -298,8 +303,9 @@ export class DiamondWallet extends DiamondElement {
     this.signInButton?.focus();
   }
 
-  #topUp(pack: TopUpPack): void {
+  #topUp(pack: TopUpPack, event: Event): void {
     const client = this.client;
+    const button = event.currentTarget as HTMLButtonElement;
     if (!client || this.busy) return;
     this.busy = true;
     this.alert = '';
@@ -320,7 +326,10 @@ export class DiamondWallet extends DiamondElement {
             : this.t(error.code === 'card_declined' ? 'wallet.cardDeclined' : 'wallet.paymentFailed');
         },
       )
-      .finally(() => (this.busy = false));
+      .finally(() => {
+        this.busy = false;
+        void this.refocus(() => button);
+      });
   }
 
   #toggle(): void {
@@ -374,7 +383,7 @@ export class DiamondWallet extends DiamondElement {
       ${body}
       <p part="status" role="status">${status}</p>
       <p part="error" role="alert">${this.alert}</p>
-      ${this.canRetry ? html`<button part="retry" @click=${this.#load}>${this.t('common.retry')}</button>` : nothing}
+      ${this.canRetry ? html`<button part="retry" @click=${this.#load}>${this.t('wallet.retry')}</button>` : nothing}
     </div>`;
   }
 
@@ -401,7 +410,7 @@ export class DiamondWallet extends DiamondElement {
                 ${this.packs.map(
                   (pack) =>
                     html`<li>
-                      <button part="pack" class="primary" ?disabled=${this.busy} @click=${() => this.#topUp(pack)}>
+                      <button part="pack" class="primary" ?disabled=${this.busy} @click=${(event: Event) => this.#topUp(pack, event)}>
                         ${this.t('wallet.buyPack', { diamonds: formatDiamonds(locale, pack.diamonds), price: formatMoney(locale, pack.price) })}
                       </button>
                     </li>`,
@@ -429,7 +438,7 @@ export class DiamondWallet extends DiamondElement {
               }`
           : nothing
       }
-      <button part="sign-out" @click=${this.#signOut}>${this.t('common.signOut')}</button>`;
+      <button part="sign-out" @click=${this.#signOut}>${this.t('wallet.signOut')}</button>`;
   }
 }
 

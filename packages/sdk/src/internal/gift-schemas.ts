@@ -1,7 +1,11 @@
 // The responses of `client.gifts` (see schema-parts.ts).
 import { literal, object, prefixed, string, schema, optional } from './check.js';
 import { ConfirmationSchema, list, loose, nonNegativeInt } from './schema-parts.js';
-import type { Gift as ProtocolGift, GiftTypeList as ProtocolGiftTypeList } from '@diamonds/protocol';
+import type {
+  Gift as ProtocolGift,
+  GiftTypeList as ProtocolGiftTypeList,
+  SiteCreatorList as ProtocolSiteCreatorList,
+} from '@diamonds/protocol';
 
 /** `GET /v1/catalog/gifts`. @internal */
 export const GiftTypeList = schema<ProtocolGiftTypeList>(list(object({ id: string(), priceDiamonds: nonNegativeInt() }, loose)));
@@ -10,3 +14,6 @@ export const GiftTypeList = schema<ProtocolGiftTypeList>(list(object({ id: strin
 export const Gift = schema<ProtocolGift>(
   object({ object: literal('gift'), id: prefixed('gift'), status: string(), confirmation: optional(ConfirmationSchema) }, loose),
 );
+
+/** `GET /v1/site/creators`. @internal */
+export const SiteCreatorList = schema<ProtocolSiteCreatorList>(list(object({ id: prefixed('usr'), displayName: string() }, loose)));

@@ -1,6 +1,6 @@
-import type { Gift, GiftType } from '@diamonds/protocol';
+import type { Gift, GiftType, SiteCreator } from '@diamonds/protocol';
 import { spend, type Money, type SpendOptions } from './spend.js';
-import { Gift as GiftSchema, GiftTypeList } from '../internal/gift-schemas.js';
+import { Gift as GiftSchema, GiftTypeList, SiteCreatorList } from '../internal/gift-schemas.js';
 import { pages, path } from '../internal/http.js';
 
 /** What {@link GiftsResource.send} sends. */
@@ -64,6 +64,20 @@ export class GiftsResource {
       throw error;
     });
     return this.#catalog;
+  }
+
+  /**
+   * The site's own creators (`GET /v1/site/creators`): its owner first, then the creators listed
+   * on it, each with the display name the platform shows fans (the confirmation popup too). The
+   * allowance pays these creators and nobody else.
+   *
+   * @example
+   * ```ts
+   * const name = (await client.gifts.creators()).find((creator) => creator.id === creatorId)?.displayName;
+   * ```
+   */
+  async creators(options: { signal?: AbortSignal | undefined } = {}): Promise<SiteCreator[]> {
+    return (await this.#money.http.request('get', 'v1/site/creators', SiteCreatorList, options)).data;
   }
 
   /**

@@ -4,12 +4,19 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { CheckoutOrder, Content } from '@diamonds/protocol';
-import { decideSignInRequest } from '../../../server/src/identity/signin.js';
-import { CONFIRMATION_TTL_MS, decideConfirmation, expireConfirmations } from '../../../server/src/money/spends.js';
-import { seedRates } from '../../../server/src/payments/testing.js';
-import { payWithTestCard } from '../../../server/src/payments/topups.js';
-import { DATABASE_KINDS, skipUnlessPostgres } from '../../../server/src/testing/databases.js';
-import { startMoneyHarness, TEST_PAGE_ORIGIN, type MoneyHarness } from '../../../server/src/testing/money.js';
+import {
+  decideSignInRequest,
+  CONFIRMATION_TTL_MS,
+  decideConfirmationOperation,
+  expireConfirmations,
+  seedRates,
+  payWithTestCardOperation,
+  DATABASE_KINDS,
+  skipUnlessPostgres,
+  startMoneyHarness,
+  TEST_PAGE_ORIGIN,
+  type MoneyHarness,
+} from '@diamonds/server/testing';
 import {
   ConfirmationDeclinedError,
   ConfirmationExpiredError,
@@ -124,7 +131,7 @@ for (const kind of DATABASE_KINDS) {
     }
 
     const decide = (id: string, userId: string, approve: boolean) =>
-      h.server.commits.run((tx) => decideConfirmation(tx, h.server.ledger, { id, userId, approve }));
+      h.server.writer.run(decideConfirmationOperation, { id, userId, approve });
 
     before(async () => {
       h = await startMoneyHarness(kind);
@@ -183,6 +190,9 @@ for (const kind of DATABASE_KINDS) {
         },
       );
       assert.equal(await diamonds.gifts.catalog(), await diamonds.gifts.catalog(), 'loaded once, then kept');
+      // The site's own creators, by the names the confirmation popup shows: the owner first.
+      const [owner] = await diamonds.gifts.creators();
+      assert.deepEqual(owner, { object: 'site_creator', id: h.creator.id, displayName: h.creator.displayName, role: 'owner' });
       const usd = (await diamonds.rates()).find((rate) => rate.currency === 'USD');
       assert.equal(usd?.priceMinorPer1000Diamonds, 1299);
       const packs = await diamonds.topUpPacks('USD');
@@ -291,7 +301,7 @@ for (const kind of DATABASE_KINDS) {
       const popups = fakeWindowOpen();
       const sending = diamonds.gifts.send({ creatorId: h.creator.id, giftId: 'rose' });
       await confirmationOf(popups[0]!);
-      await expireConfirmations(h.t.db, h.server.ledger, Date.now() + CONFIRMATION_TTL_MS + 1);
+      await expireConfirmations(h.server.writer, h.t.db, Date.now() + CONFIRMATION_TTL_MS + 1);
       await assert.rejects(sending, ConfirmationExpiredError);
       assert.deepEqual(await h.balances(fanId), { wallet: 100, held: 0, earnings: 0 });
     });
@@ -305,7 +315,7 @@ for (const kind of DATABASE_KINDS) {
       await assert.rejects(sending, (error: unknown) => error instanceof PopupClosedError && error.code === 'popup_closed');
       assert.deepEqual(diamonds.confirmations.get(), []);
       assert.deepEqual(diamonds.wallet.get(), { status: 'ready', balanceDiamonds: 95, heldDiamonds: 5, earningsDiamonds: 0 });
-      await expireConfirmations(h.t.db, h.server.ledger, Date.now() + CONFIRMATION_TTL_MS + 1);
+      await expireConfirmations(h.server.writer, h.t.db, Date.now() + CONFIRMATION_TTL_MS + 1);
       assert.deepEqual(await h.balances(fanId), { wallet: 100, held: 0, earnings: 0 });
     });
 
@@ -321,7 +331,7 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(error.confirmationUrl, `${h.server.url}/confirm/${error.confirmationId}`);
       assert.deepEqual(events.slice(0, 2), ['open', 'POST /v1/gifts'], 'tried in the click, then once more when the server asked');
       assert.equal((await h.balances(fanId)).held, 5, 'held until the fan confirms or it expires');
-      await expireConfirmations(h.t.db, h.server.ledger, Date.now() + CONFIRMATION_TTL_MS + 1);
+      await expireConfirmations(h.server.writer, h.t.db, Date.now() + CONFIRMATION_TTL_MS + 1);
     });
 
     it('rejects with insufficient_funds when the wallet cannot pay, opening no popup when the wallet says so', async () => {
@@ -480,7 +490,7 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(events[0], 'open');
       await until(() => popups[0]!.location.href.includes('/topup/'), 'the payment page');
       const id = popups[0]!.location.href.split('/topup/')[1]!;
-      assert.equal(await h.server.commits.run((tx) => payWithTestCard(tx, h.server.ledger, id, 'succeeds')), 'succeeded');
+      assert.equal(await h.server.writer.run(payWithTestCardOperation, { id: id, outcome: 'succeeds' }), 'succeeded');
       popups[0]!.close(); // the hosted page closes itself once paid
       const topUp = await buying;
       assert.equal(topUp.status, 'succeeded');
@@ -496,7 +506,7 @@ for (const kind of DATABASE_KINDS) {
       const buying = diamonds.topUp({ quoteId: quote.id });
       await until(() => popups[0]!.location.href.includes('/topup/'), 'the payment page');
       const id = popups[0]!.location.href.split('/topup/')[1]!;
-      await h.server.commits.run((tx) => payWithTestCard(tx, h.server.ledger, id, 'declines'));
+      await h.server.writer.run(payWithTestCardOperation, { id: id, outcome: 'declines' });
       await assert.rejects(buying, (error: unknown) => {
         assert.ok(isTopUpFailedError(error));
         assert.equal(error.code, 'card_declined');

@@ -1,13 +1,8 @@
 import { Http, type HttpMethod } from '../internal/http.js';
 import type { ResponseSchema } from '../internal/schemas.js';
 import { DiamondsUsageError } from './errors.js';
-import {
-  DEFAULT_JWKS_REFETCH_INTERVAL_MS,
-  ReceiptKeys,
-  verifyReceiptJwt,
-  type ReceiptClaims,
-  type VerifyReceiptOptions,
-} from './receipts.js';
+import { DEFAULT_JWKS_REFETCH_INTERVAL_MS, ReceiptKeys, verifyReceiptJwt, type VerifyReceiptOptions } from './receipts.js';
+import type { ReceiptClaims } from '@diamonds/protocol';
 import { ServerContent, ServerOrders, ServerProducts, ServerSales, type Requester } from './resources.js';
 import { ServerEvents } from './events.js';
 

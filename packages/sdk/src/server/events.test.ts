@@ -2,9 +2,14 @@
 // HTTP as a fan's page would, then read back, typed, with the site's secret key.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { DATABASE_KINDS, skipUnlessPostgres } from '../../../server/src/testing/databases.js';
-import { allEventsReadable } from '../../../server/src/testing/events.js';
-import { startMoneyHarness, type MoneyHarness, type TestFan } from '../../../server/src/testing/money.js';
+import {
+  DATABASE_KINDS,
+  skipUnlessPostgres,
+  allEventsReadable,
+  startMoneyHarness,
+  type MoneyHarness,
+  type TestFan,
+} from '@diamonds/server/testing';
 import { createDiamondsServer, DiamondsApiError, DiamondsUsageError, type DiamondsServer, type SiteEvent } from './index.js';
 
 for (const kind of DATABASE_KINDS) {

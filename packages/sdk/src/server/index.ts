@@ -44,7 +44,8 @@ export type {
 } from './resources.js';
 export type { PageParams } from './pages.js';
 export { RECEIPT_ALGORITHM, DEFAULT_JWKS_REFETCH_INTERVAL_MS } from './receipts.js';
-export type { ReceiptClaims, VerifyReceiptOptions } from './receipts.js';
+export type { VerifyReceiptOptions } from './receipts.js';
+export type { ReceiptClaims } from '@diamonds/protocol';
 export { DiamondsUsageError, ReceiptVerificationError, isReceiptVerificationError, isDiamondsUsageError } from './errors.js';
 export type { DiamondsUsageErrorCode, ReceiptVerificationReason } from './errors.js';
 export {

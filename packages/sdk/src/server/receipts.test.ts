@@ -4,10 +4,16 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { createSite } from '../../../server/src/identity/sites.js';
-import { issueReceipt, rotateSigningKey } from '../../../server/src/money/receipts.js';
-import { DATABASE_KINDS, skipUnlessPostgres } from '../../../server/src/testing/databases.js';
-import { startMoneyHarness, type MoneyHarness, type TestFan } from '../../../server/src/testing/money.js';
+import {
+  createSite,
+  issueReceipt,
+  rotateSigningKey,
+  DATABASE_KINDS,
+  skipUnlessPostgres,
+  startMoneyHarness,
+  type MoneyHarness,
+  type TestFan,
+} from '@diamonds/server/testing';
 import {
   createDiamondsServer,
   DiamondsNetworkError,

@@ -2,7 +2,7 @@
 // takes the JOSE signature form (r‖s, 64 bytes) as is, and the SDK package builds without Node's
 // types (its tsconfig has `types: []`), so `node:crypto` would not compile in the package build.
 import { z } from 'zod';
-import { isLowS } from '@diamonds/protocol';
+import { isLowS, ReceiptClaims } from '@diamonds/protocol';
 import type { Http } from '../internal/http.js';
 import { DiamondsUsageError, ReceiptVerificationError } from './errors.js';
 
@@ -19,53 +19,6 @@ const MAX_RECEIPT_LENGTH = 8 * 1024;
 const MAX_REMEMBERED_UNKNOWN_KIDS = 1000;
 
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
-const prefixed = (prefix: string) => z.string().regex(new RegExp(`^${prefix}_[A-Za-z0-9]+$`));
-
-/**
- * The claims of a receipt as the platform signs them (`packages/server/src/money/receipts.ts`).
- * Extra claims from a newer platform are kept, not refused.
- */
-const ReceiptClaimsSchema = z.looseObject({
-  iss: z.string().min(1),
-  sub: prefixed('usr'),
-  aud: prefixed('site'),
-  jti: z.string().min(1),
-  iat: z.int().nonnegative(),
-  kind: z.enum(['unlock', 'order']),
-  subjectId: z.string().regex(/^(ct|ord)_[A-Za-z0-9]+$/),
-  amountDiamonds: z.int().nonnegative(),
-  transferId: prefixed('txn').nullable(),
-});
-
-/**
- * What a verified receipt says: who paid how much, for what, on which site.
- *
- * @example
- * ```ts
- * const claims: ReceiptClaims = await diamonds.verifyReceipt(jwt);
- * if (claims.kind === 'order' && claims.subjectId === orderId) ship(orderId, claims.sub);
- * ```
- */
-export interface ReceiptClaims {
-  /** The platform that issued it (its public origin). */
-  iss: string;
-  /** The fan who paid (`usr_…`). */
-  sub: string;
-  /** The site it was paid on (`site_…`). */
-  aud: string;
-  /** The receipt's own id (`rcpt_…`): store it to accept each receipt once, if that matters to you. */
-  jti: string;
-  /** When it was issued, in seconds since the epoch (the JWT convention). */
-  iat: number;
-  /** What was paid for: content (`unlock`) or a shop order (`order`). */
-  kind: 'unlock' | 'order';
-  /** The content (`ct_…`) for an unlock, the order (`ord_…`) for an order. */
-  subjectId: string;
-  /** Diamonds paid: a whole number, 0 for content unlocked by a support threshold. */
-  amountDiamonds: number;
-  /** The ledger transfer that moved the Diamonds (`txn_…`); `null` when nothing moved. */
-  transferId: string | null;
-}
 
 /**
  * Options of {@link DiamondsServer.verifyReceipt}.
@@ -257,7 +210,7 @@ export async function verifyReceiptJwt(jwt: unknown, keys: ReceiptKeys, expected
   );
   if (!valid) throw new ReceiptVerificationError('bad_signature', 'The receipt signature does not verify: it was forged or changed.');
 
-  const parsed = ReceiptClaimsSchema.safeParse(rawClaims);
+  const parsed = ReceiptClaims.safeParse(rawClaims);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new ReceiptVerificationError(

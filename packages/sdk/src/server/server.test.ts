@@ -3,9 +3,14 @@
 // connection is faked (a wrapped fetch), since a real server cannot be made to drop one on cue.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createSite } from '../../../server/src/identity/sites.js';
-import { DATABASE_KINDS, skipUnlessPostgres } from '../../../server/src/testing/databases.js';
-import { startMoneyHarness, type MoneyHarness, type TestFan } from '../../../server/src/testing/money.js';
+import {
+  createSite,
+  DATABASE_KINDS,
+  skipUnlessPostgres,
+  startMoneyHarness,
+  type MoneyHarness,
+  type TestFan,
+} from '@diamonds/server/testing';
 import {
   createDiamondsServer,
   DiamondsApiError,

@@ -5,7 +5,9 @@ import { newId, type Content, type ContentList, type Entitlement, type Unlock } 
 import { createSite } from '../identity/sites.js';
 import { splitFee } from '../ledger/allocate.js';
 import { jwks, rotateSigningKey, verifyReceiptWith } from '../money/receipts.js';
-import { creatorCredits, decideConfirmation, expireConfirmations, spend, CONFIRMATION_TTL_MS } from '../money/spends.js';
+import { creatorCredits, decideConfirmationOperation, spend, CONFIRMATION_TTL_MS } from '../money/spends.js';
+import { expireConfirmations } from '../money/sweeper.js';
+import { platformMoney } from '../features.js';
 import { DATABASE_KINDS, skipUnlessPostgres } from '../testing/databases.js';
 import { startMoneyHarness, TEST_PAGE_ORIGIN, type MoneyHarness, type TestFan } from '../testing/money.js';
 import { isApiError } from '../errors.js';
@@ -331,7 +333,7 @@ for (const kind of DATABASE_KINDS) {
           Array.from({ length: 10 }, () =>
             h.t.db.transaction((tx) =>
               unlockContent(tx, {
-                ledger: h.server.ledger,
+                money: platformMoney().contextFor(h.server.ledger),
                 feeBasisPoints: FEE_BPS,
                 baseUrl: h.server.url,
                 fanId: fan.id,
@@ -436,9 +438,7 @@ for (const kind of DATABASE_KINDS) {
         assert.equal((await h.balances(fan.id)).held, 200);
 
         const creatorBefore = (await h.balances(h.creator.id)).earnings;
-        await h.server.commits.run((tx) =>
-          decideConfirmation(tx, h.server.ledger, { id: answer.confirmation.id, userId: fan.id, approve: true }),
-        );
+        await h.server.writer.run(decideConfirmationOperation, { id: answer.confirmation.id, userId: fan.id, approve: true });
         assert.deepEqual(await h.balances(fan.id), { wallet: 300, held: 0, earnings: 0 });
         assert.equal((await h.balances(h.creator.id)).earnings, creatorBefore + splitFee(200, FEE_BPS).net);
         const served = await body(content, fan);
@@ -456,18 +456,14 @@ for (const kind of DATABASE_KINDS) {
       it('declining releases the hold, grants nothing, and the fan can try again', async () => {
         const { content, fan, answer } = await pendingUnlock(150);
         assert.ok(answer.status === 'confirmation_required');
-        await h.server.commits.run((tx) =>
-          decideConfirmation(tx, h.server.ledger, { id: answer.confirmation.id, userId: fan.id, approve: false }),
-        );
+        await h.server.writer.run(decideConfirmationOperation, { id: answer.confirmation.id, userId: fan.id, approve: false });
         assert.deepEqual(await h.balances(fan.id), { wallet: 500, held: 0, earnings: 0 });
         await h.refused(await body(content, fan), 403, 'not_entitled');
         assert.equal(await entitlementCount(fan.id), 0);
         const retry = (await (await unlock(content, fan)).json()) as Unlock;
         assert.ok(retry.status === 'confirmation_required');
         assert.notEqual(retry.confirmation.id, answer.confirmation.id);
-        await h.server.commits.run((tx) =>
-          decideConfirmation(tx, h.server.ledger, { id: retry.confirmation.id, userId: fan.id, approve: true }),
-        );
+        await h.server.writer.run(decideConfirmationOperation, { id: retry.confirmation.id, userId: fan.id, approve: true });
         assert.equal((await body(content, fan)).status, 200);
         assert.equal((await h.balances(fan.id)).wallet, 350);
       });
@@ -475,7 +471,7 @@ for (const kind of DATABASE_KINDS) {
       it('expiry releases the hold and removes the pending entitlement', async () => {
         const { content, fan, answer } = await pendingUnlock(120);
         assert.ok(answer.status === 'confirmation_required');
-        await expireConfirmations(h.t.db, h.server.ledger, Date.now() + CONFIRMATION_TTL_MS + 1);
+        await expireConfirmations(h.server.writer, h.t.db, Date.now() + CONFIRMATION_TTL_MS + 1);
         assert.deepEqual(await h.balances(fan.id), { wallet: 500, held: 0, earnings: 0 });
         assert.equal(await entitlementCount(fan.id), 0);
         await h.refused(await body(content, fan), 403, 'not_entitled');

@@ -10,6 +10,7 @@ import {
   type UpdateContent,
 } from '@diamonds/protocol';
 import type { SqlClient } from '../db/types.js';
+import { Keyset } from '../db/keyset.js';
 import { ApiError, isApiError } from '../errors.js';
 import { validate } from '../http/body.js';
 import { checkExternalUrl, renderMarkdown } from './markdown.js';
@@ -156,6 +157,9 @@ export async function contentOfSite(db: SqlClient, siteId: string, id: string): 
   return found;
 }
 
+/** A site's content pages newest first, by id. */
+const CONTENT = new Keyset<[string]>('content', [{ column: 'c.id', kind: 'id', prefix: 'ct' }], 'desc');
+
 /**
  * A page of a site's content, newest first.
  *
@@ -163,17 +167,15 @@ export async function contentOfSite(db: SqlClient, siteId: string, id: string): 
  * @throws {@link ApiError} `invalid_cursor`
  */
 export async function listContent(db: SqlClient, siteId: string, page: PageQuery, includeArchived: boolean): Promise<ContentRecord[]> {
-  if (page.cursor !== undefined && !/^ct_[0-9A-Z]{26}$/.test(page.cursor)) {
-    throw new ApiError('invalid_cursor', 'Pass back the nextCursor of the previous page as it was.', { param: 'cursor' });
-  }
+  const after = CONTENT.after(page.cursor);
   const conditions = ['c.site_id = ?'];
   const params: (string | number)[] = [siteId];
   if (!includeArchived) conditions.push('c.archived_at IS NULL');
-  if (page.cursor !== undefined) {
-    conditions.push('c.id < ?');
-    params.push(page.cursor);
+  if (after) {
+    conditions.push(after.sql);
+    params.push(...(after.params as string[]));
   }
-  const rows = await db.query<ContentRow>(`${SELECT_CONTENT} WHERE ${conditions.join(' AND ')} ORDER BY c.id DESC LIMIT ?`, [
+  const rows = await db.query<ContentRow>(`${SELECT_CONTENT} WHERE ${conditions.join(' AND ')} ORDER BY ${CONTENT.orderBy} LIMIT ?`, [
     ...params,
     page.limit + 1,
   ]);
@@ -213,9 +215,12 @@ export function presentContent(record: ContentRecord, fan?: { entitled: boolean;
 
 /** A page of content in wire form: `limit + 1` rows tell whether there is more. */
 export function presentContentPage(records: ContentRecord[], limit: number): ContentList {
-  const data = records.slice(0, limit).map((record) => presentContent(record));
-  const hasMore = records.length > limit;
-  return { object: 'list', data, hasMore, nextCursor: hasMore ? (data.at(-1)?.id ?? null) : null };
+  return CONTENT.page(
+    records,
+    limit,
+    (record) => presentContent(record),
+    (record) => [record.id],
+  ) as ContentList;
 }
 
 /** Retitles, rewords or archives (and unarchives) content; the body and rule never change. */

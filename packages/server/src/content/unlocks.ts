@@ -1,20 +1,19 @@
 import { newId, type Entitlement, type EntitlementStatus, type Unlock } from '@diamonds/protocol';
 import type { SqlClient } from '../db/types.js';
 import { appendEvent } from '../events/outbox.js';
-import { ApiError, isApiError } from '../errors.js';
-import type { Ledger } from '../ledger/ledger.js';
+import { ApiError } from '../errors.js';
 import type { StoredResponse } from '../money/idempotency.js';
 import { issueReceipt } from '../money/receipts.js';
 import {
   creatorCredits,
-  decideConfirmation,
+  expireConfirmation,
   findConfirmation,
   presentConfirmation,
-  registerSpendSettlement,
   spend,
   supportTotal,
   type ConfirmationRecord,
 } from '../money/spends.js';
+import { moneyOperation, type MoneyContext, type MoneyFeature, type SpendSettlement } from '../money/operations.js';
 import { contentOfSite, type ContentRecord } from './content.js';
 
 /** A fan's entitlement as stored. */
@@ -143,7 +142,7 @@ function alreadyUnlocked(content: ContentRecord): ApiError {
 
 /** What {@link unlockContent} needs besides the transaction. */
 export interface UnlockRequest {
-  ledger: Ledger;
+  money: MoneyContext;
   /** The platform fee in basis points (`settings.platformFeeBps`). */
   feeBasisPoints: number;
   /** The platform's public origin: the receipt's issuer, and where the confirmation page is. */
@@ -154,7 +153,7 @@ export interface UnlockRequest {
 }
 
 /**
- * Unlocks content for a fan, in `tx` (the API runs it through `respondIdempotently`).
+ * Unlocks content for a fan, in `tx` (the API runs it through the money writer: {@link unlockContentOperation}).
  *
  * @remarks
  * The entitlement row is written first, so UNIQUE (user_id, content_id) decides between two
@@ -212,7 +211,7 @@ export async function unlockContent(tx: SqlClient, request: UnlockRequest, now =
 
   const outcome = await spend(
     tx,
-    request.ledger,
+    request.money.ledger,
     {
       kind: 'unlock',
       subjectId: content.id,
@@ -220,7 +219,7 @@ export async function unlockContent(tx: SqlClient, request: UnlockRequest, now =
       siteId: request.siteId,
       recipientId: content.creatorId,
       amount: content.priceDiamonds,
-      credits: await creatorCredits(tx, request.ledger, content.creatorId, content.priceDiamonds, request.feeBasisPoints),
+      credits: await creatorCredits(tx, request.money.ledger, content.creatorId, content.priceDiamonds, request.feeBasisPoints),
       description: unlockDescription(content),
       metadata: { contentId: content.id, entitlementId },
       reference: entitlementId,
@@ -276,13 +275,9 @@ async function pendingAnswer(
     };
   }
   if (confirmation?.status === 'expired' && confirmation.decidedAt === null) {
-    // Its time ran out but the sweep has not come by yet: settle it now (which releases the
+    // Its time ran out but the sweep has not come by yet: expire it now (which releases the
     // hold and removes this pending entitlement), then unlock afresh.
-    try {
-      await decideConfirmation(tx, request.ledger, { id: confirmation.id, userId: request.fanId, approve: false }, now);
-    } catch (error) {
-      if (!isApiError(error, 'confirmation_expired')) throw error;
-    }
+    await expireConfirmation(tx, request.money, confirmation.id, now);
   }
   // A pending entitlement whose confirmation is gone or settled is stale: clear it.
   await tx.run(`DELETE FROM entitlements WHERE id = ? AND status = 'pending_confirmation'`, [existing.id]);
@@ -290,7 +285,7 @@ async function pendingAnswer(
 }
 
 /** Finishes the unlocks that waited for the fan: approve grants them, decline or expiry removes them. */
-const unlockSettlement = {
+const unlockSettlement: SpendSettlement = {
   async posted(tx: SqlClient, confirmation: ConfirmationRecord, transfer: { id: string }): Promise<void> {
     const [row] = await tx.query<EntitlementRow>(
       `SELECT * FROM entitlements WHERE confirmation_id = ? AND status = 'pending_confirmation'`,
@@ -313,4 +308,17 @@ const unlockSettlement = {
   },
 };
 
-registerSpendSettlement('unlock', unlockSettlement);
+/** What `POST /v1/content/{id}/unlock` asks the money writer. */
+export type UnlockInput = Omit<UnlockRequest, 'money'>;
+
+/** Unlocks content (`POST /v1/content/{id}/unlock`): 201 unlocked, or 202 waiting for confirmation. */
+export const unlockContentOperation = moneyOperation('content.unlock', (tx, money, input: UnlockInput) =>
+  unlockContent(tx, { ...input, money }),
+);
+
+/** Content's part in the money path: unlocks, and settling an unlock that waited for confirmation. */
+export const contentMoney: MoneyFeature = {
+  name: 'content',
+  operations: [unlockContentOperation],
+  settlements: { unlock: unlockSettlement },
+};

@@ -6,7 +6,8 @@ import { openPostgres } from '../db/postgres.js';
 import { createSite } from '../identity/sites.js';
 import { createUser } from '../identity/users.js';
 import { GroupCommit } from '../ledger/group-commit.js';
-import { CONFIRMATION_TTL_MS, decideConfirmation, expireConfirmations } from '../money/spends.js';
+import { CONFIRMATION_TTL_MS, decideConfirmationOperation } from '../money/spends.js';
+import { expireConfirmations } from '../money/sweeper.js';
 import { makeOrder, makeProduct } from '../orders/testing.js';
 import { seedRates, signedIn, startTopUp } from '../payments/testing.js';
 import { startServer, type RunningServer } from '../server.js';
@@ -51,7 +52,7 @@ for (const kind of DATABASE_KINDS) {
     const gift = (fan: TestFan, quantity = 1, creatorId = h.creator.id) =>
       h.call('/gifts', { fan, body: { creatorId, giftId: 'rose', quantity } });
     const decide = (id: string, userId: string, approve: boolean) =>
-      h.server.commits.run((tx) => decideConfirmation(tx, h.server.ledger, { id, userId, approve }));
+      h.server.writer.run(decideConfirmationOperation, { id, userId, approve });
     const storedEventCount = async () => Number((await h.t.db.query<{ n: number }>('SELECT count(*) AS n FROM events'))[0]?.n ?? 0);
 
     it('starts with no events, and an empty page keeps the cursor', async () => {
@@ -118,7 +119,7 @@ for (const kind of DATABASE_KINDS) {
       const fan = await h.fan({ allowance: 0, balance: 100 });
       const held = (await (await gift(fan)).json()) as Gift;
       assert.deepEqual(types(await newEvents()), ['confirmation.required']);
-      assert.equal(await expireConfirmations(h.server.db, h.server.ledger, Date.now() + CONFIRMATION_TTL_MS + 1), 1);
+      assert.equal(await expireConfirmations(h.server.writer, h.server.db, Date.now() + CONFIRMATION_TTL_MS + 1), 1);
       const expired = await newEvents();
       assert.deepEqual(types(expired), ['confirmation.expired']);
       assert.ok(expired[0]?.type === 'confirmation.expired');

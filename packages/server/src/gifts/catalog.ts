@@ -1,6 +1,7 @@
 import { GiftAnimation, GiftTypeId, MAX_TRANSFER_DIAMONDS, type GiftType } from '@diamonds/protocol';
 import type { SqlClient } from '../db/types.js';
-import { ApiError, isApiError } from '../errors.js';
+import { Keyset } from '../db/keyset.js';
+import { ApiError } from '../errors.js';
 import { cleanText } from '../text.js';
 
 /*
@@ -254,31 +255,15 @@ export async function listAllGiftTypes(db: SqlClient): Promise<GiftTypeRecord[]>
   return rows.map(toRecord);
 }
 
-/** The opaque cursor after a gift type: its price and id. */
-function encodeCursor(record: GiftTypeListing): string {
-  return Buffer.from(JSON.stringify([record.priceDiamonds, record.id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): [number, string] {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    // The id part goes into a query: only what a catalog id can be (never a NUL, which PostgreSQL refuses).
-    if (
-      Array.isArray(value) &&
-      value.length === 2 &&
-      Number.isSafeInteger(value[0]) &&
-      typeof value[1] === 'string' &&
-      /^[a-z][a-z0-9-]{0,39}$/.test(value[1])
-    ) {
-      return [value[0] as number, value[1]];
-    }
-  } catch (error) {
-    if (isApiError(error)) throw error;
-  }
-  throw new ApiError('invalid_cursor', 'This cursor is not one the catalog gave out: pass nextCursor from the previous page, or none.', {
-    param: 'cursor',
-  });
-}
+/** The catalog pages cheapest first, ties by id (a slug: what a catalog id can be, never a NUL). */
+const CATALOG = new Keyset<[number, string]>(
+  'gifts',
+  [
+    { column: 'price_diamonds', kind: 'int' },
+    { column: 'id', kind: 'text', pattern: /^[a-z][a-z0-9-]{0,39}$/ },
+  ],
+  'asc',
+);
 
 /** The wire view of a gift type; `baseUrl` is the platform's public origin. */
 export function presentGiftType(record: GiftTypeListing, baseUrl: string): GiftType {
@@ -301,15 +286,20 @@ export async function listGiftTypes(
   db: SqlClient,
   page: { limit: number; cursor?: string | undefined },
 ): Promise<{ items: GiftTypeListing[]; hasMore: boolean; nextCursor: string | null }> {
-  const after = page.cursor === undefined ? undefined : decodeCursor(page.cursor);
+  const after = CATALOG.after(page.cursor);
   const rows = await db.query<Omit<GiftTypeRow, 'svg'>>(
-    after === undefined
-      ? `SELECT ${LISTING_COLUMNS} FROM gift_types WHERE active = 1 ORDER BY price_diamonds, id LIMIT ?`
-      : `SELECT ${LISTING_COLUMNS} FROM gift_types WHERE active = 1 AND (price_diamonds > ? OR (price_diamonds = ? AND id > ?))
-         ORDER BY price_diamonds, id LIMIT ?`,
-    after === undefined ? [page.limit + 1] : [after[0], after[0], after[1], page.limit + 1],
+    `SELECT ${LISTING_COLUMNS} FROM gift_types WHERE active = 1${after ? ` AND ${after.sql}` : ''} ORDER BY ${CATALOG.orderBy} LIMIT ?`,
+    [...(after?.params ?? []), page.limit + 1],
   );
-  const items = rows.slice(0, page.limit).map(toListing);
-  const hasMore = rows.length > page.limit;
-  return { items, hasMore, nextCursor: hasMore ? encodeCursor(items.at(-1)!) : null };
+  const {
+    data: items,
+    hasMore,
+    nextCursor,
+  } = CATALOG.page(
+    rows.map(toListing),
+    page.limit,
+    (item) => item,
+    (item) => [item.priceDiamonds, item.id],
+  );
+  return { items, hasMore, nextCursor };
 }

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Confirmation, Gift } from '@diamonds/protocol';
-import { decideConfirmation, expireConfirmations, CONFIRMATION_TTL_MS } from '../money/spends.js';
+import { decideConfirmationOperation, CONFIRMATION_TTL_MS } from '../money/spends.js';
+import { expireConfirmations } from '../money/sweeper.js';
 import { DATABASE_KINDS, skipUnlessPostgres } from '../testing/databases.js';
 import { startMoneyHarness, type MoneyHarness } from '../testing/money.js';
 import { addGiftType, setGiftTypeActive } from './catalog.js';
@@ -98,7 +99,7 @@ for (const kind of DATABASE_KINDS) {
       await h.refused(await postGift(h, fan, { creatorId: h.creator.id, giftId: 'coffee', quantity: 6 }), 402, 'insufficient_funds');
       assert.deepEqual(await snapshot(h, fan.id), before);
 
-      await h.server.commits.run((tx) => decideConfirmation(tx, h.server.ledger, { id: confirmation.id, userId: fan.id, approve: false }));
+      await h.server.writer.run(decideConfirmationOperation, { id: confirmation.id, userId: fan.id, approve: false });
     });
 
     it('long-polls a confirmation until the fan decides', async () => {
@@ -108,7 +109,7 @@ for (const kind of DATABASE_KINDS) {
       const started = Date.now();
       const waiting = h.call(`/confirmations/${id}?waitMs=10000`, { fan });
       setTimeout(() => {
-        void h.server.commits.run((tx) => decideConfirmation(tx, h.server.ledger, { id, userId: fan.id, approve: true }));
+        void h.server.writer.run(decideConfirmationOperation, { id, userId: fan.id, approve: true });
       }, 300);
       const res = await waiting;
       const body = Confirmation.parse(await res.json());
@@ -132,7 +133,7 @@ for (const kind of DATABASE_KINDS) {
       const transfersBefore = await h.transferCount();
       const gift = await sendOk(h, fan, { creatorId: h.creator.id, giftId: 'coffee', quantity: 2 }, 202);
       assert.deepEqual(await h.balances(fan.id), { wallet: 20, held: 20, earnings: 0 });
-      const expired = await expireConfirmations(h.t.db, h.server.ledger, Date.now() + CONFIRMATION_TTL_MS + 1);
+      const expired = await expireConfirmations(h.server.writer, h.t.db, Date.now() + CONFIRMATION_TTL_MS + 1);
       assert.ok(expired >= 1);
       assert.deepEqual(await h.balances(fan.id), { wallet: 20, held: 0, earnings: 0 });
       const read = Gift.parse(await (await h.call(`/gifts/${gift.id}`, { fan })).json());
@@ -167,9 +168,7 @@ for (const kind of DATABASE_KINDS) {
       assert.deepEqual(await h.balances(fan.id), { wallet: 950, held: 50, earnings: 0 });
       assert.equal((await h.balances(creator.id)).earnings, 40);
       for (const gift of bodies.filter((g) => g.confirmation)) {
-        await h.server.commits.run((tx) =>
-          decideConfirmation(tx, h.server.ledger, { id: gift.confirmation!.id, userId: fan.id, approve: false }),
-        );
+        await h.server.writer.run(decideConfirmationOperation, { id: gift.confirmation!.id, userId: fan.id, approve: false });
       }
       assert.deepEqual(await h.balances(fan.id), { wallet: 950, held: 0, earnings: 0 });
     });
@@ -291,7 +290,7 @@ for (const kind of DATABASE_KINDS) {
       }
       assert.deepEqual(await snapshot(h, fan.id), before);
       assert.equal(Confirmation.parse(await (await h.call(`/confirmations/${id}`, { fan })).json()).status, 'pending');
-      await h.server.commits.run((tx) => decideConfirmation(tx, h.server.ledger, { id, userId: fan.id, approve: false }));
+      await h.server.writer.run(decideConfirmationOperation, { id, userId: fan.id, approve: false });
     });
   });
 }

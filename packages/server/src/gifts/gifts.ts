@@ -13,14 +13,9 @@ import { ApiError } from '../errors.js';
 import { validate } from '../http/body.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { appendEvent } from '../events/outbox.js';
-import {
-  creatorCredits,
-  findConfirmation,
-  presentConfirmation,
-  registerSpendSettlement,
-  spend,
-  type ConfirmationRecord,
-} from '../money/spends.js';
+import { creatorCredits, findConfirmation, presentConfirmation, spend, type ConfirmationRecord } from '../money/spends.js';
+import { moneyOperation, type MoneyFeature, type SpendSettlement } from '../money/operations.js';
+import type { StoredResponse } from '../money/idempotency.js';
 
 /** A gift request that passed the checks that need no database (see {@link checkSendGift}). */
 export interface GiftRequest {
@@ -323,8 +318,8 @@ export async function giftTypeOfGift(db: SqlClient, giftId: string): Promise<str
   return row?.gift_type;
 }
 
-// A gift beyond the allowance is finished or undone when its confirmation is settled.
-registerSpendSettlement('gift', {
+/** A gift beyond the allowance is finished or undone when its confirmation is settled. */
+const giftSettlement: SpendSettlement = {
   async posted(tx, confirmation, transfer) {
     const now = confirmation.decidedAt ?? Date.now();
     const sent = await tx.run(
@@ -343,4 +338,23 @@ registerSpendSettlement('gift', {
       confirmation.subjectId,
     ]);
   },
+};
+
+/** What `POST /v1/gifts` asks the money writer: the fan, the site and the checked request. */
+export interface SendGiftInput extends Omit<SendGiftContext, 'ledger'> {
+  request: GiftRequest;
+}
+
+/** Sends a gift (`POST /v1/gifts`): 201 sent, or 202 waiting for the fan's confirmation. */
+export const sendGiftOperation = moneyOperation('gifts.send', async (tx, money, input: SendGiftInput): Promise<StoredResponse<Gift>> => {
+  const { request, ...context } = input;
+  const { status, gift } = await sendGift(tx, { ...context, ledger: money.ledger }, request);
+  return { status, body: gift };
 });
+
+/** Gifts' part in the money path: sending, and settling a gift that waited for confirmation. */
+export const giftsMoney: MoneyFeature = {
+  name: 'gifts',
+  operations: [sendGiftOperation],
+  settlements: { gift: giftSettlement },
+};

@@ -83,9 +83,9 @@ function buildApp() {
 
 const app = buildApp();
 
-function preflight(origin: string | undefined, path = '/v1/whoami') {
+function preflight(origin: string | undefined, path = '/v1/whoami', method = 'POST') {
   const headers: Record<string, string> = {
-    'Access-Control-Request-Method': 'POST',
+    'Access-Control-Request-Method': method,
     'Access-Control-Request-Headers': 'authorization, content-type, idempotency-key',
   };
   if (origin !== undefined) headers.Origin = origin;
@@ -122,6 +122,33 @@ function assertNoCors(response: Response): void {
   assert.equal(response.headers.get('Access-Control-Allow-Credentials'), null);
   assert.equal(response.headers.get('Access-Control-Expose-Headers'), null);
   assert.equal(response.headers.get('Access-Control-Allow-Methods'), null);
+}
+
+/** A preflight answered for reads only (4 atop cors.ts): GET, the key and the language, nothing cached. */
+function assertReadsOnly(response: Response, origin: string): void {
+  assert.equal(response.status, 204);
+  assert.equal(response.headers.get('Access-Control-Allow-Origin'), origin);
+  assert.equal(response.headers.get('Access-Control-Allow-Methods'), 'GET');
+  assert.equal(response.headers.get('Access-Control-Allow-Headers'), 'Authorization, Accept-Language');
+  assert.equal(response.headers.get('Access-Control-Max-Age'), null, 'not cached: adding the origin takes effect at once');
+  assert.equal(response.headers.get('Access-Control-Allow-Credentials'), null);
+  assertVaryOrigin(response);
+}
+
+/**
+ * A refusal the page on `origin` may read (1 atop cors.ts), and all it holds: the error body of
+ * `origin_not_allowed`, Access-Control-Allow-Origin for that origin alone, no credentials.
+ */
+async function assertReadableRefusal(response: Response, origin: string): Promise<void> {
+  const text = await response.clone().text();
+  const error = await expectError(response, 403, 'origin_not_allowed');
+  assert.equal(response.headers.get('Access-Control-Allow-Origin'), origin);
+  assert.equal(response.headers.get('Access-Control-Allow-Credentials'), null);
+  assert.deepEqual(Object.keys(JSON.parse(text) as object), ['error']);
+  assert.deepEqual(Object.keys(error).sort(), ['code', 'message', 'requestId', 'type']);
+  assert.ok(!text.includes('site_shop'), `no data of the site in ${text}`);
+  assert.ok(error.message.includes(JSON.stringify(origin)), 'the message names the origin');
+  assertVaryOrigin(response);
 }
 
 function assertVaryOrigin(response: Response): void {
@@ -194,14 +221,43 @@ describe('CORS preflight on /v1', () => {
     assert.equal(own.headers.get('Access-Control-Allow-Origin'), SHOP_ORIGIN);
     assert.deepEqual(calls.registered, []);
 
-    // Registered by another site, but not this key's.
-    const foreign = await app.request(`/v1/whoami?key=${SHOP_KEY}`, {
-      method: 'OPTIONS',
-      headers: { Origin: OTHER_ORIGIN, 'Access-Control-Request-Method': 'GET' },
-    });
-    await expectError(foreign, 403, 'origin_not_allowed');
-    assertNoCors(foreign);
+    // Registered by another site, but not this key's: a read may go ahead (to be refused
+    // readably), a write may not.
+    const foreign = (method: string) =>
+      app.request(`/v1/whoami?key=${SHOP_KEY}`, {
+        method: 'OPTIONS',
+        headers: { Origin: OTHER_ORIGIN, 'Access-Control-Request-Method': method },
+      });
+    assertReadsOnly(await foreign('GET'), OTHER_ORIGIN);
+    const write = await foreign('POST');
+    await expectError(write, 403, 'origin_not_allowed');
+    assertNoCors(write);
     assert.equal((await preflight(OTHER_ORIGIN)).status, 204, 'without the key, the other site\u2019s origin is allowed');
+  });
+
+  it('lets a well-formed origin no site lists send reads only: GET with the key, not cached', async () => {
+    for (const origin of ['https://unknown.example.net', 'https://shop.example.com:8443', 'https://shop.example.com.evil.test']) {
+      assertReadsOnly(await preflight(origin, '/v1/whoami', 'GET'), origin);
+      // Never a write, whatever it asks for.
+      for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) {
+        const write = await preflight(origin, '/v1/whoami', method);
+        await expectError(write, 403, 'origin_not_allowed');
+        assertNoCors(write);
+      }
+    }
+    // null, malformed and non-canonical origins get nothing, not even for a read.
+    for (const origin of [
+      'null',
+      'not an origin',
+      'https://SHOP.example.com',
+      'https://shop.example.com/',
+      'https://user@shop.example.com',
+    ]) {
+      const read = await preflight(origin, '/v1/whoami', 'GET');
+      await expectError(read, 403, 'origin_not_allowed');
+      assertNoCors(read);
+    }
+    assert.equal(calls.handler, 0);
   });
 
   it('refuses a preflight naming a secret, unknown or malformed key, with no CORS headers', async () => {
@@ -257,10 +313,27 @@ describe('CORS on actual /v1 requests', () => {
     assert.equal(calls.handler, 0);
   });
 
-  it('refuses an origin another site allows', async () => {
-    const response = await call({ origin: OTHER_ORIGIN, key: SHOP_KEY });
-    await expectError(response, 403, 'origin_not_allowed');
-    assertNoCors(response);
+  it('lets the page read why its read was refused, and nothing else: no handler runs, no data, no credentials', async () => {
+    // As the attacker: another site's page (its origin listed for that site, not this one), and
+    // a page no site lists, read with this site's public key what it reads from its own origins.
+    for (const origin of [OTHER_ORIGIN, 'https://unknown.example.net', 'https://shop.example.com.evil.test']) {
+      await assertReadableRefusal(await call({ origin, key: SHOP_KEY }), origin);
+    }
+    // null and non-canonical origins read nothing, not even the refusal.
+    for (const origin of ['null', 'https://SHOP.example.com', 'not an origin']) {
+      const response = await call({ origin, key: SHOP_KEY });
+      await expectError(response, 403, 'origin_not_allowed');
+      assertNoCors(response);
+    }
+    // A write, or a read with a fan's token, is refused unreadably as before.
+    for (const refused of [
+      await call({ origin: OTHER_ORIGIN, key: SHOP_KEY, method: 'POST' }),
+      await call({ origin: OTHER_ORIGIN, key: SHOP_KEY, headers: { 'Diamonds-Token': 'dat_stolen' } }),
+    ]) {
+      await expectError(refused, 403, 'origin_not_allowed');
+      assertNoCors(refused);
+    }
+    assert.equal(calls.handler, 0, 'the handler never ran');
   });
 
   it('refuses a secret key sent from a browser, without looking it up or adding CORS headers', async () => {
@@ -386,5 +459,10 @@ describe('CORS over real HTTP', () => {
     assert.equal(evil.status, 403);
     assert.equal(evil.headers['access-control-allow-origin'], undefined);
     assert.equal(ErrorBody.parse(JSON.parse(evil.body)).error.code, 'origin_not_allowed');
+    // Its read is refused readably by itself (so its page can say why), never as the shop.
+    const read = await send('GET', { Origin: 'https://shop.example.com.evil.test', Authorization: `Bearer ${SHOP_KEY}` });
+    assert.equal(read.status, 403);
+    assert.equal(read.headers['access-control-allow-origin'], 'https://shop.example.com.evil.test');
+    assert.equal(ErrorBody.parse(JSON.parse(read.body)).error.code, 'origin_not_allowed');
   });
 });

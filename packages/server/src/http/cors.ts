@@ -11,27 +11,36 @@ import { canonicalRequestOrigin, originAllowed } from './origins.js';
  * see the key the actual request will carry. The decision:
  *
  * 1. The actual request is always decided strictly, by its Authorization key alone: its Origin
- *    must be one of that key's site's origins, or it gets 403 origin_not_allowed with no
- *    Access-Control-Allow-Origin, before any handler runs. This is the security boundary; the
- *    preflight is not.
+ *    must be one of that key's site's origins, or it gets 403 origin_not_allowed before any
+ *    handler runs. This is the security boundary; the preflight is not. The refusal of a read
+ *    (GET) that carries the key alone (no fan's token) has Access-Control-Allow-Origin for the
+ *    well-formed origin that asked, so the page can read it: the elements then tell the site's
+ *    owner which origin to add, and where, instead of "cannot reach Diamonds". It holds the
+ *    error body alone (type, code, message, request id) and no data: nothing a page on that
+ *    origin could not learn from the same request made with curl. Any other refusal (a write,
+ *    a request with a token, a `null` or malformed origin) has no Access-Control-Allow-Origin.
  * 2. A preflight that names its key in the query (`?key=pk_…`, for a client that wants the
  *    check as early as possible) is decided by that key's origins, exactly as in 1. The actual
  *    request ignores `key`: Authorization alone decides it.
  * 3. Any other preflight is allowed when some active site (one with a live publishable key)
- *    lists the origin (`isOriginRegistered`). An origin no site lists, `null`, a malformed or look-alike origin
- *    gets 403 origin_not_allowed and no Access-Control-Allow-Origin, so such a page cannot even
- *    get its request sent. What this reveals is only whether some site lists an origin.
+ *    lists the origin (`isOriginRegistered`).
+ * 4. A well-formed origin that no site lists (or, with `?key=`, that the key's site does not
+ *    list) may send reads only: its preflight for GET is answered (GET, with Authorization and
+ *    Accept-Language, not cached), so that the page's first read reaches 1 and comes back as a
+ *    readable origin_not_allowed. Its preflight for any other method is refused, as are `null`,
+ *    malformed and look-alike origins: 403 origin_not_allowed and no Access-Control-Allow-Origin,
+ *    so such a page cannot even get a write sent. What this reveals is only whether some site
+ *    lists an origin.
  *
  * Reflecting any origin on a preflight would also be safe (no credentials ride on it: we never
  * send Access-Control-Allow-Credentials, so cookies are never sent cross-site), but it would
- * let every page make the browser send the actual request; 3 costs one lookup per preflight,
- * which browsers then cache for Access-Control-Max-Age.
+ * let every page make the browser send any request; 3 and 4 cost one lookup per preflight,
+ * which browsers then cache for Access-Control-Max-Age (3 only).
  *
- * Errors from this middleware never carry Access-Control-Allow-Origin, not even 401
- * invalid_api_key: we only ever reflect an origin the key's site allows, and an unknown key
- * allows none. A developer still sees the status and the error body (with its code and
- * request id) in the browser's network panel, and the same request without Origin (curl, the
- * SDK in Node) gets the same error readable.
+ * Other errors from this middleware never carry Access-Control-Allow-Origin, not even 401
+ * invalid_api_key: an unknown key allows no origin. A developer still sees the status and the
+ * error body (with its code and request id) in the browser's network panel, and the same
+ * request without Origin (curl, the SDK in Node) gets the same error readable.
  *
  * Responses to allowed origins (errors from handlers included, since the headers are set
  * before the handler runs) carry Access-Control-Allow-Origin and expose Request-Id,
@@ -57,6 +66,12 @@ export const CORS_ALLOWED_HEADERS = [
   'Diamonds-Token',
   'DPoP',
 ] as const;
+
+/**
+ * What a preflight from an origin no site lists may ask for: a read with the key (4 atop this
+ * file), never a token, a body or an idempotency key.
+ */
+export const CORS_UNLISTED_HEADERS = ['Authorization', 'Accept-Language'] as const;
 
 /** Response headers a page may read (`Access-Control-Expose-Headers`). */
 export const CORS_EXPOSED_HEADERS = ['Request-Id', 'Retry-After', 'Idempotency-Key'] as const;
@@ -128,11 +143,17 @@ export function corsByPublishableKey(options: CorsByPublishableKeyOptions): Midd
     const originHeader = c.req.header('Origin');
 
     if (c.req.method === 'OPTIONS' && originHeader !== undefined && c.req.header('Access-Control-Request-Method') !== undefined) {
-      await checkPreflight(c, originHeader, options);
+      const listed = await checkPreflight(c, originHeader, options);
       setCorsHeaders(c, originHeader);
-      c.header('Access-Control-Allow-Methods', CORS_ALLOWED_METHODS.join(', '));
-      c.header('Access-Control-Allow-Headers', CORS_ALLOWED_HEADERS.join(', '));
-      c.header('Access-Control-Max-Age', String(CORS_MAX_AGE_SECONDS));
+      if (listed) {
+        c.header('Access-Control-Allow-Methods', CORS_ALLOWED_METHODS.join(', '));
+        c.header('Access-Control-Allow-Headers', CORS_ALLOWED_HEADERS.join(', '));
+        c.header('Access-Control-Max-Age', String(CORS_MAX_AGE_SECONDS));
+      } else {
+        // Reads only, and not cached: once the owner adds the origin, the next preflight is 3.
+        c.header('Access-Control-Allow-Methods', 'GET');
+        c.header('Access-Control-Allow-Headers', CORS_UNLISTED_HEADERS.join(', '));
+      }
       return c.body(null, 204);
     }
 
@@ -151,7 +172,12 @@ export function corsByPublishableKey(options: CorsByPublishableKeyOptions): Midd
     let origin: string | undefined;
     if (originHeader !== undefined) {
       origin = canonicalRequestOrigin(originHeader);
-      if (origin === undefined || !originAllowed(origin, record.origins)) throw originNotAllowed(originHeader, key);
+      if (origin === undefined) throw originNotAllowed(originHeader, key);
+      if (!originAllowed(origin, record.origins)) {
+        // A read with the key alone: its refusal is readable by the page that asked (1 above).
+        if (c.req.method === 'GET' && c.req.header('Diamonds-Token') === undefined) setCorsHeaders(c, origin);
+        throw originNotAllowed(originHeader, key);
+      }
       setCorsHeaders(c, origin);
     }
     c.set('caller', { siteId: record.siteId, keyKind: 'publishable', origin });
@@ -159,20 +185,29 @@ export function corsByPublishableKey(options: CorsByPublishableKeyOptions): Midd
   };
 }
 
-/** Throws unless a preflight from `originHeader` may go ahead (see the comment atop this file). */
-async function checkPreflight(c: Context, originHeader: string, options: CorsByPublishableKeyOptions): Promise<void> {
+/**
+ * Decides a preflight from `originHeader` (see the comment atop this file): `true` for a listed
+ * origin (3, or 2 with its key's origins), `false` for a read from a well-formed origin not
+ * listed (4); throws for anything else.
+ */
+async function checkPreflight(c: Context, originHeader: string, options: CorsByPublishableKeyOptions): Promise<boolean> {
   const origin = canonicalRequestOrigin(originHeader);
   const key = c.req.query('key');
+  let listed: boolean;
   if (key !== undefined) {
     const kind = keyKind(key);
     if (kind === 'secret') throw secretKeyInBrowser();
     if (kind === undefined) throw new ApiError('invalid_api_key', 'The key parameter is not a publishable key (pk_…).', { param: 'key' });
     const record = await options.lookupPublishableKey(key);
     if (record === undefined) throw unknownKey(key);
-    if (origin === undefined || !originAllowed(origin, record.origins)) throw originNotAllowed(originHeader, key);
-    return;
+    listed = origin !== undefined && originAllowed(origin, record.origins);
+  } else {
+    listed = origin !== undefined && (await options.isOriginRegistered(origin));
   }
-  if (origin === undefined || !(await options.isOriginRegistered(origin))) throw originNotAllowed(originHeader, undefined);
+  if (!listed && (origin === undefined || c.req.header('Access-Control-Request-Method') !== 'GET')) {
+    throw originNotAllowed(originHeader, key);
+  }
+  return listed;
 }
 
 function setCorsHeaders(c: Context, origin: string): void {

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Gift, Me, Wallet } from '@diamonds/protocol';
-import { decideConfirmation, expireConfirmations, CONFIRMATION_TTL_MS } from '../money/spends.js';
+import { decideConfirmationOperation, CONFIRMATION_TTL_MS } from '../money/spends.js';
+import { expireConfirmations } from '../money/sweeper.js';
 import { DATABASE_KINDS, skipUnlessPostgres } from '../testing/databases.js';
 import { startMoneyHarness, type MoneyHarness, type TestFan } from '../testing/money.js';
 import { postGift, signedInBrowser } from '../gifts/testing.js';
@@ -28,7 +29,7 @@ async function me(h: MoneyHarness, fan: TestFan): Promise<Me> {
 
 /** Releases every hold by letting its confirmation expire (the sweep, run as if later). */
 async function expireAll(h: MoneyHarness): Promise<void> {
-  while ((await expireConfirmations(h.t.db, h.server.ledger, Date.now() + CONFIRMATION_TTL_MS + 1)) > 0);
+  while ((await expireConfirmations(h.server.writer, h.t.db, Date.now() + CONFIRMATION_TTL_MS + 1)) > 0);
 }
 
 for (const kind of DATABASE_KINDS) {
@@ -109,9 +110,7 @@ for (const kind of DATABASE_KINDS) {
       const fan = await h.fan({ allowance: 20, balance: 100 });
       const mallory = await h.newCreator('Mallory');
       const held = Gift.parse(await (await postGift(h, fan, { creatorId: mallory.id, giftId: 'rose' })).json());
-      await h.server.commits.run((tx) =>
-        decideConfirmation(tx, h.server.ledger, { id: held.confirmation!.id, userId: fan.id, approve: true }),
-      );
+      await h.server.writer.run(decideConfirmationOperation, { id: held.confirmation!.id, userId: fan.id, approve: true });
       assert.deepEqual(await h.balances(fan.id), { wallet: 95, held: 0, earnings: 0 });
       assert.equal((await h.balances(mallory.id)).earnings, 4);
       assert.equal((await me(h, fan)).remainingAllowance, 20);

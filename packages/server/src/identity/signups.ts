@@ -120,6 +120,19 @@ export async function finishSignUp(db: Database, id: unknown, code: unknown, now
   });
 }
 
+/**
+ * The address of a sign-up whose code was used (its account created), else `undefined`.
+ *
+ * @remarks For the code page of a browser that already finished the sign-up elsewhere (the
+ * emailed link, in another tab): with a session for that address, it carries on instead of
+ * saying the code is wrong. It reveals nothing to anyone else: the caller checks the session.
+ */
+export async function finishedSignUpEmail(db: SqlClient, id: unknown): Promise<string | undefined> {
+  if (typeof id !== 'string' || !/^su_[\w-]{32}$/.test(id)) return undefined;
+  const [row] = await db.query<{ email: string }>('SELECT email FROM signups WHERE id = ? AND used_at IS NOT NULL', [id]);
+  return row?.email;
+}
+
 function signupsTable(kind: 'sqlite' | 'postgres'): string[] {
   const [int, strict] = kind === 'sqlite' ? ['INTEGER', ' STRICT'] : ['BIGINT', ''];
   return [

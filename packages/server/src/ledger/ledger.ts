@@ -530,28 +530,48 @@ export class Ledger {
    * Voids every reservation whose time is up, each exactly once, even when several processes
    * sweep at the same time or the process restarted since the reservation was made.
    *
+   * @remarks The platform sweeps through its money writer instead ({@link Ledger.dueReservations}
+   * read here, {@link Ledger.expireReservationIn} written there); this is the same, each in its
+   * own transaction, for the CLI and tests.
    * @returns How many this call voided.
    */
   async voidExpired(limit = 500): Promise<number> {
-    const due = await this.db.query<{ transfer_id: string }>(
+    let voided = 0;
+    for (const pendingId of await this.dueReservations(this.db, limit)) {
+      if (await this.#withKeyRaceRetry(() => this.db.transaction((tx) => this.expireReservationIn(tx, pendingId)))) voided++;
+    }
+    return voided;
+  }
+
+  /** The ids of reservations whose time is up, soonest first (a read: what the sweeper then expires). */
+  async dueReservations(db: SqlClient, limit = 500): Promise<string[]> {
+    const due = await db.query<{ transfer_id: string }>(
       'SELECT transfer_id FROM reservations WHERE expires_at <= ? ORDER BY expires_at LIMIT ?',
       [this.#now(), limit],
     );
-    let voided = 0;
-    for (const { transfer_id: pendingId } of due) {
-      try {
-        const result = await this.#resolve(
-          'void',
-          { pendingId, idempotencyKey: `expire:${pendingId}`, metadata: { reason: 'expired' } },
-          true,
-        );
-        if (!result.replayed) voided++;
-      } catch (error) {
-        // Posted or voided by someone else meanwhile: nothing left to do.
-        if (!isApiError(error, 'transfer_already_resolved')) throw error;
-      }
+    return due.map((row) => row.transfer_id);
+  }
+
+  /**
+   * Voids one reservation whose time is up, inside the caller's transaction, exactly once: one
+   * posted or voided meanwhile (or not yet due) is left alone.
+   *
+   * @returns Whether this call voided it.
+   */
+  async expireReservationIn(tx: SqlClient, pendingId: string): Promise<boolean> {
+    const [due] = await tx.query<{ one: number }>('SELECT 1 AS one FROM reservations WHERE transfer_id = ? AND expires_at <= ?', [
+      pendingId,
+      this.#now(),
+    ]);
+    if (!due) return false;
+    try {
+      const result = await this.voidIn(tx, { pendingId, idempotencyKey: `expire:${pendingId}`, metadata: { reason: 'expired' } });
+      return !result.replayed;
+    } catch (error) {
+      // Posted or voided by someone else meanwhile: nothing left to do.
+      if (isApiError(error, 'transfer_already_resolved')) return false;
+      throw error;
     }
-    return voided;
   }
 
   /** A transfer by id, with its current state. @throws {@link ApiError} `transfer_not_found` */

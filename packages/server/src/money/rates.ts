@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CurrencyCode, MAX_FIAT_MINOR, type FiatMoney, type Page, type PageQuery, type Rate, type TopUpPack } from '@diamonds/protocol';
 import type { SqlClient } from '../db/types.js';
+import { Keyset } from '../db/keyset.js';
 import { ApiError } from '../errors.js';
 import { validate } from '../http/body.js';
 
@@ -141,20 +142,8 @@ export async function hasRates(db: SqlClient): Promise<boolean> {
   return (await db.query('SELECT 1 AS one FROM rates LIMIT 1')).length > 0;
 }
 
-function encodeCursor(effectiveAt: number): string {
-  return Buffer.from(`rate:${effectiveAt}`).toString('base64url');
-}
-
-function decodeCursor(cursor: string): number {
-  const match = /^rate:(\d{1,16})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  const value = match ? Number(match[1]) : NaN;
-  if (!Number.isSafeInteger(value)) {
-    throw new ApiError('invalid_cursor', 'This cursor was not issued by this list: pass a nextCursor from a previous page.', {
-      param: 'cursor',
-    });
-  }
-  return value;
-}
+/** A currency's rate history pages newest first, by when each rate takes effect (unique per currency). */
+const RATE_HISTORY = new Keyset<[number]>('rates', [{ column: 'effective_at', kind: 'int' }], 'desc');
 
 /**
  * One page of a currency's rate history, newest `effectiveAt` first, scheduled rates included.
@@ -162,16 +151,12 @@ function decodeCursor(cursor: string): number {
  * @throws {@link ApiError} `invalid_cursor`.
  */
 export async function rateHistory(db: SqlClient, currency: CurrencyCode, page: PageQuery): Promise<Page<Rate>> {
-  const before = page.cursor === undefined ? undefined : decodeCursor(page.cursor);
+  const after = RATE_HISTORY.after(page.cursor);
   const rows = await db.query<RateRow>(
-    `SELECT ${RATE_COLUMNS} FROM rates WHERE currency = ?${before === undefined ? '' : ' AND effective_at < ?'}
-     ORDER BY effective_at DESC LIMIT ?`,
-    before === undefined ? [currency, page.limit + 1] : [currency, before, page.limit + 1],
+    `SELECT ${RATE_COLUMNS} FROM rates WHERE currency = ?${after ? ` AND ${after.sql}` : ''} ORDER BY ${RATE_HISTORY.orderBy} LIMIT ?`,
+    [currency, ...(after?.params ?? []), page.limit + 1],
   );
-  const data = rows.slice(0, page.limit).map(toRate);
-  const hasMore = rows.length > page.limit;
-  const last = data.at(-1);
-  return { object: 'list', data, hasMore, nextCursor: hasMore && last ? encodeCursor(last.effectiveAt) : null };
+  return RATE_HISTORY.page(rows, page.limit, toRate, (row) => [Number(row.effective_at)]);
 }
 
 function checkDiamonds(diamonds: number): bigint {

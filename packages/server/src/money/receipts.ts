@@ -1,32 +1,10 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type JsonWebKey } from 'node:crypto';
-import { isLowS, newId, toLowS } from '@diamonds/protocol';
+import { isLowS, newId, toLowS, type ReceiptClaims } from '@diamonds/protocol';
 import type { Database, SqlClient } from '../db/types.js';
 import { ApiError } from '../errors.js';
 
 /** The signature algorithm of receipts: ECDSA on P-256 with SHA-256 (JOSE `ES256`). */
 export const RECEIPT_ALGORITHM = 'ES256';
-
-/** What a receipt says: who paid how much, for what, on which site. */
-export interface ReceiptClaims {
-  /** The platform's public origin: who issued it. */
-  iss: string;
-  /** The fan who paid (`usr_…`). */
-  sub: string;
-  /** The site it was paid on (`site_…`): receipts are for that site's backend. */
-  aud: string;
-  /** The receipt's own id (`rcpt_…`). */
-  jti: string;
-  /** Issued at, in seconds since the epoch (JWT convention). */
-  iat: number;
-  /** What was paid for. */
-  kind: 'unlock' | 'order';
-  /** The content (`ct_…`) for an unlock, the order (`ord_…`) for an order. */
-  subjectId: string;
-  /** Diamonds paid (0 for content unlocked by a support threshold). */
-  amountDiamonds: number;
-  /** The ledger transfer that moved them (`txn_…`); `null` when nothing moved. */
-  transferId: string | null;
-}
 
 /** A public key as published at `/.well-known/jwks.json`. */
 export interface PublicJwk extends JsonWebKey {

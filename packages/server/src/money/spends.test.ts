@@ -11,13 +11,15 @@ import { verifyLedger, formatVerifyReport } from '../ledger/verify.js';
 import { DATABASE_KINDS, createTestDatabase, skipUnlessPostgres, type TestDatabase } from '../testing/databases.js';
 import { TEST_SCRYPT_COST } from '../testing/money.js';
 import { idempotent } from './idempotency.js';
+import { MoneyRegistry, type MoneyContext } from './operations.js';
+import { expireConfirmations, sweeperMoney } from './sweeper.js';
+import { inlineMoneyWriter, type MoneyWriter } from './writer.js';
 import {
   CONFIRMATION_TTL_MS,
   creatorCredits,
+  confirmationsMoney,
   decideConfirmation,
-  expireConfirmations,
   findConfirmation,
-  registerSpendSettlement,
   spend,
   supportTotal,
   walletOf,
@@ -31,6 +33,8 @@ for (const kind of DATABASE_KINDS) {
     let t: TestDatabase;
     let ledger: Ledger;
     let commits: GroupCommit;
+    let money: MoneyContext;
+    let writer: MoneyWriter;
     let creatorId: string;
     let siteId: string;
     const settled: string[] = [];
@@ -95,14 +99,27 @@ for (const kind of DATABASE_KINDS) {
       );
       creatorId = creator.id;
       siteId = (await createSite(t.db, { ownerId: creator.id, name: 'Ada', origins: ['https://ada.example'] })).site.id;
-      registerSpendSettlement('gift', {
-        async posted(_tx, confirmation) {
-          settled.push(`posted:${confirmation.id}`);
+      // The confirmations' own feature, and a stand-in gifts feature that records what settling did.
+      const registry = new MoneyRegistry([
+        confirmationsMoney,
+        sweeperMoney,
+        {
+          name: 'recorded gifts',
+          operations: [],
+          settlements: {
+            gift: {
+              async posted(_tx, confirmation) {
+                settled.push(`posted:${confirmation.id}`);
+              },
+              async voided(_tx, confirmation) {
+                settled.push(`${confirmation.status}:${confirmation.id}`);
+              },
+            },
+          },
         },
-        async voided(_tx, confirmation) {
-          settled.push(`${confirmation.status}:${confirmation.id}`);
-        },
-      });
+      ]);
+      money = registry.contextFor(ledger);
+      writer = inlineMoneyWriter(registry, ledger, commits);
     });
     after(async () => {
       const report = await verifyLedger(t.db);
@@ -128,17 +145,17 @@ for (const kind of DATABASE_KINDS) {
       assert.deepEqual(await balances(fan), { wallet: 500, held: 50, earnings: 0 });
       assert.equal(await supportTotal(t.db, fan, creatorId), 0);
       const id = outcome.confirmation.id;
-      const approved = await commits.run((tx) => decideConfirmation(tx, ledger, { id, userId: fan, approve: true }));
+      const approved = await commits.run((tx) => decideConfirmation(tx, money, { id, userId: fan, approve: true }));
       assert.equal(approved.status, 'approved');
       assert.equal(approved.transferId, outcome.confirmation.reservationId);
       assert.deepEqual(await balances(fan), { wallet: 450, held: 0, earnings: 0 });
       assert.equal(await supportTotal(t.db, fan, creatorId), 50);
       assert.ok(settled.includes(`posted:${id}`));
-      const again = await commits.run((tx) => decideConfirmation(tx, ledger, { id, userId: fan, approve: true }));
+      const again = await commits.run((tx) => decideConfirmation(tx, money, { id, userId: fan, approve: true }));
       assert.equal(again.status, 'approved');
       assert.equal((await balances(fan)).wallet, 450);
       await assert.rejects(
-        commits.run((tx) => decideConfirmation(tx, ledger, { id, userId: fan, approve: false })),
+        commits.run((tx) => decideConfirmation(tx, money, { id, userId: fan, approve: false })),
         (error) => isApiError(error, 'confirmation_decided'),
       );
     });
@@ -150,10 +167,10 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(held.status, 'confirmation_required');
       if (held.status !== 'confirmation_required') return;
       await assert.rejects(
-        commits.run((tx) => decideConfirmation(tx, ledger, { id: held.confirmation.id, userId: other, approve: true })),
+        commits.run((tx) => decideConfirmation(tx, money, { id: held.confirmation.id, userId: other, approve: true })),
         (error) => isApiError(error, 'confirmation_not_found'),
       );
-      const declined = await commits.run((tx) => decideConfirmation(tx, ledger, { id: held.confirmation.id, userId: fan, approve: false }));
+      const declined = await commits.run((tx) => decideConfirmation(tx, money, { id: held.confirmation.id, userId: fan, approve: false }));
       assert.equal(declined.status, 'declined');
       assert.deepEqual(await balances(fan), { wallet: 100, held: 0, earnings: 0 });
 
@@ -163,18 +180,18 @@ for (const kind of DATABASE_KINDS) {
       const future = Date.now() + CONFIRMATION_TTL_MS + 1;
       assert.equal((await findConfirmation(t.db, late.confirmation.id, future))?.status, 'expired');
       await assert.rejects(
-        commits.run((tx) => decideConfirmation(tx, ledger, { id: late.confirmation.id, userId: fan, approve: true }, future)),
+        commits.run((tx) => decideConfirmation(tx, money, { id: late.confirmation.id, userId: fan, approve: true }, future)),
         (error) => isApiError(error, 'confirmation_expired'),
       );
       assert.equal((await balances(fan)).held, 40, 'held until the sweep');
-      assert.equal(await expireConfirmations(t.db, ledger, future), 1);
+      assert.equal(await expireConfirmations(writer, t.db, future), 1);
       assert.deepEqual(await balances(fan), { wallet: 100, held: 0, earnings: 0 });
       assert.ok(settled.includes(`expired:${late.confirmation.id}`));
 
       const swept = await commits.run(async (tx) => spend(tx, ledger, await giftRequest(fan, 10)(tx)));
       assert.equal(swept.status, 'confirmation_required');
-      assert.equal(await expireConfirmations(t.db, ledger, Date.now() + CONFIRMATION_TTL_MS + 1), 1);
-      assert.equal(await expireConfirmations(t.db, ledger, Date.now() + CONFIRMATION_TTL_MS + 1), 0);
+      assert.equal(await expireConfirmations(writer, t.db, Date.now() + CONFIRMATION_TTL_MS + 1), 1);
+      assert.equal(await expireConfirmations(writer, t.db, Date.now() + CONFIRMATION_TTL_MS + 1), 0);
       assert.deepEqual(await balances(fan), { wallet: 100, held: 0, earnings: 0 });
     });
 

@@ -1,11 +1,11 @@
 import { newId, type Confirmation, type ConfirmationStatus, type Metadata, type SpendKind, type Transfer } from '@diamonds/protocol';
-import type { Database, SqlClient } from '../db/types.js';
+import type { SqlClient } from '../db/types.js';
 import { ApiError, isApiError } from '../errors.js';
 import { consumeAllowance } from '../identity/connections.js';
 import type { Ledger, PostingInput } from '../ledger/ledger.js';
-import { transactionWithAfterCommit } from '../ledger/group-commit.js';
 import { splitFee } from '../ledger/allocate.js';
 import { appendEvent } from '../events/outbox.js';
+import { moneyOperation, type MoneyContext, type MoneyFeature } from './operations.js';
 
 /** How long a fan has to approve a spend beyond the allowance: 10 minutes. */
 export const CONFIRMATION_TTL_MS = 10 * 60 * 1000;
@@ -68,23 +68,6 @@ export interface ConfirmationRecord {
   createdAt: number;
   expiresAt: number;
   decidedAt: number | null;
-}
-
-/**
- * What a money flow does when a confirmed spend is settled: `posted` when the fan approved
- * (mark the gift sent, grant the entitlement, mark the order paid…), `voided` when the fan
- * declined or time ran out (return the stock…). Both run in the transaction that settles it.
- */
-export interface SpendSettlement {
-  posted(tx: SqlClient, confirmation: ConfirmationRecord, transfer: Transfer): Promise<void>;
-  voided(tx: SqlClient, confirmation: ConfirmationRecord): Promise<void>;
-}
-
-const settlements = new Map<SpendKind, SpendSettlement>();
-
-/** Registers what a money flow does when one of its confirmations is settled (at import time). */
-export function registerSpendSettlement(kind: SpendKind, settlement: SpendSettlement): void {
-  settlements.set(kind, settlement);
 }
 
 /** The fan's wallet account id, opened the first time (inside `tx`). */
@@ -326,12 +309,13 @@ function appendConfirmationEvent(
 
 async function settle(
   tx: SqlClient,
-  ledger: Ledger,
+  money: MoneyContext,
   record: ConfirmationRecord,
   status: 'approved' | 'declined' | 'expired',
   now: number,
 ): Promise<ConfirmationRecord> {
-  const settlement = settlements.get(record.kind);
+  const { ledger } = money;
+  const settlement = money.settlementOf(record.kind);
   let transferId: string | null = null;
   if (status === 'approved') {
     const { transfer } = await ledger.postIn(tx, { pendingId: record.reservationId, idempotencyKey: `confirm:${record.id}` });
@@ -339,7 +323,7 @@ async function settle(
     if (record.kind === 'gift') await addSupport(tx, record.userId, record.recipientId, record.amount, now);
     // The decision first, then what it settled (gift.sent, content.unlocked, order.paid).
     await appendConfirmationEvent(tx, { ...record, status, transferId, decidedAt: now }, 'confirmation.approved', now);
-    await settlement?.posted(tx, { ...record, status, transferId, decidedAt: now }, transfer);
+    await settlement.posted(tx, { ...record, status, transferId, decidedAt: now }, transfer);
   } else {
     try {
       await ledger.voidIn(tx, { pendingId: record.reservationId, idempotencyKey: `confirm:${record.id}`, metadata: { reason: status } });
@@ -348,7 +332,7 @@ async function settle(
       if (!isApiError(error, 'transfer_already_resolved')) throw error;
     }
     await appendConfirmationEvent(tx, { ...record, status, decidedAt: now }, `confirmation.${status}`, now);
-    await settlement?.voided(tx, { ...record, status, decidedAt: now });
+    await settlement.voided(tx, { ...record, status, decidedAt: now });
   }
   await tx.run('UPDATE confirmations SET status = ?, transfer_id = ?, decided_at = ? WHERE id = ?', [status, transferId, now, record.id]);
   return { ...record, status, transferId, decidedAt: now };
@@ -363,7 +347,7 @@ async function settle(
  */
 export async function decideConfirmation(
   tx: SqlClient,
-  ledger: Ledger,
+  money: MoneyContext,
   decision: { id: string; userId: string; approve: boolean },
   now = Date.now(),
 ): Promise<ConfirmationRecord> {
@@ -380,29 +364,44 @@ export async function decideConfirmation(
   if (record.status !== 'pending') {
     throw new ApiError('confirmation_decided', `This confirmation was already ${record.status}.`);
   }
-  return settle(tx, ledger, record, wanted, now);
+  return settle(tx, money, record, wanted, now);
 }
 
 /**
- * Releases the holds of confirmations whose time is up (and runs their flows' `voided`), each
- * exactly once even with several sweepers.
+ * Releases the hold of one confirmation whose time is up (and runs its flow's `voided`),
+ * exactly once even with several sweepers: one already decided or expired is left alone.
  *
- * @returns How many this call expired.
+ * @returns Whether this call expired it.
  */
-export async function expireConfirmations(db: Database, ledger: Ledger, now = Date.now(), limit = 200): Promise<number> {
-  const due = await db.query<{ id: string }>(`SELECT id FROM confirmations WHERE status = 'pending' AND expires_at <= ? LIMIT ?`, [
-    now,
-    limit,
-  ]);
-  let expired = 0;
-  for (const { id } of due) {
-    const done = await transactionWithAfterCommit(db, async (tx) => {
-      const record = await findConfirmation(tx, id, now, true);
-      if (!record || record.decidedAt !== null) return false;
-      await settle(tx, ledger, record, 'expired', now);
-      return true;
-    });
-    if (done) expired++;
-  }
-  return expired;
+export async function expireConfirmation(tx: SqlClient, money: MoneyContext, id: string, now = Date.now()): Promise<boolean> {
+  const record = await findConfirmation(tx, id, now, true);
+  if (!record || record.decidedAt !== null || record.status !== 'expired') return false;
+  await settle(tx, money, record, 'expired', now);
+  return true;
 }
+
+/** The ids of pending confirmations whose time is up, oldest first (read only: see `sweepExpired`). */
+export async function dueConfirmations(db: SqlClient, now = Date.now(), limit = 200): Promise<string[]> {
+  const due = await db.query<{ id: string }>(
+    `SELECT id FROM confirmations WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at LIMIT ?`,
+    [now, limit],
+  );
+  return due.map((row) => row.id);
+}
+
+/** The fan's decision on a confirmation (the hosted confirmation page). */
+export const decideConfirmationOperation = moneyOperation(
+  'confirmations.decide',
+  (tx, money, input: { id: string; userId: string; approve: boolean; now?: number }) => decideConfirmation(tx, money, input, input.now),
+);
+
+/** One confirmation's expiry (the sweeper). */
+export const expireConfirmationOperation = moneyOperation('confirmations.expire', (tx, money, input: { id: string; now?: number }) =>
+  expireConfirmation(tx, money, input.id, input.now),
+);
+
+/** Confirmations of spends beyond the allowance: the fan's decision and the expiry sweep. */
+export const confirmationsMoney: MoneyFeature = {
+  name: 'confirmations',
+  operations: [decideConfirmationOperation, expireConfirmationOperation],
+};

@@ -8,12 +8,12 @@ import { issueTokens, newFamilyId } from '../identity/tokens.js';
 import { DATABASE_KINDS, skipUnlessPostgres } from '../testing/databases.js';
 import { newDpopKey, type DpopTestKey } from '../testing/dpop.js';
 import { startMoneyHarness, TEST_PAGE_ORIGIN, type MoneyHarness, type TestFan } from '../testing/money.js';
-import { CONFIRMATION_TTL_MS, creatorCredits, decideConfirmation, expireConfirmations, registerSpendSettlement, spend } from './spends.js';
+import { CONFIRMATION_TTL_MS, creatorCredits, decideConfirmationOperation, spend } from './spends.js';
+import { expireConfirmations } from './sweeper.js';
 
 // The spends below are made straight through `spend`, with no gift, content or order rows of
-// their own (the wallet reads only the ledger), so those flows' settlements must not run on
-// them: this file's process settles its confirmations with nothing to do.
-for (const kind of ['gift', 'unlock', 'order'] as const) registerSpendSettlement(kind, { posted: async () => {}, voided: async () => {} });
+// their own (the wallet reads only the ledger): settling them, the flows' settlements find
+// no row of theirs and do nothing.
 
 const FEE_BPS = 2000;
 const OTHER_ORIGIN = 'http://127.0.0.1:5174';
@@ -182,9 +182,7 @@ for (const kind of DATABASE_KINDS) {
       assert.deepEqual([held!.kind, held!.direction, held!.amountDiamonds, held!.status], ['gift', 'out', 200, 'pending']);
 
       const transfersBefore = await h.transferCount();
-      await h.server.commits.run((tx) =>
-        decideConfirmation(tx, h.server.ledger, { id: outcome.confirmation.id, userId: fan.id, approve: true }),
-      );
+      await h.server.writer.run(decideConfirmationOperation, { id: outcome.confirmation.id, userId: fan.id, approve: true });
       assert.equal(await h.transferCount(), transfersBefore + 1, 'approving adds the resolving transfer');
 
       const after = (await history(fan)).data;
@@ -205,10 +203,8 @@ for (const kind of DATABASE_KINDS) {
       if (declined.status !== 'confirmation_required' || expiring.status !== 'confirmation_required') return;
       assert.equal((await wallet(fan)).heldDiamonds, 200);
 
-      await h.server.commits.run((tx) =>
-        decideConfirmation(tx, h.server.ledger, { id: declined.confirmation.id, userId: fan.id, approve: false }),
-      );
-      assert.equal(await expireConfirmations(h.t.db, h.server.ledger, Date.now() + CONFIRMATION_TTL_MS + 1), 1);
+      await h.server.writer.run(decideConfirmationOperation, { id: declined.confirmation.id, userId: fan.id, approve: false });
+      assert.equal(await expireConfirmations(h.server.writer, h.t.db, Date.now() + CONFIRMATION_TTL_MS + 1), 1);
 
       const entries = (await history(fan)).data;
       assert.deepEqual(

@@ -1,5 +1,4 @@
 import {
-  isId,
   TransferCode,
   type Page,
   type Wallet,
@@ -9,7 +8,7 @@ import {
   type WalletHistoryQuery,
 } from '@diamonds/protocol';
 import type { SqlClient, SqlValue } from '../db/types.js';
-import { ApiError } from '../errors.js';
+import { Keyset } from '../db/keyset.js';
 import { findConnection, remainingAllowance } from '../identity/connections.js';
 import { allowanceRecipients } from '../identity/site-creators.js';
 
@@ -80,19 +79,18 @@ const DEFAULT_DESCRIPTIONS: Record<TransferCode, string> = {
 /** The codes a fan spends with: a creator's earnings entry of one of these names the fan who paid. */
 const SPEND_CODES: ReadonlySet<string> = new Set(['gift', 'unlock', 'order']);
 
-function encodeCursor(transferId: string, account: WalletAccount): string {
-  return Buffer.from(`${transferId}:${account}`).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { transferId: string; account: WalletAccount } {
-  const [transferId, account, ...rest] = Buffer.from(cursor, 'base64url').toString('utf8').split(':');
-  if (rest.length > 0 || !isId('txn', transferId) || (account !== 'wallet' && account !== 'earnings')) {
-    throw new ApiError('invalid_cursor', 'This cursor was not issued by this list: pass a nextCursor from a previous page.', {
-      param: 'cursor',
-    });
-  }
-  return { transferId, account };
-}
+/**
+ * A fan's history pages newest first by transfer, then account: one transfer can touch both the
+ * wallet and the earnings of the same user.
+ */
+const WALLET_HISTORY = new Keyset<[string, WalletAccount]>(
+  'wallet',
+  [
+    { column: 't.id', kind: 'id', prefix: 'txn' },
+    { column: 'a.kind', kind: 'enum', values: ['wallet', 'earnings'] },
+  ],
+  'desc',
+);
 
 /** Options of {@link walletHistory}. */
 export interface WalletHistoryOptions {
@@ -159,7 +157,7 @@ export async function walletHistory(
   query: WalletHistoryQuery,
   options: WalletHistoryOptions = {},
 ): Promise<Page<WalletEntry>> {
-  const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+  const after = WALLET_HISTORY.after(query.cursor);
   const accounts = (await userAccounts(db, userId)).filter((account) => query.account === undefined || account.kind === query.account);
   if (accounts.length === 0) return { object: 'list', data: [], hasMore: false, nextCursor: null };
 
@@ -172,8 +170,8 @@ export async function walletHistory(
   if (after) {
     // Ids compare bytewise on both engines (the id alphabet is digits and capitals, ordered
     // alike by SQLite, the C collation and the usual locales), as the ORDER BY below does.
-    where += ' AND (t.id < ? OR (t.id = ? AND a.kind < ?))';
-    params.push(after.transferId, after.transferId, after.account);
+    where += ` AND ${after.sql}`;
+    params.push(...after.params);
   }
   params.push(query.limit + 1);
   const rows = await db.query<EntryRow>(
@@ -183,7 +181,7 @@ export async function walletHistory(
      JOIN accounts a ON a.id = p.account_id
      LEFT JOIN transfers r ON r.pending_id = t.id
      WHERE ${where}
-     ORDER BY t.id DESC, a.kind DESC
+     ORDER BY ${WALLET_HISTORY.orderBy}
      LIMIT ?`,
     params,
   );
@@ -227,7 +225,7 @@ export async function walletHistory(
   });
   const hasMore = rows.length > query.limit;
   const last = data.at(-1);
-  return { object: 'list', data, hasMore, nextCursor: hasMore && last ? encodeCursor(last.transferId, last.account) : null };
+  return { object: 'list', data, hasMore, nextCursor: hasMore && last ? WALLET_HISTORY.encode([last.transferId, last.account]) : null };
 }
 
 /** Display names of users by id (missing users are left out). */

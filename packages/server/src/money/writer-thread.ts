@@ -1,16 +1,16 @@
-// The writer thread of `ThreadSpendWriter` (money/writer.ts): its own connection to the SQLite
-// file, its own ledger and group commit; spends come in as data and their answers go back once
-// their batch has committed.
+// The writer thread of `ThreadMoneyWriter` (money/writer.ts): its own connection to the SQLite
+// file, its own ledger, money registry and group commit; requests come in as data and their
+// answers go back once their batch has committed.
 import { parentPort, workerData } from 'node:worker_threads';
 import { openSqlite } from '../db/sqlite.js';
 import type { Database, SqlClient } from '../db/types.js';
 import { GroupCommit } from '../ledger/group-commit.js';
 import { Ledger } from '../ledger/ledger.js';
-import { runIdempotentSpend } from './commands.js';
+import { platformMoney } from '../features.js';
 import { localEvents, type CommittedEvent } from '../events/bus.js';
-import { toCrossingError, toSpendResult, type FromWriter, type SpendAnswer, type ToWriter, type WriterData } from './writer.js';
+import { runMoneyRequest, toCrossingError, type FromWriter, type ToWriter, type WriterAnswer, type WriterData } from './writer.js';
 
-if (!parentPort) throw new Error('writer-thread.ts runs only as a worker thread (see ThreadSpendWriter).');
+if (!parentPort) throw new Error('writer-thread.ts runs only as a worker thread (see ThreadMoneyWriter).');
 const port = parentPort;
 const { file } = workerData as WriterData;
 
@@ -40,6 +40,8 @@ const db: Database = {
   close: () => opened.close(),
 };
 const ledger = new Ledger(db);
+const registry = platformMoney();
+const money = registry.contextFor(ledger);
 /**
  * Batches start at least this far apart (unless a full one waits): under a steady trickle of
  * spends each commit then carries a few instead of one, at the cost of up to a millisecond; a
@@ -60,8 +62,8 @@ const committedEvents: CommittedEvent[] = [];
 localEvents.subscribe((events) => void committedEvents.push(...events));
 
 /** Answers not yet sent: those of one group commit go back in one message. */
-const outbox: SpendAnswer[] = [];
-function answer(reply: SpendAnswer): void {
+const outbox: WriterAnswer[] = [];
+function answer(reply: WriterAnswer): void {
   outbox.push(reply);
   if (outbox.length === 1) {
     setImmediate(() => send({ type: 'answers', answers: outbox.splice(0), events: committedEvents.splice(0) }));
@@ -70,12 +72,12 @@ function answer(reply: SpendAnswer): void {
 
 port.on('message', (message: ToWriter) => {
   switch (message.type) {
-    case 'spends':
-      for (const { id, spend } of message.spends) {
+    case 'requests':
+      for (const { id, request } of message.requests) {
         commits
-          .run((tx) => runIdempotentSpend(tx, ledger, spend))
+          .run((tx) => runMoneyRequest(tx, registry, money, request))
           .then(
-            (result) => answer({ id, ok: true, result: toSpendResult(result) }),
+            (result) => answer({ id, ok: true, result }),
             (error: unknown) => answer({ id, ok: false, error: toCrossingError(error) }),
           );
       }

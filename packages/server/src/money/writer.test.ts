@@ -2,13 +2,14 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { startMoneyHarness, type MoneyHarness, type TestFan } from '../testing/money.js';
-import { ThreadSpendWriter } from './writer.js';
+import { sendGiftOperation } from '../gifts/gifts.js';
+import { ThreadMoneyWriter } from './writer.js';
 
 /** The price of the gift these tests send. */
 const ROSE = 5;
 
 // The writer thread exists on SQLite only; PostgreSQL runs spends inline (covered by every money suite).
-describe('spends on the SQLite writer thread', () => {
+describe('money on the SQLite writer thread', () => {
   let h: MoneyHarness;
   before(async () => {
     h = await startMoneyHarness('sqlite');
@@ -22,7 +23,7 @@ describe('spends on the SQLite writer thread', () => {
 
   it('is what the server writes spends with, on a file', () => {
     assert.equal(h.server.writer.mode, 'thread');
-    assert.ok(h.server.writer instanceof ThreadSpendWriter);
+    assert.ok(h.server.writer instanceof ThreadMoneyWriter);
   });
 
   it('groups concurrent gifts into few commits while the main thread writes top-ups beside it', async () => {
@@ -76,7 +77,7 @@ describe('spends on the SQLite writer thread', () => {
 
   it('starts a new thread after the old one died, and a retry of a spend lost with it charges once', async () => {
     const fan = await h.fan({ allowance: 100, balance: 10 });
-    const writer = h.server.writer as ThreadSpendWriter;
+    const writer = h.server.writer as ThreadMoneyWriter;
     const key = randomUUID();
     // The thread dies with this spend in flight: it either committed whole (201) or not at all (500).
     const inFlight = gift(fan, key);
@@ -93,21 +94,19 @@ describe('spends on the SQLite writer thread', () => {
 
   it('answers every spend in flight before it closes', async () => {
     const fan = await h.fan({ allowance: 1_000, balance: 200 });
-    const writer = await ThreadSpendWriter.start(h.t.db.file!);
+    const writer = await ThreadMoneyWriter.start(h.t.db.file!);
     const spends = Array.from({ length: 20 }, () =>
-      writer.execute({
-        scope: `fan:${fan.id}:${h.site.id}`,
-        key: randomUUID(),
-        fingerprint: 'test',
-        command: {
-          kind: 'gifts.send',
+      writer.runIdempotent(
+        sendGiftOperation,
+        {
           userId: fan.id,
           siteId: h.site.id,
           feeBasisPoints: 2_000,
           baseUrl: 'http://127.0.0.1',
           request: { creatorId: h.creator.id, giftId: 'rose', quantity: 1, message: null },
         },
-      }),
+        { scope: `fan:${fan.id}:${h.site.id}`, key: randomUUID(), fingerprint: 'test' },
+      ),
     );
     await writer.close();
     const results = await Promise.allSettled(spends);

@@ -4,72 +4,124 @@ import type { ErrorCode } from '@diamonds/protocol';
 import { ApiError } from '../errors.js';
 import type { GroupCommit } from '../ledger/group-commit.js';
 import type { Ledger } from '../ledger/ledger.js';
-import { runIdempotentSpend, type IdempotentSpend } from './commands.js';
-import type { IdempotentResult } from './idempotency.js';
+import type { SqlClient } from '../db/types.js';
+import { idempotent, type IdempotentResult, type StoredResponse } from './idempotency.js';
+import type { MoneyContext, MoneyOperation, MoneyRegistry } from './operations.js';
 import { localEvents, type CommittedEvent } from '../events/bus.js';
 
-/** A spend's answer, ready to send: its status, its body as JSON text, and whether it was replayed. */
-export type SpendResult = Pick<IdempotentResult, 'status' | 'json' | 'replayed'>;
+/** An idempotent operation's answer, ready to send: its status, its body as JSON text, and whether it was replayed. */
+export type IdempotentAnswer = Pick<IdempotentResult, 'status' | 'json' | 'replayed'>;
 
-/** What of a spend's result crosses back to the route: no parsed body, which would be cloned for nothing. */
-export function toSpendResult({ status, json, replayed }: IdempotentResult): SpendResult {
+/** What of an idempotent result crosses back to the route: no parsed body, which would be cloned for nothing. */
+export function toIdempotentAnswer({ status, json, replayed }: IdempotentResult): IdempotentAnswer {
   return { status, json, replayed };
+}
+
+/** The caller's `Idempotency-Key` for an operation: run once, its answer replayed after. */
+export interface IdempotencyClaim {
+  /** The idempotency scope (the fan on a site: `fanScope`; a site's backend: `siteScope`). */
+  scope: string;
+  /** The request's `Idempotency-Key`. */
+  key: string;
+  /** The request's fingerprint (method, path, body): a reused key with another body is refused. */
+  fingerprint: string;
 }
 
 /** How much database work the writer has done: the figures `npm run bench:api` explains itself with. */
 export interface WriterStats {
   /** Group-committed transactions. */
   batches: number;
-  /** Statements the writer sent (counted on the writer thread only; 0 when the spends run inline). */
+  /** Statements the writer sent (counted on the writer thread only; 0 when it runs inline). */
   statements: number;
 }
 
 /**
- * Where fans' spends (gifts, unlocks, order payments) are written: group-committed, each under
- * its idempotency key, the answer given only once the transaction is durable.
+ * The one writer of money: every write that moves Diamonds or changes the state of a spend
+ * (spends, confirmations, top-ups, refunds, the sweeper…) is a registered
+ * {@link MoneyOperation} run here, group-committed, its answer given only once the
+ * transaction is durable and its events published.
+ *
+ * @remarks On SQLite it runs on a writer thread with the only connection that writes these
+ * tables, so statements and the commit's fsync stay off the event loop; on PostgreSQL (and an
+ * in-memory SQLite database) the same interface runs inline on this thread's group commit.
  */
-export interface SpendWriter {
+export interface MoneyWriter {
   /** `thread`: on a writer thread with its own connection; `inline`: on this thread's group commit. */
   readonly mode: 'thread' | 'inline';
   /**
-   * Runs a spend once (a retry with the same key gets the stored answer).
+   * Runs `operation` once (a failed run leaves nothing behind and may be retried).
    *
-   * @throws {@link ApiError} the spend's refusal (nothing moved); any other error is unexpected.
+   * @throws {@link ApiError} the operation's refusal (nothing moved); any other error is unexpected.
    */
-  execute(spend: IdempotentSpend): Promise<SpendResult>;
+  run<Input, Output>(operation: MoneyOperation<Input, Output>, input: Input): Promise<Output>;
+  /**
+   * Runs `operation` under the caller's idempotency key: the first time for real, its answer
+   * stored in the same transaction; a retry with the same key gets that answer back.
+   *
+   * @throws {@link ApiError} the operation's refusal, `idempotency_key_reused`,
+   * `idempotency_request_in_progress`.
+   */
+  runIdempotent<Input>(operation: MoneyOperation<Input, StoredResponse>, input: Input, claim: IdempotencyClaim): Promise<IdempotentAnswer>;
   /** The work done so far. */
   stats(): Promise<WriterStats>;
-  /** Waits for the spends in flight, then stops (the thread and its connection). */
+  /** Waits for the operations in flight, then stops (the thread and its connection). */
   close(): Promise<void>;
 }
 
+/** One request to the writer, as data: the operation by name, its input, its idempotency key if any. */
+export interface MoneyRequest {
+  operation: string;
+  input: unknown;
+  claim?: IdempotencyClaim;
+}
+
 /**
- * Runs spends on this thread's {@link GroupCommit}: for PostgreSQL (whose client does not block
- * the event loop) and for an in-memory SQLite database, which another connection cannot open.
+ * Runs `request` in `tx` with the registered operation of its name (what both the inline
+ * writer and the writer thread do): under its idempotency key when it has one.
  */
-export function inlineSpendWriter(ledger: Ledger, commits: GroupCommit): SpendWriter {
+export async function runMoneyRequest(
+  tx: SqlClient,
+  registry: MoneyRegistry,
+  money: MoneyContext,
+  request: MoneyRequest,
+): Promise<unknown> {
+  const operation = registry.operation<unknown, unknown>(request.operation);
+  if (!request.claim) return operation.run(tx, money, request.input);
+  const result = await idempotent(tx, request.claim, () => operation.run(tx, money, request.input) as Promise<StoredResponse>);
+  return toIdempotentAnswer(result);
+}
+
+/**
+ * Runs money operations on this thread's {@link GroupCommit}: for PostgreSQL (whose client does
+ * not block the event loop) and for an in-memory SQLite database, which another connection
+ * cannot open.
+ */
+export function inlineMoneyWriter(registry: MoneyRegistry, ledger: Ledger, commits: GroupCommit): MoneyWriter {
+  const money = registry.contextFor(ledger);
+  const execute = (request: MoneyRequest) => commits.run((tx) => runMoneyRequest(tx, registry, money, request));
   return {
     mode: 'inline',
-    execute: (spend) => commits.run(async (tx) => toSpendResult(await runIdempotentSpend(tx, ledger, spend))),
+    run: (operation, input) => execute({ operation: operation.name, input }) as Promise<never>,
+    runIdempotent: (operation, input, claim) => execute({ operation: operation.name, input, claim }) as Promise<IdempotentAnswer>,
     stats: () => Promise.resolve({ batches: commits.batches, statements: 0 }),
     close: () => Promise.resolve(),
   };
 }
 
-/** A spend on its way to the writer thread, numbered to match its answer. */
-export interface NumberedSpend {
+/** A request on its way to the writer thread, numbered to match its answer. */
+export interface NumberedRequest {
   id: number;
-  spend: IdempotentSpend;
+  request: MoneyRequest;
 }
 
-/** A spend's answer from the writer thread. */
-export type SpendAnswer = { id: number; ok: true; result: SpendResult } | { id: number; ok: false; error: CrossingError };
+/** An answer from the writer thread. */
+export type WriterAnswer = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: CrossingError };
 
 /**
- * What the writer thread is told. Spends travel in batches: those a turn of the event loop
+ * What the writer thread is told. Requests travel in batches: those a turn of the event loop
  * brought go in one message (one wake-up of the thread, one group commit).
  */
-export type ToWriter = { type: 'spends'; spends: NumberedSpend[] } | { type: 'stats'; id: number } | { type: 'close' };
+export type ToWriter = { type: 'requests'; requests: NumberedRequest[] } | { type: 'stats'; id: number } | { type: 'close' };
 
 /** An error as it crosses from the writer thread: an {@link ApiError} keeps its code and param. */
 export type CrossingError =
@@ -81,7 +133,7 @@ export type CrossingError =
  */
 export type FromWriter =
   | { type: 'ready' }
-  | { type: 'answers'; answers: SpendAnswer[]; events: CommittedEvent[] }
+  | { type: 'answers'; answers: WriterAnswer[]; events: CommittedEvent[] }
   | { type: 'stats'; id: number; stats: WriterStats };
 
 /** What the writer thread starts from. */
@@ -110,8 +162,8 @@ interface Pending {
 }
 
 /**
- * Runs spends on a writer thread that has its own connection to the SQLite file and its own
- * group commit.
+ * Runs money operations on a writer thread that has its own connection to the SQLite file and
+ * its own group commit.
  *
  * @remarks
  * better-sqlite3 is synchronous: on the main thread, every statement of a spend and every
@@ -119,13 +171,13 @@ interface Pending {
  * meanwhile wait to be even read, and the slowest fsync lands in every request's latency. On
  * the writer thread the main thread keeps parsing, authenticating and answering while a
  * batch is written; the spends of that time go together into the next batch. Other writes
- * (sign-in, top-ups, a site's own calls) stay on the main connection: SQLite serialises the
- * two writers with `BEGIN IMMEDIATE` and its busy wait.
+ * (sign-in, sessions, sites, content) stay on the main connection: SQLite serialises the two
+ * writers with `BEGIN IMMEDIATE` and its busy wait, and the main one never writes money.
  *
  * Should the thread die, the spends in flight fail (safe to retry with the same key: each
  * either committed whole or not at all) and the next spend starts a new thread.
  */
-export class ThreadSpendWriter implements SpendWriter {
+export class ThreadMoneyWriter implements MoneyWriter {
   readonly mode = 'thread' as const;
   readonly #data: WriterData;
   #worker: Promise<Worker> | undefined;
@@ -133,18 +185,18 @@ export class ThreadSpendWriter implements SpendWriter {
   readonly #pending = new Map<number, Pending>();
   readonly #askedOf = new WeakMap<Worker, Set<number>>();
   readonly #inFlight = new Set<Promise<unknown>>();
-  /** Spends of this turn of the event loop, not yet sent. */
-  readonly #outbox: NumberedSpend[] = [];
+  /** Requests of this turn of the event loop, not yet sent. */
+  readonly #outbox: NumberedRequest[] = [];
   #closing: Promise<void> | undefined;
 
-  /** Starts the thread (see {@link ThreadSpendWriter.start}). */
+  /** Starts the thread (see {@link ThreadMoneyWriter.start}). */
   private constructor(data: WriterData) {
     this.#data = data;
   }
 
   /** Starts a writer thread on `file` and waits until its connection is open. */
-  static async start(file: string): Promise<ThreadSpendWriter> {
-    const writer = new ThreadSpendWriter({ file });
+  static async start(file: string): Promise<ThreadMoneyWriter> {
+    const writer = new ThreadMoneyWriter({ file });
     await writer.#spawn();
     return writer;
   }
@@ -211,7 +263,7 @@ export class ThreadSpendWriter implements SpendWriter {
 
   /** Registers a question to the thread; its promise settles with the thread's answer. */
   #expect<T>(id: number): Promise<T> {
-    if (this.#closing) return Promise.reject(new Error('the spend writer is closed'));
+    if (this.#closing) return Promise.reject(new Error('the money writer is closed'));
     const answer = new Promise<T>((resolve, reject) => {
       this.#pending.set(id, { resolve: resolve as (value: never) => void, reject });
     });
@@ -240,22 +292,30 @@ export class ThreadSpendWriter implements SpendWriter {
     );
   }
 
-  execute(spend: IdempotentSpend): Promise<SpendResult> {
+  #execute(request: MoneyRequest): Promise<unknown> {
     const id = this.#nextId++;
-    const answer = this.#expect<SpendResult>(id);
+    const answer = this.#expect<unknown>(id);
     if (this.#closing) return answer;
-    this.#outbox.push({ id, spend });
+    this.#outbox.push({ id, request });
     if (this.#outbox.length === 1) {
-      // After pending I/O has been read: the spends of this turn go to the thread together.
+      // After pending I/O has been read: the requests of this turn go to the thread together.
       setImmediate(() => {
-        const spends = this.#outbox.splice(0);
+        const requests = this.#outbox.splice(0);
         this.#send(
-          { type: 'spends', spends },
-          spends.map((s) => s.id),
+          { type: 'requests', requests },
+          requests.map((r) => r.id),
         );
       });
     }
     return answer;
+  }
+
+  run<Input, Output>(operation: MoneyOperation<Input, Output>, input: Input): Promise<Output> {
+    return this.#execute({ operation: operation.name, input }) as Promise<Output>;
+  }
+
+  runIdempotent<Input>(operation: MoneyOperation<Input, StoredResponse>, input: Input, claim: IdempotencyClaim): Promise<IdempotentAnswer> {
+    return this.#execute({ operation: operation.name, input, claim }) as Promise<IdempotentAnswer>;
   }
 
   stats(): Promise<WriterStats> {
@@ -276,7 +336,7 @@ export class ThreadSpendWriter implements SpendWriter {
 
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      // Spends in flight are answered first: the thread finishes its queue before it stops.
+      // Requests in flight are answered first: the thread finishes its queue before it stops.
       await Promise.allSettled([...this.#inFlight]);
       const worker = await this.#worker?.catch(() => undefined);
       if (!worker) return;
@@ -289,17 +349,18 @@ export class ThreadSpendWriter implements SpendWriter {
 }
 
 /**
- * The spend writer for `db`: a writer thread for an SQLite file (unless `mode` is `inline`),
+ * The money writer for `db`: a writer thread for an SQLite file (unless `mode` is `inline`),
  * this thread's group commit otherwise.
  */
-export async function openSpendWriter(
+export async function openMoneyWriter(
   db: Database,
+  registry: MoneyRegistry,
   ledger: Ledger,
   commits: GroupCommit,
   mode: 'thread' | 'inline' = 'thread',
-): Promise<SpendWriter> {
+): Promise<MoneyWriter> {
   if (mode === 'thread' && db.kind === 'sqlite' && db.file !== undefined && db.file !== ':memory:') {
-    return ThreadSpendWriter.start(db.file);
+    return ThreadMoneyWriter.start(db.file);
   }
-  return inlineSpendWriter(ledger, commits);
+  return inlineMoneyWriter(registry, ledger, commits);
 }

@@ -10,18 +10,22 @@ import {
   type OrderLine,
   type OrderStatus,
   type Page,
+  type PayOrderResult,
   type PageQuery,
   type Product,
   type Transfer,
   type UpdateProduct,
 } from '@diamonds/protocol';
 import type { SqlClient, SqlValue } from '../db/types.js';
+import { Keyset } from '../db/keyset.js';
 import { appendEvent } from '../events/outbox.js';
 import { ApiError, isApiError } from '../errors.js';
 import { findSite } from '../identity/sites.js';
 import type { Ledger, PostingInput } from '../ledger/ledger.js';
 import { issueReceipt } from '../money/receipts.js';
-import { creatorCredits, registerSpendSettlement, spend, type ConfirmationRecord } from '../money/spends.js';
+import { creatorCredits, presentConfirmation, spend, type ConfirmationRecord } from '../money/spends.js';
+import type { StoredResponse } from '../money/idempotency.js';
+import { moneyOperation, type MoneyFeature, type SpendSettlement } from '../money/operations.js';
 
 /** The longest order description shown in the wallet history and on the confirmation page. */
 const MAX_DESCRIPTION_LENGTH = 200;
@@ -123,29 +127,11 @@ export function presentOrder(record: OrderRecord): Order {
   };
 }
 
-/** Cursors are the last item's id, wrapped so that a client treats them as opaque. */
-function encodeCursor(id: string): string {
-  return Buffer.from(`after:${id}`).toString('base64url');
-}
+/** A shop's products page newest first, by id (ids sort by creation). */
+const PRODUCTS = new Keyset<[string]>('products', [{ column: 'id', kind: 'id', prefix: 'prod' }], 'desc');
 
-function decodeCursor(cursor: string, prefix: 'prod' | 'ord'): string {
-  const text = Buffer.from(cursor, 'base64url').toString('utf8');
-  const id = text.startsWith('after:') ? text.slice('after:'.length) : '';
-  if (!isId(prefix, id)) {
-    throw new ApiError('invalid_cursor', 'This cursor was not issued by this list: pass a nextCursor from a previous page.', {
-      param: 'cursor',
-    });
-  }
-  return id;
-}
-
-/** Newest first, `limit + 1` rows fetched to learn whether another page follows. */
-function toPage<Row extends { id: string }, Item>(rows: Row[], limit: number, present: (row: Row) => Item): Page<Item> {
-  const hasMore = rows.length > limit;
-  const kept = rows.slice(0, limit);
-  const last = kept.at(-1);
-  return { object: 'list', data: kept.map(present), hasMore, nextCursor: hasMore && last ? encodeCursor(last.id) : null };
-}
+/** A shop's orders page newest first, by id. */
+const ORDERS = new Keyset<[string]>('orders', [{ column: 'id', kind: 'id', prefix: 'ord' }], 'desc');
 
 /** Creates a product of a site. */
 export async function createProduct(tx: SqlClient, siteId: string, input: CreateProduct, now = Date.now()): Promise<Product> {
@@ -184,15 +170,16 @@ export async function listProducts(db: SqlClient, siteId: string, page: PageQuer
   const where = ['site_id = ?'];
   const params: SqlValue[] = [siteId];
   if (!includeInactive) where.push('active = 1');
-  if (page.cursor !== undefined) {
-    where.push('id < ?');
-    params.push(decodeCursor(page.cursor, 'prod'));
+  const after = PRODUCTS.after(page.cursor);
+  if (after) {
+    where.push(after.sql);
+    params.push(...after.params);
   }
-  const rows = await db.query<ProductRow>(`SELECT * FROM products WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`, [
+  const rows = await db.query<ProductRow>(`SELECT * FROM products WHERE ${where.join(' AND ')} ORDER BY ${PRODUCTS.orderBy} LIMIT ?`, [
     ...params,
     page.limit + 1,
   ]);
-  return toPage(rows, page.limit, toProduct);
+  return PRODUCTS.page(rows, page.limit, toProduct, (row) => [row.id]);
 }
 
 /**
@@ -352,11 +339,12 @@ export async function listOrders(db: SqlClient, siteId: string, query: PageQuery
     where.push('status = ?');
     params.push(query.status);
   }
-  if (query.cursor !== undefined) {
-    where.push('id < ?');
-    params.push(decodeCursor(query.cursor, 'ord'));
+  const after = ORDERS.after(query.cursor);
+  if (after) {
+    where.push(after.sql);
+    params.push(...after.params);
   }
-  const rows = await db.query<OrderRow>(`SELECT * FROM orders WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`, [
+  const rows = await db.query<OrderRow>(`SELECT * FROM orders WHERE ${where.join(' AND ')} ORDER BY ${ORDERS.orderBy} LIMIT ?`, [
     ...params,
     query.limit + 1,
   ]);
@@ -365,12 +353,7 @@ export async function listOrders(db: SqlClient, siteId: string, query: PageQuery
     rows.map((row) => row.id),
   );
   const records: OrderRecord[] = rows.map((row) => ({ row, lines: lines.get(row.id) ?? [] }));
-  const page = toPage(
-    records.map((record) => ({ id: record.row.id, record })),
-    query.limit,
-    (item) => presentOrder(item.record),
-  );
-  return page;
+  return ORDERS.page(records, query.limit, presentOrder, (record) => [record.row.id]);
 }
 
 /** Why an order that is not open cannot be paid, as the error a client can act on. */
@@ -652,7 +635,8 @@ export async function cancelOrder(tx: SqlClient, siteId: string, orderId: string
   return getOrder(tx, siteId, orderId);
 }
 
-registerSpendSettlement('order', {
+/** An order paid beyond the allowance is marked paid, or reopened, when its confirmation is settled. */
+const orderSettlement: SpendSettlement = {
   async posted(tx, confirmation, transfer) {
     const [row] = await tx.query<OrderRow>('SELECT * FROM orders WHERE id = ?', [confirmation.subjectId]);
     if (!row || row.confirmation_id !== confirmation.id) return;
@@ -667,4 +651,89 @@ registerSpendSettlement('order', {
     );
     if (reopened > 0) await returnStock(tx, await linesOf(tx, confirmation.subjectId));
   },
-});
+};
+
+/** What `POST /v1/orders/{id}/pay` asks the money writer. */
+export interface PayOrderInput {
+  orderId: string;
+  siteId: string;
+  userId: string;
+  feeBasisPoints: number;
+  /** The platform's public origin: the receipt's issuer, and where the confirmation page is. */
+  baseUrl: string;
+}
+
+/** A fan pays an order (`POST /v1/orders/{id}/pay`): 200 paid, or 202 waiting for confirmation. */
+export const payOrderOperation = moneyOperation(
+  'orders.pay',
+  async (tx, money, input: PayOrderInput): Promise<StoredResponse<PayOrderResult>> => {
+    const { record, confirmation } = await payOrder(tx, money.ledger, {
+      orderId: input.orderId,
+      siteId: input.siteId,
+      userId: input.userId,
+      issuer: input.baseUrl,
+      feeBasisPoints: input.feeBasisPoints,
+    });
+    const body: PayOrderResult = {
+      ...presentCheckoutOrder(record),
+      confirmation: confirmation === null ? null : presentConfirmation(confirmation, input.baseUrl),
+    };
+    return { status: confirmation === null ? 200 : 202, body };
+  },
+);
+
+/** A shop's backend refunds a paid order in full (`POST /v1/orders/{id}/refund`). */
+export const refundOrderOperation = moneyOperation(
+  'orders.refund',
+  async (tx, money, input: { orderId: string; siteId: string }): Promise<StoredResponse<Order>> => ({
+    status: 200,
+    body: presentOrder(await refundOrder(tx, money.ledger, input)),
+  }),
+);
+
+/** A shop's backend cancels an open order (`POST /v1/orders/{id}/cancel`). */
+export const cancelOrderOperation = moneyOperation('orders.cancel', async (tx, _money, input: { orderId: string; siteId: string }) =>
+  presentOrder(await cancelOrder(tx, input.siteId, input.orderId)),
+);
+
+/** A shop's backend creates an order (`POST /v1/orders`). */
+export const createOrderOperation = moneyOperation(
+  'orders.create',
+  async (tx, _money, input: { siteId: string; order: CreateOrder }): Promise<StoredResponse<Order>> => ({
+    status: 201,
+    body: presentOrder(await createOrder(tx, input.siteId, input.order)),
+  }),
+);
+
+/** A shop's backend adds a product (`POST /v1/products`): its stock is what paid orders take from. */
+export const createProductOperation = moneyOperation(
+  'products.create',
+  async (tx, _money, input: { siteId: string; product: CreateProduct }): Promise<StoredResponse<Product>> => ({
+    status: 201,
+    body: await createProduct(tx, input.siteId, input.product),
+  }),
+);
+
+/** A shop's backend changes a product (`PATCH /v1/products/{id}`): price, stock, active. */
+export const updateProductOperation = moneyOperation(
+  'products.update',
+  (tx, _money, input: { siteId: string; productId: string; changes: UpdateProduct }) =>
+    updateProduct(tx, input.siteId, input.productId, input.changes),
+);
+
+/**
+ * Orders' part in the money path: the shop's products and orders (their stock and status are
+ * what a payment changes), payments, refunds, and settling a payment that waited for confirmation.
+ */
+export const ordersMoney: MoneyFeature = {
+  name: 'orders',
+  operations: [
+    payOrderOperation,
+    refundOrderOperation,
+    cancelOrderOperation,
+    createOrderOperation,
+    createProductOperation,
+    updateProductOperation,
+  ],
+  settlements: { order: orderSettlement },
+};

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { CheckoutOrder, Order, PayOrderResult } from '@diamonds/protocol';
 import { jwks, verifyReceiptWith, type PublicJwk } from '../money/receipts.js';
-import { CONFIRMATION_TTL_MS, decideConfirmation, expireConfirmations } from '../money/spends.js';
+import { CONFIRMATION_TTL_MS, decideConfirmationOperation } from '../money/spends.js';
+import { expireConfirmations } from '../money/sweeper.js';
 import { DATABASE_KINDS, skipUnlessPostgres } from '../testing/databases.js';
 import { startMoneyHarness, type MoneyHarness, type TestFan } from '../testing/money.js';
 import { feeBalance, makeOrder, makeProduct, stockOf } from './testing.js';
@@ -26,7 +27,7 @@ for (const kind of DATABASE_KINDS) {
       h.call(`/orders/${orderId}/refund`, { key: 'secret', body: {}, ...(idempotencyKey === undefined ? {} : { idempotencyKey }) });
     const shopView = async (orderId: string) => Order.parse(await (await h.call(`/orders/${orderId}`, { key: 'secret' })).json());
     const approve = (id: string, userId: string, yes = true) =>
-      h.server.commits.run((tx) => decideConfirmation(tx, h.server.ledger, { id, userId, approve: yes }));
+      h.server.writer.run(decideConfirmationOperation, { id, userId, approve: yes });
     const postingsOf = async (transferId: string) =>
       (
         await h.t.db.query<{ account_id: string; amount: number }>(
@@ -208,7 +209,7 @@ for (const kind of DATABASE_KINDS) {
       // Second attempt: let it expire.
       const second = PayOrderResult.parse(await (await pay(order.id, fan)).json());
       assert.notEqual(second.confirmation!.id, first.confirmation!.id);
-      assert.equal(await expireConfirmations(h.t.db, h.server.ledger, Date.now() + CONFIRMATION_TTL_MS + 1), 1);
+      assert.equal(await expireConfirmations(h.server.writer, h.t.db, Date.now() + CONFIRMATION_TTL_MS + 1), 1);
       shop = await shopView(order.id);
       assert.equal(shop.status, 'open');
       assert.equal(await stockOf(h, tee.id), 1);

@@ -6,7 +6,7 @@ import type { Database } from '../db/types.js';
 import { checkAllowance, disconnect, findConnection, listConnections, setAllowance, type Connection } from '../identity/connections.js';
 import type { Session } from '../identity/sessions.js';
 import { listCreatorContent } from '../content/content.js';
-import { createSite, listKeys, listSites, rollKey, type KeyKind, type Site, type SiteKey } from '../identity/sites.js';
+import { createSite, listKeys, listSites, rollKey, updateOrigins, type KeyKind, type Site, type SiteKey } from '../identity/sites.js';
 import { checkSameOrigin, checkSessionToken } from './csrf.js';
 import { problemFor, readForm, text, type PagesEnv } from './forms.js';
 import { alertBox, csrfField, field, page, type FormProblem, type Html } from './layout.js';
@@ -31,6 +31,8 @@ interface AccountState {
   problem?: { formId: string; problem: FormProblem };
   /** Values to put back into the new-site form. */
   newSite?: { name: string; origins: string };
+  /** What to put back into a site's allowed-origins form. */
+  origins?: { siteId: string; text: string };
   revealed?: Revealed;
   notice?: string;
   /** A problem with a site's invite form (the site's creators: pages/site-creators.ts). */
@@ -113,7 +115,46 @@ export function pasteSnippet(options: {
   ].join('\n');
 }
 
-function siteItem(site: Site, keys: SiteKey[], csrf: string, snippet: (publishableKey: string) => string, creators: Html): Html {
+/**
+ * The form that edits a site's allowed origins: where the elements send an owner whose page is on
+ * another origin ("add it to its allowed origins on your Diamonds account page").
+ */
+function originsForm(site: Site, csrf: string, state: AccountState): Html {
+  const formId = `origins-form-${site.id}`;
+  const problem = problemIn(state, formId);
+  const id = `origins-${site.id}`;
+  const invalid = problem?.fieldId === id;
+  return html`${alertBox(problem, `${formId}-error`)}
+    <form method="post" action="/account/sites/${site.id}/origins">
+      ${csrfField(csrf)}
+      <div class="field">
+        <label for="${id}">Allowed origins of ${site.name}</label>
+        <p class="muted" id="${id}-hint">
+          One per line: the exact scheme, host and port of each page that uses the key, such as https://example.com.
+        </p>
+        <textarea
+          id="${id}"
+          name="origins"
+          rows="3"
+          required
+          ${invalid ? html`aria-invalid="true"` : ''}
+          aria-describedby="${id}-hint${invalid ? ` ${id}-error` : ''}"
+        >
+${state.origins?.siteId === site.id ? state.origins.text : site.origins.join('\n')}</textarea>
+        ${invalid ? html`<p class="field-error" id="${id}-error">${problem.message}</p>` : ''}
+      </div>
+      <button type="submit">Save allowed origins of ${site.name}</button>
+    </form>`;
+}
+
+function siteItem(
+  site: Site,
+  keys: SiteKey[],
+  csrf: string,
+  snippet: (publishableKey: string) => string,
+  creators: Html,
+  state: AccountState,
+): Html {
   const live = (kind: KeyKind) => keys.find((k) => k.kind === kind && k.revokedAt === null);
   const publishable = live('publishable');
   const secret = live('secret');
@@ -121,8 +162,7 @@ function siteItem(site: Site, keys: SiteKey[], csrf: string, snippet: (publishab
   return html`<li class="item">
     <h3>${site.name}</h3>
     <p>Site id: <code class="copy" title="Your backend checks receipts against it (siteId)">${site.id}</code></p>
-    <p class="muted">Origins:</p>
-    ${origins(site)}
+    ${originsForm(site, csrf, state)}
     <p>Publishable key: ${publishable?.publishableKey ? html`<code>${publishable.publishableKey}</code>` : html`<em>none</em>`}</p>
     <p>Secret key: ${secret ? html`<code>sk_test_…${secret.last4}</code>` : html`<em>none</em>`}</p>
     ${
@@ -217,7 +257,7 @@ async function accountPage(db: Database, session: Session, platformOrigin: strin
                 sites.length === 0
                   ? html`<p class="muted">You have not registered a site yet.</p>`
                   : html`<ul class="plain">
-                      ${sites.map(({ site, keys, listings }) => siteItem(site, keys, csrf, snippetFor(site), creatorsOf(site, listings)))}
+                      ${sites.map(({ site, keys, listings }) => siteItem(site, keys, csrf, snippetFor(site), creatorsOf(site, listings), state))}
                     </ul>`
               }
               <h3>Register a new site</h3>
@@ -282,6 +322,14 @@ async function ownedSite(db: Database, session: Session, siteId: string): Promis
   return site;
 }
 
+/** The non-empty lines of a textarea, trimmed. */
+function lines(value: string): string[] {
+  return value
+    .split(/\r\n|\r|\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '');
+}
+
 /** Adds `/account` and its forms to the hosted pages. */
 export function accountRoutes(pages: Hono<PagesEnv>, db: Database, publicUrl: string | undefined): void {
   const render = (c: Context<PagesEnv>, session: Session, state?: AccountState): Promise<Html> =>
@@ -337,10 +385,7 @@ export function accountRoutes(pages: Hono<PagesEnv>, db: Database, publicUrl: st
     }
     const name = text(got.form, 'name');
     const originsText = text(got.form, 'origins');
-    const originList = originsText
-      .split(/\r\n|\r|\n/)
-      .map((line) => line.trim())
-      .filter((line) => line !== '');
+    const originList = lines(originsText);
     try {
       const created = await createSite(db, { ownerId: got.session.user.id, name, origins: originList });
       const revealed: Revealed = {
@@ -359,6 +404,23 @@ export function accountRoutes(pages: Hono<PagesEnv>, db: Database, publicUrl: st
       };
       return c.html(await render(c, got.session, state), 400);
     }
+  });
+
+  pages.post('/account/sites/:siteId/origins', async (c) => {
+    const got = await signedInForm(c, db);
+    if (got instanceof Response) return got;
+    if ('error' in got) throw got.error;
+    const site = await ownedSite(db, got.session, c.req.param('siteId'));
+    const originsText = text(got.form, 'origins');
+    try {
+      await updateOrigins(db, site.id, lines(originsText));
+    } catch (error) {
+      if (!isApiError(error, 'invalid_request')) throw error;
+      const formId = `origins-form-${site.id}`;
+      const problem = problemFor(error, { origins: [`origins-${site.id}`, 'Allowed origins'] });
+      return c.html(await render(c, got.session, { problem: { formId, problem }, origins: { siteId: site.id, text: originsText } }), 400);
+    }
+    return c.html(await render(c, got.session, { notice: `Saved the allowed origins of ${site.name}.` }));
   });
 
   siteCreatorRoutes(pages, db, {

@@ -5,7 +5,7 @@ import { ApiError, isApiError } from '../errors.js';
 import type { Database } from '../db/types.js';
 import { hitRateLimit, type RateLimitVerdict } from '../identity/rate-limit.js';
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, authenticate, type Role } from '../identity/users.js';
-import { finishSignUp, startSignUp, SIGNUP_TTL_MS, type PendingSignUp } from '../identity/signups.js';
+import { finishedSignUpEmail, finishSignUp, startSignUp, SIGNUP_TTL_MS, type PendingSignUp } from '../identity/signups.js';
 import type { Mailer } from '../mail/mailer.js';
 import { checkSameOrigin, checkSessionToken, checkSignedOutToken, signedOutToken } from './csrf.js';
 import { problemFor, readForm, safeNext, text, type PagesEnv } from './forms.js';
@@ -52,6 +52,14 @@ interface SignupValues {
   fan: boolean;
   creator: boolean;
   next: string;
+}
+
+/**
+ * `path` with `?next=` when `next` is not the default: a sign-in popup goes from sign-in to
+ * sign-up and back (and through the emailed code) without losing the sign-in request it serves.
+ */
+function withNext(path: string, next: string): string {
+  return next === '/account' ? path : `${path}?${new URLSearchParams({ next }).toString()}`;
 }
 
 function signupPage(csrf: string, values: SignupValues, problem?: FormProblem) {
@@ -101,7 +109,7 @@ function signupPage(csrf: string, values: SignupValues, problem?: FormProblem) {
         </fieldset>
         <button type="submit">Create account</button>
       </form>
-      <p>Already have an account? <a href="/signin">Sign in</a></p>`,
+      <p>Already have an account? <a href="${withNext('/signin', values.next)}">Sign in</a></p>`,
   );
 }
 
@@ -117,7 +125,7 @@ function signinPage(csrf: string, values: { email: string; next: string }, probl
         ${currentPasswordField(problem)}
         <button type="submit">Sign in</button>
       </form>
-      <p>New here? <a href="/signup">Create an account</a></p>`,
+      <p>New here? <a href="${withNext('/signup', values.next)}">Create an account</a></p>`,
   );
 }
 
@@ -176,7 +184,10 @@ function codePage(csrf: string, signupId: string, email: string, next: string, p
         ${field({ id: 'code', name: 'code', label: 'Code', type: 'text', autocomplete: 'one-time-code', required: true, maxLength: 12, problem, autofocus: true })}
         <button type="submit">Create account</button>
       </form>
-      <p>No email? Check the address, then <a href="/signup">start again</a>. Already have an account? <a href="/signin">Sign in</a></p>`,
+      <p>
+        No email? Check the address, then <a href="${withNext('/signup', next)}">start again</a>. Already have an account?
+        <a href="${withNext('/signin', next)}">Sign in</a>
+      </p>`,
   );
 }
 
@@ -274,6 +285,10 @@ export function authRoutes(pages: Hono<PagesEnv>, db: Database, options: AuthOpt
         409,
       );
     }
+    // Finished already in this browser (the emailed link, in another tab): carry on to `next`,
+    // the consent of the sign-in request when this is the sign-in popup.
+    const session = await currentSession(c, db);
+    if (session && session.user.email === (await finishedSignUpEmail(db, input.signup))) return c.redirect(input.next, 303);
     const problem = { message: 'That code is not right, or it expired. Check the newest email from us, or start again.', fieldId: 'code' };
     return c.html(codePage(csrf, input.signup, input.email, input.next, problem, options.development), 400);
   };

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Confirmation, Gift } from '@diamonds/protocol';
 import { feesBalance, emailOf, httpBrowser, sendOk, signedInBrowser, snapshot } from '../gifts/testing.js';
-import { CONFIRMATION_TTL_MS, expireConfirmations } from '../money/spends.js';
+import { CONFIRMATION_TTL_MS } from '../money/spends.js';
+import { expireConfirmations } from '../money/sweeper.js';
 import { DATABASE_KINDS, skipUnlessPostgres } from '../testing/databases.js';
 import { TEST_PAGE_ORIGIN, startMoneyHarness, type MoneyHarness, type TestFan } from '../testing/money.js';
 import { CLOSE_SCRIPT_PATH } from './consent.js';
@@ -189,7 +190,7 @@ for (const kind of DATABASE_KINDS) {
       const posted = await browser.request(path, { form: { csrf, decision: 'approve' }, headers: { Origin: h.server.url } });
       assert.equal(posted.status, 410);
       assert.deepEqual(await h.balances(fan.id), { wallet: 100, held: 15, earnings: 0 }, 'held until the sweep');
-      await expireConfirmations(h.t.db, h.server.ledger, Date.now() + CONFIRMATION_TTL_MS + 1);
+      await expireConfirmations(h.server.writer, h.t.db, Date.now() + CONFIRMATION_TTL_MS + 1);
       assert.deepEqual(await h.balances(fan.id), { wallet: 100, held: 0, earnings: 0 });
       assert.equal((await confirmationOf(fan, id)).status, 'expired');
       assert.equal(Gift.parse(await (await h.call(`/gifts/${gift.id}`, { fan })).json()).status, 'expired');

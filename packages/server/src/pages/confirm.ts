@@ -8,7 +8,7 @@ import { findSite, type Site } from '../identity/sites.js';
 import { isSiteCreator } from '../identity/site-creators.js';
 import { findUser } from '../identity/users.js';
 import type { Session } from '../identity/sessions.js';
-import { decideConfirmation, findConfirmation, type ConfirmationRecord } from '../money/spends.js';
+import { decideConfirmationOperation, findConfirmation, type ConfirmationRecord } from '../money/spends.js';
 import { CLOSE_SCRIPT_PATH } from './consent.js';
 import { checkSameOrigin, checkSessionToken } from './csrf.js';
 import { readForm, text, type PagesEnv } from './forms.js';
@@ -273,9 +273,11 @@ export function confirmationRoutes(pages: Hono<PagesEnv>, context: AppContext): 
     }
     let decided: ConfirmationRecord;
     try {
-      decided = await context.commits.run((tx) =>
-        decideConfirmation(tx, context.ledger, { id: found.id, userId: session.user.id, approve: decision === 'approve' }),
-      );
+      decided = await context.writer.run(decideConfirmationOperation, {
+        id: found.id,
+        userId: session.user.id,
+        approve: decision === 'approve',
+      });
     } catch (error) {
       if (isApiError(error, 'confirmation_expired') || isApiError(error, 'reservation_expired')) return expired(c);
       if (isApiError(error, 'confirmation_not_found')) return notFound(c);

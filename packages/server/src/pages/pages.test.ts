@@ -12,12 +12,12 @@ import { developmentMailer } from '../mail/mailer.js';
 import { createContent } from '../content/content.js';
 import { Ledger } from '../ledger/ledger.js';
 import { connect, findConnection, listConnections } from '../identity/connections.js';
-import { createSite, findSiteByKey, type CreatedSite } from '../identity/sites.js';
+import { createSite, findSite, findSiteByKey, type CreatedSite } from '../identity/sites.js';
 import { createUser, findUserByEmail, type User } from '../identity/users.js';
 import { DATABASE_KINDS, createTestDatabase, skipUnlessPostgres, type TestDatabase } from '../testing/databases.js';
 import { SIGNIN_LIMIT_PER_EMAIL, SIGNIN_LIMIT_PER_IP, SIGNUP_LIMIT_PER_IP } from './auth.js';
 import { HOSTED_CSP, isPopupPage } from './security-headers.js';
-import { Browser, PASSWORD, csrfOf } from './testing.js';
+import { Browser, PASSWORD, csrfOf, unescapeHtml } from './testing.js';
 
 /** Cheap scrypt for users made directly. */
 const cost = { N: 2 ** 10, r: 8, p: 1 };
@@ -318,6 +318,69 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(await findUserByEmail(t.db, 'guessed@example.com'), undefined);
     });
 
+    it('keeps a sign-in popup’s next through sign-up, the emailed code and its link, to the consent page', async () => {
+      // What the popup shows for a sign-in request: sign-in, then "Create an account".
+      const consent = '/signin/authorize?request=sir_0123456789abcdefghijklmn';
+      const b = browser();
+      const signin = await b.page(`/signin?next=${encodeURIComponent(consent)}`);
+      const create = /href="([^"]*)">Create an account</.exec(signin)?.[1];
+      assert.ok(create, 'a link to sign-up');
+      assert.equal(new URL(unescapeHtml(create), 'http://localhost').searchParams.get('next'), consent, 'sign-up keeps next');
+      const signup = await b.page(unescapeHtml(create));
+      assert.equal(unescapeHtml(/name="next" value="([^"]*)"/.exec(signup)?.[1] ?? ''), consent, 'the form carries next');
+      const back = /href="([^"]*)">Sign in</.exec(signup)?.[1] ?? '';
+      assert.equal(new URL(unescapeHtml(back), 'http://localhost').searchParams.get('next'), consent, 'and so does its sign-in link');
+
+      const started = await b.request('/signup', {
+        form: { csrf: csrfOf(signup), email: 'popup@example.com', password: PASSWORD, displayName: 'Popup', fan: 'yes', next: consent },
+      });
+      const codePage = await started.text();
+      assert.equal(started.status, 200, codePage);
+      assert.equal(unescapeHtml(/name="next" value="([^"]*)"/.exec(codePage)?.[1] ?? ''), consent, 'the code form carries next');
+      for (const label of ['start again', 'Sign in']) {
+        const href = new RegExp(`href="([^"]*)">\\s*${label}<`).exec(codePage)?.[1] ?? '';
+        assert.equal(new URL(unescapeHtml(href), 'http://localhost').searchParams.get('next'), consent, label);
+      }
+      const mail = lastMailTo('popup@example.com').text;
+      const link = /(http:\/\/localhost\/signup\/verify\?\S+)/.exec(mail)?.[1] ?? '';
+      assert.equal(new URL(link).searchParams.get('next'), consent, 'the emailed link carries next');
+      const code = /Your code is (\d{6})/.exec(mail)?.[1] ?? '';
+      const signupId = /name="signup" value="([^"]+)"/.exec(codePage)?.[1] ?? '';
+      const verify = () =>
+        b.request('/signup/verify', {
+          form: { csrf: csrfOf(codePage), signup: signupId, code, email: 'popup@example.com', next: consent },
+        });
+      const created = await verify();
+      assert.equal(created.status, 303, await created.text());
+      assert.equal(created.headers.get('Location'), consent, 'the new fan goes on to the consent of the request');
+
+      // The emailed link opened in another tab of the same browser first: the code form in the
+      // popup then carries on to the consent instead of calling the used code wrong.
+      const c = browser();
+      const page = await c.page(`/signup?next=${encodeURIComponent(consent)}`);
+      const again = await (
+        await c.request('/signup', {
+          form: { csrf: csrfOf(page), email: 'tabs@example.com', password: PASSWORD, displayName: 'Tabs', fan: 'yes', next: consent },
+        })
+      ).text();
+      const emailed = /(http:\/\/localhost\/signup\/verify\?\S+)/.exec(lastMailTo('tabs@example.com').text)?.[1] ?? '';
+      assert.equal((await c.request(emailed)).status, 303, 'the link created the account');
+      const form = {
+        csrf: csrfOf(again),
+        signup: /name="signup" value="([^"]+)"/.exec(again)?.[1] ?? '',
+        code: new URL(emailed).searchParams.get('code') ?? '',
+        email: 'tabs@example.com',
+        next: consent,
+      };
+      const carried = await c.request('/signup/verify', { form });
+      assert.equal(carried.status, 303, await carried.text());
+      assert.equal(carried.headers.get('Location'), consent);
+      // Another browser (no session for that address) still hears that the code is used up.
+      const other = browser();
+      const stranger = await other.request('/signup/verify', { form: { ...form, csrf: await other.csrf('/signup') } });
+      assert.equal(stranger.status, 400);
+    });
+
     it('answers a wrong password and an unknown email alike, and honours a safe next', async () => {
       const wrong = await browser().signIn(fan.email, { password: 'not the password' });
       const unknown = await browser().signIn('nobody@example.com', { password: 'not the password' });
@@ -541,6 +604,47 @@ for (const kind of DATABASE_KINDS) {
       const notMine = await m2.request(`/account/sites/${siteId}/keys/secret/roll`, { form: { csrf: await m2.csrf('/account') } });
       assert.equal(notMine.status, 404);
       assert.equal((await findSiteByKey(t.db, fresh))?.site.id, siteId, 'still the same key');
+    });
+
+    it('lets a site’s owner change its allowed origins, where the elements send them; nobody else can', async () => {
+      const owner = await newUser(['creator'], 'Owner');
+      const { site } = await createSite(t.db, { ownerId: owner.id, name: 'Blog', origins: ['https://blog.example'] });
+      const b = browser();
+      await b.signIn(owner.email);
+      const account = await b.page('/account');
+      assert.match(account, new RegExp(`<label for="origins-${site.id}">Allowed origins of Blog</label>`));
+      assert.match(account, /https:\/\/blog\.example<\/textarea>/, 'the current origins, ready to edit');
+      const saved = await b.request(`/account/sites/${site.id}/origins`, {
+        form: { csrf: csrfOf(account), origins: 'https://blog.example\r\n\r\n  http://127.0.0.1:8000 \n' },
+      });
+      const body = await saved.text();
+      assert.equal(saved.status, 200, body);
+      assert.match(body, /Saved the allowed origins of Blog\./);
+      assert.deepEqual((await findSite(t.db, site.id))?.origins, ['https://blog.example', 'http://127.0.0.1:8000']);
+
+      const bad = await b.request(`/account/sites/${site.id}/origins`, {
+        form: { csrf: csrfOf(account), origins: 'https://blog.example\njavascript:alert(1)' },
+      });
+      const badBody = await bad.text();
+      assert.equal(bad.status, 400, badBody);
+      assertFormError(badBody, `origins-${site.id}`, /Allowed origins, line 2/, `origins-${site.id}-error`);
+      assert.match(badBody, /javascript:alert\(1\)<\/textarea>/, 'what was typed is kept');
+      assert.deepEqual((await findSite(t.db, site.id))?.origins, ['https://blog.example', 'http://127.0.0.1:8000'], 'unchanged');
+
+      // Another creator, and a fan, change nothing.
+      const other = browser();
+      await other.signIn((await newUser(['creator'])).email);
+      const refused = await other.request(`/account/sites/${site.id}/origins`, {
+        form: { csrf: await other.csrf('/account'), origins: 'https://evil.example' },
+      });
+      assert.equal(refused.status, 404);
+      const fanBrowser = browser();
+      await fanBrowser.signIn((await newUser(['fan'])).email);
+      const fanRefused = await fanBrowser.request(`/account/sites/${site.id}/origins`, {
+        form: { csrf: await fanBrowser.csrf('/account'), origins: 'https://evil.example' },
+      });
+      assert.equal(fanRefused.status, 403);
+      assert.deepEqual((await findSite(t.db, site.id))?.origins, ['https://blog.example', 'http://127.0.0.1:8000']);
     });
 
     it('shows a creator what to paste into their page, as the creator-site example has it, with their key, id and post', async () => {

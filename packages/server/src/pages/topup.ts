@@ -5,12 +5,12 @@ import type { Session } from '../identity/sessions.js';
 import { TEST_CARDS, testCardOutcome } from '../payments/provider.js';
 import {
   TopUpRateLimited,
-  authenticateTestPayment,
+  authenticateTestPaymentOperation,
   countCardFailure,
   findTopUp,
   formatPrice,
   limitCardAttempt,
-  payWithTestCard,
+  payWithTestCardOperation,
   presentTopUp,
   productName,
   type TestCardResult,
@@ -215,7 +215,7 @@ function disabled(c: Context<PagesEnv>): Response | Promise<Response> {
 
 /** Adds the hosted top-up page of the test payment provider to the hosted pages. */
 export function topUpRoutes(pages: Hono<PagesEnv>, context: AppContext): void {
-  const { db, ledger } = context;
+  const { db } = context;
 
   /** Renders the outcome of a payment attempt, counting failures against the rate limits. */
   async function answer(c: Context<PagesEnv>, session: Session, id: string, result: TestCardResult): Promise<Response> {
@@ -260,7 +260,7 @@ export function topUpRoutes(pages: Hono<PagesEnv>, context: AppContext): void {
           : 'This is not a test card number (invalid_card). Use one of the test cards listed above.';
       return c.html(cardPage(record, found.session, now, { message, fieldId: 'card-number' }), 400);
     }
-    const result = await context.commits.run((tx) => payWithTestCard(tx, ledger, record.id, outcome));
+    const result = await context.writer.run(payWithTestCardOperation, { id: record.id, outcome });
     return answer(c, found.session, record.id, result);
   });
 
@@ -276,7 +276,7 @@ export function topUpRoutes(pages: Hono<PagesEnv>, context: AppContext): void {
     if (decision !== 'complete' && decision !== 'fail') {
       return c.html(errorPage('That did not work', 'Choose Complete or Fail.'), 400);
     }
-    const result = await context.commits.run((tx) => authenticateTestPayment(tx, ledger, record.id, decision === 'complete'));
+    const result = await context.writer.run(authenticateTestPaymentOperation, { id: record.id, complete: decision === 'complete' });
     return answer(c, found.session, record.id, result);
   });
 }

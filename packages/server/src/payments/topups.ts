@@ -14,6 +14,8 @@ import { hitRateLimit, type RateLimitVerdict } from '../identity/rate-limit.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { redeemQuote } from '../money/quotes.js';
 import { walletOf } from '../money/spends.js';
+import type { StoredResponse } from '../money/idempotency.js';
+import { moneyOperation, type MoneyFeature } from '../money/operations.js';
 import type { StartedPayment } from './provider.js';
 import type { PaymentReport } from './stripe.js';
 
@@ -605,3 +607,50 @@ export async function countCardFailure(db: SqlClient, userId: string, ip: string
   await hitRateLimit(db, names.fan, CARD_FAILURE_LIMIT_PER_FAN, TOPUP_WINDOW_MS, now);
   await hitRateLimit(db, names.ip, CARD_FAILURE_LIMIT_PER_IP, TOPUP_WINDOW_MS, now);
 }
+
+/**
+ * What `POST /v1/topups` asks the money writer: the new top-up, its payment already started
+ * with the provider (outside the transaction); `null` when an earlier request with the same key
+ * was found in progress, so the payment was not started again.
+ */
+export interface CreateTopUpInput {
+  topUp: NewTopUp | null;
+}
+
+/** A fan starts a top-up (`POST /v1/topups`): 201 with where to pay. */
+export const createTopUpOperation = moneyOperation(
+  'topups.create',
+  async (tx, _money, input: CreateTopUpInput): Promise<StoredResponse<TopUp>> => {
+    if (!input.topUp) {
+      // The earlier request with this key was rolled back after we looked: the caller retries.
+      throw new ApiError('idempotency_request_in_progress', 'A request with this Idempotency-Key was still in progress; retry shortly.');
+    }
+    return { status: 201, body: presentTopUp(await createTopUp(tx, input.topUp)) };
+  },
+);
+
+/** The test provider's card page pays a top-up with a test card's outcome. */
+export const payWithTestCardOperation = moneyOperation(
+  'topups.payWithTestCard',
+  (tx, money, input: { id: string; outcome: 'succeeds' | 'declines' | 'requires_action' }) =>
+    payWithTestCard(tx, money.ledger, input.id, input.outcome),
+);
+
+/** The test provider's authentication step completes or fails a top-up. */
+export const authenticateTestPaymentOperation = moneyOperation(
+  'topups.authenticateTestPayment',
+  (tx, money, input: { id: string; complete: boolean }) => authenticateTestPayment(tx, money.ledger, input.id, input.complete),
+);
+
+/** A provider's verified report (Stripe's webhook) credits or fails a top-up, once per event. */
+export const applyPaymentReportOperation = moneyOperation(
+  'topups.applyPaymentReport',
+  (tx, money, input: { event: { provider: PaymentProviderName; id: string; type: string }; report: PaymentReport }) =>
+    applyPaymentReport(tx, money.ledger, input.event, input.report),
+);
+
+/** Top-ups' part in the money path: starting one, and every way it is credited or fails. */
+export const topUpsMoney: MoneyFeature = {
+  name: 'topups',
+  operations: [createTopUpOperation, payWithTestCardOperation, authenticateTestPaymentOperation, applyPaymentReportOperation],
+};

@@ -6,10 +6,11 @@ import { connect } from '../identity/connections.js';
 import { seedDemo, type DemoData } from '../identity/demo.js';
 import { decideSignInRequest } from '../identity/signin.js';
 import { issueTokens, newFamilyId } from '../identity/tokens.js';
-import { payWithTestCard } from '../payments/topups.js';
+import { payWithTestCardOperation } from '../payments/topups.js';
 import { createUser } from '../identity/users.js';
 import { seedDemoMoney } from '../money/demo.js';
-import { decideConfirmation, expireConfirmations, CONFIRMATION_TTL_MS, walletOf } from '../money/spends.js';
+import { decideConfirmationOperation, CONFIRMATION_TTL_MS, walletOf } from '../money/spends.js';
+import { expireConfirmations } from '../money/sweeper.js';
 import { startServer, type RunningServer } from '../server.js';
 import { TEST_SCRYPT_COST } from './money.js';
 
@@ -120,22 +121,21 @@ export async function startElementFixture(): Promise<ElementFixture> {
       }
       case '/__diamonds/pay-topup': {
         // What the fan does on the hosted top-up page with the test card 4242 4242 4242 4242.
-        const result = await platform.commits.run((tx) => payWithTestCard(tx, platform.ledger, query.get('id') ?? '', 'succeeds'));
+        const result = await platform.writer.run(payWithTestCardOperation, { id: query.get('id') ?? '', outcome: 'succeeds' });
         return { result };
       }
       case '/__diamonds/decide': {
-        const record = await platform.commits.run(async (tx) => {
-          const [row] = await tx.query<{ user_id: string }>('SELECT user_id FROM confirmations WHERE id = ?', [query.get('id') ?? '']);
-          return decideConfirmation(tx, platform.ledger, {
-            id: query.get('id') ?? '',
-            userId: row?.user_id ?? '',
-            approve: query.get('approve') === '1',
-          });
+        const id = query.get('id') ?? '';
+        const [row] = await platform.db.query<{ user_id: string }>('SELECT user_id FROM confirmations WHERE id = ?', [id]);
+        const record = await platform.writer.run(decideConfirmationOperation, {
+          id,
+          userId: row?.user_id ?? '',
+          approve: query.get('approve') === '1',
         });
         return { status: record.status };
       }
       case '/__diamonds/expire':
-        return { expired: await expireConfirmations(platform.db, platform.ledger, Date.now() + CONFIRMATION_TTL_MS + 1) };
+        return { expired: await expireConfirmations(platform.writer, platform.db, Date.now() + CONFIRMATION_TTL_MS + 1) };
       case '/__diamonds/order': {
         const response = await fetch(`${platform.url}/v1/orders`, {
           method: 'POST',
