@@ -71,7 +71,32 @@ for (const kind of DATABASE_KINDS) {
       assert.deepEqual(await migrate(t.db), []);
     });
 
+    if (kind === 'sqlite') {
+      it('keeps savepoints’ undo log in memory: no temporary file is written per group commit', async () => {
+        // 2 is MEMORY: the statement journal of each savepoint no longer spills to a file.
+        const [row] = await t.db.query<{ temp_store: number }>('PRAGMA temp_store');
+        assert.equal(Number(row?.temp_store), 2);
+      });
+    }
+
     if (kind === 'postgres') {
+      it('prepares statements with parameters once per connection, and only those', async () => {
+        const select = 'SELECT n FROM scratch WHERE id = ? AND n >= ?';
+        const prepared = await t.db.transaction(async (tx) => {
+          // One connection for the whole transaction: the same session's prepared statements.
+          for (let i = 0; i < 3; i++) assert.equal((await tx.query(select, [1, 0])).length, 1);
+          await tx.query('SELECT count(*) AS n FROM scratch');
+          return tx.query<{ statement: string }>('SELECT statement FROM pg_prepared_statements WHERE NOT from_sql');
+        });
+        const statements = prepared.map((row) => row.statement);
+        assert.equal(
+          statements.filter((text) => text === 'SELECT n FROM scratch WHERE id = $1 AND n >= $2').length,
+          1,
+          statements.join('\n'),
+        );
+        assert.ok(!statements.includes('SELECT count(*) AS n FROM scratch'), 'a statement without parameters is not prepared');
+      });
+
       it('runs a transaction again after a deadlock, and both finish', async () => {
         let attempts = 0;
         let arrived = 0;

@@ -8,6 +8,12 @@ export interface PostgresOptions {
   connectionString: string;
   /** @defaultValue 10 */
   maxConnections?: number;
+  /**
+   * Whether statements with parameters are prepared once per connection (named), rather than
+   * parsed and planned on every call. Turn it off behind a pooler that does not keep a session
+   * per client (PgBouncer in transaction mode before 1.21). @defaultValue true
+   */
+  preparedStatements?: boolean;
 }
 
 const INT8_OID = 20;
@@ -30,16 +36,40 @@ const types = {
   },
 } as pg.CustomTypesConfig;
 
-/** Rewrites `?` placeholders to PostgreSQL's `$1, $2, …` (our SQL never puts `?` in literals). */
-const placeholderCache = new Map<string, string>();
-function toPostgres(sql: string): string {
-  let converted = placeholderCache.get(sql);
-  if (converted === undefined) {
+/** A statement as sent to PostgreSQL: its text with `$n` placeholders, and its name if prepared. */
+interface Statement {
+  text: string;
+  name: string | undefined;
+}
+
+/**
+ * The most statements prepared under a name: our SQL is a fixed set of texts (a few hundred),
+ * so this bounds only a caller that builds texts without end.
+ */
+const MAX_NAMED_STATEMENTS = 2_000;
+
+/** Statements a name may be given: data manipulation, whose plans PostgreSQL can cache. */
+const PREPARABLE = /^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b/i;
+
+const statements = new Map<string, Statement>();
+let namedStatements = 0;
+
+/**
+ * Rewrites `?` placeholders to PostgreSQL's `$1, $2, …` (our SQL never puts `?` in literals), and
+ * names statements with parameters, so that each connection parses and plans them once and then
+ * only binds and executes them: the money path sends the same few statements over and over, and
+ * on a small machine PostgreSQL's parsing and planning compete with the server for the CPU.
+ */
+function toPostgres(sql: string, parameters: number): Statement {
+  let statement = statements.get(sql);
+  if (statement === undefined) {
     let index = 0;
-    converted = sql.replace(/\?/g, () => `$${++index}`);
-    placeholderCache.set(sql, converted);
+    const text = sql.replace(/\?/g, () => `$${++index}`);
+    const named = parameters > 0 && PREPARABLE.test(text) && namedStatements < MAX_NAMED_STATEMENTS;
+    statement = { text, name: named ? `d${++namedStatements}` : undefined };
+    statements.set(sql, statement);
   }
-  return converted;
+  return statement;
 }
 
 const RETRYABLE = new Set(['40001', '40P01']);
@@ -49,15 +79,21 @@ function isRetryable(error: unknown): boolean {
   return typeof code === 'string' && RETRYABLE.has(code);
 }
 
-function clientOf(queryable: pg.Pool | pg.PoolClient): SqlClient {
+function send(queryable: pg.Pool | pg.PoolClient, sql: string, params: readonly SqlValue[], prepare: boolean): Promise<pg.QueryResult> {
+  const { text, name } = toPostgres(sql, params.length);
+  const values = params as SqlValue[];
+  return queryable.query(name === undefined || !prepare ? { text, values } : { name, text, values });
+}
+
+function clientOf(queryable: pg.Pool | pg.PoolClient, prepare: boolean): SqlClient {
   return {
     kind: 'postgres',
     async query<Row>(sql: string, params: readonly SqlValue[] = []) {
-      const result = await queryable.query(toPostgres(sql), params as SqlValue[]);
+      const result = await send(queryable, sql, params, prepare);
       return result.rows as Row[];
     },
     async run(sql: string, params: readonly SqlValue[] = []) {
-      const result = await queryable.query(toPostgres(sql), params as SqlValue[]);
+      const result = await send(queryable, sql, params, prepare);
       return result.rowCount ?? 0;
     },
   };
@@ -76,6 +112,7 @@ class PostgresDatabase implements Database {
   readonly description: string;
   readonly #pool: pg.Pool;
   readonly #client: SqlClient;
+  readonly #prepare: boolean;
 
   constructor(options: PostgresOptions) {
     const url = new URL(options.connectionString);
@@ -84,7 +121,8 @@ class PostgresDatabase implements Database {
     this.#pool = new pg.Pool({ connectionString: options.connectionString, max: options.maxConnections ?? 10, types });
     // An idle client that loses its connection must not crash the process.
     this.#pool.on('error', () => {});
-    this.#client = clientOf(this.#pool);
+    this.#prepare = options.preparedStatements ?? true;
+    this.#client = clientOf(this.#pool, this.#prepare);
   }
 
   query<Row = Record<string, unknown>>(sql: string, params?: readonly SqlValue[]): Promise<Row[]> {
@@ -102,7 +140,7 @@ class PostgresDatabase implements Database {
       let broken = false;
       try {
         await connection.query('BEGIN');
-        const result = await work(clientOf(connection));
+        const result = await work(clientOf(connection, this.#prepare));
         await connection.query('COMMIT');
         return result;
       } catch (error) {

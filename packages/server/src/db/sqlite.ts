@@ -21,6 +21,12 @@ export interface SqliteOptions {
    * it fails with `database_busy`. @defaultValue 10000
    */
   busyBudgetMs?: number;
+  /**
+   * How many pages the WAL may hold before a commit of this connection checkpoints it (copies it
+   * back into the database file) inside that commit: raise it when a checkpointer thread does
+   * that instead (see `checkpointer.ts`). @defaultValue SQLite's, 1000
+   */
+  autoCheckpointPages?: number;
 }
 
 /** A FIFO lock so that one connection's transactions never interleave across `await`s. */
@@ -80,6 +86,7 @@ class SqliteDatabase implements Database {
     // deleted in every batch: ~95 kB of writes and a file per commit of 13 gifts. Durability
     // does not depend on it (the WAL does that), so it stays in memory, bounded by one batch.
     this.#db.pragma('temp_store = MEMORY');
+    if (options.autoCheckpointPages !== undefined) this.#db.pragma(`wal_autocheckpoint = ${Math.floor(options.autoCheckpointPages)}`);
     this.#db.defaultSafeIntegers(false);
     this.#client = {
       kind: 'sqlite',

@@ -66,6 +66,24 @@ describe('DPoP proofs (RFC 9449)', () => {
     }
   });
 
+  it('check the signature and claims of every proof, even when its header was checked before', async () => {
+    const key = newDpopKey();
+    const other = newDpopKey();
+    const first = key.proof('POST', URL_, TOKEN);
+    await verify(first);
+    const header = first.split('.')[0]!;
+    // The same header (so the same checked key), signed by someone without the key.
+    const forged = other.proof('POST', URL_, TOKEN, { jwk: key.jwk });
+    assert.equal(forged.split('.')[0], header, 'the forgery carries the very header already checked');
+    await rejectsWith(verify(forged), 'invalid_dpop_proof');
+    // A genuine header and claims, with the signature of another proof by the same key.
+    const [, payload] = key.proof('POST', URL_, TOKEN).split('.');
+    await rejectsWith(verify(`${header}.${payload}.${first.split('.')[2]}`), 'invalid_dpop_proof');
+    // Claims are checked whatever the header: a genuine proof for another URL.
+    await rejectsWith(verify(key.proof('POST', 'https://diamonds.example/v1/me', TOKEN)), 'invalid_dpop_proof');
+    assert.equal((await verify(key.proof('POST', URL_, TOKEN))).jkt, key.jkt);
+  });
+
   it('accept a proof once: a replay, even within the window, is refused', async () => {
     const key = newDpopKey();
     const proof = key.proof('POST', URL_, TOKEN);

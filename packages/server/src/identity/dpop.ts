@@ -123,20 +123,54 @@ export class ReplayCache {
 /** The process's replay cache. */
 const replays = new ReplayCache();
 
-/** Public keys by their JWK, so that a fan's repeated calls skip re-importing the same key. */
-const keys = new Map<string, KeyObject>();
-const MAX_CACHED_KEYS = 10_000;
+/** A proof header that passed every check of its own: its public key, imported, and thumbprint. */
+interface CheckedHeader {
+  key: KeyObject;
+  jkt: string;
+}
 
-function publicKeyOf(jwk: { x: string; y: string }): KeyObject {
-  const id = `${jwk.x}.${jwk.y}`;
-  let key = keys.get(id);
-  if (!key) {
-    // Throws on a point that is not on the curve.
-    key = createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y }, format: 'jwk' });
-    if (keys.size >= MAX_CACHED_KEYS) keys.delete(keys.keys().next().value!);
-    keys.set(id, key);
+/**
+ * Headers already checked, by their exact base64url text. A fan's browser signs every proof
+ * with one key, so its proofs share one header (`typ`, `alg`, `jwk`): decoding it, checking it,
+ * importing the key and hashing its thumbprint once saves about a tenth of a proof's cost.
+ * The signature and the claims are still checked on every proof; only a header that passed is
+ * kept, and the same text always decodes to the same header, so nothing is skipped.
+ */
+const checkedHeaders = new Map<string, CheckedHeader>();
+const MAX_CHECKED_HEADERS = 10_000;
+
+/** Checks a proof's header and imports its key, or returns why it is refused. */
+function checkHeader(headerPart: string): CheckedHeader | ApiError {
+  const known = checkedHeaders.get(headerPart);
+  if (known) return known;
+  const header = decodeJson(headerPart);
+  if (!header) return refused('The DPoP proof’s header or claims are not JSON objects.');
+  if (header.typ !== 'dpop+jwt') return refused('The DPoP proof’s typ must be "dpop+jwt".');
+  if (header.alg !== 'ES256') return refused('The DPoP proof’s alg must be "ES256".');
+  const jwk = header.jwk as Record<string, unknown> | undefined;
+  if (
+    typeof jwk !== 'object' ||
+    jwk === null ||
+    jwk.kty !== 'EC' ||
+    jwk.crv !== 'P-256' ||
+    typeof jwk.x !== 'string' ||
+    typeof jwk.y !== 'string' ||
+    'd' in jwk
+  ) {
+    return refused('The DPoP proof’s jwk must be a public P-256 key.');
   }
-  return key;
+  const publicJwk = { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y };
+  let key: KeyObject;
+  try {
+    // Throws on a point that is not on the curve.
+    key = createPublicKey({ key: publicJwk, format: 'jwk' });
+  } catch {
+    return refused('The DPoP proof’s signature does not verify with its key.');
+  }
+  const checked = { key, jkt: jwkThumbprint(publicJwk) };
+  if (checkedHeaders.size >= MAX_CHECKED_HEADERS) checkedHeaders.delete(checkedHeaders.keys().next().value!);
+  checkedHeaders.set(headerPart, checked);
+  return checked;
 }
 
 /**
@@ -158,30 +192,22 @@ export function verifyDpopProof(proof: string | undefined, target: DpopTarget, n
   const parts = proof.length <= MAX_PROOF_LENGTH ? proof.split('.') : [];
   if (parts.length !== 3 || !parts.every((part) => B64URL.test(part))) throw refused('The DPoP header is not a compact JWS.');
   const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
-  const header = decodeJson(headerPart);
   const claims = decodeJson(payloadPart);
-  if (!header || !claims) throw refused('The DPoP proof’s header or claims are not JSON objects.');
-  if (header.typ !== 'dpop+jwt') throw refused('The DPoP proof’s typ must be "dpop+jwt".');
-  if (header.alg !== 'ES256') throw refused('The DPoP proof’s alg must be "ES256".');
-  const jwk = header.jwk as Record<string, unknown> | undefined;
-  if (
-    typeof jwk !== 'object' ||
-    jwk === null ||
-    jwk.kty !== 'EC' ||
-    jwk.crv !== 'P-256' ||
-    typeof jwk.x !== 'string' ||
-    typeof jwk.y !== 'string' ||
-    'd' in jwk
-  ) {
-    throw refused('The DPoP proof’s jwk must be a public P-256 key.');
-  }
-  const publicJwk = { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y };
+  if (!claims) throw refused('The DPoP proof’s header or claims are not JSON objects.');
+  const header = checkHeader(headerPart);
+  if (header instanceof ApiError) throw header;
   let valid: boolean;
   try {
     const signature = Buffer.from(signaturePart, 'base64url');
     valid =
       signature.length === 64 &&
-      verify('sha256', Buffer.from(`${headerPart}.${payloadPart}`), { key: publicKeyOf(publicJwk), dsaEncoding: 'ieee-p1363' }, signature);
+      verify(
+        'sha256',
+        // What was signed: the header and the claims as sent, up to the second dot.
+        Buffer.from(proof.slice(0, headerPart.length + 1 + payloadPart.length), 'latin1'),
+        { key: header.key, dsaEncoding: 'ieee-p1363' },
+        signature,
+      );
   } catch {
     valid = false;
   }
@@ -200,7 +226,7 @@ export function verifyDpopProof(proof: string | undefined, target: DpopTarget, n
   }
   const jti = claims.jti;
   if (typeof jti !== 'string' || jti.length < 8 || jti.length > 100) throw refused('The DPoP proof needs a jti of 8 to 100 characters.');
-  const jkt = jwkThumbprint(publicJwk);
+  const { jkt } = header;
   // Kept until the proof could no longer pass the iat check anyway.
   if (!replays.remember(`${jkt}.${jti}`, (iat + DPOP_WINDOW_SECONDS) * 1000 + 1000, nowMs)) {
     throw refused('This DPoP proof was already used: make a new proof for every request.');

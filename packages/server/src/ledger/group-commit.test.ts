@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { isApiError } from '../errors.js';
 import { DATABASE_KINDS, createTestDatabase, skipUnlessPostgres, type TestDatabase } from '../testing/databases.js';
-import { GroupCommit } from './group-commit.js';
+import { GroupCommit, afterCommit } from './group-commit.js';
 import { Ledger, type Account, type TransferRequest } from './ledger.js';
 import { verifyLedger } from './verify.js';
 
@@ -85,6 +85,49 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(commits.batches, 2, 'one batch for the trickle');
       assert.ok(performance.now() - started >= 495, 'the second batch started no sooner than the interval');
       assert.deepEqual(ran, [1, 2, 3, 4]);
+    });
+
+    it('keeps exactly the writes of the works that succeeded, whatever the order of failures in the batch', async () => {
+      // Failures first, in a row, after a success (whose savepoint PostgreSQL already reopened
+      // for the next work), and last (whose savepoint the COMMIT would otherwise release).
+      const pattern = ['fail', 'ok', 'ok', 'fail', 'fail', 'ok', 'ok', 'fail'] as const;
+      const issuance = await ledger.platformAccount('issuance');
+      await ledger.transfer({
+        idempotencyKey: 'fund-pattern',
+        code: 'purchase',
+        postings: [
+          { accountId: issuance.id, amountDiamonds: -pattern.length },
+          { accountId: wallet.id, amountDiamonds: pattern.length },
+        ],
+      });
+      const commits = new GroupCommit(ledger);
+      const before = await ledger.getAccount(earnings.id);
+      const callbacks: number[] = [];
+      const outcomes = await Promise.allSettled(
+        pattern.map((kind, i) =>
+          commits.run(async (tx) => {
+            await ledger.transferIn(tx, gift(`gc-pattern-${i}`, 1));
+            afterCommit(tx, () => callbacks.push(i));
+            if (kind === 'fail') throw new Error(`work ${i} fails after writing`);
+            return i;
+          }),
+        ),
+      );
+      assert.equal(commits.batches, 1, 'one transaction for the whole batch');
+      assert.deepEqual(
+        outcomes.map((outcome) => outcome.status),
+        pattern.map((kind) => (kind === 'ok' ? 'fulfilled' : 'rejected')),
+      );
+      const kept = pattern.flatMap((kind, i) => (kind === 'ok' ? [i] : []));
+      assert.deepEqual(callbacks, kept, 'after-commit callbacks of the kept works only');
+      const rows = await t.db.query<{ idempotency_key: string }>(
+        `SELECT idempotency_key FROM transfers WHERE idempotency_key LIKE 'gc-pattern-%' ORDER BY idempotency_key`,
+      );
+      assert.deepEqual(
+        rows.map((row) => row.idempotency_key),
+        kept.map((i) => `gc-pattern-${i}`),
+      );
+      assert.equal((await ledger.getAccount(earnings.id)).balanceDiamonds - before.balanceDiamonds, kept.length);
     });
 
     it('replays a key within and across batches, and writes a lone request at once', async () => {

@@ -52,17 +52,45 @@ export function requestFingerprint(method: string, path: string, body: unknown):
   return createHash('sha256').update(`${method} ${path}\n`).update(canonicalJson(body)).digest('base64url');
 }
 
+interface StoredRequestRow {
+  request_hash: string;
+  status: number;
+  body: string;
+}
+
+function inProgress(): ApiError {
+  return new ApiError('idempotency_request_in_progress', 'A request with this Idempotency-Key is still in progress; retry shortly.');
+}
+
+/** The stored answer to `request`'s key, replayed, or the refusal of a key reused for another request. */
+function replay<Body>(row: StoredRequestRow | undefined, request: { fingerprint: string }): IdempotentResult<Body> {
+  if (!row || row.status === 0) throw inProgress();
+  if (row.request_hash !== request.fingerprint) {
+    throw new ApiError(
+      'idempotency_key_reused',
+      'This Idempotency-Key was used for a different request. Use a new key for each user action.',
+    );
+  }
+  return { status: Number(row.status), body: JSON.parse(row.body) as Body, replayed: true, json: row.body };
+}
+
+const FIND_REQUEST = 'SELECT request_hash, status, body FROM api_requests WHERE scope = ? AND idempotency_key = ?';
+
 /**
  * Runs `work` once per `(scope, key)`: the first call stores its response in the same
  * transaction; later calls with the same request get that response back without running
  * `work`, and with a different request fail with `idempotency_key_reused`.
  *
  * @remarks
- * Call it inside a transaction (`GroupCommit.run` or `db.transaction`). The key is claimed
- * before the work runs, so on PostgreSQL a concurrent request with the same key waits on the
- * claim and then replays the winner's answer. When `work` throws, the transaction (or its
- * savepoint) rolls back and the claim with it: a failed request may be retried with its key.
- * `scope` keeps keys of different callers apart (`fan:usr_…:site_…`, `site:site_…`).
+ * Call it inside a transaction (`GroupCommit.run` or `db.transaction`). On PostgreSQL the key is
+ * claimed before the work runs, so a concurrent request with the same key waits on the claim
+ * and then replays the winner's answer. On SQLite a write transaction holds the database to
+ * itself (`BEGIN IMMEDIATE`), so nothing can come between the look-up and the work: the key is
+ * looked up, and the answer stored once with it, one row written once instead of a claim
+ * written and then rewritten with the answer (every spend's hot path). When `work` throws, the
+ * transaction (or its savepoint) rolls back and any claim with it: a failed request may be
+ * retried with its key. `scope` keeps keys of different callers apart (`fan:usr_…:site_…`,
+ * `site:site_…`).
  */
 export async function idempotent<Body>(
   tx: SqlClient,
@@ -70,26 +98,28 @@ export async function idempotent<Body>(
   work: () => Promise<StoredResponse<Body>>,
   now = Date.now(),
 ): Promise<IdempotentResult<Body>> {
+  if (tx.kind === 'sqlite') {
+    const [row] = await tx.query<StoredRequestRow>(FIND_REQUEST, [request.scope, request.key]);
+    if (row) return replay(row, request);
+    const response = await work();
+    const json = JSON.stringify(response.body);
+    const stored = await tx.run(
+      `INSERT INTO api_requests (scope, idempotency_key, request_hash, status, body, created_at)
+       VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scope, idempotency_key) DO NOTHING`,
+      [request.scope, request.key, request.fingerprint, response.status, json, now],
+    );
+    // Only if the work itself stored this key: refuse, and its writes roll back with it.
+    if (stored === 0) throw inProgress();
+    return { ...response, replayed: false, json };
+  }
   const claimed = await tx.run(
     `INSERT INTO api_requests (scope, idempotency_key, request_hash, status, body, created_at)
      VALUES (?, ?, ?, 0, '', ?) ON CONFLICT (scope, idempotency_key) DO NOTHING`,
     [request.scope, request.key, request.fingerprint, now],
   );
   if (claimed === 0) {
-    const [row] = await tx.query<{ request_hash: string; status: number; body: string }>(
-      'SELECT request_hash, status, body FROM api_requests WHERE scope = ? AND idempotency_key = ?',
-      [request.scope, request.key],
-    );
-    if (!row || row.status === 0) {
-      throw new ApiError('idempotency_request_in_progress', 'A request with this Idempotency-Key is still in progress; retry shortly.');
-    }
-    if (row.request_hash !== request.fingerprint) {
-      throw new ApiError(
-        'idempotency_key_reused',
-        'This Idempotency-Key was used for a different request. Use a new key for each user action.',
-      );
-    }
-    return { status: Number(row.status), body: JSON.parse(row.body) as Body, replayed: true, json: row.body };
+    const [row] = await tx.query<StoredRequestRow>(FIND_REQUEST, [request.scope, request.key]);
+    return replay(row, request);
   }
   const response = await work();
   const json = JSON.stringify(response.body);

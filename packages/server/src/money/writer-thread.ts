@@ -2,6 +2,7 @@
 // file, its own ledger, money registry and group commit; requests come in as data and their
 // answers go back once their batch has committed.
 import { parentPort, workerData } from 'node:worker_threads';
+import { WAL_SAFETY_PAGES, startCheckpointer } from '../db/checkpointer.js';
 import { openSqlite } from '../db/sqlite.js';
 import type { Database, SqlClient } from '../db/types.js';
 import { GroupCommit } from '../ledger/group-commit.js';
@@ -30,7 +31,10 @@ function counted(client: SqlClient): SqlClient {
   };
 }
 
-const opened = openSqlite({ file });
+// The WAL is copied back into the database by a checkpointer thread, not inside this
+// thread's commits (see db/checkpointer.ts).
+const opened = openSqlite({ file, autoCheckpointPages: WAL_SAFETY_PAGES });
+const checkpointer = startCheckpointer(file);
 const db: Database = {
   ...counted(opened),
   kind: opened.kind,
@@ -87,7 +91,10 @@ port.on('message', (message: ToWriter) => {
       return;
     case 'close':
       // The main thread sends this after every spend it asked for was answered.
-      void db.close().then(() => port.close());
+      void checkpointer
+        .close()
+        .then(() => db.close())
+        .then(() => port.close());
       return;
   }
 });

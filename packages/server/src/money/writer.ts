@@ -8,6 +8,7 @@ import type { SqlClient } from '../db/types.js';
 import { idempotent, type IdempotentResult, type StoredResponse } from './idempotency.js';
 import type { MoneyContext, MoneyOperation, MoneyRegistry } from './operations.js';
 import { localEvents, type CommittedEvent } from '../events/bus.js';
+import { WAL_SAFETY_PAGES } from '../db/checkpointer.js';
 
 /** An idempotent operation's answer, ready to send: its status, its body as JSON text, and whether it was replayed. */
 export type IdempotentAnswer = Pick<IdempotentResult, 'status' | 'json' | 'replayed'>;
@@ -360,7 +361,11 @@ export async function openMoneyWriter(
   mode: 'thread' | 'inline' = 'thread',
 ): Promise<MoneyWriter> {
   if (mode === 'thread' && db.kind === 'sqlite' && db.file !== undefined && db.file !== ':memory:') {
-    return ThreadMoneyWriter.start(db.file);
+    const writer = await ThreadMoneyWriter.start(db.file);
+    // The writer thread's checkpointer copies the WAL back: this connection's rare commits
+    // (sign-ins, sessions) must not do it on the event loop meanwhile (see db/checkpointer.ts).
+    await db.query(`PRAGMA wal_autocheckpoint = ${WAL_SAFETY_PAGES}`);
+    return writer;
   }
   return inlineMoneyWriter(registry, ledger, commits);
 }
