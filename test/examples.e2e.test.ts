@@ -3,13 +3,16 @@
 // shop on 127.0.0.1 (two ports). A fan signs in through the popup with a 50-a-day allowance, tops
 // up with the test card, sends a gift within the allowance and one beyond it (approved in the
 // popup), unlocks the paywalled post, and pays an order the shop's backend created, whose receipt
-// the backend verifies before the page says "thank you". Each step checks what the page shows and
-// what the server holds; the ledger verifies clean at the end. Screenshots go to test-results/.
+// the backend verifies before the page says "thank you"; the shop's backend then learns that the
+// order was paid, and later refunded, by webhooks it verifies with the SDK (a replayed delivery
+// dropped as a duplicate, a forged one refused). Each step checks what the page shows and what
+// the server holds; the ledger verifies clean at the end. Screenshots go to test-results/.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { startServer, type RunningServer } from '@diamonds/server';
+import { createDiamondsServer, signWebhook } from '@diamonds/sdk/server';
 import {
   seedDemo,
   type DemoData,
@@ -49,6 +52,31 @@ for (const kind of DATABASE_KINDS) {
     const opened: Page[] = [];
     /** Uncaught errors and console errors of every page, for the report. */
     const problems: string[] = [];
+    /** The shop's order the fan paid in step 6. */
+    let paidOrderId = '';
+
+    /** What the shop's backend knows of one of its orders (examples/shop/server.mjs). */
+    interface ShopOrderState {
+      status: string;
+      learned: { status: string; source: string }[];
+      webhooks: { delivered: number; duplicates: number; refused: number };
+    }
+    async function shopState(orderId: string): Promise<ShopOrderState> {
+      const response = await fetch(`${examples.shopUrl}/orders/${orderId}/status`);
+      assert.equal(response.status, 200);
+      return (await response.json()) as ShopOrderState;
+    }
+    /** Waits until the shop's backend knows what `done` looks for (webhooks come within a second or so). */
+    async function shopLearns(orderId: string, done: (state: ShopOrderState) => boolean): Promise<ShopOrderState> {
+      const deadline = Date.now() + 20_000;
+      let state = await shopState(orderId);
+      while (!done(state) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        state = await shopState(orderId);
+      }
+      assert.ok(done(state), `the shop's backend knows: ${JSON.stringify(state)}`);
+      return state;
+    }
 
     const shot = (target: Page, name: string) => target.screenshot({ path: `${SCREENSHOTS}examples-${name}-${kind}.png` });
 
@@ -351,6 +379,9 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(message, `Thank you! Order ${orderId} is paid: ${total} Diamonds.`);
       assert.equal(await waitText(shop.locator('#thanks'), /^Thank you!/), message, 'the page shows the backend’s answer');
       await waitText(checkout.locator('[part~="status"]'), /^Paid\. Thank you!$/);
+      // The page waits for the backend to hear it from Diamonds itself, by a verified webhook.
+      await waitText(shop.locator('#confirmed'), /^Diamonds confirmed the payment to the shop/);
+      paidOrderId = orderId;
       await shot(shop, 'shop-paid');
 
       const [paid] = await t.db.query<{ status: string; user_id: string; transfer_id: string | null }>(
@@ -367,11 +398,66 @@ for (const kind of DATABASE_KINDS) {
       assert.notEqual(next, orderId, 'a new order once the last one is paid');
     });
 
-    it('7. leaves a ledger that verifies clean', async () => {
+    it('7. the shop’s backend learns paid and refunded by webhook, drops a replayed delivery and refuses a forged one', async () => {
+      assert.match(paidOrderId, /^ord_/, 'step 6 paid an order');
+      const paid = await shopLearns(paidOrderId, (state) =>
+        state.learned.some((entry) => entry.status === 'paid' && entry.source === 'webhook'),
+      );
+      assert.equal(paid.status, 'paid');
+      const diamonds = createDiamondsServer({ secretKey: demo.site.secretKey, siteId: demo.site.id, apiBase: platform.url });
+      const before = await diamonds.orders.get(paidOrderId);
+      assert.equal(before.status, 'paid');
+
+      // The shop owner refunds (their admin, with the secret key): the backend hears it by webhook…
+      await diamonds.orders.refund(paidOrderId);
+      const refunded = await shopLearns(paidOrderId, (state) => state.status === 'refunded');
+      assert.deepEqual(refunded.learned.at(-1), { ...refunded.learned.at(-1), status: 'refunded', source: 'webhook' });
+      // …and reading the order says so too, while its receipt still verifies: a receipt alone
+      // cannot tell a refunded order from a paid one.
+      const after = await diamonds.orders.get(paidOrderId);
+      assert.equal(after.status, 'refunded');
+      assert.ok(after.receipt, 'the order keeps its receipt');
+      assert.equal((await diamonds.verifyReceipt(after.receipt)).subjectId, paidOrderId);
+      const { data: events } = await diamonds.events.list({ type: 'order.refunded' });
+      assert.ok(events.some((event) => event.type === 'order.refunded' && event.data.orderId === paidOrderId));
+
+      // A replay of the paid event comes with the same event id: dropped, nothing changes.
+      const [endpoint] = (await diamonds.webhookEndpoints.list()).data.filter((one) => one.url === `${examples.shopUrl}/diamonds/webhooks`);
+      assert.ok(endpoint, 'the shop registered its endpoint on start');
+      assert.deepEqual(endpoint.eventTypes, ['order.paid', 'order.refunded']);
+      const paidEvent = (await diamonds.events.list({ type: 'order.paid', limit: 100 })).data.find(
+        (event) => event.type === 'order.paid' && event.data.orderId === paidOrderId,
+      );
+      assert.ok(paidEvent);
+      await diamonds.webhookEndpoints.replay(endpoint.id, { eventId: paidEvent.id });
+      const replayed = await shopLearns(paidOrderId, (state) => state.webhooks.duplicates > refunded.webhooks.duplicates);
+      assert.equal(replayed.status, 'refunded', 'a replayed "paid" does not undo the refund');
+      const deliveries = await diamonds.webhookEndpoints.deliveries(endpoint.id);
+      assert.ok(deliveries.data.some((delivery) => delivery.eventId === paidEvent.id && delivery.kind === 'replay'));
+      assert.ok(deliveries.data.every((delivery) => delivery.status !== 'failed'));
+
+      // A forged delivery (signed with a secret that is not the endpoint's) is refused.
+      const forged = JSON.stringify({ ...paidEvent, id: 'evt_01JD3S9ZK4W8Q2V7C5XH6RTB0M' });
+      const headers = await signWebhook(forged, `whsec_${Buffer.from('not the shop’s secret at all!').toString('base64')}`, {
+        id: 'evt_01JD3S9ZK4W8Q2V7C5XH6RTB0M',
+      });
+      const answer = await fetch(`${examples.shopUrl}/diamonds/webhooks`, {
+        method: 'POST',
+        headers: { ...headers, 'Content-Type': 'application/json' },
+        body: forged,
+      });
+      assert.equal(answer.status, 400);
+      assert.equal(await answer.text(), 'Refused: bad_signature\n');
+      const last = await shopState(paidOrderId);
+      assert.equal(last.webhooks.refused, replayed.webhooks.refused + 1);
+      assert.equal(last.status, 'refunded');
+    });
+
+    it('8. leaves a ledger that verifies clean', async () => {
       const report = await verifyLedger(t.db);
       assert.ok(report.ok, formatVerifyReport(report));
-      const total = Number((await newest<{ total_diamonds: number }>('orders')).total_diamonds);
-      assert.equal((await wallet()).balance, DEMO_FAN_DIAMONDS + 500 - 5 - 50 - 50 - total);
+      // The second order (made by the last visit) is open; the first was paid, then refunded.
+      assert.equal((await wallet()).balance, DEMO_FAN_DIAMONDS + 500 - 5 - 50 - 50);
       assert.deepEqual(
         problems.filter((problem) => problem.includes('uncaught')),
         [],

@@ -1,6 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startServer, type RunningServer } from '@diamonds/server';
 import {
@@ -276,4 +279,120 @@ describe('hosted pages in a 480×680 popup and on a phone: the primary button in
       await context.close();
     }
   });
+});
+
+describe('the account page’s site settings and webhooks: axe clean, labelled, copy buttons that copy (issue 13)', { skip }, () => {
+  let t: TestDatabase;
+  let platform: RunningServer;
+  let browser: Browser;
+  let demo: DemoData;
+  let receiver: Server;
+  let receiverUrl = '';
+  const received: string[] = [];
+  const SHOTS = process.env.DIAMONDS_SHOTS_DIR;
+
+  before(async () => {
+    browser = await launchChromium();
+    t = await createTestDatabase('sqlite');
+    platform = await startServer({ port: 0, db: t.db });
+    const seeded = await seedDemo(t.db, t.settings.dataDir);
+    assert.ok(seeded.demo);
+    demo = seeded.demo;
+    // A site's backend on loopback (development allows it) that takes every delivery.
+    receiver = createServer((request, response) => {
+      request.resume();
+      request.on('end', () => {
+        received.push(String(request.headers['webhook-id']));
+        response.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+    if (SHOTS) mkdirSync(SHOTS, { recursive: true });
+  });
+  after(async () => {
+    await browser?.close();
+    await platform?.close();
+    receiver?.close();
+    if (t) await t.drop();
+  });
+
+  const viewports = { desktop: { width: 1280, height: 800 }, phone: { width: 390, height: 844 } };
+  for (const [device, viewport] of Object.entries(viewports))
+    for (const colorScheme of ['light', 'dark'] as const) {
+      it(`adds an endpoint, copies its secret, sends a test event and shows a bad origin, in ${colorScheme} on a ${device}`, async () => {
+        await t.db.run('DELETE FROM rate_limits');
+        const context = await browser.newContext({ colorScheme, viewport, bypassCSP: true });
+        await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: platform.url });
+        const shot = async (page: Page, name: string, selector?: string) => {
+          if (!SHOTS) return;
+          const path = `${SHOTS}/account-${name}-${device}-${colorScheme}.png`;
+          if (selector) await page.locator(selector).first().screenshot({ path });
+          else await page.screenshot({ path, fullPage: false });
+        };
+        try {
+          const page = await context.newPage();
+          await page.goto(`${platform.url}/signin?next=/account`);
+          await page.getByLabel('Email').fill(demo.creator.email);
+          await page.getByLabel('Password').fill(demo.creator.password);
+          await page.getByRole('button', { name: /sign in/i }).click();
+          await page.waitForURL(/\/account/);
+
+          // The site id, copied by its button (shown by the script, which the page loads from our origin).
+          const copyId = page.getByRole('button', { name: 'Copy site id of Demo site' });
+          await copyId.click();
+          await page.locator(`#site-id-${demo.site.id}-copied`).getByText('Copied.').waitFor();
+          assert.equal(await page.evaluate(() => navigator.clipboard.readText()), demo.site.id);
+          await page.getByRole('heading', { name: 'Allowed origins of Demo site' }).scrollIntoViewIfNeeded();
+          await shot(page, 'site-settings');
+
+          // Add an endpoint: the secret shown once, with a copy button that copies it.
+          const url = `${receiverUrl}/hooks/${device}-${colorScheme}`;
+          await page.getByLabel('Endpoint URL for Demo site').fill(url);
+          await page.getByLabel('Description (optional)').fill(`From the ${device} in ${colorScheme}`);
+          await page.getByRole('button', { name: 'Add endpoint to Demo site' }).click();
+          const secretBox = page.getByLabel('Signing secret');
+          await secretBox.waitFor();
+          const secret = await secretBox.inputValue();
+          assert.match(secret, /^whsec_/);
+          await page.getByRole('button', { name: 'Copy signing secret' }).click();
+          await page.locator('#revealed-webhook-secret-copied').getByText('Copied.').waitFor();
+          assert.equal(await page.evaluate(() => navigator.clipboard.readText()), secret);
+          await assertAxeClean(page, 'the account page with a new endpoint’s secret');
+          await shot(page, 'webhook-secret', 'section[aria-labelledby="webhook-secret-title"]');
+
+          // "Send test event" goes through the real pipeline to the receiver; the log shows it.
+          const before = received.length;
+          await page.getByRole('button', { name: `Send test event to ${url}` }).click();
+          await page.getByText(/^Sent a test event \(evt_/).waitFor();
+          const deadline = Date.now() + 15_000;
+          while (received.length === before && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+          assert.ok(received.length > before, 'the receiver got the test event');
+          const table = page.getByRole('table', { name: `Recent deliveries to ${url}` });
+          for (let tries = 0; tries < 50; tries++) {
+            await page.goto(`${platform.url}/account`); // not reload: that would post the form again
+            if ((await table.count()) > 0 && /succeeded/.test((await table.textContent()) ?? '')) break;
+            await new Promise((resolve) => setTimeout(resolve, 200));
+          }
+          assert.match((await table.textContent()) ?? '', /webhook\.test[\s\S]*succeeded[\s\S]*204/);
+          await assertAxeClean(page, 'the account page with endpoints and deliveries');
+          await table.scrollIntoViewIfNeeded();
+          await shot(page, 'webhooks', 'li.item li.item:has(table)');
+
+          // A bad origin: refused with its message, announced, the field marked and focused.
+          await page.getByLabel('Add an allowed origin to Demo site').fill('https://shop.example/path');
+          await page.getByRole('button', { name: 'Add origin' }).click();
+          const alert = page.getByRole('alert').first();
+          await alert.waitFor();
+          assert.match((await alert.textContent()) ?? '', /^Origin: /);
+          const field = page.getByLabel('Add an allowed origin to Demo site');
+          assert.equal(await field.getAttribute('aria-invalid'), 'true');
+          assert.ok(await field.evaluate((element) => element === document.activeElement), 'focus on the field to fix');
+          await assertAxeClean(page, 'the account page with a refused origin');
+          await shot(page, 'origin-error');
+        } finally {
+          await context.close();
+        }
+      });
+    }
 });

@@ -12,4 +12,19 @@ checkout.addEventListener('diamond-paid', async (event) => {
   });
   const body = await response.json();
   thanks.textContent = response.ok ? body.message : `Sorry: ${body.error}`;
+  if (response.ok) await showConfirmation(event.detail.id);
 });
+
+/** Waits (up to a minute) until the backend heard of the payment from Diamonds itself, by webhook. */
+async function showConfirmation(orderId) {
+  const confirmed = document.querySelector('#confirmed');
+  for (let tries = 0; tries < 120; tries++) {
+    const response = await fetch(`/orders/${encodeURIComponent(orderId)}/status`, { cache: 'no-store' });
+    const state = response.ok ? await response.json() : undefined;
+    if (state?.learned.some((entry) => entry.source === 'webhook' && entry.status === 'paid')) {
+      confirmed.textContent = 'Diamonds confirmed the payment to the shop: your order is on its way.';
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}

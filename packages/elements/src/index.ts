@@ -32,6 +32,7 @@ export { DiamondGiftRequestEvent } from './events/gift-request.js';
 export type { DiamondGiftRequestDetail } from './events/gift-request.js';
 export { DiamondGiftSentEvent } from './events/gift-sent.js';
 export { DiamondErrorEvent } from './events/error.js';
+export { DiamondReadyEvent } from './events/ready.js';
 export type { DiamondErrorDetail } from './events/error.js';
 export { diamondsContext } from './internal/client.js';
 export { SHIPPED_LOCALES } from './i18n/i18n.js';

@@ -58,6 +58,7 @@ export const ERROR_CODES = {
   email_taken: { type: 'invalid_request_error', status: 409 },
   site_not_found: { type: 'invalid_request_error', status: 404 },
   key_not_found: { type: 'invalid_request_error', status: 404 },
+  invalid_origin: { type: 'invalid_request_error', status: 400 },
   site_creator_not_found: { type: 'invalid_request_error', status: 404 },
   too_many_site_creators: { type: 'invalid_request_error', status: 409 },
   signin_request_not_found: { type: 'invalid_request_error', status: 404 },
@@ -93,6 +94,10 @@ export const ERROR_CODES = {
   payment_provider_disabled: { type: 'invalid_request_error', status: 409 },
   webhook_signature_invalid: { type: 'invalid_request_error', status: 400 },
   payment_amount_mismatch: { type: 'invalid_request_error', status: 400 },
+  // Webhook endpoints.
+  invalid_url: { type: 'invalid_request_error', status: 400 },
+  too_many_endpoints: { type: 'invalid_request_error', status: 400 },
+  webhook_endpoint_not_found: { type: 'invalid_request_error', status: 404 },
   // Credentials and the embed boundary.
   authentication_required: { type: 'authentication_error', status: 401 },
   invalid_credentials: { type: 'authentication_error', status: 401 },

@@ -139,6 +139,21 @@ export const ConfirmationExpiredEvent = z.object({
   data: ConfirmationEventData,
 });
 
+/**
+ * `webhook.test`: sent on request (the account page's "Send test event", the API, the CLI) to
+ * one webhook endpoint through the real delivery pipeline. Nothing moved; `creatorId` is the
+ * site's owner.
+ */
+export const WebhookTestEvent = z.object({
+  ...siteEventBase,
+  type: z.literal('webhook.test'),
+  data: z.object({
+    /** The endpoint it was sent to (`we_…`); no other endpoint receives it. */
+    endpointId: idSchema('we'),
+    message: z.string(),
+  }),
+});
+
 const topUpBase = { ...eventBase, siteId: z.null(), creatorId: z.null(), fanId: UserId };
 
 /** `topup.succeeded`: Diamonds bought were credited to the fan's wallet. Private to the fan. */
@@ -174,6 +189,7 @@ export const SiteEvent = z.discriminatedUnion('type', [
   ConfirmationApprovedEvent,
   ConfirmationDeclinedEvent,
   ConfirmationExpiredEvent,
+  WebhookTestEvent,
 ]);
 
 /** An event a site can read (see {@link SiteEvent}). */

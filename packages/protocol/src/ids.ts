@@ -28,6 +28,8 @@ export const ID_PREFIXES = {
   topUp: 'tu',
   entitlement: 'ent',
   refund: 're',
+  webhookEndpoint: 'we',
+  webhookDelivery: 'wd',
 } as const;
 
 /** One of the prefixes in {@link ID_PREFIXES}. */

@@ -66,3 +66,29 @@ export {
 } from './site-creators.js';
 export * from './events.js';
 export * from './receipts.js';
+export {
+  WebhookEndpointId,
+  WebhookDeliveryId,
+  MAX_WEBHOOK_ENDPOINTS,
+  MAX_WEBHOOK_URL_LENGTH,
+  MAX_WEBHOOK_REPLAY,
+  WEBHOOK_RETRY_DELAYS_MS,
+  WEBHOOK_FAILING_DISABLE_MS,
+  WEBHOOK_SECRET_OVERLAP_MS,
+  WebhookDisabledReason,
+  WebhookEndpoint,
+  CreateWebhookEndpoint,
+  UpdateWebhookEndpoint,
+  WebhookEndpointWithSecret,
+  RolledWebhookSecret,
+  WebhookDeliveryStatus,
+  WebhookDeliveryKind,
+  WebhookDelivery,
+  WebhookEndpointList,
+  WebhookDeliveryList,
+  WebhookDeliveryListQuery,
+  ReplayWebhookEvents,
+  WebhookReplay,
+  WebhookTestSent,
+  DeletedWebhookEndpoint,
+} from './webhooks.js';

@@ -8,6 +8,7 @@ import type {
   DiamondGiftRequestEvent,
   DiamondGiftSentEvent,
   DiamondPaidEvent,
+  DiamondReadyEvent,
   DiamondSignedInEvent,
   DiamondSignedOutEvent,
   DiamondToppedUpEvent,
@@ -24,6 +25,7 @@ export const elementEvents = {
     onDiamondGiftRequest: 'diamond-gift-request' as EventName<DiamondGiftRequestEvent>,
     onDiamondGiftSent: 'diamond-gift-sent' as EventName<DiamondGiftSentEvent>,
     ...onError,
+    onDiamondReady: 'diamond-ready' as EventName<DiamondReadyEvent>,
   },
   'diamond-wallet': {
     onDiamondSignedIn: 'diamond-signed-in' as EventName<DiamondSignedInEvent>,

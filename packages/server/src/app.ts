@@ -22,6 +22,7 @@ import { contentApi } from './content/routes.js';
 import { ordersApi } from './orders/routes.js';
 import { siteCreatorsApi } from './identity/site-creators-routes.js';
 import { eventsApi } from './events/routes.js';
+import { webhooksApi } from './webhooks/routes.js';
 import { dropInRoutes } from './http/drop-in.js';
 import { jwks } from './money/receipts.js';
 import { GroupCommit, withAfterCommit } from './ledger/group-commit.js';
@@ -53,6 +54,8 @@ export interface AppOptions {
   settings?: Partial<MoneySettings>;
   /** @defaultValue a development mailer writing to the system's temporary folder, quietly */
   mailer?: Mailer;
+  /** Production rules (webhook URLs). @defaultValue `NODE_ENV === 'production'` */
+  production?: boolean;
 }
 
 /** The hosts a platform without `DIAMONDS_PUBLIC_URL` answers to. */
@@ -163,6 +166,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     writer: options.writer ?? inlineMoneyWriter(platformMoney(), options.ledger, commits),
     settings: { ...DEFAULT_MONEY_SETTINGS, ...options.settings },
     mailer: options.mailer ?? developmentMailer({ dir: join(tmpdir(), 'diamonds-mail'), log: false }),
+    production: options.production ?? process.env.NODE_ENV === 'production',
   };
   const app = createBaseApp();
   app.use('*', loopbackHostsOnly(context.settings));
@@ -194,6 +198,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   app.route('/v1', ordersApi(context));
   app.route('/v1', siteCreatorsApi(context));
   app.route('/v1', eventsApi(context));
+  app.route('/v1', webhooksApi(context));
 
   // The gifts' art: public, so an <img> on any site can show it.
   app.route('/', giftArtRoutes(context));

@@ -180,7 +180,7 @@ for (const kind of DATABASE_KINDS) {
 
       const badOrigin = diamonds(['sites', 'create', '--name', 'Evil', '--origin', 'https://*.example.com'], env);
       assert.equal(badOrigin.code, 2);
-      assert.match(badOrigin.stderr, /origins\.0: .+\(invalid_request\)/);
+      assert.match(badOrigin.stderr, /origins\.0: .+\(invalid_origin\)/);
       const noOwner = diamonds(['sites', 'create', '--name', 'X', '--origin', 'https://x.example', '--owner', 'nobody@example.com'], env);
       assert.equal(noOwner.code, 2);
       assert.match(noOwner.stderr, /no account nobody@example\.com/);

@@ -16,6 +16,7 @@ import { seedDemoMoney } from './money/demo.js';
 import { startExamples, type RunningExamples } from './examples.js';
 import { GIFT_COMMAND_SUMMARIES, giftsAddCommand, giftsListCommand, giftsSetActiveCommand } from './gifts/commands.js';
 import { Ledger } from './ledger/ledger.js';
+import { WEBHOOK_COMMAND_SUMMARIES, webhooksCommand, type WebhookCommand } from './webhooks/commands.js';
 import { CurrencyCode, formatMajorUnits, type Rate } from '@diamonds/protocol';
 
 interface Command {
@@ -341,6 +342,11 @@ const COMMANDS: Command[] = [
     summary: GIFT_COMMAND_SUMMARIES['gifts enable'],
     run: (settings, args) => withMigratedDatabase(settings, (db) => giftsSetActiveCommand(db, args, true)),
   },
+  ...(Object.keys(WEBHOOK_COMMAND_SUMMARIES) as WebhookCommand[]).map((name): Command => ({
+    name,
+    summary: WEBHOOK_COMMAND_SUMMARIES[name],
+    run: (settings, args) => withMigratedDatabase(settings, (db) => webhooksCommand(db, name, args)),
+  })),
   {
     name: 'keys rotate',
     summary: 'Start signing receipts with a new key; receipts signed before still verify (the old key stays published).',
@@ -418,6 +424,7 @@ function help(): string {
     '  DIAMONDS_PAYMENTS          payment provider: test (default) or stripe',
     '  STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET  for DIAMONDS_PAYMENTS=stripe',
     '  DIAMONDS_SQLITE_WRITER     where spends are written on SQLite: thread (default) or inline',
+    '  DIAMONDS_WEBHOOKS          whether this process delivers webhooks: on (default) or off',
   ].join('\n');
 }
 

@@ -39,6 +39,12 @@ export interface Settings {
    * `inline`, on the main thread. `DIAMONDS_SQLITE_WRITER`. PostgreSQL is always inline.
    */
   sqliteWriter: 'thread' | 'inline';
+  /**
+   * Whether this process delivers webhooks (dispatches events to endpoints and posts them):
+   * `on` (default) or `off` (tests that do not want it; a process that only serves the API
+   * while others deliver). `DIAMONDS_WEBHOOKS`.
+   */
+  webhookDelivery: 'on' | 'off';
 }
 
 /** The money settings' defaults, for code that builds {@link Settings} by hand (tests). */
@@ -99,6 +105,10 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   if (sqliteWriter !== 'thread' && sqliteWriter !== 'inline') {
     throw new Error(`DIAMONDS_SQLITE_WRITER must be "thread" or "inline"; got "${sqliteWriter}".`);
   }
+  const webhookDelivery = env.DIAMONDS_WEBHOOKS?.trim() || 'on';
+  if (webhookDelivery !== 'on' && webhookDelivery !== 'off') {
+    throw new Error(`DIAMONDS_WEBHOOKS must be "on" or "off"; got "${webhookDelivery}".`);
+  }
   return {
     port,
     host: env.HOST?.trim() || undefined,
@@ -111,5 +121,6 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     stripeWebhookSecret,
     stripeApiBase: env.STRIPE_API_BASE?.trim() || undefined,
     sqliteWriter,
+    webhookDelivery,
   };
 }

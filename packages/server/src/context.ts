@@ -30,6 +30,8 @@ export interface AppContext {
   settings: MoneySettings;
   /** Where the platform's emails go (sign-up codes…). */
   mailer: Mailer;
+  /** Production rules (NODE_ENV=production): webhook endpoints must be https and public. */
+  production: boolean;
 }
 
 /** Hono's per-request variables. */

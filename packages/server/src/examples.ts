@@ -59,12 +59,13 @@ export interface RunningExamples {
 
 /** What examples/shop/server.mjs exports. */
 interface ShopModule {
-  createShop(options: {
-    secretKey: string;
-    publishableKey: string;
-    apiBase: string;
-    siteId: string;
-  }): (request: IncomingMessage, response: ServerResponse) => Promise<void>;
+  createShop(options: { secretKey: string; publishableKey: string; apiBase: string; siteId: string }): ((
+    request: IncomingMessage,
+    response: ServerResponse,
+  ) => Promise<void>) & {
+    /** Registers the shop's webhook endpoint at its address (examples/shop/server.mjs). */
+    registerWebhooks(shopUrl: string): Promise<unknown>;
+  };
 }
 
 /** The files of the creator's site that are served, and their types (nothing else is). */
@@ -181,6 +182,12 @@ export async function startExamples(options: ExamplesOptions): Promise<RunningEx
   }
   const creatorSiteUrl = `http://${hostForUrl}:${creatorPort}`;
   shopUrl = `http://${hostForUrl}:${actualShopPort}`;
+  try {
+    // The shop learns of paid and refunded orders by webhook (development allows http://localhost).
+    await shopHandler.registerWebhooks(shopUrl);
+  } catch (error) {
+    console.error('examples: the shop could not register its webhook endpoint; it reconciles by reading instead.', error);
+  }
   if (options.log) {
     console.log(
       [

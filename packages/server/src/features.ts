@@ -5,6 +5,7 @@ import { confirmationsMoney } from './money/spends.js';
 import { sweeperMoney } from './money/sweeper.js';
 import { ordersMoney } from './orders/orders.js';
 import { topUpsMoney } from './payments/topups.js';
+import { webhooksMoney } from './webhooks/operations.js';
 
 /*
  * The platform's features, listed once. A new money feature exports a `MoneyFeature` (its
@@ -21,6 +22,7 @@ export const platformMoneyFeatures: readonly MoneyFeature[] = [
   contentMoney,
   ordersMoney,
   topUpsMoney,
+  webhooksMoney,
 ];
 
 /** The registry of every money operation and settlement of the platform. */

@@ -6,7 +6,7 @@ import { migrate } from './db/migrations.js';
 import { openDatabase } from './db/open.js';
 import type { Database } from './db/types.js';
 import { Ledger } from './ledger/ledger.js';
-import { GroupCommit } from './ledger/group-commit.js';
+import { GroupCommit, withAfterCommit } from './ledger/group-commit.js';
 import { sweepExpired } from './money/sweeper.js';
 import { platformMoney } from './features.js';
 import { openMoneyWriter, type MoneyWriter } from './money/writer.js';
@@ -15,6 +15,8 @@ import { join, resolve } from 'node:path';
 import { developmentMailer } from './mail/mailer.js';
 import { localEvents, type WakeSource } from './events/bus.js';
 import { PostgresEventListener } from './events/listener.js';
+import { startWebhooks, type WebhookService, type WebhookSettings } from './webhooks/service.js';
+import { ensureSigningKey } from './money/receipts.js';
 
 /** How often expired reservations are voided. */
 const SWEEP_INTERVAL_MS = 5_000;
@@ -35,7 +37,12 @@ export interface RunningServer {
    * PostgreSQL (given its URL) a `LISTEN`er woken by every process on the database.
    */
   events: { local: WakeSource; remote: PostgresEventListener | undefined; sources: readonly WakeSource[] };
-  /** Stops accepting connections, lets requests in flight finish, then closes the database. */
+  /** The webhook dispatcher and delivery worker; undefined with `webhookDelivery: 'off'`. */
+  webhooks: WebhookService | undefined;
+  /**
+   * Stops accepting connections, lets requests in flight finish, lets webhook attempts in
+   * flight finish, then closes the database.
+   */
   close(): Promise<void>;
 }
 
@@ -47,6 +54,8 @@ export type StartOptions = Partial<Settings> & {
   log?: boolean;
   /** Where development mail is written. @defaultValue `mail/` in the data folder */
   mailDir?: string;
+  /** How webhooks are delivered (when `webhookDelivery` is not `off`): timeouts, clock… */
+  webhooks?: WebhookSettings;
 };
 
 /**
@@ -65,6 +74,8 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   const ownsDb = options.db === undefined;
   try {
     await migrate(db);
+    // The receipt key exists from the first start, so /.well-known/jwks.json is never empty.
+    await ensureSigningKey(db);
   } catch (error) {
     if (ownsDb) await db.close();
     throw error;
@@ -107,7 +118,20 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
       throw error;
     }
   }
-  const app = createApp({ db, ledger, commits, writer, settings, mailer });
+  const production = options.webhooks?.production ?? process.env.NODE_ENV === 'production';
+  const app = createApp({ db, ledger, commits, writer, settings, mailer, production });
+  const wakeSources: readonly WakeSource[] = remote ? [localEvents, remote] : [localEvents];
+  let webhooks: WebhookService | undefined;
+  if (options.webhookDelivery !== 'off') {
+    try {
+      webhooks = await startWebhooks(withAfterCommit(db), writer, wakeSources, { ...options.webhooks, production });
+    } catch (error) {
+      await remote?.close();
+      await writer.close();
+      if (ownsDb) await db.close();
+      throw error;
+    }
+  }
 
   // Requests still being handled: closing waits for them, even when their client went away
   // (the socket is gone, but the work, perhaps a spend in a group commit, is not).
@@ -133,6 +157,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     });
   } catch (error) {
     // The port is taken, say: leave nothing running behind.
+    await webhooks?.close();
     await remote?.close();
     await writer.close();
     if (ownsDb) await db.close();
@@ -162,6 +187,8 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
       });
       if (inFlight > 0) await new Promise<void>((resolve) => (drained = resolve));
       await sweeping;
+      // Attempts in flight finish and are recorded (or, killed, their leases lapse).
+      await webhooks?.close();
       await remote?.close();
       await writer.close();
       if (ownsDb) await db.close();
@@ -169,6 +196,6 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     return closing;
   };
 
-  const events = { local: localEvents, remote, sources: remote ? [localEvents, remote] : [localEvents] };
-  return { url, port: address.port, db, ledger, commits, writer, events, close };
+  const events = { local: localEvents, remote, sources: wakeSources };
+  return { url, port: address.port, db, ledger, commits, writer, events, webhooks, close };
 }

@@ -1,5 +1,5 @@
 import { html, LitElement, type TemplateResult } from 'lit';
-import { property } from 'lit/decorators.js';
+import { property } from '../internal/decorators.js';
 import styles from './amount.styles.js';
 
 /** Formatters by locale: building one is slow, and a page may show hundreds of amounts. */

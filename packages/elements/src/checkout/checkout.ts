@@ -1,5 +1,5 @@
 import { html, nothing, type PropertyValues, type TemplateResult } from 'lit';
-import { property, state } from 'lit/decorators.js';
+import { property, state } from '../internal/decorators.js';
 import { isDiamondsError } from '@diamonds/sdk';
 import type { CheckoutOrder, CurrencyCode, DiamondsClientCore } from '@diamonds/sdk';
 import { DiamondElement } from '../internal/diamond-element.js';

@@ -414,6 +414,40 @@ describe('<diamond-gift-button>', () => {
     assertEqual(quick.element.getBoundingClientRect().height, before, 'height with the thank-you and its art');
   });
 
+  it('fires diamond-ready once it is interactive: rendered, priced, wallet state known; once per client', async () => {
+    const ready: Array<{ target: EventTarget | null; label: string; session?: string; wallet?: string }> = [];
+    const listener = (event: Event) => {
+      const button = event.target as DiamondGiftButton;
+      ready.push({
+        target: event.target,
+        label: text(button.shadowRoot!, 'button'),
+        session: button.client?.session.get().status,
+        wallet: button.client?.wallet.get().status,
+      });
+    };
+    document.addEventListener('diamond-ready', listener);
+    try {
+      const visitor = await mount('gift="rose" quantity="2"');
+      const first = await until(() => ready.find((entry) => entry.target === visitor.element), 'diamond-ready, signed out');
+      assertEqual(first.label, 'Send Rose for 10 Diamonds', 'rendered with its price');
+      assertEqual(first.session, 'signed_out', 'signed out, known');
+
+      const fan = await mount('gift="rose"', 'balance=100&allowance=50');
+      const second = await until(() => ready.find((entry) => entry.target === fan.element), 'diamond-ready, signed in');
+      assertEqual(second.session, 'signed_in', 'signed in');
+      assertEqual(second.wallet, 'ready', 'with the balance read');
+
+      // Re-rendering (a new quantity) makes it no more ready than it was.
+      visitor.element.quantity = 3;
+      await visitor.element.updateComplete;
+      await fan.client.wallet.refresh();
+      await fan.element.updateComplete;
+      assertEqual(ready.filter((entry) => entry.target === visitor.element || entry.target === fan.element).length, 2, 'once each');
+    } finally {
+      document.removeEventListener('diamond-ready', listener);
+    }
+  });
+
   it('speaks German with locale="de"', async () => {
     const { element, shadow } = await mount('gift="rose"', 'balance=100&allowance=50', 'de');
     assertEqual(text(shadow, 'button'), 'Rose für 5 Diamonds senden', 'label');

@@ -1,6 +1,6 @@
 import { html, nothing, type TemplateResult } from 'lit';
-import { property, state } from 'lit/decorators.js';
-import type { CurrencyCode, GiftType, SiteCreator } from '@diamonds/sdk';
+import { property, state } from '../internal/decorators.js';
+import type { CurrencyCode, GiftType, SiteCreator, WalletState } from '@diamonds/sdk';
 import { DiamondElement } from '../internal/diamond-element.js';
 import { giftsOf } from '../internal/client.js';
 import { giftButton } from '../i18n/en.js';
@@ -9,6 +9,8 @@ import { themeStyles } from '../internal/theme.js';
 import { formatDiamonds } from '../i18n/i18n.js';
 import { DiamondGiftRequestEvent } from '../events/gift-request.js';
 import { DiamondGiftSentEvent } from '../events/gift-sent.js';
+import { DiamondReadyEvent } from '../events/ready.js';
+import { StoreController } from '../internal/store-controller.js';
 import styles from './gift-button.styles.js';
 
 /** One gift the fan asked for. */
@@ -90,6 +92,7 @@ const whole = (n: number): number => Math.min(1000, Math.max(1, Math.floor(n) ||
  * @event diamond-gift-request - {@link DiamondGiftRequestEvent}: a fan asked to send a gift; cancelable, `preventDefault()` stops it.
  * @event diamond-gift-sent - {@link DiamondGiftSentEvent}: the ledger accepted the gift; `detail` is the gift (`transferId`, `amountDiamonds`…).
  * @event diamond-error - {@link DiamondErrorEvent}: sending failed, or the fan declined; `detail.error` is a `DiamondsError`.
+ * @event diamond-ready - {@link DiamondReadyEvent}: the button is interactive (rendered, catalog loaded, wallet state known); once per client.
  */
 export class DiamondGiftButton extends DiamondElement {
   /** The shadow styles: the theme, then `gift-button.styles.ts`. */
@@ -125,29 +128,46 @@ export class DiamondGiftButton extends DiamondElement {
 
   /** The spend flow: sign-in, confirmation, top-up, retries. */
   private readonly _spend = new SpendController(this, 'gift');
+  /** The fan's wallet, followed for `diamond-ready` (the spend controller loads it). */
+  private readonly _wallet = new StoreController<WalletState>(this);
   private _loadedFor: DiamondElement['client'];
+  private _readyFor: DiamondElement['client'];
 
   /** @internal */
   protected override clientChanged(): void {
     const client = this.client;
+    if (client && client !== this._loadedFor) {
+      this._loadedFor = client;
+      const gifts = giftsOf(client);
+      // The prices before the click (the SDK decides the popup in it), asked first: the button
+      // is interactive once they came. Then the creators' names.
+      gifts.catalog().then(
+        (catalog) => {
+          if (this.client === client) this._catalog = catalog;
+        },
+        (error: unknown) => {
+          this._loadedFor = undefined;
+          this._spend.show('error', this.reportError(error));
+        },
+      );
+      gifts.creators().then(
+        (creators) => (this._creators = creators),
+        () => undefined, // creator-name, then "the creator"
+      );
+    }
+    // After the requests: following the stores reads the fan's sign-in from storage, which can
+    // wait on the browser, and nothing of it is needed to ask.
     this._spend.follow(client);
-    if (!client || client === this._loadedFor) return;
-    this._loadedFor = client;
-    const gifts = giftsOf(client);
-    // The prices before the click (the SDK decides the popup in it), and the creators' names.
-    gifts.creators().then(
-      (creators) => (this._creators = creators),
-      () => undefined, // creator-name, then "the creator"
-    );
-    gifts.catalog().then(
-      (catalog) => {
-        if (this.client === client) this._catalog = catalog;
-      },
-      (error: unknown) => {
-        this._loadedFor = undefined;
-        this._spend.show('error', this.reportError(error));
-      },
-    );
+    this._wallet.follow(client?.wallet);
+  }
+
+  /** @internal */
+  protected override updated(): void {
+    const client = this.client;
+    if (client !== this._readyFor && this._catalog && (!this._spend.fan || this._wallet.value?.status === 'ready')) {
+      this._readyFor = client;
+      this.dispatchEvent(new DiamondReadyEvent());
+    }
   }
 
   private _onClick(): void {

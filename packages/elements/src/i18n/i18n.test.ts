@@ -1,6 +1,6 @@
 // Runs in Chromium through @web/test-runner (mocha's describe/it are globals there).
 import { checkout, common, wallet } from './en.js';
-import { SHIPPED_LOCALES, registerLocale, translate } from './i18n.js';
+import { SHIPPED_LOCALES, formatDiamonds, registerLocale, translate } from './i18n.js';
 import { assertEqual } from '../../test/support.js';
 
 describe('translate', () => {
@@ -27,5 +27,21 @@ describe('translate', () => {
 
   it('lists English and German as shipped', () => {
     assertEqual(SHIPPED_LOCALES.join(), 'en,de', 'SHIPPED_LOCALES');
+  });
+});
+
+describe('formatDiamonds', () => {
+  it('writes a small count in English or German as Intl would, and leaves every other case to Intl', () => {
+    const intl = (locale: string, n: number) => new Intl.NumberFormat(locale).format(n);
+    for (const locale of ['en', 'en-US', 'en-GB', 'de', 'de-AT', 'de-CH']) {
+      for (const n of [0, 5, 10, 999]) {
+        assertEqual(formatDiamonds(locale, n), `${intl(locale, n)} Diamonds`, `${n} in ${locale}`);
+      }
+      assertEqual(formatDiamonds(locale, 1), '1 Diamond', `one, in ${locale}`);
+    }
+    assertEqual(formatDiamonds('en-US', 1234), '1,234 Diamonds', 'grouping from 1,000: Intl');
+    assertEqual(formatDiamonds('de', 1234), '1.234 Diamonds', 'German grouping: Intl');
+    assertEqual(formatDiamonds('en-u-nu-arab', 12), `${intl('en-u-nu-arab', 12)} Diamonds`, 'other digits asked for: Intl');
+    assertEqual(formatDiamonds('ar-EG', 12), `${intl('ar-EG', 12)} Diamonds`, 'another language: Intl');
   });
 });

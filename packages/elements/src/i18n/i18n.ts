@@ -51,10 +51,21 @@ function numberFormat(locale: string, options: Intl.NumberFormatOptions = {}): I
   return format;
 }
 
+/**
+ * English or German (any region), without a Unicode extension (`-u-nu-…`): Latin digits, and no
+ * grouping below 1,000, so a small count is written without Intl.
+ */
+const PLAIN_DIGITS = /^(en|de)(-[a-z\d]{2,8})*$/i;
+
 /** "1,234 Diamonds" (or "1.234 Diamonds", "1 Diamond") in `locale`. @internal */
 export function formatDiamonds(locale: string, amount: number): string {
   if (amount === 1) return translate(locale, 'common.diamond', common);
-  return translate(locale, 'common.diamonds', common, { count: numberFormat(locale).format(amount) });
+  // A price on a button, before Intl is ready: its first number format costs tens of milliseconds.
+  const count =
+    Number.isInteger(amount) && amount >= 0 && amount < 1000 && PLAIN_DIGITS.test(locale)
+      ? String(amount)
+      : numberFormat(locale).format(amount);
+  return translate(locale, 'common.diamonds', common, { count });
 }
 
 /**

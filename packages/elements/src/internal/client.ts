@@ -1,11 +1,13 @@
-import { createContext } from '@lit/context';
 import { ContentResource, DiamondsClientCore, GiftsResource, OrdersResource, type DiamondsClient } from '@diamonds/sdk';
+import type { Context } from './context.js';
 
 /**
  * The context through which `<diamond-provider>` hands its SDK client to every element inside
- * it. The key is a global symbol, so two copies of the elements on one page still meet.
+ * it, by the community context protocol (`context-request` events): a Lit element of yours gets
+ * it with @lit/context's `@consume({ context: diamondsContext, subscribe: true })`. The key is a
+ * global symbol, so two copies of the elements on one page still meet.
  */
-export const diamondsContext = createContext<DiamondsClient | undefined>(Symbol.for('diamonds.client'));
+export const diamondsContext = Symbol.for('diamonds.client') as Context<symbol, DiamondsClient | undefined>;
 
 /** Where the platform is when nothing says: set by the drop-in script to the origin it came from. */
 let defaultApiBase: string | undefined;

@@ -1,9 +1,9 @@
 import { LitElement } from 'lit';
-import { property, state } from 'lit/decorators.js';
-import { ContextConsumer } from '@lit/context';
+import { property, state } from './decorators.js';
 import type { DiamondsClient, DiamondsClientCore, DiamondsError } from '@diamonds/sdk';
 import { isDiamondsError } from '@diamonds/sdk';
 import { diamondsContext, sharedClient } from './client.js';
+import { ContextConsumer } from './context.js';
 import { translate } from '../i18n/i18n.js';
 import { DiamondErrorEvent } from '../events/error.js';
 import type { EnglishStrings, StringKey } from '../i18n/en.js';
@@ -64,13 +64,9 @@ export class DiamondElement extends LitElement {
 
   constructor() {
     super();
-    new ContextConsumer(this, {
-      context: diamondsContext,
-      subscribe: true,
-      callback: (client) => {
-        this.providedClient = client;
-        this.clientChanged();
-      },
+    new ContextConsumer(this, diamondsContext, (client) => {
+      this.providedClient = client;
+      this.clientChanged();
     });
   }
 

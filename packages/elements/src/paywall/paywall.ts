@@ -1,5 +1,5 @@
 import { html, nothing, type PropertyValues, type TemplateResult } from 'lit';
-import { property, state } from 'lit/decorators.js';
+import { property, state } from '../internal/decorators.js';
 import { unsafeHTML } from 'lit/directives/unsafe-html.js';
 import type { Content, ContentBody, CurrencyCode, DiamondsClientCore } from '@diamonds/sdk';
 import { DiamondElement } from '../internal/diamond-element.js';
@@ -138,9 +138,12 @@ export class DiamondPaywall extends DiamondElement {
       this._content = this._body = undefined;
       this._spend.show('idle');
     }
+    // An answer for a fan who has signed out since (or another fan) is dropped: a signed-out page
+    // must not show a body it read with the previous fan's token.
+    const fan = this._spend.fan;
     try {
       const content = await contentOf(client).get(id);
-      if (this.client !== client || this.content !== id) return;
+      if (this.client !== client || this.content !== id || this._spend.fan !== fan) return;
       this._content = content;
       if (content.entitled && !this._spend.busy) await this._reveal(client, id, '');
     } catch (error) {
@@ -150,7 +153,12 @@ export class DiamondPaywall extends DiamondElement {
 
   /** Shows the unlocked content: the slotted one, else the body the platform serves. */
   private async _reveal(client: DiamondsClientCore, id: string, note: string): Promise<void> {
-    if (!this._slotted && this._body?.id !== id) this._body = await contentOf(client).body(id);
+    const fan = this._spend.fan;
+    if (!this._slotted && this._body?.id !== id) {
+      const body = await contentOf(client).body(id);
+      if (this._spend.fan !== fan) return;
+      this._body = body;
+    }
     this._spend.show('done', note);
   }
 

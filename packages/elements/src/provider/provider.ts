@@ -1,8 +1,8 @@
 import { css, html, LitElement, type PropertyValues, type TemplateResult } from 'lit';
-import { property } from 'lit/decorators.js';
-import { ContextProvider } from '@lit/context';
+import { property } from '../internal/decorators.js';
 import { createDiamonds, type DiamondsClient } from '@diamonds/sdk';
 import { apiBaseOr, diamondsContext } from '../internal/client.js';
+import { ContextProvider } from '../internal/context.js';
 
 /**
  * Makes one Diamonds client for a site and hands it to every Diamonds element inside it, so
@@ -60,7 +60,7 @@ export class DiamondProvider extends LitElement {
   @property({ attribute: false })
   client: DiamondsClient | undefined;
 
-  readonly #provider = new ContextProvider(this, { context: diamondsContext });
+  readonly #provider = new ContextProvider(this, diamondsContext);
 
   /** @internal */
   protected override willUpdate(changed: PropertyValues<this>): void {

@@ -1,5 +1,5 @@
 import { html, nothing, type PropertyValues, type TemplateResult } from 'lit';
-import { property, query, state } from 'lit/decorators.js';
+import { property, state } from '../internal/decorators.js';
 import { isTopUpFailedError } from '@diamonds/sdk';
 import type { Allowance, CurrencyCode, DiamondsClientCore, Session, TopUpPack, WalletEntry, WalletState } from '@diamonds/sdk';
 import { DiamondElement } from '../internal/diamond-element.js';
@@ -145,8 +145,11 @@ export class DiamondWallet extends DiamondElement {
   @state() private alert = '';
   @state() private canRetry = false;
   @state() private busy = false;
-  @query('[part~=pill]') private pill!: HTMLButtonElement | null;
-  @query('[part~=sign-in]') private signInButton!: HTMLButtonElement | null;
+
+  /** The rendered button of `part`, if any. */
+  #button(part: 'pill' | 'sign-in'): HTMLButtonElement | null {
+    return this.renderRoot.querySelector(`[part~=${part}]`);
+  }
 
   readonly #session = new StoreController<Session>(this);
   readonly #wallet = new StoreController<WalletState>(this);
@@ -292,7 +295,7 @@ export class DiamondWallet extends DiamondElement {
         },
       )
       // Once the popup is over: the pill (signed in), else the sign-in button again.
-      .finally(() => this.refocus(() => this.pill ?? this.signInButton));
+      .finally(() => this.refocus(() => this.#button('pill') ?? this.#button('sign-in')));
   }
 
   async #signOut(): Promise<void> {
@@ -300,7 +303,7 @@ export class DiamondWallet extends DiamondElement {
     await this.client?.signOut();
     this.#say(this.t('wallet.signedOut'), true);
     await this.updateComplete;
-    this.signInButton?.focus();
+    this.#button('sign-in')?.focus();
   }
 
   #topUp(pack: TopUpPack, event: Event): void {
@@ -340,7 +343,7 @@ export class DiamondWallet extends DiamondElement {
     if (event.key === 'Escape' && this.open && this.layout !== 'full') {
       event.stopPropagation();
       this.open = false;
-      this.pill?.focus();
+      this.#button('pill')?.focus();
     }
   }
 

@@ -5,10 +5,19 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { z } from 'zod';
-import { AuthenticationError, DiamondsApiError, InsufficientFundsError, RateLimitError, isDiamondsApiError } from '../errors.js';
+import {
+  AuthenticationError,
+  DiamondsApiError,
+  DiamondsNetworkError,
+  InsufficientFundsError,
+  RateLimitError,
+  isDiamondsApiError,
+} from '../errors.js';
 import { Http, retryAfterMs, type HttpOptions } from './http.js';
 
 interface Scripted {
+  /** Never answers (for timeouts and aborts). */
+  hang?: boolean;
   status: number;
   headers?: Record<string, string>;
   body: string;
@@ -23,6 +32,12 @@ interface Seen {
 
 const OK: Scripted = { status: 200, headers: { 'Content-Type': 'application/json' }, body: '{"ok":true}' };
 const Ok = z.object({ ok: z.literal(true) });
+
+/** Resolves once `done()` holds, checking every few milliseconds (at most 2 s). */
+async function until(done: () => boolean): Promise<void> {
+  for (let i = 0; i < 400 && !done(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.ok(done(), 'the condition never held');
+}
 
 function errorBody(code: string, type: string, extra: Record<string, string> = {}): string {
   return JSON.stringify({ error: { type, code, message: `${code} happened`, requestId: 'req_scripted', ...extra } });
@@ -43,6 +58,7 @@ describe('Http', () => {
         seen.push({ method: request.method ?? '', url: request.url ?? '', headers: request.headers, body });
         const next = script.length > 1 ? script.shift() : script[0];
         if (!next) throw new Error('no scripted response');
+        if (next.hang) return;
         response.writeHead(next.status, next.headers ?? {});
         response.end(next.body);
       });
@@ -170,6 +186,91 @@ describe('Http', () => {
       assert.match(error.message, /Bad gateway/);
       return true;
     });
+  });
+
+  it('sends a new DPoP proof for each attempt, from the method and URL sent', async () => {
+    script = [{ status: 503, headers: { 'Retry-After': '0' }, body: errorBody('database_busy', 'api_error') }, OK];
+    const asked: string[] = [];
+    let n = 0;
+    const dpop = async (method: string, url: string) => {
+      asked.push(`${method} ${url}`);
+      return `proof-${++n}`;
+    };
+    await http().request('post', 'v1/things', Ok, { dpop, searchParams: { a: 1, b: undefined, c: true } });
+    assert.deepEqual(
+      asked,
+      Array.from({ length: 2 }, () => `POST ${base}/v1/things?a=1&c=true`),
+    );
+    assert.deepEqual(
+      seen.map((request) => [request.url, request.headers.dpop]),
+      [
+        ['/api/v1/things?a=1&c=true', 'proof-1'],
+        ['/api/v1/things?a=1&c=true', 'proof-2'],
+      ],
+    );
+  });
+
+  it('sends a PATCH once, and a request with retry: false once', async () => {
+    script = [{ status: 503, headers: { 'Retry-After': '0' }, body: errorBody('service_unavailable', 'api_error') }];
+    await assert.rejects(http().request('patch' as 'put', 'x', Ok, { json: { a: 1 } }), DiamondsApiError);
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0]?.method, 'PATCH');
+    assert.equal(seen[0]?.headers['idempotency-key'], undefined);
+    assert.equal(seen[0]?.headers['content-type'], 'application/json');
+    await assert.rejects(http().request('post', 'x', Ok, { retry: false }), DiamondsApiError);
+    assert.equal(seen.length, 2);
+  });
+
+  it('retries a network error, then throws DiamondsNetworkError with the last failure as cause', async () => {
+    let attempts = 0;
+    const failure = new TypeError('fetch failed');
+    const fetch = () => {
+      attempts++;
+      return Promise.reject(failure);
+    };
+    await assert.rejects(http({ fetch, maxRetries: 2 }).request('get', 'x', Ok), (error: unknown) => {
+      assert.ok(error instanceof DiamondsNetworkError, String(error));
+      assert.equal(error.code, 'network_error');
+      assert.equal(error.cause, failure);
+      return true;
+    });
+    assert.equal(attempts, 3);
+  });
+
+  it('gives up on an attempt after timeoutMs with code timeout, and never retries it', async () => {
+    script = [{ hang: true, status: 0, body: '' }];
+    const started = performance.now();
+    await assert.rejects(http({ timeoutMs: 100 }).request('post', 'x', Ok), (error: unknown) => {
+      assert.ok(error instanceof DiamondsNetworkError, String(error));
+      assert.equal(error.code, 'timeout');
+      assert.match(error.message, /within 100 ms/);
+      return true;
+    });
+    assert.ok(performance.now() - started < 1_500);
+    assert.equal(seen.length, 1);
+  });
+
+  it('throws the abort reason as is: while waiting for the answer and while waiting to retry', async () => {
+    script = [{ hang: true, status: 0, body: '' }];
+    const reason = new Error('the page moved on');
+    const during = new AbortController();
+    const pending = http().request('get', 'x', Ok, { signal: during.signal });
+    await until(() => seen.length === 1);
+    during.abort(reason);
+    await assert.rejects(pending, (error: unknown) => error === reason);
+
+    seen = [];
+    script = [{ status: 503, headers: { 'Retry-After': '5' }, body: errorBody('service_unavailable', 'api_error') }];
+    const waiting = new AbortController();
+    const retrying = http().request('get', 'x', Ok, { signal: waiting.signal });
+    await until(() => seen.length === 1);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    waiting.abort(reason);
+    await assert.rejects(retrying, (error: unknown) => error === reason);
+    assert.equal(seen.length, 1, 'no retry after the abort');
+
+    await assert.rejects(http().request('get', 'x', Ok, { signal: AbortSignal.abort(reason) }), (error: unknown) => error === reason);
+    assert.equal(seen.length, 1, 'an aborted signal sends nothing');
   });
 });
 

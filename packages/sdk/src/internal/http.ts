@@ -9,7 +9,6 @@ import {
   RateLimitError,
   type RateLimitErrorOptions,
 } from '../errors.js';
-import ky, { isHTTPError, isTimeoutError, type KyInstance } from 'ky';
 import { ErrorBody, type ResponseSchema } from './schemas.js';
 
 /** The HTTP methods the client sends. */
@@ -55,58 +54,38 @@ export interface RequestOptions {
 /** Statuses worth retrying: our faults and overload, never a client error. */
 const RETRY_STATUSES = [429, 500, 502, 503, 504];
 
+/** Methods retried after a safe failure; a POST because it carries an `Idempotency-Key`. A PATCH is sent once. */
+const RETRY_METHODS = ['get', 'put', 'delete', 'post'];
+
 /** The longest wait between two retries when the server names none. */
 const MAX_BACKOFF_MS = 5_000;
 
+/** The longest delay `setTimeout` keeps (about 24.8 days); a longer timeout is as good as none. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /**
- * The client's HTTP layer, on ky: one instance per client.
+ * The wait before retry number `attempt` (1, 2…) when the server names none: 300 ms doubled
+ * each time, capped at {@link MAX_BACKOFF_MS}, with full jitter so that clients spread out.
+ */
+const backoffMs = (attempt: number): number => Math.random() * Math.min(MAX_BACKOFF_MS, 300 * 2 ** (attempt - 1));
+
+/**
+ * The client's HTTP layer, a small wrapper of `fetch`: one instance per client.
  *
  * @remarks
  * Retries only failures that are safe to repeat: no response at all (a network error), a 5xx
- * that means "try again" (500, 502, 503, 504) and a 429 whose `Retry-After` is short. A POST
- * keeps one `Idempotency-Key` across its retries, so the server applies it at most once.
- * Responses are parsed with protocol schemas; every failure is thrown as a `DiamondsError`
- * subclass (except an abort, whose reason is thrown as is).
+ * that means "try again" (500, 502, 503, 504) and a 429 whose `Retry-After` is short; never a
+ * timeout, an abort or a client error. A POST keeps one `Idempotency-Key` across its retries,
+ * so the server applies it at most once; each attempt gets its own `DPoP` proof. Responses are
+ * parsed with protocol schemas; every failure is thrown as a `DiamondsError` subclass (except an
+ * abort, whose reason is thrown as is).
  */
 export class Http {
-  readonly #ky: KyInstance;
   readonly #options: HttpOptions;
 
   constructor(options: HttpOptions) {
+    // Nothing is fetched and no global is read until a request.
     this.#options = options;
-    // ky.create only merges options; nothing is fetched and no global is read until a request.
-    this.#ky = ky.create({
-      prefixUrl: options.apiBase,
-      headers: options.headers,
-      timeout: options.timeoutMs,
-      // When undefined, ky looks the global fetch up at each request.
-      fetch: options.fetch,
-      retry: {
-        limit: options.maxRetries,
-        // POSTs are safe to repeat because each carries an Idempotency-Key (see request()).
-        methods: ['get', 'put', 'delete', 'post'],
-        statusCodes: RETRY_STATUSES,
-        // Also caps what ky reads from other rate-limit headers (RateLimit-Reset…).
-        maxRetryAfter: options.maxRetryAfterMs,
-        backoffLimit: MAX_BACKOFF_MS,
-        jitter: true,
-        // `undefined` leaves the decision (and the delay, from Retry-After) to ky, which retries
-        // no timeout and only the statuses above. A 429 says when; without that a retry would
-        // only add to the load. A long wait is the caller's decision: the error comes at once.
-        shouldRetry: ({ error }) => {
-          const waitMs = isHTTPError(error) ? retryAfterMs(error.response.headers) : undefined;
-          return (
-            isHTTPError(error)
-              ? waitMs === undefined
-                ? error.response.status === 429
-                : waitMs > options.maxRetryAfterMs
-              : error.name === 'AbortError'
-          )
-            ? false
-            : undefined;
-        },
-      },
-    });
   }
 
   /**
@@ -118,42 +97,82 @@ export class Http {
    * @throws {@link DiamondsSchemaError} when the response body failed `schema`.
    */
   async request<T>(method: HttpMethod, path: string, schema: ResponseSchema<T>, options: RequestOptions = {}): Promise<T> {
-    const where = `${method.toUpperCase()} ${this.#options.apiBase}/${path}`;
-    const headers: Record<string, string> = { ...options.headers };
-    // Chosen once, outside ky, so that every retry of this call sends the same key.
+    const { apiBase, timeoutMs, maxRetries, maxRetryAfterMs } = this.#options;
+    const { signal, json, dpop } = options;
+    const verb = method.toUpperCase();
+    const where = `${verb} ${apiBase}/${path}`;
+    const headers: Record<string, string> = { ...this.#options.headers, ...options.headers };
+    // Chosen once, before the first attempt, so that every retry of this call sends the same key.
     if (method === 'post') headers['Idempotency-Key'] = options.idempotencyKey ?? randomId();
-    let response: Response;
+    const body = json === undefined ? undefined : JSON.stringify(json);
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    const retries = options.retry === false || !RETRY_METHODS.includes(method) ? 0 : maxRetries;
+    // One controller for the whole call: the caller's abort and a timeout (which is never
+    // retried) both end it, the body read and any retry wait included.
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(signal?.reason);
+    // The abort reason of an attempt that outlived `timeoutMs`.
+    const timeout = new DOMException('timeout', 'TimeoutError');
+    signal?.addEventListener('abort', onAbort);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let response: Response | undefined;
     let text: string;
     try {
-      response = await this.#ky(path, {
-        method,
-        headers,
-        json: options.json,
-        searchParams: options.searchParams,
-        signal: options.signal,
-        ...(options.retry === false ? { retry: 0 } : {}),
-        // Runs before every attempt, retries included.
-        hooks: {
-          beforeRequest: [
-            async (request) => {
-              if (options.dpop) request.headers.set('DPoP', await options.dpop(request.method, request.url));
-            },
-          ],
-        },
-      });
+      signal?.throwIfAborted();
+      const url = new URL(`${apiBase}/${path}`);
+      for (const [name, value] of Object.entries(options.searchParams ?? {})) {
+        if (value !== undefined) url.searchParams.set(name, String(value));
+      }
+      for (let attempt = 0; ; attempt++) {
+        let failure: unknown;
+        response = undefined;
+        timer = setTimeout(() => controller.abort(timeout), Math.min(timeoutMs, MAX_TIMER_MS));
+        try {
+          // A new proof per attempt: the platform accepts each proof once.
+          const init: RequestInit = {
+            method: verb,
+            headers: dpop ? { ...headers, DPoP: await dpop(verb, url.href) } : headers,
+            body,
+            signal: controller.signal,
+          };
+          response = await (this.#options.fetch ?? fetch)(url.href, init);
+        } catch (error) {
+          failure = error;
+        }
+        clearTimeout(timer);
+        if (controller.signal.aborted) throw failure;
+        let waitMs: number | undefined;
+        if (response) {
+          if (response.ok) break;
+          waitMs = retryAfterMs(response.headers);
+          // A 429 says when; without that a retry would only add to the load. A long wait is
+          // the caller's decision: the error comes at once.
+          const retry =
+            RETRY_STATUSES.includes(response.status) && (waitMs === undefined ? response.status !== 429 : waitMs <= maxRetryAfterMs);
+          if (!retry || attempt >= retries) throw await apiErrorFrom(response);
+          response.body?.cancel().catch(() => undefined);
+        } else if (attempt >= retries) {
+          throw failure;
+        }
+        await new Promise<void>((resolve, reject) => {
+          controller.signal.throwIfAborted();
+          const wait = setTimeout(resolve, waitMs ?? backoffMs(attempt + 1));
+          controller.signal.addEventListener('abort', () => (clearTimeout(wait), reject(controller.signal.reason)), { once: true });
+        });
+      }
       text = await response.text();
     } catch (error) {
-      const { signal } = options;
-      const timeout = isTimeoutError(error);
       // An abort's reason as is; else the server's error, or no response at all.
-      throw signal?.aborted
-        ? (signal.reason ?? error)
-        : isHTTPError(error)
-          ? await apiErrorFrom(error.response)
-          : new DiamondsNetworkError(`No response to ${where} ${timeout ? `within ${this.#options.timeoutMs} ms` : '(network error)'}.`, {
-              code: timeout ? 'timeout' : 'network_error',
-              cause: error,
-            });
+      if (signal?.aborted) throw signal.reason ?? error;
+      if (error instanceof DiamondsApiError) throw error;
+      const timedOut = controller.signal.reason === timeout;
+      throw new DiamondsNetworkError(`No response to ${where} ${timedOut ? `within ${timeoutMs} ms` : '(network error)'}.`, {
+        code: timedOut ? 'timeout' : 'network_error',
+        cause: error,
+      });
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
     }
     return parseBody(text, schema, where, response.headers.get('Request-Id') ?? undefined);
   }

@@ -5,6 +5,7 @@ import { DEFAULT_JWKS_REFETCH_INTERVAL_MS, ReceiptKeys, verifyReceiptJwt, type V
 import type { ReceiptClaims } from '@diamonds/protocol';
 import { ServerContent, ServerOrders, ServerProducts, ServerSales, type Requester } from './resources.js';
 import { ServerEvents } from './events.js';
+import { ServerWebhookEndpoints } from './webhook-endpoints.js';
 
 /** The API base the server client talks to when `apiBase` is not given: a platform started locally. */
 export const DEFAULT_SERVER_API_BASE = 'http://localhost:8787';
@@ -100,6 +101,8 @@ export class DiamondsServer {
   readonly sales: ServerSales;
   /** What committed on your site (gifts, unlocks, orders, confirmations), oldest first. */
   readonly events: ServerEvents;
+  /** Where the platform posts your events, signed (see {@link verifyWebhook}). */
+  readonly webhookEndpoints: ServerWebhookEndpoints;
   readonly #http: Http;
   readonly #keys: ReceiptKeys;
   readonly #siteId: string | undefined;
@@ -135,6 +138,7 @@ export class DiamondsServer {
     this.orders = new ServerOrders(request);
     this.sales = new ServerSales(this.orders);
     this.events = new ServerEvents(request);
+    this.webhookEndpoints = new ServerWebhookEndpoints(request);
   }
 
   /**

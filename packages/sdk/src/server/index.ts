@@ -1,7 +1,8 @@
 /**
  * The Diamonds client for a site's backend (`@diamonds/sdk/server`), with the site's secret key:
  * content, products, orders, refunds and sales, and {@link DiamondsServer.verifyReceipt} to check
- * the receipts fans' payments come with. Node only: it refuses to run in a page, and the browser
+ * the receipts fans' payments come with, and {@link verifyWebhook} to check the webhook deliveries
+ * the platform posts to your backend. Node only: it refuses to run in a page, and the browser
  * entry (`@diamonds/sdk`) never imports it.
  *
  * @example
@@ -32,6 +33,8 @@ export {
 export type { DiamondsServerOptions } from './client.js';
 export { ServerContent, ServerProducts, ServerOrders, ServerSales } from './resources.js';
 export { ServerEvents } from './events.js';
+export { ServerWebhookEndpoints } from './webhook-endpoints.js';
+export type { CreateWebhookEndpointParams, UpdateWebhookEndpointParams, ReplayWebhookParams } from './webhook-endpoints.js';
 export type { EventListParams } from './events.js';
 export type {
   ServerCallOptions,
@@ -46,6 +49,24 @@ export type { PageParams } from './pages.js';
 export { RECEIPT_ALGORITHM, DEFAULT_JWKS_REFETCH_INTERVAL_MS } from './receipts.js';
 export type { VerifyReceiptOptions } from './receipts.js';
 export type { ReceiptClaims } from '@diamonds/protocol';
+export { verifyWebhook, signWebhook, DEFAULT_WEBHOOK_TOLERANCE_SECONDS, WEBHOOK_SECRET_PREFIX } from './webhooks.js';
+export type {
+  WebhookBody,
+  WebhookEvent,
+  WebhookHeaders,
+  VerifyWebhookOptions,
+  SignWebhookOptions,
+  SignedWebhookHeaders,
+} from './webhooks.js';
+export {
+  WebhookVerificationError,
+  WebhookHeaderError,
+  WebhookSignatureError,
+  WebhookTimestampError,
+  WebhookPayloadError,
+  isWebhookVerificationError,
+} from './webhook-errors.js';
+export type { WebhookVerificationReason } from './webhook-errors.js';
 export { DiamondsUsageError, ReceiptVerificationError, isReceiptVerificationError, isDiamondsUsageError } from './errors.js';
 export type { DiamondsUsageErrorCode, ReceiptVerificationReason } from './errors.js';
 export {
@@ -79,4 +100,12 @@ export type {
   SiteEvent,
   SiteEventType,
   EventList,
+  WebhookEndpoint,
+  WebhookEndpointWithSecret,
+  WebhookEndpointList,
+  WebhookDelivery,
+  WebhookDeliveryList,
+  RolledWebhookSecret,
+  WebhookReplay,
+  WebhookTestSent,
 } from '@diamonds/protocol';

@@ -25,6 +25,7 @@ const RELEASED: ReadonlyArray<readonly [version: number, hash: string]> = [
   [14, 'eXEc0Bu5gQwnQP4bFNpYAu'], // sign-in code and DPoP-bound tokens
   [16, 'HzlT3PVXX0H6i4wlhHKSIH'], // sign-ups waiting for their emailed code
   [17, '8uYhuVcJbLHOiowkbe-M4y'], // the outbox of money events
+  [18, 'mZaco7BTwz0ARRZ_W9h3UE'], // webhook endpoints and deliveries
 ];
 
 describe('migrations', () => {

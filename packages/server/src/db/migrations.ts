@@ -7,6 +7,7 @@ import { ordersMigration } from '../orders/schema.js';
 import { signupsMigration } from '../identity/signups.js';
 import { siteCreatorsMigration } from '../identity/site-creators-schema.js';
 import { eventsMigration } from '../events/schema.js';
+import { webhooksMigration } from '../webhooks/schema.js';
 
 /** One versioned step of the schema, with DDL for each engine. */
 export interface Migration {
@@ -389,6 +390,7 @@ export const MIGRATIONS: readonly Migration[] = [
   signInBinding,
   signupsMigration,
   eventsMigration,
+  webhooksMigration,
 ];
 
 /** The schema version this build expects. */

@@ -13,6 +13,8 @@ export interface NewEvent<T extends EventType = EventType> {
   /** The fan who paid or bought; null when no fan is involved (a canceled order). */
   fanId: string | null;
   data: EventData<T>;
+  /** Its id, when the caller must know it (`webhook.test` answers it). @defaultValue a new `evt_…` */
+  id?: string;
 }
 
 /**
@@ -28,7 +30,7 @@ export interface NewEvent<T extends EventType = EventType> {
  * On PostgreSQL the table's trigger also sends `NOTIFY diamonds_events`, delivered on commit.
  */
 export async function appendEvent<T extends EventType>(tx: SqlClient, event: NewEvent<T>, now = Date.now()): Promise<void> {
-  const id = newId('evt', now);
+  const id = event.id ?? newId('evt', now);
   await tx.run('INSERT INTO events (id, type, site_id, creator_id, fan_id, created_at, data) VALUES (?, ?, ?, ?, ?, ?, ?)', [
     id,
     event.type,

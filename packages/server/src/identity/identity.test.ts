@@ -181,10 +181,10 @@ for (const kind of DATABASE_KINDS) {
         await rejectsWith(create('x'.repeat(81), ['https://a.example']), 'invalid_request', 'name');
         await rejectsWith(create('ok', []), 'invalid_request', 'origins');
         await rejectsWith(create('ok', 'https://a.example'), 'invalid_request', 'origins');
-        await rejectsWith(create('ok', ['https://*.example.com']), 'invalid_request', 'origins.0');
-        await rejectsWith(create('ok', ['https://a.example', 'ftp://a.example']), 'invalid_request', 'origins.1');
-        await rejectsWith(create('ok', ['https://a.example/path']), 'invalid_request', 'origins.0');
-        await rejectsWith(create('ok', [42]), 'invalid_request', 'origins.0');
+        await rejectsWith(create('ok', ['https://*.example.com']), 'invalid_origin', 'origins.0');
+        await rejectsWith(create('ok', ['https://a.example', 'ftp://a.example']), 'invalid_origin', 'origins.1');
+        await rejectsWith(create('ok', ['https://a.example/path']), 'invalid_origin', 'origins.0');
+        await rejectsWith(create('ok', [42]), 'invalid_origin', 'origins.0');
         await rejectsWith(
           create(
             'ok',

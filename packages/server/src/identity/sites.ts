@@ -79,7 +79,18 @@ export function checkSiteName(value: unknown): string {
   return cleanText(value, { param: 'name', max: 80 });
 }
 
-/** Checks and canonicalises a site's list of allowed origins. */
+/** A reason as a sentence: one full stop at the end, never two. */
+function sentence(reason: string): string {
+  return reason.endsWith('.') ? reason : `${reason}.`;
+}
+
+/**
+ * Checks and canonicalises a site's list of allowed origins.
+ *
+ * @throws {@link ApiError} `invalid_request` for an empty list (a site keeps at least one origin)
+ * or one longer than {@link MAX_SITE_ORIGINS}; `invalid_origin` (param `origins.<index>`) for an
+ * entry that is not a bare `scheme://host[:port]` (see `http/origins.ts`).
+ */
 export function checkOrigins(value: unknown): string[] {
   if (!Array.isArray(value) || value.length === 0) {
     throw new ApiError('invalid_request', 'origins lists at least one origin, such as "https://example.com".', { param: 'origins' });
@@ -89,10 +100,21 @@ export function checkOrigins(value: unknown): string[] {
   }
   const origins = value.map((entry: unknown, index) => {
     const parsed = typeof entry === 'string' ? parseOrigin(entry) : { ok: false as const, reason: 'an origin is a string' };
-    if (!parsed.ok) throw new ApiError('invalid_request', `origins.${index}: ${parsed.reason}.`, { param: `origins.${index}` });
+    if (!parsed.ok) throw new ApiError('invalid_origin', `origins.${index}: ${sentence(parsed.reason)}`, { param: `origins.${index}` });
     return parsed.origin;
   });
   return [...new Set(origins)];
+}
+
+/**
+ * Checks one allowed origin and returns its canonical form.
+ *
+ * @throws {@link ApiError} `invalid_origin` (param `origin`) when it is not a bare `scheme://host[:port]`.
+ */
+export function checkOrigin(value: unknown): string {
+  const parsed = typeof value === 'string' ? parseOrigin(value) : { ok: false as const, reason: 'an origin is a string' };
+  if (!parsed.ok) throw new ApiError('invalid_origin', `origin: ${sentence(parsed.reason)}`, { param: 'origin' });
+  return parsed.origin;
 }
 
 async function insertKey(tx: SqlClient, siteId: string, kind: KeyKind, now: number): Promise<string> {
@@ -170,6 +192,66 @@ export async function updateOrigins(db: SqlClient, siteId: string, origins: unkn
   const site = await findSite(db, siteId);
   if (!site) throw new ApiError('site_not_found', `No site ${siteId}.`, { param: 'siteId' });
   return site;
+}
+
+/** Attempts of a compare-and-set change of origins before giving up (only under a storm of edits). */
+const ORIGIN_EDIT_ATTEMPTS = 20;
+
+/**
+ * Changes a site's origins by `edit`, as a compare-and-set on the stored list so that two edits
+ * at once (two tabs, two processes) never lose one another.
+ */
+async function editOrigins(db: SqlClient, siteId: string, edit: (current: string[]) => string[]): Promise<Site> {
+  for (let attempt = 0; attempt < ORIGIN_EDIT_ATTEMPTS; attempt++) {
+    const [row] = await db.query<SiteRow>('SELECT id, owner_id, name, origins, created_at FROM sites WHERE id = ?', [siteId]);
+    if (!row) throw new ApiError('site_not_found', `No site ${siteId}.`, { param: 'siteId' });
+    const next = edit(JSON.parse(row.origins) as string[]);
+    const stored = JSON.stringify(next);
+    if (stored === row.origins) return toSite(row);
+    if ((await db.run('UPDATE sites SET origins = ? WHERE id = ? AND origins = ?', [stored, siteId, row.origins])) === 1) {
+      return { ...toSite(row), origins: next };
+    }
+  }
+  throw new ApiError('database_busy', 'The allowed origins changed under this edit too often; try again.');
+}
+
+/**
+ * Adds one allowed origin to a site, effective at once (CORS reads the list on every request).
+ * Adding one already listed changes nothing.
+ *
+ * @throws {@link ApiError} `invalid_origin` (not a bare `scheme://host[:port]`), `invalid_request`
+ * (the site already lists {@link MAX_SITE_ORIGINS}), `site_not_found`.
+ */
+export async function addOrigin(db: SqlClient, siteId: string, origin: unknown): Promise<Site> {
+  const canonical = checkOrigin(origin);
+  return editOrigins(db, siteId, (current) => {
+    if (current.includes(canonical)) return current;
+    if (current.length >= MAX_SITE_ORIGINS) {
+      throw new ApiError('invalid_request', `A site lists at most ${MAX_SITE_ORIGINS} origins; remove one first.`, { param: 'origin' });
+    }
+    return [...current, canonical];
+  });
+}
+
+/**
+ * Removes one allowed origin from a site, effective at once: pages on it can no longer use the
+ * site's publishable key. The last origin cannot be removed (a site keeps one, or no page could
+ * ever use its key); removing one not listed changes nothing.
+ *
+ * @throws {@link ApiError} `invalid_origin` (not an origin), `invalid_request` (param `origin`:
+ * it is the site's last origin), `site_not_found`.
+ */
+export async function removeOrigin(db: SqlClient, siteId: string, origin: unknown): Promise<Site> {
+  const canonical = checkOrigin(origin);
+  return editOrigins(db, siteId, (current) => {
+    if (!current.includes(canonical)) return current;
+    if (current.length === 1) {
+      throw new ApiError('invalid_request', `${canonical} is the last allowed origin of this site; add another before removing it.`, {
+        param: 'origin',
+      });
+    }
+    return current.filter((entry) => entry !== canonical);
+  });
 }
 
 /** A site's keys, newest first, revoked ones included. */

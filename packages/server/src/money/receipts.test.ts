@@ -2,7 +2,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { isApiError } from '../errors.js';
 import { DATABASE_KINDS, createTestDatabase, skipUnlessPostgres, type TestDatabase } from '../testing/databases.js';
-import { issueReceipt, jwks, rotateSigningKey, verifyReceiptWith } from './receipts.js';
+import { startServer } from '../server.js';
+import { ensureSigningKey, issueReceipt, jwks, rotateSigningKey, verifyReceiptWith } from './receipts.js';
 
 const claims = {
   iss: 'http://127.0.0.1:8787',
@@ -53,6 +54,36 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(verifyReceiptWith(first.jwt, after.keys).jti, first.claims.jti, 'an old receipt still verifies');
       assert.equal(JSON.parse(Buffer.from(second.jwt.split('.')[0]!, 'base64url').toString()).kid, kid);
       verifyReceiptWith(second.jwt, after.keys);
+    });
+
+    it('publishes the signing key from the first start, before any receipt, and the first receipt uses it', async () => {
+      const fresh = await createTestDatabase(kind);
+      try {
+        const server = await startServer({ port: 0, host: '127.0.0.1', db: fresh.db });
+        let published: { keys: { kid: string; kty: string; d?: string }[] };
+        try {
+          published = (await (await fetch(`${server.url}/.well-known/jwks.json`)).json()) as typeof published;
+        } finally {
+          await server.close();
+        }
+        assert.equal(published.keys.length, 1, 'one key at the first start');
+        assert.equal(published.keys[0]?.kty, 'EC');
+        assert.equal(published.keys[0]?.d, undefined, 'no private part is published');
+        // Starting again (a restart, a second process) makes no second key.
+        const again = await startServer({ port: 0, host: '127.0.0.1', db: fresh.db });
+        await again.close();
+        assert.equal(await ensureSigningKey(fresh.db), published.keys[0]?.kid);
+        assert.deepEqual(
+          (await jwks(fresh.db)).keys.map((key) => key.kid),
+          [published.keys[0]?.kid],
+        );
+        const { jwt } = await fresh.db.transaction((tx) => issueReceipt(tx, claims));
+        const header = JSON.parse(Buffer.from(jwt.split('.')[0]!, 'base64url').toString()) as { kid: string };
+        assert.equal(header.kid, published.keys[0]?.kid, 'the first receipt is signed with the key published before it');
+        assert.equal(verifyReceiptWith(jwt, published.keys as unknown as Parameters<typeof verifyReceiptWith>[1]).aud, claims.aud);
+      } finally {
+        await fresh.drop();
+      }
     });
 
     it('refuses forged, tampered, unknown-key and malformed receipts', async () => {

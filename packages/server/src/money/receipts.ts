@@ -45,6 +45,34 @@ async function createKey(db: SqlClient, now: number): Promise<KeyRow> {
   return row;
 }
 
+/**
+ * Makes the first signing key when there is none in use, so that `/.well-known/jwks.json`
+ * publishes the key before the first receipt is signed (a site's backend can fetch and pin the
+ * key set from the start). Called when the platform starts; harmless to call again.
+ *
+ * @remarks The insert is conditional (`WHERE NOT EXISTS`), so starting twice makes one key; two
+ * PostgreSQL processes starting at the very same moment may each make one, and then both are
+ * published and the newer one signs, which is as valid.
+ *
+ * @returns The `kid` of the key that signs new receipts.
+ */
+export async function ensureSigningKey(db: SqlClient, now = Date.now()): Promise<string> {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const kid = newId('key', now);
+  await db.run(
+    `INSERT INTO signing_keys (kid, algorithm, private_jwk, public_jwk, created_at, retired_at)
+     SELECT ?, ?, ?, ?, ?, NULL WHERE NOT EXISTS (SELECT 1 FROM signing_keys WHERE retired_at IS NULL)`,
+    [
+      kid,
+      RECEIPT_ALGORITHM,
+      JSON.stringify(privateKey.export({ format: 'jwk' })),
+      JSON.stringify({ ...publicKey.export({ format: 'jwk' }), kid, alg: RECEIPT_ALGORITHM, use: 'sig' }),
+      now,
+    ],
+  );
+  return (await currentKey(db, now)).kid;
+}
+
 /** The key that signs new receipts: the newest one not retired, created the first time. */
 async function currentKey(db: SqlClient, now: number): Promise<KeyRow> {
   const [row] = await db.query<KeyRow>(
@@ -87,9 +115,17 @@ export async function rotateSigningKey(db: Database, now = Date.now()): Promise<
   });
 }
 
-/** Every public key, newest first, as the body of `GET /.well-known/jwks.json`. */
+/**
+ * Every public key, newest first, as the body of `GET /.well-known/jwks.json`: never empty, the
+ * signing key is made here if the platform was started without {@link ensureSigningKey}.
+ */
 export async function jwks(db: SqlClient): Promise<{ keys: PublicJwk[] }> {
-  const rows = await db.query<{ public_jwk: string }>('SELECT public_jwk FROM signing_keys ORDER BY created_at DESC, kid DESC');
+  const read = () => db.query<{ public_jwk: string }>('SELECT public_jwk FROM signing_keys ORDER BY created_at DESC, kid DESC');
+  let rows = await read();
+  if (rows.length === 0) {
+    await ensureSigningKey(db);
+    rows = await read();
+  }
   return { keys: rows.map((row) => JSON.parse(row.public_jwk) as PublicJwk) };
 }
 

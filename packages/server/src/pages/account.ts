@@ -6,7 +6,28 @@ import type { Database } from '../db/types.js';
 import { checkAllowance, disconnect, findConnection, listConnections, setAllowance, type Connection } from '../identity/connections.js';
 import type { Session } from '../identity/sessions.js';
 import { listCreatorContent } from '../content/content.js';
-import { createSite, listKeys, listSites, rollKey, updateOrigins, type KeyKind, type Site, type SiteKey } from '../identity/sites.js';
+import {
+  addOrigin,
+  createSite,
+  listKeys,
+  listSites,
+  removeOrigin,
+  rollKey,
+  updateOrigins,
+  type KeyKind,
+  type Site,
+  type SiteKey,
+} from '../identity/sites.js';
+import { copyButton, copyScriptRoute, COPY_SCRIPT_PATH } from './copy.js';
+import { HOSTED_CSP_WITH_OWN_SCRIPT } from './security-headers.js';
+import {
+  endpointViews,
+  siteWebhookRoutes,
+  webhookSecretBox,
+  webhooksPart,
+  type EndpointView,
+  type WebhooksFormState,
+} from './site-webhooks.js';
 import { checkSameOrigin, checkSessionToken } from './csrf.js';
 import { problemFor, readForm, text, type PagesEnv } from './forms.js';
 import { alertBox, csrfField, field, page, type FormProblem, type Html } from './layout.js';
@@ -26,13 +47,15 @@ interface Revealed {
 }
 
 /** What the account page shows besides the stored data. */
-interface AccountState {
+interface AccountState extends WebhooksFormState {
   /** A problem with one form, shown just before it: `formId` names the form. */
   problem?: { formId: string; problem: FormProblem };
   /** Values to put back into the new-site form. */
   newSite?: { name: string; origins: string };
   /** What to put back into a site's allowed-origins form. */
   origins?: { siteId: string; text: string };
+  /** What to put back into a site's add-origin form. */
+  addOrigin?: { siteId: string; value: string };
   revealed?: Revealed;
   notice?: string;
   /** A problem with a site's invite form (the site's creators: pages/site-creators.ts). */
@@ -124,7 +147,10 @@ function originsForm(site: Site, csrf: string, state: AccountState): Html {
   const problem = problemIn(state, formId);
   const id = `origins-${site.id}`;
   const invalid = problem?.fieldId === id;
-  return html`${alertBox(problem, `${formId}-error`)}
+  const open = problem !== undefined || state.origins?.siteId === site.id;
+  return html`<details ${open ? 'open' : ''}>
+    <summary>Edit the allowed origins of ${site.name} as a list</summary>
+    ${alertBox(problem, `${formId}-error`)}
     <form method="post" action="/account/sites/${site.id}/origins">
       ${csrfField(csrf)}
       <div class="field">
@@ -144,7 +170,59 @@ ${state.origins?.siteId === site.id ? state.origins.text : site.origins.join('\n
         ${invalid ? html`<p class="field-error" id="${id}-error">${problem.message}</p>` : ''}
       </div>
       <button type="submit">Save allowed origins of ${site.name}</button>
-    </form>`;
+    </form>
+  </details>`;
+}
+
+/**
+ * A site's allowed origins, one remove button each (none on the last: a site keeps one), and the
+ * form that adds one. Both take effect at once: CORS reads the list on every request.
+ */
+function originsPart(site: Site, csrf: string, state: AccountState): Html {
+  const listFormId = `origin-list-${site.id}`;
+  const addFormId = `origin-add-${site.id}`;
+  const listProblem = problemIn(state, listFormId);
+  const addProblem = problemIn(state, addFormId);
+  const id = `origin-${site.id}`;
+  const last = site.origins.length === 1;
+  return html`<h4>Allowed origins of ${site.name}</h4>
+    <p class="muted">Pages on these origins may use the publishable key. Changes take effect at once.</p>
+    ${alertBox(listProblem, `${listFormId}-error`)}
+    <ul class="origins">
+      ${site.origins.map(
+        (origin) =>
+          html`<li>
+            <code>${origin}</code>
+            ${
+              last
+                ? html`<span class="muted">(the last one: add another before removing it)</span>`
+                : html`<form method="post" action="/account/sites/${site.id}/origins/remove" class="inline">
+                    ${csrfField(csrf)}
+                    <input type="hidden" name="origin" value="${origin}" />
+                    <button type="submit" class="secondary small">Remove ${origin}</button>
+                  </form>`
+            }
+          </li>`,
+      )}
+    </ul>
+    ${alertBox(addProblem, `${addFormId}-error`)}
+    <form method="post" action="/account/sites/${site.id}/origins/add" class="row">
+      ${csrfField(csrf)}
+      ${field({
+        id,
+        name: 'origin',
+        label: `Add an allowed origin to ${site.name}`,
+        hint: 'Scheme, host and port only, such as https://shop.example.com or http://localhost:3000.',
+        type: 'text',
+        autocomplete: 'off',
+        value: state.addOrigin?.siteId === site.id ? state.addOrigin.value : undefined,
+        required: true,
+        maxLength: 200,
+        problem: addProblem,
+      })}
+      <button type="submit">Add origin</button>
+    </form>
+    ${originsForm(site, csrf, state)}`;
 }
 
 function siteItem(
@@ -153,6 +231,7 @@ function siteItem(
   csrf: string,
   snippet: (publishableKey: string) => string,
   creators: Html,
+  webhooks: readonly EndpointView[],
   state: AccountState,
 ): Html {
   const live = (kind: KeyKind) => keys.find((k) => k.kind === kind && k.revokedAt === null);
@@ -161,10 +240,25 @@ function siteItem(
   const pasted = publishable?.publishableKey ? snippet(publishable.publishableKey) : undefined;
   return html`<li class="item">
     <h3>${site.name}</h3>
-    <p>Site id: <code class="copy" title="Your backend checks receipts against it (siteId)">${site.id}</code></p>
-    ${originsForm(site, csrf, state)}
-    <p>Publishable key: ${publishable?.publishableKey ? html`<code>${publishable.publishableKey}</code>` : html`<em>none</em>`}</p>
-    <p>Secret key: ${secret ? html`<code>sk_test_…${secret.last4}</code>` : html`<em>none</em>`}</p>
+    <p>
+      Site id: <code class="copy" id="site-id-${site.id}" title="Your backend checks receipts against it (siteId)">${site.id}</code>
+      ${copyButton(`site-id-${site.id}`, `Copy site id of ${site.name}`)}
+    </p>
+    ${originsPart(site, csrf, state)}
+    <h4>Keys of ${site.name}</h4>
+    <p>
+      Publishable key:
+      ${
+        publishable?.publishableKey
+          ? html`<code class="copy" id="pk-${site.id}">${publishable.publishableKey}</code>
+              ${copyButton(`pk-${site.id}`, `Copy publishable key of ${site.name}`)}`
+          : html`<em>none</em>`
+      }
+    </p>
+    <p>
+      Secret key: ${secret ? html`<code>sk_test_…${secret.last4}</code>` : html`<em>none</em>`}
+      <span class="muted">(shown once, when made or rolled)</span>
+    </p>
     ${
       pasted === undefined
         ? ''
@@ -175,6 +269,7 @@ function siteItem(
             </p>
             <textarea id="snippet-${site.id}" class="snippet" rows="9" readonly aria-describedby="snippet-${site.id}-hint">
 ${pasted}</textarea>
+            ${copyButton(`snippet-${site.id}`, `Copy the snippet for ${site.name}`)}
           </div>`
     }
     <form method="post" action="/account/sites/${site.id}/keys/publishable/roll" class="inline">
@@ -185,7 +280,7 @@ ${pasted}</textarea>
       ${csrfField(csrf)}
       <button type="submit" class="secondary">Roll secret key of ${site.name}</button>
     </form>
-    ${creators}
+    ${webhooksPart(site, webhooks, csrf, state)} ${creators}
   </li>`;
 }
 
@@ -202,6 +297,7 @@ function revealedBox(revealed: Revealed): Html {
     }
     <p><label for="revealed-key">Your ${what}</label></p>
     <input id="revealed-key" class="secret" type="text" readonly value="${revealed.key}" autocomplete="off" />
+    ${copyButton('revealed-key', `Copy the ${what}`)}
   </section>`;
 }
 
@@ -215,6 +311,7 @@ async function accountPage(db: Database, session: Session, platformOrigin: strin
           site,
           keys: await listKeys(db, site.id),
           listings: await listSiteCreatorListings(db, site.id),
+          webhooks: await endpointViews(db, site.id),
         })),
       )
     : [];
@@ -240,6 +337,7 @@ async function accountPage(db: Database, session: Session, platformOrigin: strin
         </form>
       </header>
       ${state.notice ? html`<p class="notice" role="status">${state.notice}</p>` : ''} ${state.revealed ? revealedBox(state.revealed) : ''}
+      ${state.revealedWebhook ? webhookSecretBox(state.revealedWebhook) : ''}
       <p><strong>${user.displayName}</strong><br /><span class="muted">${user.email}</span></p>
 
       <h2>Connected sites</h2>
@@ -257,7 +355,9 @@ async function accountPage(db: Database, session: Session, platformOrigin: strin
                 sites.length === 0
                   ? html`<p class="muted">You have not registered a site yet.</p>`
                   : html`<ul class="plain">
-                      ${sites.map(({ site, keys, listings }) => siteItem(site, keys, csrf, snippetFor(site), creatorsOf(site, listings), state))}
+                      ${sites.map(({ site, keys, listings, webhooks }) =>
+                        siteItem(site, keys, csrf, snippetFor(site), creatorsOf(site, listings), webhooks, state),
+                      )}
                     </ul>`
               }
               <h3>Register a new site</h3>
@@ -297,7 +397,8 @@ ${state.newSite?.origins ?? ''}</textarea>
               </form>
               ${creatorListingsSection(listedOn, csrf)}`
           : ''
-      }`,
+      }
+      ${isCreator || state.revealed ? html`<script src="${COPY_SCRIPT_PATH}" defer></script>` : ''}`,
   );
 }
 
@@ -332,8 +433,12 @@ function lines(value: string): string[] {
 
 /** Adds `/account` and its forms to the hosted pages. */
 export function accountRoutes(pages: Hono<PagesEnv>, db: Database, publicUrl: string | undefined): void {
-  const render = (c: Context<PagesEnv>, session: Session, state?: AccountState): Promise<Html> =>
-    accountPage(db, session, publicUrl ?? new URL(c.req.url).origin, state);
+  const render = (c: Context<PagesEnv>, session: Session, state: AccountState = {}): Promise<Html> => {
+    // A creator's page (or a revealed key) has copy buttons: their script comes from our origin.
+    if (session.user.roles.includes('creator') || state.revealed) c.header('Content-Security-Policy', HOSTED_CSP_WITH_OWN_SCRIPT);
+    return accountPage(db, session, publicUrl ?? new URL(c.req.url).origin, state);
+  };
+  copyScriptRoute(pages);
   pages.get('/account', async (c) => {
     const session = await currentSession(c, db);
     if (!session) return c.redirect('/signin?next=/account', 303);
@@ -397,7 +502,7 @@ export function accountRoutes(pages: Hono<PagesEnv>, db: Database, publicUrl: st
       };
       return c.html(await render(c, got.session, { revealed }), 201);
     } catch (error) {
-      if (!isApiError(error, 'invalid_request')) throw error;
+      if (!isApiError(error, 'invalid_request') && !isApiError(error, 'invalid_origin')) throw error;
       const state: AccountState = {
         problem: { formId: 'new-site', problem: problemFor(error, NEW_SITE_FIELDS) },
         newSite: { name, origins: originsText },
@@ -415,12 +520,58 @@ export function accountRoutes(pages: Hono<PagesEnv>, db: Database, publicUrl: st
     try {
       await updateOrigins(db, site.id, lines(originsText));
     } catch (error) {
-      if (!isApiError(error, 'invalid_request')) throw error;
+      if (!isApiError(error, 'invalid_request') && !isApiError(error, 'invalid_origin')) throw error;
       const formId = `origins-form-${site.id}`;
       const problem = problemFor(error, { origins: [`origins-${site.id}`, 'Allowed origins'] });
       return c.html(await render(c, got.session, { problem: { formId, problem }, origins: { siteId: site.id, text: originsText } }), 400);
     }
     return c.html(await render(c, got.session, { notice: `Saved the allowed origins of ${site.name}.` }));
+  });
+
+  pages.post('/account/sites/:siteId/origins/add', async (c) => {
+    const got = await signedInForm(c, db);
+    if (got instanceof Response) return got;
+    const site = await ownedSite(db, got.session, c.req.param('siteId'));
+    const formId = `origin-add-${site.id}`;
+    const fields = { origin: [`origin-${site.id}`, 'Origin'] } as const;
+    if ('error' in got) return c.html(await render(c, got.session, { problem: { formId, problem: problemFor(got.error, fields) } }), 400);
+    const value = text(got.form, 'origin');
+    try {
+      const before = site.origins.length;
+      const updated = await addOrigin(db, site.id, value);
+      const added = updated.origins.at(-1) ?? value;
+      const notice =
+        updated.origins.length === before
+          ? `${site.name} already allows ${value.trim()}.`
+          : `Added ${added} to the allowed origins of ${site.name}.`;
+      return c.html(await render(c, got.session, { notice }));
+    } catch (error) {
+      if (!isApiError(error, 'invalid_request') && !isApiError(error, 'invalid_origin')) throw error;
+      const state: AccountState = { problem: { formId, problem: problemFor(error, fields) }, addOrigin: { siteId: site.id, value } };
+      return c.html(await render(c, got.session, state), 400);
+    }
+  });
+
+  pages.post('/account/sites/:siteId/origins/remove', async (c) => {
+    const got = await signedInForm(c, db);
+    if (got instanceof Response) return got;
+    if ('error' in got) throw got.error;
+    const site = await ownedSite(db, got.session, c.req.param('siteId'));
+    const value = text(got.form, 'origin');
+    try {
+      await removeOrigin(db, site.id, value);
+    } catch (error) {
+      if (!isApiError(error, 'invalid_request') && !isApiError(error, 'invalid_origin')) throw error;
+      const problem: FormProblem = { message: error.message.replace(/^origin: /, 'Origin: ') };
+      return c.html(await render(c, got.session, { problem: { formId: `origin-list-${site.id}`, problem } }), 400);
+    }
+    return c.html(await render(c, got.session, { notice: `Removed ${value} from the allowed origins of ${site.name}.` }));
+  });
+
+  siteWebhookRoutes(pages, db, {
+    signedInForm: (c) => signedInForm(c, db),
+    ownedSite: (session, siteId) => ownedSite(db, session, siteId),
+    render: (c, session, state) => render(c, session, state),
   });
 
   siteCreatorRoutes(pages, db, {

@@ -41,7 +41,7 @@ h3 { font-size: 1.05rem; margin-bottom: 0.25rem; }
 a { color: var(--accent); }
 .field { margin: 0 0 1rem; }
 label, legend { display: block; font-weight: 600; margin-bottom: 0.25rem; }
-input[type='email'], input[type='password'], input[type='text'], input[type='number'], textarea {
+input[type='email'], input[type='password'], input[type='text'], input[type='number'], input[type='url'], select, textarea {
   width: 100%; padding: 0.5rem; font: inherit; color: inherit; background: var(--bg); border: 1px solid var(--border); border-radius: 6px;
 }
 textarea { min-height: 5rem; }
@@ -77,6 +77,31 @@ code, .secret { font-family: ui-monospace, 'SF Mono', Menlo, Consolas, monospace
 .row { display: flex; gap: 0.5rem; align-items: end; flex-wrap: wrap; }
 .row .field { flex: 1; margin: 0; }
 ul.plain { list-style: none; padding: 0; }
+h4 { font-size: 1rem; margin: 1.25rem 0 0.25rem; }
+h5 { font-size: 0.95rem; margin: 0 0 0.25rem; }
+button.small { padding: 0.25rem 0.6rem; font-size: 0.9rem; }
+button.danger { background: var(--danger); border-color: var(--danger); color: var(--card); }
+.copy-button { margin-left: 0.5rem; padding: 0.25rem 0.6rem; font-size: 0.9rem; }
+.copy-status { margin-left: 0.5rem; }
+.warning { color: var(--danger); }
+ul.origins { padding-left: 1.25rem; }
+ul.origins li { margin: 0.25rem 0; }
+ul.origins .inline { margin: 0 0 0 0.5rem; vertical-align: middle; }
+details { margin: 0.5rem 0 1rem; }
+form.replay { display: flex; flex-wrap: wrap; gap: 0.5rem; align-items: center; margin: 0 0 0.5rem; }
+form.replay label { margin: 0; font-weight: normal; }
+form.replay select { width: auto; }
+summary { cursor: pointer; color: var(--accent); }
+/* The delivery log: scrolls sideways on a phone rather than squeezing its columns. */
+.table-wrap { overflow-x: auto; margin: 0.5rem 0 1rem; }
+table { border-collapse: collapse; width: 100%; min-width: 36rem; font-size: 0.9rem; }
+td code { white-space: nowrap; overflow-wrap: normal; }
+caption { text-align: left; font-weight: 600; margin-bottom: 0.25rem; overflow-wrap: anywhere; }
+th, td { text-align: left; vertical-align: top; padding: 0.35rem 0.5rem; border-bottom: 1px solid var(--border); }
+td code.small { font-size: 0.75rem; }
+.status { font-weight: 600; }
+.status-failed { color: var(--danger); }
+.visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
 .item { border: 1px solid var(--border); border-radius: 8px; padding: 0.75rem 1rem; margin: 0 0 1rem; }
 header.top { display: flex; justify-content: space-between; align-items: center; gap: 1rem; }
 /* A popup or a phone: the card fills the window, so the page's buttons come sooner. */
