@@ -11,7 +11,6 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -35,21 +34,10 @@ import {
   type MoneyHarness,
   type TestFan,
 } from '@diamonds/server/testing';
-import { chromiumMissing, launchChromium } from './browser.js';
+import { axeViolations, chromiumMissing, describeViolation, launchChromium } from './browser.js';
 
 const SCREENSHOTS = new URL('../test-results/', import.meta.url).pathname;
-const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 
-/** axe-core's WCAG 2.1 A/AA and best-practice violations on the page, one a line (`[]` when none). */
-async function axeViolations(page: Page): Promise<string[]> {
-  await page.addScriptTag({ path: AXE });
-  return page.evaluate(async () => {
-    type Result = { violations: Array<{ id: string; help: string; nodes: Array<{ target: unknown }> }> };
-    const axe = (window as unknown as { axe: { run(options: unknown): Promise<Result> } }).axe;
-    const result = await axe.run({ runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] } });
-    return result.violations.map((v) => `${v.id}: ${v.help} ${JSON.stringify(v.nodes.map((n) => n.target))}`);
-  });
-}
 const VIEWPORT = { width: 1280, height: 800 };
 /**
  * The consent screen is taller than 800 px: its Connect button is in view on a tall screen, or
@@ -388,7 +376,9 @@ for (const kind of DATABASE_KINDS) {
     }
 
     it('consent screen: double-click, click-burst and keyboard lures neither connect the site nor raise the allowance', async () => {
-      // Double-click on Connect, for a fan who never connected the site.
+      // Double-click on Connect, for a fan who never connected the site. As for the popup lure,
+      // a click a stalled machine delivered after the guard's second says nothing about it.
+      let landed = 0;
       for (const gapMs of some([0, 294, 900], (gap) => gap === 294)) {
         const target = await consentTarget();
         const connect = await centreOf(target.context, target.url, /^Connect$/);
@@ -400,8 +390,14 @@ for (const kind of DATABASE_KINDS) {
         await page.waitForURL(/\/signin\/authorize/, { waitUntil: 'domcontentloaded' });
         await pause(firstAt + gapMs - Date.now());
         await page.mouse.click(connect.x, connect.y);
+        if (await landedTooLate(page)) continue;
         await assertNotConnected(`consent, double-click after ${gapMs} ms`, page, target);
+        landed++;
       }
+      assert.ok(
+        landed > 0,
+        'at least one consent lure landed its click within the guard’s second (the machine was too loaded for every try)',
+      );
 
       // A three-click game for a fan connected with 0 a day: pick "1,000 a day", then Connect.
       {
@@ -493,9 +489,9 @@ for (const kind of DATABASE_KINDS) {
           await page.goto(gift.confirmation!.url);
           const name = `${viewport.width}-${colorScheme}`;
           await page.screenshot({ path: `${SCREENSHOTS}clickjack-confirm-${name}-${kind}.png`, fullPage: true });
-          found.push(...(await axeViolations(page)).map((v) => `waiting, ${name}: ${v}`));
+          found.push(...(await axeViolations(page)).map((v) => `waiting, ${name}: ${describeViolation(v)}`));
           await page.getByText('Approve is ready.').waitFor();
-          found.push(...(await axeViolations(page)).map((v) => `on, ${name}: ${v}`));
+          found.push(...(await axeViolations(page)).map((v) => `on, ${name}: ${describeViolation(v)}`));
           await page.getByRole('button', { name: 'Decline', exact: true }).click();
           await page.getByText('Declined: nothing was charged').waitFor();
         }

@@ -2,7 +2,6 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startServer, type RunningServer } from '@diamonds/server';
@@ -24,26 +23,7 @@ import {
   startMoneyHarness,
   type MoneyHarness,
 } from '@diamonds/server/testing';
-import { chromiumMissing, launchChromium } from './browser.js';
-
-const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
-
-interface AxeViolation {
-  id: string;
-  impact: string | null;
-  help: string;
-  nodes: Array<{ target: unknown[] }>;
-}
-
-/** Runs axe-core on the page and returns its violations (WCAG 2.1 A and AA rules). */
-async function violations(page: Page): Promise<AxeViolation[]> {
-  await page.addScriptTag({ path: AXE });
-  return page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run(options: unknown): Promise<{ violations: AxeViolation[] }> } }).axe;
-    const result = await axe.run({ runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] } });
-    return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => ({ target: n.target })) }));
-  });
-}
+import { assertAxeClean, axeViolations, chromiumMissing, launchChromium, type AxeViolation } from './browser.js';
 
 // Skipped only outside CI when Debian's Chromium is not installed (chromiumMissing warns
 // loudly; under CI=true it throws, and .ci/run installs the browser).
@@ -82,19 +62,19 @@ describe('hosted pages pass an accessibility check (axe-core) in light and dark'
           const found: Record<string, AxeViolation[]> = {};
           for (const path of ['/signup', '/signin']) {
             await page.goto(`${platform.url}${path}`);
-            found[path] = await violations(page);
+            found[path] = await axeViolations(page);
           }
           // An error state: a wrong password, announced.
           await page.getByLabel('Email').fill(demo.creator.email);
           await page.getByLabel('Password').fill('wrong password!');
           await page.getByRole('button', { name: /sign in/i }).click();
           await page.getByRole('alert').waitFor();
-          found['/signin (error)'] = await violations(page);
+          found['/signin (error)'] = await axeViolations(page);
 
           await page.getByLabel('Password').fill(demo.creator.password);
           await page.getByRole('button', { name: /sign in/i }).click();
           await page.waitForURL(/\/account/);
-          found['/account'] = await violations(page);
+          found['/account'] = await axeViolations(page);
 
           const site = await findSite(t.db, demo.site.id);
           assert.ok(site);
@@ -105,7 +85,7 @@ describe('hosted pages pass an accessibility check (axe-core) in light and dark'
             codeChallengeMethod: 'S256',
           });
           await page.goto(`${platform.url}/signin/authorize?request=${request.id}`);
-          found['/signin/authorize'] = await violations(page);
+          found['/signin/authorize'] = await axeViolations(page);
 
           const report = Object.entries(found).flatMap(([path, list]) =>
             list.map((v) => `${path}: ${v.id} (${v.impact ?? 'n/a'}) ${v.help} at ${JSON.stringify(v.nodes.map((n) => n.target))}`),
@@ -117,16 +97,6 @@ describe('hosted pages pass an accessibility check (axe-core) in light and dark'
       });
     }
 });
-
-/** Asserts axe-core finds nothing on the page. */
-async function assertAxeClean(page: Page, what: string): Promise<void> {
-  const found = await violations(page);
-  assert.deepEqual(
-    found.map((v) => `${v.id} (${v.impact ?? 'n/a'}) ${v.help} at ${JSON.stringify(v.nodes.map((n) => n.target))}`),
-    [],
-    what,
-  );
-}
 
 /** Where `selector`'s element sits: its box and whether it has focus. */
 async function box(page: Page, selector: string): Promise<{ top: number; bottom: number; left: number; right: number; focused: boolean }> {

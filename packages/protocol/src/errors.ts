@@ -94,10 +94,13 @@ export const ERROR_CODES = {
   payment_provider_disabled: { type: 'invalid_request_error', status: 409 },
   webhook_signature_invalid: { type: 'invalid_request_error', status: 400 },
   payment_amount_mismatch: { type: 'invalid_request_error', status: 400 },
+  // Earnings.
+  invalid_date_range: { type: 'invalid_request_error', status: 400 },
   // Webhook endpoints.
   invalid_url: { type: 'invalid_request_error', status: 400 },
   too_many_endpoints: { type: 'invalid_request_error', status: 400 },
   webhook_endpoint_not_found: { type: 'invalid_request_error', status: 404 },
+  webhook_endpoint_disabled: { type: 'invalid_request_error', status: 409 },
   // Credentials and the embed boundary.
   authentication_required: { type: 'authentication_error', status: 401 },
   invalid_credentials: { type: 'authentication_error', status: 401 },

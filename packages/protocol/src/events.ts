@@ -171,6 +171,27 @@ export const TopUpFailedEvent = z.object({
 });
 
 /**
+ * `earnings.available`: a creator's net earnings of spends posted up to `releasedThrough`
+ * passed the hold (refunds and card disputes) and can be paid out. Private to the creator:
+ * earnings are the creator's, not one site's, so no site reads it (`siteId` is null).
+ */
+export const EarningsAvailableEvent = z.object({
+  ...eventBase,
+  siteId: z.null(),
+  creatorId: UserId,
+  fanId: z.null(),
+  type: z.literal('earnings.available'),
+  data: z.object({
+    /** Net Diamonds that became available in this release (no per-transfer bound: a sum). */
+    amountDiamonds: z.number().int().positive(),
+    /** Everything available to the creator once they did. */
+    availableDiamonds: z.number().int().nonnegative(),
+    /** Spends posted at or before this time (ms since the epoch) are past the hold. */
+    releasedThrough: z.number().int(),
+  }),
+});
+
+/**
  * An event a site's backend reads with `GET /v1/events`: a discriminated union on `type`.
  *
  * @example
@@ -195,8 +216,13 @@ export const SiteEvent = z.discriminatedUnion('type', [
 /** An event a site can read (see {@link SiteEvent}). */
 export type SiteEvent = z.infer<typeof SiteEvent>;
 
-/** Every event the platform records: the site's, and the fan's private ones (top-ups). */
-export const DiamondsEvent = z.discriminatedUnion('type', [...SiteEvent.options, TopUpSucceededEvent, TopUpFailedEvent]);
+/** Every event the platform records: the site's, the fan's private ones (top-ups), the creator's private ones (earnings). */
+export const DiamondsEvent = z.discriminatedUnion('type', [
+  ...SiteEvent.options,
+  TopUpSucceededEvent,
+  TopUpFailedEvent,
+  EarningsAvailableEvent,
+]);
 
 /** Any event the platform records (see {@link DiamondsEvent}). */
 export type DiamondsEvent = z.infer<typeof DiamondsEvent>;

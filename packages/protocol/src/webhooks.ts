@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { EventId } from './events.js';
 import { idSchema } from './ids.js';
-import { MAX_PAGE_LIMIT, pageSchema } from './pagination.js';
+import { PageQuery, pageSchema } from './pagination.js';
 
 /*
  * Webhook endpoints and their deliveries (issue 13): a site's backend is told what committed on
@@ -169,9 +169,7 @@ export const WebhookDeliveryList = pageSchema(WebhookDelivery);
 export type WebhookDeliveryList = z.infer<typeof WebhookDeliveryList>;
 
 /** Query of `GET /v1/webhook-endpoints/{id}/deliveries`. */
-export const WebhookDeliveryListQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(MAX_PAGE_LIMIT).default(20),
-});
+export const WebhookDeliveryListQuery = PageQuery;
 
 /** Query of the deliveries list (see {@link WebhookDeliveryListQuery}). */
 export type WebhookDeliveryListQuery = z.infer<typeof WebhookDeliveryListQuery>;

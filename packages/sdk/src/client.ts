@@ -194,6 +194,7 @@ export class DiamondsClientCore {
     const http = new Http({
       apiBase: this.apiBase,
       headers,
+      queryKey: this.publishableKey,
       fetch: options.fetch,
       timeoutMs,
       maxRetries,

@@ -91,6 +91,8 @@ import { Ledger } from '../src/ledger/ledger.js';
 import { formatVerifyReport, verifyLedger } from '../src/ledger/verify.js';
 import { walletOf } from '../src/money/spends.js';
 import { startServer } from '../src/server.js';
+import { createEndpoint } from '../src/webhooks/endpoints.js';
+import { startReceiver, type WebhookReceiver } from '../src/webhooks/testing.js';
 import { createTestDatabase, postgresUnavailable, type TestDatabase } from '../src/testing/databases.js';
 import { TEST_SCRYPT_COST } from '../src/testing/money.js';
 
@@ -113,6 +115,14 @@ const FANS = Math.floor(envNumber('BENCH_FANS', 200));
 const EVEN_RATE = process.env.BENCH_EVEN_RATE ? Math.round(envNumber('BENCH_EVEN_RATE', 1)) : undefined;
 /** Where the server process writes its CPU profiles (`--cpu-prof-dir`); none when unset. */
 const CPU_PROF_DIR = process.env.BENCH_CPU_PROF || undefined;
+/**
+ * With BENCH_WEBHOOKS=1 the site has a webhook endpoint for `gift.sent` on a receiver in this
+ * process, so every gift is also delivered while the runs go on: the API's goals while
+ * deliveries run (issue 13).
+ */
+const WEBHOOKS = process.env.BENCH_WEBHOOKS === '1';
+/** How long the deliveries may take to catch up after the runs. */
+const WEBHOOK_DRAIN_MS = 120_000;
 const ENGINES = (process.env.BENCH_ENGINES ?? 'sqlite,postgres')
   .split(',')
   .map((s) => s.trim())
@@ -291,6 +301,7 @@ interface Fan {
 
 interface World {
   creatorId: string;
+  siteId: string;
   publishableKey: string;
   fans: Fan[];
   /** `POST /v1/gifts` on the running platform: what each DPoP proof names (`htu`). */
@@ -354,7 +365,7 @@ async function buildWorld(t: TestDatabase): Promise<World> {
     });
     fans.push({ token, dpop });
   }
-  return { creatorId: creator.id, publishableKey: site.publishableKey, fans, giftsUrl: '' };
+  return { creatorId: creator.id, siteId: site.site.id, publishableKey: site.publishableKey, fans, giftsUrl: '' };
 }
 
 /** Proofs a timed run needed beyond those signed before it (see {@link signProofs}). */
@@ -616,6 +627,8 @@ interface EngineResult {
   /** Why gifts were not measured, when they were not. */
   giftsSkipped?: string;
   giftsInLedger: number;
+  /** With BENCH_WEBHOOKS: `gift.sent` deliveries received, and the seconds after the runs until the last. */
+  webhooks?: { received: number; drainSeconds: number; drained: boolean };
   /** Gifts the server answered with a 2xx: the probe, the warm-up and the measured run. */
   giftsAnswered: number;
   /**
@@ -705,6 +718,11 @@ async function runEngine(engine: DatabaseKind): Promise<EngineResult> {
     `  ${engine}: ${FANS} fans signed in and funded in ${((performance.now() - setupStarted) / 1000).toFixed(1)} s` +
       `${seeded ? ', gift catalog seeded' : ''}`,
   );
+  let receiver: WebhookReceiver | undefined;
+  if (WEBHOOKS) {
+    receiver = await startReceiver();
+    await createEndpoint(t.db, world.siteId, { url: `${receiver.url}/hook`, eventTypes: ['gift.sent'], description: 'bench' });
+  }
   const { child, listening } = await startChild(t);
   world.giftsUrl = `${listening.platformUrl}/v1/gifts`;
   try {
@@ -795,7 +813,20 @@ async function runEngine(engine: DatabaseKind): Promise<EngineResult> {
       console.log(`  ${engine}: gifts ${fmt(gifts.requestsPerSecond)} req/s`);
     }
     await settle(t.db);
+    let webhooks: EngineResult['webhooks'];
+    if (receiver !== undefined) {
+      // Deliveries catch up after the runs; the gifts all committed before this count.
+      const [committed] = await t.db.query<{ n: number }>(`SELECT count(*) AS n FROM transfers WHERE code = 'gift'`);
+      const drainStarted = performance.now();
+      const delivered = () => new Set(receiver.at('/hook').map((r) => r.headers['webhook-id'])).size;
+      const drained = await receiver
+        .waitFor(() => delivered() >= Number(committed?.n ?? 0), 'webhook deliveries', WEBHOOK_DRAIN_MS)
+        .then(() => true)
+        .catch(() => false);
+      webhooks = { received: delivered(), drainSeconds: (performance.now() - drainStarted) / 1000, drained };
+    }
     await stopChild(child);
+    await receiver?.close();
     const [row] = await t.db.query<{ n: number }>(`SELECT count(*) AS n FROM transfers WHERE code = 'gift'`);
     const report = await verifyLedger(t.db);
     return {
@@ -807,6 +838,7 @@ async function runEngine(engine: DatabaseKind): Promise<EngineResult> {
       cpu,
       ...(giftsSkipped === undefined ? {} : { giftsSkipped }),
       giftsInLedger: Number(row?.n ?? 0),
+      ...(webhooks === undefined ? {} : { webhooks }),
       giftsAnswered,
       gcPauses,
       loader,
@@ -838,7 +870,8 @@ async function main(): Promise<void> {
   const started = performance.now();
   console.log(
     `bench:api — ${SECONDS} s per route after ${WARMUP_SECONDS} s of warm-up, ${CONNECTIONS} connections, ${FANS} fans, ` +
-      `${cpus().length} CPUs, Node ${process.version}; SQLite spends written ${process.env.DIAMONDS_SQLITE_WRITER === 'inline' ? 'inline' : 'on the writer thread'}`,
+      `${cpus().length} CPUs, Node ${process.version}; SQLite spends written ${process.env.DIAMONDS_SQLITE_WRITER === 'inline' ? 'inline' : 'on the writer thread'}` +
+      (WEBHOOKS ? '; every gift also delivered as a gift.sent webhook to a receiver in this process' : ''),
   );
   const notes: string[] = [];
   const engines: DatabaseKind[] = [];
@@ -965,6 +998,16 @@ async function main(): Promise<void> {
           `(${inFlight} in flight when the runs stopped): ${consistent ? 'consistent' : 'INCONSISTENT'}`,
       );
       if (!consistent) notes.push(`${engine}: ${giftsAnswered} gifts answered 2xx but ${giftsInLedger} gift transfers in the ledger.`);
+      if (result.webhooks) {
+        const { received, drainSeconds, drained } = result.webhooks;
+        console.log(
+          `  ${engine}: webhooks: ${received} gift.sent deliveries received for ${giftsInLedger} gifts, ` +
+            (drained
+              ? `the last ${drainSeconds.toFixed(1)} s after the runs`
+              : `NOT all within ${WEBHOOK_DRAIN_MS / 1000} s after the runs`),
+        );
+        if (!drained) notes.push(`${engine}: webhook deliveries did not catch up with the gifts.`);
+      }
       if (even && even.failed > 0)
         notes.push(`${engine}: the evenly paced gifts run had ${even.failed} failed requests: its figures are INVALID.`);
       if (paced && paced.failed > 0)

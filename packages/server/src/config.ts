@@ -45,6 +45,15 @@ export interface Settings {
    * while others deliver). `DIAMONDS_WEBHOOKS`.
    */
   webhookDelivery: 'on' | 'off';
+  /**
+   * The SMTP server that sends the platform's emails (sign-up codes, password resets, address
+   * verification), such as `smtp://user:pass@mail.example:587` (STARTTLS) or
+   * `smtps://user:pass@mail.example:465`. `DIAMONDS_SMTP_URL`. Unset, emails are written to
+   * `mail/` in the data folder and their links printed (development).
+   */
+  smtpUrl?: string | undefined;
+  /** The sender of those emails, `Name <address>`. `DIAMONDS_MAIL_FROM`, default `Diamonds <no-reply@…>` of the public URL's host. */
+  mailFrom?: string | undefined;
 }
 
 /** The money settings' defaults, for code that builds {@link Settings} by hand (tests). */
@@ -109,6 +118,15 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   if (webhookDelivery !== 'on' && webhookDelivery !== 'off') {
     throw new Error(`DIAMONDS_WEBHOOKS must be "on" or "off"; got "${webhookDelivery}".`);
   }
+  const smtpUrl = env.DIAMONDS_SMTP_URL?.trim() || undefined;
+  if (smtpUrl !== undefined && !URL.canParse(smtpUrl))
+    throw new Error('DIAMONDS_SMTP_URL must be a URL such as smtp://user:pass@mail.example:587.');
+  if (smtpUrl !== undefined && !/^smtps?:$/.test(new URL(smtpUrl).protocol)) {
+    throw new Error(`DIAMONDS_SMTP_URL must be an smtp:// or smtps:// URL; got "${new URL(smtpUrl).protocol}//…".`);
+  }
+  const mailFrom = env.DIAMONDS_MAIL_FROM?.trim() || undefined;
+  if (mailFrom !== undefined && /[\r\n]/.test(mailFrom))
+    throw new Error('DIAMONDS_MAIL_FROM must be one line, such as Diamonds <no-reply@diamonds.example>.');
   return {
     port,
     host: env.HOST?.trim() || undefined,
@@ -122,5 +140,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     stripeApiBase: env.STRIPE_API_BASE?.trim() || undefined,
     sqliteWriter,
     webhookDelivery,
+    smtpUrl,
+    mailFrom,
   };
 }

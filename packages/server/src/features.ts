@@ -1,4 +1,5 @@
 import { contentMoney } from './content/unlocks.js';
+import { earningsMoney } from './earnings/service.js';
 import { giftsMoney } from './gifts/gifts.js';
 import { MoneyRegistry, type MoneyFeature } from './money/operations.js';
 import { confirmationsMoney } from './money/spends.js';
@@ -23,6 +24,7 @@ export const platformMoneyFeatures: readonly MoneyFeature[] = [
   ordersMoney,
   topUpsMoney,
   webhooksMoney,
+  earningsMoney,
 ];
 
 /** The registry of every money operation and settlement of the platform. */

@@ -12,11 +12,12 @@ import { platformMoney } from './features.js';
 import { openMoneyWriter, type MoneyWriter } from './money/writer.js';
 import type { Settings } from './config.js';
 import { join, resolve } from 'node:path';
-import { developmentMailer } from './mail/mailer.js';
+import { developmentMailer, smtpMailer, type Mailer } from './mail/mailer.js';
 import { localEvents, type WakeSource } from './events/bus.js';
 import { PostgresEventListener } from './events/listener.js';
 import { startWebhooks, type WebhookService, type WebhookSettings } from './webhooks/service.js';
 import { ensureSigningKey } from './money/receipts.js';
+import { startEarnings, type EarningsService, type EarningsSettings } from './earnings/service.js';
 
 /** How often expired reservations are voided. */
 const SWEEP_INTERVAL_MS = 5_000;
@@ -39,6 +40,8 @@ export interface RunningServer {
   events: { local: WakeSource; remote: PostgresEventListener | undefined; sources: readonly WakeSource[] };
   /** The webhook dispatcher and delivery worker; undefined with `webhookDelivery: 'off'`. */
   webhooks: WebhookService | undefined;
+  /** The earnings aggregates consumer and release job (see `earnings/service.ts`). */
+  earnings: EarningsService;
   /**
    * Stops accepting connections, lets requests in flight finish, lets webhook attempts in
    * flight finish, then closes the database.
@@ -56,6 +59,8 @@ export type StartOptions = Partial<Settings> & {
   mailDir?: string;
   /** How webhooks are delivered (when `webhookDelivery` is not `off`): timeouts, clock… */
   webhooks?: WebhookSettings;
+  /** The earnings' hold and release timer (tests set a hold and release by hand). */
+  earnings?: EarningsSettings;
 };
 
 /**
@@ -103,11 +108,23 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
       ([, value]) => value !== undefined,
     ),
   );
-  // Development mail (sign-up codes…) is written under the data folder and its links printed.
-  const mailer = developmentMailer({
-    dir: options.mailDir ?? join(resolve(options.dataDir ?? '.diamonds'), 'mail'),
-    log: options.log ?? false,
-  });
+  // With an SMTP server configured, emails are sent; otherwise (development) they are written
+  // under the data folder and their links printed.
+  const smtp = options.smtpUrl
+    ? smtpMailer({
+        url: options.smtpUrl,
+        from: options.mailFrom ?? `Diamonds <no-reply@${new URL(options.publicUrl ?? 'http://diamonds.invalid').hostname}>`,
+      })
+    : undefined;
+  if (!smtp && process.env.NODE_ENV === 'production') {
+    console.warn('DIAMONDS_SMTP_URL is not set: emails (sign-up codes, password resets) are only written to the data folder.');
+  }
+  const mailer: Mailer =
+    smtp ??
+    developmentMailer({
+      dir: options.mailDir ?? join(resolve(options.dataDir ?? '.diamonds'), 'mail'),
+      log: options.log ?? false,
+    });
   let remote: PostgresEventListener | undefined;
   if (db.kind === 'postgres' && options.databaseUrl) {
     try {
@@ -131,6 +148,16 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
       if (ownsDb) await db.close();
       throw error;
     }
+  }
+  let earnings: EarningsService;
+  try {
+    earnings = await startEarnings(db, writer, wakeSources, options.earnings);
+  } catch (error) {
+    await webhooks?.close();
+    await remote?.close();
+    await writer.close();
+    if (ownsDb) await db.close();
+    throw error;
   }
 
   // Requests still being handled: closing waits for them, even when their client went away
@@ -157,6 +184,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     });
   } catch (error) {
     // The port is taken, say: leave nothing running behind.
+    await earnings.close();
     await webhooks?.close();
     await remote?.close();
     await writer.close();
@@ -189,13 +217,15 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
       await sweeping;
       // Attempts in flight finish and are recorded (or, killed, their leases lapse).
       await webhooks?.close();
+      await earnings.close();
       await remote?.close();
       await writer.close();
+      await smtp?.close();
       if (ownsDb) await db.close();
     })();
     return closing;
   };
 
   const events = { local: localEvents, remote, sources: wakeSources };
-  return { url, port: address.port, db, ledger, commits, writer, events, webhooks, close };
+  return { url, port: address.port, db, ledger, commits, writer, events, webhooks, earnings, close };
 }

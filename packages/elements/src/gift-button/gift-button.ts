@@ -140,20 +140,26 @@ export class DiamondGiftButton extends DiamondElement {
       this._loadedFor = client;
       const gifts = giftsOf(client);
       // The prices before the click (the SDK decides the popup in it), asked first: the button
-      // is interactive once they came. Then the creators' names.
-      gifts.catalog().then(
-        (catalog) => {
-          if (this.client === client) this._catalog = catalog;
-        },
-        (error: unknown) => {
-          this._loadedFor = undefined;
-          this._spend.show('error', this.reportError(error));
-        },
-      );
-      gifts.creators().then(
-        (creators) => (this._creators = creators),
-        () => undefined, // creator-name, then "the creator"
-      );
+      // is interactive once they came. The SDK asks with the key in the query, so a page's first
+      // read goes out without a CORS preflight.
+      gifts
+        .catalog()
+        .then(
+          (catalog) => {
+            if (this.client === client) this._catalog = catalog;
+          },
+          (error: unknown) => {
+            this._loadedFor = undefined;
+            this._spend.show('error', this.reportError(error));
+          },
+        )
+        // The creators' names once the prices came: needed for the success message alone (long
+        // after), they would only compete with the catalog on a page's first load.
+        .then(() => gifts.creators())
+        .then(
+          (creators) => (this._creators = creators),
+          () => undefined, // creator-name, then "the creator"
+        );
     }
     // After the requests: following the stores reads the fan's sign-in from storage, which can
     // wait on the browser, and nothing of it is needed to ask.

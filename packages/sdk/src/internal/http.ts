@@ -20,6 +20,11 @@ export interface HttpOptions {
   apiBase: string;
   /** Headers on every request (authorization, language). */
   headers: Record<string, string>;
+  /**
+   * The publishable key, sent as the query's `key` instead of `Authorization` by a request with
+   * {@link RequestOptions.keyInQuery} (without it, they keep `Authorization`).
+   */
+  queryKey?: string | undefined;
   /** The fetch to use; the global one, looked up per request, when absent. */
   fetch: typeof globalThis.fetch | undefined;
   /** How long to wait for response headers before giving up on one attempt. */
@@ -42,6 +47,13 @@ export interface RequestOptions {
   retry?: boolean | undefined;
   /** Headers of this request only, such as the fan's `Diamonds-Token`. */
   headers?: Record<string, string> | undefined;
+  /**
+   * A public read (a GET, never with a fan's token) that names the publishable key in the query
+   * (`?key=pk_…`) instead of `Authorization`: with no header a browser must ask about, it goes out
+   * cross-origin as a CORS "simple" request, without a preflight, so it costs one round trip, not
+   * two. The platform decides it by that key exactly as by the header (see the server's cors.ts).
+   */
+  keyInQuery?: boolean | undefined;
   /** Query parameters; `undefined` values are left out. */
   searchParams?: Record<string, string | number | boolean | undefined> | undefined;
   /**
@@ -53,9 +65,6 @@ export interface RequestOptions {
 
 /** Statuses worth retrying: our faults and overload, never a client error. */
 const RETRY_STATUSES = [429, 500, 502, 503, 504];
-
-/** Methods retried after a safe failure; a POST because it carries an `Idempotency-Key`. A PATCH is sent once. */
-const RETRY_METHODS = ['get', 'put', 'delete', 'post'];
 
 /** The longest wait between two retries when the server names none. */
 const MAX_BACKOFF_MS = 5_000;
@@ -106,7 +115,9 @@ export class Http {
     if (method === 'post') headers['Idempotency-Key'] = options.idempotencyKey ?? randomId();
     const body = json === undefined ? undefined : JSON.stringify(json);
     if (body !== undefined) headers['Content-Type'] = 'application/json';
-    const retries = options.retry === false || !RETRY_METHODS.includes(method) ? 0 : maxRetries;
+    // Every method is retried after a safe failure, a POST because it carries an `Idempotency-Key`,
+    // but a PATCH (the server SDK's), which is sent once.
+    const retries = options.retry === false || (method as string) === 'patch' ? 0 : maxRetries;
     // One controller for the whole call: the caller's abort and a timeout (which is never
     // retried) both end it, the body read and any retry wait included.
     const controller = new AbortController();
@@ -122,6 +133,11 @@ export class Http {
       const url = new URL(`${apiBase}/${path}`);
       for (const [name, value] of Object.entries(options.searchParams ?? {})) {
         if (value !== undefined) url.searchParams.set(name, String(value));
+      }
+      const { queryKey } = this.#options;
+      if (options.keyInQuery && queryKey) {
+        url.searchParams.set('key', queryKey);
+        delete headers.Authorization;
       }
       for (let attempt = 0; ; attempt++) {
         let failure: unknown;

@@ -54,7 +54,12 @@ export class GiftsResource {
     this.#catalog ??= (async () => {
       const gifts: GiftType[] = [];
       const all = pages((cursor) =>
-        this.#money.http.request('get', 'v1/catalog/gifts', GiftTypeList, { ...options, searchParams: { limit: 100, cursor } }),
+        // The key in the query: a page's first read goes out without a CORS preflight.
+        this.#money.http.request('get', 'v1/catalog/gifts', GiftTypeList, {
+          ...options,
+          keyInQuery: true,
+          searchParams: { limit: 100, cursor },
+        }),
       );
       for await (const gift of all) gifts.push(gift);
       this.#prices = new Map(gifts.map((gift) => [gift.id, gift.priceDiamonds]));
@@ -77,7 +82,7 @@ export class GiftsResource {
    * ```
    */
   async creators(options: { signal?: AbortSignal | undefined } = {}): Promise<SiteCreator[]> {
-    return (await this.#money.http.request('get', 'v1/site/creators', SiteCreatorList, options)).data;
+    return (await this.#money.http.request('get', 'v1/site/creators', SiteCreatorList, { ...options, keyInQuery: true })).data;
   }
 
   /**

@@ -175,7 +175,9 @@ for (const kind of DATABASE_KINDS) {
     });
 
     it('reads the catalog, rates, packs and a quote with the publishable key alone', async () => {
-      const diamonds = createDiamonds({ publishableKey: h.site.publishableKey, apiBase: h.server.url, fetch: pageFetch });
+      const sent: Request[] = [];
+      const recording: typeof fetch = (input, init) => (sent.push(new Request(input, init)), pageFetch(input, init));
+      const diamonds = createDiamonds({ publishableKey: h.site.publishableKey, apiBase: h.server.url, locale: 'de-DE', fetch: recording });
       const catalog = await diamonds.gifts.catalog();
       assert.ok(catalog.length >= 8);
       assert.deepEqual(
@@ -193,6 +195,15 @@ for (const kind of DATABASE_KINDS) {
       // The site's own creators, by the names the confirmation popup shows: the owner first.
       const [owner] = await diamonds.gifts.creators();
       assert.deepEqual(owner, { object: 'site_creator', id: h.creator.id, displayName: h.creator.displayName, role: 'owner' });
+      // A page's first reads are CORS "simple" requests, sent without a preflight: the key in the
+      // query, no Authorization, no header but the CORS-safelisted Accept-Language.
+      assert.deepEqual(
+        sent.map((request) => [new URL(request.url).pathname, new URL(request.url).searchParams.get('key'), [...request.headers.keys()]]),
+        [
+          ['/v1/catalog/gifts', h.site.publishableKey, ['accept-language']],
+          ['/v1/site/creators', h.site.publishableKey, ['accept-language']],
+        ],
+      );
       const usd = (await diamonds.rates()).find((rate) => rate.currency === 'USD');
       assert.equal(usd?.priceMinorPer1000Diamonds, 1299);
       const packs = await diamonds.topUpPacks('USD');

@@ -92,11 +92,14 @@ export class ServerWebhookEndpoints {
     return this.#request('post', endpointPath(id, '/roll-secret'), RolledWebhookSecret, options);
   }
 
-  /** An endpoint's latest deliveries, newest first: status, HTTP status, duration, the start of the response. */
-  deliveries(id: string, params: { limit?: number } = {}, options: ServerCallOptions = {}): Promise<WebhookDeliveryList> {
+  /**
+   * A page of an endpoint's deliveries, newest first: status, HTTP status, duration, the start of
+   * the response. Pass a page's `nextCursor` as `cursor` for the next one.
+   */
+  deliveries(id: string, params: { limit?: number; cursor?: string } = {}, options: ServerCallOptions = {}): Promise<WebhookDeliveryList> {
     return this.#request('get', endpointPath(id, '/deliveries'), WebhookDeliveryList, {
       ...options,
-      searchParams: { limit: params.limit },
+      searchParams: { limit: params.limit, cursor: params.cursor },
     });
   }
 

@@ -26,6 +26,8 @@ const RELEASED: ReadonlyArray<readonly [version: number, hash: string]> = [
   [16, 'HzlT3PVXX0H6i4wlhHKSIH'], // sign-ups waiting for their emailed code
   [17, '8uYhuVcJbLHOiowkbe-M4y'], // the outbox of money events
   [18, 'mZaco7BTwz0ARRZ_W9h3UE'], // webhook endpoints and deliveries
+  [19, 'N-p0HOVW5ygQEmHYmouiM7'], // one-time email links and verified addresses
+  [20, 'sVC0hxbZn-qJPYDmma4tKp'], // earnings aggregates
 ];
 
 describe('migrations', () => {

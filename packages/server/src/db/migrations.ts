@@ -8,6 +8,8 @@ import { signupsMigration } from '../identity/signups.js';
 import { siteCreatorsMigration } from '../identity/site-creators-schema.js';
 import { eventsMigration } from '../events/schema.js';
 import { webhooksMigration } from '../webhooks/schema.js';
+import { earningsMigration } from '../earnings/schema.js';
+import { emailTokensMigration } from '../identity/email-tokens.js';
 
 /** One versioned step of the schema, with DDL for each engine. */
 export interface Migration {
@@ -391,6 +393,8 @@ export const MIGRATIONS: readonly Migration[] = [
   signupsMigration,
   eventsMigration,
   webhooksMigration,
+  emailTokensMigration,
+  earningsMigration,
 ];
 
 /** The schema version this build expects. */

@@ -1,7 +1,7 @@
 import type { EventType } from '@diamonds/protocol';
 import type { SqlClient } from '../db/types.js';
 import type { CommittedEvent, WakeSource } from './bus.js';
-import { readEvents, START, type EventPosition, type StoredEvent } from './outbox.js';
+import { eventsHeldBack, readEvents, START, type EventPosition, type StoredEvent } from './outbox.js';
 
 /** Options of {@link EventConsumer}. */
 export interface EventConsumerOptions {
@@ -33,8 +33,8 @@ const AFTER_WAKE_MS = 500;
  * Completeness comes from the table, never from the bus: each read returns the events after
  * the last one returned, in delivery order, so each is seen exactly once and in order even if
  * wake-ups are lost or repeated. On PostgreSQL an event becomes readable only once the
- * transactions older than its own have ended (see `readEvents`), so after a wake-up that finds
- * nothing it reads again a few times, a few milliseconds apart.
+ * transactions older than its own have ended (see `readEvents`), so while committed events are
+ * held back that way (or just after a wake-up) it reads again every few milliseconds, up to 50.
  *
  * @example
  * ```ts
@@ -94,10 +94,14 @@ export class EventConsumer {
       const now = performance.now();
       if (now >= deadline) return [];
       if (this.#woken) continue;
-      // Woken lately but nothing readable yet: an older transaction may still be running.
-      const recentlyWoken = now - this.#lastWakeAt < AFTER_WAKE_MS;
-      const wait = recentlyWoken ? retry : (this.#options.pollIntervalMs ?? 1000);
-      retry = recentlyWoken ? Math.min(retry * 2, 50) : 2;
+      // Woken lately, or events committed that an older transaction still holds back (the
+      // wake-up for them may have come before this read): read again shortly.
+      const soon =
+        now - this.#lastWakeAt < AFTER_WAKE_MS ||
+        (await eventsHeldBack(this.#db, { siteId: this.#options.siteId, type: this.#options.type, after: this.#position }));
+      if (this.#woken) continue;
+      const wait = soon ? retry : (this.#options.pollIntervalMs ?? 1000);
+      retry = soon ? Math.min(retry * 2, 50) : 2;
       await this.#sleep(Math.min(wait, deadline - now));
     }
     return [];

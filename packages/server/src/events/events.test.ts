@@ -308,6 +308,8 @@ for (const kind of DATABASE_KINDS) {
       } finally {
         unsubscribe();
       }
+      // On PostgreSQL a transaction anywhere on the cluster (another suite's) can hold events back a moment.
+      await allEventsReadable(h.t.db);
       const stored = (await readEvents(h.t.db, { siteId: h.site.id, type: 'order.canceled', limit: 100 })).map(
         (row) => (JSON.parse(row.data) as { orderId: string }).orderId,
       );
@@ -413,6 +415,66 @@ describe('money events on PostgreSQL: commit order is not sequence order', async
       consumer.close();
       await db.run(`DELETE FROM events WHERE data LIKE '%_seq"%'`);
     } finally {
+      await h.close();
+    }
+  });
+
+  it('an event held back by an older transaction is read as soon as that ends, with no wake-up left to come', { skip }, async () => {
+    const h = await startMoneyHarness('postgres');
+    const other = openPostgres({ connectionString: h.t.settings.databaseUrl! });
+    try {
+      const db = h.t.db;
+      // No wake-ups and a long poll: what brings the event is the consumer seeing it held back.
+      let reads = 0;
+      const counted = new Proxy(db, {
+        get(target, property, receiver) {
+          if (property !== 'query') return Reflect.get(target, property, receiver) as unknown;
+          return (sql: string, params?: unknown[]) => {
+            if (sql.includes('FROM events')) reads++;
+            return target.query(sql, params as never);
+          };
+        },
+      });
+      const consumer = new EventConsumer(counted, { siteId: h.site.id, after: await latestPosition(db), wake: [], pollIntervalMs: 60_000 });
+      let endOlder!: () => void;
+      const olderMayEnd = new Promise<void>((resolve) => (endOlder = resolve));
+      let olderStarted!: () => void;
+      const started = new Promise<void>((resolve) => (olderStarted = resolve));
+      // An older transaction with an id of its own (any write), still running when the event commits.
+      const older = other.transaction(async (tx) => {
+        await tx.query('SELECT pg_current_xact_id()');
+        olderStarted();
+        await olderMayEnd;
+      });
+      await started;
+      await db.transaction((tx) =>
+        appendEvent(tx, {
+          type: 'order.canceled',
+          siteId: h.site.id,
+          creatorId: h.creator.id,
+          fanId: null,
+          data: { orderId: 'ord_held_back' as `ord_${string}`, reference: null },
+        }),
+      );
+      const began = performance.now();
+      const read = consumer.next(30_000);
+      setTimeout(endOlder, 300);
+      const events = await read;
+      await older;
+      const tookMs = performance.now() - began;
+      assert.deepEqual(
+        events.map((event) => (JSON.parse(event.data) as { orderId: string }).orderId),
+        ['ord_held_back'],
+      );
+      // Read again and again while held back (waiting for the poll would read twice), and so
+      // soon after the older transaction's end (300 ms; later when another database's long
+      // transaction on the same cluster holds the horizon too), not at the timeout.
+      assert.ok(reads > 4, `${reads} reads`);
+      assert.ok(tookMs < 25_000, `read after ${tookMs.toFixed(0)} ms`);
+      consumer.close();
+      await db.run(`DELETE FROM events WHERE data LIKE '%ord_held_back%'`);
+    } finally {
+      await other.close();
       await h.close();
     }
   });

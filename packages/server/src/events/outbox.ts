@@ -150,6 +150,29 @@ export async function readEvents(db: SqlClient, query: EventQuery): Promise<Stor
   return rows.map(toStored);
 }
 
+/**
+ * Whether events after `query.after` have committed that {@link readEvents} does not return
+ * yet, because a transaction older than theirs is still running (PostgreSQL only; always false
+ * on SQLite). A reader that finds nothing but this true should read again shortly, rather than
+ * wait for a wake-up that already came.
+ */
+export async function eventsHeldBack(db: SqlClient, query: Omit<EventQuery, 'limit'>): Promise<boolean> {
+  if (db.kind === 'sqlite') return false;
+  const after = query.after ?? START;
+  const where = ['(tx_id, seq) > (?, ?)'];
+  const params: Array<string | number> = [after.txId, after.seq];
+  if (query.siteId !== undefined) {
+    where.unshift('site_id = ?');
+    params.unshift(query.siteId);
+  }
+  if (query.type !== undefined) {
+    where.push('type = ?');
+    params.push(query.type);
+  }
+  const rows = await db.query<{ one: number }>(`SELECT 1 AS one FROM events WHERE ${where.join(' AND ')} LIMIT 1`, params);
+  return rows.length > 0;
+}
+
 /** One event by id, when it belongs to `siteId` (every event when `siteId` is undefined). */
 export async function findEvent(db: SqlClient, id: string, siteId?: string): Promise<StoredEvent | undefined> {
   const txId = db.kind === 'postgres' ? ', tx_id' : '';

@@ -421,6 +421,78 @@ describe('CORS on actual /v1 requests', () => {
   });
 });
 
+describe('A read that names its publishable key in the query (no preflight)', () => {
+  const withKey = (key: string, path = '/v1/whoami') => `${path}?key=${encodeURIComponent(key)}`;
+
+  it('lets an allowed origin read with ?key=pk_… and no Authorization, decided by that key as with the header', async () => {
+    // What the elements' first reads send: no header a browser asks about, so no preflight.
+    const response = await call({ origin: SHOP_ORIGIN, path: withKey(SHOP_KEY), headers: { 'Accept-Language': 'de-DE' } });
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('Access-Control-Allow-Origin'), SHOP_ORIGIN);
+    assert.equal(response.headers.get('Access-Control-Allow-Credentials'), null);
+    assertVaryOrigin(response);
+    assert.deepEqual(await response.json(), { siteId: 'site_shop', keyKind: 'publishable', origin: SHOP_ORIGIN });
+    const fromNode = await call({ path: withKey(SHOP_KEY) });
+    assert.equal(fromNode.status, 200);
+    assertNoCors(fromNode);
+  });
+
+  it('refuses every origin the key does not list as strictly as with the header: readable refusal, no handler, no data', async () => {
+    for (const origin of [OTHER_ORIGIN, 'https://unknown.example.net', 'https://shop.example.com.evil.test']) {
+      await assertReadableRefusal(await call({ origin, path: withKey(SHOP_KEY) }), origin);
+    }
+    for (const origin of ['null', 'https://SHOP.example.com', 'not an origin']) {
+      const response = await call({ origin, path: withKey(SHOP_KEY) });
+      await expectError(response, 403, 'origin_not_allowed');
+      assertNoCors(response);
+    }
+    assert.equal(calls.handler, 0);
+  });
+
+  it('refuses a secret, unknown or malformed key in the query without looking a secret up', async () => {
+    const fromBrowser: Array<Record<string, string>> = [
+      { Origin: SHOP_ORIGIN },
+      { 'Sec-Fetch-Site': 'cross-site', 'Sec-Fetch-Mode': 'cors' },
+    ];
+    for (const headers of fromBrowser) {
+      const response = await call({ path: withKey(SECRET_KEY), headers });
+      const error = await expectError(response, 403, 'secret_key_in_browser');
+      assertNoCors(response);
+      assert.ok(!error.message.includes(SECRET_KEY));
+    }
+    // From a server too: a secret key never belongs in a URL.
+    const fromServer = await expectError(await call({ path: withKey(SECRET_KEY) }), 401, 'invalid_api_key');
+    assert.equal(fromServer.param, 'key');
+    assert.ok(!fromServer.message.includes(SECRET_KEY));
+    for (const key of ['abc', 'pk_', `pk_${'a'.repeat(300)}`, 'dat_token']) {
+      const response = await call({ origin: SHOP_ORIGIN, path: withKey(key) });
+      assert.equal((await expectError(response, 401, 'invalid_api_key')).param, 'key');
+      assertNoCors(response);
+    }
+    const unknown = await call({ origin: SHOP_ORIGIN, path: withKey('pk_test_revoked1234567') });
+    await expectError(unknown, 401, 'invalid_api_key');
+    assertNoCors(unknown);
+    assert.equal(calls.secret, 0);
+    assert.equal(calls.handler, 0);
+  });
+
+  it('takes the query key for reads only, never for a no-cors load, and lets Authorization win', async () => {
+    // A write still needs the header (and so a preflight from a page): the query key is not read.
+    const write = await call({ origin: SHOP_ORIGIN, method: 'POST', path: withKey(SHOP_KEY) });
+    await expectError(write, 401, 'authentication_required');
+    assert.equal(calls.publishable, 0);
+    // An <img> or <script> of another page loading the URL: no Origin to check, so refused.
+    const noCors = await call({ path: withKey(SHOP_KEY), headers: { 'Sec-Fetch-Site': 'cross-site', 'Sec-Fetch-Mode': 'no-cors' } });
+    await expectError(noCors, 403, 'origin_not_allowed');
+    assertNoCors(noCors);
+    assert.equal(calls.handler, 0);
+    // With Authorization, the query's key is ignored (2 atop cors.ts): the header decides.
+    const both = await call({ origin: SHOP_ORIGIN, key: SHOP_KEY, path: withKey('pk_test_other123456789') });
+    assert.equal(both.status, 200);
+    assert.equal(((await both.json()) as Caller).siteId, 'site_shop');
+  });
+});
+
 describe('CORS over real HTTP', () => {
   const served = serveDuringSuite(app);
 

@@ -20,8 +20,17 @@ import { canonicalRequestOrigin, originAllowed } from './origins.js';
  *    origin could not learn from the same request made with curl. Any other refusal (a write,
  *    a request with a token, a `null` or malformed origin) has no Access-Control-Allow-Origin.
  * 2. A preflight that names its key in the query (`?key=pk_…`, for a client that wants the
- *    check as early as possible) is decided by that key's origins, exactly as in 1. The actual
- *    request ignores `key`: Authorization alone decides it.
+ *    check as early as possible) is decided by that key's origins, exactly as in 1. An actual
+ *    request with Authorization ignores `key`: Authorization alone decides it.
+ * 5. A read (GET) without Authorization may name its publishable key in the query instead
+ *    (`?key=pk_…`): then it needs no header a browser must ask about, so it goes out as a CORS
+ *    "simple" request with no preflight (a page's first read of the public catalog costs one
+ *    round trip, not two). It is decided exactly as in 1, by that key: nothing is lost, since the
+ *    preflight of a read was never the boundary (4 answers it for any well-formed origin) and
+ *    reads move nothing. Only a publishable key: a secret key in a URL (logs, history, Referer)
+ *    is refused, and so is a read a browser makes as a no-cors load (`<img>`, `<script>`:
+ *    `Sec-Fetch-Mode: no-cors`, no Origin to check), so that such a URL reaches a handler from a
+ *    browser only as a CORS request, as with the header. Writes take the key in Authorization only.
  * 3. Any other preflight is allowed when some active site (one with a live publishable key)
  *    lists the origin (`isOriginRegistered`).
  * 4. A well-formed origin that no site lists (or, with `?key=`, that the key's site does not
@@ -157,7 +166,7 @@ export function corsByPublishableKey(options: CorsByPublishableKeyOptions): Midd
       return c.body(null, 204);
     }
 
-    const key = bearerKey(c.req.header('Authorization'));
+    const key = queryKey(c) ?? bearerKey(c.req.header('Authorization'));
     const kind = keyKind(key);
     if (kind === 'secret') {
       if (originHeader !== undefined || c.req.header('Sec-Fetch-Site') !== undefined) throw secretKeyInBrowser();
@@ -213,6 +222,38 @@ async function checkPreflight(c: Context, originHeader: string, options: CorsByP
 function setCorsHeaders(c: Context, origin: string): void {
   c.header('Access-Control-Allow-Origin', origin);
   c.header('Access-Control-Expose-Headers', CORS_EXPOSED_HEADERS.join(', '));
+}
+
+/**
+ * The publishable key a read names in its query (5 atop this file), or `undefined` when the
+ * request is no such read (it has Authorization, is not a GET, or has no `key`); throws for a
+ * key that is not publishable, or a no-cors load from a browser.
+ */
+function queryKey(c: Context): string | undefined {
+  if (c.req.method !== 'GET' || c.req.header('Authorization') !== undefined) return undefined;
+  const key = c.req.query('key');
+  if (key === undefined) return undefined;
+  const kind = keyKind(key);
+  if (kind === 'secret' && (c.req.header('Origin') !== undefined || c.req.header('Sec-Fetch-Site') !== undefined)) {
+    throw secretKeyInBrowser();
+  }
+  if (kind !== 'publishable') {
+    throw new ApiError(
+      'invalid_api_key',
+      kind === 'secret'
+        ? 'A secret key (sk_…) never goes in a URL, where logs and history keep it: send it as the header Authorization: Bearer <key>, and roll this one in the dashboard.'
+        : 'The key parameter is not a publishable key (pk_…).',
+      { param: 'key' },
+    );
+  }
+  if (c.req.header('Sec-Fetch-Mode') === 'no-cors') {
+    throw new ApiError(
+      'origin_not_allowed',
+      'A read that names its key in the query must be a CORS request (fetch), so that its Origin can be checked; an <img> or <script> load is not.',
+      { param: 'key' },
+    );
+  }
+  return key;
 }
 
 /** The key in an `Authorization: Bearer <key>` header; throws when there is none or it is not one. */

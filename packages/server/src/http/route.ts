@@ -366,10 +366,10 @@ export function secretCaller(c: Context<AppEnv>): SecretCaller {
  * without one configured, the origin the request came to) and the path as sent.
  * @throws {@link ApiError} `invalid_dpop_proof`
  */
-export function dpopThumbprint(c: Context<AppEnv>, context: RouteContext, accessToken?: string): string {
+export async function dpopThumbprint(c: Context<AppEnv>, context: RouteContext, accessToken?: string): Promise<string> {
   const url = new URL(c.req.url);
   const origin = context.settings.publicUrl === undefined ? url.origin : new URL(context.settings.publicUrl).origin;
-  return verifyDpopProof(c.req.header('DPoP'), { method: c.req.method, url: `${origin}${url.pathname}`, accessToken }).jkt;
+  return (await verifyDpopProof(c.req.header('DPoP'), { method: c.req.method, url: `${origin}${url.pathname}`, accessToken })).jkt;
 }
 
 /**
@@ -385,7 +385,7 @@ export async function fanCaller(c: Context<AppEnv>, context: RouteContext): Prom
   const token = c.req.header('Diamonds-Token');
   if (!token)
     throw new ApiError('authentication_required', 'Sign the fan in first and send their access token as the Diamonds-Token header.');
-  const jkt = dpopThumbprint(c, context, token);
+  const jkt = await dpopThumbprint(c, context, token);
   const grant = await authenticateAccessToken(context.db, token, { ...page, jkt });
   return { ...page, userId: grant.userId };
 }

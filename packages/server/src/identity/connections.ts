@@ -126,11 +126,19 @@ export const ALLOWANCE_WINDOW_MS = 24 * 60 * 60 * 1000;
 export async function remainingAllowance(db: SqlClient, userId: string, siteId: string, now = Date.now()): Promise<number> {
   const connection = await findConnection(db, userId, siteId);
   if (!connection) return 0;
+  return Math.max(0, connection.allowancePerDay - (await allowanceSpent(db, userId, siteId, now)));
+}
+
+/**
+ * What a site spent of a fan's allowance without asking in the last 24 hours (the fan's wallet
+ * page shows it beside the allowance). Can exceed a lowered allowance: it is what was spent.
+ */
+export async function allowanceSpent(db: SqlClient, userId: string, siteId: string, now = Date.now()): Promise<number> {
   const [row] = await db.query<{ spent: number | null }>(
     'SELECT sum(amount) AS spent FROM allowance_spends WHERE user_id = ? AND site_id = ? AND created_at > ?',
     [userId, siteId, now - ALLOWANCE_WINDOW_MS],
   );
-  return Math.max(0, connection.allowancePerDay - Number(row?.spent ?? 0));
+  return Number(row?.spent ?? 0);
 }
 
 /**

@@ -152,7 +152,7 @@ export function identityApi(db: Database, publicUrl?: string): Hono<AppEnv> {
       ],
     },
     async (c, { caller, params, body }) => {
-      const jkt = dpopThumbprint(c, context);
+      const jkt = await dpopThumbprint(c, context);
       const { userId, tokens } = await exchangeSignInRequest(db, { requestId: params.id, ...body, ...caller, jkt });
       const user = await findUser(db, userId);
       if (!user) throw new ApiError('invalid_token', 'The fan’s account no longer exists.');
@@ -177,7 +177,7 @@ export function identityApi(db: Database, publicUrl?: string): Hono<AppEnv> {
       errors: ['invalid_token', 'invalid_dpop_proof'],
     },
     async (c, { caller, body }) => {
-      const jkt = dpopThumbprint(c, context);
+      const jkt = await dpopThumbprint(c, context);
       c.header('Cache-Control', 'no-store');
       return c.json(await refreshTokens(db, body.refreshToken, { ...caller, jkt }));
     },

@@ -2,6 +2,7 @@ import { randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import type { Database, SqlClient } from '../db/types.js';
 import type { Migration } from '../db/migrations.js';
 import type { ScryptCost } from './passwords.js';
+import { markEmailVerified } from './email-verification.js';
 import { findUserByEmail, hashSecret, insertUser, prepareUser, type NewUser, type Role, type User } from './users.js';
 
 /*
@@ -116,6 +117,8 @@ export async function finishSignUp(db: Database, id: unknown, code: unknown, now
     const taken = await findUserByEmail(tx, row.email);
     if (taken) return { status: 'taken' };
     const user = await insertUser(tx, { email: row.email, passwordHash: row.password_hash, displayName: row.display_name, roles }, now);
+    // The code came back from the address: it is the owner's (identity/email-verification.ts).
+    await markEmailVerified(tx, user.id, now);
     return { status: 'created', user };
   });
 }

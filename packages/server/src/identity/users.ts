@@ -57,7 +57,12 @@ export function normalizeEmail(value: unknown): string {
   return email;
 }
 
-function checkPassword(value: unknown): string {
+/**
+ * Checks a new password against the rules of sign-up (also those of a password reset).
+ *
+ * @throws {@link ApiError} `invalid_request` (param `password`) when too short, too long or holding a NUL.
+ */
+export function checkPassword(value: unknown): string {
   if (typeof value !== 'string') throw new ApiError('invalid_request', 'password must be a string.', { param: 'password' });
   const length = [...value].length;
   if (length < MIN_PASSWORD_LENGTH) {

@@ -73,7 +73,8 @@ for (const kind of DATABASE_KINDS) {
         });
       const started = performance.now();
       assert.equal(await work(1), 1);
-      assert.ok(performance.now() - started < 100, 'a lone request after a quiet spell does not wait');
+      // Well under the 500 ms interval it would have waited (a loaded machine's commit can take 100 ms).
+      assert.ok(performance.now() - started < 400, 'a lone request after a quiet spell does not wait');
       assert.equal(commits.batches, 1);
       // A trickle right after: the next batch waits for the interval, gathering all three.
       const trickle = [work(2)];

@@ -37,25 +37,49 @@ async function userAccounts(db: SqlClient, userId: string): Promise<UserAccountR
   return rows.map((row) => ({ ...row, balance: Number(row.balance), pending_debits: Number(row.pending_debits) }));
 }
 
+/** A user's balances across sites: what they can spend, what is held for confirmations, their earnings. */
+export interface WalletBalances {
+  /** Spendable now: posted balance less what is held. */
+  availableDiamonds: number;
+  /** Held for spends waiting for the fan's confirmation. */
+  heldDiamonds: number;
+  /** Earnings as a creator, available. */
+  earningsDiamonds: number;
+}
+
+/**
+ * A user's balances, for the platform's own wallet page (no site in view).
+ *
+ * @remarks Creates nothing: a fan without accounts has zeros.
+ */
+export async function walletBalances(db: SqlClient, userId: string): Promise<WalletBalances> {
+  const accounts = await userAccounts(db, userId);
+  const wallet = accounts.find((account) => account.kind === 'wallet');
+  const earnings = accounts.find((account) => account.kind === 'earnings');
+  return {
+    availableDiamonds: wallet ? wallet.balance - wallet.pending_debits : 0,
+    heldDiamonds: wallet?.pending_debits ?? 0,
+    earningsDiamonds: earnings ? earnings.balance - earnings.pending_debits : 0,
+  };
+}
+
 /**
  * A fan's balances as seen from one site (the body of `GET /v1/wallet`).
  *
  * @remarks Creates nothing: a fan without accounts has zeros.
  */
 export async function walletSummary(db: SqlClient, userId: string, siteId: string, now = Date.now()): Promise<Wallet> {
-  const [accounts, connection, remaining, recipients] = await Promise.all([
-    userAccounts(db, userId),
+  const [balances, connection, remaining, recipients] = await Promise.all([
+    walletBalances(db, userId),
     findConnection(db, userId, siteId),
     remainingAllowance(db, userId, siteId, now),
     allowanceRecipients(db, siteId),
   ]);
-  const wallet = accounts.find((account) => account.kind === 'wallet');
-  const earnings = accounts.find((account) => account.kind === 'earnings');
   return {
     object: 'wallet',
-    balanceDiamonds: wallet ? wallet.balance - wallet.pending_debits : 0,
-    heldDiamonds: wallet?.pending_debits ?? 0,
-    earningsDiamonds: earnings ? earnings.balance - earnings.pending_debits : 0,
+    balanceDiamonds: balances.availableDiamonds,
+    heldDiamonds: balances.heldDiamonds,
+    earningsDiamonds: balances.earningsDiamonds,
     remainingAllowance: remaining,
     allowancePerDay: connection?.allowancePerDay ?? 0,
     allowanceRecipients: recipients as Wallet['allowanceRecipients'],

@@ -29,12 +29,13 @@ import {
   type WebhooksFormState,
 } from './site-webhooks.js';
 import { checkSameOrigin, checkSessionToken } from './csrf.js';
-import { problemFor, readForm, text, type PagesEnv } from './forms.js';
+import { problemFor, readForm, safeNext, text, type PagesEnv } from './forms.js';
 import { alertBox, csrfField, field, page, type FormProblem, type Html } from './layout.js';
 import { currentSession } from './session.js';
 import { creatorListingsSection, siteCreatorRoutes, siteCreatorsPart, type SiteCreatorsFormState } from './site-creators.js';
 import { creatorListings, listSiteCreatorListings, type SiteCreatorListing } from '../identity/site-creators.js';
 import { signedInRecently, stepUpUrl } from './step-up.js';
+import { emailVerificationBanner } from './verify-email.js';
 
 /** A key to show once, right after it was made. */
 interface Revealed {
@@ -339,6 +340,9 @@ async function accountPage(db: Database, session: Session, platformOrigin: strin
       ${state.notice ? html`<p class="notice" role="status">${state.notice}</p>` : ''} ${state.revealed ? revealedBox(state.revealed) : ''}
       ${state.revealedWebhook ? webhookSecretBox(state.revealedWebhook) : ''}
       <p><strong>${user.displayName}</strong><br /><span class="muted">${user.email}</span></p>
+      ${await emailVerificationBanner(db, session)}
+      <p><a href="/wallet">Your wallet</a>: balance, history, spends waiting for your approval, receipts.</p>
+      ${isCreator ? html`<p><a href="/dashboard">Earnings</a>: what fans gave you, pending and available, supporters, CSV export.</p>` : ''}
 
       <h2>Connected sites</h2>
       ${
@@ -475,7 +479,8 @@ export function accountRoutes(pages: Hono<PagesEnv>, db: Database, publicUrl: st
     if (!(await disconnect(db, got.session.user.id, siteId))) {
       throw new ApiError('site_not_found', 'You are not connected to that site.', { param: 'siteId' });
     }
-    return c.redirect('/account', 303);
+    // The wallet page posts here too, and asks to come back to itself.
+    return c.redirect(safeNext(text(got.form, 'next')), 303);
   });
 
   pages.post('/account/sites', async (c) => {

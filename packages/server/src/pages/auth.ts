@@ -23,7 +23,7 @@ export const SIGNUP_LIMIT_PER_IP = 10;
 const SIGNUP_WINDOW_MS = 60 * 60 * 1000;
 
 /** Answers 429 with `Retry-After` (seconds) and returns the message to show, or `undefined` when allowed. */
-function refusal(c: Context, verdicts: readonly RateLimitVerdict[], what: string): string | undefined {
+export function refusal(c: Context, verdicts: readonly RateLimitVerdict[], what: string): string | undefined {
   const refused = verdicts.filter((v) => !v.allowed);
   if (refused.length === 0) return undefined;
   const seconds = Math.max(1, Math.ceil(Math.max(...refused.map((v) => v.retryAfterMs)) / 1000));
@@ -125,6 +125,7 @@ function signinPage(csrf: string, values: { email: string; next: string }, probl
         ${currentPasswordField(problem)}
         <button type="submit">Sign in</button>
       </form>
+      <p><a href="${withNext('/signin/forgot', values.next)}">Forgot password?</a></p>
       <p>New here? <a href="${withNext('/signup', values.next)}">Create an account</a></p>`,
   );
 }

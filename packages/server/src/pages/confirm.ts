@@ -165,6 +165,7 @@ function donePage(record: ConfirmationRecord, recipientName: string, approved: b
             : html`Declined: nothing was charged. You can close this window and return to the site.`
         }
       </p>
+      <p><a href="/wallet">Your wallet</a>: balance, history and anything else waiting for your approval.</p>
       <script src="${CLOSE_SCRIPT_PATH}" defer></script>`,
   );
 }

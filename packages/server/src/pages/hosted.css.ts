@@ -95,6 +95,8 @@ summary { cursor: pointer; color: var(--accent); }
 /* The delivery log: scrolls sideways on a phone rather than squeezing its columns. */
 .table-wrap { overflow-x: auto; margin: 0.5rem 0 1rem; }
 table { border-collapse: collapse; width: 100%; min-width: 36rem; font-size: 0.9rem; }
+/* A table of few columns that wraps rather than scrolls (the fan's wallet history, pages/wallet.ts). */
+table.compact { min-width: 0; }
 td code { white-space: nowrap; overflow-wrap: normal; }
 caption { text-align: left; font-weight: 600; margin-bottom: 0.25rem; overflow-wrap: anywhere; }
 th, td { text-align: left; vertical-align: top; padding: 0.35rem 0.5rem; border-bottom: 1px solid var(--border); }
@@ -104,6 +106,21 @@ td code.small { font-size: 0.75rem; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
 .item { border: 1px solid var(--border); border-radius: 8px; padding: 0.75rem 1rem; margin: 0 0 1rem; }
 header.top { display: flex; justify-content: space-between; align-items: center; gap: 1rem; }
+/* The creator dashboard (pages/dashboard.ts): figures, and the chart's one colour per source in both schemes. */
+.stats { display: grid; grid-template-columns: repeat(auto-fit, minmax(10rem, 1fr)); gap: 0.75rem; margin: 0.5rem 0 1rem; }
+.stats div { border: 1px solid var(--border); border-radius: 8px; padding: 0.5rem 0.75rem; }
+.stats dt { color: var(--muted); font-size: 0.9rem; }
+.stats dd { margin: 0; font-size: 1.2rem; font-weight: 600; }
+.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.chart { display: block; width: 100%; height: auto; }
+.chart-axis { stroke: var(--border); }
+.chart-label { fill: var(--muted); font-size: 11px; }
+.bar-gift, .swatch-gift { fill: var(--accent); background: var(--accent); }
+.bar-unlock, .swatch-unlock { fill: var(--notice-border); background: var(--notice-border); }
+.bar-order, .swatch-order { fill: var(--danger); background: var(--danger); }
+.swatch { display: inline-block; width: 0.8em; height: 0.8em; border-radius: 2px; margin-right: 0.3em; vertical-align: -0.05em; }
+ul.legend { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: 1rem; }
+blockquote { margin: 0.25rem 0; padding-left: 0.75rem; border-left: 3px solid var(--border); overflow-wrap: anywhere; }
 /* A popup or a phone: the card fills the window, so the page's buttons come sooner. */
 @media (max-width: 40rem), (max-height: 45rem) {
   main { margin: 0 auto; padding: 1rem; border-width: 0; border-radius: 0; }

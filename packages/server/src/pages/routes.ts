@@ -4,12 +4,16 @@ import { ApiError } from '../errors.js';
 import type { AppContext } from '../context.js';
 import { accountRoutes } from './account.js';
 import { authRoutes } from './auth.js';
+import { passwordResetRoutes } from './password-reset.js';
+import { verifyEmailRoutes } from './verify-email.js';
 import { consentRoutes } from './consent.js';
 import { confirmationRoutes } from './confirm.js';
 import { guardRoutes } from './guard.js';
 import { stepUpRoutes } from './step-up.js';
 import { topUpRoutes } from './topup.js';
+import { walletRoutes } from './wallet.js';
 import { creatorContentRoutes } from './creator-content.js';
+import { dashboardRoutes } from './dashboard.js';
 import type { PagesEnv } from './forms.js';
 import { HOSTED_CSS } from './hosted.css.js';
 import { errorPage } from './layout.js';
@@ -27,15 +31,22 @@ const PAGE_PATHS = [
   '/signin/authorize',
   '/signin/authorize/*',
   '/signin/again',
+  '/signin/forgot',
+  '/signin/reset',
+  '/verify-email',
   '/signout',
   '/account',
   '/account/*',
+  '/dashboard',
+  '/dashboard/*',
   '/hosted.css',
   '/hosted/close.js',
   '/hosted/guard.js',
   '/confirm/*',
   '/topup',
   '/topup/*',
+  '/wallet',
+  '/wallet/*',
 ] as const;
 
 const ERROR_TITLES: Record<number, string> = {
@@ -75,13 +86,21 @@ export function hostedPages(context: AppContext): Hono<PagesEnv> {
     publicUrl: context.settings.publicUrl,
     development: process.env.NODE_ENV !== 'production',
   });
+  passwordResetRoutes(pages, db, {
+    mailer: context.mailer,
+    publicUrl: context.settings.publicUrl,
+    development: process.env.NODE_ENV !== 'production',
+  });
+  verifyEmailRoutes(pages, db, { mailer: context.mailer, publicUrl: context.settings.publicUrl });
   accountRoutes(pages, db, context.settings.publicUrl);
   stepUpRoutes(pages, db);
   guardRoutes(pages);
   consentRoutes(pages, db);
   confirmationRoutes(pages, context);
   topUpRoutes(pages, context);
+  walletRoutes(pages, context);
   creatorContentRoutes(pages, context);
+  dashboardRoutes(pages, context);
 
   pages.onError((caught, c) => {
     if (caught instanceof ApiError && caught.status < 500) {

@@ -8,6 +8,8 @@ const server = await startServer({
   host: '127.0.0.1',
   dataDir: process.env.DIAMONDS_DATA_DIR,
   databaseUrl: process.env.DATABASE_URL || undefined,
-  webhooks: { production: false, timeoutMs: 1000, leaseMs: 1500, pollIntervalMs: 100 },
+  // The timeout and the lease leave room for a loaded machine: an answer that comes late there
+  // is retried only 5 s later, and a lease that lapses under a live attempt would double it.
+  webhooks: { production: false, timeoutMs: 3000, leaseMs: 4000, pollIntervalMs: 100 },
 });
 process.send?.({ url: server.url });

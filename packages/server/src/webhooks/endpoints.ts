@@ -14,9 +14,11 @@ import {
   type WebhookDisabledReason,
   type WebhookEndpoint,
   type WebhookReplay,
+  type Page,
   type WebhookTestSent,
 } from '@diamonds/protocol';
 import type { Database, SqlClient } from '../db/types.js';
+import { Keyset } from '../db/keyset.js';
 import { ApiError } from '../errors.js';
 import { appendEvent, findEvent } from '../events/outbox.js';
 import { afterCommit, transactionWithAfterCommit } from '../ledger/group-commit.js';
@@ -411,16 +413,41 @@ export async function listDeliveries(
   endpointId: string,
   options: { limit?: number | undefined } = {},
 ): Promise<WebhookDelivery[]> {
+  return (await listDeliveryPage(db, siteId, endpointId, options)).data;
+}
+
+/** The deliveries list's order: newest first, by creation time then id. */
+const DELIVERIES = new Keyset<[number, string]>(
+  'webhook-deliveries',
+  [
+    { column: 'd.created_at', kind: 'int' },
+    { column: 'd.id', kind: 'id', prefix: 'wd' },
+  ],
+  'desc',
+);
+
+/**
+ * A page of an endpoint's deliveries, newest first; `cursor` is a previous page's `nextCursor`.
+ *
+ * @throws {@link ApiError} `webhook_endpoint_not_found`, `invalid_cursor`
+ */
+export async function listDeliveryPage(
+  db: SqlClient,
+  siteId: string,
+  endpointId: string,
+  options: { limit?: number | undefined; cursor?: string | undefined } = {},
+): Promise<Page<WebhookDelivery>> {
   await requireEndpoint(db, siteId, endpointId);
   const limit = Math.max(1, Math.min(100, Math.trunc(options.limit ?? 20)));
+  const after = DELIVERIES.after(options.cursor);
   const rows = await db.query<DeliveryRow>(
     `SELECT d.id, d.endpoint_id, d.event_id, e.type AS event_type, d.kind, d.status, d.attempts, d.next_attempt_at, d.last_status,
        d.last_duration_ms, d.last_response, d.last_error, d.created_at, d.updated_at
      FROM webhook_deliveries d LEFT JOIN events e ON e.id = d.event_id
-     WHERE d.endpoint_id = ? ORDER BY d.created_at DESC, d.id DESC LIMIT ?`,
-    [endpointId, limit],
+     WHERE d.endpoint_id = ?${after ? ` AND ${after.sql}` : ''} ORDER BY ${DELIVERIES.orderBy} LIMIT ?`,
+    [endpointId, ...(after?.params ?? []), limit + 1],
   );
-  return rows.map(presentDelivery);
+  return DELIVERIES.page(rows, limit, presentDelivery, (row) => [Number(row.created_at), row.id]);
 }
 
 /**
@@ -500,7 +527,7 @@ export async function replayEvents(
  * appended to the outbox (so `GET /v1/events` lists it too), the dispatcher queues its delivery
  * to that endpoint only, whatever its filter, and the worker signs and posts it.
  *
- * @throws {@link ApiError} `webhook_endpoint_not_found`
+ * @throws {@link ApiError} `webhook_endpoint_not_found`, `webhook_endpoint_disabled`
  */
 export async function sendTestEvent(
   db: Database,
@@ -512,6 +539,13 @@ export async function sendTestEvent(
   const eventId = newId('evt', now);
   await transactionWithAfterCommit(db, async (tx) => {
     const row = await requireEndpoint(tx, siteId, endpointId, true);
+    if (!row.enabled) {
+      // The worker sends nothing to a disabled endpoint: a test event would wait unseen.
+      throw new ApiError(
+        'webhook_endpoint_disabled',
+        `This endpoint is disabled${row.disabled_reason === 'failing' ? ' after failing for 5 days' : ''}: enable it, then send the test event.`,
+      );
+    }
     const [site] = await tx.query<{ owner_id: string }>('SELECT owner_id FROM sites WHERE id = ?', [siteId]);
     if (!site) throw notFound(endpointId);
     await appendEvent(

@@ -230,6 +230,33 @@ for (const kind of DATABASE_KINDS) {
       );
       assert.equal(deliveries.data.filter((d) => d.kind === 'replay').length, 4);
       assert.ok(deliveries.data.every((d) => d.status === 'pending' && d.eventType === 'gift.sent'));
+
+      // Pages of 3 by cursor: every delivery once, in the same order as one big page.
+      const all = WebhookDeliveryList.parse(await (await h.call(`/webhook-endpoints/${endpoint.id}/deliveries?limit=100`, secret)).json());
+      assert.ok(all.data.length > 3 && !all.hasMore && all.nextCursor === null);
+      const paged: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const page = WebhookDeliveryList.parse(
+          await (await h.call(`/webhook-endpoints/${endpoint.id}/deliveries?limit=3${cursor ? `&cursor=${cursor}` : ''}`, secret)).json(),
+        );
+        assert.ok(page.data.length <= 3);
+        paged.push(...page.data.map((d) => d.id));
+        cursor = page.nextCursor;
+        assert.equal(page.hasMore, cursor !== null);
+      } while (cursor !== null && paged.length <= all.data.length);
+      assert.deepEqual(
+        paged,
+        all.data.map((d) => d.id),
+      );
+      await h.refused(await h.call(`/webhook-endpoints/${endpoint.id}/deliveries?cursor=bm9wZQ`, secret), 400, 'invalid_cursor');
+
+      // A disabled endpoint is sent nothing, so a test event to it is refused rather than left waiting.
+      const disable = await h.call(`/webhook-endpoints/${endpoint.id}`, { ...secret, method: 'PATCH', body: { enabled: false } });
+      assert.equal(disable.status, 200);
+      const before = await h.t.db.query<{ n: number }>(`SELECT count(*) AS n FROM events WHERE type = 'webhook.test'`);
+      await h.refused(await h.call(`/webhook-endpoints/${endpoint.id}/test`, { ...secret, body: {} }), 409, 'webhook_endpoint_disabled');
+      assert.deepEqual(await h.t.db.query<{ n: number }>(`SELECT count(*) AS n FROM events WHERE type = 'webhook.test'`), before);
       await h.call(`/webhook-endpoints/${endpoint.id}`, { ...secret, method: 'DELETE' });
     });
   });

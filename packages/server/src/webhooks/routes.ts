@@ -24,7 +24,7 @@ import {
   createEndpoint,
   deleteEndpoint,
   findEndpoint,
-  listDeliveries,
+  listDeliveryPage,
   listEndpoints,
   replayEvents,
   rollEndpointSecret,
@@ -269,11 +269,10 @@ export function webhooksApi(context: AppContext): Hono<AppEnv> {
           example: { object: 'list', data: [EXAMPLE_DELIVERY], hasMore: false, nextCursor: null },
         },
       },
-      errors: ENDPOINT_ERRORS,
+      errors: [...ENDPOINT_ERRORS, 'invalid_cursor'],
     },
     async (c, { caller: { siteId }, params: { id }, query }) => {
-      const deliveries = await listDeliveries(db, siteId, id, { limit: query.limit });
-      const list: WebhookDeliveryList = { object: 'list', data: deliveries, hasMore: false, nextCursor: null };
+      const list: WebhookDeliveryList = await listDeliveryPage(db, siteId, id, { limit: query.limit, cursor: query.cursor });
       c.header('Cache-Control', 'no-store');
       return c.json(list);
     },
@@ -323,7 +322,7 @@ export function webhooksApi(context: AppContext): Hono<AppEnv> {
           example: { object: 'webhook_test', endpointId: exampleId('we'), eventId: exampleId('evt') },
         },
       },
-      errors: ENDPOINT_ERRORS,
+      errors: [...ENDPOINT_ERRORS, 'webhook_endpoint_disabled'],
     },
     async (c, { caller: { siteId }, params: { id } }) => c.json(await sendTestEvent(db, siteId, id), 202),
   );

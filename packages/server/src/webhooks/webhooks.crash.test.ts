@@ -118,7 +118,7 @@ for (const kind of DATABASE_KINDS) {
       await rx.waitFor(() => events.every((id) => received().has(id)), 'every event delivered', 60_000);
       const pending = async () =>
         Number((await harness.t.db.query<{ n: number }>(`SELECT count(*) AS n FROM webhook_deliveries WHERE status <> 'succeeded'`))[0]?.n);
-      for (let tries = 0; (await pending()) > 0 && tries < 300; tries++) await sleep(100);
+      for (let tries = 0; (await pending()) > 0 && tries < 600; tries++) await sleep(100);
       assert.equal(await pending(), 0, 'every delivery succeeded');
       const [deliveries] = await harness.t.db.query<{ n: number }>('SELECT count(*) AS n FROM webhook_deliveries');
       assert.equal(Number(deliveries?.n), events.length, 'one delivery per event: the fan-out made no duplicate');
