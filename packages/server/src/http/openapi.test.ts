@@ -143,6 +143,16 @@ describe('the OpenAPI document', () => {
     assert.doesNotMatch(codes(document.paths['/v1/openapi.json']!.get!), /`invalid_api_key`/, 'the document needs no key');
   });
 
+  it('documents the publishable key in the query on reads only, never for a fan’s or a secret-key route', () => {
+    const inQuery = (operation: Operation) => JSON.stringify(operation.security).includes('publishableKeyQuery');
+    assert.ok(inQuery(document.paths['/v1/catalog/gifts']!.get!), 'the gift catalog can be read with ?key=');
+    assert.ok(!inQuery(document.paths['/v1/wallet']!.get!), 'a fan’s route needs its headers');
+    assert.ok(!inQuery(document.paths['/v1/events']!.get!), 'a secret-key route never takes a key in the URL');
+    for (const [route, operation] of operations(document)) {
+      if (!route.startsWith('get ')) assert.ok(!inQuery(operation), `${route}: a write names its key in a header`);
+    }
+  });
+
   it('names every operation with a stable, unique camelCase operationId', () => {
     const seen = new Map<string, string>();
     for (const [route, operation] of operations(document)) {

@@ -154,7 +154,11 @@ function operation(route: DocumentedRoute): Record<string, unknown> {
     summary: spec.summary,
     ...(spec.description ? { description: spec.description } : {}),
     tags: [spec.tag],
-    security: SECURITY[spec.auth],
+    // A read with the publishable key may name it in the query instead (no CORS preflight).
+    security:
+      spec.method === 'get' && (spec.auth === 'publishable' || spec.auth === 'any')
+        ? [...SECURITY[spec.auth], { publishableKeyQuery: [] }]
+        : SECURITY[spec.auth],
     ...(parameters.length > 0 ? { parameters } : {}),
     ...(spec.body
       ? {
@@ -215,6 +219,13 @@ export function openApiDocument(app: Hono<AppEnv>): Record<string, unknown> {
           type: 'http',
           scheme: 'bearer',
           description: 'The site’s publishable key, pk_…, from a page on one of the site’s origins.',
+        },
+        publishableKeyQuery: {
+          type: 'apiKey',
+          in: 'query',
+          name: 'key',
+          description:
+            'The publishable key as `?key=pk_…` on a GET without Authorization: a browser then sends the read with no CORS preflight. Never a secret key.',
         },
         secretKey: { type: 'http', scheme: 'bearer', description: 'The site’s secret key, sk_…; never from a browser.' },
         fanToken: { type: 'apiKey', in: 'header', name: 'Diamonds-Token', description: 'A signed-in fan’s access token, dat_…' },
