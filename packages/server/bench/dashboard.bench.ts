@@ -259,6 +259,7 @@ async function benchEngine(kind: DatabaseKind): Promise<void> {
 
 console.log(`bench:dashboard: ${GIFTS.toLocaleString('en-US')} gifts, engines ${ENGINES.join(', ')} (load ${load()})`);
 for (const kind of ENGINES) {
+  // PostgreSQL's figures only where it answers: skipped, and said so, when it does not (a report, not a test).
   const skip = await skipUnlessPostgres(kind);
   if (skip) {
     console.log(`${kind}: skipped (${String(skip)})`);

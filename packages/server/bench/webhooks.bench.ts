@@ -173,6 +173,7 @@ async function main(): Promise<void> {
       .join(' ')}, node ${process.version})`,
   );
   for (const kind of ENGINES) {
+    // PostgreSQL's figures only where it answers: skipped, and said so, when it does not (a report, not a test).
     if (await skipUnlessPostgres(kind)) continue;
     console.log(`\n${kind}`);
     const receiver = await startReceiver();

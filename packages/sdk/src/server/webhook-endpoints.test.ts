@@ -16,6 +16,7 @@ interface Received {
 }
 
 for (const kind of DATABASE_KINDS) {
+  // Skips (loudly) only outside CI when PostgreSQL is unreachable; under CI=true it throws.
   const skip = await skipUnlessPostgres(kind);
   describe(`@diamonds/sdk/server webhook endpoints and real deliveries on ${kind}`, { skip }, () => {
     let h: MoneyHarness;

@@ -322,6 +322,7 @@ for (const kind of DATABASE_KINDS) {
 }
 
 describe('money events across two platform processes on one PostgreSQL database', async () => {
+  // Skips (loudly) only outside CI when PostgreSQL is unreachable; under CI=true it throws.
   const skip = await skipUnlessPostgres('postgres');
   it('an event committed through one instance wakes a consumer in the other (LISTEN/NOTIFY)', { skip }, async () => {
     const h = await startMoneyHarness('postgres');
@@ -366,6 +367,7 @@ describe('money events across two platform processes on one PostgreSQL database'
 });
 
 describe('money events on PostgreSQL: commit order is not sequence order', async () => {
+  // Skips (loudly) only outside CI when PostgreSQL is unreachable; under CI=true it throws.
   const skip = await skipUnlessPostgres('postgres');
   it('an event whose transaction commits later with a smaller seq is neither skipped nor delivered out of order', { skip }, async () => {
     const h = await startMoneyHarness('postgres');

@@ -28,6 +28,7 @@ function alertText(body: string): string | undefined {
 let ip = 0;
 
 for (const kind of DATABASE_KINDS) {
+  // Skips (loudly) only outside CI when PostgreSQL is unreachable; under CI=true it throws.
   const skip = await skipUnlessPostgres(kind);
   describe(`site settings on the account page on ${kind}`, { skip }, () => {
     let t: TestDatabase;

@@ -8,6 +8,7 @@ import { webhooksCommand, type CommandOutput, type WebhookCommand } from './comm
 import { listEndpoints } from './endpoints.js';
 
 for (const kind of DATABASE_KINDS) {
+  // Skips (loudly) only outside CI when PostgreSQL is unreachable; under CI=true it throws.
   const skip = await skipUnlessPostgres(kind);
   describe(`diamonds webhooks … on ${kind}`, { skip }, () => {
     let t: TestDatabase;

@@ -20,6 +20,7 @@ import { eventually, startReceiver, type ReceivedWebhook, type WebhookReceiver }
 const RETRY_MS = 5_000;
 
 for (const kind of DATABASE_KINDS) {
+  // Skips (loudly) only outside CI when PostgreSQL is unreachable; under CI=true it throws.
   const skip = await skipUnlessPostgres(kind);
   describe(`webhook delivery on ${kind}`, { skip }, () => {
     let h: MoneyHarness;

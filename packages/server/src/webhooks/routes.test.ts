@@ -18,6 +18,7 @@ import { startMoneyHarness, type MoneyHarness } from '../testing/money.js';
 import { createEndpoint, listEndpoints, replayEvents } from './endpoints.js';
 
 for (const kind of DATABASE_KINDS) {
+  // Skips (loudly) only outside CI when PostgreSQL is unreachable; under CI=true it throws.
   const skip = await skipUnlessPostgres(kind);
   describe(`webhook endpoints API on ${kind}`, { skip }, () => {
     let h: MoneyHarness;

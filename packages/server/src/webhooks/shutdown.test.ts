@@ -6,6 +6,7 @@ import { createEndpoint, listDeliveries } from './endpoints.js';
 import { startReceiver } from './testing.js';
 
 for (const kind of DATABASE_KINDS) {
+  // Skips (loudly) only outside CI when PostgreSQL is unreachable; under CI=true it throws.
   const skip = await skipUnlessPostgres(kind);
   describe(`stopping the platform with a webhook on the wire on ${kind}`, { skip }, () => {
     it('close() lets the attempt in flight finish and records it', async () => {

@@ -58,6 +58,7 @@ describe('webhook SSRF rules', () => {
 });
 
 for (const kind of DATABASE_KINDS) {
+  // Skips (loudly) only outside CI when PostgreSQL is unreachable; under CI=true it throws.
   const skip = await skipUnlessPostgres(kind);
   describe(`webhook SSRF at delivery time on ${kind}, against a real listener`, { skip }, () => {
     let h: MoneyHarness;

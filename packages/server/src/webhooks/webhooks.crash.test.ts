@@ -44,6 +44,7 @@ async function gift(h: MoneyHarness, url: string, fan: TestFan): Promise<void> {
 }
 
 for (const kind of DATABASE_KINDS) {
+  // Skips (loudly) only outside CI when PostgreSQL is unreachable; under CI=true it throws.
   const skip = await skipUnlessPostgres(kind);
   // One process at a time on SQLite; two at once on PostgreSQL, killed in turn.
   const processes = kind === 'postgres' ? 2 : 1;
