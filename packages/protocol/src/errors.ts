@@ -94,8 +94,21 @@ export const ERROR_CODES = {
   payment_provider_disabled: { type: 'invalid_request_error', status: 409 },
   webhook_signature_invalid: { type: 'invalid_request_error', status: 400 },
   payment_amount_mismatch: { type: 'invalid_request_error', status: 400 },
+  // Disputes and refunds of top-ups.
+  topup_not_credited: { type: 'invalid_request_error', status: 409 },
+  topup_already_reversed: { type: 'invalid_request_error', status: 409 },
+  wallet_in_debt: { type: 'ledger_error', status: 402 },
   // Earnings.
   invalid_date_range: { type: 'invalid_request_error', status: 400 },
+  // Payouts.
+  payout_below_minimum: { type: 'invalid_request_error', status: 400 },
+  insufficient_available_earnings: { type: 'ledger_error', status: 402 },
+  email_unverified: { type: 'permission_error', status: 403 },
+  payout_method_not_ready: { type: 'invalid_request_error', status: 409 },
+  payout_in_progress: { type: 'invalid_request_error', status: 409 },
+  payout_not_found: { type: 'invalid_request_error', status: 404 },
+  payout_not_retryable: { type: 'invalid_request_error', status: 409 },
+  payout_not_cancelable: { type: 'invalid_request_error', status: 409 },
   // Webhook endpoints.
   invalid_url: { type: 'invalid_request_error', status: 400 },
   too_many_endpoints: { type: 'invalid_request_error', status: 400 },

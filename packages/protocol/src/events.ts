@@ -6,6 +6,8 @@ import { idSchema } from './ids.js';
 import { TransferId } from './ledger.js';
 import { OrderId } from './orders.js';
 import { TopUpId } from './payments.js';
+import { PayoutEventData } from './payouts.js';
+import { LiveSessionId } from './live.js';
 import { MAX_PAGE_LIMIT, DEFAULT_PAGE_LIMIT, pageSchema } from './pagination.js';
 import { ConfirmationId, SpendKind } from './spends.js';
 
@@ -171,6 +173,57 @@ export const TopUpFailedEvent = z.object({
 });
 
 /**
+ * `topup.reversed`: a card dispute or a refund took a top-up's Diamonds back: what the wallet
+ * held, and the rest as a debt the next top-up repays. Private to the fan.
+ */
+export const TopUpReversedEvent = z.object({
+  ...topUpBase,
+  type: z.literal('topup.reversed'),
+  data: z.object({
+    topUpId: TopUpId,
+    reason: z.enum(['dispute', 'refund']),
+    /** The top-up's Diamonds, all taken back. */
+    amountDiamonds: DiamondAmount,
+    /** What came out of the wallet. */
+    fromWalletDiamonds: z.number().int().nonnegative(),
+    /** What the fan owes once it is done (creators' pending earnings reversed made it smaller). */
+    debtDiamonds: z.number().int().nonnegative(),
+    transferId: TransferId,
+  }),
+});
+
+/**
+ * `earnings.reversed`: part of a spend paid with Diamonds of a disputed or refunded top-up was
+ * taken back from the creator's pending earnings (and the platform's fee) to lower the fan's
+ * debt. Private to the creator: no site reads it.
+ */
+export const EarningsReversedEvent = z.object({
+  ...eventBase,
+  siteId: z.null(),
+  creatorId: UserId,
+  fanId: UserId,
+  type: z.literal('earnings.reversed'),
+  data: z.object({
+    topUpId: TopUpId,
+    /** The `refund` transfer that took it back. */
+    transferId: TransferId,
+    /** The spend's transfer (the one whose postings moved the Diamonds). */
+    spendTransferId: TransferId,
+    kind: SpendKind,
+    /** The gift, content or order paid for. */
+    subjectId: z.string(),
+    /** Diamonds of the spend reversed (the creator's part and the fee). */
+    amountDiamonds: DiamondAmount,
+    /** What the creator's earnings gave back. */
+    netDiamonds: z.number().int().nonnegative(),
+    /** When the spend was posted (ms since the epoch): the day the dashboard lowers. */
+    spentAt: z.number().int(),
+    /** True when this reversal completes the whole spend (it then no longer counts). */
+    wholeSpend: z.boolean(),
+  }),
+});
+
+/**
  * `earnings.available`: a creator's net earnings of spends posted up to `releasedThrough`
  * passed the hold (refunds and card disputes) and can be paid out. Private to the creator:
  * earnings are the creator's, not one site's, so no site reads it (`siteId` is null).
@@ -189,6 +242,52 @@ export const EarningsAvailableEvent = z.object({
     /** Spends posted at or before this time (ms since the epoch) are past the hold. */
     releasedThrough: z.number().int(),
   }),
+});
+
+const payoutBase = { ...eventBase, siteId: z.null(), creatorId: UserId, fanId: z.null(), data: PayoutEventData };
+
+/** `payout.created`: a creator's payout left their earnings for the provider. Private to the creator. */
+export const PayoutCreatedEvent = z.object({ ...payoutBase, type: z.literal('payout.created') });
+
+/** `payout.paid`: the provider reported a payout sent to the creator's bank. Private to the creator. */
+export const PayoutPaidEvent = z.object({ ...payoutBase, type: z.literal('payout.paid') });
+
+/**
+ * `payout.failed`: a payout failed (or was canceled); its Diamonds are back in the creator's
+ * earnings. Private to the creator.
+ */
+export const PayoutFailedEvent = z.object({ ...payoutBase, type: z.literal('payout.failed') });
+
+/**
+ * `goal.reached`: the creator's live goal was reached, by a gift sent on this site (`fanId` is
+ * the fan whose gift reached it). Once per goal.
+ */
+export const GoalReachedEvent = z.object({
+  ...siteEventBase,
+  type: z.literal('goal.reached'),
+  data: z.object({
+    title: z.string(),
+    targetDiamonds: DiamondAmount,
+    progressDiamonds: z.number().int().nonnegative(),
+    /** The gift that reached it. */
+    giftId: GiftId,
+  }),
+});
+
+const liveBase = { ...eventBase, siteId: z.null(), creatorId: UserId, fanId: z.null() };
+
+/** `live.started`: the creator started a live session. Private to the creator (the live stream shows it). */
+export const LiveStartedEvent = z.object({
+  ...liveBase,
+  type: z.literal('live.started'),
+  data: z.object({ sessionId: LiveSessionId, title: z.string() }),
+});
+
+/** `live.ended`: the creator ended a live session. Private to the creator (the live stream shows it). */
+export const LiveEndedEvent = z.object({
+  ...liveBase,
+  type: z.literal('live.ended'),
+  data: z.object({ sessionId: LiveSessionId, title: z.string() }),
 });
 
 /**
@@ -211,6 +310,7 @@ export const SiteEvent = z.discriminatedUnion('type', [
   ConfirmationDeclinedEvent,
   ConfirmationExpiredEvent,
   WebhookTestEvent,
+  GoalReachedEvent,
 ]);
 
 /** An event a site can read (see {@link SiteEvent}). */
@@ -222,6 +322,13 @@ export const DiamondsEvent = z.discriminatedUnion('type', [
   TopUpSucceededEvent,
   TopUpFailedEvent,
   EarningsAvailableEvent,
+  PayoutCreatedEvent,
+  PayoutPaidEvent,
+  PayoutFailedEvent,
+  TopUpReversedEvent,
+  EarningsReversedEvent,
+  LiveStartedEvent,
+  LiveEndedEvent,
 ]);
 
 /** Any event the platform records (see {@link DiamondsEvent}). */

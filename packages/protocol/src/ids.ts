@@ -30,6 +30,9 @@ export const ID_PREFIXES = {
   refund: 're',
   webhookEndpoint: 'we',
   webhookDelivery: 'wd',
+  payout: 'po',
+  payoutQuote: 'pq',
+  liveSession: 'ls',
 } as const;
 
 /** One of the prefixes in {@link ID_PREFIXES}. */

@@ -51,6 +51,8 @@ export {
 } from './identity.js';
 export { SpendKind, ConfirmationId, ConfirmationStatus, Confirmation, ConfirmationDecision } from './spends.js';
 export * from './payments.js';
+export * from './payouts.js';
+export * from './live.js';
 export * from './gifts.js';
 export * from './content.js';
 export * from './orders.js';

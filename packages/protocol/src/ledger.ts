@@ -26,11 +26,26 @@ export type TransferCode = z.infer<typeof TransferCode>;
  *
  * User accounts (`wallet`: what a fan can spend; `earnings`: what a creator received) can
  * never go below zero. Platform accounts are the other side of the books: `issuance` goes
- * negative by every Diamond ever sold, `fees` collects the platform fee, `payouts` takes
- * cashed-out earnings, `creator_fund` pays the fund, `boosts` takes what creators spend on
+ * negative by every Diamond ever sold, `fees` collects the platform fee, `payouts_in_transit`
+ * holds earnings a payout took while the provider pays them (a failure returns them), `payouts`
+ * takes cashed-out earnings once paid, `creator_fund` pays the fund, `boosts` takes what creators spend on
  * promotion.
+ *
+ * `debt` belongs to a fan and is the one user account that is never above zero: what the fan
+ * owes after a card dispute or refund took back Diamonds already spent (its balance is minus
+ * the debt). The fan cannot spend while it is below zero; the next top-up repays it first.
  */
-export const AccountKind = z.enum(['wallet', 'earnings', 'issuance', 'fees', 'payouts', 'creator_fund', 'boosts']);
+export const AccountKind = z.enum([
+  'wallet',
+  'earnings',
+  'issuance',
+  'fees',
+  'payouts_in_transit',
+  'payouts',
+  'creator_fund',
+  'boosts',
+  'debt',
+]);
 
 /** What an account is for (see {@link AccountKind}). */
 export type AccountKind = z.infer<typeof AccountKind>;

@@ -1,5 +1,7 @@
 import { Hono, type MiddlewareHandler } from 'hono';
-import type { AppContext, AppEnv, MoneySettings } from './context.js';
+import type { AppContext, AppEnv, EarningsRules, MoneySettings } from './context.js';
+import { earningsHoldMs } from './earnings/summary.js';
+import { payoutMinimumDiamonds } from './payouts/payouts.js';
 import { newId, type ErrorBody, type Health } from '@diamonds/protocol';
 import { ApiError } from './errors.js';
 import type { Database } from './db/types.js';
@@ -23,6 +25,7 @@ import { ordersApi } from './orders/routes.js';
 import { siteCreatorsApi } from './identity/site-creators-routes.js';
 import { eventsApi } from './events/routes.js';
 import { webhooksApi } from './webhooks/routes.js';
+import { stripeConnectApi } from './payouts/stripe-connect.js';
 import { dropInRoutes } from './http/drop-in.js';
 import { jwks } from './money/receipts.js';
 import { GroupCommit, withAfterCommit } from './ledger/group-commit.js';
@@ -34,14 +37,14 @@ import { join } from 'node:path';
 import { developmentMailer, type Mailer } from './mail/mailer.js';
 
 export { VERSION } from './version.js';
-export type { AppContext, AppEnv, MoneySettings } from './context.js';
+export type { AppContext, AppEnv, EarningsRules, MoneySettings } from './context.js';
 export { publicBaseUrl } from './context.js';
 
 /**
- * API paths that need no key: the OpenAPI document, and Stripe's webhook (signed by Stripe,
- * verified over its raw body by the route itself).
+ * API paths that need no key: the OpenAPI document, and Stripe's webhooks, of top-ups and of
+ * Connect payouts (signed by Stripe, verified over their raw body by the routes themselves).
  */
-export const KEYLESS_API_PATHS: ReadonlySet<string> = new Set(['/v1/openapi.json', '/v1/webhooks/stripe']);
+export const KEYLESS_API_PATHS: ReadonlySet<string> = new Set(['/v1/openapi.json', '/v1/webhooks/stripe', '/v1/payouts/stripe/webhook']);
 
 /** What {@link createApp} needs: a database and its ledger; the rest has defaults. */
 export interface AppOptions {
@@ -56,6 +59,8 @@ export interface AppOptions {
   mailer?: Mailer;
   /** Production rules (webhook URLs). @defaultValue `NODE_ENV === 'production'` */
   production?: boolean;
+  /** The clock, hold and payout minimum; each defaults to `Date.now` and the environment's settings. */
+  earnings?: Partial<EarningsRules>;
 }
 
 /** The hosts a platform without `DIAMONDS_PUBLIC_URL` answers to. */
@@ -167,6 +172,11 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     settings: { ...DEFAULT_MONEY_SETTINGS, ...options.settings },
     mailer: options.mailer ?? developmentMailer({ dir: join(tmpdir(), 'diamonds-mail'), log: false }),
     production: options.production ?? process.env.NODE_ENV === 'production',
+    earnings: {
+      now: options.earnings?.now ?? Date.now,
+      holdMs: options.earnings?.holdMs ?? earningsHoldMs(),
+      minimumPayoutDiamonds: options.earnings?.minimumPayoutDiamonds ?? payoutMinimumDiamonds(),
+    },
   };
   const app = createBaseApp();
   app.use('*', loopbackHostsOnly(context.settings));
@@ -199,6 +209,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   app.route('/v1', siteCreatorsApi(context));
   app.route('/v1', eventsApi(context));
   app.route('/v1', webhooksApi(context));
+  app.route('/v1', stripeConnectApi(context));
 
   // The gifts' art: public, so an <img> on any site can show it.
   app.route('/', giftArtRoutes(context));

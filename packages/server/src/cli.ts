@@ -17,7 +17,12 @@ import { startExamples, type RunningExamples } from './examples.js';
 import { GIFT_COMMAND_SUMMARIES, giftsAddCommand, giftsListCommand, giftsSetActiveCommand } from './gifts/commands.js';
 import { Ledger } from './ledger/ledger.js';
 import { WEBHOOK_COMMAND_SUMMARIES, webhooksCommand, type WebhookCommand } from './webhooks/commands.js';
+import { PAYOUT_COMMAND_SUMMARIES, payoutsCommand, type PayoutCommand } from './payouts/commands.js';
 import { CurrencyCode, formatMajorUnits, type Rate } from '@diamonds/protocol';
+import { platformMoney } from './features.js';
+import { GroupCommit } from './ledger/group-commit.js';
+import { inlineMoneyWriter } from './money/writer.js';
+import { reverseTopUpOperation, type ReversalReason } from './payments/disputes.js';
 
 interface Command {
   name: string;
@@ -347,6 +352,19 @@ const COMMANDS: Command[] = [
     summary: WEBHOOK_COMMAND_SUMMARIES[name],
     run: (settings, args) => withMigratedDatabase(settings, (db) => webhooksCommand(db, name, args)),
   })),
+  ...(Object.keys(PAYOUT_COMMAND_SUMMARIES) as PayoutCommand[]).map((name): Command => ({
+    name,
+    summary: PAYOUT_COMMAND_SUMMARIES[name],
+    run: (settings, args) => withMigratedDatabase(settings, (db) => payoutsCommand(db, name, args)),
+  })),
+  ...(['dispute', 'refund'] as const).map((reason) => ({
+    name: `topups ${reason}`,
+    summary:
+      reason === 'dispute'
+        ? 'Open a card dispute on a test-provider top-up: TOPUP_ID; its Diamonds are taken back (the rest as the fan’s debt).'
+        : 'Refund a test-provider top-up in full: TOPUP_ID; its Diamonds are taken back (the rest as the fan’s debt).',
+    run: (settings: Settings, args: string[]) => topUpsReverseCommand(settings, reason, args),
+  })),
   {
     name: 'keys rotate',
     summary: 'Start signing receipts with a new key; receipts signed before still verify (the old key stays published).',
@@ -405,6 +423,41 @@ async function withMigratedDatabase(settings: Settings, work: (db: Database) => 
   }
 }
 
+/**
+ * `diamonds topups dispute|refund TOPUP_ID`: takes a test-provider top-up's Diamonds back
+ * through the money writer, as a card dispute or the operator's refund would. A Stripe
+ * top-up's dispute or refund comes from Stripe's webhook instead (the money moves there).
+ */
+async function topUpsReverseCommand(settings: Settings, reason: ReversalReason, args: string[]): Promise<number> {
+  const { positionals } = parseArgs({ args, options: {}, allowPositionals: true, strict: true });
+  const [topUpId] = positionals;
+  if (positionals.length !== 1 || topUpId === undefined) {
+    console.error(`Usage: diamonds topups ${reason} TOPUP_ID`);
+    return 2;
+  }
+  return withMigratedDatabase(settings, async (db) => {
+    const [row] = await db.query<{ provider: string }>('SELECT provider FROM topups WHERE id = ?', [topUpId]);
+    if (row && row.provider !== 'test') {
+      console.error(
+        `topups ${reason}: ${topUpId} was paid with ${row.provider}; ${reason === 'refund' ? 'refund it' : 'its disputes arrive'} in the provider's dashboard: its webhook takes the Diamonds back.`,
+      );
+      return 2;
+    }
+    const ledger = new Ledger(db);
+    const writer = inlineMoneyWriter(platformMoney(), ledger, new GroupCommit(ledger));
+    try {
+      const result = await writer.run(reverseTopUpOperation, { topUpId, reason, source: 'operator' });
+      console.log(
+        `topups ${reason}: ${result.amountDiamonds} Diamonds of ${result.topUpId} taken back: ${result.fromWalletDiamonds} from the wallet, ` +
+          `${result.shortfallDiamonds} already spent (${result.reversedDiamonds} reversed from pending earnings); the fan owes ${result.debtDiamonds}.`,
+      );
+      return 0;
+    } finally {
+      await writer.close();
+    }
+  });
+}
+
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
   return [
@@ -425,6 +478,8 @@ function help(): string {
     '  STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET  for DIAMONDS_PAYMENTS=stripe',
     '  DIAMONDS_SQLITE_WRITER     where spends are written on SQLite: thread (default) or inline',
     '  DIAMONDS_WEBHOOKS          whether this process delivers webhooks: on (default) or off',
+    '  DIAMONDS_EARNINGS_HOLD_DAYS  days before earnings can be paid out (default 7)',
+    '  DIAMONDS_PAYOUT_MINIMUM    the smallest payout, in Diamonds (default 1000)',
   ].join('\n');
 }
 

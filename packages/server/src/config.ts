@@ -29,6 +29,16 @@ export interface Settings {
   /** The signing secret of the Stripe webhook endpoint (`whsec_…`). `STRIPE_WEBHOOK_SECRET`. */
   stripeWebhookSecret: string | undefined;
   /**
+   * The signing secret of the Stripe **Connect** webhook endpoint (`whsec_…`, the endpoint that
+   * listens to events on connected accounts, `/v1/payouts/stripe/webhook`).
+   * `STRIPE_CONNECT_WEBHOOK_SECRET`. Setting it turns Stripe Connect (Express) payouts on: the
+   * payouts page offers Stripe and payouts to it are sent with `STRIPE_SECRET_KEY` (required
+   * with it). It is the switch, rather than the key alone, because a platform may sell Diamonds
+   * through Stripe without having Connect, and Connect payouts cannot settle without their
+   * webhook. See docs/payouts-stripe.md.
+   */
+  stripeConnectWebhookSecret?: string | undefined;
+  /**
    * Where the Stripe API is reached; only tests point it elsewhere (a local stand-in).
    * `STRIPE_API_BASE`, default Stripe's own.
    */
@@ -63,6 +73,7 @@ export const DEFAULT_MONEY_SETTINGS = {
   paymentProvider: 'test',
   stripeSecretKey: undefined,
   stripeWebhookSecret: undefined,
+  stripeConnectWebhookSecret: undefined,
   stripeApiBase: undefined,
 } as const satisfies Partial<Settings>;
 
@@ -110,6 +121,10 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   if (paymentProvider === 'stripe' && (!stripeSecretKey || !stripeWebhookSecret)) {
     throw new Error('DIAMONDS_PAYMENTS=stripe needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET.');
   }
+  const stripeConnectWebhookSecret = env.STRIPE_CONNECT_WEBHOOK_SECRET?.trim() || undefined;
+  if (stripeConnectWebhookSecret && !stripeSecretKey) {
+    throw new Error('STRIPE_CONNECT_WEBHOOK_SECRET (Stripe Connect payouts) needs STRIPE_SECRET_KEY, the platform’s secret key.');
+  }
   const sqliteWriter = env.DIAMONDS_SQLITE_WRITER?.trim() || 'thread';
   if (sqliteWriter !== 'thread' && sqliteWriter !== 'inline') {
     throw new Error(`DIAMONDS_SQLITE_WRITER must be "thread" or "inline"; got "${sqliteWriter}".`);
@@ -137,6 +152,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     paymentProvider,
     stripeSecretKey,
     stripeWebhookSecret,
+    stripeConnectWebhookSecret,
     stripeApiBase: env.STRIPE_API_BASE?.trim() || undefined,
     sqliteWriter,
     webhookDelivery,

@@ -15,8 +15,24 @@ import type { MoneyWriter } from './money/writer.js';
 /** The settings the money flows read (see {@link Settings}). */
 export type MoneySettings = Pick<
   Settings,
-  'platformFeeBps' | 'publicUrl' | 'paymentProvider' | 'stripeSecretKey' | 'stripeWebhookSecret' | 'stripeApiBase'
+  | 'platformFeeBps'
+  | 'publicUrl'
+  | 'paymentProvider'
+  | 'stripeSecretKey'
+  | 'stripeWebhookSecret'
+  | 'stripeApiBase'
+  | 'stripeConnectWebhookSecret'
 >;
+
+/** The rules of creators' money the pages apply: the clock, the hold, the smallest payout. */
+export interface EarningsRules {
+  /** The platform's clock (tests move it past the hold). */
+  now: () => number;
+  /** The hold before earnings are available, in milliseconds (see `earningsHoldMs`). */
+  holdMs: number;
+  /** The smallest payout, in Diamonds (see `payoutMinimumDiamonds`). */
+  minimumPayoutDiamonds: number;
+}
 
 /** What every request handler can reach. */
 export interface AppContext {
@@ -32,6 +48,8 @@ export interface AppContext {
   mailer: Mailer;
   /** Production rules (NODE_ENV=production): webhook endpoints must be https and public. */
   production: boolean;
+  /** The clock, hold and payout minimum of creators' earnings. */
+  earnings: EarningsRules;
 }
 
 /** Hono's per-request variables. */

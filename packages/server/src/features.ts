@@ -5,7 +5,10 @@ import { MoneyRegistry, type MoneyFeature } from './money/operations.js';
 import { confirmationsMoney } from './money/spends.js';
 import { sweeperMoney } from './money/sweeper.js';
 import { ordersMoney } from './orders/orders.js';
+import { disputesMoney } from './payments/disputes.js';
 import { topUpsMoney } from './payments/topups.js';
+import { payoutsMoney } from './payouts/payouts.js';
+import { stripeConnectMoney } from './payouts/stripe-connect.js';
 import { webhooksMoney } from './webhooks/operations.js';
 
 /*
@@ -23,8 +26,11 @@ export const platformMoneyFeatures: readonly MoneyFeature[] = [
   contentMoney,
   ordersMoney,
   topUpsMoney,
+  disputesMoney,
   webhooksMoney,
   earningsMoney,
+  payoutsMoney,
+  stripeConnectMoney,
 ];
 
 /** The registry of every money operation and settlement of the platform. */

@@ -18,6 +18,9 @@ import { PostgresEventListener } from './events/listener.js';
 import { startWebhooks, type WebhookService, type WebhookSettings } from './webhooks/service.js';
 import { ensureSigningKey } from './money/receipts.js';
 import { startEarnings, type EarningsService, type EarningsSettings } from './earnings/service.js';
+import { earningsHoldMs } from './earnings/summary.js';
+import { startPayouts, type PayoutService, type PayoutSettings } from './payouts/service.js';
+import { stripeConnectProviders } from './payouts/stripe-connect.js';
 
 /** How often expired reservations are voided. */
 const SWEEP_INTERVAL_MS = 5_000;
@@ -42,6 +45,8 @@ export interface RunningServer {
   webhooks: WebhookService | undefined;
   /** The earnings aggregates consumer and release job (see `earnings/service.ts`). */
   earnings: EarningsService;
+  /** The payout processor: submits payouts to their provider, makes the weekly automatic ones. */
+  payouts: PayoutService;
   /**
    * Stops accepting connections, lets requests in flight finish, lets webhook attempts in
    * flight finish, then closes the database.
@@ -61,6 +66,13 @@ export type StartOptions = Partial<Settings> & {
   webhooks?: WebhookSettings;
   /** The earnings' hold and release timer (tests set a hold and release by hand). */
   earnings?: EarningsSettings;
+  /** The payout processor's providers, clock and timer (tests run it by hand). */
+  payouts?: PayoutSettings;
+  /**
+   * The clock of creators' money (the dashboard, the release of earnings, payouts), for tests
+   * that pass the hold without waiting a week. @defaultValue `Date.now`
+   */
+  clock?: () => number;
 };
 
 /**
@@ -102,11 +114,18 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     if (ownsDb) await db.close();
     throw error;
   }
-  const { platformFeeBps, publicUrl, paymentProvider, stripeSecretKey, stripeWebhookSecret, stripeApiBase } = options;
+  const { platformFeeBps, publicUrl, paymentProvider, stripeSecretKey, stripeWebhookSecret, stripeConnectWebhookSecret, stripeApiBase } =
+    options;
   const settings = Object.fromEntries(
-    Object.entries({ platformFeeBps, publicUrl, paymentProvider, stripeSecretKey, stripeWebhookSecret, stripeApiBase }).filter(
-      ([, value]) => value !== undefined,
-    ),
+    Object.entries({
+      platformFeeBps,
+      publicUrl,
+      paymentProvider,
+      stripeSecretKey,
+      stripeWebhookSecret,
+      stripeConnectWebhookSecret,
+      stripeApiBase,
+    }).filter(([, value]) => value !== undefined),
   );
   // With an SMTP server configured, emails are sent; otherwise (development) they are written
   // under the data folder and their links printed.
@@ -136,7 +155,18 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     }
   }
   const production = options.webhooks?.production ?? process.env.NODE_ENV === 'production';
-  const app = createApp({ db, ledger, commits, writer, settings, mailer, production });
+  const clock = options.clock ?? Date.now;
+  const holdMs = options.earnings?.holdMs ?? earningsHoldMs();
+  const app = createApp({
+    db,
+    ledger,
+    commits,
+    writer,
+    settings,
+    mailer,
+    production,
+    earnings: { now: clock, holdMs, minimumPayoutDiamonds: options.payouts?.minimumDiamonds },
+  });
   const wakeSources: readonly WakeSource[] = remote ? [localEvents, remote] : [localEvents];
   let webhooks: WebhookService | undefined;
   if (options.webhookDelivery !== 'off') {
@@ -151,7 +181,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   }
   let earnings: EarningsService;
   try {
-    earnings = await startEarnings(db, writer, wakeSources, options.earnings);
+    earnings = await startEarnings(db, writer, wakeSources, { now: clock, ...options.earnings, holdMs });
   } catch (error) {
     await webhooks?.close();
     await remote?.close();
@@ -159,6 +189,9 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     if (ownsDb) await db.close();
     throw error;
   }
+  // Stripe Connect payouts when configured (STRIPE_CONNECT_WEBHOOK_SECRET); a test's own providers win.
+  const providers = { ...stripeConnectProviders(options), ...options.payouts?.providers };
+  const payouts = startPayouts(writer, wakeSources, { now: clock, ...options.payouts, providers, holdMs });
 
   // Requests still being handled: closing waits for them, even when their client went away
   // (the socket is gone, but the work, perhaps a spend in a group commit, is not).
@@ -184,6 +217,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     });
   } catch (error) {
     // The port is taken, say: leave nothing running behind.
+    await payouts.close();
     await earnings.close();
     await webhooks?.close();
     await remote?.close();
@@ -217,6 +251,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
       await sweeping;
       // Attempts in flight finish and are recorded (or, killed, their leases lapse).
       await webhooks?.close();
+      await payouts.close();
       await earnings.close();
       await remote?.close();
       await writer.close();
@@ -227,5 +262,5 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   };
 
   const events = { local: localEvents, remote, sources: wakeSources };
-  return { url, port: address.port, db, ledger, commits, writer, events, webhooks, earnings, close };
+  return { url, port: address.port, db, ledger, commits, writer, events, webhooks, earnings, payouts, close };
 }

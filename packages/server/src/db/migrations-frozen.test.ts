@@ -28,6 +28,8 @@ const RELEASED: ReadonlyArray<readonly [version: number, hash: string]> = [
   [18, 'mZaco7BTwz0ARRZ_W9h3UE'], // webhook endpoints and deliveries
   [19, 'N-p0HOVW5ygQEmHYmouiM7'], // one-time email links and verified addresses
   [20, 'sVC0hxbZn-qJPYDmma4tKp'], // earnings aggregates
+  [21, 'alcKUIdIgy-UZEY8uAXmsa'], // payout methods, quotes and payouts
+  [22, '2QkKvm06GUzvXkS8O5ggFf'], // top-up disputes and refunds
 ];
 
 describe('migrations', () => {

@@ -1,6 +1,6 @@
 import type { Database, DatabaseKind, SqlClient } from './types.js';
 import { moneyMigration } from '../money/schema.js';
-import { paymentsMigration } from '../payments/schema.js';
+import { disputesMigration, paymentsMigration } from '../payments/schema.js';
 import { giftsMigration } from '../gifts/schema.js';
 import { contentMigration } from '../content/schema.js';
 import { ordersMigration } from '../orders/schema.js';
@@ -10,6 +10,7 @@ import { eventsMigration } from '../events/schema.js';
 import { webhooksMigration } from '../webhooks/schema.js';
 import { earningsMigration } from '../earnings/schema.js';
 import { emailTokensMigration } from '../identity/email-tokens.js';
+import { payoutsMigration } from '../payouts/schema.js';
 
 /** One versioned step of the schema, with DDL for each engine. */
 export interface Migration {
@@ -395,6 +396,8 @@ export const MIGRATIONS: readonly Migration[] = [
   webhooksMigration,
   emailTokensMigration,
   earningsMigration,
+  payoutsMigration,
+  disputesMigration,
 ];
 
 /** The schema version this build expects. */

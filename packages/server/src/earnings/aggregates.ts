@@ -191,8 +191,17 @@ interface OrderRefundedData {
   refundTransferId: string;
 }
 
+interface EarningsReversedData {
+  transferId: string;
+  kind: EarningsSource;
+  subjectId: string;
+  amountDiamonds: number;
+  spentAt: number;
+  wholeSpend: boolean;
+}
+
 /** The event types that change earnings; every other type is passed over. */
-const EARNING_TYPES: ReadonlySet<string> = new Set(['gift.sent', 'content.unlocked', 'order.paid', 'order.refunded']);
+const EARNING_TYPES: ReadonlySet<string> = new Set(['gift.sent', 'content.unlocked', 'order.paid', 'order.refunded', 'earnings.reversed']);
 
 function placeholders(n: number): string {
   return Array.from({ length: n }, () => '?').join(', ');
@@ -208,6 +217,10 @@ async function factsFor(db: SqlClient, events: readonly StoredEvent[]): Promise<
     const transferId = event.type === 'order.refunded' ? data.refundTransferId : data.transferId;
     if (transferId) transferIds.add(transferId);
     if (event.type === 'order.paid' || event.type === 'order.refunded') orderIds.add(data.orderId as string);
+    if (event.type === 'earnings.reversed') {
+      const reversed = JSON.parse(event.data) as EarningsReversedData;
+      if (reversed.kind === 'order') orderIds.add(reversed.subjectId);
+    }
   }
   const facts: FoldFacts = { earningsByTransfer: new Map(), paidAt: new Map(), lines: new Map() };
   for (const ids of chunks([...transferIds])) {
@@ -258,14 +271,17 @@ export class Folder {
     day: number;
     at: number;
     sign: 1 | -1;
+    /** Spends counted: `sign` unless given (a partial reversal counts 0). */
+    count?: number;
     gross: number;
     net: number;
     items: Array<{ kind: 'content' | 'product'; itemId: string; count: number; gross: number; net: number }>;
   }): void {
     const { creatorId, sign } = spend;
+    const count = spend.count ?? sign;
     const dailyKey = `${creatorId}\u0000${spend.day}\u0000${spend.source}`;
     const daily = this.#daily.get(dailyKey) ?? { creatorId, day: spend.day, source: spend.source, count: 0, gross: 0, fee: 0, net: 0 };
-    daily.count += sign;
+    daily.count += count;
     daily.gross += spend.gross;
     daily.net += spend.net;
     daily.fee += spend.gross - spend.net;
@@ -281,7 +297,7 @@ export class Folder {
         firstAt: spend.at,
         lastAt: spend.at,
       };
-      supporter.count += sign;
+      supporter.count += count;
       supporter.gross += spend.gross;
       supporter.net += spend.net;
       if (sign > 0) {
@@ -337,13 +353,38 @@ function productItems(
 }
 
 /**
+ * Shares a reversed part of an order among its product lines by their gross, exactly: `gross`
+ * (Diamonds of the spend) and `net` (negative: what the earnings gave back) both by line amount.
+ * The quantities count down only when the whole order was reversed.
+ */
+function reversedProductItems(
+  lines: ReadonlyArray<{ productId: string; quantity: number; amount: number }>,
+  gross: number,
+  net: number,
+  whole: boolean,
+): Array<{ kind: 'product'; itemId: string; count: number; gross: number; net: number }> {
+  if (lines.length === 0 || lines.every((line) => line.amount === 0)) return [];
+  const weights = lines.map((line) => line.amount);
+  const grossShares = allocate(gross, weights);
+  const netShares = allocate(Math.abs(net), weights);
+  return lines.map((line, i) => ({
+    kind: 'product' as const,
+    itemId: line.productId,
+    count: whole ? -line.quantity : 0,
+    gross: -(grossShares[i] ?? 0),
+    net: -(netShares[i] ?? 0),
+  }));
+}
+
+/**
  * Folds a batch of committed events into aggregate deltas, reading what the events do not
  * carry from the ledger and the orders (immutable once the event is committed).
  *
  * @remarks Only posted spends count: a held spend is folded when it is approved (its
  * `gift.sent`, `content.unlocked` or `order.paid` is appended then), so a voided one (declined,
  * expired) never entered the aggregates and has nothing to take back. A refund lowers the day
- * the order was paid.
+ * the order was paid; an `earnings.reversed` (a disputed top-up's Diamonds taken back from a
+ * pending spend) lowers the day of the spend, counting it out only once it is wholly reversed.
  */
 export async function foldEvents(db: SqlClient, events: readonly StoredEvent[]): Promise<EarningsFold> {
   const folder = new Folder();
@@ -407,6 +448,30 @@ export async function foldEvents(db: SqlClient, events: readonly StoredEvent[]):
         gross: data.amountDiamonds,
         net,
         items: productItems(facts.lines.get(data.orderId) ?? [], net, 1),
+      });
+    } else if (event.type === 'earnings.reversed') {
+      // Part of a spend paid with a disputed top-up's Diamonds, taken back while pending: the
+      // day, supporter and item of the spend are lowered by what the ledger says came back.
+      const data = JSON.parse(event.data) as EarningsReversedData;
+      const net = netOf(data.transferId, creatorId); // negative: the earnings gave it back
+      const count = data.wholeSpend ? -1 : 0;
+      const items: Array<{ kind: 'content' | 'product'; itemId: string; count: number; gross: number; net: number }> = [];
+      if (data.kind === 'unlock') {
+        items.push({ kind: 'content', itemId: data.subjectId, count, gross: -data.amountDiamonds, net });
+      } else if (data.kind === 'order') {
+        items.push(...reversedProductItems(facts.lines.get(data.subjectId) ?? [], data.amountDiamonds, net, data.wholeSpend));
+      }
+      folder.add({
+        creatorId,
+        fanId: event.fanId,
+        source: data.kind,
+        day: dayOf(data.spentAt),
+        at: data.spentAt,
+        sign: -1,
+        count,
+        gross: -data.amountDiamonds,
+        net,
+        items,
       });
     } else {
       const data = JSON.parse(event.data) as OrderRefundedData;

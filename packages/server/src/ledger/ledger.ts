@@ -298,12 +298,15 @@ export class Ledger {
    * Returns the account of `kind` owned by `ownerId`, creating it the first time.
    *
    * @remarks User kinds (`wallet`, `earnings`) need an owner and may never go below zero;
-   * platform kinds have no owner and may (issuance is negative by every Diamond sold).
+   * platform kinds have no owner and may (issuance is negative by every Diamond sold). A fan's
+   * `debt` has an owner and may go below zero (what the fan owes after a card dispute, see
+   * `payments/disputes.ts`); it never goes above zero, which that module and `ledger verify` keep.
    */
   async openAccount(params: { ownerId: string | null; kind: AccountKind }, client: SqlClient = this.db): Promise<Account> {
     const kind = AccountKind.safeParse(params.kind);
     if (!kind.success) throw new ApiError('invalid_request', `Unknown account kind ${JSON.stringify(params.kind)}.`, { param: 'kind' });
-    const isUser = (USER_ACCOUNT_KINDS as readonly string[]).includes(kind.data);
+    const isDebt = kind.data === 'debt';
+    const isUser = (USER_ACCOUNT_KINDS as readonly string[]).includes(kind.data) || isDebt;
     if (isUser && (typeof params.ownerId !== 'string' || params.ownerId.length === 0)) {
       throw new ApiError('invalid_request', `A ${kind.data} account needs an owner.`, { param: 'ownerId' });
     }
@@ -321,7 +324,7 @@ export class Ledger {
     await client.run(
       `INSERT INTO accounts (id, owner_id, kind, allow_negative, balance, pending_debits, pending_credits, created_at)
        VALUES (?, ?, ?, ?, 0, 0, 0, ?) ON CONFLICT DO NOTHING`,
-      [newId('acct'), params.ownerId, kind.data, !isUser, this.#now()],
+      [newId('acct'), params.ownerId, kind.data, !isUser || isDebt, this.#now()],
     );
     const created = await client.query<AccountRow>(find, [ownerKey, kind.data]);
     if (!created[0]) throw new Error('account vanished after insert');

@@ -27,7 +27,8 @@ async function check(tx: SqlClient, problems: string[], sql: string, describe: (
  * - every transfer's postings sum to zero, and its amount is the sum of its credits;
  * - every account's balance is the sum of its posted postings, and its held and incoming
  *   amounts are the sums of its unresolved reservations;
- * - no user account is below zero, and only platform accounts may go negative;
+ * - no user account is below zero, and only platform accounts and a fan's `debt` (never above
+ *   zero) may go negative;
  * - every reservation is resolved at most once, and the open-reservation queue holds exactly
  *   the unresolved ones;
  * - a posted reservation's postings equal the reservation's;
@@ -129,6 +130,15 @@ export async function verifyLedger(db: { transaction<T>(work: (tx: SqlClient) =>
        ORDER BY id`,
       (r) =>
         `account ${String(r.id)} (${String(r.kind)}): balance ${String(r.balance)}, held ${String(r.pending_debits)}; a user account may not go below zero`,
+    );
+    await check(
+      tx,
+      problems,
+      `SELECT id, owner_id, balance, pending_credits, allow_negative FROM accounts
+       WHERE kind = 'debt' AND (owner_id IS NULL OR allow_negative = ${falsy} OR balance + pending_credits > 0)
+       ORDER BY id`,
+      (r) =>
+        `account ${String(r.id)} (debt): balance ${String(r.balance)}, owner ${String(r.owner_id)}; a fan's debt is owned and never above zero`,
     );
     const totals = await tx.query<{ balances: number | null; debits: number | null; credits: number | null }>(
       'SELECT sum(balance) AS balances, sum(pending_debits) AS debits, sum(pending_credits) AS credits FROM accounts',

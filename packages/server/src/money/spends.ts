@@ -5,6 +5,7 @@ import { consumeAllowance } from '../identity/connections.js';
 import type { Ledger, PostingInput } from '../ledger/ledger.js';
 import { splitFee } from '../ledger/allocate.js';
 import { appendEvent } from '../events/outbox.js';
+import { assertNotInDebt } from '../payments/disputes.js';
 import { moneyOperation, type MoneyContext, type MoneyFeature } from './operations.js';
 
 /** How long a fan has to approve a spend beyond the allowance: 10 minutes. */
@@ -129,9 +130,12 @@ export async function creatorCredits(
  * the allowance taken, the transfer or the hold, and the confirmation all commit with it, or
  * none of them does. A fan who cannot afford the spend gets `insufficient_funds` either way.
  *
- * @throws {@link ApiError} `insufficient_funds` and the ledger's validation codes.
+ * @throws {@link ApiError} `wallet_in_debt` (the fan owes Diamonds after a dispute),
+ * `insufficient_funds` and the ledger's validation codes.
  */
 export async function spend(tx: SqlClient, ledger: Ledger, request: SpendRequest, now = Date.now()): Promise<SpendOutcome> {
+  // A fan who owes Diamonds after a card dispute spends nothing until a top-up repays them.
+  await assertNotInDebt(tx, request.userId);
   const wallet = await walletOf(tx, ledger, request.userId);
   const postings = [{ accountId: wallet, amountDiamonds: -request.amount }, ...request.credits];
   const metadata: Metadata = {
@@ -343,7 +347,8 @@ async function settle(
  * flow's `posted`), decline releases them (and runs `voided`). Only the fan who owes the spend
  * may decide. Deciding again the same way answers the same; the other way is refused.
  *
- * @throws {@link ApiError} `confirmation_not_found`, `confirmation_expired`, `confirmation_decided`
+ * @throws {@link ApiError} `confirmation_not_found`, `confirmation_expired`, `confirmation_decided`,
+ * `wallet_in_debt` (approving while the fan owes Diamonds after a dispute)
  */
 export async function decideConfirmation(
   tx: SqlClient,
@@ -364,6 +369,8 @@ export async function decideConfirmation(
   if (record.status !== 'pending') {
     throw new ApiError('confirmation_decided', `This confirmation was already ${record.status}.`);
   }
+  // Approving is spending: not while the fan owes Diamonds (declining always works).
+  if (wanted === 'approved') await assertNotInDebt(tx, record.userId);
   return settle(tx, money, record, wanted, now);
 }
 

@@ -342,7 +342,12 @@ async function accountPage(db: Database, session: Session, platformOrigin: strin
       <p><strong>${user.displayName}</strong><br /><span class="muted">${user.email}</span></p>
       ${await emailVerificationBanner(db, session)}
       <p><a href="/wallet">Your wallet</a>: balance, history, spends waiting for your approval, receipts.</p>
-      ${isCreator ? html`<p><a href="/dashboard">Earnings</a>: what fans gave you, pending and available, supporters, CSV export.</p>` : ''}
+      ${
+        isCreator
+          ? html`<p><a href="/dashboard">Earnings</a>: what fans gave you, pending and available, supporters, CSV export.</p>
+              <p><a href="/account/payouts">Payouts</a>: where you are paid, cash out, weekly payouts, their history.</p>`
+          : ''
+      }
 
       <h2>Connected sites</h2>
       ${

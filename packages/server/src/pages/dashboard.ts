@@ -6,7 +6,7 @@ import type { Database } from '../db/types.js';
 import { DAY_MS } from '../earnings/aggregates.js';
 import { earningsCsvLines, parseDateRange, CSV_HEADER, MAX_CSV_DAYS } from '../earnings/csv.js';
 import { dashboardData, type DashboardData, type DayEarnings, type ItemEarnings, type SourceTotals } from '../earnings/dashboard-data.js';
-import { earningsHoldMs, earningsSummary, type EarningsSummary } from '../earnings/summary.js';
+import { earningsSummary, type EarningsSummary } from '../earnings/summary.js';
 import { ApiError } from '../errors.js';
 import type { Session } from '../identity/sessions.js';
 import { BASIS_POINTS } from '../ledger/allocate.js';
@@ -220,8 +220,9 @@ function summaryPart(summary: EarningsSummary, rate: Rate | undefined): Html {
     </dl>
     <p class="muted">
       Earnings stay <strong>pending</strong> for ${holdDays} day${holdDays === 1 ? '' : 's'} after each gift, unlock or order, while a fan
-      can still be refunded or dispute a card payment; then they become <strong>available</strong> to cash out. Cash-out is coming soon.
-    </p>`;
+      can still be refunded or dispute a card payment; then they become <strong>available</strong> to cash out.
+    </p>
+    <p><a href="/account/payouts">Cash out available earnings</a></p>`;
 }
 
 function currencyPicker(rates: readonly Rate[], rate: Rate | undefined, windowDays: number): Html | string {
@@ -403,8 +404,8 @@ function dashboardPage(
  */
 export function dashboardRoutes(pages: Hono<PagesEnv>, context: AppContext, options: { now?: () => number; holdMs?: number } = {}): void {
   const { db } = context;
-  const now = options.now ?? Date.now;
-  const holdMs = options.holdMs ?? earningsHoldMs();
+  const now = options.now ?? context.earnings.now;
+  const holdMs = options.holdMs ?? context.earnings.holdMs;
   for (const path of DASHBOARD_PATHS) {
     pages.get(path, async (c) => {
       const session = await creatorSession(c, db, path);

@@ -14,6 +14,8 @@ import { topUpRoutes } from './topup.js';
 import { walletRoutes } from './wallet.js';
 import { creatorContentRoutes } from './creator-content.js';
 import { dashboardRoutes } from './dashboard.js';
+import { payoutPages } from './payouts.js';
+import { stripeConnectOnboarding } from '../payouts/stripe-connect.js';
 import type { PagesEnv } from './forms.js';
 import { HOSTED_CSS } from './hosted.css.js';
 import { errorPage } from './layout.js';
@@ -101,6 +103,7 @@ export function hostedPages(context: AppContext): Hono<PagesEnv> {
   walletRoutes(pages, context);
   creatorContentRoutes(pages, context);
   dashboardRoutes(pages, context);
+  payoutPages(pages, context, stripeConnectOnboarding(context));
 
   pages.onError((caught, c) => {
     if (caught instanceof ApiError && caught.status < 500) {

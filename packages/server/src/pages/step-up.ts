@@ -61,6 +61,7 @@ function reasonFor(next: string): string {
   if (next.startsWith('/confirm/'))
     return `You are about to approve a payment of ${STEP_UP_MIN_DIAMONDS.toLocaleString('en-US')} Diamonds or more.`;
   if (next.startsWith('/signin/authorize')) return 'You are about to let a site spend more of your Diamonds without asking.';
+  if (next.startsWith('/account/payouts')) return 'You are about to cash out your earnings or change where they are paid.';
   if (next.startsWith('/account')) return 'You are about to raise what a site may spend without asking.';
   return 'You are about to make an important change.';
 }

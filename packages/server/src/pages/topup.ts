@@ -2,7 +2,7 @@ import type { Context, Hono } from 'hono';
 import { html } from 'hono/html';
 import type { AppContext } from '../context.js';
 import type { Session } from '../identity/sessions.js';
-import { TEST_CARDS, testCardOutcome } from '../payments/provider.js';
+import { DISPUTE_TEST_CARD, TEST_CARDS, testCardOutcome } from '../payments/provider.js';
 import {
   TopUpRateLimited,
   authenticateTestPaymentOperation,
@@ -71,6 +71,7 @@ function cardPage(record: TopUpRecord, session: Session, now: number, problem?: 
         <p>No real money moves. Use one of these test card numbers:</p>
         <ul>
           ${Object.entries(TEST_CARDS).map(([card, outcome]) => html`<li><code>${spaced(card)}</code> ${CARD_HINTS[outcome]}</li>`)}
+          <li><code>${spaced(DISPUTE_TEST_CARD)}</code> pays, then the payment is disputed: the Diamonds are taken back</li>
         </ul>
       </div>
       ${alertBox(problem)}

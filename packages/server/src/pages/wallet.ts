@@ -11,6 +11,7 @@ import { findUser } from '../identity/users.js';
 import { jwks, verifyReceiptWith } from '../money/receipts.js';
 import { decideConfirmationOperation, findConfirmation, type ConfirmationRecord } from '../money/spends.js';
 import { walletBalances, walletHistory } from '../money/wallet.js';
+import { debtOf } from '../payments/disputes.js';
 import { confirmationPath, formatDiamonds, formatTimeLeft } from './confirm.js';
 import { copyButton, COPY_SCRIPT_PATH } from './copy.js';
 import { checkSameOrigin, checkSessionToken } from './csrf.js';
@@ -86,6 +87,8 @@ interface HistoryLine {
 interface WalletView {
   session: Session;
   balances: Awaited<ReturnType<typeof walletBalances>>;
+  /** Diamonds owed after a card dispute or refund of a top-up (see `payments/disputes.ts`). */
+  debtDiamonds: number;
   held: HeldSpend[];
   history: HistoryLine[];
   /** The cursor of the next (older) page of history, if there is one. */
@@ -217,6 +220,7 @@ async function historyPage(
 function balancesPart(view: WalletView): Html {
   const { balances } = view;
   return html`<h2 id="balance-title">Balance</h2>
+    ${view.debtDiamonds > 0 ? html`<p id="debt" role="alert">You owe ${formatDiamonds(view.debtDiamonds)} after a card dispute or refund of a top-up: you can spend again once a top-up repays it.</p>` : ''}
     <dl aria-labelledby="balance-title">
       <dt>Available</dt>
       <dd><strong id="available">${formatDiamonds(balances.availableDiamonds)}</strong></dd>
@@ -446,8 +450,9 @@ export function walletRoutes(pages: Hono<PagesEnv>, context: AppContext): void {
     const userId = session.user.id;
     const cursor = c.req.query('cursor');
     const now = Date.now();
-    const [balances, held, history, connections] = await Promise.all([
+    const [balances, debtDiamonds, held, history, connections] = await Promise.all([
       walletBalances(db, userId),
+      debtOf(db, userId),
       heldSpends(db, userId, now),
       historyPage(db, userId, cursor),
       listConnections(db, userId),
@@ -460,6 +465,7 @@ export function walletRoutes(pages: Hono<PagesEnv>, context: AppContext): void {
       walletPage({
         session,
         balances,
+        debtDiamonds,
         held,
         history: history.lines,
         olderCursor: history.olderCursor,

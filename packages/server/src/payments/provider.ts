@@ -58,12 +58,20 @@ export const TEST_CARDS: Readonly<Record<string, TestCardOutcome>> = {
 };
 
 /**
+ * Stripe's dispute test card, `4000 0000 0000 0259`: the payment succeeds, then the card's owner
+ * disputes it at once and the Diamonds are taken back (see `payments/disputes.ts`). Apart from
+ * {@link TEST_CARDS}, whose outcomes the hosted page explains one by one.
+ */
+export const DISPUTE_TEST_CARD = '4000000000000259';
+
+/**
  * What a card number does with the test provider, or `undefined` when it is not a test card.
  * Spaces (as printed on a card) and hyphens are allowed between the digits.
  */
-export function testCardOutcome(cardNumber: string): TestCardOutcome | undefined {
+export function testCardOutcome(cardNumber: string): TestCardOutcome | 'disputes' | undefined {
   const digits = cardNumber.replace(/[\s-]/g, '');
   if (!/^\d{16}$/.test(digits)) return undefined;
+  if (digits === DISPUTE_TEST_CARD) return 'disputes';
   return Object.hasOwn(TEST_CARDS, digits) ? TEST_CARDS[digits] : undefined;
 }
 

@@ -133,13 +133,18 @@ export function paymentsApi(context: AppContext): Hono<AppEnv> {
       method: 'post',
       path: '/webhooks/stripe',
       operationId: 'receiveStripeWebhook',
-      summary: 'Stripe’s webhook: credits paid top-ups. Called by Stripe only, signed, with no API key.',
+      summary:
+        'Stripe’s webhook: credits paid top-ups, takes back disputed or refunded ones. Called by Stripe only, signed, with no API key.',
       description:
         'The `Stripe-Signature` header is verified over the raw body with the endpoint’s signing secret, and its timestamp must ' +
         'be within 300 s of the platform’s clock either way. Handled events: `checkout.session.completed` (paid), ' +
         '`checkout.session.async_payment_succeeded` and `payment_intent.succeeded` credit; `payment_intent.payment_failed`, ' +
-        '`checkout.session.async_payment_failed` and `checkout.session.expired` mark the top-up failed. Each event id is ' +
-        'processed once: a redelivery answers 200 with `duplicate: true` and moves nothing.',
+        '`checkout.session.async_payment_failed` and `checkout.session.expired` mark the top-up failed; ' +
+        '`charge.dispute.created` and a full `charge.refunded` take a credited top-up’s Diamonds back (what the wallet no ' +
+        'longer holds becomes the fan’s debt, see docs/money-flows.md), matched by the PaymentIntent or Charge recorded ' +
+        'when it was paid. A dispute or refund of an unknown, uncredited or already reversed top-up, and a partial refund, ' +
+        'answer 200 with `ignored: true` and move nothing. Each event id is processed once: a redelivery answers 200 with ' +
+        '`duplicate: true` and moves nothing.',
       tag: TAG,
       auth: 'public',
       responses: {
@@ -169,6 +174,7 @@ export function paymentsApi(context: AppContext): Hono<AppEnv> {
       const outcome = await context.writer.run(applyPaymentReportOperation, {
         event: { provider: 'stripe', id: event.id, type: event.type },
         report,
+        holdMs: context.earnings.holdMs,
       });
       const body: WebhookReceipt = { received: true, duplicate: outcome === 'duplicate', ignored: outcome === 'ignored' };
       return c.json(body);

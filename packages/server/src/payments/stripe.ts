@@ -132,11 +132,30 @@ export function verifyStripeWebhook(raw: string, header: string | undefined, sec
   }
 }
 
-/** What a Stripe event means for a top-up. */
+/**
+ * What a Stripe event means for a top-up.
+ *
+ * @remarks `refs` are Stripe's ids of the payment (`pi_…`, `ch_…`): a paid report's are
+ * recorded with the top-up, since a dispute (`charge.dispute.created`) names only them. A
+ * `reversed` report is a card dispute or a full refund: it names the top-up when the event
+ * carries its id, and otherwise only by those refs.
+ */
 export type PaymentReport =
-  | { kind: 'paid'; topUpId: string; amountMinor: number; currency: string }
+  | { kind: 'paid'; topUpId: string; amountMinor: number; currency: string; refs?: string[] }
   | { kind: 'failed'; topUpId: string; failureCode: string }
+  | { kind: 'reversed'; reason: 'dispute' | 'refund'; topUpId: string | null; refs: string[] }
   | { kind: 'ignored'; reason: string };
+
+/** The id of an expandable Stripe field (a bare id, or the expanded object's). */
+function idOf(value: string | { id: string } | null | undefined): string | undefined {
+  if (typeof value === 'string') return value;
+  return value?.id;
+}
+
+/** The payment ids worth recording, without gaps or repeats. */
+function refsOf(...ids: Array<string | undefined>): string[] {
+  return [...new Set(ids.filter((id): id is string => typeof id === 'string' && /^(pi|ch|py)_[A-Za-z0-9_]{1,200}$/.test(id)))];
+}
 
 function topUpIdOf(metadata: Stripe.Metadata | null | undefined, fallback?: string | null): string | undefined {
   const id = metadata?.topupId ?? fallback ?? undefined;
@@ -145,8 +164,9 @@ function topUpIdOf(metadata: Stripe.Metadata | null | undefined, fallback?: stri
 
 /**
  * Reads what a verified Stripe event says about a top-up: a paid Checkout Session or a
- * succeeded PaymentIntent credits, a failed PaymentIntent or an expired session fails it,
- * anything else is ignored.
+ * succeeded PaymentIntent credits, a failed PaymentIntent or an expired session fails it, a
+ * dispute (`charge.dispute.created`) or a full refund (`charge.refunded`) takes its Diamonds
+ * back, anything else is ignored.
  */
 export function interpretStripeEvent(event: Stripe.Event): PaymentReport {
   switch (event.type) {
@@ -156,13 +176,42 @@ export function interpretStripeEvent(event: Stripe.Event): PaymentReport {
       const topUpId = topUpIdOf(session.metadata, session.client_reference_id);
       if (!topUpId) return { kind: 'ignored', reason: 'not a Diamonds top-up' };
       if (session.payment_status !== 'paid') return { kind: 'ignored', reason: `payment_status is ${session.payment_status}` };
-      return { kind: 'paid', topUpId, amountMinor: session.amount_total ?? -1, currency: (session.currency ?? '').toUpperCase() };
+      return {
+        kind: 'paid',
+        topUpId,
+        amountMinor: session.amount_total ?? -1,
+        currency: (session.currency ?? '').toUpperCase(),
+        refs: refsOf(idOf(session.payment_intent)),
+      };
     }
     case 'payment_intent.succeeded': {
       const intent = event.data.object;
       const topUpId = topUpIdOf(intent.metadata);
       if (!topUpId) return { kind: 'ignored', reason: 'not a Diamonds top-up' };
-      return { kind: 'paid', topUpId, amountMinor: intent.amount_received, currency: intent.currency.toUpperCase() };
+      return {
+        kind: 'paid',
+        topUpId,
+        amountMinor: intent.amount_received,
+        currency: intent.currency.toUpperCase(),
+        refs: refsOf(intent.id, idOf(intent.latest_charge)),
+      };
+    }
+    case 'charge.dispute.created': {
+      // A dispute carries no metadata of ours: the top-up is found by its payment's ids.
+      const dispute = event.data.object;
+      const refs = refsOf(idOf(dispute.payment_intent), idOf(dispute.charge));
+      if (refs.length === 0) return { kind: 'ignored', reason: 'the dispute names no payment' };
+      return { kind: 'reversed', reason: 'dispute', topUpId: null, refs };
+    }
+    case 'charge.refunded': {
+      const charge = event.data.object;
+      // A partial refund is not taken back automatically (see docs/money-flows.md): the
+      // operator decides, since Diamonds cannot be split by a fiat amount without a rule.
+      if (!charge.refunded || charge.amount_refunded < charge.amount) {
+        return { kind: 'ignored', reason: `partial refund (${charge.amount_refunded} of ${charge.amount})` };
+      }
+      const refs = refsOf(charge.id, idOf(charge.payment_intent));
+      return { kind: 'reversed', reason: 'refund', topUpId: topUpIdOf(charge.metadata) ?? null, refs };
     }
     case 'payment_intent.payment_failed': {
       const intent = event.data.object;

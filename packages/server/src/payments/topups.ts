@@ -13,10 +13,10 @@ import { ApiError, isApiError } from '../errors.js';
 import { hitRateLimit, type RateLimitVerdict } from '../identity/rate-limit.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { redeemQuote } from '../money/quotes.js';
-import { walletOf } from '../money/spends.js';
 import type { StoredResponse } from '../money/idempotency.js';
 import { moneyOperation, type MoneyFeature } from '../money/operations.js';
-import type { StartedPayment } from './provider.js';
+import { creditShare, recordPaymentRefs, reverseTopUp, topUpByRefs } from './disputes.js';
+import type { StartedPayment, TestCardOutcome } from './provider.js';
 import type { PaymentReport } from './stripe.js';
 
 /*
@@ -315,16 +315,14 @@ export async function creditTopUp(tx: SqlClient, ledger: Ledger, id: string, opt
     throw new ApiError('payment_failed', `Top-up ${id} failed (${record.failureCode ?? 'unknown'}); start a new one.`);
   }
   await redeemQuote(tx, record.quoteId, options.quoteAsOf);
-  const wallet = await walletOf(tx, ledger, record.userId);
-  const issuance = await ledger.platformAccount('issuance', tx);
+  // A fan in debt after a dispute repays it first; only the rest reaches the wallet.
+  const share = await creditShare(tx, ledger, record.userId, record.diamonds);
   const { transfer } = await ledger.transferIn(tx, {
     idempotencyKey: `topup:${record.id}`,
     code: 'purchase',
-    postings: [
-      { accountId: issuance.id, amountDiamonds: -record.diamonds },
-      { accountId: wallet, amountDiamonds: record.diamonds },
-    ],
+    postings: share.postings,
     metadata: {
+      ...(share.repaidDiamonds > 0 ? { repaidDebt: share.repaidDiamonds } : {}),
       description: topUpDescription(record.diamonds, record.price),
       topupId: record.id,
       quoteId: record.quoteId,
@@ -412,7 +410,8 @@ export type TestCardResult = 'succeeded' | 'declined' | 'requires_action' | 'quo
 
 /**
  * Pays a test-provider top-up with a test card's outcome, inside `tx`: `succeeds` credits it,
- * `declines` fails it (`card_declined`), `requires_action` waits for the authentication step.
+ * `declines` fails it (`card_declined`), `requires_action` waits for the authentication step,
+ * `disputes` (Stripe's dispute card) credits it and then takes it back as a card dispute would.
  * Only a top-up still `requires_payment` is charged; anything else answers `not_payable` and
  * changes nothing (a second submit of the form never charges twice).
  */
@@ -420,7 +419,7 @@ export async function payWithTestCard(
   tx: SqlClient,
   ledger: Ledger,
   id: string,
-  outcome: 'succeeds' | 'declines' | 'requires_action',
+  outcome: TestCardOutcome | 'disputes',
   now = Date.now(),
 ): Promise<TestCardResult> {
   const record = await findTopUp(tx, id, true);
@@ -438,7 +437,9 @@ export async function payWithTestCard(
     return 'requires_action';
   }
   const after = await completeTestPayment(tx, ledger, id, now);
-  return after.status === 'succeeded' ? 'succeeded' : 'quote_expired';
+  if (after.status !== 'succeeded') return 'quote_expired';
+  if (outcome === 'disputes') await reverseTopUp(tx, ledger, { topUpId: id, reason: 'dispute', source: 'test', now });
+  return 'succeeded';
 }
 
 /**
@@ -467,7 +468,7 @@ export async function authenticateTestPayment(
 }
 
 /** What a provider event did. */
-export type ReportOutcome = 'credited' | 'failed' | 'duplicate' | 'ignored';
+export type ReportOutcome = 'credited' | 'failed' | 'reversed' | 'duplicate' | 'ignored';
 
 /**
  * Applies what a provider reported about a top-up, once per provider event id, inside `tx`.
@@ -485,6 +486,7 @@ export async function applyPaymentReport(
   event: { provider: PaymentProviderName; id: string; type: string },
   report: PaymentReport,
   now = Date.now(),
+  holdMs?: number,
 ): Promise<ReportOutcome> {
   const topUpId = report.kind === 'ignored' ? null : report.topUpId;
   const claimed = await tx.run(
@@ -493,7 +495,7 @@ export async function applyPaymentReport(
     [event.provider, event.id, event.type, topUpId, now],
   );
   if (claimed === 0) return 'duplicate';
-  const outcome = await applyReport(tx, ledger, event, report, now);
+  const outcome = await applyReport(tx, ledger, event, report, now, holdMs);
   await tx.run('UPDATE payment_events SET outcome = ? WHERE provider = ? AND event_id = ?', [outcome, event.provider, event.id]);
   return outcome;
 }
@@ -504,8 +506,10 @@ async function applyReport(
   event: { provider: PaymentProviderName; id: string; type: string },
   report: PaymentReport,
   now: number,
+  holdMs: number | undefined,
 ): Promise<ReportOutcome> {
   if (report.kind === 'ignored') return 'ignored';
+  if (report.kind === 'reversed') return applyReversal(tx, ledger, event, report, now, holdMs);
   const record = await findTopUp(tx, report.topUpId, true);
   if (!record || record.provider !== event.provider) {
     console.warn(`[payments] ${event.provider} event ${event.id} (${event.type}) names unknown top-up ${report.topUpId}: ignored`);
@@ -526,9 +530,54 @@ async function applyReport(
       `The payment (${report.amountMinor} ${report.currency}) does not match top-up ${record.id} (${record.price.amountMinor} ${record.price.currency}); nothing was credited.`,
     );
   }
+  // Stripe's ids of the payment: a dispute names only them.
+  if (report.refs && report.refs.length > 0) await recordPaymentRefs(tx, event.provider, record.id, report.refs);
   if (record.status === 'succeeded') return 'ignored';
   await creditTopUp(tx, ledger, record.id, { quoteAsOf: record.createdAt, now });
   return 'credited';
+}
+
+/**
+ * A dispute or a full refund reported by the provider takes the top-up's Diamonds back (see
+ * `disputes.ts`). A top-up that is unknown, never credited or already taken back is recorded
+ * and `ignored`: nothing moves, and the provider stops redelivering.
+ */
+async function applyReversal(
+  tx: SqlClient,
+  ledger: Ledger,
+  event: { provider: PaymentProviderName; id: string; type: string },
+  report: Extract<PaymentReport, { kind: 'reversed' }>,
+  now: number,
+  holdMs: number | undefined,
+): Promise<ReportOutcome> {
+  const topUpId = report.topUpId ?? (await topUpByRefs(tx, event.provider, report.refs));
+  const record = topUpId === undefined ? undefined : await findTopUp(tx, topUpId, true);
+  if (!record || record.provider !== event.provider) {
+    console.warn(`[payments] ${event.provider} event ${event.id} (${event.type}) names no known top-up: ignored`);
+    return 'ignored';
+  }
+  await tx.run('UPDATE payment_events SET topup_id = ? WHERE provider = ? AND event_id = ?', [record.id, event.provider, event.id]);
+  await tx.run('SAVEPOINT topup_reversal');
+  try {
+    await reverseTopUp(tx, ledger, {
+      topUpId: record.id,
+      reason: report.reason,
+      source: event.provider,
+      providerEventId: event.id,
+      now,
+      holdMs,
+    });
+    await tx.run('RELEASE SAVEPOINT topup_reversal');
+    return 'reversed';
+  } catch (error) {
+    await tx.run('ROLLBACK TO SAVEPOINT topup_reversal');
+    await tx.run('RELEASE SAVEPOINT topup_reversal');
+    if (isApiError(error, 'topup_not_credited') || isApiError(error, 'topup_already_reversed')) {
+      console.warn(`[payments] ${event.provider} event ${event.id} (${event.type}): ${(error as ApiError).message}`);
+      return 'ignored';
+    }
+    throw error;
+  }
 }
 
 /** How many hits a rate-limit bucket holds in its current window (without counting one). */
@@ -632,8 +681,7 @@ export const createTopUpOperation = moneyOperation(
 /** The test provider's card page pays a top-up with a test card's outcome. */
 export const payWithTestCardOperation = moneyOperation(
   'topups.payWithTestCard',
-  (tx, money, input: { id: string; outcome: 'succeeds' | 'declines' | 'requires_action' }) =>
-    payWithTestCard(tx, money.ledger, input.id, input.outcome),
+  (tx, money, input: { id: string; outcome: TestCardOutcome | 'disputes' }) => payWithTestCard(tx, money.ledger, input.id, input.outcome),
 );
 
 /** The test provider's authentication step completes or fails a top-up. */
@@ -642,11 +690,14 @@ export const authenticateTestPaymentOperation = moneyOperation(
   (tx, money, input: { id: string; complete: boolean }) => authenticateTestPayment(tx, money.ledger, input.id, input.complete),
 );
 
-/** A provider's verified report (Stripe's webhook) credits or fails a top-up, once per event. */
+/**
+ * A provider's verified report (Stripe's webhook) credits, fails or takes back a top-up, once
+ * per event (`holdMs`: the earnings hold, which says what a reversal may take back).
+ */
 export const applyPaymentReportOperation = moneyOperation(
   'topups.applyPaymentReport',
-  (tx, money, input: { event: { provider: PaymentProviderName; id: string; type: string }; report: PaymentReport }) =>
-    applyPaymentReport(tx, money.ledger, input.event, input.report),
+  (tx, money, input: { event: { provider: PaymentProviderName; id: string; type: string }; report: PaymentReport; holdMs?: number }) =>
+    applyPaymentReport(tx, money.ledger, input.event, input.report, Date.now(), input.holdMs),
 );
 
 /** Top-ups' part in the money path: starting one, and every way it is credited or fails. */

@@ -23,6 +23,7 @@ export { seedRates, startTopUp } from '../payments/testing.js';
 export { CONFIRMATION_TTL_MS, decideConfirmationOperation } from '../money/spends.js';
 export { expireConfirmations } from '../money/sweeper.js';
 export { payWithTestCardOperation } from '../payments/topups.js';
+export { reverseTopUpOperation } from '../payments/disputes.js';
 export { createSignInRequest, decideSignInRequest, getSignInRequest, pkceChallenge } from '../identity/signin.js';
 
 // Internals the cross-package suites set the world up with.
@@ -33,6 +34,7 @@ export { SESSION_COOKIE } from '../pages/session.js';
 export { DECISION_DELAY_MS } from '../pages/guard.js';
 export { findConnection } from '../identity/connections.js';
 export { answerInvitation, inviteCreator } from '../identity/site-creators.js';
+export { createContent } from '../content/content.js';
 export { seedDemo } from '../identity/demo.js';
 export type { DemoData } from '../identity/demo.js';
 export { DEMO_FAN_DIAMONDS, seedDemoMoney } from '../money/demo.js';
