@@ -110,3 +110,21 @@ export const SetLiveGoal = z.strictObject({
 
 /** The body of `POST /v1/live/goal` (see {@link SetLiveGoal}). */
 export type SetLiveGoal = z.infer<typeof SetLiveGoal>;
+
+/**
+ * The body of `GET /v1/live/{creatorId}`: what a creator's live shows now, for a first render
+ * before the stream connects (or without it).
+ */
+export const LiveSnapshot = z.object({
+  object: z.literal('live'),
+  creatorId: idSchema('usr'),
+  /** The session live now, or `null`. */
+  session: LiveSessionState.nullable(),
+  goal: LiveGoal.nullable(),
+  topGifters: z.array(LiveTopGifters),
+  /** The latest gifts (within the last hour), newest last, at most 20. */
+  recentGifts: z.array(LiveGift).max(20),
+});
+
+/** A creator's live now (see {@link LiveSnapshot}). */
+export type LiveSnapshot = z.infer<typeof LiveSnapshot>;

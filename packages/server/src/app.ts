@@ -1,6 +1,7 @@
 import { Hono, type MiddlewareHandler } from 'hono';
-import type { AppContext, AppEnv, EarningsRules, MoneySettings } from './context.js';
+import type { AppContext, AppEnv, EarningsRules, LiveRuntime, MoneySettings } from './context.js';
 import { earningsHoldMs } from './earnings/summary.js';
+import { liveApi } from './live/routes.js';
 import { payoutMinimumDiamonds } from './payouts/payouts.js';
 import { newId, type ErrorBody, type Health } from '@diamonds/protocol';
 import { ApiError } from './errors.js';
@@ -37,7 +38,7 @@ import { join } from 'node:path';
 import { developmentMailer, type Mailer } from './mail/mailer.js';
 
 export { VERSION } from './version.js';
-export type { AppContext, AppEnv, EarningsRules, MoneySettings } from './context.js';
+export type { AppContext, AppEnv, EarningsRules, LiveRuntime, MoneySettings } from './context.js';
 export { publicBaseUrl } from './context.js';
 
 /**
@@ -61,6 +62,8 @@ export interface AppOptions {
   production?: boolean;
   /** The clock, hold and payout minimum; each defaults to `Date.now` and the environment's settings. */
   earnings?: Partial<EarningsRules>;
+  /** Where the live streams will be bound (`startServer` binds them once started). */
+  live?: LiveRuntime;
 }
 
 /** The hosts a platform without `DIAMONDS_PUBLIC_URL` answers to. */
@@ -177,6 +180,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
       holdMs: options.earnings?.holdMs ?? earningsHoldMs(),
       minimumPayoutDiamonds: options.earnings?.minimumPayoutDiamonds ?? payoutMinimumDiamonds(),
     },
+    live: options.live ?? { hub: undefined },
   };
   const app = createBaseApp();
   app.use('*', loopbackHostsOnly(context.settings));
@@ -209,6 +213,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   app.route('/v1', siteCreatorsApi(context));
   app.route('/v1', eventsApi(context));
   app.route('/v1', webhooksApi(context));
+  app.route('/v1', liveApi(context));
   app.route('/v1', stripeConnectApi(context));
 
   // The gifts' art: public, so an <img> on any site can show it.

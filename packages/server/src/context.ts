@@ -4,6 +4,7 @@ import type { Database } from './db/types.js';
 import type { JsonBodyVariables } from './http/body.js';
 import type { CallerVariables } from './http/cors.js';
 import type { Ledger } from './ledger/ledger.js';
+import type { LiveHub } from './live/hub.js';
 import type { Mailer } from './mail/mailer.js';
 import type { MoneyWriter } from './money/writer.js';
 
@@ -34,6 +35,14 @@ export interface EarningsRules {
   minimumPayoutDiamonds: number;
 }
 
+/**
+ * The live streams of this process, bound once the platform has started them (`startServer`);
+ * `hub` is undefined in an app built without them (the stream answers 503).
+ */
+export interface LiveRuntime {
+  hub: LiveHub | undefined;
+}
+
 /** What every request handler can reach. */
 export interface AppContext {
   db: Database;
@@ -50,6 +59,8 @@ export interface AppContext {
   production: boolean;
   /** The clock, hold and payout minimum of creators' earnings. */
   earnings: EarningsRules;
+  /** This process's live streams. */
+  live: LiveRuntime;
 }
 
 /** Hono's per-request variables. */

@@ -8,6 +8,7 @@ import { ordersMoney } from './orders/orders.js';
 import { disputesMoney } from './payments/disputes.js';
 import { topUpsMoney } from './payments/topups.js';
 import { payoutsMoney } from './payouts/payouts.js';
+import { liveMoney } from './live/live.js';
 import { stripeConnectMoney } from './payouts/stripe-connect.js';
 import { webhooksMoney } from './webhooks/operations.js';
 
@@ -30,6 +31,7 @@ export const platformMoneyFeatures: readonly MoneyFeature[] = [
   webhooksMoney,
   earningsMoney,
   payoutsMoney,
+  liveMoney,
   stripeConnectMoney,
 ];
 

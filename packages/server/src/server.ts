@@ -14,12 +14,14 @@ import type { Settings } from './config.js';
 import { join, resolve } from 'node:path';
 import { developmentMailer, smtpMailer, type Mailer } from './mail/mailer.js';
 import { localEvents, type WakeSource } from './events/bus.js';
+import type { LiveRuntime } from './context.js';
 import { PostgresEventListener } from './events/listener.js';
 import { startWebhooks, type WebhookService, type WebhookSettings } from './webhooks/service.js';
 import { ensureSigningKey } from './money/receipts.js';
 import { startEarnings, type EarningsService, type EarningsSettings } from './earnings/service.js';
 import { earningsHoldMs } from './earnings/summary.js';
 import { startPayouts, type PayoutService, type PayoutSettings } from './payouts/service.js';
+import { startLive, type LiveService, type LiveSettings } from './live/service.js';
 import { stripeConnectProviders } from './payouts/stripe-connect.js';
 
 /** How often expired reservations are voided. */
@@ -47,6 +49,8 @@ export interface RunningServer {
   earnings: EarningsService;
   /** The payout processor: submits payouts to their provider, makes the weekly automatic ones. */
   payouts: PayoutService;
+  /** The live fold and this process's live streams. */
+  live: LiveService;
   /**
    * Stops accepting connections, lets requests in flight finish, lets webhook attempts in
    * flight finish, then closes the database.
@@ -68,6 +72,8 @@ export type StartOptions = Partial<Settings> & {
   earnings?: EarningsSettings;
   /** The payout processor's providers, clock and timer (tests run it by hand). */
   payouts?: PayoutSettings;
+  /** The live streams' heartbeat and per-address limit (tests lower them). */
+  live?: LiveSettings;
   /**
    * The clock of creators' money (the dashboard, the release of earnings, payouts), for tests
    * that pass the hold without waiting a week. @defaultValue `Date.now`
@@ -157,6 +163,8 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   const production = options.webhooks?.production ?? process.env.NODE_ENV === 'production';
   const clock = options.clock ?? Date.now;
   const holdMs = options.earnings?.holdMs ?? earningsHoldMs();
+  // Bound to the routes now, filled once the live streams have started below.
+  const liveRuntime: LiveRuntime = { hub: undefined };
   const app = createApp({
     db,
     ledger,
@@ -166,6 +174,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     mailer,
     production,
     earnings: { now: clock, holdMs, minimumPayoutDiamonds: options.payouts?.minimumDiamonds },
+    live: liveRuntime,
   });
   const wakeSources: readonly WakeSource[] = remote ? [localEvents, remote] : [localEvents];
   let webhooks: WebhookService | undefined;
@@ -192,6 +201,19 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   // Stripe Connect payouts when configured (STRIPE_CONNECT_WEBHOOK_SECRET); a test's own providers win.
   const providers = { ...stripeConnectProviders(options), ...options.payouts?.providers };
   const payouts = startPayouts(writer, wakeSources, { now: clock, ...options.payouts, providers, holdMs });
+  let live: LiveService;
+  try {
+    live = await startLive(db, writer, wakeSources, { now: clock, ...options.live });
+  } catch (error) {
+    await payouts.close();
+    await earnings.close();
+    await webhooks?.close();
+    await remote?.close();
+    await writer.close();
+    if (ownsDb) await db.close();
+    throw error;
+  }
+  liveRuntime.hub = live.hub;
 
   // Requests still being handled: closing waits for them, even when their client went away
   // (the socket is gone, but the work, perhaps a spend in a group commit, is not).
@@ -217,6 +239,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     });
   } catch (error) {
     // The port is taken, say: leave nothing running behind.
+    await live.close();
     await payouts.close();
     await earnings.close();
     await webhooks?.close();
@@ -243,6 +266,8 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   const close = () => {
     closing ??= (async () => {
       clearInterval(sweeper);
+      // Live streams never end by themselves: end them first, or closing would wait for them.
+      await live.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
@@ -262,5 +287,5 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   };
 
   const events = { local: localEvents, remote, sources: wakeSources };
-  return { url, port: address.port, db, ledger, commits, writer, events, webhooks, earnings, payouts, close };
+  return { url, port: address.port, db, ledger, commits, writer, events, webhooks, earnings, payouts, live, close };
 }

@@ -30,6 +30,7 @@ const RELEASED: ReadonlyArray<readonly [version: number, hash: string]> = [
   [20, 'sVC0hxbZn-qJPYDmma4tKp'], // earnings aggregates
   [21, 'alcKUIdIgy-UZEY8uAXmsa'], // payout methods, quotes and payouts
   [22, '2QkKvm06GUzvXkS8O5ggFf'], // top-up disputes and refunds
+  [23, 'mmdSHj89iphfzmRTWPrMQF'], // live gifting
 ];
 
 describe('migrations', () => {

@@ -11,6 +11,7 @@ import { webhooksMigration } from '../webhooks/schema.js';
 import { earningsMigration } from '../earnings/schema.js';
 import { emailTokensMigration } from '../identity/email-tokens.js';
 import { payoutsMigration } from '../payouts/schema.js';
+import { liveMigration } from '../live/schema.js';
 
 /** One versioned step of the schema, with DDL for each engine. */
 export interface Migration {
@@ -398,6 +399,7 @@ export const MIGRATIONS: readonly Migration[] = [
   earningsMigration,
   payoutsMigration,
   disputesMigration,
+  liveMigration,
 ];
 
 /** The schema version this build expects. */

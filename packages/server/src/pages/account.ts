@@ -345,9 +345,11 @@ async function accountPage(db: Database, session: Session, platformOrigin: strin
       ${
         isCreator
           ? html`<p><a href="/dashboard">Earnings</a>: what fans gave you, pending and available, supporters, CSV export.</p>
-              <p><a href="/account/payouts">Payouts</a>: where you are paid, cash out, weekly payouts, their history.</p>`
+              <p><a href="/account/payouts">Payouts</a>: where you are paid, cash out, weekly payouts, their history.</p>
+              <p><a href="/account/live">Live</a>: start a live session, your goal, blocked words.</p>`
           : ''
       }
+      ${await liveNamePart(db, session)}
 
       <h2>Connected sites</h2>
       ${
@@ -409,6 +411,21 @@ ${state.newSite?.origins ?? ''}</textarea>
       }
       ${isCreator || state.revealed ? html`<script src="${COPY_SCRIPT_PATH}" defer></script>` : ''}`,
   );
+}
+
+/** Whether the user's name shows in creators' live alerts, with the switch. */
+async function liveNamePart(db: Database, session: Session): Promise<Html> {
+  const [row] = await db.query<{ one: number }>('SELECT 1 AS one FROM live_anonymous_fans WHERE fan_id = ?', [session.user.id]);
+  const anonymous = row !== undefined;
+  return html`<form method="post" action="/account/live/anonymous">
+    ${csrfField(session.csrfToken)}
+    <input type="hidden" name="anonymous" value="${anonymous ? 'off' : 'on'}" />
+    <p>
+      In creators' live alerts your gifts show
+      ${anonymous ? html`as <strong>“A fan”</strong>` : html`with your name, <strong>${session.user.displayName}</strong>`}.
+    </p>
+    <button type="submit" class="secondary">${anonymous ? 'Show my name' : 'Stay anonymous'}</button>
+  </form>`;
 }
 
 /** The session of a signed-in POST with a good CSRF token and its form, or a response to send. */

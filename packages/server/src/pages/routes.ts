@@ -15,6 +15,7 @@ import { walletRoutes } from './wallet.js';
 import { creatorContentRoutes } from './creator-content.js';
 import { dashboardRoutes } from './dashboard.js';
 import { payoutPages } from './payouts.js';
+import { livePages } from './live.js';
 import { stripeConnectOnboarding } from '../payouts/stripe-connect.js';
 import type { PagesEnv } from './forms.js';
 import { HOSTED_CSS } from './hosted.css.js';
@@ -104,6 +105,7 @@ export function hostedPages(context: AppContext): Hono<PagesEnv> {
   creatorContentRoutes(pages, context);
   dashboardRoutes(pages, context);
   payoutPages(pages, context, stripeConnectOnboarding(context));
+  livePages(pages, context);
 
   pages.onError((caught, c) => {
     if (caught instanceof ApiError && caught.status < 500) {

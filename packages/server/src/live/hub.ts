@@ -1,0 +1,284 @@
+import type { SqlClient } from '../db/types.js';
+import { EventBus, type WakeSource } from '../events/bus.js';
+import { LIVE_REPLAY_MS, type LiveFeedRow } from './fold.js';
+
+/** How often a stream gets a comment line when nothing else is sent, so proxies keep it open. */
+export const HEARTBEAT_MS = 15_000;
+
+/** Streams one address may hold open at once by default. */
+export const DEFAULT_STREAMS_PER_ADDRESS = 20;
+
+/** Feed rows read at once. */
+const PAGE = 1_000;
+
+/** A client whose queue holds this many unsent messages is too slow and is dropped. */
+const MAX_QUEUED = 2_000;
+
+/** After a wake-up from another process, when to read again (its fold commits a moment later). */
+const REMOTE_REREADS_MS = [30, 120, 400] as const;
+
+/** Wakes the hubs of this process when the live fold committed new feed rows. */
+export const liveFeedBus = new EventBus();
+
+/** One open stream. */
+interface Subscriber {
+  creatorId: string;
+  /** The last feed row it was sent (or, resuming, the one it says it saw). */
+  lastSeq: number;
+  /** Gift items carry absolute art URLs on this origin. */
+  baseUrl: string;
+  /** Enqueues text; returns how many messages wait unsent (≥ MAX_QUEUED: too slow). */
+  send(text: string): number;
+  close(): void;
+  /** Rows it still has to be sent from before it joined, or `undefined` once caught up. */
+  catchUpFrom: number | undefined;
+  address: string;
+}
+
+/** Options of {@link LiveHub}. */
+export interface LiveHubOptions {
+  /** What wakes it besides {@link liveFeedBus}: another process's events (PostgreSQL). */
+  remote?: readonly WakeSource[];
+  /** @defaultValue {@link HEARTBEAT_MS} */
+  heartbeatMs?: number;
+  /** @defaultValue {@link DEFAULT_STREAMS_PER_ADDRESS} */
+  streamsPerAddress?: number;
+  /** @defaultValue `Date.now` */
+  now?: () => number;
+}
+
+/** One SSE message: its id (a feed row's sequence, for `Last-Event-ID`), its event name, its data. */
+export function sseMessage(event: string, data: string, id?: number): string {
+  return `${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${data}\n\n`;
+}
+
+/** A feed row's data as sent to a client on `baseUrl` (a gift's art becomes an absolute URL). */
+export function rowData(row: Pick<LiveFeedRow, 'kind' | 'data'>, baseUrl: string): string {
+  if (row.kind !== 'gift') return row.data;
+  const { artPath, ...gift } = JSON.parse(row.data) as { artPath: string };
+  return JSON.stringify({ ...gift, artUrl: `${baseUrl}${artPath}` });
+}
+
+/**
+ * The process's live streams: every open stream of every creator, fed from one read loop over
+ * the live feed (one query for all of them, whatever their number), with a heartbeat for all.
+ *
+ * @remarks A stream that resumes (`Last-Event-ID`) is first sent the feed rows after the one it
+ * saw, within the replay window, by the same loop, before any newer row: nothing missed,
+ * nothing twice, in order. Woken at once by this process's fold, and after another process's
+ * events (PostgreSQL) it reads again a few times while that process's fold commits; it also
+ * reads every second, the bound should every wake-up be lost.
+ */
+export class LiveHub {
+  readonly #db: SqlClient;
+  readonly #options: LiveHubOptions;
+  readonly #byCreator = new Map<string, Set<Subscriber>>();
+  readonly #byAddress = new Map<string, number>();
+  #cursor = 0;
+  #started = false;
+  #closed = false;
+  #wake: (() => void) | undefined;
+  #woken = false;
+  #loop: Promise<void> | undefined;
+  readonly #timers: NodeJS.Timeout[] = [];
+  readonly #unsubscribe: Array<() => void> = [];
+  /** Messages sent, for tests and benchmarks. */
+  sent = 0;
+
+  constructor(db: SqlClient, options: LiveHubOptions = {}) {
+    this.#db = db;
+    this.#options = options;
+  }
+
+  /** Streams open now. */
+  get size(): number {
+    let n = 0;
+    for (const set of this.#byCreator.values()) n += set.size;
+    return n;
+  }
+
+  /** Whether a stream of `creatorId` is open in this process (the overlay's "connected" light). */
+  hasSubscribers(creatorId: string): boolean {
+    return (this.#byCreator.get(creatorId)?.size ?? 0) > 0;
+  }
+
+  async start(): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    const [row] = await this.#db.query<{ seq: number | string | null }>('SELECT max(seq) AS seq FROM live_feed');
+    this.#cursor = Number(row?.seq ?? 0);
+    this.#unsubscribe.push(liveFeedBus.subscribe(() => this.#poke()));
+    for (const source of this.#options.remote ?? []) {
+      this.#unsubscribe.push(
+        source.subscribe(() => {
+          if (this.size === 0) return;
+          this.#poke();
+          for (const delay of REMOTE_REREADS_MS) this.#timers.push(setTimeout(() => this.#poke(), delay).unref());
+          if (this.#timers.length > 100) this.#timers.splice(0, 50);
+        }),
+      );
+    }
+    const heartbeat = setInterval(() => this.#heartbeat(), this.#options.heartbeatMs ?? HEARTBEAT_MS);
+    heartbeat.unref();
+    this.#timers.push(heartbeat);
+    this.#loop = this.#run();
+  }
+
+  #poke(): void {
+    this.#woken = true;
+    this.#wake?.();
+  }
+
+  /**
+   * Opens a stream of `creatorId` for a client at `address`, resuming after `lastSeq` when it
+   * says so; returns its closer, or `undefined` when the address holds too many streams.
+   */
+  subscribe(params: {
+    creatorId: string;
+    address: string;
+    baseUrl: string;
+    lastSeq: number | undefined;
+    send: (text: string) => number;
+    close: () => void;
+  }): (() => void) | undefined {
+    const limit = this.#options.streamsPerAddress ?? DEFAULT_STREAMS_PER_ADDRESS;
+    const open = this.#byAddress.get(params.address) ?? 0;
+    if (open >= limit) return undefined;
+    this.#byAddress.set(params.address, open + 1);
+    const subscriber: Subscriber = {
+      creatorId: params.creatorId,
+      address: params.address,
+      baseUrl: params.baseUrl,
+      lastSeq: params.lastSeq ?? this.#cursor,
+      send: params.send,
+      close: params.close,
+      catchUpFrom: params.lastSeq !== undefined && params.lastSeq < this.#cursor ? params.lastSeq : undefined,
+    };
+    let set = this.#byCreator.get(params.creatorId);
+    if (!set) this.#byCreator.set(params.creatorId, (set = new Set()));
+    set.add(subscriber);
+    if (subscriber.catchUpFrom !== undefined) this.#poke();
+    let removed = false;
+    return () => {
+      if (removed) return;
+      removed = true;
+      set.delete(subscriber);
+      if (set.size === 0) this.#byCreator.delete(params.creatorId);
+      const left = (this.#byAddress.get(params.address) ?? 1) - 1;
+      if (left <= 0) this.#byAddress.delete(params.address);
+      else this.#byAddress.set(params.address, left);
+    };
+  }
+
+  #deliver(subscriber: Subscriber, row: LiveFeedRow, catchingUp = false): void {
+    // A stream resuming gets the rows it missed first: newer ones wait for its catch-up.
+    if (!catchingUp && subscriber.catchUpFrom !== undefined) return;
+    if (row.seq <= subscriber.lastSeq) return;
+    subscriber.lastSeq = row.seq;
+    this.sent++;
+    if (subscriber.send(sseMessage(row.kind, rowData(row, subscriber.baseUrl), row.seq)) >= MAX_QUEUED) subscriber.close();
+  }
+
+  #heartbeat(): void {
+    for (const set of this.#byCreator.values()) {
+      for (const subscriber of set) subscriber.send(': heartbeat\n\n');
+    }
+  }
+
+  async #catchUp(): Promise<void> {
+    const now = (this.#options.now ?? Date.now)();
+    for (const set of this.#byCreator.values()) {
+      for (const subscriber of set) {
+        if (subscriber.catchUpFrom === undefined) continue;
+        let after = subscriber.catchUpFrom;
+        subscriber.lastSeq = after;
+        for (;;) {
+          const rows = await this.#db.query<{
+            seq: number | string;
+            creator_id: string;
+            kind: LiveFeedRow['kind'];
+            created_at: number | string;
+            data: string;
+          }>(
+            `SELECT seq, creator_id, kind, created_at, data FROM live_feed WHERE creator_id = ? AND seq > ? AND seq <= ? AND created_at >= ?
+             ORDER BY seq LIMIT ?`,
+            [subscriber.creatorId, after, this.#cursor, now - LIVE_REPLAY_MS, PAGE],
+          );
+          for (const row of rows) this.#deliver(subscriber, toRow(row), true);
+          const last = rows.at(-1);
+          if (!last || rows.length < PAGE) break;
+          after = Number(last.seq);
+        }
+        if (subscriber.lastSeq < this.#cursor) subscriber.lastSeq = this.#cursor;
+        subscriber.catchUpFrom = undefined;
+      }
+    }
+  }
+
+  async #read(): Promise<void> {
+    await this.#catchUp();
+    if (this.size === 0) {
+      // Nobody listens: keep up with the feed's end without reading its rows.
+      const [row] = await this.#db.query<{ seq: number | string | null }>('SELECT max(seq) AS seq FROM live_feed');
+      this.#cursor = Math.max(this.#cursor, Number(row?.seq ?? 0));
+      return;
+    }
+    for (;;) {
+      const rows = await this.#db.query<{
+        seq: number | string;
+        creator_id: string;
+        kind: LiveFeedRow['kind'];
+        created_at: number | string;
+        data: string;
+      }>('SELECT seq, creator_id, kind, created_at, data FROM live_feed WHERE seq > ? ORDER BY seq LIMIT ?', [this.#cursor, PAGE]);
+      for (const raw of rows) {
+        const row = toRow(raw);
+        this.#cursor = row.seq;
+        for (const subscriber of this.#byCreator.get(row.creatorId) ?? []) this.#deliver(subscriber, row);
+      }
+      if (rows.length < PAGE) return;
+    }
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#closed) {
+      if (!this.#woken) {
+        await new Promise<void>((resolve) => {
+          this.#wake = resolve;
+          setTimeout(resolve, 1000).unref();
+        });
+        this.#wake = undefined;
+      }
+      this.#woken = false;
+      if (this.#closed) break;
+      try {
+        await this.#read();
+      } catch (error) {
+        if (this.#closed) break;
+        console.error('[live] reading the feed failed; trying again', error);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
+  }
+
+  /** Closes every stream and stops. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const stop of this.#unsubscribe) stop();
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#wake?.();
+    await this.#loop;
+    for (const set of [...this.#byCreator.values()]) for (const subscriber of [...set]) subscriber.close();
+  }
+}
+
+function toRow(row: {
+  seq: number | string;
+  creator_id: string;
+  kind: LiveFeedRow['kind'];
+  created_at: number | string;
+  data: string;
+}): LiveFeedRow {
+  return { seq: Number(row.seq), creatorId: row.creator_id, kind: row.kind, createdAt: Number(row.created_at), data: row.data };
+}

@@ -1,0 +1,272 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { LiveGift, LiveGoal, LiveSessionState, LiveSnapshot, LiveTopGifters } from '@diamonds/protocol';
+import { openPostgres } from '../db/postgres.js';
+import { sendOk } from '../gifts/testing.js';
+import { startServer, type RunningServer } from '../server.js';
+import { DATABASE_KINDS, skipUnlessPostgres } from '../testing/databases.js';
+import { startMoneyHarness, TEST_PAGE_ORIGIN, type MoneyHarness, type TestFan } from '../testing/money.js';
+import { isBlocked } from './fold.js';
+import {
+  endLiveOperation,
+  liveSessionSummaries,
+  muteFanOperation,
+  parseBlockedWords,
+  setAnonymousOperation,
+  setBlockedWordsOperation,
+  setGoalOperation,
+  startLiveOperation,
+} from './live.js';
+import { openSse, type SseMessage } from './testing.js';
+
+const gifts = (messages: SseMessage[]) => messages.filter((m) => m.event === 'gift').map((m) => LiveGift.parse(JSON.parse(m.data)));
+const goals = (messages: SseMessage[]) => messages.filter((m) => m.event === 'goal').map((m) => LiveGoal.parse(JSON.parse(m.data)));
+
+for (const kind of DATABASE_KINDS) {
+  // Skips (loudly) only outside CI when PostgreSQL is unreachable; under CI=true it throws.
+  const skip = await skipUnlessPostgres(kind);
+  describe(`the live stream on ${kind}`, { skip }, () => {
+    let h: MoneyHarness;
+    let fans: TestFan[];
+    before(async () => {
+      h = await startMoneyHarness(kind, { live: { heartbeatMs: 200, streamsPerAddress: 4 } });
+      fans = await Promise.all(['Grace', 'Alan', 'Ada'].map((name) => h.fan({ allowance: 1_000_000, balance: 100_000, name })));
+    });
+    after(async () => {
+      await h?.verifyClean();
+      await h?.close();
+    });
+
+    const streamOf = (creatorId: string, headers: Record<string, string> = {}) =>
+      openSse(`${h.server.url}/v1/live/${creatorId}/stream`, {
+        Authorization: `Bearer ${h.site.publishableKey}`,
+        Origin: TEST_PAGE_ORIGIN,
+        ...headers,
+      });
+
+    it('gifts arrive with the server’s combo count, names, hidden messages; a muted fan is not shown; heartbeats flow', async () => {
+      const creator = await h.newCreator('Streamer', { listed: true });
+      const [grace, alan, ada] = fans as [TestFan, TestFan, TestFan];
+      await h.server.writer.run(setBlockedWordsOperation, { creatorId: creator.id, words: ['spoiler'], now: Date.now() });
+      await h.server.writer.run(setAnonymousOperation, { fanId: alan.id, anonymous: true, now: Date.now() });
+      await h.server.writer.run(muteFanOperation, { creatorId: creator.id, fanId: ada.id, muted: true, now: Date.now() });
+      const stream = await streamOf(creator.id);
+      try {
+        assert.equal(stream.response.status, 200);
+        assert.equal(stream.response.headers.get('content-type'), 'text/event-stream; charset=utf-8');
+        assert.equal(stream.response.headers.get('cache-control'), 'no-cache, no-transform');
+        assert.equal(stream.response.headers.get('x-accel-buffering'), 'no');
+        // Three roses from Grace in a row: one alert growing ×1, ×2, ×3; a heart restarts at 1.
+        for (let i = 0; i < 3; i++) await sendOk(h, grace, { creatorId: creator.id, giftId: 'rose', quantity: 1 }, 201);
+        await sendOk(h, grace, { creatorId: creator.id, giftId: 'heart', quantity: 2, message: 'No SPOILERS… no Spoiler!' }, 201);
+        await sendOk(h, alan, { creatorId: creator.id, giftId: 'rose', quantity: 1, message: 'hi from the back' }, 201);
+        await sendOk(h, ada, { creatorId: creator.id, giftId: 'crown', quantity: 1, message: 'muted me' }, 201);
+        await sendOk(h, grace, { creatorId: creator.id, giftId: 'rose', quantity: 1 }, 201);
+        const messages = await stream.until((m) => gifts(m).length >= 6);
+        const seen = gifts(messages);
+        assert.deepEqual(
+          seen.map((g) => [g.fanName, g.giftTypeId, g.combo, g.message, g.messageHidden]),
+          [
+            ['Grace', 'rose', 1, null, false],
+            ['Grace', 'rose', 2, null, false],
+            ['Grace', 'rose', 3, null, false],
+            ['Grace', 'heart', 1, null, true],
+            ['A fan', 'rose', 1, 'hi from the back', false],
+            ['Grace', 'rose', 4, null, false],
+          ],
+        );
+        assert.equal(seen[0]?.artUrl, `${h.server.url}/gifts/rose.svg`);
+        assert.equal(seen[0]?.giftName, 'Rose');
+        // Ids only grow; the muted fan's crown is never shown.
+        const ids = messages.filter((m) => m.event === 'gift').map((m) => Number(m.id));
+        assert.deepEqual(
+          [...ids].sort((a, b) => a - b),
+          ids,
+        );
+        assert.ok(!messages.some((m) => m.data.includes('muted me')));
+        // The top gifters moved; the muted fan is never named, the anonymous one is "A fan".
+        const tops = messages.filter((m) => m.event === 'top_gifters').map((m) => LiveTopGifters.parse(JSON.parse(m.data)));
+        const allTime = tops.filter((t) => t.scope === 'all_time').at(-1);
+        assert.deepEqual(allTime?.gifters, [
+          { fanName: 'Grace', diamonds: 22 },
+          { fanName: 'A fan', diamonds: 5 },
+        ]);
+        await stream.until(() => stream.comments >= 2, 5000);
+      } finally {
+        stream.close();
+      }
+    });
+
+    it('a goal fills and is reached once (goal.reached in the outbox, for the site’s webhooks and GET /v1/events)', async () => {
+      const creator = h.creator;
+      await h.server.writer.run(setGoalOperation, {
+        creatorId: creator.id,
+        goal: { title: 'New microphone', targetDiamonds: 100, endsAt: null },
+        now: Date.now(),
+      });
+      const stream = await streamOf(creator.id);
+      try {
+        const opening = await stream.until((m) => goals(m).length >= 1);
+        assert.deepEqual(goals(opening)[0], {
+          title: 'New microphone',
+          targetDiamonds: 100,
+          progressDiamonds: 0,
+          reachedAt: null,
+          endsAt: null,
+        });
+        for (let i = 0; i < 3; i++) await sendOk(h, fans[0]!, { creatorId: creator.id, giftId: 'coffee', quantity: 4 }, 201);
+        const messages = await stream.until((m) => goals(m).length >= 4);
+        const progress = goals(messages).map((g) => [g.progressDiamonds, g.reachedAt !== null]);
+        assert.deepEqual(progress, [
+          [0, false],
+          [40, false],
+          [80, false],
+          [120, true],
+        ]);
+      } finally {
+        stream.close();
+      }
+      const events = await (await h.call('/events?type=goal.reached', { key: 'secret' })).json();
+      const reached = (events as { data: Array<{ siteId: string; data: { title: string; progressDiamonds: number } }> }).data;
+      assert.equal(reached.length, 1);
+      assert.equal(reached[0]?.siteId, h.site.id);
+      assert.deepEqual([reached[0]?.data.title, reached[0]?.data.progressDiamonds], ['New microphone', 120]);
+      // Bad goals are refused.
+      await assert.rejects(
+        h.server.writer.run(setGoalOperation, {
+          creatorId: creator.id,
+          goal: { title: 'x', targetDiamonds: 0, endsAt: null },
+          now: Date.now(),
+        }),
+        /target/,
+      );
+      await assert.rejects(
+        h.server.writer.run(setGoalOperation, {
+          creatorId: creator.id,
+          goal: { title: ' ', targetDiamonds: 10, endsAt: null },
+          now: Date.now(),
+        }),
+        /title/,
+      );
+    });
+
+    it('a session starts, counts its gifts and top gifters, ends with a summary; a stream resumes after Last-Event-ID', async () => {
+      const creator = await h.newCreator('Host', { listed: true });
+      const first = await streamOf(creator.id);
+      let lastId: string | undefined;
+      try {
+        const session = await h.server.writer.run(startLiveOperation, { creatorId: creator.id, title: 'Friday jam', now: Date.now() });
+        // Starting twice: the same session.
+        assert.equal(
+          (await h.server.writer.run(startLiveOperation, { creatorId: creator.id, title: 'Again', now: Date.now() })).sessionId,
+          session.sessionId,
+        );
+        await sendOk(h, fans[0]!, { creatorId: creator.id, giftId: 'cake', quantity: 1 }, 201);
+        const messages = await first.until((m) => gifts(m).length >= 1 && m.some((x) => x.event === 'session'));
+        const started = LiveSessionState.parse(JSON.parse(messages.find((m) => m.event === 'session')!.data));
+        assert.deepEqual([started.status, started.title], ['live', 'Friday jam']);
+        assert.equal(gifts(messages)[0]?.sessionId, session.sessionId);
+        lastId = messages.filter((m) => m.id !== undefined).at(-1)?.id;
+      } finally {
+        first.close();
+      }
+      // While away: two gifts and the end of the session.
+      await sendOk(h, fans[1]!, { creatorId: creator.id, giftId: 'star', quantity: 1 }, 201);
+      await sendOk(h, fans[2]!, { creatorId: creator.id, giftId: 'coffee', quantity: 1 }, 201);
+      await h.server.writer.run(endLiveOperation, { creatorId: creator.id, now: Date.now() });
+      assert.equal(await h.server.writer.run(endLiveOperation, { creatorId: creator.id, now: Date.now() }), undefined);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const again = await streamOf(creator.id, { 'Last-Event-ID': lastId! });
+      try {
+        const messages = await again.until((m) => gifts(m).length >= 2 && m.some((x) => x.event === 'session'));
+        assert.deepEqual(
+          gifts(messages).map((g) => g.giftTypeId),
+          ['star', 'coffee'],
+          'the missed gifts, in order, and not the one seen before',
+        );
+        const ended = messages.filter((m) => m.event === 'session').map((m) => LiveSessionState.parse(JSON.parse(m.data)));
+        assert.equal(ended.at(-1)?.status, 'ended');
+      } finally {
+        again.close();
+      }
+      const [summary] = await liveSessionSummaries(h.t.db, creator.id, Date.now());
+      assert.equal(summary?.status, 'ended');
+      assert.equal(summary?.diamonds, 100 + 50 + 10);
+      assert.equal(summary?.gifts, 3);
+      assert.equal(summary?.gifters, 3);
+      assert.deepEqual(
+        summary?.topGifts.map((g) => [g.giftName, g.amountDiamonds]),
+        [
+          ['Cake', 100],
+          ['Star', 50],
+          ['Coffee', 10],
+        ],
+      );
+    });
+
+    it('the snapshot; refusals: an unknown creator, a fan id, a malformed id, too many streams from one address', async () => {
+      const snapshot = LiveSnapshot.parse(await (await h.call(`/live/${h.creator.id}`)).json());
+      assert.equal(snapshot.goal?.title, 'New microphone');
+      assert.ok(snapshot.recentGifts.length > 0);
+      await h.refused(await h.call('/live/usr_00000000000000000000000000/stream'), 404, 'creator_not_found');
+      await h.refused(await h.call(`/live/${fans[0]!.id}`), 404, 'creator_not_found');
+      await h.refused(await h.call('/live/nobody/stream'), 400, 'invalid_id');
+      const open = await Promise.all([0, 1, 2, 3].map(() => streamOf(h.creator.id)));
+      try {
+        assert.deepEqual(
+          open.map((s) => s.response.status),
+          [200, 200, 200, 200],
+        );
+        const refused = await h.call(`/live/${h.creator.id}/stream`);
+        assert.equal(refused.headers.get('retry-after'), '30');
+        await h.refused(refused, 429, 'rate_limited');
+      } finally {
+        for (const s of open) s.close();
+      }
+    });
+  });
+}
+
+describe('a gift committed through one platform process reaches a stream on another (PostgreSQL)', async () => {
+  // Skips (loudly) only outside CI when PostgreSQL is unreachable; under CI=true it throws.
+  const skip = await skipUnlessPostgres('postgres');
+  it('is sent through one and shown through the other', { skip }, async () => {
+    const h = await startMoneyHarness('postgres');
+    let other: RunningServer | undefined;
+    const url = h.t.settings.databaseUrl;
+    assert.ok(url);
+    const otherDb = openPostgres({ connectionString: url });
+    try {
+      other = await startServer({ port: 0, host: '127.0.0.1', db: otherDb, databaseUrl: url });
+      const fan = await h.fan({ allowance: 10_000, balance: 10_000 });
+      const stream = await openSse(`${other.url}/v1/live/${h.creator.id}/stream`, {
+        Authorization: `Bearer ${h.site.publishableKey}`,
+        Origin: TEST_PAGE_ORIGIN,
+      });
+      try {
+        await sendOk(h, fan, { creatorId: h.creator.id, giftId: 'rocket', quantity: 1 }, 201);
+        const messages = await stream.until((m) => gifts(m).length >= 1);
+        assert.equal(gifts(messages)[0]?.giftTypeId, 'rocket');
+      } finally {
+        stream.close();
+      }
+    } finally {
+      await other?.close();
+      await otherDb.close();
+      await h.verifyClean();
+      await h.close();
+    }
+  });
+});
+
+describe('moderation rules', () => {
+  it('blocked words match whole words, ignoring case and accents', () => {
+    assert.equal(isBlocked('No SPOILERS here', ['spoiler']), false);
+    assert.equal(isBlocked('a Spoiler!', ['spoiler']), true);
+    assert.equal(isBlocked('Café crème', ['creme']), true);
+    assert.equal(isBlocked('scunthorpe', ['cunt']), false);
+    assert.equal(isBlocked('anything', []), false);
+    assert.deepEqual(parseBlockedWords(' a, b\nb \n\n c '), ['a', 'b', 'c']);
+    assert.throws(() => parseBlockedWords('x'.repeat(41)), /longer than 40/);
+  });
+});

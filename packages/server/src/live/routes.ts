@@ -1,0 +1,194 @@
+import { Hono, type Context } from 'hono';
+import { z } from 'zod';
+import { LiveSnapshot, type LiveGift } from '@diamonds/protocol';
+import { publicBaseUrl, type AppContext, type AppEnv } from '../context.js';
+import type { SqlClient } from '../db/types.js';
+import { ApiError } from '../errors.js';
+import { exampleId, idParam, routesOn } from '../http/route.js';
+import { clientIp } from '../pages/auth.js';
+import { currentGoal, LIVE_REPLAY_MS, liveSessionOf, topGiftersOf } from './fold.js';
+import { rowData, sseMessage, type LiveHub } from './hub.js';
+
+const CREATOR_PARAM = { creatorId: idParam('usr', 'The creator’s id, `usr_…`.') };
+
+/** How long a client waits before reconnecting a dropped stream (the SSE `retry` field). */
+export const RECONNECT_MS = 3_000;
+
+/** Refused streams (too many from one address) are told to come back after this many seconds. */
+const STREAM_RETRY_AFTER_S = 30;
+
+async function requireCreator(db: SqlClient, creatorId: string): Promise<void> {
+  const [user] = await db.query<{ is_creator: number | boolean }>('SELECT is_creator FROM users WHERE id = ?', [creatorId]);
+  if (!user || Number(user.is_creator) !== 1) {
+    throw new ApiError('creator_not_found', `No creator ${creatorId}.`, { param: 'creatorId' });
+  }
+}
+
+/** The latest gifts of the feed (within the replay window), oldest first, as `baseUrl`'s clients see them. */
+async function recentGifts(db: SqlClient, creatorId: string, baseUrl: string, now: number): Promise<LiveGift[]> {
+  const rows = await db.query<{ data: string }>(
+    `SELECT data FROM live_feed WHERE creator_id = ? AND kind = 'gift' AND created_at >= ? ORDER BY seq DESC LIMIT 20`,
+    [creatorId, now - LIVE_REPLAY_MS],
+  );
+  return rows.reverse().map((row) => JSON.parse(rowData({ kind: 'gift', data: row.data }, baseUrl)) as LiveGift);
+}
+
+/** What a creator's live shows now. */
+export async function liveSnapshot(db: SqlClient, creatorId: string, baseUrl: string, now: number): Promise<LiveSnapshot> {
+  const [session, goal, topGifters, gifts] = await Promise.all([
+    liveSessionOf(db, creatorId),
+    currentGoal(db, creatorId),
+    topGiftersOf(db, creatorId, now),
+    recentGifts(db, creatorId, baseUrl, now),
+  ]);
+  return {
+    object: 'live',
+    creatorId: creatorId as LiveSnapshot['creatorId'],
+    session: session
+      ? { sessionId: session.sessionId, status: session.status, title: session.title, startedAt: session.startedAt, endedAt: null }
+      : null,
+    goal: goal ?? null,
+    topGifters,
+    recentGifts: gifts,
+  };
+}
+
+/** The `Last-Event-ID` a reconnecting client sends (header, or `lastEventId` in the query for clients that cannot set it). */
+function lastEventId(c: Context<AppEnv>): number | undefined {
+  const text = c.req.header('Last-Event-ID') ?? c.req.query('lastEventId');
+  if (text === undefined || !/^\d{1,15}$/.test(text)) return undefined;
+  return Number(text);
+}
+
+/**
+ * A creator's live stream as a `text/event-stream` response on `hub`: the retry delay, what is
+ * live now (session, goal, top gifters: no ids), the items missed since `Last-Event-ID` within
+ * the last hour, then each new item as it commits, with a heartbeat every 15 s.
+ *
+ * @throws {@link ApiError} `rate_limited` when the address holds too many streams, `service_unavailable` without a hub.
+ */
+export async function openLiveStream(
+  c: Context<AppEnv>,
+  context: AppContext,
+  hub: LiveHub | undefined,
+  creatorId: string,
+): Promise<Response> {
+  if (!hub) throw new ApiError('service_unavailable', 'Live streams are not running on this server process; try again shortly.');
+  const baseUrl = publicBaseUrl(c, context.settings);
+  const now = context.earnings.now();
+  const snapshot = await liveSnapshot(context.db, creatorId, baseUrl, now);
+  const encoder = new TextEncoder();
+  // Set once subscribed; the stream's closers reach it through this holder.
+  const subscription: { stop?: (() => void) | undefined } = {};
+  let controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    subscription.stop?.();
+    try {
+      controller?.close();
+    } catch {
+      // Already closed by the client.
+    }
+  };
+  const body = new ReadableStream<Uint8Array>({
+    start(streamController) {
+      controller = streamController;
+    },
+    cancel() {
+      closed = true;
+      subscription.stop?.();
+    },
+  });
+  const send = (text: string): number => {
+    if (closed || !controller) return 0;
+    try {
+      controller.enqueue(encoder.encode(text));
+    } catch {
+      close();
+      return 0;
+    }
+    return -(controller.desiredSize ?? 0);
+  };
+  let opening = `retry: ${RECONNECT_MS}\n\n`;
+  if (snapshot.session) opening += sseMessage('session', JSON.stringify(snapshot.session));
+  if (snapshot.goal) opening += sseMessage('goal', JSON.stringify(snapshot.goal));
+  for (const list of snapshot.topGifters) opening += sseMessage('top_gifters', JSON.stringify(list));
+  send(opening);
+  subscription.stop = hub.subscribe({ creatorId, address: clientIp(c), baseUrl, lastSeq: lastEventId(c), send, close });
+  if (!subscription.stop) {
+    closed = true;
+    throw new ApiError('rate_limited', 'Too many live streams from this address; close some and try again.');
+  }
+  return new Response(body, {
+    status: 200,
+    headers: {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache, no-transform',
+      // Proxies (nginx) must pass each message on at once, not buffer the stream.
+      'X-Accel-Buffering': 'no',
+    },
+  });
+}
+
+/**
+ * `GET /v1/live/{creatorId}` and `GET /v1/live/{creatorId}/stream`: a creator's live, for any
+ * page of a site (publishable key; `?key=pk_…` for `EventSource`, which cannot send headers).
+ */
+export function liveApi(context: AppContext): Hono<AppEnv> {
+  const api = new Hono<AppEnv>();
+  const route = routesOn(api, context);
+  route(
+    {
+      method: 'get',
+      path: '/live/{creatorId}',
+      operationId: 'getLive',
+      summary: 'What a creator’s live shows now',
+      description:
+        'The session live now, the goal, the top gifters (session, today, all time) and the latest gifts of the last hour: a first render before the stream connects.',
+      tag: 'Live',
+      auth: 'publishable',
+      params: CREATOR_PARAM,
+      responses: {
+        200: {
+          description: 'The live now.',
+          schema: LiveSnapshot,
+          example: { object: 'live', creatorId: exampleId('usr'), session: null, goal: null, topGifters: [], recentGifts: [] },
+        },
+      },
+      errors: ['creator_not_found'],
+    },
+    async (c, { params: { creatorId } }) => {
+      await requireCreator(context.db, creatorId);
+      return c.json(await liveSnapshot(context.db, creatorId, publicBaseUrl(c, context.settings), context.earnings.now()));
+    },
+  );
+  route(
+    {
+      method: 'get',
+      path: '/live/{creatorId}/stream',
+      operationId: 'streamLive',
+      summary: 'A creator’s live stream (Server-Sent Events)',
+      description:
+        'A `text/event-stream` of the creator’s live: `event: gift` (with the combo count), `goal`, `top_gifters`, `session`. ' +
+        'It opens with what is live now (no `id`); each item after has an `id`: reconnect with `Last-Event-ID` (as `EventSource` does) and the items missed within the last hour come first. ' +
+        'A comment line every 15 s keeps proxies from closing it. At most 20 streams per address (`rate_limited`, with `Retry-After`). See docs/live.md.',
+      tag: 'Live',
+      auth: 'publishable',
+      params: CREATOR_PARAM,
+      responses: { 200: { description: 'The stream.', schema: z.string(), contentType: 'text/event-stream' } },
+      errors: ['creator_not_found', 'rate_limited'],
+    },
+    async (c, { params: { creatorId } }) => {
+      await requireCreator(context.db, creatorId);
+      try {
+        return await openLiveStream(c, context, context.live.hub, creatorId);
+      } catch (error) {
+        if (error instanceof ApiError && error.code === 'rate_limited') c.header('Retry-After', String(STREAM_RETRY_AFTER_S));
+        throw error;
+      }
+    },
+  );
+  return api;
+}
