@@ -62,6 +62,9 @@ function detailOf(event, events) {
   return `${code(detail.type?.text)}${from ? ` from \`${from}\`` : ''}`;
 }
 
+/** The live elements: the drop-in loads them on first use, from a second file. */
+const LIVE_TAGS = new Set(['diamond-live-feed', 'diamond-goal', 'diamond-top-gifters']);
+
 /** The Markdown page of one element (before Prettier). */
 function elementPage({ tag, declaration, modulePath }, manifest, events, exports) {
   const definition = manifest.modules.find((module) =>
@@ -73,7 +76,9 @@ function elementPage({ tag, declaration, modulePath }, manifest, events, exports
   if (declaration.summary) lines.push(declaration.summary, '');
   lines.push(
     `Class \`${declaration.name}\` in [\`${source}\`](../../${source}). ` +
-      `It is in the drop-in script (\`<script type="module" src="https://<platform>/sdk/diamonds.js">\`)` +
+      (LIVE_TAGS.has(tag)
+        ? `The drop-in script (\`<script type="module" src="https://<platform>/sdk/diamonds.js">\`) loads it from \`diamonds-live.js\` the first time the page has a live tag`
+        : `It is in the drop-in script (\`<script type="module" src="https://<platform>/sdk/diamonds.js">\`)`) +
       (defineExport && defineExport in exports
         ? `; in a bundle, \`import '@diamonds/elements/${defineExport.slice(2)}';\` registers it alone.`
         : '.'),

@@ -47,7 +47,7 @@ function strictCsp(platform: string): string {
 }
 
 /** The creator's page: a nonce'd listener for violations, then the drop-in script(s) and the elements. */
-function creatorPage(platform: string, demo: DemoData, scripts: string[], contentId: string): string {
+function creatorPage(platform: string, demo: DemoData, scripts: string[], contentId: string, elements?: string): string {
   const key = demo.site.publishableKey;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>A strict page</title>
@@ -60,12 +60,15 @@ document.addEventListener('securitypolicyviolation', (event) => {
 ${scripts.map((src) => `<script type="module" src="${src}"></script>`).join('\n')}
 </head>
 <body>
-<diamond-wallet publishable-key="${key}" api-base="${platform}" layout="full"></diamond-wallet>
+${
+  elements ??
+  `<diamond-wallet publishable-key="${key}" api-base="${platform}" layout="full"></diamond-wallet>
 <diamond-gift-button id="one-click" publishable-key="${key}" api-base="${platform}" creator="${demo.creator.userId}" creator-name="Demo Creator" gift="rose"></diamond-gift-button>
 <!-- No api-base: the drop-in script makes its own origin the default. -->
 <diamond-gift-button id="picker" publishable-key="${key}" creator="${demo.creator.userId}"></diamond-gift-button>
 <diamond-amount value="1234"></diamond-amount>
-<diamond-paywall id="paywall" publishable-key="${key}" api-base="${platform}" content="${contentId}"></diamond-paywall>
+<diamond-paywall id="paywall" publishable-key="${key}" api-base="${platform}" content="${contentId}"></diamond-paywall>`
+}
 </body></html>`;
 }
 
@@ -120,13 +123,24 @@ describe('the drop-in script under a strict CSP, in Chromium, on a second origin
     const sdk = `${platform.url}/sdk/`;
     site = createServer((request, response) => {
       const twice = request.url === '/twice';
-      if (request.url !== '/' && !twice) {
+      const live = request.url === '/live';
+      if (request.url !== '/' && !twice && !live) {
         response.writeHead(404).end();
         return;
       }
       response.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Security-Policy': strictCsp(platform.url) });
       // Twice: the plain and the versioned names are two URLs, hence two module instances.
-      response.end(creatorPage(platform.url, demo, twice ? [`${sdk}diamonds.js`, `${sdk}${versioned}`] : [`${sdk}diamonds.js`], contentId));
+      // Live: the live elements (issue 15), which diamonds.js loads as a second file, diamonds-live.js.
+      const key = demo.site.publishableKey;
+      const creator = demo.creator.userId;
+      const elements = live
+        ? `<diamond-goal publishable-key="${key}" creator="${creator}"></diamond-goal>
+<diamond-live-feed publishable-key="${key}" creator="${creator}"></diamond-live-feed>
+<diamond-top-gifters publishable-key="${key}" creator="${creator}" scope="all_time"></diamond-top-gifters>`
+        : undefined;
+      response.end(
+        creatorPage(platform.url, demo, twice ? [`${sdk}diamonds.js`, `${sdk}${versioned}`] : [`${sdk}diamonds.js`], contentId, elements),
+      );
     });
     await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
     siteUrl = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
@@ -243,6 +257,24 @@ describe('the drop-in script under a strict CSP, in Chromium, on a second origin
       scripts.map((s) => s.replace(platform.url, '')),
       ['200 /sdk/diamonds.js', `200 /sdk/${versioned}`],
       'both copies were loaded and ran',
+    );
+    assert.deepEqual(await problems(), []);
+    await page.close();
+  });
+
+  it('loads the live elements (diamonds-live.js) under the same policy: they render and stream with no violation and no error', async () => {
+    const { page, problems, scripts } = await open('/live');
+    const texts = await shadowTexts(page);
+    await page.waitForFunction(() => !/Loading/.test(document.querySelector('diamond-live-feed')?.shadowRoot?.textContent ?? 'Loading'));
+    assert.deepEqual(
+      Object.keys(texts).map((key) => key.replace(/#\d+$/, '')),
+      ['diamond-goal', 'diamond-live-feed', 'diamond-top-gifters'],
+    );
+    await page.waitForLoadState('load');
+    assert.deepEqual(
+      scripts.map((s) => s.replace(platform.url, '')),
+      ['200 /sdk/diamonds.js', '200 /sdk/diamonds-live.js'],
+      'diamonds.js loaded the live file',
     );
     assert.deepEqual(await problems(), []);
     await page.close();

@@ -285,6 +285,33 @@ for (const kind of DATABASE_KINDS) {
       await waitText(page.locator('diamond-wallet [part~="allowance"]'), /^45 of 50 left today on this site$/);
     });
 
+    it('3b. the Live page: the drop-in loads its live file, the feed shows that rose with its art, the top gifters name the fan', async () => {
+      // A visitor of its own (another context): the live elements need no sign-in.
+      const visitor = await browser.newContext({ locale: 'en-US' });
+      try {
+        const live = await visitor.newPage();
+        watch(live, 'live page');
+        const liveFile = live.waitForResponse((response) => response.url().endsWith('/sdk/diamonds-live.js'));
+        await live.goto(`${examples.creatorSiteUrl}/live.html`);
+        assert.equal((await liveFile).status(), 200, 'diamonds.js loaded diamonds-live.js');
+        await waitText(live.locator('diamond-live-feed [part~="gift"]').first(), /^Demo Fan Rose · 5 Diamonds$/);
+        assert.equal(await live.locator('diamond-live-feed [part~="art"]').first().getAttribute('alt'), 'Rose');
+        await waitText(live.locator('diamond-top-gifters[scope="all_time"] [part~="list"]'), /Demo Fan/);
+        await waitText(live.locator('diamond-goal [part~="base"]'), /No goal right now\.|Diamonds/);
+        await shot(live, 'live-page');
+        // The index page, without a live tag, never loads the live file.
+        const index = await visitor.newPage();
+        const loaded: string[] = [];
+        index.on('request', (request) => loaded.push(request.url()));
+        await index.goto(examples.creatorSiteUrl);
+        await index.locator('diamond-wallet').waitFor();
+        await index.waitForLoadState('networkidle');
+        assert.ok(!loaded.some((url) => url.includes('diamonds-live')), 'no live file without a live tag');
+      } finally {
+        await visitor.close();
+      }
+    });
+
     it('4. sends a star beyond the allowance: the confirmation popup, approved, the transfer posted', async () => {
       const button = page.locator('diamond-gift-button:not([gift])');
       await button.locator('[part~="button"]').click();

@@ -28,7 +28,17 @@ import { chromiumMissing, launchChromium } from './browser.js';
 const run = promisify(execFile);
 const ROOT = new URL('..', import.meta.url).pathname;
 const PACKAGES = ['protocol', 'sdk', 'elements', 'react', 'server'] as const;
-const TAGS = ['diamond-amount', 'diamond-checkout', 'diamond-gift-button', 'diamond-paywall', 'diamond-provider', 'diamond-wallet'];
+const TAGS = [
+  'diamond-amount',
+  'diamond-checkout',
+  'diamond-gift-button',
+  'diamond-goal',
+  'diamond-live-feed',
+  'diamond-paywall',
+  'diamond-provider',
+  'diamond-top-gifters',
+  'diamond-wallet',
+];
 /** Framework types the JSX check compiles against: the ones a site would have. */
 const PREACT = '10.29.8';
 const SOLID = '1.9.20';

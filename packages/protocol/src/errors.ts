@@ -138,6 +138,14 @@ export const ERROR_CODES = {
   confirmation_required: { type: 'ledger_error', status: 402 },
   card_declined: { type: 'ledger_error', status: 402 },
   payment_failed: { type: 'ledger_error', status: 402 },
+  // Live stream alerts: an overlay URL that was regenerated (or never existed).
+  overlay_replaced: { type: 'invalid_request_error', status: 410 },
+  // The creator fund (`diamonds fund …`): a period's dates, its pool, its state.
+  fund_period_invalid: { type: 'invalid_request_error', status: 400 },
+  fund_pool_invalid: { type: 'invalid_request_error', status: 400 },
+  fund_period_overlaps: { type: 'invalid_request_error', status: 409 },
+  fund_period_not_found: { type: 'invalid_request_error', status: 404 },
+  fund_period_open: { type: 'invalid_request_error', status: 409 },
   // Load and our own faults.
   rate_limited: { type: 'rate_limit_error', status: 429 },
   database_busy: { type: 'api_error', status: 503 },

@@ -291,6 +291,48 @@ export const LiveEndedEvent = z.object({
 });
 
 /**
+ * `live.test_alert`: the creator pressed "Send a test alert" on their live page. Private to the
+ * creator; the live stream shows it as a gift flagged `test: true` (nothing is sent or counted).
+ */
+export const LiveTestAlertEvent = z.object({
+  ...liveBase,
+  type: z.literal('live.test_alert'),
+  data: z.object({
+    /** A made-up id in the form of a gift's (`gift_…`): the alert's id on the stream. */
+    alertId: GiftId,
+    giftTypeId: GiftTypeId,
+    quantity: z.number().int().positive(),
+    fanName: z.string(),
+    message: z.string().nullable(),
+  }),
+});
+
+/**
+ * `fund.paid`: the creator fund paid a creator their share of a closed period's pool (into
+ * their earnings, available at once). Private to the creator: the fund is the platform's, not
+ * one site's (`siteId` and `fanId` are null).
+ */
+export const FundPaidEvent = z.object({
+  ...eventBase,
+  siteId: z.null(),
+  creatorId: UserId,
+  fanId: z.null(),
+  type: z.literal('fund.paid'),
+  data: z.object({
+    /** The period: `2026-12` for a calendar month, or `from..to` (ISO) for explicit dates. */
+    periodId: z.string(),
+    /** The creator's share of the pool. */
+    amountDiamonds: z.number().int().positive(),
+    /** The creator's engagement score (points), and the sum of every qualifying creator's. */
+    score: z.number().int().positive(),
+    totalScore: z.number().int().positive(),
+    /** The period's pool. */
+    poolDiamonds: z.number().int().positive(),
+    transferId: TransferId,
+  }),
+});
+
+/**
  * An event a site's backend reads with `GET /v1/events`: a discriminated union on `type`.
  *
  * @example
@@ -329,6 +371,8 @@ export const DiamondsEvent = z.discriminatedUnion('type', [
   EarningsReversedEvent,
   LiveStartedEvent,
   LiveEndedEvent,
+  LiveTestAlertEvent,
+  FundPaidEvent,
 ]);
 
 /** Any event the platform records (see {@link DiamondsEvent}). */

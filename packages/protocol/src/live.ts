@@ -40,6 +40,11 @@ export const LiveGift = z.object({
   /** The live session it counted for, if one was running. */
   sessionId: LiveSessionId.nullable(),
   createdAt: z.int(),
+  /**
+   * True for a test alert the creator sent from their live page (`live.test_alert`): no gift was
+   * sent, nothing was counted; `giftId` names no gift. Absent on real gifts.
+   */
+  test: z.boolean().optional(),
 });
 
 /** A gift on the live stream (see {@link LiveGift}). */
@@ -128,3 +133,11 @@ export const LiveSnapshot = z.object({
 
 /** A creator's live now (see {@link LiveSnapshot}). */
 export type LiveSnapshot = z.infer<typeof LiveSnapshot>;
+
+/** The body of `POST /v1/live/session` (secret key): start the site owner's live session. */
+export const StartLiveSession = z.strictObject({
+  title: z.string().trim().min(1).max(80),
+});
+
+/** The body of `POST /v1/live/session` (see {@link StartLiveSession}). */
+export type StartLiveSession = z.infer<typeof StartLiveSession>;

@@ -96,4 +96,10 @@ export type {
   TopUp,
   FiatMoney,
   CurrencyCode,
+  LiveGift,
+  LiveGoal,
+  LiveTopGifters,
+  LiveSessionState,
+  LiveSnapshot,
+  TopGiftersScope,
 } from '@diamonds/protocol';

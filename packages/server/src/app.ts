@@ -2,6 +2,7 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import type { AppContext, AppEnv, EarningsRules, LiveRuntime, MoneySettings } from './context.js';
 import { earningsHoldMs } from './earnings/summary.js';
 import { liveApi } from './live/routes.js';
+import { overlayRoutes } from './live/overlay-page.js';
 import { payoutMinimumDiamonds } from './payouts/payouts.js';
 import { newId, type ErrorBody, type Health } from '@diamonds/protocol';
 import { ApiError } from './errors.js';
@@ -218,6 +219,9 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
 
   // The gifts' art: public, so an <img> on any site can show it.
   app.route('/', giftArtRoutes(context));
+
+  // The creator's stream-alerts overlay for OBS, at a secret URL (the token is the credential).
+  app.route('/', overlayRoutes(context));
 
   // The drop-in script (the elements' bundle) for any site's <script type="module">.
   app.route('/', dropInRoutes());

@@ -18,6 +18,8 @@ import { GIFT_COMMAND_SUMMARIES, giftsAddCommand, giftsListCommand, giftsSetActi
 import { Ledger } from './ledger/ledger.js';
 import { WEBHOOK_COMMAND_SUMMARIES, webhooksCommand, type WebhookCommand } from './webhooks/commands.js';
 import { PAYOUT_COMMAND_SUMMARIES, payoutsCommand, type PayoutCommand } from './payouts/commands.js';
+import { FUND_COMMAND_SUMMARIES, fundCommand, type FundCommand } from './fund/commands.js';
+import { LIVE_COMMAND_SUMMARIES, liveCommand, type LiveCommand } from './live/commands.js';
 import { CurrencyCode, formatMajorUnits, type Rate } from '@diamonds/protocol';
 import { platformMoney } from './features.js';
 import { GroupCommit } from './ledger/group-commit.js';
@@ -352,10 +354,20 @@ const COMMANDS: Command[] = [
     summary: WEBHOOK_COMMAND_SUMMARIES[name],
     run: (settings, args) => withMigratedDatabase(settings, (db) => webhooksCommand(db, name, args)),
   })),
+  ...(Object.keys(LIVE_COMMAND_SUMMARIES) as LiveCommand[]).map((name): Command => ({
+    name,
+    summary: LIVE_COMMAND_SUMMARIES[name],
+    run: (settings, args) => withMigratedDatabase(settings, (db) => liveCommand(db, name, args)),
+  })),
   ...(Object.keys(PAYOUT_COMMAND_SUMMARIES) as PayoutCommand[]).map((name): Command => ({
     name,
     summary: PAYOUT_COMMAND_SUMMARIES[name],
     run: (settings, args) => withMigratedDatabase(settings, (db) => payoutsCommand(db, name, args)),
+  })),
+  ...(Object.keys(FUND_COMMAND_SUMMARIES) as FundCommand[]).map((name): Command => ({
+    name,
+    summary: FUND_COMMAND_SUMMARIES[name],
+    run: (settings, args) => withMigratedDatabase(settings, (db) => fundCommand(db, name, args)),
   })),
   ...(['dispute', 'refund'] as const).map((reason) => ({
     name: `topups ${reason}`,

@@ -1,5 +1,6 @@
 import { contentMoney } from './content/unlocks.js';
 import { earningsMoney } from './earnings/service.js';
+import { fundMoney } from './fund/fund.js';
 import { giftsMoney } from './gifts/gifts.js';
 import { MoneyRegistry, type MoneyFeature } from './money/operations.js';
 import { confirmationsMoney } from './money/spends.js';
@@ -9,6 +10,7 @@ import { disputesMoney } from './payments/disputes.js';
 import { topUpsMoney } from './payments/topups.js';
 import { payoutsMoney } from './payouts/payouts.js';
 import { liveMoney } from './live/live.js';
+import { overlayMoney } from './live/overlay.js';
 import { stripeConnectMoney } from './payouts/stripe-connect.js';
 import { webhooksMoney } from './webhooks/operations.js';
 
@@ -32,7 +34,9 @@ export const platformMoneyFeatures: readonly MoneyFeature[] = [
   earningsMoney,
   payoutsMoney,
   liveMoney,
+  overlayMoney,
   stripeConnectMoney,
+  fundMoney,
 ];
 
 /** The registry of every money operation and settlement of the platform. */

@@ -100,11 +100,43 @@ export const checkout = {
   'checkout.notFound': 'This order cannot be found.',
 };
 
+/** The English strings of the live elements (`<diamond-live-feed>`, `<diamond-goal>`, `<diamond-top-gifters>`). @internal */
+export const live = {
+  'live.feedLabel': 'Live gifts',
+  'live.waiting': 'No gifts yet.',
+  'live.gift': '{fan} sent {gift}',
+  'live.combo': '×{count}',
+  'live.comboLabel': '{count} in a row',
+  'live.hidden': 'Message hidden by the creator’s filter',
+  'live.announce': '{fan} sent {gift} ×{count}',
+  'live.announceMore': '{fan} sent {gift} ×{count}, and {more} more gifts',
+  'live.reconnecting': 'Reconnecting…',
+  'live.creatorNotFound': 'This creator cannot be found.',
+  'live.busy': 'Too many live connections from here. Trying again shortly…',
+  'live.noGoal': 'No goal right now.',
+  'live.goalLabel': 'Goal: {title}',
+  'live.goalProgress': '{progress} of {target}',
+  'live.goalReached': 'Goal reached!',
+  'live.topTitle': 'Top gifters',
+  'live.top.session': 'Top gifters this live',
+  'live.top.today': 'Top gifters today',
+  'live.top.all_time': 'Top gifters of all time',
+  'live.noGifters': 'No gifters yet.',
+};
+
 /** An English table of some strings: an element's own and {@link common}. */
 export type EnglishStrings = Partial<Record<StringKey, string>>;
 
 /** Every string key, of every element. */
-export type StringKey = keyof typeof common | keyof typeof wallet | keyof typeof giftButton | keyof typeof paywall | keyof typeof checkout;
+export type StringKey =
+  keyof typeof common | keyof typeof wallet | keyof typeof giftButton | keyof typeof paywall | keyof typeof checkout | keyof typeof live;
 
-/** A table of strings for one locale: every key, as a locale module translates them (see `de.ts`). */
-export type Strings = Record<StringKey, string>;
+/**
+ * A table of strings for one locale: every key, as a locale module translates them (see `de.ts`),
+ * but the live elements' (see {@link LiveStrings}), which ship in their own locale module so that
+ * the drop-in's core does not carry them.
+ */
+export type Strings = Record<Exclude<StringKey, keyof typeof live>, string>;
+
+/** The live elements' strings for one locale (see `de-live.ts`). */
+export type LiveStrings = Record<keyof typeof live, string>;

@@ -1,7 +1,7 @@
 import { common, type EnglishStrings, type StringKey, type Strings } from './en.js';
 
 /** The tables of the locales registered so far (`locales/de.ts`…), by language subtag. */
-const TABLES: Record<string, Partial<Strings> | undefined> = {};
+const TABLES: Record<string, Partial<Record<StringKey, string>> | undefined> = {};
 
 /**
  * The locales the elements ship strings for: English, built in, and those with a module under
@@ -19,6 +19,16 @@ export const SHIPPED_LOCALES: readonly string[] = ['en', 'de'];
  */
 export function registerLocale(language: string, table: Partial<Strings>): void {
   TABLES[language] = table;
+}
+
+/**
+ * Adds `table` to the strings of `language` (what the live elements' locale modules do, after the
+ * locale's main module registered it).
+ *
+ * @internal
+ */
+export function extendLocale(language: string, table: Partial<Record<StringKey, string>>): void {
+  TABLES[language] = { ...TABLES[language], ...table };
 }
 
 /**

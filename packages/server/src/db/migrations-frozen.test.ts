@@ -31,6 +31,8 @@ const RELEASED: ReadonlyArray<readonly [version: number, hash: string]> = [
   [21, 'alcKUIdIgy-UZEY8uAXmsa'], // payout methods, quotes and payouts
   [22, '2QkKvm06GUzvXkS8O5ggFf'], // top-up disputes and refunds
   [23, 'mmdSHj89iphfzmRTWPrMQF'], // live gifting
+  [24, 'JNQ6pg7y79rnhqAlfyuuh_'], // live overlay: when it was last connected
+  [25, 'KxesoWFUK9CRPgmM3CR1th'], // creator fund periods and payments
 ];
 
 describe('migrations', () => {

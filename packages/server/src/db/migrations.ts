@@ -12,6 +12,8 @@ import { earningsMigration } from '../earnings/schema.js';
 import { emailTokensMigration } from '../identity/email-tokens.js';
 import { payoutsMigration } from '../payouts/schema.js';
 import { liveMigration } from '../live/schema.js';
+import { fundMigration } from '../fund/schema.js';
+import { overlayMigration } from '../live/overlay-schema.js';
 
 /** One versioned step of the schema, with DDL for each engine. */
 export interface Migration {
@@ -400,6 +402,8 @@ export const MIGRATIONS: readonly Migration[] = [
   payoutsMigration,
   disputesMigration,
   liveMigration,
+  overlayMigration,
+  fundMigration,
 ];
 
 /** The schema version this build expects. */

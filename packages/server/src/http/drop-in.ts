@@ -141,6 +141,9 @@ function matches(ifNoneMatch: string | undefined, representation: Representation
  *   SHA-256), `Cache-Control: public, max-age=31536000, immutable`. A name of an older build
  *   redirects (`307`, not cached) to the plain name, so a page that kept it still works.
  * - `…js.map`: the source maps, likewise.
+ * - `/sdk/diamonds-live.js` (and its map): the live elements (issue 15), the sibling file
+ *   `diamonds-live.js` of the build, which `diamonds.js` imports from its own folder when a page
+ *   first has a live tag; at its plain name only, cached like the plain `diamonds.js`.
  *
  * Every answer is open to every origin (`Access-Control-Allow-Origin: *`,
  * `Cross-Origin-Resource-Policy: cross-origin`, for module scripts and sites that isolate
@@ -156,7 +159,10 @@ function matches(ifNoneMatch: string | undefined, representation: Representation
  * ```
  */
 export function dropInRoutes(options: DropInOptions = {}): Hono {
-  const source = new DropInFile(options.file ?? DROP_IN_FILE);
+  const file = options.file ?? DROP_IN_FILE;
+  const source = new DropInFile(file);
+  // The live elements' file, beside the script (issue 15): the script imports it by that name.
+  const liveSource = new DropInFile(file.replace(/[^/\\]*$/, 'diamonds-live.js'));
   const routes = new Hono();
 
   const open = (c: Context) => {
@@ -166,10 +172,10 @@ export function dropInRoutes(options: DropInOptions = {}): Hono {
   };
 
   routes.get('/sdk/:name', async (c) => {
-    const [name, hash8, isMap] = /^diamonds\.(?:([0-9a-f]{8})\.)?js(\.map)?$/.exec(c.req.param('name')) ?? [];
-    if (name === undefined) return c.notFound();
+    const [name, live, hash8, isMap] = /^diamonds(-live)?\.(?:([0-9a-f]{8})\.)?js(\.map)?$/.exec(c.req.param('name')) ?? [];
+    if (name === undefined || (live && hash8)) return c.notFound();
     open(c);
-    const build = await source.current();
+    const build = await (live ? liveSource : source).current();
     if (build === undefined) {
       c.header('Cache-Control', 'no-store');
       c.header('Retry-After', '10');
@@ -192,7 +198,7 @@ export function dropInRoutes(options: DropInOptions = {}): Hono {
     c.header('Cache-Control', hash8 ? 'public, max-age=31536000, immutable' : `public, max-age=${DROP_IN_MAX_AGE_SECONDS}`);
     c.header('ETag', representation.etag);
     c.header('Vary', 'Accept-Encoding');
-    c.header('Diamonds-Script-Version', `diamonds.${build.hash8}.js`);
+    if (!live) c.header('Diamonds-Script-Version', `diamonds.${build.hash8}.js`);
     if (matches(c.req.header('If-None-Match'), representation, variant.sha256)) return c.body(null, 304);
     if (representation.encoding) c.header('Content-Encoding', representation.encoding);
     return c.body(representation.body as Uint8Array<ArrayBuffer>, 200);

@@ -1,5 +1,6 @@
 import {
   ANONYMOUS_FAN_NAME,
+  type EventData,
   COMBO_WINDOW_MS,
   type LiveGift,
   type LiveGoal,
@@ -8,7 +9,7 @@ import {
 } from '@diamonds/protocol';
 import type { SqlClient, SqlValue } from '../db/types.js';
 import { appendEvent } from '../events/outbox.js';
-import { START, type EventPosition, type StoredEvent } from '../events/outbox.js';
+import { latestPosition, type EventPosition, type StoredEvent } from '../events/outbox.js';
 import { moneyOperation } from '../money/operations.js';
 
 /** How long the feed keeps what it sent: a stream that reconnects within it misses nothing. */
@@ -18,7 +19,7 @@ export const LIVE_REPLAY_MS = 60 * 60 * 1000;
 export const TOP_GIFTERS = 5;
 
 /** The events the live fold reads. */
-export const LIVE_EVENT_TYPES: ReadonlySet<string> = new Set(['gift.sent', 'live.started', 'live.ended']);
+export const LIVE_EVENT_TYPES: ReadonlySet<string> = new Set(['gift.sent', 'live.started', 'live.ended', 'live.test_alert']);
 
 /** A feed row as written: which creator's stream, what kind, the item's JSON. */
 export interface LiveFeedRow {
@@ -53,9 +54,12 @@ export async function readLiveCursor(tx: SqlClient, lock: boolean): Promise<Even
     `SELECT tx_id, seq FROM live_cursor WHERE name = 'feed'${forUpdate}`,
   );
   if (row) return { txId: Number(row.tx_id), seq: Number(row.seq) };
-  await tx.run(`INSERT INTO live_cursor (name, tx_id, seq) VALUES ('feed', ?, ?) ON CONFLICT (name) DO NOTHING`, [START.txId, START.seq]);
-  if (!lock) return START;
-  return readLiveCursor(tx, true);
+  // The first start: from the outbox's end, not its beginning. A platform upgraded with years of
+  // gifts would otherwise fold them all before the first live one (the top gifters "of all
+  // time" count from the day live gifting started: docs/live.md).
+  const start = await latestPosition(tx);
+  await tx.run(`INSERT INTO live_cursor (name, tx_id, seq) VALUES ('feed', ?, ?) ON CONFLICT (name) DO NOTHING`, [start.txId, start.seq]);
+  return readLiveCursor(tx, lock);
 }
 
 /** A creator's blocked words match `message` (whole words, case and accents folded). */
@@ -140,6 +144,32 @@ export async function topGiftersOf(db: SqlClient, creatorId: string, now: number
   return lists;
 }
 
+/** The feed item of a `live.test_alert` event: a gift flagged `test`, of no fan and no session. */
+async function testAlertItem(tx: SqlClient, event: StoredEvent): Promise<Omit<LiveGift, 'artUrl'> & { artPath: string }> {
+  const data = JSON.parse(event.data) as EventData<'live.test_alert'>;
+  const [type] = await tx.query<{ name: string; animation: string; price_diamonds: number | string }>(
+    'SELECT name, animation, price_diamonds FROM gift_types WHERE id = ?',
+    [data.giftTypeId],
+  );
+  return {
+    giftId: data.alertId,
+    giftTypeId: data.giftTypeId,
+    giftName: type?.name ?? data.giftTypeId,
+    artPath: `/gifts/${data.giftTypeId}.svg`,
+    animation: (type?.animation ?? 'float') as LiveGift['animation'],
+    quantity: data.quantity,
+    // What the gift would be worth (nothing moved): the schema's amounts are at least 1.
+    amountDiamonds: Math.max(1, Number(type?.price_diamonds ?? 1) * data.quantity),
+    combo: 1,
+    fanName: data.fanName,
+    message: data.message,
+    messageHidden: false,
+    sessionId: null,
+    createdAt: event.createdAt,
+    test: true,
+  };
+}
+
 interface GiftData {
   giftId: string;
   giftTypeId: string;
@@ -186,6 +216,13 @@ export const liveFoldOperation = moneyOperation<LiveFoldInput, LiveFoldResult>('
         endedAt: event.type === 'live.ended' && session.ended_at !== null ? Number(session.ended_at) : null,
       };
       feed.push([creatorId, 'session', event.createdAt, JSON.stringify(state)]);
+      creators.add(creatorId);
+      continue;
+    }
+    if (event.type === 'live.test_alert') {
+      // A creator's test alert: shown like a gift (flagged), counted nowhere.
+      if (event.createdAt < input.now - LIVE_REPLAY_MS) continue;
+      feed.push([creatorId, 'gift', event.createdAt, JSON.stringify(await testAlertItem(tx, event))]);
       creators.add(creatorId);
       continue;
     }
@@ -333,7 +370,12 @@ export const liveFoldOperation = moneyOperation<LiveFoldInput, LiveFoldResult>('
   return { applied: true, cursor: input.to, creators: [...creators] };
 });
 
-/** Deletes feed items older than twice the replay window (run now and then by the folder). */
-export const pruneLiveFeedOperation = moneyOperation<{ now: number }, number>('live.prune', async (tx, _money, input) =>
-  tx.run('DELETE FROM live_feed WHERE created_at < ?', [input.now - 2 * LIVE_REPLAY_MS]),
-);
+/**
+ * Deletes feed items older than twice the replay window, and the daily top gifters of days
+ * before yesterday (run now and then by the folder); returns how many rows went.
+ */
+export const pruneLiveFeedOperation = moneyOperation<{ now: number }, number>('live.prune', async (tx, _money, input) => {
+  const feed = await tx.run('DELETE FROM live_feed WHERE created_at < ?', [input.now - 2 * LIVE_REPLAY_MS]);
+  const days = await tx.run(`DELETE FROM live_gifters WHERE scope LIKE 'day:%' AND scope < ?`, [dayScope(input.now - 2 * 86_400_000)]);
+  return feed + days;
+});

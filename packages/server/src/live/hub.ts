@@ -11,11 +11,16 @@ export const DEFAULT_STREAMS_PER_ADDRESS = 20;
 /** Feed rows read at once. */
 const PAGE = 1_000;
 
-/** A client whose queue holds this many unsent messages is too slow and is dropped. */
-const MAX_QUEUED = 2_000;
+/** A client with this much unsent is too slow and is dropped (it reconnects and resumes). */
+export const MAX_UNSENT_BYTES = 1024 * 1024;
 
 /** After a wake-up from another process, when to read again (its fold commits a moment later). */
 const REMOTE_REREADS_MS = [30, 120, 400] as const;
+
+const ENCODER = new TextEncoder();
+
+/** The comment line that keeps idle streams open. */
+const HEARTBEAT = ENCODER.encode(': heartbeat\n\n');
 
 /** Wakes the hubs of this process when the live fold committed new feed rows. */
 export const liveFeedBus = new EventBus();
@@ -27,11 +32,13 @@ interface Subscriber {
   lastSeq: number;
   /** Gift items carry absolute art URLs on this origin. */
   baseUrl: string;
-  /** Enqueues text; returns how many messages wait unsent (≥ MAX_QUEUED: too slow). */
-  send(text: string): number;
+  /** Writes encoded text; returns true when the client is too slow ({@link MAX_UNSENT_BYTES} unsent). */
+  send(bytes: Uint8Array): boolean;
   close(): void;
   /** Rows it still has to be sent from before it joined, or `undefined` once caught up. */
   catchUpFrom: number | undefined;
+  /** Whether the creator's test alerts are sent to it (the overlay's stream), or left out (a site's). */
+  includeTests: boolean;
   address: string;
 }
 
@@ -138,8 +145,10 @@ export class LiveHub {
     address: string;
     baseUrl: string;
     lastSeq: number | undefined;
-    send: (text: string) => number;
+    send: (bytes: Uint8Array) => boolean;
     close: () => void;
+    /** Send the creator's test alerts too (the overlay's stream). @defaultValue false */
+    includeTests?: boolean;
   }): (() => void) | undefined {
     const limit = this.#options.streamsPerAddress ?? DEFAULT_STREAMS_PER_ADDRESS;
     const open = this.#byAddress.get(params.address) ?? 0;
@@ -153,6 +162,7 @@ export class LiveHub {
       send: params.send,
       close: params.close,
       catchUpFrom: params.lastSeq !== undefined && params.lastSeq < this.#cursor ? params.lastSeq : undefined,
+      includeTests: params.includeTests === true,
     };
     let set = this.#byCreator.get(params.creatorId);
     if (!set) this.#byCreator.set(params.creatorId, (set = new Set()));
@@ -170,18 +180,42 @@ export class LiveHub {
     };
   }
 
-  #deliver(subscriber: Subscriber, row: LiveFeedRow, catchingUp = false): void {
+  /**
+   * Queues `row` for `subscriber` in `outbox`, encoded once per origin for all the row's
+   * subscribers (`encoded` is that cache); {@link LiveHub.#flush} then writes each subscriber's
+   * queue at once: with thousands of streams, a read costs one write per stream, not per row.
+   */
+  #deliver(
+    subscriber: Subscriber,
+    row: LiveFeedRow,
+    encoded: Map<string, Uint8Array>,
+    outbox: Map<Subscriber, Uint8Array[]>,
+    catchingUp = false,
+  ): void {
     // A stream resuming gets the rows it missed first: newer ones wait for its catch-up.
     if (!catchingUp && subscriber.catchUpFrom !== undefined) return;
     if (row.seq <= subscriber.lastSeq) return;
     subscriber.lastSeq = row.seq;
+    if (!subscriber.includeTests && isTestAlert(row)) return;
     this.sent++;
-    if (subscriber.send(sseMessage(row.kind, rowData(row, subscriber.baseUrl), row.seq)) >= MAX_QUEUED) subscriber.close();
+    let bytes = encoded.get(subscriber.baseUrl);
+    if (!bytes) encoded.set(subscriber.baseUrl, (bytes = ENCODER.encode(sseMessage(row.kind, rowData(row, subscriber.baseUrl), row.seq))));
+    const queued = outbox.get(subscriber);
+    if (queued) queued.push(bytes);
+    else outbox.set(subscriber, [bytes]);
+  }
+
+  #flush(outbox: Map<Subscriber, Uint8Array[]>): void {
+    for (const [subscriber, chunks] of outbox) {
+      const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+      if (subscriber.send(bytes)) subscriber.close();
+    }
+    outbox.clear();
   }
 
   #heartbeat(): void {
     for (const set of this.#byCreator.values()) {
-      for (const subscriber of set) subscriber.send(': heartbeat\n\n');
+      for (const subscriber of set) subscriber.send(HEARTBEAT);
     }
   }
 
@@ -204,7 +238,9 @@ export class LiveHub {
              ORDER BY seq LIMIT ?`,
             [subscriber.creatorId, after, this.#cursor, now - LIVE_REPLAY_MS, PAGE],
           );
-          for (const row of rows) this.#deliver(subscriber, toRow(row), true);
+          const outbox = new Map<Subscriber, Uint8Array[]>();
+          for (const row of rows) this.#deliver(subscriber, toRow(row), new Map(), outbox, true);
+          this.#flush(outbox);
           const last = rows.at(-1);
           if (!last || rows.length < PAGE) break;
           after = Number(last.seq);
@@ -231,11 +267,14 @@ export class LiveHub {
         created_at: number | string;
         data: string;
       }>('SELECT seq, creator_id, kind, created_at, data FROM live_feed WHERE seq > ? ORDER BY seq LIMIT ?', [this.#cursor, PAGE]);
+      const outbox = new Map<Subscriber, Uint8Array[]>();
       for (const raw of rows) {
         const row = toRow(raw);
         this.#cursor = row.seq;
-        for (const subscriber of this.#byCreator.get(row.creatorId) ?? []) this.#deliver(subscriber, row);
+        const encoded = new Map<string, Uint8Array>();
+        for (const subscriber of this.#byCreator.get(row.creatorId) ?? []) this.#deliver(subscriber, row, encoded, outbox);
       }
+      this.#flush(outbox);
       if (rows.length < PAGE) return;
     }
   }
@@ -271,6 +310,11 @@ export class LiveHub {
     await this.#loop;
     for (const set of [...this.#byCreator.values()]) for (const subscriber of [...set]) subscriber.close();
   }
+}
+
+/** Whether a feed row is a creator's test alert (a gift item flagged `test`). */
+export function isTestAlert(row: Pick<LiveFeedRow, 'kind' | 'data'>): boolean {
+  return row.kind === 'gift' && row.data.includes('"test":true');
 }
 
 function toRow(row: {

@@ -6,7 +6,7 @@ import { sendOk } from '../gifts/testing.js';
 import { startServer, type RunningServer } from '../server.js';
 import { DATABASE_KINDS, skipUnlessPostgres } from '../testing/databases.js';
 import { startMoneyHarness, TEST_PAGE_ORIGIN, type MoneyHarness, type TestFan } from '../testing/money.js';
-import { isBlocked } from './fold.js';
+import { isBlocked, pruneLiveFeedOperation } from './fold.js';
 import {
   endLiveOperation,
   liveSessionSummaries,
@@ -18,6 +18,7 @@ import {
   startLiveOperation,
 } from './live.js';
 import { openSse, type SseMessage } from './testing.js';
+import { liveCommand } from './commands.js';
 
 const gifts = (messages: SseMessage[]) => messages.filter((m) => m.event === 'gift').map((m) => LiveGift.parse(JSON.parse(m.data)));
 const goals = (messages: SseMessage[]) => messages.filter((m) => m.event === 'goal').map((m) => LiveGoal.parse(JSON.parse(m.data)));
@@ -202,6 +203,84 @@ for (const kind of DATABASE_KINDS) {
           ['Coffee', 10],
         ],
       );
+    });
+
+    it('a site’s backend goes live, sets the goal and ends with its secret key; bad input and other keys are refused', async () => {
+      let res = await h.call('/live/session', { key: 'secret', body: { title: 'From the backend' } });
+      assert.equal(res.status, 200, await res.clone().text());
+      const started = LiveSessionState.parse(await res.json());
+      assert.equal(started.status, 'live');
+      await h.refused(await h.call('/live/session', { key: 'secret', body: { title: '' } }), 400, 'invalid_request');
+      await h.refused(await h.call('/live/session', { body: { title: 'From a page' } }), 403, 'permission_denied');
+      res = await h.call('/live/goal', { key: 'secret', method: 'PUT', body: { title: 'A new lamp', targetDiamonds: 300 } });
+      assert.equal(res.status, 200, await res.clone().text());
+      assert.deepEqual(LiveGoal.parse(await res.json()), {
+        title: 'A new lamp',
+        targetDiamonds: 300,
+        progressDiamonds: 0,
+        reachedAt: null,
+        endsAt: null,
+      });
+      await h.refused(
+        await h.call('/live/goal', { key: 'secret', method: 'PUT', body: { title: 'A new lamp', targetDiamonds: -1 } }),
+        400,
+        'invalid_request',
+      );
+      res = await h.call('/live/session', { key: 'secret', method: 'DELETE' });
+      assert.equal(LiveSessionState.parse(await res.json()).status, 'ended');
+      assert.equal((await h.call('/live/session', { key: 'secret', method: 'DELETE' })).status, 204);
+      // Put the earlier goal back for the snapshot below.
+      await h.server.writer.run(setGoalOperation, {
+        creatorId: h.creator.id,
+        goal: { title: 'New microphone', targetDiamonds: 100, endsAt: null },
+        now: Date.now(),
+      });
+    });
+
+    it('the CLI: live start, goal, sessions, end; refusals exit 2', async () => {
+      const creator = await h.newCreator('Cli', { listed: true });
+      const lines: string[] = [];
+      const out = { log: (text: string) => lines.push(text), error: (text: string) => lines.push(`ERR ${text}`) };
+      assert.equal(await liveCommand(h.t.db, 'live start', ['--creator', creator.id, '--title', 'Late show'], out), 0);
+      assert.match(lines.at(-1) ?? '', /^live start: ls_\w+ “Late show” is live since/);
+      assert.equal(await liveCommand(h.t.db, 'live goal', ['--creator', creator.id, '--title', 'Guitar', '--target', '2000'], out), 0);
+      await assert.rejects(
+        liveCommand(h.t.db, 'live goal', ['--creator', creator.id, '--title', 'Guitar', '--target', 'many'], out),
+        /target/,
+      );
+      assert.equal(await liveCommand(h.t.db, 'live start', ['--creator', fans[0]!.id, '--title', 'x'], out), 2);
+      assert.match(lines.at(-1) ?? '', /^ERR live start: pass --creator/);
+      await sendOk(h, fans[0]!, { creatorId: creator.id, giftId: 'star', quantity: 1 }, 201);
+      await h.server.live.caughtUp();
+      assert.equal(await liveCommand(h.t.db, 'live end', ['--creator', creator.id], out), 0);
+      assert.equal(await liveCommand(h.t.db, 'live sessions', ['--creator', creator.id], out), 0);
+      assert.match(
+        lines.at(-1) ?? '',
+        /live {2}“Late show” {2}50 Diamonds, 1 gifts, 1 gifters|ended {2}“Late show” {2}50 Diamonds, 1 gifts, 1 gifters/,
+      );
+      assert.equal(await liveCommand(h.t.db, 'live end', ['--creator', creator.id], out), 0);
+      assert.equal(lines.at(-1), 'live end: no session was live.');
+    });
+
+    it('prunes feed items past twice the replay window and daily top gifters before yesterday', async () => {
+      const now = Date.now();
+      const old = now - 3 * 60 * 60 * 1000;
+      await h.t.db.run(`INSERT INTO live_feed (creator_id, kind, created_at, data) VALUES (?, 'gift', ?, '{}')`, [h.creator.id, old]);
+      await h.t.db.run(`INSERT INTO live_gifters (creator_id, scope, fan_id, diamonds) VALUES (?, 'day:2000-01-01', ?, 5)`, [
+        h.creator.id,
+        fans[0]!.id,
+      ]);
+      const removed = await h.server.writer.run(pruneLiveFeedOperation, { now });
+      assert.equal(removed, 2);
+      const count = async (sql: string, params: unknown[]) =>
+        Number((await h.t.db.query<{ n: number | string }>(sql, params as never))[0]?.n);
+      assert.equal(await count('SELECT count(*) AS n FROM live_feed WHERE created_at < ?', [now - 2 * 60 * 60 * 1000]), 0);
+      assert.ok(
+        (await count('SELECT count(*) AS n FROM live_feed WHERE created_at >= ?', [now - 60 * 60 * 1000])) > 0,
+        'recent items stay',
+      );
+      const [today] = await h.t.db.query<{ n: number | string }>(`SELECT count(*) AS n FROM live_gifters WHERE scope LIKE 'day:%'`);
+      assert.ok(Number(today?.n) > 0, 'today’s top gifters stay');
     });
 
     it('the snapshot; refusals: an unknown creator, a fan id, a malformed id, too many streams from one address', async () => {

@@ -1,13 +1,17 @@
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
-import { LiveSnapshot, type LiveGift } from '@diamonds/protocol';
+import { LiveGoal, LiveSessionState, LiveSnapshot, SetLiveGoal, StartLiveSession, type LiveGift } from '@diamonds/protocol';
 import { publicBaseUrl, type AppContext, type AppEnv } from '../context.js';
 import type { SqlClient } from '../db/types.js';
 import { ApiError } from '../errors.js';
 import { exampleId, idParam, routesOn } from '../http/route.js';
 import { clientIp } from '../pages/auth.js';
 import { currentGoal, LIVE_REPLAY_MS, liveSessionOf, topGiftersOf } from './fold.js';
-import { rowData, sseMessage, type LiveHub } from './hub.js';
+import type { ServerResponse } from 'node:http';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
+import { isTestAlert, MAX_UNSENT_BYTES, rowData, sseMessage, type LiveHub } from './hub.js';
+import { endLiveOperation, setGoalOperation, startLiveOperation } from './live.js';
+import { findSite } from '../identity/sites.js';
 
 const CREATOR_PARAM = { creatorId: idParam('usr', 'The creator’s id, `usr_…`.') };
 
@@ -26,11 +30,15 @@ async function requireCreator(db: SqlClient, creatorId: string): Promise<void> {
 
 /** The latest gifts of the feed (within the replay window), oldest first, as `baseUrl`'s clients see them. */
 async function recentGifts(db: SqlClient, creatorId: string, baseUrl: string, now: number): Promise<LiveGift[]> {
+  // A site's page never shows the creator's test alerts (those are for the overlay).
   const rows = await db.query<{ data: string }>(
     `SELECT data FROM live_feed WHERE creator_id = ? AND kind = 'gift' AND created_at >= ? ORDER BY seq DESC LIMIT 20`,
     [creatorId, now - LIVE_REPLAY_MS],
   );
-  return rows.reverse().map((row) => JSON.parse(rowData({ kind: 'gift', data: row.data }, baseUrl)) as LiveGift);
+  return rows
+    .filter((row) => !isTestAlert({ kind: 'gift', data: row.data }))
+    .reverse()
+    .map((row) => JSON.parse(rowData({ kind: 'gift', data: row.data }, baseUrl)) as LiveGift);
 }
 
 /** What a creator's live shows now. */
@@ -72,64 +80,94 @@ export async function openLiveStream(
   context: AppContext,
   hub: LiveHub | undefined,
   creatorId: string,
+  options: { includeTests?: boolean } = {},
 ): Promise<Response> {
   if (!hub) throw new ApiError('service_unavailable', 'Live streams are not running on this server process; try again shortly.');
   const baseUrl = publicBaseUrl(c, context.settings);
   const now = context.earnings.now();
   const snapshot = await liveSnapshot(context.db, creatorId, baseUrl, now);
+  const headers = {
+    'Content-Type': 'text/event-stream; charset=utf-8',
+    'Cache-Control': 'no-cache, no-transform',
+    // Proxies (nginx) must pass each message on at once, not buffer the stream.
+    'X-Accel-Buffering': 'no',
+  };
+  let opening = `retry: ${RECONNECT_MS}\n\n`;
+  if (snapshot.session) opening += sseMessage('session', JSON.stringify(snapshot.session));
+  if (snapshot.goal) opening += sseMessage('goal', JSON.stringify(snapshot.goal));
+  for (const list of snapshot.topGifters) opening += sseMessage('top_gifters', JSON.stringify(list));
+  const address = clientIp(c);
+  const lastSeq = lastEventId(c);
+  const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+  if (outgoing) {
+    // Straight to Node's response: no web stream and no promise per message, which is what
+    // holding thousands of streams in one process costs most.
+    let closed = false;
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      stop?.();
+      outgoing.end();
+    };
+    const stop = hub.subscribe({
+      creatorId,
+      address,
+      baseUrl,
+      lastSeq,
+      includeTests: options.includeTests === true,
+      send: (bytes) => {
+        if (closed) return false;
+        outgoing.write(bytes);
+        return outgoing.writableLength > MAX_UNSENT_BYTES;
+      },
+      close,
+    });
+    if (!stop) throw new ApiError('rate_limited', 'Too many live streams from this address; close some and try again.');
+    // The headers the middleware prepared (request id, CORS), with the stream's own.
+    const prepared = c.body(null, 200).headers;
+    outgoing.writeHead(200, { ...Object.fromEntries(prepared), ...headers });
+    outgoing.write(opening);
+    outgoing.on('close', () => {
+      closed = true;
+      stop();
+    });
+    return RESPONSE_ALREADY_SENT;
+  }
+  // Without Node's response (the app called directly, as in a test): a web stream.
   const encoder = new TextEncoder();
-  // Set once subscribed; the stream's closers reach it through this holder.
-  const subscription: { stop?: (() => void) | undefined } = {};
   let controller: ReadableStreamDefaultController<Uint8Array> | undefined;
   let closed = false;
-  const close = () => {
-    if (closed) return;
-    closed = true;
-    subscription.stop?.();
-    try {
-      controller?.close();
-    } catch {
-      // Already closed by the client.
-    }
-  };
+  const subscription: { stop?: (() => void) | undefined } = {};
   const body = new ReadableStream<Uint8Array>({
     start(streamController) {
       controller = streamController;
+      controller.enqueue(encoder.encode(opening));
     },
     cancel() {
       closed = true;
       subscription.stop?.();
     },
   });
-  const send = (text: string): number => {
-    if (closed || !controller) return 0;
-    try {
-      controller.enqueue(encoder.encode(text));
-    } catch {
-      close();
-      return 0;
-    }
-    return -(controller.desiredSize ?? 0);
-  };
-  let opening = `retry: ${RECONNECT_MS}\n\n`;
-  if (snapshot.session) opening += sseMessage('session', JSON.stringify(snapshot.session));
-  if (snapshot.goal) opening += sseMessage('goal', JSON.stringify(snapshot.goal));
-  for (const list of snapshot.topGifters) opening += sseMessage('top_gifters', JSON.stringify(list));
-  send(opening);
-  subscription.stop = hub.subscribe({ creatorId, address: clientIp(c), baseUrl, lastSeq: lastEventId(c), send, close });
-  if (!subscription.stop) {
-    closed = true;
-    throw new ApiError('rate_limited', 'Too many live streams from this address; close some and try again.');
-  }
-  return new Response(body, {
-    status: 200,
-    headers: {
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-cache, no-transform',
-      // Proxies (nginx) must pass each message on at once, not buffer the stream.
-      'X-Accel-Buffering': 'no',
+  subscription.stop = hub.subscribe({
+    creatorId,
+    address,
+    baseUrl,
+    lastSeq,
+    includeTests: options.includeTests === true,
+    send: (bytes) => {
+      if (closed || !controller) return false;
+      controller.enqueue(bytes);
+      return -(controller.desiredSize ?? 0) > 1000;
+    },
+    close: () => {
+      if (closed) return;
+      closed = true;
+      subscription.stop?.();
+      controller?.close();
     },
   });
+  if (!subscription.stop) throw new ApiError('rate_limited', 'Too many live streams from this address; close some and try again.');
+  return new Response(body, { status: 200, headers });
 }
 
 /**
@@ -188,6 +226,107 @@ export function liveApi(context: AppContext): Hono<AppEnv> {
         if (error instanceof ApiError && error.code === 'rate_limited') c.header('Retry-After', String(STREAM_RETRY_AFTER_S));
         throw error;
       }
+    },
+  );
+  /** The site owner: the creator a secret key goes live for. */
+  const ownerOf = async (siteId: string): Promise<string> => {
+    const site = await findSite(context.db, siteId);
+    if (!site) throw new ApiError('site_not_found', 'The key’s site is gone.');
+    return site.ownerId;
+  };
+  const exampleSession: LiveSessionState = {
+    sessionId: exampleId('ls'),
+    status: 'live',
+    title: 'Friday jam',
+    startedAt: 1767225600000,
+    endedAt: null,
+  };
+  route(
+    {
+      method: 'post',
+      path: '/live/session',
+      operationId: 'startLiveSession',
+      summary: 'Go live',
+      description:
+        'With the secret key, from the site’s backend: starts a live session of the site’s owner (gifts from now on count for it; the streams get `event: session`). Starting while one is live answers that one.',
+      tag: 'Live',
+      auth: 'secret',
+      body: StartLiveSession,
+      bodyExample: { title: 'Friday jam' },
+      responses: { 200: { description: 'The session live now.', schema: LiveSessionState, example: exampleSession } },
+    },
+    async (c, { caller: { siteId }, body }) =>
+      c.json(
+        await context.writer.run(startLiveOperation, { creatorId: await ownerOf(siteId), title: body.title, now: context.earnings.now() }),
+      ),
+  );
+  route(
+    {
+      method: 'delete',
+      path: '/live/session',
+      operationId: 'endLiveSession',
+      summary: 'End the live session',
+      description: 'With the secret key: ends the site owner’s live session; `204` when none was live (ending twice is harmless).',
+      tag: 'Live',
+      auth: 'secret',
+      responses: {
+        200: {
+          description: 'The session, ended.',
+          schema: LiveSessionState,
+          example: { ...exampleSession, status: 'ended', endedAt: 1767229200000 },
+        },
+        204: { description: 'No session was live.' },
+      },
+    },
+    async (c, { caller: { siteId } }) => {
+      const ended = await context.writer.run(endLiveOperation, { creatorId: await ownerOf(siteId), now: context.earnings.now() });
+      return ended ? c.json(ended) : c.body(null, 204);
+    },
+  );
+  route(
+    {
+      method: 'put',
+      path: '/live/goal',
+      operationId: 'setLiveGoal',
+      summary: 'Set the live goal',
+      description:
+        'With the secret key: sets (or replaces) the site owner’s goal. It counts the Diamonds given from now on (until `endsAt`, if given); the first gift that reaches it appends `goal.reached`.',
+      tag: 'Live',
+      auth: 'secret',
+      body: SetLiveGoal,
+      bodyExample: { title: 'New microphone', targetDiamonds: 5000 },
+      responses: {
+        200: {
+          description: 'The goal.',
+          schema: LiveGoal,
+          example: { title: 'New microphone', targetDiamonds: 5000, progressDiamonds: 0, reachedAt: null, endsAt: null },
+        },
+      },
+    },
+    async (c, { caller: { siteId }, body }) => {
+      const creatorId = await ownerOf(siteId);
+      const now = context.earnings.now();
+      await context.writer.run(setGoalOperation, {
+        creatorId,
+        goal: { title: body.title, targetDiamonds: body.targetDiamonds, endsAt: body.endsAt ?? null },
+        now,
+      });
+      return c.json(await currentGoal(context.db, creatorId));
+    },
+  );
+  route(
+    {
+      method: 'delete',
+      path: '/live/goal',
+      operationId: 'deleteLiveGoal',
+      summary: 'Remove the live goal',
+      tag: 'Live',
+      auth: 'secret',
+      responses: { 204: { description: 'Removed (or there was none).' } },
+    },
+    async (c, { caller: { siteId } }) => {
+      await context.writer.run(setGoalOperation, { creatorId: await ownerOf(siteId), goal: null, now: context.earnings.now() });
+      return c.body(null, 204);
     },
   );
   return api;

@@ -555,7 +555,30 @@ export async function refundOrder(
   );
   const [paid] = await tx.query<{ metadata: string }>('SELECT metadata FROM transfers WHERE id = ?', [row.transfer_id]);
   const paidDescription = (JSON.parse(paid?.metadata ?? '{}') as Metadata).description;
-  const postings: PostingInput[] = payment.map((posting) => ({ accountId: posting.account_id, amountDiamonds: -Number(posting.amount) }));
+  // What a card dispute of the fan's top-up already took back from this payment (its covered
+  // part, from the earnings and the fee: payments/disputes.ts) is not returned a second time.
+  const reversed = await tx.query<{ account_id: string; amount: number | string }>(
+    `SELECT p.account_id, sum(p.amount) AS amount FROM topup_reversal_spends r JOIN postings p ON p.transfer_id = r.transfer_id
+     WHERE r.transfer_id IS NOT NULL AND (r.spend_transfer_id = ? OR r.spend_transfer_id IN (SELECT id FROM transfers WHERE pending_id = ?))
+     GROUP BY p.account_id`,
+    [row.transfer_id, row.transfer_id],
+  );
+  const alreadyBack = new Map(reversed.map((r) => [r.account_id, Number(r.amount)]));
+  const payer = payment.find((posting) => Number(posting.amount) < 0)?.account_id;
+  const postings: PostingInput[] = [];
+  for (const posting of payment) {
+    if (posting.account_id === payer) continue;
+    const amount = -(Number(posting.amount) + (alreadyBack.get(posting.account_id) ?? 0));
+    if (amount !== 0) postings.push({ accountId: posting.account_id, amountDiamonds: amount });
+  }
+  const toFan = -postings.reduce((sum, posting) => sum + posting.amountDiamonds, 0);
+  if (payer !== undefined && toFan !== 0) postings.push({ accountId: payer, amountDiamonds: toFan });
+  if (postings.length < 2) {
+    throw new ApiError(
+      'order_already_refunded',
+      `The fan’s card dispute already took order ${orderId}’s payment back from your earnings; nothing is left to refund.`,
+    );
+  }
   let transfer: Transfer;
   try {
     ({ transfer } = await ledger.transferIn(tx, {

@@ -222,7 +222,8 @@ function summaryPart(summary: EarningsSummary, rate: Rate | undefined): Html {
       Earnings stay <strong>pending</strong> for ${holdDays} day${holdDays === 1 ? '' : 's'} after each gift, unlock or order, while a fan
       can still be refunded or dispute a card payment; then they become <strong>available</strong> to cash out.
     </p>
-    <p><a href="/account/payouts">Cash out available earnings</a></p>`;
+    <p><a href="/account/payouts">Cash out available earnings</a></p>
+    <p><a href="/dashboard/fund">Creator fund: your score and share</a></p>`;
 }
 
 function currencyPicker(rates: readonly Rate[], rate: Rate | undefined, windowDays: number): Html | string {

@@ -3,7 +3,21 @@ import { html } from 'hono/html';
 import type { AppContext } from '../context.js';
 import { ApiError, isApiError } from '../errors.js';
 import type { Session } from '../identity/sessions.js';
+import { listAllGiftTypes } from '../gifts/catalog.js';
 import { currentGoal, liveSessionOf } from '../live/fold.js';
+import { OVERLAY_PATH, OVERLAY_PREVIEW_PATH } from '../live/overlay-page.js';
+import {
+  ALERT_SECONDS,
+  CONNECTED_WITHIN_MS,
+  GAP_SECONDS,
+  MAX_TEST_MESSAGE_LENGTH,
+  overlayOf,
+  parseOverlayForm,
+  regenerateOverlayOperation,
+  setOverlayOptionsOperation,
+  testAlertOperation,
+  type OverlayState,
+} from '../live/overlay.js';
 import {
   endLiveOperation,
   liveSessionSummaries,
@@ -15,9 +29,11 @@ import {
   setGoalOperation,
   startLiveOperation,
 } from '../live/live.js';
+import { copyButton, COPY_SCRIPT_PATH } from './copy.js';
 import { checkSameOrigin, checkSessionToken } from './csrf.js';
 import { readForm, text, type PagesEnv } from './forms.js';
 import { alertBox, csrfField, errorPage, field, page, type FormProblem, type Html } from './layout.js';
+import { HOSTED_CSP_WITH_OWN_SCRIPT } from './security-headers.js';
 import { currentSession } from './session.js';
 
 /** The creator's live page. */
@@ -34,24 +50,161 @@ function duration(ms: number): string {
   return minutes < 60 ? `${minutes} min` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
 }
 
+type LiveForm = 'session' | 'goal' | 'words' | 'overlay' | 'test';
+
 interface LiveState {
-  problem?: { form: 'session' | 'goal' | 'words'; problem: FormProblem } | undefined;
+  problem?: { form: LiveForm; problem: FormProblem } | undefined;
   notice?: string | undefined;
+  /** What a stream-alerts form did, said in its section. */
+  overlayNotice?: string | undefined;
+  /** The overlay URL just made: shown this once. */
+  overlayUrl?: string | undefined;
+  /** The options form as submitted (kept when it was refused). */
+  overlayForm?: Record<string, string> | undefined;
+}
+
+/**
+ * The "Stream alerts" part of the live page: the overlay URL (made or regenerated here, shown
+ * once), whether an overlay is connected now, its options, the preview and a test alert.
+ */
+function overlaySection(
+  overlay: OverlayState,
+  giftTypes: Array<{ id: string; name: string }>,
+  csrf: string,
+  state: LiveState,
+  problemOf: (form: LiveForm) => FormProblem | undefined,
+  now: number,
+): Html {
+  const submitted = state.overlayForm;
+  const options = overlay.options;
+  const checked = (name: 'sound' | 'speech' | 'goalBar') => ((submitted ? submitted[name] === 'on' : options[name]) ? html` checked` : '');
+  const seconds = (name: 'duration' | 'gap', ms: number) => submitted?.[name] ?? String(ms / 1000);
+  const status = overlay.connected
+    ? html`<strong>Connected</strong>: an overlay is open right now.`
+    : overlay.hasOverlay
+      ? html`<strong>Not connected</strong>${
+            overlay.seenAt === null
+              ? ': no overlay has opened this URL yet.'
+              : `: last seen ${when(overlay.seenAt)} (${duration(now - overlay.seenAt)} ago).`
+          }`
+      : html`<strong>No overlay URL yet.</strong>`;
+  return html`<h2 id="stream-alerts">Stream alerts</h2>
+    <p>
+      Show each gift on your stream: in OBS, add a <strong>Browser</strong> source of 1920 × 1080 with your overlay URL. One alert at a
+      time, with the gift's animation, the fan's name, “×N” for combos and the message; and your goal's bar.
+    </p>
+    ${state.overlayNotice ? html`<p class="notice" role="status">${state.overlayNotice}</p>` : ''}
+    ${
+      state.overlayUrl
+        ? html`<div class="notice" role="status">
+            <p><strong>Your overlay URL</strong>: copy it now, it is shown only this once. Anyone with it sees your alerts.</p>
+            <p>
+              <label for="overlay-url">Overlay URL</label>
+              <input id="overlay-url" type="text" readonly value="${state.overlayUrl}" />
+              ${copyButton('overlay-url', 'Copy the overlay URL')}
+            </p>
+          </div>`
+        : ''
+    }
+    <p id="overlay-status">Overlay: ${status}</p>
+    <p class="muted">Connected means an overlay opened its stream within the last ${CONNECTED_WITHIN_MS / 1000} seconds.</p>
+    <form method="post" action="${LIVE_PATH}/overlay/url">
+      ${csrfField(csrf)}
+      ${
+        overlay.hasOverlay
+          ? html`<p class="muted" id="overlay-regenerate-hint">A new URL replaces the old one: the old one stops working at once.</p>
+              <button type="submit" class="secondary" aria-describedby="overlay-regenerate-hint">Regenerate overlay URL</button>`
+          : html`<button type="submit">Create overlay URL</button>`
+      }
+    </form>
+    <p><a href="${OVERLAY_PREVIEW_PATH}">Preview the overlay</a> (a sample alert, then your own test alerts)</p>
+    <h3>Overlay options</h3>
+    ${alertBox(problemOf('overlay'), 'overlay-error')}
+    <form method="post" action="${LIVE_PATH}/overlay/options">
+      ${csrfField(csrf)}
+      ${field({
+        id: 'overlay-duration',
+        name: 'duration',
+        label: 'Alert duration (seconds)',
+        type: 'number',
+        autocomplete: 'off',
+        required: true,
+        min: ALERT_SECONDS.min,
+        max: ALERT_SECONDS.max,
+        value: seconds('duration', options.durationMs),
+        problem: problemOf('overlay'),
+      })}
+      ${field({
+        id: 'overlay-gap',
+        name: 'gap',
+        label: 'Gap between alerts (seconds)',
+        type: 'number',
+        autocomplete: 'off',
+        required: true,
+        min: GAP_SECONDS.min,
+        max: GAP_SECONDS.max,
+        value: seconds('gap', options.gapMs),
+        problem: problemOf('overlay'),
+      })}
+      <fieldset>
+        <legend>On the overlay</legend>
+        <div class="choice">
+          <input type="checkbox" id="overlay-sound" name="sound" value="on" ${checked('sound')} />
+          <label for="overlay-sound">Play a chime with each alert</label>
+        </div>
+        <div class="choice">
+          <input type="checkbox" id="overlay-speech" name="speech" value="on" ${checked('speech')} />
+          <label for="overlay-speech">Read messages aloud (text-to-speech)</label>
+        </div>
+        <div class="choice">
+          <input type="checkbox" id="overlay-goal" name="goalBar" value="on" ${checked('goalBar')} />
+          <label for="overlay-goal">Show the goal bar</label>
+        </div>
+      </fieldset>
+      <button type="submit" class="secondary">Save overlay options</button>
+    </form>
+    <h3>Test alert</h3>
+    ${alertBox(problemOf('test'), 'test-error')}
+    <form method="post" action="${LIVE_PATH}/overlay/test">
+      ${csrfField(csrf)}
+      <div class="field">
+        <label for="test-gift">Gift</label>
+        <select id="test-gift" name="giftTypeId">
+          ${giftTypes.map((type) => html`<option value="${type.id}">${type.name}</option>`)}
+        </select>
+      </div>
+      ${field({
+        id: 'test-message',
+        name: 'message',
+        label: 'Message (optional)',
+        type: 'text',
+        autocomplete: 'off',
+        maxLength: MAX_TEST_MESSAGE_LENGTH,
+        problem: problemOf('test'),
+      })}
+      <p class="muted" id="test-hint">
+        It goes through the real pipeline to every screen of your live, marked as a test; nothing is sent or counted.
+      </p>
+      <button type="submit" aria-describedby="test-hint">Send a test alert</button>
+    </form>
+    <script src="${COPY_SCRIPT_PATH}" defer></script>`;
 }
 
 async function livePage(context: AppContext, session: Session, state: LiveState = {}): Promise<Html> {
   const { db } = context;
   const creatorId = session.user.id;
   const now = context.earnings.now();
-  const [live, goal, settings, sessions, fans] = await Promise.all([
+  const [live, goal, settings, sessions, fans, overlay, giftTypes] = await Promise.all([
     liveSessionOf(db, creatorId),
     currentGoal(db, creatorId),
     liveSettingsOf(db, creatorId),
     liveSessionSummaries(db, creatorId, now, 5),
     gifters(context, creatorId),
+    overlayOf(db, creatorId, now),
+    listAllGiftTypes(db),
   ]);
   const csrf = session.csrfToken;
-  const problemOf = (form: 'session' | 'goal' | 'words') => (state.problem?.form === form ? state.problem.problem : undefined);
+  const problemOf = (form: LiveForm) => (state.problem?.form === form ? state.problem.problem : undefined);
   return page(
     'Live',
     html`<header class="top">
@@ -166,7 +319,15 @@ ${settings.blockedWords.join('\n')}</textarea>
                   </li>`,
               )}
             </ul>`
-      }`,
+      }
+      ${overlaySection(
+        overlay,
+        giftTypes.filter((type) => type.active),
+        csrf,
+        state,
+        problemOf,
+        now,
+      )}`,
   );
 }
 
@@ -209,8 +370,11 @@ export function livePages(pages: Hono<PagesEnv>, context: AppContext): void {
     checkSessionToken(session, read.form.csrf);
     return { session, form: read.form };
   }
-  const render = async (c: Context<PagesEnv>, session: Session, state: LiveState, status: 200 | 400 = 200) =>
-    c.html(await livePage(context, session, state), status);
+  const render = async (c: Context<PagesEnv>, session: Session, state: LiveState, status: 200 | 400 = 200) => {
+    // The overlay URL's copy button: its script comes from our origin.
+    c.header('Content-Security-Policy', HOSTED_CSP_WITH_OWN_SCRIPT);
+    return c.html(await livePage(context, session, state), status);
+  };
   const now = () => context.earnings.now();
 
   pages.get(LIVE_PATH, async (c) => {
@@ -266,6 +430,54 @@ export function livePages(pages: Hono<PagesEnv>, context: AppContext): void {
       now: now(),
     }),
   );
+
+  // Stream alerts: the overlay URL (shown once), its options, a test alert.
+  pages.post(`${LIVE_PATH}/overlay/url`, async (c) => {
+    const got = await signedIn(c, true);
+    if (got instanceof Response) return got;
+    const token = await context.writer.run(regenerateOverlayOperation, { creatorId: got.session.user.id, now: now() });
+    const origin = context.settings.publicUrl ?? new URL(c.req.url).origin;
+    return render(c, got.session, { overlayUrl: `${origin}${OVERLAY_PATH}/${token}` });
+  });
+  const overlayAction = (
+    path: string,
+    form: 'overlay' | 'test',
+    run: (session: Session, values: Record<string, string>) => Promise<string>,
+  ) =>
+    pages.post(`${LIVE_PATH}/overlay/${path}`, async (c) => {
+      const got = await signedIn(c, true);
+      if (got instanceof Response) return got;
+      let notice: string;
+      try {
+        notice = await run(got.session, got.form);
+      } catch (error) {
+        if (!isApiError(error) || error.status >= 500) throw error;
+        const fieldId =
+          form === 'test'
+            ? error.param === 'message'
+              ? 'test-message'
+              : 'test-gift'
+            : error.param === 'gap'
+              ? 'overlay-gap'
+              : 'overlay-duration';
+        const overlayForm = form === 'overlay' ? got.form : undefined;
+        return render(c, got.session, { problem: { form, problem: { message: error.message, fieldId } }, overlayForm }, 400);
+      }
+      return render(c, got.session, { overlayNotice: notice });
+    });
+  overlayAction('options', 'overlay', async (session, form) => {
+    await context.writer.run(setOverlayOptionsOperation, { creatorId: session.user.id, options: parseOverlayForm(form), now: now() });
+    return 'Overlay options saved: an overlay open now takes them when it reloads.';
+  });
+  overlayAction('test', 'test', async (session, form) => {
+    await context.writer.run(testAlertOperation, {
+      creatorId: session.user.id,
+      giftTypeId: text(form, 'giftTypeId'),
+      message: text(form, 'message'),
+      now: now(),
+    });
+    return 'Test alert sent: it shows on your overlay in a moment.';
+  });
 
   pages.post(`${LIVE_PATH}/anonymous`, async (c) => {
     const got = await signedIn(c, false);

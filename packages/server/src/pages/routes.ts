@@ -16,6 +16,7 @@ import { creatorContentRoutes } from './creator-content.js';
 import { dashboardRoutes } from './dashboard.js';
 import { payoutPages } from './payouts.js';
 import { livePages } from './live.js';
+import { fundPages } from './fund.js';
 import { stripeConnectOnboarding } from '../payouts/stripe-connect.js';
 import type { PagesEnv } from './forms.js';
 import { HOSTED_CSS } from './hosted.css.js';
@@ -106,6 +107,7 @@ export function hostedPages(context: AppContext): Hono<PagesEnv> {
   dashboardRoutes(pages, context);
   payoutPages(pages, context, stripeConnectOnboarding(context));
   livePages(pages, context);
+  fundPages(pages, context);
 
   pages.onError((caught, c) => {
     if (caught instanceof ApiError && caught.status < 500) {

@@ -18,6 +18,7 @@ import { decideConfirmationOperation } from '../money/spends.js';
 import { reverseTopUpOperation, type ReversalResult } from './disputes.js';
 import { newQuote, readTopUp, seedRates, signedIn, startTopUp } from './testing.js';
 import { payWithTestCardOperation } from './topups.js';
+import { makeOrder, makeProduct } from '../orders/testing.js';
 
 const HOLD_MS = 7 * DAY_MS;
 const WEBHOOK_SECRET = 'whsec_test_disputes';
@@ -212,6 +213,48 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(await owed(h, fan.id), 0);
       assert.equal((await h.balances(fan.id)).wallet, 200);
       await sendOk(h, fan, { creatorId: ada, giftId: 'rose' }, 201);
+      await h.verifyClean();
+    });
+
+    it('a shop refunds an order a dispute already reversed in part: only what is left goes back, nothing twice', async () => {
+      const fan = await h.fan({ allowance: 100_000 });
+      const topUp = await paidTopUp(h, fan, 500);
+      const poster = await makeProduct(h, { name: 'Poster', priceDiamonds: 400 });
+      const order = await makeOrder(h, { lines: [{ productId: poster.id, quantity: 1 }] });
+      const paid = await h.call(`/orders/${order.id}/pay`, { fan, body: {} });
+      assert.equal(paid.status, 200, await paid.clone().text());
+      const creatorBefore = (await h.balances(h.creator.id)).earnings;
+      const feesBefore = await feesBalance(h);
+      // 100 left in the wallet, 400 spent on the order (320 to the shop's owner, 80 of fee), still pending.
+      const result = await reverse(h, topUp.id);
+      assert.equal(result.fromWalletDiamonds, 100);
+      assert.equal(result.reversedDiamonds, 400);
+      assert.equal((await h.balances(h.creator.id)).earnings, creatorBefore - 320);
+      // The whole order was reversed: the shop's refund has nothing left to give back.
+      await h.refused(await h.call(`/orders/${order.id}/refund`, { key: 'secret', body: {} }), 409, 'order_already_refunded');
+      assert.equal((await h.balances(h.creator.id)).earnings, creatorBefore - 320);
+      assert.equal(await feesBalance(h), feesBefore - 80);
+      assert.equal((await h.balances(fan.id)).wallet, 0);
+
+      // In part: 300 Diamonds from before, a 500 top-up, a 400 order, then a 200 gift: 200 left.
+      // The dispute takes the 200 and its 300 shortfall covers the gift (200, newest first) and
+      // 100 of the order; the shop's refund returns the other 300 of the order.
+      const second = await h.fan({ allowance: 100_000, balance: 300 });
+      const top2 = await paidTopUp(h, second, 500);
+      const order2 = await makeOrder(h, { lines: [{ productId: poster.id, quantity: 1 }] });
+      assert.equal((await h.call(`/orders/${order2.id}/pay`, { fan: second, body: {} })).status, 200);
+      await sendOk(h, second, { creatorId: h.creator.id, giftId: 'cake', quantity: 2 }, 201);
+      const earningsBefore = (await h.balances(h.creator.id)).earnings;
+      const result2 = await reverse(h, top2.id);
+      assert.equal(result2.shortfallDiamonds, 300);
+      const afterDispute = (await h.balances(h.creator.id)).earnings;
+      const refund = await h.call(`/orders/${order2.id}/refund`, { key: 'secret', body: {} });
+      assert.equal(refund.status, 200, await refund.clone().text());
+      const afterRefund = await h.balances(h.creator.id);
+      assert.equal((await h.balances(second.id)).wallet, 300, 'the part of the order the dispute did not take');
+      // Net of the order: 320; the dispute took its covered part back; the refund the rest, once.
+      assert.equal(earningsBefore - afterRefund.earnings, 320 + 160, 'the order and the gift, each taken back once');
+      assert.ok(afterDispute > afterRefund.earnings);
       await h.verifyClean();
     });
 

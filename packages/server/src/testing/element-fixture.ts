@@ -12,6 +12,8 @@ import { seedDemoMoney } from '../money/demo.js';
 import { decideConfirmationOperation, CONFIRMATION_TTL_MS, walletOf } from '../money/spends.js';
 import { expireConfirmations } from '../money/sweeper.js';
 import { startServer, type RunningServer } from '../server.js';
+import { sendGiftOperation } from '../gifts/gifts.js';
+import { setGoalOperation, startLiveOperation } from '../live/live.js';
 import { TEST_SCRYPT_COST } from './money.js';
 
 /** What browser tests of the elements learn from `GET /__diamonds/fixture`. */
@@ -100,8 +102,63 @@ export async function startElementFixture(): Promise<ElementFixture> {
     };
   }
 
+  /** The live elements' fans, by name: each made once, with Diamonds and an allowance. */
+  const liveFans = new Map<string, Promise<string>>();
+  // Each open live stream's closer, for `/__diamonds/live-drop`: the server ending every stream,
+  // as a restart or a proxy would, so that a test sees the browser reconnect and resume.
+  const liveClosers = new Set<() => void>();
+  const { hub } = platform.live;
+  const subscribe = hub.subscribe.bind(hub);
+  hub.subscribe = (params) => {
+    const stop = subscribe(params);
+    if (stop) liveClosers.add(params.close);
+    return stop;
+  };
+
   async function handle(path: string, query: URLSearchParams, origin: string): Promise<unknown> {
     switch (path) {
+      case '/__diamonds/live-gift': {
+        // A fan (by name, made once) sends the demo creator a gift, as through the API: the live
+        // fold puts it on the stream with the server's combo count.
+        const name = query.get('name') ?? 'Live Fan';
+        let fanId = liveFans.get(name);
+        if (!fanId) {
+          fanId = newFan(new URLSearchParams({ name, balance: '100000', allowance: '100000' }), origin).then((fan) => fan.fanId);
+          liveFans.set(name, fanId);
+        }
+        const sent = await platform.writer.run(sendGiftOperation, {
+          userId: await fanId,
+          siteId: demo.site.id,
+          feeBasisPoints: 2000,
+          baseUrl: info.apiBase,
+          request: {
+            creatorId: query.get('creator') ?? info.creatorId,
+            giftId: query.get('gift') ?? 'rose',
+            quantity: Number(query.get('quantity') ?? 1),
+            message: query.get('message') || null,
+          },
+        });
+        return { status: sent.status, id: sent.body.id };
+      }
+      case '/__diamonds/live-drop': {
+        const dropped = liveClosers.size;
+        for (const close of liveClosers) close();
+        liveClosers.clear();
+        return { dropped };
+      }
+      case '/__diamonds/live-goal':
+        await platform.writer.run(setGoalOperation, {
+          creatorId: info.creatorId,
+          goal: { title: query.get('title') ?? 'New microphone', targetDiamonds: Number(query.get('target') ?? 100), endsAt: null },
+          now: Date.now(),
+        });
+        return { ok: true };
+      case '/__diamonds/live-start':
+        return platform.writer.run(startLiveOperation, {
+          creatorId: info.creatorId,
+          title: query.get('title') ?? 'Friday jam',
+          now: Date.now(),
+        });
       case '/__diamonds/fixture':
         return info;
       case '/__diamonds/fan':

@@ -1,0 +1,101 @@
+import { parseArgs } from 'node:util';
+import { isId } from '@diamonds/protocol';
+import type { Database } from '../db/types.js';
+import { platformMoney } from '../features.js';
+import { GroupCommit } from '../ledger/group-commit.js';
+import { Ledger } from '../ledger/ledger.js';
+import { inlineMoneyWriter } from '../money/writer.js';
+import { endLiveOperation, liveSessionSummaries, setGoalOperation, startLiveOperation } from './live.js';
+
+/*
+ * The live commands of the CLI (`diamonds live …`), for the operator or a creator's own
+ * scripts: each takes the migrated database and the arguments after its name, prints, and
+ * returns the exit code (0 done, 2 refused). They go through the money writer, so a running
+ * platform's streams show the session's start and end.
+ */
+
+/** Where the commands write: the console, or a test's collector. */
+export interface LiveCommandOutput {
+  log(line: string): void;
+  error(line: string): void;
+}
+
+/** One-line summaries for the CLI's help, by command name. */
+export const LIVE_COMMAND_SUMMARIES = {
+  'live start': 'Start a creator’s live session: --creator USR_ID --title TEXT.',
+  'live end': 'End a creator’s live session: --creator USR_ID.',
+  'live goal': 'Set a creator’s goal: --creator USR_ID --title TEXT --target DIAMONDS, or --clear.',
+  'live sessions': 'A creator’s last live sessions with what each brought: --creator USR_ID [--limit N].',
+} as const;
+
+/** A live command's name. */
+export type LiveCommand = keyof typeof LIVE_COMMAND_SUMMARIES;
+
+/**
+ * Runs `diamonds live start|end|goal|sessions` on `db`.
+ *
+ * @throws {@link ApiError} the operations' refusals (`invalid_request`, `invalid_amount`): the
+ * CLI prints them and exits with 2.
+ */
+export async function liveCommand(db: Database, name: LiveCommand, args: string[], out: LiveCommandOutput = console): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      creator: { type: 'string' },
+      title: { type: 'string' },
+      target: { type: 'string' },
+      clear: { type: 'boolean' },
+      limit: { type: 'string' },
+    },
+    strict: true,
+  });
+  const creatorId = values.creator ?? '';
+  const [user] = isId('usr', creatorId)
+    ? await db.query<{ is_creator: number | boolean }>('SELECT is_creator FROM users WHERE id = ?', [creatorId])
+    : [];
+  if (!user || Number(user.is_creator) !== 1) {
+    out.error(`${name}: pass --creator with the id of a creator (usr_…).`);
+    return 2;
+  }
+  const now = Date.now();
+  if (name === 'live sessions') {
+    const limit = values.limit === undefined ? 10 : Number(values.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
+      out.error('live sessions: --limit is a whole number from 1 to 100.');
+      return 2;
+    }
+    const sessions = await liveSessionSummaries(db, creatorId, now, limit);
+    out.log(
+      sessions.length === 0
+        ? 'No live sessions.'
+        : sessions
+            .map(
+              (s) =>
+                `${s.sessionId}  ${new Date(s.startedAt).toISOString()}  ${s.status}  “${s.title}”  ${s.diamonds} Diamonds, ${s.gifts} gifts, ${s.gifters} gifters, ${Math.round(s.durationMs / 60_000)} min`,
+            )
+            .join('\n'),
+    );
+    return 0;
+  }
+  const ledger = new Ledger(db);
+  const writer = inlineMoneyWriter(platformMoney(), ledger, new GroupCommit(ledger));
+  try {
+    if (name === 'live start') {
+      const session = await writer.run(startLiveOperation, { creatorId, title: values.title ?? '', now });
+      out.log(`live start: ${session.sessionId} “${session.title}” is live since ${new Date(session.startedAt).toISOString()}.`);
+    } else if (name === 'live end') {
+      const ended = await writer.run(endLiveOperation, { creatorId, now });
+      out.log(ended ? `live end: ${ended.sessionId} ended.` : 'live end: no session was live.');
+    } else if (values.clear) {
+      await writer.run(setGoalOperation, { creatorId, goal: null, now });
+      out.log('live goal: removed.');
+    } else {
+      const target = values.target !== undefined && /^\d{1,10}$/.test(values.target) ? Number(values.target) : Number.NaN;
+      await writer.run(setGoalOperation, { creatorId, goal: { title: values.title ?? '', targetDiamonds: target, endsAt: null }, now });
+      out.log(`live goal: “${values.title ?? ''}”, ${target} Diamonds, counting from now.`);
+    }
+    return 0;
+  } finally {
+    await writer.close();
+  }
+}
