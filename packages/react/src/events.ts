@@ -7,6 +7,8 @@ import type {
   DiamondErrorEvent,
   DiamondGiftRequestEvent,
   DiamondGiftSentEvent,
+  DiamondGoalReachedEvent,
+  DiamondLiveGiftEvent,
   DiamondPaidEvent,
   DiamondReadyEvent,
   DiamondSignedInEvent,
@@ -40,6 +42,17 @@ export const elementEvents = {
   },
   'diamond-checkout': {
     onDiamondPaid: 'diamond-paid' as EventName<DiamondPaidEvent>,
+    ...onError,
+  },
+  'diamond-live-feed': {
+    onDiamondLiveGift: 'diamond-live-gift' as EventName<DiamondLiveGiftEvent>,
+    ...onError,
+  },
+  'diamond-goal': {
+    onDiamondGoalReached: 'diamond-goal-reached' as EventName<DiamondGoalReachedEvent>,
+    ...onError,
+  },
+  'diamond-top-gifters': {
     ...onError,
   },
 } as const;

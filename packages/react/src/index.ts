@@ -25,3 +25,6 @@ export { DiamondGiftButton } from './gift-button.js';
 export { DiamondWallet } from './wallet.js';
 export { DiamondPaywall } from './paywall.js';
 export { DiamondCheckout } from './checkout.js';
+export { DiamondLiveFeed } from './live-feed.js';
+export { DiamondGoal } from './goal.js';
+export { DiamondTopGifters } from './top-gifters.js';
