@@ -183,7 +183,8 @@ function overlaySection(
         problem: problemOf('test'),
       })}
       <p class="muted" id="test-hint">
-        It goes through the real pipeline to every screen of your live, marked as a test; nothing is sent or counted.
+        It goes through the real pipeline to your overlay, marked as a test (your site’s live elements never show it); nothing is sent or
+        counted.
       </p>
       <button type="submit" aria-describedby="test-hint">Send a test alert</button>
     </form>
