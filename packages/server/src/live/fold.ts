@@ -198,84 +198,6 @@ export const liveFoldOperation = moneyOperation<LiveFoldInput, LiveFoldResult>('
   const feed: Array<[string, LiveFeedRow['kind'], number, string]> = [];
   const giftTypes = new Map<string, { name: string; animation: string } | undefined>();
   const changedTops = new Map<string, Set<string>>();
-  // Read once per batch, written once at its end: a batch of gifts costs a few statements per
-  // creator and fan, not a dozen per gift (the fold shares the writer with every spend).
-  const combos = new Map<string, { lastAt: number; combo: number; creatorId: string; fanId: string; giftTypeId: string } | null>();
-  const gifters = new Map<string, number>();
-  const sessions = new Map<string, Array<{ id: string; startedAt: number; endedAt: number | null }>>();
-  const sessionTotals = new Map<
-    string,
-    { diamonds: number; count: number; gifts: Array<{ fanName: string; giftName: string; quantity: number; amountDiamonds: number }> }
-  >();
-  const goals = new Map<string, { goal: LiveGoal; startsAt: number; dirty: boolean } | undefined>();
-  const muted = new Map<string, Set<string>>();
-  const blocked = new Map<string, string[]>();
-  const names = new Map<string, string>();
-  const sessionsOf = async (creatorId: string) => {
-    let found = sessions.get(creatorId);
-    if (!found) {
-      const since = Math.min(...input.events.map((event) => event.createdAt));
-      const rows = await tx.query<{ id: string; started_at: number | string; ended_at: number | string | null }>(
-        'SELECT id, started_at, ended_at FROM live_sessions WHERE creator_id = ? AND (ended_at IS NULL OR ended_at >= ?) ORDER BY started_at DESC',
-        [creatorId, since],
-      );
-      found = rows.map((row) => ({
-        id: row.id,
-        startedAt: Number(row.started_at),
-        endedAt: row.ended_at === null ? null : Number(row.ended_at),
-      }));
-      sessions.set(creatorId, found);
-    }
-    return found;
-  };
-  const addToSession = (
-    sessionId: string,
-    diamonds: number,
-    shown: { fanName: string; giftName: string; quantity: number; amountDiamonds: number } | undefined,
-  ) => {
-    const totals = sessionTotals.get(sessionId) ?? { diamonds: 0, count: 0, gifts: [] };
-    totals.diamonds += diamonds;
-    totals.count++;
-    if (shown) totals.gifts.push(shown);
-    sessionTotals.set(sessionId, totals);
-  };
-  const goalOf = async (creatorId: string) => {
-    if (!goals.has(creatorId)) {
-      const goal = await currentGoal(tx, creatorId);
-      const [row] = goal
-        ? await tx.query<{ starts_at: number | string }>('SELECT starts_at FROM live_goals WHERE creator_id = ?', [creatorId])
-        : [];
-      goals.set(creatorId, goal && row ? { goal, startsAt: Number(row.starts_at), dirty: false } : undefined);
-    }
-    return goals.get(creatorId);
-  };
-  const mutedOf = async (creatorId: string) => {
-    let set = muted.get(creatorId);
-    if (!set) {
-      const rows = await tx.query<{ fan_id: string }>('SELECT fan_id FROM live_mutes WHERE creator_id = ?', [creatorId]);
-      muted.set(creatorId, (set = new Set(rows.map((row) => row.fan_id))));
-    }
-    return set;
-  };
-  const blockedWordsOf = async (creatorId: string) => {
-    let words = blocked.get(creatorId);
-    if (!words) {
-      const [row] = await tx.query<{ blocked_words: string }>('SELECT blocked_words FROM live_settings WHERE creator_id = ?', [creatorId]);
-      blocked.set(creatorId, (words = row ? (JSON.parse(row.blocked_words) as string[]) : []));
-    }
-    return words;
-  };
-  const fanNameOf = async (fanId: string) => {
-    let name = names.get(fanId);
-    if (name === undefined) {
-      const [fan] = await tx.query<{ display_name: string; anonymous: string | null }>(
-        'SELECT u.display_name, a.fan_id AS anonymous FROM users u LEFT JOIN live_anonymous_fans a ON a.fan_id = u.id WHERE u.id = ?',
-        [fanId],
-      );
-      names.set(fanId, (name = !fan || fan.anonymous !== null ? ANONYMOUS_FAN_NAME : fan.display_name));
-    }
-    return name;
-  };
   for (const event of input.events) {
     const creatorId = event.creatorId;
     if (!creatorId) continue;
@@ -308,60 +230,75 @@ export const liveFoldOperation = moneyOperation<LiveFoldInput, LiveFoldResult>('
     const gift = JSON.parse(event.data) as GiftData;
     const fanId = event.fanId;
     // The combo: the same fan, gift and creator within 5 s of the last one.
-    const comboKey = `${creatorId}\u0000${fanId}\u0000${gift.giftTypeId}`;
-    let last = combos.get(comboKey);
-    if (last === undefined) {
-      const [row] = await tx.query<{ last_at: number | string; combo: number | string }>(
-        'SELECT last_at, combo FROM live_combos WHERE creator_id = ? AND fan_id = ? AND gift_type_id = ?',
-        [creatorId, fanId, gift.giftTypeId],
-      );
-      last = row ? { lastAt: Number(row.last_at), combo: Number(row.combo), creatorId, fanId, giftTypeId: gift.giftTypeId } : null;
-    }
-    const combo = last && event.createdAt - last.lastAt <= COMBO_WINDOW_MS ? last.combo + 1 : 1;
-    combos.set(comboKey, { lastAt: event.createdAt, combo, creatorId, fanId, giftTypeId: gift.giftTypeId });
-    // The session live when the gift committed (it may have ended since, before this fold).
-    const session = (await sessionsOf(creatorId)).find(
-      (s) => s.startedAt <= event.createdAt && (s.endedAt === null || s.endedAt >= event.createdAt),
+    const [last] = await tx.query<{ last_at: number | string; combo: number | string }>(
+      'SELECT last_at, combo FROM live_combos WHERE creator_id = ? AND fan_id = ? AND gift_type_id = ?',
+      [creatorId, fanId, gift.giftTypeId],
     );
-    const scopes = ['all', dayScope(event.createdAt), ...(session ? [`session:${session.id}`] : [])];
-    for (const scope of scopes) {
-      const key = `${creatorId}\u0000${scope}\u0000${fanId}`;
-      gifters.set(key, (gifters.get(key) ?? 0) + gift.amountDiamonds);
-      const tops = changedTops.get(creatorId) ?? new Set<string>();
-      tops.add(scope);
-      changedTops.set(creatorId, tops);
+    const combo = last && event.createdAt - Number(last.last_at) <= COMBO_WINDOW_MS ? Number(last.combo) + 1 : 1;
+    await tx.run(
+      `INSERT INTO live_combos (creator_id, fan_id, gift_type_id, last_at, combo) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (creator_id, fan_id, gift_type_id) DO UPDATE SET last_at = excluded.last_at, combo = excluded.combo`,
+      [creatorId, fanId, gift.giftTypeId, event.createdAt, combo],
+    );
+    // The session, the goal, the top gifters.
+    // The session live when the gift committed (it may have ended since, before this fold).
+    const [session] = await tx.query<{ sessionId: string }>(
+      `SELECT id AS "sessionId" FROM live_sessions WHERE creator_id = ? AND started_at <= ? AND (ended_at IS NULL OR ended_at >= ?)
+       ORDER BY started_at DESC LIMIT 1`,
+      [creatorId, event.createdAt, event.createdAt],
+    );
+    const sessionCounts = session !== undefined;
+    if (sessionCounts) {
+      await tx.run('UPDATE live_sessions SET diamonds = diamonds + ?, gifts = gifts + 1 WHERE id = ?', [
+        gift.amountDiamonds,
+        session.sessionId,
+      ]);
     }
-    const goal = await goalOf(creatorId);
-    if (goal && event.createdAt >= goal.startsAt && (goal.goal.endsAt === null || event.createdAt <= goal.goal.endsAt)) {
-      const progress = goal.goal.progressDiamonds + gift.amountDiamonds;
-      const reached = goal.goal.reachedAt === null && progress >= goal.goal.targetDiamonds;
-      goal.goal = { ...goal.goal, progressDiamonds: progress, reachedAt: reached ? event.createdAt : goal.goal.reachedAt };
-      goal.dirty = true;
-      if (reached) {
-        await appendEvent(
-          tx,
-          {
-            type: 'goal.reached',
-            siteId: event.siteId,
-            creatorId,
-            fanId,
-            data: {
-              title: goal.goal.title,
-              targetDiamonds: goal.goal.targetDiamonds,
-              progressDiamonds: progress,
-              giftId: gift.giftId as never,
+    const scopes = ['all', dayScope(event.createdAt), ...(sessionCounts ? [`session:${session.sessionId}`] : [])];
+    for (const scope of scopes) {
+      await tx.run(
+        `INSERT INTO live_gifters (creator_id, scope, fan_id, diamonds) VALUES (?, ?, ?, ?)
+         ON CONFLICT (creator_id, scope, fan_id) DO UPDATE SET diamonds = live_gifters.diamonds + excluded.diamonds`,
+        [creatorId, scope, fanId, gift.amountDiamonds],
+      );
+    }
+    const tops = changedTops.get(creatorId) ?? new Set<string>();
+    for (const scope of scopes) tops.add(scope);
+    changedTops.set(creatorId, tops);
+    const goal = await currentGoal(tx, creatorId);
+    if (goal && (goal.endsAt === null || event.createdAt <= goal.endsAt)) {
+      const [row] = await tx.query<{ starts_at: number | string }>('SELECT starts_at FROM live_goals WHERE creator_id = ?', [creatorId]);
+      if (row && event.createdAt >= Number(row.starts_at)) {
+        const progress = goal.progressDiamonds + gift.amountDiamonds;
+        const reached = goal.reachedAt === null && progress >= goal.targetDiamonds;
+        await tx.run(`UPDATE live_goals SET progress = ?, reached_at = ${reached ? '?' : 'reached_at'} WHERE creator_id = ?`, [
+          progress,
+          ...(reached ? [event.createdAt] : []),
+          creatorId,
+        ]);
+        const updated: LiveGoal = { ...goal, progressDiamonds: progress, reachedAt: reached ? event.createdAt : goal.reachedAt };
+        if (reached) {
+          await appendEvent(
+            tx,
+            {
+              type: 'goal.reached',
+              siteId: event.siteId,
+              creatorId,
+              fanId,
+              data: { title: goal.title, targetDiamonds: goal.targetDiamonds, progressDiamonds: progress, giftId: gift.giftId as never },
             },
-          },
-          input.now,
-        );
+            input.now,
+          );
+        }
+        feed.push([creatorId, 'goal', event.createdAt, JSON.stringify(updated)]);
       }
-      feed.push([creatorId, 'goal', event.createdAt, JSON.stringify(goal.goal)]);
     }
     // What the screens show: nothing for a muted fan, and nothing for history older than the replay window.
-    if ((await mutedOf(creatorId)).has(fanId) || event.createdAt < input.now - LIVE_REPLAY_MS) {
-      if (session) addToSession(session.id, gift.amountDiamonds, undefined);
-      continue;
-    }
+    const [muted] = await tx.query<{ one: number }>('SELECT 1 AS one FROM live_mutes WHERE creator_id = ? AND fan_id = ?', [
+      creatorId,
+      fanId,
+    ]);
+    if (muted || event.createdAt < input.now - LIVE_REPLAY_MS) continue;
     if (!giftTypes.has(gift.giftTypeId)) {
       const [type] = await tx.query<{ name: string; animation: string }>('SELECT name, animation FROM gift_types WHERE id = ?', [
         gift.giftTypeId,
@@ -369,8 +306,15 @@ export const liveFoldOperation = moneyOperation<LiveFoldInput, LiveFoldResult>('
       giftTypes.set(gift.giftTypeId, type);
     }
     const type = giftTypes.get(gift.giftTypeId);
-    const fanName = await fanNameOf(fanId);
-    const hidden = gift.message !== null && isBlocked(gift.message, await blockedWordsOf(creatorId));
+    const [fan] = await tx.query<{ display_name: string; anonymous: string | null }>(
+      'SELECT u.display_name, a.fan_id AS anonymous FROM users u LEFT JOIN live_anonymous_fans a ON a.fan_id = u.id WHERE u.id = ?',
+      [fanId],
+    );
+    const [settings] = await tx.query<{ blocked_words: string }>('SELECT blocked_words FROM live_settings WHERE creator_id = ?', [
+      creatorId,
+    ]);
+    const blocked = settings ? (JSON.parse(settings.blocked_words) as string[]) : [];
+    const hidden = gift.message !== null && isBlocked(gift.message, blocked);
     const item: Omit<LiveGift, 'artUrl'> & { artPath: string } = {
       giftId: gift.giftId as LiveGift['giftId'],
       giftTypeId: gift.giftTypeId,
@@ -380,63 +324,29 @@ export const liveFoldOperation = moneyOperation<LiveFoldInput, LiveFoldResult>('
       quantity: gift.quantity,
       amountDiamonds: gift.amountDiamonds,
       combo,
-      fanName,
+      fanName: !fan || fan.anonymous !== null ? ANONYMOUS_FAN_NAME : fan.display_name,
       message: hidden ? null : gift.message,
       messageHidden: hidden,
-      sessionId: session ? (session.id as LiveGift['sessionId']) : null,
+      sessionId: sessionCounts ? (session.sessionId as LiveGift['sessionId']) : null,
       createdAt: event.createdAt,
     };
     feed.push([creatorId, 'gift', event.createdAt, JSON.stringify(item)]);
-    if (session) {
-      addToSession(session.id, gift.amountDiamonds, {
-        fanName,
-        giftName: item.giftName,
-        quantity: item.quantity,
-        amountDiamonds: item.amountDiamonds,
-      });
-    }
-    creators.add(creatorId);
-  }
-  // What the batch changed, written once per row however many gifts it held.
-  for (const c of combos.values()) {
-    if (c === null) continue;
-    await tx.run(
-      `INSERT INTO live_combos (creator_id, fan_id, gift_type_id, last_at, combo) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (creator_id, fan_id, gift_type_id) DO UPDATE SET last_at = excluded.last_at, combo = excluded.combo`,
-      [c.creatorId, c.fanId, c.giftTypeId, c.lastAt, c.combo],
-    );
-  }
-  for (const [key, amount] of gifters) {
-    const [creatorId, scope, fanId] = key.split('\u0000') as [string, string, string];
-    await tx.run(
-      `INSERT INTO live_gifters (creator_id, scope, fan_id, diamonds) VALUES (?, ?, ?, ?)
-       ON CONFLICT (creator_id, scope, fan_id) DO UPDATE SET diamonds = live_gifters.diamonds + excluded.diamonds`,
-      [creatorId, scope, fanId, amount],
-    );
-  }
-  for (const [sessionId, totals] of sessionTotals) {
-    let top = '';
-    if (totals.gifts.length > 0) {
-      const [row] = await tx.query<{ top_gifts: string }>('SELECT top_gifts FROM live_sessions WHERE id = ?', [sessionId]);
-      const merged = [...(JSON.parse(row?.top_gifts ?? '[]') as Array<{ amountDiamonds: number }>), ...totals.gifts]
+    if (sessionCounts) {
+      const [row] = await tx.query<{ top_gifts: string }>('SELECT top_gifts FROM live_sessions WHERE id = ?', [session.sessionId]);
+      const top = [
+        ...(JSON.parse(row?.top_gifts ?? '[]') as Array<{ amountDiamonds: number }>),
+        {
+          fanName: item.fanName,
+          giftName: item.giftName,
+          quantity: item.quantity,
+          amountDiamonds: item.amountDiamonds,
+        },
+      ]
         .sort((a, b) => b.amountDiamonds - a.amountDiamonds)
         .slice(0, 3);
-      top = JSON.stringify(merged);
+      await tx.run('UPDATE live_sessions SET top_gifts = ? WHERE id = ?', [JSON.stringify(top), session.sessionId]);
     }
-    await tx.run(`UPDATE live_sessions SET diamonds = diamonds + ?, gifts = gifts + ?${top ? ', top_gifts = ?' : ''} WHERE id = ?`, [
-      totals.diamonds,
-      totals.count,
-      ...(top ? [top] : []),
-      sessionId,
-    ]);
-  }
-  for (const [creatorId, goal] of goals) {
-    if (!goal?.dirty) continue;
-    await tx.run('UPDATE live_goals SET progress = ?, reached_at = ? WHERE creator_id = ?', [
-      goal.goal.progressDiamonds,
-      goal.goal.reachedAt,
-      creatorId,
-    ]);
+    creators.add(creatorId);
   }
   // One top list per creator and period that moved in this batch.
   for (const [creatorId, scopes] of changedTops) {
@@ -448,13 +358,13 @@ export const liveFoldOperation = moneyOperation<LiveFoldInput, LiveFoldResult>('
       creators.add(creatorId);
     }
   }
-  // In order (their sequence is the streams' order), a few hundred rows per statement.
-  for (let i = 0; i < feed.length; i += 200) {
-    const rows = feed.slice(i, i + 200);
-    await tx.run(
-      `INSERT INTO live_feed (creator_id, kind, created_at, data) VALUES ${rows.map(() => '(?, ?, ?, ?)').join(', ')}`,
-      rows.flat() as SqlValue[],
-    );
+  for (const [creatorId, kind, createdAt, data] of feed) {
+    await tx.run('INSERT INTO live_feed (creator_id, kind, created_at, data) VALUES (?, ?, ?, ?)', [
+      creatorId,
+      kind,
+      createdAt,
+      data,
+    ] as SqlValue[]);
   }
   await tx.run(`UPDATE live_cursor SET tx_id = ?, seq = ? WHERE name = 'feed'`, [input.to.txId, input.to.seq]);
   return { applied: true, cursor: input.to, creators: [...creators] };
