@@ -457,6 +457,7 @@ for (const kind of DATABASE_KINDS) {
     });
   });
 
+  // The same skip as above: only outside CI when PostgreSQL is unreachable; under CI=true it throws.
   describe(`Stripe disputes and refunds on ${kind}`, { skip }, () => {
     let h: MoneyHarness;
     let stripe: { url: string; close(): Promise<void> };
