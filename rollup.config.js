@@ -179,7 +179,8 @@ const dropInFile = (input, file) => ({
     shortenLitMessages(),
     shareDecorateHelper(),
     minifyTemplates(),
-    terser({ module: true, compress: { passes: 3 }, format: { comments: false } }),
+    // Five passes rather than three: 37 bytes less brotli on the core drop-in, whose budget is full.
+    terser({ module: true, compress: { passes: 5 }, format: { comments: false } }),
   ],
   onwarn(warning) {
     // tsc's `__decorate` helper reads a top-level `this`; undefined in a module, as it expects.
@@ -205,4 +206,6 @@ const dropInFile = (input, file) => ({
 export default [
   dropInFile('packages/elements/dist/drop-in.js', 'packages/elements/dist/diamonds.js'),
   dropInFile('packages/elements/dist/live-drop-in.js', 'packages/elements/dist/diamonds-live.js'),
+  // <diamond-discover> (issue 16), self-contained like the live file; a site loads it by its own script tag.
+  dropInFile('packages/elements/dist/discover-drop-in.js', 'packages/elements/dist/diamonds-discover.js'),
 ];

@@ -87,6 +87,7 @@ const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const noBrowser = chromiumMissing('the clickjacking tests');
 
 for (const kind of DATABASE_KINDS) {
+  // Skipped only outside CI when Chromium or PostgreSQL is missing (a loud warning; under CI=true a failure).
   const skip = noBrowser || (await skipUnlessPostgres(kind));
   // The lures act in the browser, the same whatever the database: every trial runs on SQLite,
   // and on PostgreSQL one of each kind (what the database adds is "nothing moved"), which keeps

@@ -19,7 +19,8 @@ describe('web component bundle sizes', () => {
     const names = rows.map((row) => row.name);
     assert.ok(names.includes('drop-in diamonds.js (all elements)'), names.join(', '));
     assert.ok(names.includes('drop-in diamonds-live.js (live elements)'), names.join(', '));
-    for (const element of ['provider', 'gift-button', 'wallet', 'paywall', 'checkout', 'amount', ...LIVE_ELEMENTS]) {
+    assert.ok(names.includes('drop-in diamonds-discover.js (<diamond-discover>)'), names.join(', '));
+    for (const element of ['provider', 'gift-button', 'wallet', 'paywall', 'checkout', 'amount', 'discover', ...LIVE_ELEMENTS]) {
       assert.ok(names.includes(`<diamond-${element}> alone`), `no figure for <diamond-${element}>: ${names.join(', ')}`);
     }
   });

@@ -13,8 +13,10 @@ import { startServer, type RunningServer } from '@diamonds/server';
 import { seedDemo, type DemoData, DROP_IN_FILE, createTestDatabase, type TestDatabase } from '@diamonds/server/testing';
 import { chromiumMissing, launchChromium } from './browser.js';
 
+// Skipped only outside CI when Debian's Chromium is missing (a loud warning; under CI=true a failure).
 const noBrowser = chromiumMissing('the unlisted-origin end-to-end test');
 
+// noBrowser (above): skipped only outside CI, loudly, when Chromium is missing.
 describe('the elements on an origin the site does not list, in Chromium', { skip: noBrowser }, () => {
   let t: TestDatabase;
   let platform: RunningServer;

@@ -17,8 +17,10 @@ import { assertAxeClean, chromiumMissing, launchChromium } from './browser.js';
 const PASSWORD = 'my old password';
 const NEW_PASSWORD = 'my shiny new password';
 
+// Skipped only outside CI when Debian's Chromium is missing (a loud warning; under CI=true a failure).
 const noBrowser = chromiumMissing('the password reset end-to-end test');
 
+// noBrowser (above): skipped only outside CI, loudly, when Chromium is missing.
 describe('a password reset by the emailed link, and an address verified, in Chromium', { skip: noBrowser }, () => {
   let t: TestDatabase;
   let platform: RunningServer;

@@ -14,8 +14,10 @@ import { seedDemo, type DemoData, findConnection, findUserByEmail, createTestDat
 import { chromiumMissing, launchChromium } from './browser.js';
 import { bundleSdk, startSdkPage, type SdkPageServer } from './sdk-page.js';
 
+// Skipped only outside CI when Debian's Chromium is missing (a loud warning; under CI=true a failure).
 const noBrowser = chromiumMissing('the sign-up popup end-to-end test');
 
+// noBrowser (above): skipped only outside CI, loudly, when Chromium is missing.
 describe('signing up from a site’s sign-in popup, in Chromium', { skip: noBrowser }, () => {
   let t: TestDatabase;
   let platform: RunningServer;

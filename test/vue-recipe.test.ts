@@ -19,8 +19,10 @@ import { chromiumMissing, launchChromium } from './browser.js';
 const run = promisify(execFile);
 const ROOT = new URL('..', import.meta.url).pathname;
 
+// Skipped only outside CI when Debian's Chromium is missing (a loud warning; under CI=true a failure).
 const noBrowser = chromiumMissing('the Vue recipe test');
 
+// noBrowser (above): skipped only outside CI, loudly, when Chromium is missing.
 describe('the Vue 3 recipe (examples/vue, built by vite) in Chromium', { skip: noBrowser }, () => {
   let out: string;
   let server: Server;

@@ -16,3 +16,4 @@ import './checkout/define.js';
 import './live-feed/define.js';
 import './goal/define.js';
 import './top-gifters/define.js';
+import './discover/define.js';

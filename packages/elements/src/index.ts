@@ -22,6 +22,7 @@ export { DiamondCheckout } from './checkout/checkout.js';
 export { DiamondLiveFeed } from './live-feed/live-feed.js';
 export { DiamondGoal } from './goal/goal.js';
 export { DiamondTopGifters } from './top-gifters/top-gifters.js';
+export { DiamondDiscover } from './discover/discover.js';
 export { DiamondLiveGiftEvent } from './live-feed/live-gift-event.js';
 export { DiamondGoalReachedEvent } from './goal/goal-reached-event.js';
 export { DiamondUnlockedEvent } from './events/unlocked.js';

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { DiamondAmount } from './amounts.js';
 import { idSchema } from './ids.js';
 import { pageSchema } from './pagination.js';
+import { SplitShare } from './collabs.js';
 import { Confirmation } from './spends.js';
 
 /** A piece of exclusive content: `ct_…`. */
@@ -125,6 +126,16 @@ export const Content = z.object({
   entitled: z.boolean().optional(),
   supportedDiamonds: z.int().nonnegative().optional(),
   remainingToThreshold: z.int().nonnegative().nullable().optional(),
+  /**
+   * When the creator shares this content's earnings with collaborators: who gets what share of
+   * the creator's part (after the platform fee), shown to a fan before paying. Absent otherwise.
+   */
+  split: z.array(SplitShare).optional(),
+  /**
+   * The same split as one short line for a price tag ("Shared: Ada 60% · Bo 40%"), which the
+   * paywall shows after the price. Absent when not split.
+   */
+  splitLine: z.string().optional(),
 });
 
 /** A piece of exclusive content, teaser only (see {@link Content}). */

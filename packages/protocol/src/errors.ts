@@ -146,6 +146,23 @@ export const ERROR_CODES = {
   fund_period_overlaps: { type: 'invalid_request_error', status: 409 },
   fund_period_not_found: { type: 'invalid_request_error', status: 404 },
   fund_period_open: { type: 'invalid_request_error', status: 409 },
+  // Boosts: a budget, its dates, the item boosted.
+  boost_budget_invalid: { type: 'invalid_request_error', status: 400 },
+  boost_dates_invalid: { type: 'invalid_request_error', status: 400 },
+  boost_url_invalid: { type: 'invalid_request_error', status: 400 },
+  insufficient_earnings: { type: 'invalid_request_error', status: 400 },
+  boost_item_not_found: { type: 'invalid_request_error', status: 404 },
+  boost_already_active: { type: 'invalid_request_error', status: 409 },
+  boost_not_found: { type: 'invalid_request_error', status: 404 },
+  // Collaboration splits: invitations and the shares of a split (nothing moves on a refusal).
+  shares_must_total_10000: { type: 'invalid_request_error', status: 400 },
+  share_must_be_positive: { type: 'invalid_request_error', status: 400 },
+  collaborator_not_accepted: { type: 'invalid_request_error', status: 400 },
+  duplicate_collaborator: { type: 'invalid_request_error', status: 400 },
+  split_owner_missing: { type: 'invalid_request_error', status: 400 },
+  split_item_not_found: { type: 'invalid_request_error', status: 404 },
+  collaboration_not_found: { type: 'invalid_request_error', status: 404 },
+  cannot_collaborate_with_self: { type: 'invalid_request_error', status: 400 },
   // Load and our own faults.
   rate_limited: { type: 'rate_limit_error', status: 429 },
   database_busy: { type: 'api_error', status: 503 },

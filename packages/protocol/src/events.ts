@@ -8,8 +8,10 @@ import { OrderId } from './orders.js';
 import { TopUpId } from './payments.js';
 import { PayoutEventData } from './payouts.js';
 import { LiveSessionId } from './live.js';
+import { BoostEndReason, BoostId, BoostItemKind } from './boosts.js';
 import { MAX_PAGE_LIMIT, DEFAULT_PAGE_LIMIT, pageSchema } from './pagination.js';
 import { ConfirmationId, SpendKind } from './spends.js';
+import { SplitPaidData, SplitRefundedData } from './collabs.js';
 
 /** An event's id: `evt_…`. Also the cursor of `GET /v1/events?after=`. */
 export const EventId = idSchema('evt');
@@ -154,6 +156,32 @@ export const WebhookTestEvent = z.object({
     endpointId: idSchema('we'),
     message: z.string(),
   }),
+});
+
+/**
+ * `split.paid`: a fan paid for a split item (content, product or live session), and the creator
+ * share was split among the collaborators. One event per party: `creatorId` is the party and
+ * `data.partDiamonds` their part; `siteId` is the site the money moved on for the item's owner,
+ * and for a collaborator their own site (the one they made first), or null when they have none.
+ */
+export const SplitPaidEvent = z.object({
+  ...eventBase,
+  siteId: SiteId.nullable(),
+  creatorId: UserId,
+  type: z.literal('split.paid'),
+  data: SplitPaidData,
+});
+
+/**
+ * `split.refunded`: a split spend was refunded (or reversed after a card dispute), and each
+ * party's earnings gave back their part, pro rata. One event per party, addressed as `split.paid`.
+ */
+export const SplitRefundedEvent = z.object({
+  ...eventBase,
+  siteId: SiteId.nullable(),
+  creatorId: UserId,
+  type: z.literal('split.refunded'),
+  data: SplitRefundedData,
 });
 
 const topUpBase = { ...eventBase, siteId: z.null(), creatorId: z.null(), fanId: UserId };
@@ -333,6 +361,46 @@ export const FundPaidEvent = z.object({
 });
 
 /**
+ * `boost.started`: a boost's budget left the creator's earnings for the platform's `boosts`
+ * account; the item is shown from `startsAt`.
+ */
+export const BoostStartedEvent = z.object({
+  ...siteEventBase,
+  type: z.literal('boost.started'),
+  data: z.object({
+    boostId: BoostId,
+    itemKind: BoostItemKind,
+    itemId: z.string(),
+    budgetDiamonds: DiamondAmount,
+    cpmDiamonds: z.number().int().positive(),
+    startsAt: z.number().int(),
+    endsAt: z.number().int(),
+    transferId: TransferId,
+  }),
+});
+
+/**
+ * `boost.ended`: a boost was settled, once: its time passed, the creator stopped it, or its budget
+ * was spent. What it spent went to the platform; what was left went back to the creator's earnings.
+ */
+export const BoostEndedEvent = z.object({
+  ...siteEventBase,
+  type: z.literal('boost.ended'),
+  data: z.object({
+    boostId: BoostId,
+    itemId: z.string(),
+    reason: BoostEndReason,
+    impressions: z.number().int().nonnegative(),
+    clicks: z.number().int().nonnegative(),
+    conversions: z.number().int().nonnegative(),
+    spentDiamonds: z.number().int().nonnegative(),
+    returnedDiamonds: z.number().int().nonnegative(),
+    /** The transfer that returned the rest, or null when nothing was left. */
+    transferId: TransferId.nullable(),
+  }),
+});
+
+/**
  * An event a site's backend reads with `GET /v1/events`: a discriminated union on `type`.
  *
  * @example
@@ -353,6 +421,10 @@ export const SiteEvent = z.discriminatedUnion('type', [
   ConfirmationExpiredEvent,
   WebhookTestEvent,
   GoalReachedEvent,
+  SplitPaidEvent,
+  SplitRefundedEvent,
+  BoostStartedEvent,
+  BoostEndedEvent,
 ]);
 
 /** An event a site can read (see {@link SiteEvent}). */

@@ -33,6 +33,7 @@ export const ID_PREFIXES = {
   payout: 'po',
   payoutQuote: 'pq',
   liveSession: 'ls',
+  boost: 'bst',
 } as const;
 
 /** One of the prefixes in {@link ID_PREFIXES}. */

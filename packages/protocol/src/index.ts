@@ -53,6 +53,24 @@ export { SpendKind, ConfirmationId, ConfirmationStatus, Confirmation, Confirmati
 export * from './payments.js';
 export * from './payouts.js';
 export * from './live.js';
+export { FundRules, FundPeriod, FundLine, FundReport, FundOverview } from './fund.js';
+export {
+  BoostId,
+  BOOST_CPM_DIAMONDS,
+  MAX_BOOST_DURATION_MS,
+  MAX_BOOST_REPORT_ITEMS,
+  BoostItemKind,
+  BoostStatus,
+  BoostEndReason,
+  CreateBoost,
+  BoostStats,
+  Boost,
+  BoostList,
+  DiscoverItem,
+  DiscoverList,
+  BoostReport,
+  BoostReportAccepted,
+} from './boosts.js';
 export * from './gifts.js';
 export * from './content.js';
 export * from './orders.js';
@@ -67,6 +85,24 @@ export {
   InviteSiteCreator,
 } from './site-creators.js';
 export * from './events.js';
+export {
+  SPLIT_TOTAL_BPS,
+  MAX_SPLIT_PARTIES,
+  SplitItemKind,
+  SplitShareInput,
+  SetSplit,
+  SplitShare,
+  Split,
+  SplitView,
+  CollaborationStatus,
+  Collaboration,
+  CollaborationList,
+  InviteCollaborator,
+  SplitPart,
+  SplitUse,
+  SplitPaidData,
+  SplitRefundedData,
+} from './collabs.js';
 export * from './receipts.js';
 export {
   WebhookEndpointId,

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { DiamondAmount } from './amounts.js';
 import { idSchema } from './ids.js';
+import { SplitShare } from './collabs.js';
 import { Metadata } from './ledger.js';
 import { PageQuery, pageSchema } from './pagination.js';
 import { Confirmation } from './spends.js';
@@ -182,6 +183,13 @@ export const CheckoutOrder = z.object({
   createdAt: z.int().nonnegative(),
   paidAt: z.int().nonnegative().nullable(),
   refundedAt: z.int().nonnegative().nullable(),
+  /**
+   * When products of the order are split with collaborators: each creator's effective share of
+   * the creator's part (after the platform fee), shown to a fan before paying. Absent otherwise.
+   */
+  split: z.array(SplitShare).optional(),
+  /** The same split as one short line ("Shared: Ada 60% · Bo 40%"), which the checkout shows above its button. */
+  splitLine: z.string().optional(),
 });
 
 /** An order as the fan's checkout sees it (see {@link CheckoutOrder}). */

@@ -55,4 +55,7 @@ export const elementEvents = {
   'diamond-top-gifters': {
     ...onError,
   },
+  'diamond-discover': {
+    ...onError,
+  },
 } as const;

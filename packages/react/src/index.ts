@@ -28,3 +28,4 @@ export { DiamondCheckout } from './checkout.js';
 export { DiamondLiveFeed } from './live-feed.js';
 export { DiamondGoal } from './goal.js';
 export { DiamondTopGifters } from './top-gifters.js';
+export { DiamondDiscover } from './discover.js';

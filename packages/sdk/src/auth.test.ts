@@ -375,6 +375,36 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(count('POST /v1/tokens/refresh'), 1, 'no second try with a dead token');
     });
 
+    it('retries a refresh whose answer was lost, and stays signed in', async () => {
+      let now = Date.now();
+      let dropNextRefresh = true;
+      // The platform exchanges the token, but the answer never reaches the page (a dropped connection).
+      const lossy: typeof fetch = async (input, init) => {
+        const request = new Request(input, init);
+        const headers = new Headers(request.headers);
+        headers.set('Origin', TEST_PAGE_ORIGIN);
+        sent.push(`${request.method} ${new URL(request.url).pathname}`);
+        const response = await fetch(new Request(request, { headers }));
+        if (dropNextRefresh && new URL(request.url).pathname === '/v1/tokens/refresh') {
+          dropNextRefresh = false;
+          await response.body?.cancel();
+          throw new TypeError('fetch failed');
+        }
+        return response;
+      };
+      const diamonds = client({ fetch: lossy, clock: () => now });
+      await signIn(diamonds);
+      sent = [];
+      now += 15 * 60_000;
+      assert.equal((await diamonds.me()).fan.id, fan.id, 'signed in still, with the retried refresh');
+      assert.equal(count('POST /v1/tokens/refresh'), 2, sent.join('\n'));
+      assert.equal(diamonds.session.get().status, 'signed_in');
+      now += 15 * 60_000;
+      assert.equal((await diamonds.me()).fan.id, fan.id, 'and the retried pair rotates as usual');
+      // Nothing of this sign-in outlives the test (the next one counts the fan's live tokens).
+      await diamonds.signOut();
+    });
+
     it('signOut() revokes the refresh token (refused afterwards) and clears the state', async () => {
       const storage = new FakeStorage();
       const diamonds = client({ storage });

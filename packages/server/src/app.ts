@@ -1,14 +1,15 @@
 import { Hono, type MiddlewareHandler } from 'hono';
 import type { AppContext, AppEnv, EarningsRules, LiveRuntime, MoneySettings } from './context.js';
 import { earningsHoldMs } from './earnings/summary.js';
+import { fundApi } from './fund/routes.js';
+import { collabsApi } from './collabs/routes.js';
+import { boostsApi } from './boosts/routes.js';
 import { liveApi } from './live/routes.js';
 import { overlayRoutes } from './live/overlay-page.js';
 import { payoutMinimumDiamonds } from './payouts/payouts.js';
-import { newId, type ErrorBody, type Health } from '@diamonds/protocol';
+import { newId, type ErrorBody } from '@diamonds/protocol';
 import { ApiError } from './errors.js';
 import type { Database } from './db/types.js';
-import { schemaVersion } from './db/migrations.js';
-import { VERSION } from './version.js';
 import type { Ledger } from './ledger/ledger.js';
 import { jsonBody } from './http/body.js';
 import { corsByPublishableKey } from './http/cors.js';
@@ -34,9 +35,14 @@ import { GroupCommit, withAfterCommit } from './ledger/group-commit.js';
 import { inlineMoneyWriter, type MoneyWriter } from './money/writer.js';
 import { platformMoney } from './features.js';
 import { DEFAULT_MONEY_SETTINGS } from './config.js';
+import { productionMode } from './production.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { developmentMailer, type Mailer } from './mail/mailer.js';
+import { quietLogger, type Logger } from './ops/logging.js';
+import { chooseRequestId, isDatabaseUnavailable, requestLogging, routePattern } from './ops/http.js';
+import { opsRoutes } from './ops/health.js';
+import type { PlatformMetrics } from './ops/metrics.js';
 
 export { VERSION } from './version.js';
 export type { AppContext, AppEnv, EarningsRules, LiveRuntime, MoneySettings } from './context.js';
@@ -65,6 +71,14 @@ export interface AppOptions {
   earnings?: Partial<EarningsRules>;
   /** Where the live streams will be bound (`startServer` binds them once started). */
   live?: LiveRuntime;
+  /** Request and error logs (one JSON line each). @defaultValue warnings and errors only, to standard output */
+  logger?: Logger;
+  /** The metrics requests are counted in and `/metrics` serves. @defaultValue none (`/metrics` answers 404) */
+  metrics?: PlatformMetrics;
+  /** The bearer token of `/metrics` (`DIAMONDS_METRICS_TOKEN`); unset, `/metrics` answers 404. */
+  metricsToken?: string;
+  /** Whether the platform is shutting down: `/readyz` then answers 503. */
+  draining?: () => boolean;
 }
 
 /** The hosts a platform without `DIAMONDS_PUBLIC_URL` answers to. */
@@ -126,19 +140,25 @@ function errorBody(error: ApiError, requestId: string): ErrorBody {
  * one error handler, with no routes. {@link createApp} builds the platform on it; tests mount
  * single middleware on it.
  *
- * @remarks Every response carries `Request-Id`; every error is the protocol's error body with
- * a stable code; anything unexpected is logged and answered as `internal_error` without its
- * details.
+ * @remarks Every response carries `Request-Id` (and `X-Request-Id`); every request is logged on
+ * one JSON line and counted in the metrics (see ops/http.ts); every error is the protocol's error
+ * body with a stable code; a database that cannot be reached is answered 503
+ * `service_unavailable` with `Retry-After`; anything unexpected is logged with its stack and
+ * answered as `internal_error` without its details.
  */
-export function createBaseApp(): Hono<AppEnv> {
+export function createBaseApp(options: Pick<AppOptions, 'logger' | 'metrics'> = {}): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  const logger = options.logger ?? quietLogger;
 
   app.use('*', async (c, next) => {
-    const requestId = newId('req');
+    // A proxy's or client's own id is kept (when sane), so one id follows a request end to end.
+    const requestId = chooseRequestId(c.req.header('x-request-id'), () => newId('req'));
     c.set('requestId', requestId);
     c.header('Request-Id', requestId);
+    c.header('X-Request-Id', requestId);
     await next();
   });
+  app.use('*', requestLogging({ logger, metrics: options.metrics }));
 
   app.notFound((c) => {
     const error = new ApiError(
@@ -152,9 +172,21 @@ export function createBaseApp(): Hono<AppEnv> {
     const requestId = c.get('requestId') ?? newId('req');
     if (caught instanceof ApiError) {
       if (caught.code === 'database_busy') c.header('Retry-After', '1');
+      if (caught.code === 'service_unavailable') c.header('Retry-After', '5');
       return c.json(errorBody(caught, requestId), caught.status as 400);
     }
-    console.error(`[${requestId}] unexpected error`, caught);
+    if (isDatabaseUnavailable(caught)) {
+      // PostgreSQL refusing connections, restarting, or a statement cancelled by its timeout:
+      // the client can retry (with the same idempotency key); this is no bug of ours.
+      logger.warn({ requestId, route: routePattern(c), err: caught }, 'database unavailable');
+      c.header('Retry-After', '5');
+      const unavailable = new ApiError(
+        'service_unavailable',
+        'The database cannot be reached right now. Retry shortly with the same idempotency key.',
+      );
+      return c.json(errorBody(unavailable, requestId), 503);
+    }
+    logger.error({ requestId, route: routePattern(c), err: caught }, 'unexpected error');
     const internal = new ApiError('internal_error', 'Something went wrong on our side. It is safe to retry with the same idempotency key.');
     return c.json(errorBody(internal, requestId), 500);
   });
@@ -183,8 +215,12 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     },
     live: options.live ?? { hub: undefined },
   };
-  const app = createBaseApp();
+  const app = createBaseApp({ logger: options.logger, metrics: options.metrics });
+  // Production: HSTS on every response, __Host- cookies (see production.ts).
+  app.use('*', productionMode(context.production, context.settings.publicUrl));
   app.use('*', loopbackHostsOnly(context.settings));
+  // /healthz, /readyz and /metrics (see ops/health.ts).
+  app.route('/', opsRoutes({ db: options.db, metrics: options.metrics, metricsToken: options.metricsToken, draining: options.draining }));
 
   // The API: CORS decided by the publishable key's origins, then JSON bodies within limits.
   // The few key-less routes (the OpenAPI document, Stripe's webhook with its raw body) skip both.
@@ -216,6 +252,9 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   app.route('/v1', webhooksApi(context));
   app.route('/v1', liveApi(context));
   app.route('/v1', stripeConnectApi(context));
+  app.route('/v1', fundApi(context));
+  app.route('/v1', collabsApi(context));
+  app.route('/v1', boostsApi(context));
 
   // The gifts' art: public, so an <img> on any site can show it.
   app.route('/', giftArtRoutes(context));
@@ -238,17 +277,6 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
 
   // Someone opening the address `npm start` prints lands on their account (or sign-in).
   app.get('/', (c) => c.redirect('/account', 303));
-
-  app.get('/healthz', async (c) => {
-    const body: Health = {
-      status: 'ok',
-      database: context.db.kind,
-      schemaVersion: await schemaVersion(context.db),
-      version: VERSION,
-    };
-    c.header('Cache-Control', 'no-store');
-    return c.json(body);
-  });
 
   return app;
 }

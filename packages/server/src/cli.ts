@@ -1,5 +1,10 @@
+import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
-import { readSettings, type Settings } from './config.js';
+import { exitWhenStopped, runPrimary, workerCount } from './cluster/workers.js';
+import { readSettings, sqliteFile, type Settings } from './config.js';
+import { asksForHelp, commandHelp, commandsUnder, groupHelp } from './cli-help.js';
+import { backupSqlite, restoreSqlite } from './ops/backup.js';
+import { createLogger, logConsoleThrough } from './ops/logging.js';
 import type { Database } from './db/types.js';
 import { isApiError } from './errors.js';
 import { DEMO_CREATOR_EMAIL, demoFile, formatDemo, seedDemo } from './identity/demo.js';
@@ -12,7 +17,8 @@ import { formatVerifyReport, verifyLedger } from './ledger/verify.js';
 import { startServer } from './server.js';
 import { currentRates, rateHistory, setRate } from './money/rates.js';
 import { jwks, rotateSigningKey } from './money/receipts.js';
-import { seedDemoMoney } from './money/demo.js';
+import { addDemoMoney, describeDemoMoney } from './money/demo.js';
+import { seedDemoBoost } from './boosts/demo.js';
 import { startExamples, type RunningExamples } from './examples.js';
 import { GIFT_COMMAND_SUMMARIES, giftsAddCommand, giftsListCommand, giftsSetActiveCommand } from './gifts/commands.js';
 import { Ledger } from './ledger/ledger.js';
@@ -29,6 +35,10 @@ import { reverseTopUpOperation, type ReversalReason } from './payments/disputes.
 interface Command {
   name: string;
   summary: string;
+  /** What follows the options in its usage line, such as `FILE` (see cli-help.ts). */
+  usage?: string;
+  /** Its options and what each does; else `--help` reads them from the summary. */
+  options?: Readonly<Record<string, string>>;
   run(settings: Settings, args: string[]): Promise<number>;
 }
 
@@ -37,18 +47,34 @@ const COMMANDS: Command[] = [
     name: 'start',
     summary: 'Start the platform (HTTP API and hosted pages); applies migrations first.',
     async run(settings) {
-      const server = await startServer({ ...settings, log: true });
+      // DIAMONDS_WORKERS=N (PostgreSQL only): this process supervises N workers, each of which runs what follows.
+      const workers = workerCount(process.env, settings.databaseUrl);
+      if (workers > 1 && cluster.isPrimary) return runPrimary(workers);
+      exitWhenStopped();
+      // JSON logs (ops/logging.ts): requests, and the background work's warnings and errors.
+      const logger = createLogger();
+      logConsoleThrough(logger);
+      const server = await startServer({ ...settings, log: true, logger });
       let examples: RunningExamples | undefined;
       if (process.env.NODE_ENV !== 'production') {
-        const { demo, created } = await seedDemo(server.db, settings.dataDir);
+        // One transaction under a lock: processes starting together on one database seed once.
+        const { demo, created } = await seedDemo(server.db, settings.dataDir, (tx, seeded) => addDemoMoney(tx, server.ledger, seeded));
         if (demo) {
-          const money = await seedDemoMoney(server.db, server.ledger, demo);
+          const money = await describeDemoMoney(server.db, demo);
           if (created) console.log(`${formatDemo(demo, demoFile(settings.dataDir))}\n${money.join('\n')}`);
           // The examples on their own origins, as a creator's and a shop's sites would be.
           examples = await startExamples({ platformUrl: server.url, demo, log: true }).catch((error: unknown) => {
             console.warn(`Examples not served: ${(error as Error).message}`);
             return undefined;
           });
+          // A boosted post for the shop's <diamond-discover>, leading to the creator's site (first start only).
+          if (created && examples) {
+            const boosted = await seedDemoBoost(server, demo, `${examples.creatorSiteUrl}/`).catch((error: unknown) => {
+              console.warn(`Demo boost not made: ${(error as Error).message}`);
+              return undefined;
+            });
+            if (boosted) console.log(boosted);
+          }
         }
       }
       console.log(`Diamonds is running at ${server.url} (${server.db.description}). Press Ctrl-C to stop.`);
@@ -102,6 +128,20 @@ const COMMANDS: Command[] = [
     },
   },
   {
+    name: 'backup',
+    summary:
+      'Copy the SQLite database to FILE, consistently, even while the platform runs (PostgreSQL: use pg_dump, see docs/operations.md).',
+    usage: 'FILE',
+    run: (settings, args) => backupCommand(settings, args),
+  },
+  {
+    name: 'restore',
+    summary: 'Restore an SQLite backup FILE as the database of DIAMONDS_DATA_DIR (a new folder; --force replaces one, platform stopped).',
+    usage: 'FILE',
+    options: { force: 'Replace an existing database (stop the platform first).' },
+    run: (settings, args) => restoreCommand(settings, args),
+  },
+  {
     name: 'seed-demo',
     summary: 'Create the demo creator, fan and site (development only) and print them.',
     async run(settings) {
@@ -110,13 +150,14 @@ const COMMANDS: Command[] = [
         return 2;
       }
       return withMigratedDatabase(settings, async (db) => {
-        const { demo, created } = await seedDemo(db, settings.dataDir);
+        const ledger = new Ledger(db);
+        const { demo, created } = await seedDemo(db, settings.dataDir, (tx, seeded) => addDemoMoney(tx, ledger, seeded));
         const file = demoFile(settings.dataDir);
         if (!demo) {
           console.log(`seed-demo: the demo exists (${DEMO_CREATOR_EMAIL}) but ${file} is gone; its password cannot be shown again.`);
           return 0;
         }
-        const money = await seedDemoMoney(db, new Ledger(db), demo);
+        const money = await describeDemoMoney(db, demo);
         const shown = `${formatDemo(demo, file)}\n${money.join('\n')}`;
         console.log(created ? shown : `seed-demo: already seeded.\n${shown}`);
         return 0;
@@ -405,6 +446,50 @@ const COMMANDS: Command[] = [
   },
 ];
 
+/** `diamonds backup FILE`: SQLite's online backup of the live database (see ops/backup.ts). */
+async function backupCommand(settings: Settings, args: string[]): Promise<number> {
+  const { positionals } = parseArgs({ args, options: {}, allowPositionals: true, strict: true });
+  if (positionals.length !== 1) {
+    console.error('Usage: diamonds backup FILE');
+    return 2;
+  }
+  if (settings.databaseUrl) {
+    console.error('backup: DATABASE_URL is set: back PostgreSQL up with pg_dump -Fc (see docs/operations.md).');
+    return 2;
+  }
+  try {
+    const result = await backupSqlite(sqliteFile(settings.dataDir), positionals[0]!);
+    console.log(`backup: wrote ${result.file} (${result.bytes} bytes, schema ${result.schemaVersion}, ${result.transfers} transfers).`);
+    return 0;
+  } catch (error) {
+    console.error(`backup: ${(error as Error).message}`);
+    return 2;
+  }
+}
+
+/** `diamonds restore FILE [--force]`: a backup becomes the database of the data folder. */
+async function restoreCommand(settings: Settings, args: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({ args, options: { force: { type: 'boolean' } }, allowPositionals: true, strict: true });
+  if (positionals.length !== 1) {
+    console.error('Usage: diamonds restore FILE [--force]');
+    return 2;
+  }
+  if (settings.databaseUrl) {
+    console.error('restore: DATABASE_URL is set: restore PostgreSQL with pg_restore (see docs/operations.md).');
+    return 2;
+  }
+  try {
+    const result = await restoreSqlite(positionals[0]!, sqliteFile(settings.dataDir), { force: values.force ?? false });
+    console.log(
+      `restore: ${result.file} now holds the backup (schema ${result.schemaVersion}, ${result.transfers} transfers). Run "diamonds ledger verify", then start the platform.`,
+    );
+    return 0;
+  } catch (error) {
+    console.error(`restore: ${(error as Error).message}`);
+    return 2;
+  }
+}
+
 /** A whole non-negative number written in decimal digits, or `undefined`. */
 function wholeNumber(text: string | undefined): number | undefined {
   if (text === undefined || !/^\d{1,15}$/.test(text)) return undefined;
@@ -487,12 +572,23 @@ function help(): string {
     '  DIAMONDS_PLATFORM_FEE_BPS  the platform fee on spends, in basis points (default 2000 = 20%)',
     "  DIAMONDS_PUBLIC_URL        the platform origin used in links it hands out (default: the request's)",
     '  DIAMONDS_PAYMENTS          payment provider: test (default) or stripe',
+    '  DIAMONDS_SECRET_KEY        32 bytes, base64: encrypts signing keys and webhook secrets at rest (required in production)',
+    '  DIAMONDS_SECRET_KEYS_PREVIOUS  earlier secret keys, comma-separated, while rows are re-encrypted',
+    '  DIAMONDS_ALLOW_TEST_PAYMENTS   1: take test cards and test payouts even with NODE_ENV=production (staging)',
     '  STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET  for DIAMONDS_PAYMENTS=stripe',
     '  DIAMONDS_SQLITE_WRITER     where spends are written on SQLite: thread (default) or inline',
     '  DIAMONDS_WEBHOOKS          whether this process delivers webhooks: on (default) or off',
     '  DIAMONDS_EARNINGS_HOLD_DAYS  days before earnings can be paid out (default 7)',
     '  DIAMONDS_PAYOUT_MINIMUM    the smallest payout, in Diamonds (default 1000)',
+    '  DIAMONDS_METRICS_TOKEN     bearer token of /metrics (unset: /metrics answers 404)',
+    '  DIAMONDS_LOG_LEVEL         level of the JSON logs (default info for start)',
+    '  DIAMONDS_PG_STATEMENT_TIMEOUT_MS, DIAMONDS_PG_LOCK_TIMEOUT_MS  PostgreSQL timeouts (defaults 30000, 10000)',
   ].join('\n');
+}
+
+/** The name of every command (`rates set`, `backup`…), for tests and tooling. */
+export function commandNames(): string[] {
+  return COMMANDS.map((command) => command.name);
 }
 
 /**
@@ -509,6 +605,22 @@ export async function main(argv: string[]): Promise<number> {
     const words = c.name.split(' ');
     return words.every((word, i) => argv[i] === word);
   });
+  // Every command and group answers --help (see cli-help.ts), before settings are read.
+  if (command && asksForHelp(argv.slice(command.name.split(' ').length))) {
+    console.log(commandHelp(command));
+    return 0;
+  }
+  const groupWords = argv.filter((arg) => arg !== '--help' && arg !== '-h');
+  const group = command ? [] : commandsUnder(COMMANDS, groupWords);
+  if (group.length > 0 && groupWords.length === argv.length - (asksForHelp(argv) ? 1 : 0)) {
+    const text = groupHelp(groupWords.join(' '), group);
+    if (asksForHelp(argv)) {
+      console.log(text);
+      return 0;
+    }
+    console.error(`diamonds: "${groupWords.join(' ')}" needs a command.\n\n${text}`);
+    return 2;
+  }
   if (!command) {
     console.error(`diamonds: unknown command "${argv.join(' ')}".\n\n${help()}`);
     return 2;

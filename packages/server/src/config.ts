@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { checkProduction } from './production.js';
 
 /** Where the platform keeps its data and where it listens; read from the environment. */
 export interface Settings {
@@ -18,8 +19,9 @@ export interface Settings {
   /**
    * The platform's public origin, the only source of the links it hands out (sign-in,
    * confirmation and top-up pages, gift art). `DIAMONDS_PUBLIC_URL`; required with
-   * `NODE_ENV=production` (and https there). Unset, in development, links use the address a
-   * request came to, and only requests to `localhost`, `127.0.0.1` or `[::1]` are served.
+   * `NODE_ENV=production` (and https there; `production.ts` has what else production needs).
+   * Unset, in development, links use the address a request came to, and only requests to
+   * `localhost`, `127.0.0.1` or `[::1]` are served.
    */
   publicUrl: string | undefined;
   /** Which payment provider sells Diamonds. `DIAMONDS_PAYMENTS`: `test` (default) or `stripe`. */
@@ -64,6 +66,11 @@ export interface Settings {
   smtpUrl?: string | undefined;
   /** The sender of those emails, `Name <address>`. `DIAMONDS_MAIL_FROM`, default `Diamonds <no-reply@…>` of the public URL's host. */
   mailFrom?: string | undefined;
+  /**
+   * The bearer token Prometheus sends to read `/metrics`. `DIAMONDS_METRICS_TOKEN`; unset,
+   * `/metrics` answers 404 (see docs/operations.md).
+   */
+  metricsToken?: string | undefined;
 }
 
 /** The money settings' defaults, for code that builds {@link Settings} by hand (tests). */
@@ -105,13 +112,6 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   if (publicUrl && !/^https?:\/\/[^/]+$/.test(publicUrl)) {
     throw new Error(`DIAMONDS_PUBLIC_URL must be an origin such as https://diamonds.example; got "${publicUrl}".`);
   }
-  if (env.NODE_ENV === 'production' && !publicUrl?.startsWith('https://')) {
-    // Links handed to fans (sign-in, confirmation and top-up pages) must never come from a
-    // request's Host header, and fans must reach those pages over TLS.
-    throw new Error(
-      `NODE_ENV=production needs DIAMONDS_PUBLIC_URL, the platform's https origin (such as https://diamonds.example); got ${publicUrl ? `"${publicUrl}"` : 'none'}.`,
-    );
-  }
   const paymentProvider = env.DIAMONDS_PAYMENTS?.trim() || 'test';
   if (paymentProvider !== 'test' && paymentProvider !== 'stripe') {
     throw new Error(`DIAMONDS_PAYMENTS must be "test" or "stripe"; got "${paymentProvider}".`);
@@ -125,6 +125,8 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   if (stripeConnectWebhookSecret && !stripeSecretKey) {
     throw new Error('STRIPE_CONNECT_WEBHOOK_SECRET (Stripe Connect payouts) needs STRIPE_SECRET_KEY, the platform’s secret key.');
   }
+  // Production mode: an https public URL, a secret key, real payments (see production.ts).
+  checkProduction({ publicUrl, paymentProvider, stripeConnectWebhookSecret }, env);
   const sqliteWriter = env.DIAMONDS_SQLITE_WRITER?.trim() || 'thread';
   if (sqliteWriter !== 'thread' && sqliteWriter !== 'inline') {
     throw new Error(`DIAMONDS_SQLITE_WRITER must be "thread" or "inline"; got "${sqliteWriter}".`);
@@ -158,5 +160,6 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     webhookDelivery,
     smtpUrl,
     mailFrom,
+    metricsToken: env.DIAMONDS_METRICS_TOKEN?.trim() || undefined,
   };
 }

@@ -1,4 +1,5 @@
 import { contentMoney } from './content/unlocks.js';
+import { boostsMoney } from './boosts/boosts.js';
 import { earningsMoney } from './earnings/service.js';
 import { fundMoney } from './fund/fund.js';
 import { giftsMoney } from './gifts/gifts.js';
@@ -37,6 +38,7 @@ export const platformMoneyFeatures: readonly MoneyFeature[] = [
   overlayMoney,
   stripeConnectMoney,
   fundMoney,
+  boostsMoney,
 ];
 
 /** The registry of every money operation and settlement of the platform. */

@@ -8,6 +8,9 @@ import type { Database } from './db/types.js';
 import { Ledger } from './ledger/ledger.js';
 import { GroupCommit, withAfterCommit } from './ledger/group-commit.js';
 import { sweepExpired } from './money/sweeper.js';
+import { settleDueBoosts } from './boosts/boosts.js';
+import { flushImpressions } from './boosts/impressions.js';
+import { asLeader, SWEEPER_LOCK_ID } from './db/locks.js';
 import { platformMoney } from './features.js';
 import { openMoneyWriter, type MoneyWriter } from './money/writer.js';
 import type { Settings } from './config.js';
@@ -17,12 +20,16 @@ import { localEvents, type WakeSource } from './events/bus.js';
 import type { LiveRuntime } from './context.js';
 import { PostgresEventListener } from './events/listener.js';
 import { startWebhooks, type WebhookService, type WebhookSettings } from './webhooks/service.js';
-import { ensureSigningKey } from './money/receipts.js';
+import { ensureSigningKey, resealSigningKeys } from './money/receipts.js';
+import { resealWebhookSecrets } from './webhooks/endpoints.js';
+import { checkProduction } from './production.js';
 import { startEarnings, type EarningsService, type EarningsSettings } from './earnings/service.js';
 import { earningsHoldMs } from './earnings/summary.js';
 import { startPayouts, type PayoutService, type PayoutSettings } from './payouts/service.js';
 import { startLive, type LiveService, type LiveSettings } from './live/service.js';
 import { stripeConnectProviders } from './payouts/stripe-connect.js';
+import { createLogger, quietLogger, type Logger } from './ops/logging.js';
+import { PlatformMetrics } from './ops/metrics.js';
 
 /** How often expired reservations are voided. */
 const SWEEP_INTERVAL_MS = 5_000;
@@ -51,6 +58,10 @@ export interface RunningServer {
   payouts: PayoutService;
   /** The live fold and this process's live streams. */
   live: LiveService;
+  /** Where request and operations logs go (JSON lines). */
+  logger: Logger;
+  /** This platform's Prometheus metrics (served at `/metrics` with `DIAMONDS_METRICS_TOKEN`). */
+  metrics: PlatformMetrics;
   /**
    * Stops accepting connections, lets requests in flight finish, lets webhook attempts in
    * flight finish, then closes the database.
@@ -64,6 +75,11 @@ export type StartOptions = Partial<Settings> & {
   db?: Database;
   /** Log the address and shutdown (and development mail) to the console. @defaultValue false */
   log?: boolean;
+  /**
+   * Where request and operations logs go. @defaultValue with `log`, every request at `info`
+   * (or `DIAMONDS_LOG_LEVEL`) to standard output; without, warnings and errors only
+   */
+  logger?: Logger;
   /** Where development mail is written. @defaultValue `mail/` in the data folder */
   mailDir?: string;
   /** How webhooks are delivered (when `webhookDelivery` is not `off`): timeouts, clock… */
@@ -93,12 +109,17 @@ export type StartOptions = Partial<Settings> & {
  * ```
  */
 export async function startServer(options: StartOptions = {}): Promise<RunningServer> {
+  // What `readSettings` refuses in production, refused here too for settings made by hand.
+  checkProduction(options);
   const db = options.db ?? openDatabase({ dataDir: options.dataDir ?? '.diamonds', databaseUrl: options.databaseUrl });
   const ownsDb = options.db === undefined;
   try {
     await migrate(db);
     // The receipt key exists from the first start, so /.well-known/jwks.json is never empty.
     await ensureSigningKey(db);
+    // Secrets stored in clear (or under a previous DIAMONDS_SECRET_KEY) are encrypted now.
+    await resealSigningKeys(db);
+    await resealWebhookSecrets(db);
   } catch (error) {
     if (ownsDb) await db.close();
     throw error;
@@ -113,8 +134,9 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     throw error;
   }
   try {
-    // What expired while the platform was down, before the first request.
-    await sweepExpired(writer, db, ledger);
+    // What expired while the platform was down, before the first request (unless another
+    // process on the database is sweeping right now: one sweeper at a time, db/locks.ts).
+    await asLeader(db, SWEEPER_LOCK_ID, () => sweepExpired(writer, db, ledger));
   } catch (error) {
     await writer.close();
     if (ownsDb) await db.close();
@@ -161,6 +183,9 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     }
   }
   const production = options.webhooks?.production ?? process.env.NODE_ENV === 'production';
+  const logger = options.logger ?? (options.log ? createLogger() : quietLogger);
+  const metrics = new PlatformMetrics(db, { processMetrics: options.metricsToken !== undefined });
+  let draining = false;
   const clock = options.clock ?? Date.now;
   const holdMs = options.earnings?.holdMs ?? earningsHoldMs();
   // Bound to the routes now, filled once the live streams have started below.
@@ -175,6 +200,10 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     production,
     earnings: { now: clock, holdMs, minimumPayoutDiamonds: options.payouts?.minimumDiamonds },
     live: liveRuntime,
+    logger,
+    metrics,
+    metricsToken: options.metricsToken,
+    draining: () => draining,
   });
   const wakeSources: readonly WakeSource[] = remote ? [localEvents, remote] : [localEvents];
   let webhooks: WebhookService | undefined;
@@ -214,6 +243,11 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     throw error;
   }
   liveRuntime.hub = live.hub;
+  metrics.bind({
+    writerStats: () => writer.stats(),
+    webhookOutcomes: () => webhooks?.worker.stats.outcomes,
+    liveSubscribers: () => live.hub.size,
+  });
 
   // Requests still being handled: closing waits for them, even when their client went away
   // (the socket is gone, but the work, perhaps a spend in a group commit, is not).
@@ -256,15 +290,18 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   const sweeper = setInterval(() => {
     sweeping = sweeping
       .then(async () => {
-        await sweepExpired(writer, db, ledger);
+        await asLeader(db, SWEEPER_LOCK_ID, () => sweepExpired(writer, db, ledger));
+        await settleDueBoosts(writer, db);
       })
-      .catch((error: unknown) => console.error('reservation sweep failed', error));
+      .catch((error: unknown) => logger.error({ err: error }, 'reservation sweep failed'));
   }, SWEEP_INTERVAL_MS);
   sweeper.unref();
 
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
+      // /readyz fails from now on, so a balancer stops sending new requests here.
+      draining = true;
       clearInterval(sweeper);
       // Live streams never end by themselves: end them first, or closing would wait for them.
       await live.close();
@@ -274,6 +311,8 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
       });
       if (inFlight > 0) await new Promise<void>((resolve) => (drained = resolve));
       await sweeping;
+      // Boost views accepted but not yet counted are counted before the writer closes.
+      await flushImpressions(writer);
       // Attempts in flight finish and are recorded (or, killed, their leases lapse).
       await webhooks?.close();
       await payouts.close();
@@ -287,5 +326,5 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   };
 
   const events = { local: localEvents, remote, sources: wakeSources };
-  return { url, port: address.port, db, ledger, commits, writer, events, webhooks, earnings, payouts, live, close };
+  return { url, port: address.port, db, ledger, commits, writer, events, webhooks, earnings, payouts, live, logger, metrics, close };
 }

@@ -80,6 +80,7 @@ function count(locale: string, n: number): string {
  * @csspart base - The wrapper of everything.
  * @csspart lines - The table of the order's lines.
  * @csspart total - The total.
+ * @csspart split - Above the Pay button: how the order is shared with collaborators ("Shared: Ada 60% · Bo 40%"), or "sign in first" when the order shows only to its fan.
  * @csspart button - The Pay button ("Sign in and pay" signed out; "Sign in" when the order shows only to its fan).
  * @csspart status - The live region for progress and success.
  * @csspart error - The alert for problems.
@@ -261,7 +262,7 @@ export class DiamondCheckout extends DiamondElement {
       }
       ${
         payable || (!signedIn && !order && !this._loading)
-          ? html`${payable ? nothing : html`<p>${this.t('checkout.signInFirst')}</p>`}
+          ? html`<p part="split">${payable ? order.splitLine : this.t('checkout.signInFirst')}</p>
               <button part="button" class="primary" ?disabled=${spending.busy} @click=${this._pay}>
                 ${
                   !payable

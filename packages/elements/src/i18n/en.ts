@@ -124,19 +124,35 @@ export const live = {
   'live.noGifters': 'No gifters yet.',
 };
 
+/** The English strings of `<diamond-discover>` (its own file; locales may leave them out). @internal */
+export const discover = {
+  'discover.heading': 'Discover',
+  'discover.empty': 'Nothing to discover right now.',
+  'discover.by': 'by {creator}',
+  'discover.sponsored': 'Boosted',
+  'discover.content': 'Post',
+  'discover.product': 'Product',
+};
+
 /** An English table of some strings: an element's own and {@link common}. */
 export type EnglishStrings = Partial<Record<StringKey, string>>;
 
 /** Every string key, of every element. */
 export type StringKey =
-  keyof typeof common | keyof typeof wallet | keyof typeof giftButton | keyof typeof paywall | keyof typeof checkout | keyof typeof live;
+  | keyof typeof common
+  | keyof typeof wallet
+  | keyof typeof giftButton
+  | keyof typeof paywall
+  | keyof typeof checkout
+  | keyof typeof live
+  | keyof typeof discover;
 
 /**
  * A table of strings for one locale: every key, as a locale module translates them (see `de.ts`),
  * but the live elements' (see {@link LiveStrings}), which ship in their own locale module so that
  * the drop-in's core does not carry them.
  */
-export type Strings = Record<Exclude<StringKey, keyof typeof live>, string>;
+export type Strings = Record<Exclude<StringKey, keyof typeof live | keyof typeof discover>, string>;
 
 /** The live elements' strings for one locale (see `de-live.ts`). */
 export type LiveStrings = Record<keyof typeof live, string>;

@@ -220,6 +220,7 @@ export class DiamondPaywall extends DiamondElement {
           ? html`<p part="rule">
                 ${price !== null ? this.t('paywall.price', { amount: formatDiamonds(locale, price) }) : nothing}
                 ${threshold !== null ? this.t('paywall.threshold', { amount: formatDiamonds(locale, threshold) }) : nothing}
+                ${content.splitLine}
               </p>
               ${
                 threshold !== null && signedIn && content.supportedDiamonds !== undefined && remaining > 0

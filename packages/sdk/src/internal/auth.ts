@@ -36,7 +36,8 @@ export interface AuthOptions {
  * under a key per publishable key. Storage is read on first use, never at creation.
  *
  * Refresh is single-flight: concurrent calls share one `POST /v1/tokens/refresh`, because a
- * refresh token works once and presenting it twice revokes the whole sign-in. Across tabs the
+ * refresh token works once and presenting it twice (but for the retry of a lost answer, within
+ * seconds) revokes the whole sign-in. Across tabs the
  * same holds with a Web Lock, inside which the newest stored refresh token is re-read.
  *
  * Tokens are bound to this browser's DPoP key (see dpop.ts): every call that uses one, and the
@@ -183,10 +184,11 @@ export class Auth {
       if (refreshToken === undefined) throw this.signInRequired();
       let tokens: TokenPairType;
       try {
-        // Never retried: if the answer is lost, a retry would present a used token and revoke the sign-in.
+        // Retried, like any call, when no answer came (or a 5xx): the platform takes the same
+        // refresh token again from the same key for a few seconds after its exchange
+        // (REFRESH_RETRY_GRACE_MS), so a lost answer no longer ends the sign-in.
         tokens = await this.#options.http.request('post', 'v1/tokens/refresh', TokenPair, {
           json: { refreshToken },
-          retry: false,
           dpop: this.proof,
         });
       } catch (error) {

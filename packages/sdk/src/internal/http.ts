@@ -43,7 +43,7 @@ export interface RequestOptions {
   idempotencyKey?: string | undefined;
   /** A body to send as JSON. */
   json?: unknown;
-  /** `false` sends the request once, for a request that must never be repeated (a token refresh). */
+  /** `false` sends the request once, for a request that must never be repeated. */
   retry?: boolean | undefined;
   /** Headers of this request only, such as the fan's `Diamonds-Token`. */
   headers?: Record<string, string> | undefined;

@@ -6,6 +6,9 @@ import type { ReceiptClaims } from '@diamonds/protocol';
 import { ServerContent, ServerOrders, ServerProducts, ServerSales, type Requester } from './resources.js';
 import { ServerEvents } from './events.js';
 import { ServerWebhookEndpoints } from './webhook-endpoints.js';
+import { ServerFund } from './fund.js';
+import { ServerBoosts } from './boosts.js';
+import { ServerCollaborations } from './collaborations.js';
 
 /** The API base the server client talks to when `apiBase` is not given: a platform started locally. */
 export const DEFAULT_SERVER_API_BASE = 'http://localhost:8787';
@@ -103,6 +106,12 @@ export class DiamondsServer {
   readonly events: ServerEvents;
   /** Where the platform posts your events, signed (see {@link verifyWebhook}). */
   readonly webhookEndpoints: ServerWebhookEndpoints;
+  /** The creator fund: the score's rules, your running estimate and what you were paid. */
+  readonly fund: ServerFund;
+  /** Boosts of your content and products, with their impressions, clicks and conversions. */
+  readonly boosts: ServerBoosts;
+  /** Collaborations: invite creators, answer invitations, split your items' earnings with them. */
+  readonly collaborations: ServerCollaborations;
   readonly #http: Http;
   readonly #keys: ReceiptKeys;
   readonly #siteId: string | undefined;
@@ -139,6 +148,9 @@ export class DiamondsServer {
     this.sales = new ServerSales(this.orders);
     this.events = new ServerEvents(request);
     this.webhookEndpoints = new ServerWebhookEndpoints(request);
+    this.fund = new ServerFund(request);
+    this.boosts = new ServerBoosts(request);
+    this.collaborations = new ServerCollaborations(request);
   }
 
   /**

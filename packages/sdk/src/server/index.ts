@@ -34,6 +34,11 @@ export type { DiamondsServerOptions } from './client.js';
 export { ServerContent, ServerProducts, ServerOrders, ServerSales } from './resources.js';
 export { ServerEvents } from './events.js';
 export { ServerWebhookEndpoints } from './webhook-endpoints.js';
+export { ServerFund } from './fund.js';
+export { ServerBoosts } from './boosts.js';
+export type { CreateBoostParams } from './boosts.js';
+export { ServerCollaborations } from './collaborations.js';
+export type { InviteCollaboratorParams, SplitShareParams } from './collaborations.js';
 export type { CreateWebhookEndpointParams, UpdateWebhookEndpointParams, ReplayWebhookParams } from './webhook-endpoints.js';
 export type { EventListParams } from './events.js';
 export type {
@@ -108,4 +113,20 @@ export type {
   RolledWebhookSecret,
   WebhookReplay,
   WebhookTestSent,
+  FundOverview,
+  FundReport,
+  FundPeriod,
+  FundLine,
+  FundRules,
+  Boost,
+  BoostList,
+  BoostStats,
+  Collaboration,
+  CollaborationList,
+  CollaborationStatus,
+  Split,
+  SplitShare,
+  SplitShareInput,
+  SplitItemKind,
+  SplitView,
 } from '@diamonds/protocol';

@@ -14,6 +14,7 @@ import { publicBaseUrl, type AppContext, type AppEnv } from '../context.js';
 import { ApiError } from '../errors.js';
 import { findSite } from '../identity/sites.js';
 import { supportTotal } from '../money/spends.js';
+import { itemSplitShares, splitLine } from '../collabs/collabs.js';
 import {
   contentOfSite,
   createContent,
@@ -147,15 +148,20 @@ export function contentApi(context: AppContext): Hono<AppEnv> {
     },
     async (c, { caller, params }) => {
       const content = await contentOfSite(db, caller.siteId, params.id);
-      if (c.req.header('Diamonds-Token') === undefined) return c.json(presentContent(content));
+      // A fan sees how a split content's earnings are shared before paying (collabs/).
+      const split = await itemSplitShares(db, 'content', content.id);
+      const withSplit = (view: Content): Content => (split ? { ...view, split, splitLine: splitLine(split) } : view);
+      if (c.req.header('Diamonds-Token') === undefined) return c.json(withSplit(presentContent(content)));
       // With a fan's token, the fan's own view: proven like any fan's call.
       const fan = await fanCaller(c, context);
       c.header('Cache-Control', 'private, no-store');
       return c.json(
-        presentContent(content, {
-          entitled: await isEntitled(db, fan.userId, content.id),
-          supportedDiamonds: await supportTotal(db, fan.userId, content.creatorId),
-        }),
+        withSplit(
+          presentContent(content, {
+            entitled: await isEntitled(db, fan.userId, content.id),
+            supportedDiamonds: await supportTotal(db, fan.userId, content.creatorId),
+          }),
+        ),
       );
     },
   );

@@ -1,11 +1,11 @@
 import { newId, type Entitlement, type EntitlementStatus, type Unlock } from '@diamonds/protocol';
 import type { SqlClient } from '../db/types.js';
 import { appendEvent } from '../events/outbox.js';
+import { recordBoostConversion } from '../boosts/boosts.js';
 import { ApiError } from '../errors.js';
 import type { StoredResponse } from '../money/idempotency.js';
 import { issueReceipt } from '../money/receipts.js';
 import {
-  creatorCredits,
   expireConfirmation,
   findConfirmation,
   presentConfirmation,
@@ -15,6 +15,7 @@ import {
 } from '../money/spends.js';
 import { moneyOperation, type MoneyContext, type MoneyFeature, type SpendSettlement } from '../money/operations.js';
 import { contentOfSite, type ContentRecord } from './content.js';
+import { currentSplit, splitCredits } from '../collabs/collabs.js';
 
 /** A fan's entitlement as stored. */
 export interface EntitlementRecord {
@@ -129,6 +130,7 @@ async function activate(
     },
     now,
   );
+  await recordBoostConversion(tx, entitlement.userId, [entitlement.contentId], now);
   return jwt;
 }
 
@@ -209,6 +211,13 @@ export async function unlockContent(tx: SqlClient, request: UnlockRequest, now =
     return { status: 201, body: { object: 'unlock', status: 'succeeded', entitlement: await entitlementView(tx, entitlementId), receipt } };
   }
 
+  // A split content pays each collaborator their part of the creator share (collabs/).
+  const { credits, split } = await splitCredits(tx, request.money.ledger, {
+    ownerId: content.creatorId,
+    amount: content.priceDiamonds,
+    feeBasisPoints: request.feeBasisPoints,
+    lines: [{ amountDiamonds: content.priceDiamonds, split: await currentSplit(tx, 'content', content.id) }],
+  });
   const outcome = await spend(
     tx,
     request.money.ledger,
@@ -219,7 +228,8 @@ export async function unlockContent(tx: SqlClient, request: UnlockRequest, now =
       siteId: request.siteId,
       recipientId: content.creatorId,
       amount: content.priceDiamonds,
-      credits: await creatorCredits(tx, request.money.ledger, content.creatorId, content.priceDiamonds, request.feeBasisPoints),
+      credits,
+      split,
       description: unlockDescription(content),
       metadata: { contentId: content.id, entitlementId },
       reference: entitlementId,

@@ -33,6 +33,9 @@ const RELEASED: ReadonlyArray<readonly [version: number, hash: string]> = [
   [23, 'mmdSHj89iphfzmRTWPrMQF'], // live gifting
   [24, 'JNQ6pg7y79rnhqAlfyuuh_'], // live overlay: when it was last connected
   [25, 'KxesoWFUK9CRPgmM3CR1th'], // creator fund periods and payments
+  [26, 'zIz6Nm8yerEWIRxd-VrC2r'], // collaboration splits
+  [27, 'zTGfdg1XipR1L0mEFOUvOI'], // boosts, their counted views and click attributions
+  [28, 'J3cpFDe8uBAARqz6g0MJTe'], // DPoP proofs seen, shared by processes
 ];
 
 describe('migrations', () => {

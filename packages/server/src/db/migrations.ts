@@ -13,7 +13,10 @@ import { emailTokensMigration } from '../identity/email-tokens.js';
 import { payoutsMigration } from '../payouts/schema.js';
 import { liveMigration } from '../live/schema.js';
 import { fundMigration } from '../fund/schema.js';
+import { boostsMigration } from '../boosts/schema.js';
+import { collabsMigration } from '../collabs/schema.js';
 import { overlayMigration } from '../live/overlay-schema.js';
+import { dpopReplaysMigration } from '../identity/dpop-replays.js';
 
 /** One versioned step of the schema, with DDL for each engine. */
 export interface Migration {
@@ -404,6 +407,9 @@ export const MIGRATIONS: readonly Migration[] = [
   liveMigration,
   overlayMigration,
   fundMigration,
+  collabsMigration,
+  boostsMigration,
+  dpopReplaysMigration,
 ];
 
 /** The schema version this build expects. */
@@ -442,11 +448,16 @@ export async function schemaVersion(db: SqlClient): Promise<number> {
 export async function migrate(db: Database, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
   const applied: number[] = [];
   await db.transaction(async (tx) => {
+    if (tx.kind === 'postgres') await tx.run('SET LOCAL lock_timeout = 0');
     if (tx.kind === 'postgres') await tx.query('SELECT pg_advisory_xact_lock(?)', [MIGRATION_LOCK_ID]);
     await tx.run(CREATE_MIGRATIONS_TABLE);
   });
   for (const migration of migrations) {
     await db.transaction(async (tx) => {
+      // A migration may outlast the pool's statement and lock timeouts (see db/postgres.ts), and
+      // another process may wait that long for its lock: neither should fail the start.
+      if (tx.kind === 'postgres') await tx.run('SET LOCAL statement_timeout = 0');
+      if (tx.kind === 'postgres') await tx.run('SET LOCAL lock_timeout = 0');
       if (tx.kind === 'postgres') await tx.query('SELECT pg_advisory_xact_lock(?)', [MIGRATION_LOCK_ID]);
       if ((await appliedVersion(tx)) >= migration.version) return;
       for (const statement of migration.statements[tx.kind]) await tx.run(statement);

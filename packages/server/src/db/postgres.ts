@@ -14,6 +14,22 @@ export interface PostgresOptions {
    * per client (PgBouncer in transaction mode before 1.21). @defaultValue true
    */
   preparedStatements?: boolean;
+  /**
+   * The longest a statement may run, and the longest it may wait for a row or table lock,
+   * before PostgreSQL cancels it (`statement_timeout`, `lock_timeout`): no request waits
+   * forever behind a stuck transaction. 0 turns one off.
+   * `DIAMONDS_PG_STATEMENT_TIMEOUT_MS`, `DIAMONDS_PG_LOCK_TIMEOUT_MS`. @defaultValue 30000 and 10000
+   */
+  statementTimeoutMs?: number;
+  lockTimeoutMs?: number;
+  /** How long to wait for a new connection before failing. @defaultValue 5000 */
+  connectTimeoutMs?: number;
+}
+
+/** Milliseconds from an environment variable, or `fallback` when unset or not a whole number. */
+function envMs(name: string, fallback: number): number {
+  const text = process.env[name]?.trim();
+  return text && /^\d{1,9}$/.test(text) ? Number(text) : fallback;
 }
 
 const INT8_OID = 20;
@@ -118,9 +134,19 @@ class PostgresDatabase implements Database {
     const url = new URL(options.connectionString);
     url.password = url.password ? '***' : '';
     this.description = `postgres:${url.toString()}`;
-    this.#pool = new pg.Pool({ connectionString: options.connectionString, max: options.maxConnections ?? 10, types });
+    this.#pool = new pg.Pool({
+      connectionString: options.connectionString,
+      max: options.maxConnections ?? 10,
+      types,
+      statement_timeout: options.statementTimeoutMs ?? envMs('DIAMONDS_PG_STATEMENT_TIMEOUT_MS', 30_000),
+      lock_timeout: options.lockTimeoutMs ?? envMs('DIAMONDS_PG_LOCK_TIMEOUT_MS', 10_000),
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+    });
     // An idle client that loses its connection must not crash the process.
     this.#pool.on('error', () => {});
+    // Nor a client checked out between two statements (a transaction awaiting other work) when
+    // the server goes away: its next statement fails instead, and the request answers 503.
+    this.#pool.on('connect', (client) => client.on('error', () => {}));
     this.#prepare = options.preparedStatements ?? true;
     this.#client = clientOf(this.#pool, this.#prepare);
   }
@@ -138,9 +164,21 @@ class PostgresDatabase implements Database {
     for (let attempt = 1; ; attempt++) {
       const connection = await this.#pool.connect();
       let broken = false;
+      // A lost race, remembered: `work` may catch the error and throw another (or one from
+      // the aborted transaction's next statement), and the attempt is still to be run again.
+      let lostRace: unknown;
+      const client = clientOf(connection, this.#prepare);
+      const noteRace = (error: unknown): never => {
+        if (isRetryable(error)) lostRace ??= error;
+        throw error;
+      };
       try {
         await connection.query('BEGIN');
-        const result = await work(clientOf(connection, this.#prepare));
+        const result = await work({
+          kind: 'postgres',
+          query: <Row>(sql: string, params?: readonly SqlValue[]) => client.query<Row>(sql, params).catch(noteRace),
+          run: (sql, params) => client.run(sql, params).catch(noteRace),
+        });
         await connection.query('COMMIT');
         return result;
       } catch (error) {
@@ -149,7 +187,7 @@ class PostgresDatabase implements Database {
         } catch {
           broken = true;
         }
-        if (isRetryable(error) && attempt < maxAttempts) {
+        if ((isRetryable(error) || lostRace !== undefined) && attempt < maxAttempts) {
           await sleep(Math.random() * 10 * attempt);
           continue;
         }
@@ -158,6 +196,11 @@ class PostgresDatabase implements Database {
         connection.release(broken);
       }
     }
+  }
+
+  poolStats(): { total: number; idle: number; waiting: number; max: number } {
+    const pool = this.#pool;
+    return { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: pool.options.max ?? 10 };
   }
 
   #closing: Promise<void> | undefined;

@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiError } from '../errors.js';
+import { FileGuard } from './file-guard.js';
 import type { Database, SqlClient, SqlValue, TransactionOptions } from './types.js';
 
 /**
@@ -71,6 +72,8 @@ class SqliteDatabase implements Database {
   readonly #mutex = new Mutex();
   readonly #client: SqlClient;
   readonly #busyBudgetMs: number;
+  /** Refuses commits once the file is no longer the one opened (see `file-guard.ts`). */
+  readonly #guard: FileGuard | undefined;
 
   constructor(options: SqliteOptions) {
     if (options.file !== ':memory:') mkdirSync(dirname(options.file), { recursive: true });
@@ -88,6 +91,7 @@ class SqliteDatabase implements Database {
     this.#db.pragma('temp_store = MEMORY');
     if (options.autoCheckpointPages !== undefined) this.#db.pragma(`wal_autocheckpoint = ${Math.floor(options.autoCheckpointPages)}`);
     this.#db.defaultSafeIntegers(false);
+    this.#guard = options.file === ':memory:' ? undefined : new FileGuard(options.file);
     this.#client = {
       kind: 'sqlite',
       query: async <Row>(sql: string, params: readonly SqlValue[] = []) => this.#all<Row>(sql, params),
@@ -107,11 +111,14 @@ class SqliteDatabase implements Database {
   #all<Row>(sql: string, params: readonly SqlValue[]): Row[] {
     const statement = this.#statement(sql);
     if (statement.reader) return statement.all(...toSqlite(params)) as Row[];
+    // A write outside a transaction commits by itself: check first, as a commit does.
+    if (!this.#db.inTransaction) this.#guard?.check();
     statement.run(...toSqlite(params));
     return [];
   }
 
   #run(sql: string, params: readonly SqlValue[]): number {
+    if (!this.#db.inTransaction) this.#guard?.check();
     return this.#statement(sql).run(...toSqlite(params)).changes;
   }
 
@@ -161,6 +168,7 @@ class SqliteDatabase implements Database {
         this.#db.exec('BEGIN IMMEDIATE');
         try {
           const result = await work(this.#client);
+          this.#guard?.check();
           this.#db.exec('COMMIT');
           return result;
         } catch (error) {
@@ -173,9 +181,14 @@ class SqliteDatabase implements Database {
     }
   }
 
+  unavailableReason(): string | undefined {
+    return this.#guard?.lost;
+  }
+
   async close(): Promise<void> {
     const release = await this.#mutex.lock();
     try {
+      this.#guard?.close();
       if (this.#db.open) this.#db.close();
     } finally {
       release();

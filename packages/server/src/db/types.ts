@@ -48,4 +48,11 @@ export interface Database extends SqlClient {
   readonly description: string;
   /** The SQLite file (or `:memory:`), which another connection may open; undefined on PostgreSQL. */
   readonly file?: string;
+  /** PostgreSQL: this process's pool, for metrics (connections open, idle, waiting, at most). */
+  poolStats?(): { total: number; idle: number; waiting: number; max: number };
+  /**
+   * Why this database must not be written any more (its SQLite file was removed or replaced
+   * under the running platform), or undefined while all is well. See `db/file-guard.ts`.
+   */
+  unavailableReason?(): string | undefined;
 }

@@ -377,6 +377,31 @@ function reversedProductItems(
 }
 
 /**
+ * The creators a spend's (or a refund's) earnings went to: the event's creator alone, or, for a
+ * spend on a split item (collabs/), every creator whose earnings the transfer moved, each with
+ * their net as the ledger says and their share of `gross` (largest remainder by net), the
+ * event's creator first and the others in id order.
+ */
+function partiesOf(
+  facts: FoldFacts,
+  transferId: string,
+  creatorId: string,
+  gross: number,
+): Array<{ creatorId: string; net: number; gross: number }> {
+  const byOwner = facts.earningsByTransfer.get(transferId);
+  if (!byOwner || byOwner.size === 0 || (byOwner.size === 1 && byOwner.has(creatorId))) {
+    return [{ creatorId, net: byOwner?.get(creatorId) ?? 0, gross }];
+  }
+  const owners = [creatorId, ...[...byOwner.keys()].filter((owner) => owner !== creatorId).sort()];
+  const nets = owners.map((owner) => byOwner.get(owner) ?? 0);
+  const weights = nets.map((net) => Math.abs(net));
+  if (weights.every((weight) => weight === 0)) return [{ creatorId, net: 0, gross }];
+  const shares = allocate(Math.abs(gross), weights);
+  const sign = gross < 0 ? -1 : 1;
+  return owners.map((owner, i) => ({ creatorId: owner, net: nets[i] ?? 0, gross: sign * (shares[i] ?? 0) }));
+}
+
+/**
  * Folds a batch of committed events into aggregate deltas, reading what the events do not
  * carry from the ledger and the orders (immutable once the event is committed).
  *
@@ -397,17 +422,19 @@ export async function foldEvents(db: SqlClient, events: readonly StoredEvent[]):
     const at = event.createdAt;
     if (event.type === 'gift.sent') {
       const data = JSON.parse(event.data) as GiftData;
-      folder.add({
-        creatorId,
-        fanId: event.fanId,
-        source: 'gift',
-        day: dayOf(at),
-        at,
-        sign: 1,
-        gross: data.amountDiamonds,
-        net: netOf(data.transferId, creatorId),
-        items: [],
-      });
+      for (const party of partiesOf(facts, data.transferId, creatorId, data.amountDiamonds)) {
+        folder.add({
+          creatorId: party.creatorId,
+          fanId: event.fanId,
+          source: 'gift',
+          day: dayOf(at),
+          at,
+          sign: 1,
+          gross: party.gross,
+          net: party.net,
+          items: [],
+        });
+      }
       if (data.message !== null && data.message !== '' && event.fanId !== null) {
         folder.message({
           eventId: event.id,
@@ -423,43 +450,47 @@ export async function foldEvents(db: SqlClient, events: readonly StoredEvent[]):
       const data = JSON.parse(event.data) as UnlockData;
       // Unlocked by a support threshold: nothing moved, nothing earned.
       if (data.transferId === null) continue;
-      const net = netOf(data.transferId, creatorId);
-      folder.add({
-        creatorId,
-        fanId: event.fanId,
-        source: 'unlock',
-        day: dayOf(at),
-        at,
-        sign: 1,
-        gross: data.amountDiamonds,
-        net,
-        items: [{ kind: 'content', itemId: data.contentId, count: 1, gross: data.amountDiamonds, net }],
-      });
+      for (const { creatorId: party, gross, net } of partiesOf(facts, data.transferId, creatorId, data.amountDiamonds)) {
+        folder.add({
+          creatorId: party,
+          fanId: event.fanId,
+          source: 'unlock',
+          day: dayOf(at),
+          at,
+          sign: 1,
+          gross,
+          net,
+          items: [{ kind: 'content', itemId: data.contentId, count: 1, gross, net }],
+        });
+      }
     } else if (event.type === 'order.paid') {
       const data = JSON.parse(event.data) as OrderPaidData;
-      const net = netOf(data.transferId, creatorId);
-      folder.add({
-        creatorId,
-        fanId: event.fanId,
-        source: 'order',
-        day: dayOf(at),
-        at,
-        sign: 1,
-        gross: data.amountDiamonds,
-        net,
-        items: productItems(facts.lines.get(data.orderId) ?? [], net, 1),
-      });
+      for (const { creatorId: party, gross, net } of partiesOf(facts, data.transferId, creatorId, data.amountDiamonds)) {
+        folder.add({
+          creatorId: party,
+          fanId: event.fanId,
+          source: 'order',
+          day: dayOf(at),
+          at,
+          sign: 1,
+          gross,
+          net,
+          items: productItems(facts.lines.get(data.orderId) ?? [], net, 1),
+        });
+      }
     } else if (event.type === 'earnings.reversed') {
       // Part of a spend paid with a disputed top-up's Diamonds, taken back while pending: the
       // day, supporter and item of the spend are lowered by what the ledger says came back.
       const data = JSON.parse(event.data) as EarningsReversedData;
       const net = netOf(data.transferId, creatorId); // negative: the earnings gave it back
+      // A split spend's reversal has one event per collaborator: each lowers their own share of the gross.
+      const reversedGross = -(partiesOf(facts, data.transferId, creatorId, -data.amountDiamonds)[0]?.gross ?? -data.amountDiamonds);
       const count = data.wholeSpend ? -1 : 0;
       const items: Array<{ kind: 'content' | 'product'; itemId: string; count: number; gross: number; net: number }> = [];
       if (data.kind === 'unlock') {
-        items.push({ kind: 'content', itemId: data.subjectId, count, gross: -data.amountDiamonds, net });
+        items.push({ kind: 'content', itemId: data.subjectId, count, gross: -reversedGross, net });
       } else if (data.kind === 'order') {
-        items.push(...reversedProductItems(facts.lines.get(data.subjectId) ?? [], data.amountDiamonds, net, data.wholeSpend));
+        items.push(...reversedProductItems(facts.lines.get(data.subjectId) ?? [], reversedGross, net, data.wholeSpend));
       }
       folder.add({
         creatorId,
@@ -469,25 +500,27 @@ export async function foldEvents(db: SqlClient, events: readonly StoredEvent[]):
         at: data.spentAt,
         sign: -1,
         count,
-        gross: -data.amountDiamonds,
+        gross: -reversedGross,
         net,
         items,
       });
     } else {
       const data = JSON.parse(event.data) as OrderRefundedData;
-      const net = netOf(data.refundTransferId, creatorId); // negative: the earnings gave it back
       const paidAt = facts.paidAt.get(data.orderId) ?? at;
-      folder.add({
-        creatorId,
-        fanId: event.fanId,
-        source: 'order',
-        day: dayOf(paidAt),
-        at: paidAt,
-        sign: -1,
-        gross: -data.amountDiamonds,
-        net,
-        items: productItems(facts.lines.get(data.orderId) ?? [], net, -1),
-      });
+      // net is negative: the earnings gave it back (each party of a split order its own part).
+      for (const { creatorId: party, gross, net } of partiesOf(facts, data.refundTransferId, creatorId, -data.amountDiamonds)) {
+        folder.add({
+          creatorId: party,
+          fanId: event.fanId,
+          source: 'order',
+          day: dayOf(paidAt),
+          at: paidAt,
+          sign: -1,
+          gross,
+          net,
+          items: productItems(facts.lines.get(data.orderId) ?? [], net, -1),
+        });
+      }
     }
   }
   return folder.result();

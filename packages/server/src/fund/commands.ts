@@ -64,9 +64,15 @@ export async function fundCommand(
   try {
     ({ values } = parseArgs({
       args,
-      options: { period: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, pool: { type: 'string' } },
+      // Only `fund open` takes a pool: the others refuse it, as their --help says.
+      options: {
+        period: { type: 'string' },
+        from: { type: 'string' },
+        to: { type: 'string' },
+        ...(name === 'fund open' ? { pool: { type: 'string' as const } } : {}),
+      },
       strict: true,
-    }));
+    }) as { values: typeof values });
   } catch (error) {
     // An unknown option, or a value that looks like one (`--pool -5`: write `--pool=-5`).
     out.error(`diamonds ${name}: ${(error as Error).message}`);

@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { DiamondsEvent } from '@diamonds/protocol';
+import { DiamondsEvent, FundOverview } from '@diamonds/protocol';
 import { createContent } from '../content/content.js';
 import { earningsCsvLines, parseDateRange } from '../earnings/csv.js';
 import { earningsSummary } from '../earnings/summary.js';
 import { isApiError } from '../errors.js';
 import { sendOk, signedInBrowser } from '../gifts/testing.js';
+import { answerCollaboration, endCollaboration, inviteCollaborator } from '../collabs/collabs.js';
 import { answerInvitation, inviteCreator } from '../identity/site-creators.js';
 import { createSite } from '../identity/sites.js';
 import { walletOf } from '../money/spends.js';
@@ -107,6 +108,7 @@ describe('the engagement score (pure)', () => {
 });
 
 for (const kind of DATABASE_KINDS) {
+  // Skipped only outside CI when PostgreSQL is unreachable (skipUnlessPostgres warns loudly; under CI=true it throws).
   const skip = await skipUnlessPostgres(kind);
   describe(`the creator fund on ${kind}`, { skip }, () => {
     let h: MoneyHarness;
@@ -209,6 +211,42 @@ for (const kind of DATABASE_KINDS) {
       }
     });
 
+    it('GET /v1/fund: the site owner reads the rules, their running estimate, then what they were paid; only with the secret key', async () => {
+      const e = await h.newCreator('Fund E', { listed: true });
+      const theirs = await createSite(h.t.db, { ownerId: e.id, name: 'Fund E’s site', origins: ['http://127.0.0.1:5998'] });
+      const read = async () => {
+        const res = await h.call('/fund', { method: 'GET', key: theirs.secretKey, origin: null });
+        assert.equal(res.status, 200, await res.clone().text());
+        return FundOverview.parse(await res.json());
+      };
+      const periodId = await periodAround(async () => {
+        for (const fan of fans.slice(0, 3)) await gift(fan, e.id);
+      }, 90);
+      const open = await read();
+      assert.equal(open.creatorId, e.id);
+      assert.deepEqual(open.rules, { ...FUND_RULES });
+      const estimate = open.periods.find((p) => p.period.id === periodId);
+      assert.equal(estimate?.estimate, true);
+      assert.equal(estimate?.line?.supporters, 3);
+      assert.equal(estimate?.line?.score, 3 * 12);
+      assert.equal(estimate?.line?.transferId, null);
+      // Other creators' lines are not in the owner's view.
+      assert.ok(open.periods.every((p) => p.line === null || p.line.creatorId === e.id));
+
+      const closed = await close(periodId);
+      const paid = (await read()).periods.find((p) => p.period.id === periodId);
+      assert.equal(paid?.estimate, false);
+      assert.equal(paid?.period.status, 'closed');
+      assert.equal(paid?.line?.amountDiamonds, closed.lines.find((l) => l.creatorId === e.id)?.amountDiamonds);
+      assert.ok(paid?.line?.transferId);
+
+      const withPublishable = await h.call('/fund', { method: 'GET', key: theirs.publishableKey, origin: 'http://127.0.0.1:5998' });
+      assert.equal(withPublishable.status, 403);
+      assert.equal(((await withPublishable.json()) as { error: { code: string } }).error.code, 'permission_denied');
+      const noKey = await h.call('/fund', { method: 'GET', key: 'sk_test_nope', origin: null });
+      assert.equal(noKey.status, 401);
+    });
+
     it('counts unlocks, and leaves out support between linked accounts and refunded spends', async () => {
       const d = await h.newCreator('Fund D', { listed: true });
       // Fan 4 owns a site that lists D: linked, so fan 4's support of D does not count.
@@ -247,6 +285,25 @@ for (const kind of DATABASE_KINDS) {
       assert.deepEqual(
         report.lines.map((l) => [l.creatorId, l.supporters, l.unlocks, l.gifts, l.score, l.amountDiamonds]),
         [[d.id, 3, 3, 0, 45, 100]],
+      );
+    });
+
+    it('leaves out support between collaborators, even after the collaboration ended', async () => {
+      const g = await h.newCreator('Fund G', { listed: true });
+      // Fan 3 is a creator too, and collaborated with G (accepted, then left): linked.
+      await h.t.db.run('UPDATE users SET is_creator = 1 WHERE id = ?', [fans[3]!.id]);
+      await h.t.db.transaction(async (tx) => {
+        await inviteCollaborator(tx, g.id, { creatorId: fans[3]!.id });
+        await answerCollaboration(tx, { ownerId: g.id, collaboratorId: fans[3]!.id, accept: true });
+        await endCollaboration(tx, { ownerId: g.id, collaboratorId: fans[3]!.id, by: 'collaborator' });
+      });
+      const periodId = await periodAround(async () => {
+        for (const fan of fans.slice(0, 4)) await gift(fan, g.id);
+      }, 10);
+      const report = await close(periodId);
+      assert.deepEqual(
+        report.lines.map((l) => [l.creatorId, l.supporters, l.gifts, l.score]),
+        [[g.id, 3, 3, 36]],
       );
     });
 

@@ -197,17 +197,21 @@ export async function loadRefunded(db: SqlClient, startsAt: number): Promise<Set
 
 /**
  * Linked accounts: two users of whom one owns a site on which the other is (or was) a listed
- * creator (`site_creators` accepted, or since removed).
+ * creator (`site_creators` accepted, or since removed), or who collaborate (or did: a
+ * collaboration accepted, since left or removed).
  *
- * @remarks Why this link: a site's owner chooses whom to list and shares the site's money flows
- * with them, so the two can move Diamonds in a circle at no cost but the fee; the platform knows
- * it for certain from its own tables (no guessing from IPs or cards). A fan who owns no site and
- * is listed nowhere is linked to nobody.
+ * @remarks Why these links: a site's owner chooses whom to list and shares the site's money
+ * flows with them, and collaborators split revenue by choice, so either pair can move Diamonds in
+ * a circle at no cost but the fee; the platform knows it for certain from its own tables (no
+ * guessing from IPs or cards). A fan who owns no site, is listed nowhere and collaborates with
+ * nobody is linked to nobody.
  */
 export async function loadLinkedPairs(db: SqlClient): Promise<(fanId: string, creatorId: string) => boolean> {
   const rows = await db.query<{ owner_id: string; creator_id: string }>(
     `SELECT s.owner_id, sc.creator_id FROM site_creators sc JOIN sites s ON s.id = sc.site_id
-     WHERE sc.status IN ('accepted', 'removed') AND s.owner_id <> sc.creator_id`,
+     WHERE sc.status IN ('accepted', 'removed') AND s.owner_id <> sc.creator_id
+     UNION
+     SELECT owner_id, collaborator_id AS creator_id FROM collaborations WHERE status IN ('accepted', 'left', 'removed')`,
   );
   const pairs = new Set<string>();
   for (const row of rows) {

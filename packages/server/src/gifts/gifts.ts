@@ -13,7 +13,8 @@ import { ApiError } from '../errors.js';
 import { validate } from '../http/body.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { appendEvent } from '../events/outbox.js';
-import { creatorCredits, findConfirmation, presentConfirmation, spend, type ConfirmationRecord } from '../money/spends.js';
+import { findConfirmation, presentConfirmation, spend, type ConfirmationRecord } from '../money/spends.js';
+import { splitCredits, type SplitRecord } from '../collabs/collabs.js';
 import { moneyOperation, type MoneyFeature, type SpendSettlement } from '../money/operations.js';
 import type { StoredResponse } from '../money/idempotency.js';
 
@@ -136,6 +137,10 @@ interface CreatorAndGiftTypeRow {
   gift_id: string | null;
   gift_name: string | null;
   price_diamonds: number | null;
+  live_id: string | null;
+  split_version: number | string | null;
+  split_shares: string | null;
+  split_created_at: number | string | null;
 }
 
 /**
@@ -147,16 +152,36 @@ async function findCreatorAndGiftType(
   tx: SqlClient,
   creatorId: string,
   giftId: string,
-): Promise<{ creator?: { id: string; displayName: string }; giftType?: { id: string; name: string; priceDiamonds: number } }> {
-  // One row whatever exists: each side is a LEFT JOIN onto a one-row table.
+): Promise<{
+  creator?: { id: string; displayName: string };
+  giftType?: { id: string; name: string; priceDiamonds: number };
+  liveSplit?: SplitRecord;
+}> {
+  // One row whatever exists: each side is a LEFT JOIN onto a one-row table. The split of the
+  // creator's live session, if they are live with one, comes in the same statement (collabs/).
   const [row] = await tx.query<CreatorAndGiftTypeRow>(
-    `SELECT u.id AS creator_id, u.display_name, g.id AS gift_id, g.name AS gift_name, g.price_diamonds
+    `SELECT u.id AS creator_id, u.display_name, g.id AS gift_id, g.name AS gift_name, g.price_diamonds,
+       l.id AS live_id, cs.version AS split_version, cs.shares AS split_shares, cs.created_at AS split_created_at
      FROM (SELECT 1 AS one) AS x
      LEFT JOIN users u ON u.id = ? AND u.is_creator = ?
-     LEFT JOIN gift_types g ON g.id = ? AND g.active = ?`,
+     LEFT JOIN gift_types g ON g.id = ? AND g.active = ?
+     LEFT JOIN live_sessions l ON l.creator_id = u.id AND l.ended_at IS NULL
+     LEFT JOIN collab_splits cs ON cs.item_kind = 'live' AND cs.item_id = l.id AND cs.ended_at IS NULL`,
     [creatorId, 1, giftId, 1],
   );
   return {
+    ...(row?.creator_id && row.live_id && row.split_shares !== null
+      ? {
+          liveSplit: {
+            itemKind: 'live' as const,
+            itemId: row.live_id,
+            version: Number(row.split_version),
+            ownerId: row.creator_id,
+            shares: JSON.parse(row.split_shares) as SplitRecord['shares'],
+            createdAt: Number(row.split_created_at),
+          },
+        }
+      : {}),
     ...(row?.creator_id ? { creator: { id: row.creator_id, displayName: row.display_name ?? '' } } : {}),
     ...(row?.gift_id ? { giftType: { id: row.gift_id, name: row.gift_name ?? '', priceDiamonds: Number(row.price_diamonds) } } : {}),
   };
@@ -190,7 +215,7 @@ export async function sendGift(
   if (request.creatorId === context.userId) {
     throw new ApiError('cannot_gift_self', 'You cannot send a gift to yourself; pick another creator.', { param: 'creatorId' });
   }
-  const { creator, giftType } = await findCreatorAndGiftType(tx, request.creatorId, request.giftId);
+  const { creator, giftType, liveSplit } = await findCreatorAndGiftType(tx, request.creatorId, request.giftId);
   if (!creator) {
     throw new ApiError('creator_not_found', `No creator ${request.creatorId}: gifts go to users with the creator role.`, {
       param: 'creatorId',
@@ -209,6 +234,13 @@ export async function sendGift(
   }
   const id = newId('gift', now);
   const description = `${request.quantity} × ${giftType.name} for ${creator.displayName}`;
+  // A gift during a live session with a split pays each collaborator their part (collabs/).
+  const { credits, split } = await splitCredits(tx, context.ledger, {
+    ownerId: creator.id,
+    amount,
+    feeBasisPoints: context.feeBasisPoints,
+    lines: [{ amountDiamonds: amount, split: liveSplit }],
+  });
   const outcome = await spend(
     tx,
     context.ledger,
@@ -219,7 +251,8 @@ export async function sendGift(
       siteId: context.siteId,
       recipientId: creator.id,
       amount,
-      credits: await creatorCredits(tx, context.ledger, creator.id, amount, context.feeBasisPoints),
+      credits,
+      split,
       description,
       metadata: { giftType: giftType.id, quantity: request.quantity },
       reference: id,

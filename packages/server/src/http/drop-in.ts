@@ -144,6 +144,8 @@ function matches(ifNoneMatch: string | undefined, representation: Representation
  * - `/sdk/diamonds-live.js` (and its map): the live elements (issue 15), the sibling file
  *   `diamonds-live.js` of the build, which `diamonds.js` imports from its own folder when a page
  *   first has a live tag; at its plain name only, cached like the plain `diamonds.js`.
+ * - `/sdk/diamonds-discover.js` (and its map): `<diamond-discover>` (issue 16), which a site loads
+ *   with a script tag of its own; likewise at its plain name only.
  *
  * Every answer is open to every origin (`Access-Control-Allow-Origin: *`,
  * `Cross-Origin-Resource-Policy: cross-origin`, for module scripts and sites that isolate
@@ -163,6 +165,8 @@ export function dropInRoutes(options: DropInOptions = {}): Hono {
   const source = new DropInFile(file);
   // The live elements' file, beside the script (issue 15): the script imports it by that name.
   const liveSource = new DropInFile(file.replace(/[^/\\]*$/, 'diamonds-live.js'));
+  // <diamond-discover>'s file (issue 16), loaded by its own script tag, served like the live one.
+  const discoverSource = new DropInFile(file.replace(/[^/\\]*$/, 'diamonds-discover.js'));
   const routes = new Hono();
 
   const open = (c: Context) => {
@@ -172,10 +176,10 @@ export function dropInRoutes(options: DropInOptions = {}): Hono {
   };
 
   routes.get('/sdk/:name', async (c) => {
-    const [name, live, hash8, isMap] = /^diamonds(-live)?\.(?:([0-9a-f]{8})\.)?js(\.map)?$/.exec(c.req.param('name')) ?? [];
+    const [name, live, hash8, isMap] = /^diamonds(-live|-discover)?\.(?:([0-9a-f]{8})\.)?js(\.map)?$/.exec(c.req.param('name')) ?? [];
     if (name === undefined || (live && hash8)) return c.notFound();
     open(c);
-    const build = await (live ? liveSource : source).current();
+    const build = await (live === '-discover' ? discoverSource : live ? liveSource : source).current();
     if (build === undefined) {
       c.header('Cache-Control', 'no-store');
       c.header('Retry-After', '10');

@@ -53,7 +53,14 @@ describe('parseId', () => {
 });
 
 interface Operation {
-  parameters?: { name: string; in: string }[];
+  parameters?: { name: string; in: string; schema?: { examples?: unknown[]; enum?: unknown[] } }[];
+}
+
+/** A well-formed value of a path parameter, from the document: its example, or its first allowed value. */
+function exampleOf(parameter: NonNullable<Operation['parameters']>[number]): string {
+  const value = parameter.schema?.examples?.[0] ?? parameter.schema?.enum?.[0];
+  assert.equal(typeof value, 'string', `an example of the path parameter ${parameter.name}`);
+  return value as string;
 }
 
 for (const kind of DATABASE_KINDS) {
@@ -61,7 +68,7 @@ for (const kind of DATABASE_KINDS) {
   describe(`every route that takes an id checks it before a query, on ${kind}`, { skip: await skipUnlessPostgres(kind) }, () => {
     let h: MoneyHarness;
     let fan: TestFan;
-    let routes: { method: string; path: string }[];
+    let routes: { method: string; path: string; params?: Operation['parameters'] }[];
 
     before(async () => {
       h = await startMoneyHarness(kind);
@@ -94,8 +101,15 @@ for (const kind of DATABASE_KINDS) {
       const balanceBefore = await h.balances(fan.id);
       const outcomes: string[] = [];
       for (const route of routes) {
-        for (const [what, id] of HOSTILE_PATH_IDS) {
-          const path = route.path.replace(/^\/v1/, '').replace(/\{[^}]+\}/g, id);
+        // One hostile parameter at a time, the others well-formed: each is checked on its own.
+        const pathParams = route.params?.filter((p) => p.in === 'path') ?? [];
+        for (const [[hostile, value], target] of HOSTILE_PATH_IDS.flatMap((id) => pathParams.map((param) => [id, param] as const))) {
+          const what = pathParams.length > 1 ? `${hostile} as ${target.name}` : hostile;
+          const path = route.path
+            .replace(/^\/v1/, '')
+            .replace(/\{([^}]+)\}/g, (_, name: string) =>
+              name === target.name ? value : exampleOf(pathParams.find((p) => p.name === name)!),
+            );
           const body = route.method === 'GET' ? undefined : {};
           // As the fan's page, and as the site's backend: one of them is the route's caller.
           const answers = [

@@ -76,8 +76,10 @@ describe('the public origin: links never follow a Host header', () => {
     it('refuses to start in production without an https DIAMONDS_PUBLIC_URL, saying what to set', () => {
       assert.throws(() => readSettings({ NODE_ENV: 'production' }), /DIAMONDS_PUBLIC_URL/);
       assert.throws(() => readSettings({ NODE_ENV: 'production', DIAMONDS_PUBLIC_URL: 'http://diamonds.example' }), /https/);
+      // The rest production needs (a secret key, real payments) is tested in production.test.ts.
+      const rest = { DIAMONDS_SECRET_KEY: Buffer.alloc(32, 1).toString('base64'), DIAMONDS_ALLOW_TEST_PAYMENTS: '1' };
       assert.equal(
-        readSettings({ NODE_ENV: 'production', DIAMONDS_PUBLIC_URL: 'https://diamonds.example/' }).publicUrl,
+        readSettings({ NODE_ENV: 'production', DIAMONDS_PUBLIC_URL: 'https://diamonds.example/', ...rest }).publicUrl,
         'https://diamonds.example',
       );
       assert.equal(readSettings({}).publicUrl, undefined, 'development needs none');

@@ -369,7 +369,9 @@ export function secretCaller(c: Context<AppEnv>): SecretCaller {
 export async function dpopThumbprint(c: Context<AppEnv>, context: RouteContext, accessToken?: string): Promise<string> {
   const url = new URL(c.req.url);
   const origin = context.settings.publicUrl === undefined ? url.origin : new URL(context.settings.publicUrl).origin;
-  return (await verifyDpopProof(c.req.header('DPoP'), { method: c.req.method, url: `${origin}${url.pathname}`, accessToken })).jkt;
+  const target = { method: c.req.method, url: `${origin}${url.pathname}`, accessToken };
+  // The database too, so that on PostgreSQL a proof is used once by every process (identity/dpop-replays.ts).
+  return (await verifyDpopProof(c.req.header('DPoP'), target, Date.now(), context.db)).jkt;
 }
 
 /**

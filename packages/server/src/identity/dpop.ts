@@ -1,5 +1,7 @@
 import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { ApiError } from '../errors.js';
+import type { SqlClient } from '../db/types.js';
+import { rememberSharedProof } from './dpop-replays.js';
 
 /*
  * DPoP (RFC 9449): fans' tokens are bound to a key pair the SDK made in the fan's browser with
@@ -86,8 +88,9 @@ function withoutQuery(url: unknown): string | undefined {
 
 /**
  * Proof ids seen within the freshness window, per key: a proof is accepted once. In memory and
- * per process; several processes behind one address need a shared cache (a later issue moves
- * shared state to PostgreSQL), or a proof could be replayed once on each process.
+ * per process: on PostgreSQL, where several processes may serve one platform, the proof is also
+ * recorded in the database for all of them (`dpop-replays.ts`); this cache then only refuses a
+ * replay to the same process without a round trip.
  */
 export class ReplayCache {
   readonly #seen = new Map<string, number>();
@@ -198,9 +201,15 @@ function verifyInThreadPool(data: Buffer, key: KeyObject, signature: Buffer): Pr
  * and URL (without query); `iat` within {@link DPOP_WINDOW_SECONDS}; `ath` equal to the access
  * token's hash when there is one (and absent otherwise is not required); a `jti` not seen before
  * for this key. Whether the key is the one the token is bound to is the caller's check.
+ * With `shared` on PostgreSQL, the `jti` must also be new to every process on that database.
  * @throws {@link ApiError} `invalid_dpop_proof`, with what was wrong.
  */
-export async function verifyDpopProof(proof: string | undefined, target: DpopTarget, nowMs = Date.now()): Promise<DpopProof> {
+export async function verifyDpopProof(
+  proof: string | undefined,
+  target: DpopTarget,
+  nowMs = Date.now(),
+  shared?: SqlClient,
+): Promise<DpopProof> {
   if (proof === undefined || proof === '') {
     throw refused(
       'This call needs a DPoP proof (the DPoP header) made with the key the fan’s tokens are bound to; the Diamonds SDK sends one with every call.',
@@ -234,7 +243,12 @@ export async function verifyDpopProof(proof: string | undefined, target: DpopTar
   if (typeof jti !== 'string' || jti.length < 8 || jti.length > 100) throw refused('The DPoP proof needs a jti of 8 to 100 characters.');
   const { jkt } = header;
   // Kept until the proof could no longer pass the iat check anyway.
-  if (!replays.remember(`${jkt}.${jti}`, (iat + DPOP_WINDOW_SECONDS) * 1000 + 1000, nowMs)) {
+  const expiresAtMs = (iat + DPOP_WINDOW_SECONDS) * 1000 + 1000;
+  if (!replays.remember(`${jkt}.${jti}`, expiresAtMs, nowMs)) {
+    throw refused('This DPoP proof was already used: make a new proof for every request.');
+  }
+  // On PostgreSQL other processes may serve the same fans: a proof seen by any of them is used.
+  if (shared?.kind === 'postgres' && !(await rememberSharedProof(shared, `${jkt}.${jti}`, expiresAtMs, nowMs))) {
     throw refused('This DPoP proof was already used: make a new proof for every request.');
   }
   return { jkt };

@@ -7,6 +7,10 @@ export interface RateLimitVerdict {
   retryAfterMs: number;
   /** Hits counted in the current window, this one included. */
   hits: number;
+  /** The bucket counted (see {@link forgiveRateLimitHit}). */
+  bucket?: string;
+  /** The start of the window the hit fell in. */
+  windowStart?: number;
 }
 
 /**
@@ -33,5 +37,22 @@ export async function hitRateLimit(
     [bucket, windowStart],
   );
   const hits = Number(rows[0]?.hits ?? 1);
-  return { allowed: hits <= limit, retryAfterMs: windowStart + windowMs - now, hits };
+  return { allowed: hits <= limit, retryAfterMs: windowStart + windowMs - now, hits, bucket, windowStart };
+}
+
+/**
+ * Takes back the hit a verdict counted, when what it guarded turned out honest (a sign-in with
+ * the right password), so that only failures use up the limit.
+ *
+ * @remarks The hit is counted before the attempt and forgiven after it, rather than counted
+ * after a failure, so that guesses made at the same moment are all counted while they run.
+ * Only that one hit is taken back, never the window: interleaving honest sign-ins with guesses
+ * does not reset the count of guesses. A window that has turned since changes nothing.
+ */
+export async function forgiveRateLimitHit(db: SqlClient, verdict: RateLimitVerdict): Promise<void> {
+  if (verdict.bucket === undefined || verdict.windowStart === undefined) return;
+  await db.run('UPDATE rate_limits SET hits = hits - 1 WHERE bucket = ? AND window_start = ? AND hits > 0', [
+    verdict.bucket,
+    verdict.windowStart,
+  ]);
 }

@@ -177,10 +177,13 @@ for (const kind of DATABASE_KINDS) {
       const { tokens } = await signedIn();
       const refreshed = TokenPair.parse(await (await call('/tokens/refresh', { body: { refreshToken: tokens.refreshToken } })).json());
       assert.equal((await call('/me', { token: refreshed.accessToken })).status, 200);
+      // Once the new refresh token has been used, the old one's answer was not lost (the grace for
+      // a lost answer is over): reusing it is theft, and revokes the family.
+      const again = TokenPair.parse(await (await call('/tokens/refresh', { body: { refreshToken: refreshed.refreshToken } })).json());
       const reuse = await call('/tokens/refresh', { body: { refreshToken: tokens.refreshToken } });
       assert.equal(reuse.status, 401);
       assert.equal(await errorCode(reuse), 'invalid_token');
-      assert.equal((await call('/me', { token: refreshed.accessToken })).status, 401, 'the whole family is revoked');
+      assert.equal((await call('/me', { token: again.accessToken })).status, 401, 'the whole family is revoked');
 
       const second = await signedIn();
       assert.deepEqual(await (await call('/tokens/revoke', { body: { token: second.tokens.accessToken } })).json(), { revoked: true });

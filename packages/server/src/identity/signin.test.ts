@@ -18,6 +18,7 @@ import { createSite, type Site } from './sites.js';
 import {
   ACCESS_TOKEN_TTL_MS,
   authenticateAccessToken,
+  REFRESH_RETRY_GRACE_MS,
   REFRESH_TOKEN_IDLE_MS,
   REFRESH_TOKEN_TTL_MS,
   refreshTokens,
@@ -135,10 +136,60 @@ for (const kind of DATABASE_KINDS) {
       const second = await refreshTokens(t.db, tokens.refreshToken, context, now + 1);
       assert.notEqual(second.accessToken, tokens.accessToken);
       await authenticateAccessToken(t.db, second.accessToken, context, now + 2);
-      await rejectsWith(refreshTokens(t.db, tokens.refreshToken, context, now + 3), 'invalid_token');
-      await rejectsWith(authenticateAccessToken(t.db, second.accessToken, context, now + 4), 'invalid_token');
-      await rejectsWith(refreshTokens(t.db, second.refreshToken, context, now + 5), 'invalid_token');
-      await rejectsWith(authenticateAccessToken(t.db, tokens.accessToken, context, now + 6), 'invalid_token');
+      // Past the grace of a lost answer (see the next test), a reuse is a leak.
+      const late = now + 1 + REFRESH_RETRY_GRACE_MS + 1;
+      await rejectsWith(refreshTokens(t.db, tokens.refreshToken, context, late), 'invalid_token');
+      await rejectsWith(authenticateAccessToken(t.db, second.accessToken, context, late + 1), 'invalid_token');
+      await rejectsWith(refreshTokens(t.db, second.refreshToken, context, late + 2), 'invalid_token');
+      await rejectsWith(authenticateAccessToken(t.db, tokens.accessToken, context, late + 3), 'invalid_token');
+    });
+
+    it('lets a refresh whose answer was lost be retried for a few seconds, and only by the same key', async () => {
+      const { tokens } = await signIn();
+      const context = { siteId: site.id, origin: ORIGIN, jkt: JKT };
+      const lost = await refreshTokens(t.db, tokens.refreshToken, context, now + 1);
+      // The answer never arrived; the SDK presents the same token again, 3 s later.
+      await rejectsWith(refreshTokens(t.db, tokens.refreshToken, { ...context, jkt: 'stolen' }, now + 3_000), 'invalid_dpop_proof');
+      const retried = await refreshTokens(t.db, tokens.refreshToken, context, now + 3_001);
+      assert.notEqual(retried.refreshToken, lost.refreshToken);
+      await authenticateAccessToken(t.db, retried.accessToken, context, now + 3_002);
+      // The lost pair is revoked: one chain of the sign-in stays alive, not two.
+      await rejectsWith(authenticateAccessToken(t.db, lost.accessToken, context, now + 3_003), 'invalid_token');
+      await rejectsWith(refreshTokens(t.db, lost.refreshToken, context, now + 3_004), 'invalid_token');
+      // The retried pair carries on rotating as usual.
+      const third = await refreshTokens(t.db, retried.refreshToken, context, now + 3_005);
+      await authenticateAccessToken(t.db, third.accessToken, context, now + 3_006);
+      // Once the retried pair's refresh token was exchanged, the answer plainly arrived: a
+      // replay of the first token, even within the grace, revokes the family.
+      await rejectsWith(refreshTokens(t.db, tokens.refreshToken, context, now + 3_007), 'invalid_token');
+      await rejectsWith(authenticateAccessToken(t.db, third.accessToken, context, now + 3_008), 'invalid_token');
+    });
+
+    it('revokes the family when a spent refresh token comes back after the grace', async () => {
+      const { tokens } = await signIn();
+      const context = { siteId: site.id, origin: ORIGIN, jkt: JKT };
+      const second = await refreshTokens(t.db, tokens.refreshToken, context, now);
+      await rejectsWith(refreshTokens(t.db, tokens.refreshToken, context, now + REFRESH_RETRY_GRACE_MS + 1), 'invalid_token');
+      await rejectsWith(authenticateAccessToken(t.db, second.accessToken, context, now + REFRESH_RETRY_GRACE_MS + 2), 'invalid_token');
+    });
+
+    it('answers retries of one lost refresh made at the same moment with one live chain', async () => {
+      const { tokens } = await signIn();
+      const context = { siteId: site.id, origin: ORIGIN, jkt: JKT };
+      await refreshTokens(t.db, tokens.refreshToken, context, now + 1);
+      const retries = await Promise.allSettled([1, 2, 3].map((i) => refreshTokens(t.db, tokens.refreshToken, context, now + 10 + i)));
+      const pairs = retries.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+      assert.ok(pairs.length >= 1, JSON.stringify(retries));
+      const alive = [];
+      for (const pair of pairs) {
+        try {
+          await authenticateAccessToken(t.db, pair.accessToken, context, now + 20);
+          alive.push(pair);
+        } catch {
+          // Revoked by a later retry.
+        }
+      }
+      assert.equal(alive.length, 1, 'exactly one of the retried pairs is alive');
     });
 
     it('refuses a refresh from another origin, site or DPoP key without spending the token', async () => {

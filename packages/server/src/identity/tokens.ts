@@ -22,7 +22,7 @@ export interface TokenPair {
   accessToken: string;
   /** Seconds the access token works. */
   expiresIn: number;
-  /** `drt_…`: exchanged once for a new pair; a second use revokes the family. */
+  /** `drt_…`: exchanged once for a new pair; a second use revokes the family (but see {@link REFRESH_RETRY_GRACE_MS}). */
   refreshToken: string;
 }
 
@@ -165,12 +165,26 @@ export async function revokeUserSiteTokens(db: SqlClient, userId: string, siteId
 }
 
 /**
- * Exchanges a refresh token for a new pair, once.
+ * How long after a refresh token was exchanged the same browser may present it again and get a
+ * fresh pair instead of losing the sign-in: 10 seconds, for an answer lost on the way (a
+ * dropped connection, a tab closed mid-request).
+ */
+export const REFRESH_RETRY_GRACE_MS = 10_000;
+
+/**
+ * Exchanges a refresh token for a new pair, once (and again, briefly, when the answer was lost).
  *
  * @remarks Rotation: the presented refresh token is spent. Presenting a spent one again means
  * it leaked (or a client is confused), so the whole family — every token of that sign-in — is
  * revoked, and the fan must sign in again. The new pair is bound to the same DPoP key and
  * ends with the family (30 days from the sign-in at most, {@link REFRESH_TOKEN_TTL_MS}).
+ *
+ * One exception, for an answer lost on the way: within {@link REFRESH_RETRY_GRACE_MS} of the
+ * exchange, the same token with a proof by the same key gets a new pair, and the pair the first
+ * exchange made (which nobody may have received) is revoked, so one chain stays alive. That is
+ * only when nothing of the first pair was used since: once its refresh token was exchanged in
+ * turn, the first answer plainly arrived and a replay revokes the family as before. A stolen
+ * refresh token gains nothing from the grace: it works only with the browser's DPoP key.
  *
  * A refresh token presented with a proof by another key is refused without being spent and
  * without revoking anything: whoever holds it without the key can do nothing with it, not even
@@ -182,10 +196,18 @@ export async function refreshTokens(db: Database, token: unknown, context: Prove
     const row = await findToken(tx, token);
     if (!row || row.kind !== 'refresh' || !usable(row, context, now) || row.jkt === null) return { error: invalid() };
     if (row.jkt !== context.jkt) return { error: wrongKey() };
-    const spent = await tx.run('UPDATE tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL', [now, hashSecret(String(token))]);
+    const tokenHash = hashSecret(String(token));
+    const spent = await tx.run('UPDATE tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL', [now, tokenHash]);
     if (spent === 0 || row.used_at !== null) {
-      await revokeFamily(tx, row.family_id, now);
-      return { error: invalid('This refresh token was already used; every token of this sign-in is now revoked. Sign in again.') };
+      // Re-read under the row's lock (the UPDATE above, or this one, takes it on PostgreSQL), so
+      // two retries at once do not both take the grace from a stale read.
+      await tx.run('UPDATE tokens SET used_at = used_at WHERE token_hash = ?', [tokenHash]);
+      const [locked] = await tx.query<{ used_at: number | string | null }>('SELECT used_at FROM tokens WHERE token_hash = ?', [tokenHash]);
+      const usedAt = locked?.used_at === null || locked?.used_at === undefined ? undefined : Number(locked.used_at);
+      if (usedAt === undefined || !(await retryWithinGrace(tx, row.family_id, usedAt, now))) {
+        await revokeFamily(tx, row.family_id, now);
+        return { error: invalid('This refresh token was already used; every token of this sign-in is now revoked. Sign in again.') };
+      }
     }
     const connected = await tx.query('SELECT 1 AS one FROM connections WHERE user_id = ? AND site_id = ? AND revoked_at IS NULL', [
       row.user_id,
@@ -197,6 +219,22 @@ export async function refreshTokens(db: Database, token: unknown, context: Prove
   // The family's revocation must commit, so the error is thrown only after the transaction.
   if ('error' in outcome) throw outcome.error;
   return outcome.pair;
+}
+
+/**
+ * Whether a spent refresh token presented again counts as the retry of an answer lost: within
+ * the grace, and nothing issued since its exchange was used. If so, revokes what was issued
+ * since (the pair nobody may have received), so that the retry's pair is the one chain alive.
+ */
+async function retryWithinGrace(tx: SqlClient, familyId: string, usedAt: number, now: number): Promise<boolean> {
+  if (now - usedAt > REFRESH_RETRY_GRACE_MS || now < usedAt) return false;
+  const since = await tx.query<{ used_at: number | string | null; revoked_at: number | string | null }>(
+    "SELECT used_at, revoked_at FROM tokens WHERE family_id = ? AND kind = 'refresh' AND created_at >= ?",
+    [familyId, usedAt],
+  );
+  if (since.some((child) => child.used_at !== null)) return false;
+  await tx.run('UPDATE tokens SET revoked_at = ? WHERE family_id = ? AND created_at >= ? AND revoked_at IS NULL', [now, familyId, usedAt]);
+  return true;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Database, SqlClient, TransactionOptions } from '../db/types.js';
+import type { Database, SqlClient, SqlValue, TransactionOptions } from '../db/types.js';
+import { MONEY_BATCH_LOCK_ID } from '../db/locks.js';
 import type { BatchItemResult, Ledger, TransferRequest, TransferResult } from './ledger.js';
 
 /** Options of {@link GroupCommit}. */
@@ -130,6 +131,9 @@ export class GroupCommit {
   #running = false;
   /** How many database transactions this instance has run, for tests and metrics. */
   batches = 0;
+  /** How many works (or transfers) those transactions carried, and the last one's count: batch sizes for metrics. */
+  works = 0;
+  lastBatchSize = 0;
 
   constructor(ledger: Ledger, options: GroupCommitOptions = {}) {
     this.#ledger = ledger;
@@ -187,6 +191,8 @@ export class GroupCommit {
         let outcomes: WorkOutcome[];
         try {
           this.batches++;
+          this.works += batch.length;
+          this.lastBatchSize = batch.length;
           let committed: Array<() => void> = [];
           outcomes = await this.#ledger.db.transaction(async (tx) => {
             // A rerun of the batch starts over: only the attempt that commits counts.
@@ -196,13 +202,24 @@ export class GroupCommit {
             // statement is a round trip, one work's release and the next one's savepoint go
             // in one (a simple query of two statements), which saves a round trip per work.
             let open = false;
+            if (tx.kind === 'postgres') {
+              // Batches of several processes take turns, before any row lock (see db/locks.ts).
+              await tx.run(`SELECT pg_advisory_xact_lock(${MONEY_BATCH_LOCK_ID}); SAVEPOINT group_item`);
+              open = true;
+            }
             for (const [index, waiting] of batch.entries()) {
               // Each work gets its own handle on the transaction, so what it asks to run after
               // the commit (see afterCommit) can be dropped with its savepoint.
+              // It also remembers a lost race, should the work catch the error and throw another.
+              let lostRace: unknown;
+              const noteRace = (error: unknown): never => {
+                if (isTransactionRetry(error)) lostRace ??= error;
+                throw error;
+              };
               const itemTx: SqlClient = {
                 kind: tx.kind,
-                query: (sql, params) => tx.query(sql, params),
-                run: (sql, params) => tx.run(sql, params),
+                query: <Row>(sql: string, params?: readonly SqlValue[]) => tx.query<Row>(sql, params).catch(noteRace),
+                run: (sql, params) => tx.run(sql, params).catch(noteRace),
               };
               const callbacks: Array<() => void> = [];
               commitCallbacks.set(itemTx, callbacks);
@@ -215,6 +232,7 @@ export class GroupCommit {
                 // A deadlock or serialization failure dooms the whole transaction: let the
                 // database layer run the batch again rather than fail this work alone.
                 if (isTransactionRetry(error)) throw error;
+                if (lostRace !== undefined) throw lostRace;
                 await tx.run('ROLLBACK TO SAVEPOINT group_item');
                 await tx.run('RELEASE SAVEPOINT group_item');
                 outcome = { ok: false, error };
@@ -261,6 +279,8 @@ export class GroupCommit {
         let results: BatchItemResult[];
         try {
           this.batches++;
+          this.works += batch.length;
+          this.lastBatchSize = batch.length;
           results = await this.#ledger.transferBatch(batch.map((w) => w.request));
         } catch (error) {
           for (const waiting of batch) waiting.reject(error);

@@ -13,6 +13,7 @@ import {
 import { ApiError, isApiError } from '../errors.js';
 import type { Database, SqlClient, SqlValue } from '../db/types.js';
 import { afterCommit } from './group-commit.js';
+import { MONEY_BATCH_LOCK_ID } from '../db/locks.js';
 
 /** Most postings one transfer may have (a revenue split among collaborators, say). */
 export const MAX_POSTINGS = 32;
@@ -487,6 +488,8 @@ export class Ledger {
     });
     return this.#withKeyRaceRetry(() =>
       this.db.transaction(async (tx) => {
+        // Batches of several processes take turns, before any row lock (see db/locks.ts).
+        if (tx.kind === 'postgres') await tx.query(`SELECT pg_advisory_xact_lock(${MONEY_BATCH_LOCK_ID})`);
         const known = await this.#prefetchKeys(
           tx,
           validated.flatMap((item) => (item instanceof ApiError ? [] : [item.idempotencyKey])),
@@ -651,7 +654,8 @@ export class Ledger {
    */
   async #apply(tx: SqlClient, valid: ValidTransfer): Promise<{ row: TransferRow; transfer: Transfer }> {
     const reserve = valid.reserveForMs !== null;
-    // A fixed order of row locks across transactions keeps PostgreSQL deadlocks rare.
+    // Row locks in one global order (by account id) within a transfer; a batch of them takes
+    // its turn first (db/locks.ts), and the rare race left is run again (db/postgres.ts).
     const ordered = [...valid.postings].sort((a, b) => (a.accountId < b.accountId ? -1 : 1));
     const applied: PostingInput[] = [];
     for (const posting of ordered) {

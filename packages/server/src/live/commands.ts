@@ -38,17 +38,25 @@ export type LiveCommand = keyof typeof LIVE_COMMAND_SUMMARIES;
  * CLI prints them and exits with 2.
  */
 export async function liveCommand(db: Database, name: LiveCommand, args: string[], out: LiveCommandOutput = console): Promise<number> {
+  // Each command accepts only its own options, the ones its summary (and so its --help) names.
+  const accepted: Record<LiveCommand, readonly string[]> = {
+    'live start': ['creator', 'title'],
+    'live end': ['creator'],
+    'live goal': ['creator', 'title', 'target', 'clear'],
+    'live sessions': ['creator', 'limit'],
+  };
+  const all = {
+    creator: { type: 'string' },
+    title: { type: 'string' },
+    target: { type: 'string' },
+    clear: { type: 'boolean' },
+    limit: { type: 'string' },
+  } as const;
   const { values } = parseArgs({
     args,
-    options: {
-      creator: { type: 'string' },
-      title: { type: 'string' },
-      target: { type: 'string' },
-      clear: { type: 'boolean' },
-      limit: { type: 'string' },
-    },
+    options: Object.fromEntries(Object.entries(all).filter(([option]) => accepted[name].includes(option))) as Partial<typeof all>,
     strict: true,
-  });
+  }) as { values: { creator?: string; title?: string; target?: string; clear?: boolean; limit?: string } };
   const creatorId = values.creator ?? '';
   const [user] = isId('usr', creatorId)
     ? await db.query<{ is_creator: number | boolean }>('SELECT is_creator FROM users WHERE id = ?', [creatorId])

@@ -224,6 +224,21 @@ for (const kind of DATABASE_KINDS) {
       await h.refused(
         await h.call('/live/goal', { key: 'secret', method: 'PUT', body: { title: 'A new lamp', targetDiamonds: -1 } }),
         400,
+        'invalid_amount',
+      );
+      await h.refused(
+        await h.call('/live/goal', { key: 'secret', method: 'PUT', body: { title: 'A new lamp', targetDiamonds: '300' } }),
+        400,
+        'invalid_amount',
+      );
+      await h.refused(
+        await h.call('/live/goal', { key: 'secret', method: 'PUT', body: { title: 'A new lamp', targetDiamonds: 2 ** 40 } }),
+        400,
+        'amount_too_large',
+      );
+      await h.refused(
+        await h.call('/live/goal', { key: 'secret', method: 'PUT', body: { title: '', targetDiamonds: 300 } }),
+        400,
         'invalid_request',
       );
       res = await h.call('/live/session', { key: 'secret', method: 'DELETE' });

@@ -214,6 +214,17 @@ for (const kind of DATABASE_KINDS) {
         res = await post(browser, `${LIVE_PATH}/overlay/test`, { giftTypeId: 'rose', message: 'x'.repeat(201) });
         assert.equal(res.status, 400);
         assert.match(squash(await res.text()), /at most 200 characters/);
+        // Test alerts are bounded per creator: at most 10 a minute (the 3 above counted). Windows
+        // are fixed minutes, so one may turn during the loop: then the refusal comes later.
+        const statuses: number[] = [];
+        let refusal = '';
+        while (statuses.length < 25 && !refusal) {
+          res = await post(browser, `${LIVE_PATH}/overlay/test`, { giftTypeId: 'rose', message: 'x'.repeat(201) });
+          statuses.push(res.status);
+          if (res.status === 429) refusal = squash(await res.text());
+        }
+        assert.ok(statuses.indexOf(429) >= 7, `refused only after 10 in a minute: ${statuses.join(' ')}`);
+        assert.match(refusal, /At most 10 test alerts a minute: try again in \d+ s/);
         // A real gift after it: counted for the goal, not flagged; the test alert moved nothing.
         await sendOk(h, fan, { creatorId: h.creator.id, giftId: 'coffee', quantity: 1 }, 201);
         messages = await stream.until((m) => gifts(m).length >= 2);

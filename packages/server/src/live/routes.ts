@@ -1,9 +1,19 @@
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
-import { LiveGoal, LiveSessionState, LiveSnapshot, SetLiveGoal, StartLiveSession, type LiveGift } from '@diamonds/protocol';
+import {
+  DiamondAmount,
+  LiveGoal,
+  LiveSessionState,
+  LiveSnapshot,
+  MAX_TRANSFER_DIAMONDS,
+  SetLiveGoal,
+  StartLiveSession,
+  type LiveGift,
+} from '@diamonds/protocol';
 import { publicBaseUrl, type AppContext, type AppEnv } from '../context.js';
 import type { SqlClient } from '../db/types.js';
 import { ApiError } from '../errors.js';
+import { validate } from '../http/body.js';
 import { exampleId, idParam, routesOn } from '../http/route.js';
 import { clientIp } from '../pages/auth.js';
 import { currentGoal, LIVE_REPLAY_MS, liveSessionOf, topGiftersOf } from './fold.js';
@@ -26,6 +36,25 @@ async function requireCreator(db: SqlClient, creatorId: string): Promise<void> {
   if (!user || Number(user.is_creator) !== 1) {
     throw new ApiError('creator_not_found', `No creator ${creatorId}.`, { param: 'creatorId' });
   }
+}
+
+/**
+ * The body of `PUT /v1/live/goal`, with the target refused by the codes a client already
+ * switches on for amounts: `invalid_amount` (0, -1, 1.5, "10"), `amount_too_large`.
+ */
+function validateSetLiveGoal(body: unknown): SetLiveGoal {
+  const target = typeof body === 'object' && body !== null ? (body as Record<string, unknown>).targetDiamonds : undefined;
+  if (target !== undefined && !DiamondAmount.safeParse(target).success) {
+    const tooLarge = typeof target === 'number' && Number.isSafeInteger(target) && target > MAX_TRANSFER_DIAMONDS;
+    throw new ApiError(
+      tooLarge ? 'amount_too_large' : 'invalid_amount',
+      tooLarge
+        ? `targetDiamonds may be at most ${MAX_TRANSFER_DIAMONDS} Diamonds.`
+        : 'targetDiamonds must be a whole number of Diamonds from 1 (a JSON number, not a string).',
+      { param: 'targetDiamonds' },
+    );
+  }
+  return validate(SetLiveGoal, body);
 }
 
 /** The latest gifts of the feed (within the replay window), oldest first, as `baseUrl`'s clients see them. */
@@ -294,6 +323,8 @@ export function liveApi(context: AppContext): Hono<AppEnv> {
       tag: 'Live',
       auth: 'secret',
       body: SetLiveGoal,
+      // The target has the amount codes every other route uses (invalid_amount, amount_too_large).
+      parseBody: validateSetLiveGoal,
       bodyExample: { title: 'New microphone', targetDiamonds: 5000 },
       responses: {
         200: {
@@ -302,6 +333,7 @@ export function liveApi(context: AppContext): Hono<AppEnv> {
           example: { title: 'New microphone', targetDiamonds: 5000, progressDiamonds: 0, reachedAt: null, endsAt: null },
         },
       },
+      errors: ['invalid_amount', 'amount_too_large'],
     },
     async (c, { caller: { siteId }, body }) => {
       const creatorId = await ownerOf(siteId);

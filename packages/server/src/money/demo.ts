@@ -1,4 +1,4 @@
-import type { Database } from '../db/types.js';
+import type { Database, SqlClient } from '../db/types.js';
 import { createContent, listCreatorContent } from '../content/content.js';
 import type { DemoData } from '../identity/demo.js';
 import type { Ledger } from '../ledger/ledger.js';
@@ -38,34 +38,35 @@ const DEMO_PRODUCTS = [
 ] as const;
 
 /**
- * Seeds what makes the demo usable end to end: the demo fan's 1,000 Diamonds, the demo
- * creator's content and the demo site's products. Safe to run again: each part is only added
- * when it is missing.
- *
- * @returns Lines for the console, describing what exists.
+ * Adds what makes the demo usable end to end, in the caller's transaction: the demo fan's
+ * 1,000 Diamonds, the demo creator's content and the demo site's products. Safe to run again:
+ * each part is only added when it is missing (run it under the demo's seed lock, see `seedDemo`,
+ * or two processes could each find a part missing).
  */
-export async function seedDemoMoney(db: Database, ledger: Ledger, demo: DemoData): Promise<string[]> {
-  await db.transaction(async (tx) => {
-    const issuance = await ledger.platformAccount('issuance', tx);
-    await ledger.transferIn(tx, {
-      idempotencyKey: `demo:fan-credit:${demo.fan.userId}`,
-      code: 'purchase',
-      postings: [
-        { accountId: issuance.id, amountDiamonds: -DEMO_FAN_DIAMONDS },
-        { accountId: await walletOf(tx, ledger, demo.fan.userId), amountDiamonds: DEMO_FAN_DIAMONDS },
-      ],
-      metadata: { description: `Welcome gift: ${DEMO_FAN_DIAMONDS} Diamonds for the demo` },
-    });
-    if ((await listCreatorContent(tx, demo.creator.userId)).length === 0) {
-      for (const content of DEMO_CONTENT) {
-        await createContent(tx, { siteId: demo.site.id, creatorId: demo.creator.userId }, { ...content, teaser: content.teaser });
-      }
-    }
-    const [products] = await tx.query<{ n: number }>('SELECT count(*) AS n FROM products WHERE site_id = ?', [demo.site.id]);
-    if (Number(products?.n ?? 0) === 0) {
-      for (const product of DEMO_PRODUCTS) await createProduct(tx, demo.site.id, product);
-    }
+export async function addDemoMoney(tx: SqlClient, ledger: Ledger, demo: DemoData): Promise<void> {
+  const issuance = await ledger.platformAccount('issuance', tx);
+  await ledger.transferIn(tx, {
+    idempotencyKey: `demo:fan-credit:${demo.fan.userId}`,
+    code: 'purchase',
+    postings: [
+      { accountId: issuance.id, amountDiamonds: -DEMO_FAN_DIAMONDS },
+      { accountId: await walletOf(tx, ledger, demo.fan.userId), amountDiamonds: DEMO_FAN_DIAMONDS },
+    ],
+    metadata: { description: `Welcome gift: ${DEMO_FAN_DIAMONDS} Diamonds for the demo` },
   });
+  if ((await listCreatorContent(tx, demo.creator.userId)).length === 0) {
+    for (const content of DEMO_CONTENT) {
+      await createContent(tx, { siteId: demo.site.id, creatorId: demo.creator.userId }, { ...content, teaser: content.teaser });
+    }
+  }
+  const [products] = await tx.query<{ n: number }>('SELECT count(*) AS n FROM products WHERE site_id = ?', [demo.site.id]);
+  if (Number(products?.n ?? 0) === 0) {
+    for (const product of DEMO_PRODUCTS) await createProduct(tx, demo.site.id, product);
+  }
+}
+
+/** The demo's money, content and products, as lines for the console. */
+export async function describeDemoMoney(db: SqlClient, demo: DemoData): Promise<string[]> {
   const content = await listCreatorContent(db, demo.creator.userId);
   const products = await db.query<{ id: string; name: string; price_diamonds: number }>(
     'SELECT id, name, price_diamonds FROM products WHERE site_id = ? ORDER BY id',
@@ -76,4 +77,14 @@ export async function seedDemoMoney(db: Database, ledger: Ledger, demo: DemoData
     ...content.map((c) => `  content      ${c.id}  ${c.title}`),
     ...products.map((p) => `  product      ${p.id}  ${p.name} (${Number(p.price_diamonds)} Diamonds)`),
   ];
+}
+
+/**
+ * Seeds the demo's money, content and products in a transaction of its own ({@link addDemoMoney}).
+ *
+ * @returns Lines for the console, describing what exists.
+ */
+export async function seedDemoMoney(db: Database, ledger: Ledger, demo: DemoData): Promise<string[]> {
+  await db.transaction((tx) => addDemoMoney(tx, ledger, demo));
+  return describeDemoMoney(db, demo);
 }

@@ -2,6 +2,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, t
 import { isLowS, newId, toLowS, type ReceiptClaims } from '@diamonds/protocol';
 import type { Database, SqlClient } from '../db/types.js';
 import { ApiError } from '../errors.js';
+import { needsResealing, openSecret, processKeyring, sealSecret, type SecretKeyring } from '../db/secrets.js';
 
 /** The signature algorithm of receipts: ECDSA on P-256 with SHA-256 (JOSE `ES256`). */
 export const RECEIPT_ALGORITHM = 'ES256';
@@ -21,6 +22,35 @@ interface KeyRow {
   retired_at: number | null;
 }
 
+/** What a private key's ciphertext is bound to: its row. */
+function secretContext(kid: string): string {
+  return `signing_keys:${kid}`;
+}
+
+/**
+ * Encrypts the private keys still stored in clear (or under a previous `DIAMONDS_SECRET_KEY`)
+ * under the current key; nothing to do without one. Run when the platform starts.
+ *
+ * @throws {@link SecretKeyError} when a key was encrypted with a key this process does not have.
+ * @returns How many keys were sealed again.
+ */
+export async function resealSigningKeys(db: Database, keyring: SecretKeyring | undefined = processKeyring()): Promise<number> {
+  if (!keyring) return 0;
+  const rows = await db.query<{ kid: string; private_jwk: string }>('SELECT kid, private_jwk FROM signing_keys');
+  let sealed = 0;
+  for (const row of rows) {
+    if (!needsResealing(row.private_jwk, keyring)) continue;
+    const plain = openSecret(row.private_jwk, secretContext(row.kid), keyring);
+    // Conditional on the value read: a process doing the same at once changes nothing twice.
+    sealed += await db.run('UPDATE signing_keys SET private_jwk = ? WHERE kid = ? AND private_jwk = ?', [
+      sealSecret(plain, secretContext(row.kid), keyring),
+      row.kid,
+      row.private_jwk,
+    ]);
+  }
+  return sealed;
+}
+
 function base64url(data: string | Buffer): string {
   return Buffer.from(data).toString('base64url');
 }
@@ -30,7 +60,8 @@ async function createKey(db: SqlClient, now: number): Promise<KeyRow> {
   const kid = newId('key', now);
   const row: KeyRow = {
     kid,
-    private_jwk: JSON.stringify(privateKey.export({ format: 'jwk' })),
+    // Encrypted at rest under DIAMONDS_SECRET_KEY (see db/secrets.ts).
+    private_jwk: sealSecret(JSON.stringify(privateKey.export({ format: 'jwk' })), secretContext(kid)),
     public_jwk: JSON.stringify({ ...publicKey.export({ format: 'jwk' }), kid, alg: RECEIPT_ALGORITHM, use: 'sig' }),
     created_at: now,
     retired_at: null,
@@ -65,7 +96,7 @@ export async function ensureSigningKey(db: SqlClient, now = Date.now()): Promise
     [
       kid,
       RECEIPT_ALGORITHM,
-      JSON.stringify(privateKey.export({ format: 'jwk' })),
+      sealSecret(JSON.stringify(privateKey.export({ format: 'jwk' })), secretContext(kid)),
       JSON.stringify({ ...publicKey.export({ format: 'jwk' }), kid, alg: RECEIPT_ALGORITHM, use: 'sig' }),
       now,
     ],
@@ -96,7 +127,10 @@ export async function issueReceipt(
   const full: ReceiptClaims = { ...claims, jti: newId('rcpt', now), iat: Math.floor(now / 1000) };
   const header = { alg: RECEIPT_ALGORITHM, typ: 'JWT', kid: key.kid };
   const signingInput = `${base64url(JSON.stringify(header))}.${base64url(JSON.stringify(full))}`;
-  const privateKey = createPrivateKey({ key: JSON.parse(key.private_jwk) as JsonWebKey, format: 'jwk' });
+  const privateKey = createPrivateKey({
+    key: JSON.parse(openSecret(key.private_jwk, secretContext(key.kid))) as JsonWebKey,
+    format: 'jwk',
+  });
   // Always the low-S twin: verifiers refuse the other one (see isLowS).
   const signature = toLowS(sign('sha256', Buffer.from(signingInput), { key: privateKey, dsaEncoding: 'ieee-p1363' }));
   return { jwt: `${signingInput}.${base64url(Buffer.from(signature))}`, claims: full };

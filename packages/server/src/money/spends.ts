@@ -6,6 +6,7 @@ import type { Ledger, PostingInput } from '../ledger/ledger.js';
 import { splitFee } from '../ledger/allocate.js';
 import { appendEvent } from '../events/outbox.js';
 import { assertNotInDebt } from '../payments/disputes.js';
+import { recordSplitSpend, splitSpendPosted, type SplitSpend, type SplitSpendRecord } from '../collabs/collabs.js';
 import { moneyOperation, type MoneyContext, type MoneyFeature } from './operations.js';
 
 /** How long a fan has to approve a spend beyond the allowance: 10 minutes. */
@@ -47,6 +48,11 @@ export interface SpendRequest {
    * @defaultValue false
    */
   fresh?: boolean;
+  /**
+   * When the spend is on split items: the parts `credits` pays each party (collabs/collabs.ts
+   * `splitCredits`), recorded with the spend and announced in `split.paid` once it is posted.
+   */
+  split?: SplitSpend | undefined;
 }
 
 /** What a spend did: moved at once, or waits for the fan's confirmation. */
@@ -167,6 +173,7 @@ export async function spend(tx: SqlClient, ledger: Ledger, request: SpendRequest
       options,
     );
     if (!replayed && request.kind === 'gift') await addSupport(tx, request.userId, request.recipientId, request.amount, now);
+    if (!replayed && request.split) await recordSplitSpend(tx, splitRecord(request, request.split, transfer.id), true, now);
     return { status: 'succeeded', transfer };
   }
   const { transfer: hold } = await ledger.transferIn(
@@ -180,6 +187,7 @@ export async function spend(tx: SqlClient, ledger: Ledger, request: SpendRequest
     },
     options,
   );
+  if (request.split) await recordSplitSpend(tx, splitRecord(request, request.split, hold.id), false, now);
   const confirmation: ConfirmationRecord = {
     id: newId('cnf', now),
     kind: request.kind,
@@ -216,6 +224,18 @@ export async function spend(tx: SqlClient, ledger: Ledger, request: SpendRequest
   );
   await appendConfirmationEvent(tx, confirmation, 'confirmation.required', now);
   return { status: 'confirmation_required', confirmation };
+}
+
+function splitRecord(request: SpendRequest, split: SplitSpend, transferId: string): SplitSpendRecord {
+  return {
+    transferId,
+    kind: request.kind as 'gift' | 'unlock' | 'order',
+    subjectId: request.subjectId,
+    siteId: request.siteId,
+    fanId: request.userId,
+    amount: request.amount,
+    split,
+  };
 }
 
 interface ConfirmationRow {
@@ -328,6 +348,7 @@ async function settle(
     // The decision first, then what it settled (gift.sent, content.unlocked, order.paid).
     await appendConfirmationEvent(tx, { ...record, status, transferId, decidedAt: now }, 'confirmation.approved', now);
     await settlement.posted(tx, { ...record, status, transferId, decidedAt: now }, transfer);
+    await splitSpendPosted(tx, record.reservationId, now);
   } else {
     try {
       await ledger.voidIn(tx, { pendingId: record.reservationId, idempotencyKey: `confirm:${record.id}`, metadata: { reason: status } });

@@ -87,7 +87,11 @@ port.on('message', (message: ToWriter) => {
       }
       return;
     case 'stats':
-      send({ type: 'stats', id: message.id, stats: { batches: commits.batches, statements } });
+      send({
+        type: 'stats',
+        id: message.id,
+        stats: { batches: commits.batches, statements, works: commits.works, lastBatchSize: commits.lastBatchSize },
+      });
       return;
     case 'close':
       // The main thread sends this after every spend it asked for was answered.

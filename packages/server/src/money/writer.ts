@@ -34,6 +34,10 @@ export interface WriterStats {
   batches: number;
   /** Statements the writer sent (counted on the writer thread only; 0 when it runs inline). */
   statements: number;
+  /** Money operations those transactions carried (their mean batch size is `works / batches`). */
+  works?: number;
+  /** Money operations in the last group commit. */
+  lastBatchSize?: number;
 }
 
 /**
@@ -104,7 +108,7 @@ export function inlineMoneyWriter(registry: MoneyRegistry, ledger: Ledger, commi
     mode: 'inline',
     run: (operation, input) => execute({ operation: operation.name, input }) as Promise<never>,
     runIdempotent: (operation, input, claim) => execute({ operation: operation.name, input, claim }) as Promise<IdempotentAnswer>,
-    stats: () => Promise.resolve({ batches: commits.batches, statements: 0 }),
+    stats: () => Promise.resolve({ batches: commits.batches, statements: 0, works: commits.works, lastBatchSize: commits.lastBatchSize }),
     close: () => Promise.resolve(),
   };
 }

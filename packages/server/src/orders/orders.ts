@@ -23,7 +23,9 @@ import { ApiError, isApiError } from '../errors.js';
 import { findSite } from '../identity/sites.js';
 import type { Ledger, PostingInput } from '../ledger/ledger.js';
 import { issueReceipt } from '../money/receipts.js';
-import { creatorCredits, presentConfirmation, spend, type ConfirmationRecord } from '../money/spends.js';
+import { presentConfirmation, spend, type ConfirmationRecord } from '../money/spends.js';
+import { productSplits, splitCredits, splitSpendRefunded } from '../collabs/collabs.js';
+import { orderItemIds, recordBoostConversion } from '../boosts/boosts.js';
 import type { StoredResponse } from '../money/idempotency.js';
 import { moneyOperation, type MoneyFeature, type SpendSettlement } from '../money/operations.js';
 
@@ -451,6 +453,7 @@ async function markPaid(tx: SqlClient, row: OrderRow, userId: string, transferId
     },
     now,
   );
+  await recordBoostConversion(tx, userId, await orderItemIds(tx, row.id), now);
 }
 
 /** What paying an order answered: the order and, when the fan must approve, the confirmation. */
@@ -493,6 +496,20 @@ export async function payOrder(
   await takeStock(tx, found.lines);
   const site = await findSite(tx, siteId);
   const total = Number(row.total_diamonds);
+  // Lines of products with a split pay each collaborator their part (collabs/); the owner keeps the rest.
+  const splits = await productSplits(
+    tx,
+    found.lines.flatMap((line) => (line.product_id === null ? [] : [line.product_id])),
+  );
+  const { credits, split } = await splitCredits(tx, ledger, {
+    ownerId: row.owner_id,
+    amount: total,
+    feeBasisPoints: request.feeBasisPoints,
+    lines: found.lines.map((line) => {
+      const lineSplit = line.product_id === null ? undefined : splits.get(line.product_id);
+      return { amountDiamonds: Number(line.amount), split: lineSplit?.ownerId === row.owner_id ? lineSplit : undefined };
+    }),
+  });
   const outcome = await spend(
     tx,
     ledger,
@@ -503,7 +520,8 @@ export async function payOrder(
       siteId,
       recipientId: row.owner_id,
       amount: total,
-      credits: await creatorCredits(tx, ledger, row.owner_id, total, request.feeBasisPoints),
+      credits,
+      split,
       description: describeOrder(site?.name ?? 'the shop', found.lines),
       // A declined confirmation reopens the order: each attempt is its own spend.
       reference: `order:${orderId}:${Number(row.attempts)}`,
@@ -610,6 +628,8 @@ export async function refundOrder(
     [transfer.id, now, orderId],
   );
   if (changed === 0) throw new ApiError('order_already_refunded', `Order ${orderId} was already refunded; nothing moved again.`);
+  // A split order: each collaborator learns what the refund took back from their earnings.
+  await splitSpendRefunded(tx, row.transfer_id, transfer.id, now);
   await appendEvent(
     tx,
     {

@@ -16,6 +16,7 @@ import {
   UpdateProduct,
 } from '@diamonds/protocol';
 import { publicBaseUrl, type AppContext, type AppEnv } from '../context.js';
+import { orderSplitShares, splitLine } from '../collabs/collabs.js';
 import { ApiError } from '../errors.js';
 import { validate, type JsonObject } from '../http/body.js';
 import { exampleId, fanCaller, idParam, routesOn } from '../http/route.js';
@@ -128,6 +129,16 @@ export function ordersApi(context: AppContext): Hono<AppEnv> {
   const api = new Hono<AppEnv>();
   const { db } = context;
   const route = routesOn(api, context);
+
+  /** A fan's view of an order, with its split when products of it are split (collabs/): seen before paying. */
+  async function withSplit(ownerId: string, order: CheckoutOrder): Promise<CheckoutOrder> {
+    const split = await orderSplitShares(
+      db,
+      ownerId,
+      order.lines.map((line) => ({ productId: line.productId, amountDiamonds: line.amountDiamonds })),
+    );
+    return split ? { ...order, split, splitLine: splitLine(split) } : order;
+  }
 
   route(
     {
@@ -287,17 +298,19 @@ export function ordersApi(context: AppContext): Hono<AppEnv> {
         // A signed-out fan sees what they would pay for, so the checkout can show it and sign in
         // and pay in one click. Only while it is open: once a fan is paying or paid, the order is
         // theirs to see (as for another signed-in fan).
-        const order = presentCheckoutOrder(await getOrder(db, caller.siteId, id));
+        const record = await getOrder(db, caller.siteId, id);
+        const order = presentCheckoutOrder(record);
         if (order.status !== 'open') {
           throw new ApiError(
             'order_not_found',
             `Order ${id} is no longer open; sign the fan in (Diamonds-Token) to show it to the fan who paid.`,
           );
         }
-        return c.json(order);
+        return c.json(await withSplit(record.row.owner_id, order));
       }
       const fan = await fanCaller(c, context);
-      return c.json(presentCheckoutOrder(await getOrder(db, fan.siteId, id, fan.userId)));
+      const record = await getOrder(db, fan.siteId, id, fan.userId);
+      return c.json(await withSplit(record.row.owner_id, presentCheckoutOrder(record)));
     },
   );
 

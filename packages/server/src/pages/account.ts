@@ -346,7 +346,8 @@ async function accountPage(db: Database, session: Session, platformOrigin: strin
         isCreator
           ? html`<p><a href="/dashboard">Earnings</a>: what fans gave you, pending and available, supporters, CSV export.</p>
               <p><a href="/account/payouts">Payouts</a>: where you are paid, cash out, weekly payouts, their history.</p>
-              <p><a href="/account/live">Live</a>: start a live session, your goal, blocked words.</p>`
+              <p><a href="/account/live">Live</a>: start a live session, your goal, blocked words.</p>
+              <p><a href="/account/collaborations">Collaborations</a>: invite creators, answer invitations, split your earnings.</p>`
           : ''
       }
       ${await liveNamePart(db, session)}

@@ -3,7 +3,7 @@ import { getConnInfo } from '@hono/node-server/conninfo';
 import { html } from 'hono/html';
 import { ApiError, isApiError } from '../errors.js';
 import type { Database } from '../db/types.js';
-import { hitRateLimit, type RateLimitVerdict } from '../identity/rate-limit.js';
+import { forgiveRateLimitHit, hitRateLimit, type RateLimitVerdict } from '../identity/rate-limit.js';
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, authenticate, type Role } from '../identity/users.js';
 import { finishedSignUpEmail, finishSignUp, startSignUp, SIGNUP_TTL_MS, type PendingSignUp } from '../identity/signups.js';
 import type { Mailer } from '../mail/mailer.js';
@@ -356,6 +356,10 @@ export function authRoutes(pages: Hono<PagesEnv>, db: Database, options: AuthOpt
     if (limited !== undefined) return c.html(signinPage(csrf, values, { message: limited }), 429);
     try {
       const user = await authenticate(db, email, password);
+      // An honest sign-in is no guess: only failures use up the limits (a fan signing in on
+      // several sites must not be locked out).
+      await forgiveRateLimitHit(db, byIp);
+      await forgiveRateLimitHit(db, byEmail);
       await startSession(c, db, user);
       return c.redirect(values.next, 303);
     } catch (error) {

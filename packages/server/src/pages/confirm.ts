@@ -1,3 +1,4 @@
+import { namedSplitSpend, type NamedSplitSpend } from '../collabs/collabs.js';
 import type { Context, Hono } from 'hono';
 import { html } from 'hono/html';
 import { isId } from '@diamonds/protocol';
@@ -63,6 +64,8 @@ interface ConfirmView {
   giftType: string | undefined;
   /** Whether the recipient is one of the site's own creators (whom its allowance pays). */
   recipientListed: boolean;
+  /** How the creator share is split among collaborators, when the item is split (collabs/). */
+  split: NamedSplitSpend | undefined;
   session: Session;
   now: number;
   /** Why the last approval was refused (posted too soon), shown before the buttons. */
@@ -135,6 +138,17 @@ function confirmPage(view: ConfirmView): Html {
         <dd><strong>${amount}</strong></dd>
         <dt>To</dt>
         <dd>${recipientName}</dd>
+        ${
+          view.split === undefined
+            ? ''
+            : html`<dt>Split</dt>
+                <dd>
+                  <ul class="split" aria-label="How the creators share it">
+                    ${view.split.parts.map((part) => html`<li><strong>${part.displayName}</strong>: ${formatDiamonds(part.netDiamonds)}</li>`)}
+                  </ul>
+                  ${record.amount > view.split.net ? html`<span class="muted">and ${formatDiamonds(record.amount - view.split.net)} platform fee</span>` : ''}
+                </dd>`
+        }
         <dt>For</dt>
         <dd>${KIND_LABELS[record.kind]}: ${record.description}</dd>
         <dt>On the site</dt>
@@ -218,15 +232,16 @@ async function renderConfirmation(
   found: ConfirmationRecord,
   problem?: FormProblem,
 ): Promise<Response> {
-  const [recipientName, site, giftType, recipientListed] = await Promise.all([
+  const [recipientName, site, giftType, recipientListed, split] = await Promise.all([
     recipientNameOf(context, found),
     findSite(context.db, found.siteId),
     found.kind === 'gift' ? giftTypeOfGift(context.db, found.subjectId) : Promise.resolve(undefined),
     isSiteCreator(context.db, found.siteId, found.recipientId),
+    namedSplitSpend(context.db, found.reservationId),
   ]);
   // The page loads the guard script (pages/guard.ts), from our own origin only.
   c.header('Content-Security-Policy', HOSTED_CSP_WITH_OWN_SCRIPT);
-  const view: ConfirmView = { record: found, recipientName, site, giftType, recipientListed, session, now: Date.now() };
+  const view: ConfirmView = { record: found, recipientName, site, giftType, recipientListed, split, session, now: Date.now() };
   if (problem) view.problem = problem;
   return c.html(confirmPage(view), problem ? 400 : 200);
 }

@@ -223,7 +223,9 @@ function summaryPart(summary: EarningsSummary, rate: Rate | undefined): Html {
       can still be refunded or dispute a card payment; then they become <strong>available</strong> to cash out.
     </p>
     <p><a href="/account/payouts">Cash out available earnings</a></p>
-    <p><a href="/dashboard/fund">Creator fund: your score and share</a></p>`;
+    <p><a href="/dashboard/fund">Creator fund: your score and share</a></p>
+    <p><a href="/dashboard/boosts">Boosts: promote a post or product</a></p>
+    <p><a href="/account/collaborations">Collaborations and splits</a></p>`;
 }
 
 function currencyPicker(rates: readonly Rate[], rate: Rate | undefined, windowDays: number): Html | string {

@@ -106,6 +106,9 @@ td code.small { font-size: 0.75rem; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
 .item { border: 1px solid var(--border); border-radius: 8px; padding: 0.75rem 1rem; margin: 0 0 1rem; }
 header.top { display: flex; justify-content: space-between; align-items: center; gap: 1rem; }
+/* The discover page (pages/boosts.ts): one card per boosted item. */
+ul.discover { list-style: none; padding: 0; display: grid; gap: 0.75rem; }
+ul.discover a { display: grid; gap: 0.25rem; border: 1px solid var(--border); border-radius: 8px; padding: 0.75rem 1rem; }
 /* The creator dashboard (pages/dashboard.ts): figures, and the chart's one colour per source in both schemes. */
 .stats { display: grid; grid-template-columns: repeat(auto-fit, minmax(10rem, 1fr)); gap: 0.75rem; margin: 0.5rem 0 1rem; }
 .stats div { border: 1px solid var(--border); border-radius: 8px; padding: 0.5rem 0.75rem; }

@@ -4,6 +4,7 @@ import type { AppContext } from '../context.js';
 import { ApiError, isApiError } from '../errors.js';
 import type { Session } from '../identity/sessions.js';
 import { listAllGiftTypes } from '../gifts/catalog.js';
+import { hitRateLimit } from '../identity/rate-limit.js';
 import { currentGoal, liveSessionOf } from '../live/fold.js';
 import { OVERLAY_PATH, OVERLAY_PREVIEW_PATH } from '../live/overlay-page.js';
 import {
@@ -49,6 +50,9 @@ function duration(ms: number): string {
   const minutes = Math.round(ms / 60_000);
   return minutes < 60 ? `${minutes} min` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
 }
+
+/** How many test alerts a creator may send a minute (each goes through the outbox to every overlay). */
+const TEST_ALERTS_PER_MINUTE = 10;
 
 type LiveForm = 'session' | 'goal' | 'words' | 'overlay' | 'test';
 
@@ -371,7 +375,7 @@ export function livePages(pages: Hono<PagesEnv>, context: AppContext): void {
     checkSessionToken(session, read.form.csrf);
     return { session, form: read.form };
   }
-  const render = async (c: Context<PagesEnv>, session: Session, state: LiveState, status: 200 | 400 = 200) => {
+  const render = async (c: Context<PagesEnv>, session: Session, state: LiveState, status: 200 | 400 | 429 = 200) => {
     // The overlay URL's copy button: its script comes from our origin.
     c.header('Content-Security-Policy', HOSTED_CSP_WITH_OWN_SCRIPT);
     return c.html(await livePage(context, session, state), status);
@@ -462,7 +466,8 @@ export function livePages(pages: Hono<PagesEnv>, context: AppContext): void {
               ? 'overlay-gap'
               : 'overlay-duration';
         const overlayForm = form === 'overlay' ? got.form : undefined;
-        return render(c, got.session, { problem: { form, problem: { message: error.message, fieldId } }, overlayForm }, 400);
+        const status = error.code === 'rate_limited' ? 429 : 400;
+        return render(c, got.session, { problem: { form, problem: { message: error.message, fieldId } }, overlayForm }, status);
       }
       return render(c, got.session, { overlayNotice: notice });
     });
@@ -471,6 +476,15 @@ export function livePages(pages: Hono<PagesEnv>, context: AppContext): void {
     return 'Overlay options saved: an overlay open now takes them when it reloads.';
   });
   overlayAction('test', 'test', async (session, form) => {
+    // Each test alert is an outbox event, a fold and a message to every overlay: bounded per creator.
+    const verdict = await hitRateLimit(context.db, `live-test-alert:${session.user.id}`, TEST_ALERTS_PER_MINUTE, 60_000, now());
+    if (!verdict.allowed) {
+      throw new ApiError(
+        'rate_limited',
+        `At most ${TEST_ALERTS_PER_MINUTE} test alerts a minute: try again in ${Math.ceil(verdict.retryAfterMs / 1000)} s.`,
+        { param: 'giftTypeId' },
+      );
+    }
     await context.writer.run(testAlertOperation, {
       creatorId: session.user.id,
       giftTypeId: text(form, 'giftTypeId'),

@@ -441,6 +441,26 @@ for (const kind of DATABASE_KINDS) {
       assert.equal((await browser().signIn(someone.email)).status, 303, 'another IP still signs in');
     });
 
+    it('does not count honest sign-ins toward the limits, only wrong passwords', async () => {
+      // A fan signs in again and again (each site's popup, a new browser window each time)
+      // from one address: more than both limits, all honest.
+      const someone = await newUser(['fan']);
+      const ip = `10.9.${kind === 'sqlite' ? 1 : 2}.1`;
+      for (let i = 0; i < SIGNIN_LIMIT_PER_IP + 5; i++) {
+        const res = await new Browser(app, ip).signIn(i % 2 === 0 ? someone.email : someone.email.toUpperCase());
+        assert.equal(res.status, 303, `honest sign-in ${i + 1}`);
+      }
+      // Guesses still use the limit up, honest sign-ins between them notwithstanding.
+      for (let i = 0; i < SIGNIN_LIMIT_PER_EMAIL; i++) {
+        const wrong = await new Browser(app, ip).signIn(someone.email, { password: 'wrong password!' });
+        assert.equal(wrong.status, 401, `guess ${i + 1}`);
+        if (i < SIGNIN_LIMIT_PER_EMAIL - 1) assert.equal((await new Browser(app, ip).signIn(someone.email)).status, 303);
+      }
+      const refused = await new Browser(app, ip).signIn(someone.email, { password: 'wrong password!' });
+      assert.equal(refused.status, 429, 'the guesses are counted');
+      assert.equal((await new Browser(app, ip).signIn(someone.email)).status, 429, 'and, limited, the account waits out the window');
+    });
+
     it('rate-limits sign-up per IP', async () => {
       const b = browser();
       const csrf = await b.csrf('/signup');

@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { newId } from '@diamonds/protocol';
 import { ApiError } from '../errors.js';
+import { isDatabaseUnavailable } from '../ops/http.js';
 import type { AppContext } from '../context.js';
 import { accountRoutes } from './account.js';
 import { authRoutes } from './auth.js';
@@ -17,6 +18,8 @@ import { dashboardRoutes } from './dashboard.js';
 import { payoutPages } from './payouts.js';
 import { livePages } from './live.js';
 import { fundPages } from './fund.js';
+import { boostsPages } from './boosts.js';
+import { collabsPages } from './collabs.js';
 import { stripeConnectOnboarding } from '../payouts/stripe-connect.js';
 import type { PagesEnv } from './forms.js';
 import { HOSTED_CSS } from './hosted.css.js';
@@ -108,6 +111,8 @@ export function hostedPages(context: AppContext): Hono<PagesEnv> {
   payoutPages(pages, context, stripeConnectOnboarding(context));
   livePages(pages, context);
   fundPages(pages, context);
+  boostsPages(pages, context);
+  collabsPages(pages, context);
 
   pages.onError((caught, c) => {
     if (caught instanceof ApiError && caught.status < 500) {
@@ -117,6 +122,14 @@ export function hostedPages(context: AppContext): Hono<PagesEnv> {
     // The platform app sets `requestId` (see app.ts); mounted elsewhere, make one up.
     const requestId = (c.var as unknown as { requestId?: string }).requestId ?? newId('req');
     if (caught instanceof ApiError && caught.code === 'database_busy') c.header('Retry-After', '1');
+    // The database unreachable, or its file lost (see ops/http.ts): 503, to be retried, not a bug.
+    if (isDatabaseUnavailable(caught) || (caught instanceof ApiError && caught.code === 'service_unavailable')) {
+      c.header('Retry-After', '5');
+      return c.html(
+        errorPage('Temporarily unavailable', 'The platform cannot reach its database right now. Please try again in a moment.'),
+        503,
+      );
+    }
     console.error(`[${requestId}] unexpected error on a hosted page`, caught);
     return c.html(errorPage('Something went wrong', 'Something went wrong on our side. Please try again in a moment.'), 500);
   });

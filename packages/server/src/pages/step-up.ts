@@ -2,7 +2,7 @@ import type { Context, Hono } from 'hono';
 import { html } from 'hono/html';
 import { isApiError } from '../errors.js';
 import type { Database } from '../db/types.js';
-import { hitRateLimit, type RateLimitVerdict } from '../identity/rate-limit.js';
+import { forgiveRateLimitHit, hitRateLimit, type RateLimitVerdict } from '../identity/rate-limit.js';
 import type { Session } from '../identity/sessions.js';
 import { authenticate } from '../identity/users.js';
 import { SIGNIN_LIMIT_PER_EMAIL, SIGNIN_LIMIT_PER_IP, SIGNIN_WINDOW_MS, clientIp, currentPasswordField } from './auth.js';
@@ -125,6 +125,10 @@ export function stepUpRoutes(pages: Hono<PagesEnv>, db: Database): void {
     if (limited !== undefined) return c.html(stepUpPage(session, next, { message: limited }), 429);
     try {
       const user = await authenticate(db, email, password);
+      // An honest sign-in is no guess: only failures use up the limits (a fan signing in on
+      // several sites must not be locked out).
+      await forgiveRateLimitHit(db, byIp);
+      await forgiveRateLimitHit(db, byEmail);
       await startSession(c, db, user);
       return c.redirect(next, 303);
     } catch (error) {

@@ -2,10 +2,11 @@ import { isId, type Metadata, type PaymentProviderName, type SpendKind } from '@
 import type { SqlClient } from '../db/types.js';
 import { ApiError, isApiError } from '../errors.js';
 import { appendEvent } from '../events/outbox.js';
-import { allocate } from '../ledger/allocate.js';
 import type { Ledger, PostingInput } from '../ledger/ledger.js';
 import { earningsHoldMs, lastTransferIdAt } from '../earnings/summary.js';
 import { moneyOperation, type MoneyFeature } from '../money/operations.js';
+import { splitSpendRefunded } from '../collabs/collabs.js';
+import { apportionRefund } from '../collabs/split.js';
 
 /*
  * Disputes and refunds of top-ups (issue 14). The policy, with a worked example, is in
@@ -429,10 +430,18 @@ async function reverseOneSpend(
     [spend.id],
   );
   if (credits.length === 0) return null;
-  const parts = allocate(
-    covered,
-    credits.map((credit) => Number(credit.amount)),
+  // Pro rata to what each account still holds of this spend: an earlier partial reversal (of
+  // another top-up) already took some back, and no part may give back more than it got (a split
+  // spend's collaborators each have one; collabs/split.ts `apportionRefund`).
+  const before = await tx.query<{ account_id: string; amount: number | string }>(
+    `SELECT p.account_id, sum(p.amount) AS amount FROM topup_reversal_spends r JOIN postings p ON p.transfer_id = r.transfer_id
+     WHERE r.spend_transfer_id = ? AND r.transfer_id IS NOT NULL GROUP BY p.account_id`,
+    [spend.id],
   );
+  const takenBefore = new Map(before.map((row) => [row.account_id, -Number(row.amount)]));
+  const remaining = credits.map((credit) => Math.max(0, Number(credit.amount) - (takenBefore.get(credit.account_id) ?? 0)));
+  if (remaining.reduce((sum, part) => sum + part, 0) < covered) return null;
+  const parts = apportionRefund(covered, remaining);
   const postings: PostingInput[] = [{ accountId: input.debt, amountDiamonds: covered }];
   credits.forEach((credit, i) => {
     const part = parts[i] ?? 0;
@@ -460,6 +469,7 @@ async function reverseOneSpend(
     if (isApiError(error, 'insufficient_funds')) return null;
     throw error;
   }
+  await splitSpendRefunded(tx, spend.id, transferId, input.now);
   for (const [i, credit] of credits.entries()) {
     const part = parts[i] ?? 0;
     if (credit.kind !== 'earnings' || credit.owner_id === null) continue;

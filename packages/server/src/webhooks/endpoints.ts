@@ -19,6 +19,7 @@ import {
 } from '@diamonds/protocol';
 import type { Database, SqlClient } from '../db/types.js';
 import { Keyset } from '../db/keyset.js';
+import { needsResealing, openSecret, processKeyring, sealSecret, type SecretKeyring } from '../db/secrets.js';
 import { ApiError } from '../errors.js';
 import { appendEvent, findEvent } from '../events/outbox.js';
 import { afterCommit, transactionWithAfterCommit } from '../ledger/group-commit.js';
@@ -156,6 +157,36 @@ export interface EndpointRow {
 const ENDPOINT_COLUMNS =
   'id, site_id, url, event_types, description, enabled, secret, previous_secret, previous_secret_expires_at, created_at, updated_at, disabled_at, disabled_reason, failing_since';
 
+/** What an endpoint's secrets' ciphertexts are bound to: its row (both columns, so a roll may copy one to the other). */
+export function webhookSecretContext(endpointId: string): string {
+  return `webhook_endpoints:${endpointId}`;
+}
+
+/**
+ * Encrypts the endpoints' secrets still stored in clear (or under a previous key) under the
+ * current `DIAMONDS_SECRET_KEY`; nothing to do without one. Run when the platform starts.
+ *
+ * @returns How many endpoints were sealed again.
+ */
+export async function resealWebhookSecrets(db: SqlClient, keyring: SecretKeyring | undefined = processKeyring()): Promise<number> {
+  if (!keyring) return 0;
+  const rows = await db.query<{ id: string; secret: string; previous_secret: string | null }>(
+    'SELECT id, secret, previous_secret FROM webhook_endpoints',
+  );
+  let sealed = 0;
+  for (const row of rows) {
+    if (!needsResealing(row.secret, keyring) && (row.previous_secret === null || !needsResealing(row.previous_secret, keyring))) continue;
+    const context = webhookSecretContext(row.id);
+    const reseal = (value: string) => sealSecret(openSecret(value, context, keyring), context, keyring);
+    // Conditional on the values read: a roll or another process in between wins.
+    sealed += await db.run(
+      'UPDATE webhook_endpoints SET secret = ?, previous_secret = ? WHERE id = ? AND secret = ? AND previous_secret IS NOT DISTINCT FROM ?',
+      [reseal(row.secret), row.previous_secret === null ? null : reseal(row.previous_secret), row.id, row.secret, row.previous_secret],
+    );
+  }
+  return sealed;
+}
+
 const numberOrNull = (value: number | string | null): number | null => (value === null ? null : Number(value));
 
 /** The wire view of an endpoint row (never its secrets). */
@@ -244,7 +275,8 @@ export async function createEndpoint(
         eventTypes === null ? null : JSON.stringify(eventTypes),
         description,
         sqlBoolean(tx, enabled),
-        secret,
+        // Encrypted at rest under DIAMONDS_SECRET_KEY (see db/secrets.ts).
+        sealSecret(secret, webhookSecretContext(id)),
         now,
         now,
         enabled ? null : now,
@@ -357,7 +389,7 @@ export async function rollEndpointSecret(
     const row = await requireEndpoint(tx, siteId, id, true);
     await tx.run(
       'UPDATE webhook_endpoints SET previous_secret = secret, previous_secret_expires_at = ?, secret = ?, updated_at = ? WHERE id = ?',
-      [previousSecretExpiresAt, secret, now, row.id],
+      [previousSecretExpiresAt, sealSecret(secret, webhookSecretContext(row.id)), now, row.id],
     );
   });
   return { secret, previousSecretExpiresAt };

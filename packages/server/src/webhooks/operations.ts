@@ -2,7 +2,8 @@ import { newId } from '@diamonds/protocol';
 import type { SqlClient } from '../db/types.js';
 import { presentEvent, type EventPosition, type StoredEvent } from '../events/outbox.js';
 import { moneyOperation, type MoneyFeature } from '../money/operations.js';
-import { sqlBoolean } from './endpoints.js';
+import { sqlBoolean, webhookSecretContext } from './endpoints.js';
+import { openSecret } from '../db/secrets.js';
 
 /*
  * The delivery bookkeeping, as operations of the money writer: the dispatcher's fan-out, the
@@ -209,8 +210,11 @@ async function claimRows(tx: SqlClient, rows: readonly CandidateRow[], input: Cl
   );
   return taken.map((row) => {
     const previousUntil = row.previous_secret_expires_at === null ? null : Number(row.previous_secret_expires_at);
-    const secrets = [row.secret];
-    if (row.previous_secret !== null && previousUntil !== null && previousUntil > input.now) secrets.push(row.previous_secret);
+    // Stored encrypted (see db/secrets.ts); opened only to sign.
+    const context = webhookSecretContext(row.endpoint_id);
+    const secrets = [openSecret(row.secret, context)];
+    if (row.previous_secret !== null && previousUntil !== null && previousUntil > input.now)
+      secrets.push(openSecret(row.previous_secret, context));
     return {
       id: row.id,
       attempt: Number(row.attempts) + 1,

@@ -52,6 +52,8 @@ export interface WorkerStats {
   attempts: number;
   succeeded: number;
   failed: number;
+  /** Attempts by how they were judged (`succeeded`, `retry`, `failed`, `gone`), for metrics. */
+  outcomes?: Partial<Record<string, number>>;
 }
 
 /**
@@ -86,7 +88,7 @@ export class DeliveryWorker {
   #wakeUp: (() => void) | undefined;
   #loop: Promise<void> | undefined;
   /** What it did so far. */
-  readonly stats: WorkerStats = { attempts: 0, succeeded: 0, failed: 0 };
+  readonly stats: WorkerStats = { attempts: 0, succeeded: 0, failed: 0, outcomes: {} };
 
   constructor(db: SqlClient, writer: Pick<MoneyWriter, 'run'>, options: DeliveryWorkerOptions) {
     this.#db = db;
@@ -217,6 +219,8 @@ export class DeliveryWorker {
     const { outcome, nextAttemptAt } = this.#judge(delivery.attempt, result, now);
     if (outcome === 'succeeded') this.stats.succeeded++;
     else this.stats.failed++;
+    const outcomes = (this.stats.outcomes ??= {});
+    outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
     await this.#writer.run(recordAttemptOperation, {
       deliveryId: delivery.id,
       endpointId: delivery.endpointId,
