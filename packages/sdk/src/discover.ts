@@ -10,7 +10,7 @@
  * await reportBoostViews(client, items.map((item) => ({ boostId: item.boostId, kind: 'impression' })));
  * ```
  *
- * @module
+ * @packageDocumentation
  */
 import type { BoostReportAccepted, DiscoverItem, DiscoverList } from '@diamonds/protocol';
 import type { DiamondsClientCore } from './client.js';
