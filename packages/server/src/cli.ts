@@ -53,8 +53,14 @@ const COMMANDS: Command[] = [
       exitWhenStopped();
       // JSON logs (ops/logging.ts): requests, and the background work's warnings and errors.
       const logger = createLogger();
-      logConsoleThrough(logger);
-      const server = await startServer({ ...settings, log: true, logger });
+      const plainConsole = logConsoleThrough(logger);
+      // A platform that cannot start (a wrong DIAMONDS_SECRET_KEY, a database it cannot open) says
+      // why on stderr in plain words, where a person starting it looks, besides the JSON log.
+      const server = await startServer({ ...settings, log: true, logger }).catch((error: unknown) => {
+        logger.fatal({ err: error }, 'the platform could not start');
+        plainConsole();
+        throw error;
+      });
       let examples: RunningExamples | undefined;
       if (process.env.NODE_ENV !== 'production') {
         // One transaction under a lock: processes starting together on one database seed once.

@@ -119,7 +119,9 @@ export class DiamondDiscover extends DiamondElement {
   /** @internal */
   override connectedCallback(): void {
     super.connectedCallback();
-    this.clientChanged();
+    // Not now: when the drop-in file defines the element, tags already on the page connect
+    // before the file has set the platform's address (its origin); a microtask later it has.
+    queueMicrotask(() => this.clientChanged());
     document.addEventListener('visibilitychange', this.#onVisibility);
   }
 
