@@ -125,7 +125,7 @@ async function renderPage(context: AppContext, session: Session, state: { notice
         <form method="post" action="${COLLABS_PATH}/invite">
           ${csrfField(csrf)}
           <label for="invite-creator">Invite a creator by email or user id</label>
-          <input id="invite-creator" name="creator" required maxlength="320" autocomplete="off" />
+          <input id="invite-creator" type="text" name="creator" required maxlength="320" autocomplete="off" />
           <button type="submit">Invite</button>
         </form>
       </section>
@@ -160,7 +160,7 @@ async function renderPage(context: AppContext, session: Session, state: { notice
             <option value="live">Live session (ls_…)</option>
           </select>
           <label for="split-item">Its id</label>
-          <input id="split-item" name="itemId" required maxlength="64" autocomplete="off" />
+          <input id="split-item" type="text" name="itemId" required maxlength="64" autocomplete="off" />
           <label for="split-shares">Shares: one line per creator, id and percentage; you too (<code>${user.id}</code>)</label>
           <textarea id="split-shares" name="shares" rows="4" required>${user.id} 100</textarea>
           <button type="submit">Set split</button>
