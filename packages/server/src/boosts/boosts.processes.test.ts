@@ -1,0 +1,157 @@
+import assert from 'node:assert/strict';
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { Boost } from '@diamonds/protocol';
+import { call, makeWorld, type World } from '../cluster/testing.js';
+import { createContent } from '../content/content.js';
+import { Ledger } from '../ledger/ledger.js';
+import { formatVerifyReport, verifyLedger } from '../ledger/verify.js';
+import { createTestDatabase, skipUnlessPostgres, type TestDatabase } from '../testing/databases.js';
+import { TEST_PAGE_ORIGIN } from '../testing/money.js';
+
+const CHILD = fileURLToPath(new URL('../cluster/crash-child.ts', import.meta.url));
+/** 5 Diamonds at 50 per 1,000 impressions pay exactly 100 impressions. */
+const BUDGET = 5;
+const PAID_IMPRESSIONS = 100;
+/** Viewers reporting, three times what the budget pays; each on a connection of its own. */
+const VIEWERS = 300;
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** One viewer's report on a new connection (no keep-alive), so node:cluster hands it to either worker. */
+function report(baseUrl: string, publishableKey: string, viewerId: string, boostId: string): Promise<number> {
+  const body = JSON.stringify({ viewerId, items: [{ boostId, kind: 'impression' }] });
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${baseUrl}/v1/boosts/impressions`,
+      {
+        method: 'POST',
+        agent: false,
+        headers: {
+          Authorization: `Bearer ${publishableKey}`,
+          Origin: TEST_PAGE_ORIGIN,
+          'Content-Type': 'application/json',
+          'Content-Length': Buffer.byteLength(body),
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+// A boost's budget consumed by two platform processes at once (DIAMONDS_WORKERS=2, node:cluster,
+// one PostgreSQL database): each worker buffers the views it is sent and counts them in its own
+// batches; together they count exactly what the budget pays, never more, and the ledger verifies.
+// Skipped only outside CI when PostgreSQL is unreachable (skipUnlessPostgres warns loudly; under CI=true it throws).
+const skip = await skipUnlessPostgres('postgres');
+describe('a boost consumed by two platform processes on one PostgreSQL database', { skip }, () => {
+  let t: TestDatabase;
+  let world: World;
+  let child: ChildProcess | undefined;
+  let baseUrl: string;
+  let itemId: string;
+
+  before(async () => {
+    t = await createTestDatabase('postgres');
+    world = await makeWorld(t.db, { creators: 1, fans: 1, balance: 10 });
+    // Earnings available at once (a `fund` payment is not held), to pay the boost with.
+    const ledger = new Ledger(t.db);
+    await t.db.transaction(async (tx) => {
+      const earnings = await ledger.accountId({ ownerId: world.ownerId, kind: 'earnings' }, tx);
+      const issuance = await ledger.accountId({ ownerId: null, kind: 'issuance' }, tx);
+      await ledger.transferIn(tx, {
+        idempotencyKey: `test-earnings:${randomUUID()}`,
+        code: 'fund',
+        postings: [
+          { accountId: issuance, amountDiamonds: -BUDGET },
+          { accountId: earnings, amountDiamonds: BUDGET },
+        ],
+        metadata: { description: 'Test earnings' },
+      });
+    });
+    const content = await t.db.transaction((tx) =>
+      createContent(
+        tx,
+        { siteId: world.site.id, creatorId: world.ownerId },
+        { title: 'Boosted', teaser: 'A teaser.', body: 'x', priceDiamonds: 5 },
+      ),
+    );
+    itemId = content.id;
+    const port = await freePort();
+    baseUrl = `http://127.0.0.1:${port}`;
+    child = fork(CHILD, [], {
+      execArgv: ['--conditions=source', '--import', 'tsx'],
+      env: { ...process.env, ...t.env, DIAMONDS_DATA_DIR: t.settings.dataDir, PORT: String(port), DIAMONDS_WORKERS: '2' },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    await new Promise<void>((resolve, reject) => {
+      child!.once('exit', (code) => reject(new Error(`the platform stopped before it was ready (exit ${code})`)));
+      child!.on('message', (message: { ready?: boolean }) => {
+        if (message.ready) resolve();
+      });
+    });
+  });
+  after(async () => {
+    if (child && child.exitCode === null) {
+      const exited = new Promise((resolve) => child!.once('exit', resolve));
+      child.send('stop');
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 35_000).unref())]);
+      child.kill('SIGKILL');
+    }
+    await t?.drop();
+  });
+
+  it('counts exactly what the budget pays, spends it exactly, and the ledger verifies', { timeout: 60_000 }, async () => {
+    const created = await call(world, baseUrl, '/boosts', {
+      secret: true,
+      body: { itemId, budgetDiamonds: BUDGET, endsAt: Date.now() + 3_600_000 },
+    });
+    assert.equal(created.status, 201, await created.clone().text());
+    const boost = Boost.parse(await created.json());
+
+    // 300 viewers, 20 at a time, each on its own connection: both workers get some.
+    const statuses: number[] = [];
+    const viewers = Array.from({ length: VIEWERS }, () => randomUUID().replaceAll('-', ''));
+    for (let i = 0; i < viewers.length; i += 20) {
+      statuses.push(
+        ...(await Promise.all(viewers.slice(i, i + 20).map((viewer) => report(baseUrl, world.site.publishableKey, viewer, boost.id)))),
+      );
+    }
+    assert.deepEqual([...new Set(statuses)], [202], 'every report accepted');
+
+    // Each worker counts its buffer within about 100 ms; read until the boost has ended.
+    let read = boost;
+    for (let tries = 0; tries < 100 && read.status !== 'ended'; tries++) {
+      await sleep(100);
+      const res = await call(world, baseUrl, `/boosts/${boost.id}`, { secret: true });
+      read = Boost.parse(await res.json());
+    }
+    assert.equal(read.status, 'ended');
+    assert.equal(read.endReason, 'exhausted');
+    assert.equal(read.stats.impressions, PAID_IMPRESSIONS, 'never more than the budget pays');
+    assert.equal(read.stats.spentDiamonds, BUDGET);
+    assert.equal(read.stats.returnedDiamonds, 0);
+    const [views] = await t.db.query<{ n: number }>(`SELECT count(*) AS n FROM boost_views WHERE boost_id = ? AND kind = 'impression'`, [
+      boost.id,
+    ]);
+    assert.equal(Number(views?.n), PAID_IMPRESSIONS);
+    const verified = await verifyLedger(t.db);
+    assert.ok(verified.ok, formatVerifyReport(verified));
+  });
+});
