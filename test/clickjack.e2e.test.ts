@@ -95,6 +95,7 @@ for (const kind of DATABASE_KINDS) {
   const everyTrial = kind === 'sqlite';
   const some = <T>(trials: readonly T[], keep: (trial: T, index: number) => boolean): readonly T[] =>
     everyTrial ? trials : trials.filter(keep);
+  // `skip` (above): only outside CI, loudly, when Chromium or PostgreSQL is missing; under CI=true that fails instead.
   describe(`a hostile page cannot click or type the fan's decisions, in Chromium, on ${kind}`, { skip }, () => {
     let h: MoneyHarness;
     let browser: Browser;

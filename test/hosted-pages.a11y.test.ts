@@ -106,6 +106,7 @@ async function box(page: Page, selector: string): Promise<{ top: number; bottom:
   });
 }
 
+// `skip` (above): only outside CI, loudly, when Chromium is missing; under CI=true that fails instead.
 describe('hosted pages in a 480×680 popup and on a phone: the primary button in view, focus on the first field', { skip }, () => {
   let h: MoneyHarness;
   let browser: Browser;
@@ -251,6 +252,7 @@ describe('hosted pages in a 480×680 popup and on a phone: the primary button in
   });
 });
 
+// `skip` (above): only outside CI, loudly, when Chromium is missing; under CI=true that fails instead.
 describe('the account page’s site settings and webhooks: axe clean, labelled, copy buttons that copy (issue 13)', { skip }, () => {
   let t: TestDatabase;
   let platform: RunningServer;

@@ -1,33 +1,21 @@
 import assert from 'node:assert/strict';
-import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { Boost } from '@diamonds/protocol';
-import { call, makeWorld, type World } from '../cluster/testing.js';
+import { call, makeWorld, startWorkerProcesses, type WorkerProcesses, type World } from '../cluster/testing.js';
 import { createContent } from '../content/content.js';
 import { Ledger } from '../ledger/ledger.js';
 import { formatVerifyReport, verifyLedger } from '../ledger/verify.js';
 import { createTestDatabase, skipUnlessPostgres, type TestDatabase } from '../testing/databases.js';
 import { TEST_PAGE_ORIGIN } from '../testing/money.js';
 
-const CHILD = fileURLToPath(new URL('../cluster/crash-child.ts', import.meta.url));
 /** 5 Diamonds at 50 per 1,000 impressions pay exactly 100 impressions. */
 const BUDGET = 5;
 const PAID_IMPRESSIONS = 100;
 /** Viewers reporting, three times what the budget pays; each on a connection of its own. */
 const VIEWERS = 300;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** One viewer's report on a new connection (no keep-alive), so node:cluster hands it to either worker. */
 function report(baseUrl: string, publishableKey: string, viewerId: string, boostId: string): Promise<number> {
@@ -63,7 +51,7 @@ const skip = await skipUnlessPostgres('postgres');
 describe('a boost consumed by two platform processes on one PostgreSQL database', { skip }, () => {
   let t: TestDatabase;
   let world: World;
-  let child: ChildProcess | undefined;
+  let workers: WorkerProcesses | undefined;
   let baseUrl: string;
   let itemId: string;
 
@@ -93,27 +81,11 @@ describe('a boost consumed by two platform processes on one PostgreSQL database'
       ),
     );
     itemId = content.id;
-    const port = await freePort();
-    baseUrl = `http://127.0.0.1:${port}`;
-    child = fork(CHILD, [], {
-      execArgv: ['--conditions=source', '--import', 'tsx'],
-      env: { ...process.env, ...t.env, DIAMONDS_DATA_DIR: t.settings.dataDir, PORT: String(port), DIAMONDS_WORKERS: '2' },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    await new Promise<void>((resolve, reject) => {
-      child!.once('exit', (code) => reject(new Error(`the platform stopped before it was ready (exit ${code})`)));
-      child!.on('message', (message: { ready?: boolean }) => {
-        if (message.ready) resolve();
-      });
-    });
+    workers = await startWorkerProcesses(t);
+    baseUrl = workers.baseUrl;
   });
   after(async () => {
-    if (child && child.exitCode === null) {
-      const exited = new Promise((resolve) => child!.once('exit', resolve));
-      child.send('stop');
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 35_000).unref())]);
-      child.kill('SIGKILL');
-    }
+    await workers?.stop();
     await t?.drop();
   });
 

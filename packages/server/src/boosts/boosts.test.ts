@@ -18,6 +18,7 @@ import { seedDemoMoney } from '../money/demo.js';
 
 for (const kind of DATABASE_KINDS) {
   const skip = await skipUnlessPostgres(kind);
+  // `skip` (above): only outside CI, loudly, when PostgreSQL is unreachable; under CI=true that fails instead.
   describe(`boosts on ${kind}`, { skip }, () => {
     let h: MoneyHarness;
     let fan: TestFan;

@@ -1,19 +1,16 @@
 import assert from 'node:assert/strict';
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { createUser } from '../identity/users.js';
 import { formatVerifyReport, verifyLedger } from '../ledger/verify.js';
 import { createTestDatabase, skipUnlessPostgres, type TestDatabase } from '../testing/databases.js';
 import { TEST_SCRYPT_COST } from '../testing/money.js';
 import { createEndpoint } from '../webhooks/endpoints.js';
 import { eventually, startReceiver, type WebhookReceiver } from '../webhooks/testing.js';
-import { balancesOf, call, makeWorld, type World } from './testing.js';
+import { balancesOf, call, makeWorld, startWorkerProcesses, type WorkerProcesses, type World } from './testing.js';
 
-const CHILD = fileURLToPath(new URL('./crash-child.ts', import.meta.url));
 const FAN_BALANCE = 1_000_000;
 /** Bounds of the load: whichever comes first. */
 const LOAD_MS = 16_000;
@@ -23,14 +20,6 @@ const KILLS = 5;
 const KILL_EVERY_MS = 2_500;
 /** The SDK's timeout per attempt: a request unanswered by then is sent again with its key. */
 const REQUEST_TIMEOUT_MS = 5_000;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Asks the supervisor for the pids of its workers that listen, oldest first. */
 function workerPids(child: ChildProcess): Promise<number[]> {
@@ -59,6 +48,7 @@ describe('SIGKILL of worker processes on PostgreSQL under load', { skip }, () =>
   let t: TestDatabase;
   let world: World;
   let receiver: WebhookReceiver;
+  let workers: WorkerProcesses | undefined;
   let child: ChildProcess | undefined;
   let baseUrl: string;
 
@@ -67,27 +57,12 @@ describe('SIGKILL of worker processes on PostgreSQL under load', { skip }, () =>
     world = await makeWorld(t.db, { creators: 3, fans: 4, balance: FAN_BALANCE });
     receiver = await startReceiver();
     await createEndpoint(t.db, world.site.id, { url: `${receiver.url}/hook`, eventTypes: ['gift.sent'] }, { production: false });
-    const port = await freePort();
-    baseUrl = `http://127.0.0.1:${port}`;
-    child = fork(CHILD, [], {
-      execArgv: ['--conditions=source', '--import', 'tsx'],
-      env: { ...process.env, ...t.env, DIAMONDS_DATA_DIR: t.settings.dataDir, PORT: String(port), DIAMONDS_WORKERS: '2' },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    await new Promise<void>((resolve, reject) => {
-      child!.once('exit', (code) => reject(new Error(`the platform stopped before it was ready (exit ${code})`)));
-      child!.on('message', (message: { ready?: boolean }) => {
-        if (message.ready) resolve();
-      });
-    });
+    workers = await startWorkerProcesses(t);
+    child = workers.child;
+    baseUrl = workers.baseUrl;
   });
   after(async () => {
-    if (child && child.exitCode === null) {
-      const exited = new Promise((resolve) => child!.once('exit', resolve));
-      child.send('stop');
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 35_000).unref())]);
-      child.kill('SIGKILL');
-    }
+    await workers?.stop();
     await receiver?.close();
     await t?.drop();
   });

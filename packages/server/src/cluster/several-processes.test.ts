@@ -137,6 +137,7 @@ describe('three platform processes on one PostgreSQL database', { skip }, () => 
   });
 });
 
+// `skip` (above): only outside CI, loudly, when PostgreSQL is unreachable; under CI=true that fails instead.
 describe('what one process commits, the other sees (PostgreSQL)', { skip }, () => {
   let t: TestDatabase;
   let second: Database;
@@ -201,6 +202,7 @@ describe('what one process commits, the other sees (PostgreSQL)', { skip }, () =
   });
 });
 
+// `skip` (above): only outside CI, loudly, when PostgreSQL is unreachable; under CI=true that fails instead.
 describe('a DPoP proof is used once by the whole deployment (PostgreSQL)', { skip }, () => {
   // Both processes behind one public address, as behind a load balancer: proofs name it.
   const PUBLIC_URL = 'http://diamonds.test';

@@ -1,6 +1,9 @@
 // Test helpers of the several-processes suites: a site, creators and fans on one PostgreSQL
 // database, and calls to whichever platform process a test names (each on its own port).
+import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { createServer as createNetServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import type { Database } from '../db/types.js';
 import { connect } from '../identity/connections.js';
 import { answerInvitation, inviteCreator } from '../identity/site-creators.js';
@@ -10,6 +13,7 @@ import { createUser } from '../identity/users.js';
 import { Ledger } from '../ledger/ledger.js';
 import { walletOf } from '../money/spends.js';
 import { newDpopKey, type DpopTestKey } from '../testing/dpop.js';
+import type { TestDatabase } from '../testing/databases.js';
 import { TEST_PAGE_ORIGIN, TEST_SCRYPT_COST } from '../testing/money.js';
 
 /** A signed-in fan of the world's site. */
@@ -138,4 +142,49 @@ export async function feesOf(db: Database): Promise<number> {
 export async function deadlocksSoFar(db: Database): Promise<number> {
   const [row] = await db.query<{ deadlocks: number }>('SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()');
   return Number(row?.deadlocks ?? 0);
+}
+
+/** Platform processes on a test's PostgreSQL database, as `DIAMONDS_WORKERS=N diamonds start` runs them (see crash-child.ts). */
+export interface WorkerProcesses {
+  /** The supervisor: answers 'pids', obeys 'stop'. */
+  child: ChildProcess;
+  /** Where the workers listen (one port, shared by node:cluster). */
+  baseUrl: string;
+  /** Stops them (SIGTERM through the supervisor, SIGKILL after 35 s). */
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const server = createNetServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Starts `workers` platform processes on `t`'s database, supervised, once they listen. */
+export async function startWorkerProcesses(t: TestDatabase, workers = 2): Promise<WorkerProcesses> {
+  const port = await freePort();
+  const child = fork(fileURLToPath(new URL('./crash-child.ts', import.meta.url)), [], {
+    execArgv: ['--conditions=source', '--import', 'tsx'],
+    env: { ...process.env, ...t.env, DIAMONDS_DATA_DIR: t.settings.dataDir, PORT: String(port), DIAMONDS_WORKERS: String(workers) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`the platform stopped before it was ready (exit ${code})`)));
+    child.on('message', (message: { ready?: boolean }) => {
+      if (message.ready) resolve();
+    });
+  });
+  return {
+    child,
+    baseUrl: `http://127.0.0.1:${port}`,
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.send('stop');
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 35_000).unref())]);
+      child.kill('SIGKILL');
+    },
+  };
 }

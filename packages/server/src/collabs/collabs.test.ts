@@ -150,6 +150,7 @@ async function caughtUp(h: MoneyHarness, aggregator: EarningsAggregator): Promis
 
 for (const kind of DATABASE_KINDS) {
   const skip = await skipUnlessPostgres(kind);
+  // `skip` (above): only outside CI, loudly, when PostgreSQL is unreachable; under CI=true that fails instead.
   describe(`collaboration splits on ${kind}`, { skip }, () => {
     let h: MoneyHarness;
     /** Two collaborators, each with a site of their own (their backend's secret key). */

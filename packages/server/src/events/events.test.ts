@@ -421,6 +421,7 @@ describe('money events on PostgreSQL: commit order is not sequence order', async
     }
   });
 
+  // `skip` (above): only outside CI, loudly, when PostgreSQL is unreachable; under CI=true that fails instead.
   it('an event held back by an older transaction is read as soon as that ends, with no wake-up left to come', { skip }, async () => {
     const h = await startMoneyHarness('postgres');
     const other = openPostgres({ connectionString: h.t.settings.databaseUrl! });

@@ -149,6 +149,7 @@ for (const kind of DATABASE_KINDS) {
     });
   });
 
+  // `skip` (above): only outside CI, loudly, when PostgreSQL is unreachable; under CI=true that fails instead.
   describe(`the site creators API on ${kind}`, { skip }, () => {
     let h: MoneyHarness;
     before(async () => {

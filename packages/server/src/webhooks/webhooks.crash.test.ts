@@ -48,6 +48,7 @@ for (const kind of DATABASE_KINDS) {
   const skip = await skipUnlessPostgres(kind);
   // One process at a time on SQLite; two at once on PostgreSQL, killed in turn.
   const processes = kind === 'postgres' ? 2 : 1;
+  // `skip` (above): only outside CI, loudly, when PostgreSQL is unreachable; under CI=true that fails instead.
   describe(`webhook delivery when platform processes are SIGKILLed on ${kind} (${processes} at once)`, { skip }, () => {
     let h: MoneyHarness | undefined;
     let receiver: WebhookReceiver | undefined;
