@@ -279,15 +279,17 @@ export const recordAttemptOperation = moneyOperation<RecordAttemptInput, RecordA
       'UPDATE webhook_attempts SET duration_ms = ?, status = ?, error = ? WHERE delivery_id = ? AND attempt = ? AND worker = ?',
       [input.durationMs, input.httpStatus, input.error, input.deliveryId, input.attempt, input.owner],
     );
+    // The endpoint's row first, locked on PostgreSQL: attempts of one endpoint are recorded one
+    // after another. Otherwise an attempt that read "enabled" while another was disabling the
+    // endpoint would queue its retry after that one had failed the waiting deliveries, and the
+    // retry would wait forever on a disabled endpoint.
+    const [current] = await tx.query<{ enabled: number | boolean; disabled_reason: string | null }>(
+      `SELECT enabled, disabled_reason FROM webhook_endpoints WHERE id = ?${tx.kind === 'postgres' ? ' FOR UPDATE' : ''}`,
+      [input.endpointId],
+    );
     // An endpoint disabled meanwhile by a failure window or a 410 gets no retry.
     let outcome: AttemptOutcome = input.outcome;
-    if (outcome === 'retry') {
-      const [current] = await tx.query<{ enabled: number | boolean; disabled_reason: string | null }>(
-        'SELECT enabled, disabled_reason FROM webhook_endpoints WHERE id = ?',
-        [input.endpointId],
-      );
-      if (current !== undefined && !current.enabled && current.disabled_reason !== 'manual') outcome = 'failed';
-    }
+    if (outcome === 'retry' && current !== undefined && !current.enabled && current.disabled_reason !== 'manual') outcome = 'failed';
     const status = outcome === 'succeeded' ? 'succeeded' : outcome === 'retry' ? 'pending' : 'failed';
     const changed = await tx.run(
       `UPDATE webhook_deliveries SET status = ?, next_attempt_at = ?, lease_owner = NULL, lease_until = NULL, last_status = ?,
