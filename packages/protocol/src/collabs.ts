@@ -81,6 +81,24 @@ export const SplitView = z.object({
 export type SplitView = z.infer<typeof SplitView>;
 
 /**
+ * `GET /v1/live/{creatorId}/split`: the split of the creator's live session now, which every
+ * gift to them while it lasts is split by: what `<diamond-gift-button>` shows a fan before
+ * paying. `split` and `splitLine` are absent when the creator is not live, or keeps it all.
+ */
+export const LiveSplit = z.object({
+  object: z.literal('live_split'),
+  creatorId: idSchema('usr'),
+  /** The session live now (`ls_…`), or null when the creator is not live. */
+  sessionId: idSchema('ls').nullable(),
+  /** Who gets what share of the creator's part of a gift (after the platform fee), the owner first. */
+  split: z.array(SplitShare).optional(),
+  /** The same split as one short line, as the paywall's ("Shared: Ada 60% · Bo 40%"). */
+  splitLine: z.string().optional(),
+});
+/** The split of a creator's live session now (see {@link LiveSplit}). */
+export type LiveSplit = z.infer<typeof LiveSplit>;
+
+/**
  * Where a collaboration stands.
  *
  * - `invited`: the owner invited the creator, who has not answered.

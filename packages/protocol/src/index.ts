@@ -94,6 +94,7 @@ export {
   SplitShare,
   Split,
   SplitView,
+  LiveSplit,
   CollaborationStatus,
   Collaboration,
   CollaborationList,

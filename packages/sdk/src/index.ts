@@ -78,6 +78,8 @@ export type {
   GiftType,
   Gift,
   SiteCreator,
+  LiveSplit,
+  SplitShare,
   Confirmation,
   Content,
   ContentList,

@@ -62,6 +62,8 @@
  *   DIAMONDS_SQLITE_WRITER  thread (default, as the server runs) or inline, to compare
  *   BENCH_EVEN_RATE      gifts per second of the evenly paced run (default 0.15 × the bare
  *                        route's requests/s); fixed, its CPU per gift can be compared across runs
+ *   BENCH_TRACE_SQL      a file: the server process writes there how often each statement ran
+ *                        (first 110 characters); on SQLite the writer thread's go to <file>.writer
  *   BENCH_CPU_PROF       a folder: the server process runs with `--cpu-prof` and writes one
  *                        .cpuprofile per thread there when it stops (summarise them with
  *                        `node packages/server/bench/profile-summary.mjs <folder>`)
@@ -167,6 +169,32 @@ interface ChildStats {
   gc: { count: number; totalMs: number; maxMs: number };
 }
 
+/**
+ * CPU time of the machine's PostgreSQL processes (`postgres` in /proc, Linux), in µs: the
+ * database's own share of a gift when it runs on this machine, as in these runs. Processes that
+ * ended between two readings are missed (the server's pool keeps its connections during a run).
+ */
+function postgresCpuMicros(): number {
+  let micros = 0;
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    return 0;
+  }
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (!stat.includes('(postgres)')) continue;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      micros += (Number(fields[11]) + Number(fields[12])) * 10_000;
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  return micros;
+}
+
 /** CPU time of each of this process's threads, from /proc (Linux); empty where there is none. */
 function threadCpuMicros(): Record<string, number> {
   const micros: Record<string, number> = {};
@@ -194,16 +222,26 @@ function threadCpuMicros(): Record<string, number> {
  * The database with a count of the statements and transactions sent through it: how much work
  * one gift costs the database, the figure that explains the throughput.
  */
+/** With BENCH_TRACE_SQL (a file), how often each statement ran on the main thread, written there at each stats call. */
+const statementTexts = process.env.BENCH_TRACE_SQL ? new Map<string, number>() : undefined;
+
 function countingDatabase(db: Database): { db: Database; counts: Pick<ChildStats, 'statements' | 'transactions'> } {
   const counts = { statements: 0, transactions: 0 };
+  const note = (sql: string): void => {
+    counts.statements++;
+    if (statementTexts) {
+      const text = sql.replace(/\s+/g, ' ').slice(0, 110);
+      statementTexts.set(text, (statementTexts.get(text) ?? 0) + 1);
+    }
+  };
   const counted = (client: SqlClient): SqlClient => ({
     kind: client.kind,
     query: (sql, params) => {
-      counts.statements++;
+      note(sql);
       return client.query(sql, params);
     },
     run: (sql, params) => {
-      counts.statements++;
+      note(sql);
       return client.run(sql, params);
     },
   });
@@ -270,20 +308,27 @@ async function serveChild(): Promise<void> {
         } satisfies ChildStats);
         // The longest pause is per run: from one stats call to the next.
         gc.maxMs = 0;
+        if (statementTexts && process.env.BENCH_TRACE_SQL) {
+          const lines = [...statementTexts].sort((a, b) => b[1] - a[1]).map(([text, n]) => `${String(n).padStart(8)}  ${text}`);
+          writeFileSync(process.env.BENCH_TRACE_SQL, `${lines.join('\n')}\n`);
+        }
       });
       return;
     }
     if (message !== 'stop') return;
     void (async () => {
+      if (CPU_PROF_DIR !== undefined) {
+        // Node makes the folder only when it writes the profiles, at exit. A profiled server
+        // exits at once: a clean stop is not what is measured, and one that lags must not cost
+        // the profiles (the parent kills a server that has not exited in time).
+        mkdirSync(CPU_PROF_DIR, { recursive: true });
+        writeFileSync(join(CPU_PROF_DIR, `marks-${process.pid}.json`), JSON.stringify(marks));
+        process.exit(0);
+      }
       bareServer.close();
       bareServer.closeAllConnections();
       await platform.close();
       await db.close();
-      if (CPU_PROF_DIR !== undefined) {
-        // Node makes the folder only when it writes the profiles, at exit.
-        mkdirSync(CPU_PROF_DIR, { recursive: true });
-        writeFileSync(join(CPU_PROF_DIR, `marks-${process.pid}.json`), JSON.stringify(marks));
-      }
       process.exit(0);
     })();
   });
@@ -623,6 +668,8 @@ interface EngineResult {
     evenSeconds: number;
     flatThreads: ThreadSplit | undefined;
     evenThreads: ThreadSplit | undefined;
+    /** PostgreSQL's processes during the flat-out run (0 on SQLite). */
+    database: number;
   };
   /** Why gifts were not measured, when they were not. */
   giftsSkipped?: string;
@@ -745,7 +792,15 @@ async function runEngine(engine: DatabaseKind): Promise<EngineResult> {
     let gifts: Measured | undefined;
     let paced: EngineResult['paced'];
     let even: EngineResult['even'];
-    const cpu: EngineResult['cpu'] = { flat: 0, even: 0, paced: 0, evenSeconds: 0, flatThreads: undefined, evenThreads: undefined };
+    const cpu: EngineResult['cpu'] = {
+      flat: 0,
+      even: 0,
+      paced: 0,
+      evenSeconds: 0,
+      flatThreads: undefined,
+      evenThreads: undefined,
+      database: 0,
+    };
     let giftsSkipped: string | undefined;
     let giftsAnswered = 0;
     let transactions = 0;
@@ -772,6 +827,7 @@ async function runEngine(engine: DatabaseKind): Promise<EngineResult> {
       await settle(t.db);
       const flatProofs = signProofs(world, expected(SECONDS));
       const before = await childStats(child);
+      const databaseBefore = postgresCpuMicros();
       mark(child, `${engine}:gifts-flat:start`);
       const loaderGifts = process.cpuUsage();
       gifts = await load(listening.platformUrl, giftRequests(world, run, flatProofs), SECONDS, 'gifts');
@@ -779,6 +835,7 @@ async function runEngine(engine: DatabaseKind): Promise<EngineResult> {
       loader.gifts = (loaderUsed.user + loaderUsed.system) / Math.max(1, gifts.total);
       mark(child, `${engine}:gifts-flat:end`);
       const after = await childStats(child);
+      cpu.database = postgresCpuMicros() - databaseBefore;
       transactions = after.batches - before.batches;
       work = { statements: after.statements - before.statements, transactions: after.transactions - before.transactions };
       cpu.flat = after.cpuMicros - before.cpuMicros;
@@ -965,6 +1022,11 @@ async function main(): Promise<void> {
             (even ? `; evenly at ${fmt(even.targetRate)}/s ${busy(cpu.even, cpu.evenSeconds)}` : '') +
             (paced ? `; autocannon-paced ${busy(cpu.paced, SECONDS)}` : ''),
         );
+        if (engine === 'postgres' && cpu.database > 0) {
+          console.log(
+            `  ${engine}: PostgreSQL's processes used ${fmt(cpu.database / gifts.ok)} µs CPU per gift flat out (${busy(cpu.database, SECONDS)})`,
+          );
+        }
         // By thread, from the kernel's 10 ms ticks: flat out, and at the even run's fixed rate (a
         // figure that depends far less on how busy the machine is, since the server keeps up).
         const bySplit = (split: ThreadSplit | undefined, count: number, what: string) => {

@@ -7,7 +7,7 @@ import { ordersOf } from '../internal/client.js';
 import { checkout } from '../i18n/en.js';
 import { SpendController } from '../internal/spend-controller.js';
 import { themeStyles } from '../internal/theme.js';
-import { formatDiamonds } from '../i18n/i18n.js';
+import { formatCount, formatDiamonds } from '../i18n/i18n.js';
 import { DiamondPaidEvent } from '../events/paid.js';
 import styles from './checkout.styles.js';
 
@@ -20,15 +20,6 @@ function receiptId(jwt: string | null): string | undefined {
     return (JSON.parse(json) as { jti?: string }).jti;
   } catch {
     return undefined;
-  }
-}
-
-/** A whole number in `locale` ("1,000"), in the runtime's own locale when `locale` is no BCP 47 tag. */
-function count(locale: string, n: number): string {
-  try {
-    return n.toLocaleString(locale);
-  } catch {
-    return n.toLocaleString();
   }
 }
 
@@ -245,7 +236,7 @@ export class DiamondCheckout extends DiamondElement {
                   (line) =>
                     html`<tr>
                       <th scope="row">${line.name}</th>
-                      <td>${count(locale, line.quantity)}</td>
+                      <td>${formatCount(locale, line.quantity)}</td>
                       <td>${formatDiamonds(locale, line.unitPriceDiamonds)}</td>
                       <td>${formatDiamonds(locale, line.amountDiamonds)}</td>
                     </tr>`,

@@ -83,7 +83,8 @@ export default css`
   [part~='gift'] input {
     margin: 0;
   }
-  [part~='price'] {
+  [part~='price'],
+  [part~='split'] {
     color: var(--_muted);
     font-size: 0.875em;
   }

@@ -41,12 +41,12 @@ interface Mounted {
  * `<diamond-gift-button>` with `attributes` inside a fresh provider, once its catalog (and the
  * fan's allowance) loaded.
  */
-async function mount(attributes: string, fan?: string, locale = 'en'): Promise<Mounted> {
+async function mount(attributes: string, fan?: string, locale = 'en', creator?: string): Promise<Mounted> {
   stubOpen();
   const info = await fixture();
   if (fan) await newFan(fan);
   const container = mountMarkup(
-    `<diamond-provider publishable-key="${info.publishableKey}" api-base="${info.apiBase}" locale="${locale}"><diamond-gift-button creator="${info.creatorId}" creator-name="${info.creatorName}" ${attributes}></diamond-gift-button></diamond-provider>`,
+    `<diamond-provider publishable-key="${info.publishableKey}" api-base="${info.apiBase}" locale="${locale}"><diamond-gift-button creator="${creator ?? info.creatorId}" creator-name="${info.creatorName}" ${attributes}></diamond-gift-button></diamond-provider>`,
   );
   const element = container.querySelector('diamond-gift-button');
   assert(element instanceof DiamondGiftButton, 'upgraded to DiamondGiftButton');
@@ -67,6 +67,37 @@ function nextSent(element: HTMLElement): Promise<Gift> {
 }
 
 const confirmStep = 'You are signed in. Press Send to confirm the gift in the Diamonds window.';
+
+/** A creator of the fixture's own with an accepted collaborator (Ada and Bo), live or not; see element-fixture.ts. */
+interface SplitCreator {
+  creatorId: string;
+  collaboratorId: string;
+  sessionId: string | null;
+}
+
+/** Sets the split of `creator`'s live session: Bo gets `bps`, Ada the rest. */
+const setLiveSplit = (creator: SplitCreator, bps: number): Promise<unknown> =>
+  json(
+    `/__diamonds/live-split?creator=${creator.creatorId}&collaborator=${creator.collaboratorId}&session=${creator.sessionId}&bps=${bps}`,
+  );
+
+/**
+ * Counts the platform's answers to the live split reads, by creator, once their body is read
+ * (the SDK looks `fetch` up for each request). Restored by {@link splitReads}' `stop`.
+ */
+function splitReads(): { answered: (creatorId: string) => number; stop: () => void } {
+  const realFetch = window.fetch;
+  const counts = new Map<string, number>();
+  window.fetch = async (input, init) => {
+    const response = await realFetch(input, init);
+    const creator = /\/v1\/live\/(usr_\w+)\/split/.exec(input instanceof Request ? input.url : String(input))?.[1];
+    if (!creator) return response;
+    const body = await response.text();
+    counts.set(creator, (counts.get(creator) ?? 0) + 1);
+    return new Response(body, response);
+  };
+  return { answered: (creatorId) => counts.get(creatorId) ?? 0, stop: () => (window.fetch = realFetch) };
+}
 
 describe('<diamond-gift-button>', () => {
   it('sends a gift within the allowance in one click, announces it and plays the animation', async () => {
@@ -445,6 +476,47 @@ describe('<diamond-gift-button>', () => {
       assertEqual(ready.filter((entry) => entry.target === visitor.element || entry.target === fan.element).length, 2, 'once each');
     } finally {
       document.removeEventListener('diamond-ready', listener);
+    }
+  });
+
+  it('shows the split of the creator’s live session before paying, asked again when the picker opens; none without', async function () {
+    this.timeout(10000);
+    const reads = splitReads();
+    try {
+      const live = await json<SplitCreator>('/__diamonds/split-creator?live=1');
+      const { element, shadow } = await mount('', undefined, 'en', live.creatorId);
+      await until(() => reads.answered(live.creatorId) === 1, 'the split read');
+      // Live without a split: no line (the fixture's round trip below happens after the answer was shown).
+      await setLiveSplit(live, 4000);
+      await element.updateComplete;
+      assert(!shadow.querySelector('[part~="split"]'), 'no line while the live session has no split');
+      // Opening the picker asks again: the creator may have split their live since the page loaded.
+      part(shadow, 'button').click();
+      await until(() => shadow.querySelector('[part~="split"]'), 'the split line');
+      assertEqual(text(shadow, 'split'), 'Shared: Ada 60% · Bo 40%', 'the paywall’s line');
+      assert(
+        part(shadow, 'split').compareDocumentPosition(part(shadow, 'send')) & Node.DOCUMENT_POSITION_FOLLOWING,
+        'shown before the Send button',
+      );
+      assertEqual(await axeViolations(element), '', 'axe-core with the line and the picker');
+
+      // A one-click button shows it under its price.
+      const oneClick = await mount('gift="rose"', undefined, 'en', live.creatorId);
+      await until(() => oneClick.shadow.querySelector('[part~="split"]'), 'the one-click button’s line');
+      assertEqual(text(oneClick.shadow, 'split'), 'Shared: Ada 60% · Bo 40%', 'one-click line');
+      assertEqual(part(oneClick.shadow, 'button').nextElementSibling, part(oneClick.shadow, 'split'), 'right under the priced button');
+
+      // Another creator, not live: the line goes at once, and no answer brings one back.
+      const offline = await json<SplitCreator>('/__diamonds/split-creator');
+      oneClick.element.creator = offline.creatorId;
+      await oneClick.element.updateComplete;
+      assert(!oneClick.shadow.querySelector('[part~="split"]'), 'gone with the creator');
+      await until(() => reads.answered(offline.creatorId) === 1, 'the offline creator’s split read');
+      await fixture();
+      await oneClick.element.updateComplete;
+      assert(!oneClick.shadow.querySelector('[part~="split"]'), 'no line for a creator who is not live');
+    } finally {
+      reads.stop();
     }
   });
 

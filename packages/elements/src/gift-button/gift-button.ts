@@ -42,6 +42,8 @@ const whole = (n: number): number => Math.min(1000, Math.max(1, Math.floor(n) ||
  * a top-up, a reload) sends it once. The success message names the creator as the platform
  * does, in its confirmation popup too: the display name of one of the site's own creators.
  * Focus goes back to the button that opened a popup once the popup is over.
+ * While the creator is live with collaborators, a line under the button says how a gift is split
+ * ("Shared: Ada 60% · Bo 40%"), read after the catalog and again when the picker opens.
  *
  * @example
  * ```html
@@ -74,6 +76,7 @@ const whole = (n: number): number => Math.min(1000, Math.max(1, Math.floor(n) ||
  * @csspart picker - The picker panel (a non-modal dialog).
  * @csspart gift - One gift of the picker (a radio with art, name and price).
  * @csspart price - A gift's price in the picker.
+ * @csspart split - How a gift is split while the creator is live with collaborators.
  * @csspart quantity - The picker's quantity input.
  * @csspart message - The picker's message textarea.
  * @csspart send - The picker's Send button.
@@ -125,12 +128,16 @@ export class DiamondGiftButton extends DiamondElement {
   @state() private _creators: SiteCreator[] | undefined;
   @state() private _open = false;
   @state() private _sent: GiftType | undefined;
+  /** The split of the creator's live session now ("Shared: Ada 60% · Bo 40%"), when there is one. */
+  @state() private _split: string | undefined;
 
   /** The spend flow: sign-in, confirmation, top-up, retries. */
   private readonly _spend = new SpendController(this, 'gift');
   /** The fan's wallet, followed for `diamond-ready` (the spend controller loads it). */
   private readonly _wallet = new StoreController<WalletState>(this);
   private _loadedFor: DiamondElement['client'];
+  /** The client and creator the split was last asked for. */
+  private _splitOf: [DiamondElement['client'], string] | undefined;
   private _readyFor: DiamondElement['client'];
 
   /** @internal */
@@ -165,6 +172,26 @@ export class DiamondGiftButton extends DiamondElement {
     // wait on the browser, and nothing of it is needed to ask.
     this._spend.follow(client);
     this._wallet.follow(client?.wallet);
+  }
+
+  /** @internal */
+  override willUpdate(changed: Map<PropertyKey, unknown>): void {
+    super.willUpdate(changed);
+    const { client, creator } = this;
+    const of = this._splitOf;
+    const other = client !== of?.[0] || creator !== of?.[1];
+    // The live split once the prices came (they go first), and again when the picker opens: the
+    // creator may have gone live since. Without an answer, no line: the confirmation page shows it.
+    if (client && creator && this._catalog && (other || (changed.has('_open') && this._open))) {
+      if (other) this._split = undefined;
+      const mine = (this._splitOf = [client, creator]);
+      giftsOf(client)
+        .liveSplit(creator)
+        .then(
+          ({ splitLine }) => this._splitOf === mine && (this._split = splitLine),
+          () => undefined,
+        );
+    }
   }
 
   /** @internal */
@@ -250,7 +277,7 @@ export class DiamondGiftButton extends DiamondElement {
       >
         ${fixed ? html`<img part="icon" src=${fixed.artUrl} alt="" />` : nothing}<slot>${label}</slot>
       </button>
-      ${this._open ? this._renderPicker(locale) : nothing}
+      ${this._split ? html`<p part="split">${this._split}</p>` : nothing} ${this._open ? this._renderPicker(locale) : nothing}
       <p part="status" role="status">
         ${sent ? html`<img part="art" class=${sent.animation} src=${sent.artUrl} alt="" />` : nothing}${spending.status()}
       </p>

@@ -67,14 +67,15 @@ function numberFormat(locale: string, options: Intl.NumberFormatOptions = {}): I
  */
 const PLAIN_DIGITS = /^(en|de)(-[a-z\d]{2,8})*$/i;
 
+/** A number in `locale` ("1,000"), in the runtime's own locale when `locale` is no BCP 47 tag. @internal */
+export const formatCount = (locale: string, n: number): string => numberFormat(locale).format(n);
+
 /** "1,234 Diamonds" (or "1.234 Diamonds", "1 Diamond") in `locale`. @internal */
 export function formatDiamonds(locale: string, amount: number): string {
   if (amount === 1) return translate(locale, 'common.diamond', common);
   // A price on a button, before Intl is ready: its first number format costs tens of milliseconds.
   const count =
-    Number.isInteger(amount) && amount >= 0 && amount < 1000 && PLAIN_DIGITS.test(locale)
-      ? String(amount)
-      : numberFormat(locale).format(amount);
+    Number.isInteger(amount) && amount >= 0 && amount < 1000 && PLAIN_DIGITS.test(locale) ? String(amount) : formatCount(locale, amount);
   return translate(locale, 'common.diamonds', common, { count });
 }
 

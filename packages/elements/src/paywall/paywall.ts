@@ -1,6 +1,5 @@
 import { html, nothing, type PropertyValues, type TemplateResult } from 'lit';
 import { property, state } from '../internal/decorators.js';
-import { unsafeHTML } from 'lit/directives/unsafe-html.js';
 import type { Content, ContentBody, CurrencyCode, DiamondsClientCore } from '@diamonds/sdk';
 import { DiamondElement } from '../internal/diamond-element.js';
 import { contentOf } from '../internal/client.js';
@@ -13,6 +12,21 @@ import styles from './paywall.styles.js';
 
 /** Only web links are offered for external content (the platform checks them too). */
 const isWebUrl = (url: string | null): url is string => !!url && /^https?:\/\//i.test(url);
+
+/** The template of each body's HTML (see {@link bodyHtml}). */
+const bodies = new WeakMap<ContentBody, TemplateResult>();
+
+/**
+ * A body's HTML, sanitised by the platform, as a template: what Lit's `unsafeHTML` makes (the
+ * HTML as the one string of a template, which Lit parses through its Trusted Types policy),
+ * without the directive's code in the drop-in's core. Made once per body: Lit caches a template
+ * by its strings array, so the same array renders the same DOM again without parsing it.
+ */
+function bodyHtml(body: ContentBody, source: string): TemplateResult {
+  let template = bodies.get(body);
+  if (!template) bodies.set(body, (template = html(Object.assign([source], { raw: [source] }))));
+  return template;
+}
 
 /**
  * Exclusive content behind Diamonds: the teaser and the rule (a price, or a support threshold
@@ -257,7 +271,7 @@ export class DiamondPaywall extends DiamondElement {
             ? html`<slot name="unlocked"></slot>`
             : typeof body?.html === 'string'
               ? // Sanitised by the platform (see the class comment): the only server HTML inserted.
-                html`<div part="body">${unsafeHTML(body.html)}</div>`
+                html`<div part="body">${bodyHtml(body, body.html)}</div>`
               : link
                 ? html`<a part="link" href=${link} target="_blank" rel="noopener noreferrer">${this.t('paywall.open')}</a>`
                 : nothing

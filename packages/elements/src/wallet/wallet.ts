@@ -6,7 +6,7 @@ import { DiamondElement } from '../internal/diamond-element.js';
 import { wallet as strings } from '../i18n/en.js';
 import { StoreController } from '../internal/store-controller.js';
 import { themeStyles } from '../internal/theme.js';
-import { formatDiamonds, formatMoney } from '../i18n/i18n.js';
+import { formatCount, formatDiamonds, formatMoney } from '../i18n/i18n.js';
 import { DiamondBalanceChangedEvent } from '../events/balance-changed.js';
 import { DiamondSignedInEvent } from '../events/signed-in.js';
 import { DiamondSignedOutEvent } from '../events/signed-out.js';
@@ -31,15 +31,6 @@ function currencyOf(locale: string): string {
     return CURRENCIES[new Intl.Locale(locale).maximize().region ?? ''] ?? 'USD';
   } catch {
     return 'USD'; // not a BCP 47 tag
-  }
-}
-
-/** `n` with the locale's digit grouping (the runtime's locale for a bad tag). */
-function count(locale: string, n: number): string {
-  try {
-    return n.toLocaleString(locale);
-  } catch {
-    return n.toLocaleString();
   }
 }
 
@@ -402,7 +393,7 @@ export class DiamondWallet extends DiamondElement {
       ${
         allowance
           ? html`<p part="allowance">
-              ${this.t('wallet.allowance', { remaining: count(locale, allowance.remaining), perDay: count(locale, allowance.perDay) })}
+              ${this.t('wallet.allowance', { remaining: formatCount(locale, allowance.remaining), perDay: formatCount(locale, allowance.perDay) })}
             </p>`
           : nothing
       }

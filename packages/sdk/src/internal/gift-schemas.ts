@@ -4,6 +4,7 @@ import { ConfirmationSchema, list, loose, nonNegativeInt } from './schema-parts.
 import type {
   Gift as ProtocolGift,
   GiftTypeList as ProtocolGiftTypeList,
+  LiveSplit as ProtocolLiveSplit,
   SiteCreatorList as ProtocolSiteCreatorList,
 } from '@diamonds/protocol';
 
@@ -17,3 +18,6 @@ export const Gift = schema<ProtocolGift>(
 
 /** `GET /v1/site/creators`. @internal */
 export const SiteCreatorList = schema<ProtocolSiteCreatorList>(list(object({ id: prefixed('usr'), displayName: string() }, loose)));
+
+/** `GET /v1/live/{creatorId}/split`: only what a page shows, the line. @internal */
+export const LiveSplit = schema<ProtocolLiveSplit>(object({ splitLine: optional(string()) }, loose));

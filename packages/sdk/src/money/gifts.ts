@@ -1,6 +1,6 @@
-import type { Gift, GiftType, SiteCreator } from '@diamonds/protocol';
+import type { Gift, GiftType, LiveSplit, SiteCreator } from '@diamonds/protocol';
 import { spend, type Money, type SpendOptions } from './spend.js';
-import { Gift as GiftSchema, GiftTypeList, SiteCreatorList } from '../internal/gift-schemas.js';
+import { Gift as GiftSchema, GiftTypeList, LiveSplit as LiveSplitSchema, SiteCreatorList } from '../internal/gift-schemas.js';
 import { pages, path } from '../internal/http.js';
 
 /** What {@link GiftsResource.send} sends. */
@@ -83,6 +83,22 @@ export class GiftsResource {
    */
   async creators(options: { signal?: AbortSignal | undefined } = {}): Promise<SiteCreator[]> {
     return (await this.#money.http.request('get', 'v1/site/creators', SiteCreatorList, { ...options, keyInQuery: true })).data;
+  }
+
+  /**
+   * The split of the creator's live session now (`GET /v1/live/{creatorId}/split`): while they
+   * are live with collaborators, every gift to them is split, and a fan should see how before
+   * paying. `splitLine` ("Shared: Ada 60% · Bo 40%") is absent when the creator is not live or
+   * keeps it all.
+   *
+   * @example
+   * ```ts
+   * const { splitLine } = await client.gifts.liveSplit('usr_01JD…');
+   * if (splitLine) note.textContent = splitLine;
+   * ```
+   */
+  liveSplit(creatorId: string, options: { signal?: AbortSignal | undefined } = {}): Promise<LiveSplit> {
+    return this.#money.http.request('get', `${path('v1/live', creatorId)}/split`, LiveSplitSchema, { ...options, keyInQuery: true });
   }
 
   /**

@@ -721,10 +721,10 @@ export async function discoverItems(db: SqlClient, now: number, limit = 12): Pro
             c.title AS c_title, c.teaser, c.price_diamonds AS c_price, p.name AS p_name, p.price_diamonds AS p_price, p.image_url
      FROM boosts b JOIN users u ON u.id = b.creator_id
        LEFT JOIN content c ON c.id = b.item_id AND c.archived_at IS NULL
-       LEFT JOIN products p ON p.id = b.item_id AND p.active = ?
+       LEFT JOIN products p ON p.id = b.item_id AND p.active = 1
      WHERE b.status = 'active' AND b.starts_at <= ? AND b.ends_at > ? AND b.budget * 1000 - b.consumed_milli >= b.cpm
      ORDER BY b.ends_at LIMIT 200`,
-    [db.kind === 'postgres' ? 1 : 1, now, now],
+    [now, now],
   );
   const items: DiscoverItem[] = [];
   for (const row of rows) {

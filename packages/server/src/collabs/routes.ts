@@ -4,6 +4,7 @@ import {
   Collaboration,
   CollaborationList,
   InviteCollaborator,
+  LiveSplit,
   SetSplit,
   Split,
   SplitItemKind,
@@ -21,10 +22,12 @@ import {
   currentSplit,
   endCollaboration,
   inviteCollaborator,
+  itemSplitShares,
   itemVisibleTo,
   listCollaborations,
   presentSplit,
   setSplit,
+  splitLine,
 } from './collabs.js';
 
 const TAG = 'Collaborations';
@@ -89,7 +92,8 @@ const OWNER_PARAM = { ownerId: idParam('usr', 'The creator who invited you, `usr
 /**
  * `/v1/collaborations` and `/v1/splits`: a creator's backend (secret key; the site's owner is the
  * creator) invites collaborators, answers invitations and sets the splits of its items; anyone
- * with a key reads an item's split, which the elements show a fan before paying.
+ * with a key reads an item's split, which the elements show a fan before paying, and the split
+ * of a creator's live session now (`/v1/live/{creatorId}/split`, for the gift button).
  */
 export function collabsApi(context: AppContext): Hono<AppEnv> {
   const api = new Hono<AppEnv>();
@@ -268,6 +272,54 @@ export function collabsApi(context: AppContext): Hono<AppEnv> {
       };
       c.header('Cache-Control', 'no-store');
       return c.json(view);
+    },
+  );
+
+  route(
+    {
+      method: 'get',
+      path: '/live/{creatorId}/split',
+      operationId: 'getLiveSplit',
+      summary: 'The split of a creator’s live session now',
+      description:
+        'With either key: how each gift to the creator is split while their live session lasts, with the ' +
+        'collaborators’ display names and as one short line (`splitLine`): what `<diamond-gift-button>` shows a fan ' +
+        'before paying. `split` and `splitLine` are absent when the creator is not live or keeps it all.',
+      tag: TAG,
+      auth: 'any',
+      params: { creatorId: idParam('usr', 'The creator’s id, `usr_…`.') },
+      responses: {
+        200: {
+          description: 'The live session and its split, or none.',
+          schema: LiveSplit,
+          example: {
+            object: 'live_split',
+            creatorId: exampleId('usr'),
+            sessionId: exampleId('ls'),
+            split: EXAMPLE_SPLIT.shares,
+            splitLine: 'Shared: Ada 60% · Bo 40%',
+          },
+        },
+      },
+      errors: ['creator_not_found'],
+    },
+    async (c, { params: { creatorId } }) => {
+      // At most one session is live per creator (a unique index of live/).
+      const [row] = await context.db.query<{ session_id: string | null }>(
+        `SELECT l.id AS session_id FROM users u LEFT JOIN live_sessions l ON l.creator_id = u.id AND l.ended_at IS NULL
+         WHERE u.id = ? AND u.is_creator = 1`,
+        [creatorId],
+      );
+      if (!row) throw new ApiError('creator_not_found', `No creator ${creatorId}.`, { param: 'creatorId' });
+      const sessionId = row.session_id as LiveSplit['sessionId'];
+      const split = sessionId ? await itemSplitShares(context.db, 'live', sessionId) : undefined;
+      c.header('Cache-Control', 'no-store');
+      return c.json({
+        object: 'live_split',
+        creatorId,
+        sessionId,
+        ...(split ? { split, splitLine: splitLine(split) } : {}),
+      } satisfies LiveSplit);
     },
   );
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import BetterSqlite3 from 'better-sqlite3';
 import { isApiError } from '../errors.js';
 import { DATABASE_KINDS, createTestDatabase, skipUnlessPostgres, type TestDatabase } from '../testing/databases.js';
-import { openSqlite } from './sqlite.js';
+import { inlineLimit, openSqlite } from './sqlite.js';
 import { LATEST_SCHEMA_VERSION, migrate, schemaVersion } from './migrations.js';
 import { sqliteFile } from '../config.js';
 
@@ -26,6 +26,21 @@ for (const kind of DATABASE_KINDS) {
       assert.deepEqual(rows, [{ a: kind === 'postgres' ? '7' : 7, b: 'x?y', c: null }]);
       const [flag] = await t.db.query<{ yes: unknown }>(`SELECT CASE WHEN ? THEN 1 ELSE 0 END AS yes`, [true]);
       assert.equal(Number(flag?.yes), 1);
+    });
+
+    it('limits to a trailing LIMIT ? whatever its value (SQLite writes small ones into the statement)', async () => {
+      const ids = async (limit: number) =>
+        (await t.db.query<{ id: number }>('SELECT id FROM scratch WHERE id > ? ORDER BY id LIMIT ?', [0, limit])).map((row) =>
+          Number(row.id),
+        );
+      assert.deepEqual(await ids(1), [1]);
+      assert.deepEqual(await ids(2), [1, 2]);
+      assert.deepEqual(await ids(0), []);
+      // Past what is written into the statement, still bound.
+      assert.deepEqual(await ids(5000), [1, 2]);
+      await t.db.transaction(async (tx) => {
+        assert.deepEqual(await tx.query('SELECT id FROM scratch ORDER BY id DESC LIMIT ?', [1]), [{ id: 2 }]);
+      });
     });
 
     it('returns 64-bit integers as exact numbers', async () => {
@@ -137,6 +152,26 @@ for (const kind of DATABASE_KINDS) {
     }
   });
 }
+
+describe('inlineLimit', () => {
+  it('writes a trailing LIMIT ? of a small whole number into the statement, and leaves anything else bound', () => {
+    assert.deepEqual(inlineLimit('SELECT a FROM t WHERE b = ? ORDER BY a LIMIT ?', ['x', 25]), [
+      'SELECT a FROM t WHERE b = ? ORDER BY a LIMIT 25',
+      ['x'],
+    ]);
+    assert.deepEqual(inlineLimit('SELECT a FROM t LIMIT ?\n  ', [3]), ['SELECT a FROM t LIMIT 3', []]);
+    for (const [sql, params] of [
+      ['SELECT a FROM t WHERE b = ?', [25]],
+      ['SELECT a FROM t LIMIT ?', [5000]],
+      ['SELECT a FROM t LIMIT ?', [2.5]],
+      ['SELECT a FROM t LIMIT ?', ['5']],
+      ['SELECT a FROM t LIMIT ?', [-1]],
+      ["SELECT a FROM t WHERE b = 'LIMIT ?'", []],
+    ] as const) {
+      assert.deepEqual(inlineLimit(sql, params), [sql, params]);
+    }
+  });
+});
 
 describe('SQLite shared by two processes', () => {
   let t: TestDatabase;

@@ -88,6 +88,16 @@ function toPostgres(sql: string, parameters: number): Statement {
   return statement;
 }
 
+/** A connection kept for statements outside a transaction, and whether a statement is on it. */
+interface Lane {
+  connection: pg.PoolClient;
+  client: SqlClient;
+  busy: boolean;
+}
+
+/** The most connections kept for statements outside a transaction (see PostgresDatabase). */
+const AUTOCOMMIT_LANES = 3;
+
 const RETRYABLE = new Set(['40001', '40P01']);
 
 function isRetryable(error: unknown): boolean {
@@ -149,14 +159,72 @@ class PostgresDatabase implements Database {
     this.#pool.on('connect', (client) => client.on('error', () => {}));
     this.#prepare = options.preparedStatements ?? true;
     this.#client = clientOf(this.#pool, this.#prepare);
+    this.#maxLanes = Math.max(0, Math.min(AUTOCOMMIT_LANES, (options.maxConnections ?? 10) - 2));
+  }
+
+  /**
+   * Connections kept out of the pool for statements outside a transaction (a request's token
+   * look-up, its idempotency key): `pool.query` checks a connection out and back in around every
+   * statement, which costs about as much CPU as the statement itself. A statement takes an idle
+   * lane (one statement at a time on each: pg deprecates queueing on a client); while every
+   * lane is busy it goes through the pool, and one more lane is opened, up to AUTOCOMMIT_LANES,
+   * always leaving connections for transactions. A lane whose connection fails is dropped.
+   */
+  readonly #lanes: Lane[] = [];
+  #opening = false;
+  readonly #maxLanes: number;
+
+  async #onLane<T>(use: (client: SqlClient) => Promise<T>): Promise<T> {
+    const lane = this.#lanes.find((candidate) => !candidate.busy);
+    if (lane === undefined) {
+      if (this.#lanes.length < this.#maxLanes && !this.#opening && !this.#closing) this.#openLane();
+      return use(this.#client);
+    }
+    lane.busy = true;
+    try {
+      return await use(lane.client);
+    } catch (error) {
+      // A statement that failed for its own reasons leaves the connection fine (no transaction
+      // is open); one whose connection broke must not be used again.
+      if ((error as { code?: unknown }).code === undefined || this.#connectionLost(error)) this.#dropLane(lane);
+      throw error;
+    } finally {
+      lane.busy = false;
+    }
+  }
+
+  /** Opens one more lane in the background. */
+  #openLane(): void {
+    this.#opening = true;
+    this.#pool
+      .connect()
+      .then((connection) => {
+        if (this.#closing) connection.release();
+        else this.#lanes.push({ connection, client: clientOf(connection, this.#prepare), busy: false });
+      })
+      .catch(() => {})
+      .finally(() => (this.#opening = false));
+  }
+
+  #connectionLost(error: unknown): boolean {
+    const code = (error as { code?: unknown }).code;
+    // Class 08 (connection exception) and 57P0x (the server is shutting down, or crashed).
+    return typeof code === 'string' && (code.startsWith('08') || code.startsWith('57P'));
+  }
+
+  #dropLane(lane: Lane): void {
+    const index = this.#lanes.indexOf(lane);
+    if (index < 0) return;
+    this.#lanes.splice(index, 1);
+    lane.connection.release(true);
   }
 
   query<Row = Record<string, unknown>>(sql: string, params?: readonly SqlValue[]): Promise<Row[]> {
-    return this.#client.query<Row>(sql, params);
+    return this.#onLane((client) => client.query<Row>(sql, params));
   }
 
   run(sql: string, params?: readonly SqlValue[]): Promise<number> {
-    return this.#client.run(sql, params);
+    return this.#onLane((client) => client.run(sql, params));
   }
 
   async transaction<T>(work: (tx: SqlClient) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
@@ -206,7 +274,10 @@ class PostgresDatabase implements Database {
   #closing: Promise<void> | undefined;
 
   close(): Promise<void> {
-    this.#closing ??= this.#pool.end();
+    if (!this.#closing) {
+      for (const lane of this.#lanes.splice(0)) lane.connection.release();
+      this.#closing = this.#pool.end();
+    }
     return this.#closing;
   }
 }

@@ -20,6 +20,13 @@ export interface EventConsumerOptions {
   pollIntervalMs?: number;
   /** Most events one {@link EventConsumer.next} returns. @defaultValue 100 */
   batchSize?: number;
+  /**
+   * The least time from one read of the table to the next: under a stream of commits each read
+   * (and what the consumer does with it) then takes several commits' events at once instead of
+   * one commit's, for at most this much more delay; a read after a quiet spell starts at once.
+   * @defaultValue 0
+   */
+  minReadIntervalMs?: number;
 }
 
 /** After a wake-up, how long to keep reading when the event is not readable yet (PostgreSQL). */
@@ -50,6 +57,9 @@ export class EventConsumer {
   #woken = false;
   #lastWakeAt = -Infinity;
   #wakeUp: (() => void) | undefined;
+  /** Ends a pause between reads early: only closing does. */
+  #endPause: (() => void) | undefined;
+  #lastReadAt = -Infinity;
   #closed = false;
 
   constructor(db: SqlClient, options: EventConsumerOptions) {
@@ -79,7 +89,14 @@ export class EventConsumer {
     const deadline = performance.now() + timeoutMs;
     let retry = 2;
     while (!this.#closed) {
+      const spacing = this.#lastReadAt + (this.#options.minReadIntervalMs ?? 0) - performance.now();
+      if (spacing > 0) {
+        // Not cut short by a wake-up: the commits of this pause are read together after it.
+        await this.#pause(Math.min(spacing, Math.max(0, deadline - performance.now())));
+        if (this.#closed) break;
+      }
       this.#woken = false;
+      this.#lastReadAt = performance.now();
       const events = await readEvents(this.#db, {
         siteId: this.#options.siteId,
         type: this.#options.type,
@@ -121,10 +138,23 @@ export class EventConsumer {
     });
   }
 
+  #pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#endPause = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#endPause = done;
+    });
+  }
+
   /** Stops listening; a waiting {@link EventConsumer.next} returns at once. */
   close(): void {
     this.#closed = true;
     for (const unsubscribe of this.#unsubscribe) unsubscribe();
     this.#wakeUp?.();
+    this.#endPause?.();
   }
 }

@@ -1,5 +1,5 @@
 import { newId, type DiamondsEvent, type EventData, type EventType } from '@diamonds/protocol';
-import type { SqlClient } from '../db/types.js';
+import type { SqlClient, SqlValue } from '../db/types.js';
 import { afterCommit } from '../ledger/group-commit.js';
 import { localEvents, type CommittedEvent } from './bus.js';
 
@@ -30,18 +30,40 @@ export interface NewEvent<T extends EventType = EventType> {
  * On PostgreSQL the table's trigger also sends `NOTIFY diamonds_events`, delivered on commit.
  */
 export async function appendEvent<T extends EventType>(tx: SqlClient, event: NewEvent<T>, now = Date.now()): Promise<void> {
+  const row = eventRow(tx, event, now);
+  await tx.run(`INSERT INTO events (${row.columns.join(', ')}) VALUES (?, ?, ?, ?, ?, ?, ?)`, row.values);
+  row.written();
+}
+
+/**
+ * An event's outbox row, for a caller that writes it within a statement of its own (the
+ * PostgreSQL spend, money/pg-spend.ts): once it is written in `tx`, call `written()`, so the
+ * event is published after the commit as {@link appendEvent} does.
+ */
+export function eventRow<T extends EventType>(tx: SqlClient, event: NewEvent<T>, now = Date.now()): RowInsert {
   const id = event.id ?? newId('evt', now);
-  await tx.run('INSERT INTO events (id, type, site_id, creator_id, fan_id, created_at, data) VALUES (?, ?, ?, ?, ?, ?, ?)', [
-    id,
-    event.type,
-    event.siteId,
-    event.creatorId,
-    event.fanId,
-    now,
-    JSON.stringify(event.data),
-  ]);
   const committed: CommittedEvent = { id, type: event.type, siteId: event.siteId };
-  afterCommit(tx, () => localEvents.publish([committed]));
+  return {
+    table: 'events',
+    columns: ['id', 'type', 'site_id', 'creator_id', 'fan_id', 'created_at', 'data'],
+    values: [id, event.type, event.siteId, event.creatorId, event.fanId, now, JSON.stringify(event.data)],
+    written: () => afterCommit(tx, () => localEvents.publish([committed])),
+  };
+}
+
+/** One row to insert, by table and columns (names from our code, never from input), with what to do once it is written. */
+export interface RowInsert {
+  table: string;
+  columns: readonly string[];
+  values: readonly SqlValue[];
+  /** Called once the row is written in the transaction. */
+  written(): void;
+}
+
+/** Inserts `row` in `tx` (one statement) and calls its `written`. */
+export async function insertRow(tx: SqlClient, row: RowInsert): Promise<void> {
+  await tx.run(`INSERT INTO ${row.table} (${row.columns.join(', ')}) VALUES (${row.columns.map(() => '?').join(', ')})`, row.values);
+  row.written();
 }
 
 /**

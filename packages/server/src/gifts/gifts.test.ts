@@ -211,6 +211,20 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(ids.size, 1);
       assert.equal(await giftCount(h), gifts + 1);
       assert.equal((await h.balances(fan.id)).wallet, 80);
+      assert.equal(racing.filter((res) => res.headers.get('Idempotent-Replayed') === 'true').length, 9);
+
+      // Beyond the allowance (the spend's general path, which claims the key first): one hold.
+      const asking = await h.fan({ allowance: 0, balance: 100 });
+      const key3 = randomUUID();
+      const held = await Promise.all(Array.from({ length: 5 }, () => postGift(h, asking, body, { idempotencyKey: key3 })));
+      assert.deepEqual(
+        held.map((res) => res.status),
+        [202, 202, 202, 202, 202],
+      );
+      const heldIds = new Set(await Promise.all(held.map(async (res) => ((await res.json()) as Gift).id)));
+      assert.equal(heldIds.size, 1);
+      assert.equal(held.filter((res) => res.headers.get('Idempotent-Replayed') === 'true').length, 4);
+      assert.deepEqual(await h.balances(asking.id), { wallet: 100, held: 10, earnings: 0 });
     });
 
     it('refuses every bad input with a stable code, nothing moved', async () => {

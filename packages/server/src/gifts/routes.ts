@@ -4,7 +4,7 @@ import { Gift, GiftTypeId, GiftTypeList, PageQuery, SendGift, type Confirmation 
 import { publicBaseUrl, type AppContext, type AppEnv } from '../context.js';
 import { ApiError } from '../errors.js';
 import { findGiftType, listGiftTypes, presentGiftType } from './catalog.js';
-import { checkSendGift, findGiftForFan, sendGiftOperation } from './gifts.js';
+import { checkSendGift, findGiftForFan, lookUpGift, sendGiftOperation } from './gifts.js';
 import { exampleId, idParam, routesOn, type PathParam } from '../http/route.js';
 import { fanScope, respondWithMoney } from '../money/respond.js';
 
@@ -162,6 +162,8 @@ export function giftsApi(context: AppContext): Hono<AppEnv> {
         feeBasisPoints: context.settings.platformFeeBps,
         baseUrl: publicBaseUrl(c, context.settings),
         request: body,
+        // On PostgreSQL what the gift names is read before its turn in a batch (see lookUpGift).
+        ...(context.db.kind === 'postgres' && body.creatorId !== caller.userId ? { found: await lookUpGift(context.db, body) } : {}),
       }),
   );
 

@@ -31,26 +31,88 @@ let recorded = 0;
  * Records the proof `jkt.jti` until `expiresAtMs` in the database, for every process: `false`
  * when any process recorded it already (a replay).
  *
- * @remarks One statement; the id stored is a hash, so the client's `jti` never reaches SQL
- * text. An id already there but expired (its proof can no longer pass the `iat` check, so it
- * is only a leftover) is taken over.
+ * @remarks One statement for the proofs of one turn of the event loop; the id stored is a
+ * hash, so the client's `jti` never reaches SQL text. An id already there but expired (its
+ * proof can no longer pass the `iat` check, so it is only a leftover) is taken over.
  * @example
  * ```ts
  * if (!(await rememberSharedProof(db, `${jkt}.${jti}`, expiresAtMs, Date.now()))) throw replayed();
  * ```
  */
-export async function rememberSharedProof(db: SqlClient, proofId: string, expiresAtMs: number, nowMs: number): Promise<boolean> {
+export function rememberSharedProof(db: SqlClient, proofId: string, expiresAtMs: number, nowMs: number): Promise<boolean> {
   const id = createHash('sha256').update(proofId).digest('base64url');
-  const rows = await db.query<{ id: string }>(
-    `INSERT INTO dpop_replays (id, expires_at) VALUES (?, ?)
-     ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at WHERE dpop_replays.expires_at <= ?
-     RETURNING id`,
-    [id, expiresAtMs, nowMs],
-  );
+  let batcher = batchers.get(db);
+  if (!batcher) batchers.set(db, (batcher = new ProofBatcher(db)));
   if (++recorded % PRUNE_EVERY === 0) {
     void db.run('DELETE FROM dpop_replays WHERE expires_at <= ?', [nowMs]).catch((error: unknown) => {
       console.error('[dpop] deleting expired proof ids failed; trying again later', error);
     });
   }
-  return rows.length > 0;
+  return batcher.remember(id, expiresAtMs);
+}
+
+interface WaitingProof {
+  id: string;
+  expiresAtMs: number;
+  resolve(fresh: boolean): void;
+  reject(error: unknown): void;
+}
+
+/** The most proof ids recorded by one statement. */
+const MAX_PROOFS_PER_STATEMENT = 500;
+
+const batchers = new WeakMap<SqlClient, ProofBatcher>();
+
+/**
+ * Records the proofs that arrive together (in one turn of the event loop) with one statement:
+ * every fan request on PostgreSQL records its proof, and one round trip for all of a turn's
+ * requests costs the server and the database far less than one each.
+ */
+class ProofBatcher {
+  readonly #db: SqlClient;
+  #waiting: WaitingProof[] = [];
+  #flushing = false;
+
+  constructor(db: SqlClient) {
+    this.#db = db;
+  }
+
+  remember(id: string, expiresAtMs: number): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({ id, expiresAtMs, resolve, reject });
+      if (!this.#flushing) {
+        this.#flushing = true;
+        // After this turn's other requests were read: they share the statement.
+        setImmediate(() => void this.#flush());
+      }
+    });
+  }
+
+  async #flush(): Promise<void> {
+    for (;;) {
+      // Decided in the same turn as the last answers: a caller they wake schedules its own flush.
+      if (this.#waiting.length === 0) {
+        this.#flushing = false;
+        return;
+      }
+      const batch = this.#waiting.splice(0, MAX_PROOFS_PER_STATEMENT);
+      // One id twice in a batch: the first records it, the others are replays of it.
+      const first = new Map<string, WaitingProof>();
+      for (const proof of batch) if (!first.has(proof.id)) first.set(proof.id, proof);
+      const proofs = [...first.values()];
+      try {
+        // Array literals: the ids are base64url (letters, digits, - and _), the times integers.
+        const rows = await this.#db.query<{ id: string }>(
+          `INSERT INTO dpop_replays (id, expires_at) SELECT * FROM unnest(CAST(? AS TEXT[]), CAST(? AS BIGINT[]))
+           ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at WHERE dpop_replays.expires_at <= ?
+           RETURNING id`,
+          [`{${proofs.map((proof) => proof.id).join(',')}}`, `{${proofs.map((proof) => proof.expiresAtMs).join(',')}}`, Date.now()],
+        );
+        const fresh = new Set(rows.map((row) => row.id));
+        for (const proof of batch) proof.resolve(first.get(proof.id) === proof && fresh.has(proof.id));
+      } catch (error) {
+        for (const proof of batch) proof.reject(error);
+      }
+    }
+  }
 }

@@ -2,7 +2,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { isApiError } from '../errors.js';
 import { DATABASE_KINDS, createTestDatabase, skipUnlessPostgres, type TestDatabase } from '../testing/databases.js';
-import { GroupCommit, afterCommit } from './group-commit.js';
+import type { Database, SqlClient } from '../db/types.js';
+import { GroupCommit, afterCommit, selfContained } from './group-commit.js';
 import { Ledger, type Account, type TransferRequest } from './ledger.js';
 import { verifyLedger } from './verify.js';
 
@@ -129,6 +130,69 @@ for (const kind of DATABASE_KINDS) {
         kept.map((i) => `gc-pattern-${i}`),
       );
       assert.equal((await ledger.getAccount(earnings.id)).balanceDiamonds - before.balanceDiamonds, kept.length);
+    });
+
+    it('runs self-contained statements without savepoints, and undoes a work that fails after one wrote by running the batch again', async () => {
+      await t.db.run('CREATE TABLE gc_scratch (id TEXT PRIMARY KEY)');
+      // The statements the batch sends, to see where savepoints go.
+      const sent: string[] = [];
+      const counted: Database = {
+        ...t.db,
+        transaction: (work, options) =>
+          t.db.transaction(
+            (tx) =>
+              work({
+                kind: tx.kind,
+                query: (sql, params) => (sent.push(sql), tx.query(sql, params)),
+                run: (sql, params) => (sent.push(sql), tx.run(sql, params)),
+              }),
+            options,
+          ),
+      };
+      const commits = new GroupCommit(new Ledger(counted));
+      const insert = (tx: SqlClient, id: string) => tx.run('INSERT INTO gc_scratch (id) VALUES (?)', [id]);
+      const callbacks: string[] = [];
+      const selfContainedWork = (id: string, then: 'ok' | 'throw', write = true) =>
+        commits.run(async (tx) => {
+          afterCommit(tx, () => callbacks.push(id));
+          // A refusal is a statement that writes nothing (and says so).
+          const written = await selfContained(
+            tx,
+            (raw) => (write ? insert(raw, id) : raw.run('DELETE FROM gc_scratch WHERE id = ?', [id])),
+            (n) => n > 0,
+          );
+          if (then === 'throw') throw new Error(`work ${id} failed after its statement`);
+          return written;
+        });
+
+      // Only self-contained works that succeed: no savepoint at all.
+      await Promise.all([selfContainedWork('s1', 'ok'), selfContainedWork('s2', 'ok')]);
+      assert.equal(sent.filter((sql) => sql.includes('SAVEPOINT')).length, 0, sent.join('\n'));
+
+      sent.length = 0;
+      callbacks.length = 0;
+      const outcomes = await Promise.allSettled([
+        commits.run(async (tx) => (afterCommit(tx, () => callbacks.push('a')), insert(tx, 'a'))),
+        selfContainedWork('b', 'ok'),
+        selfContainedWork('c', 'throw'),
+        selfContainedWork('d', 'throw', false),
+        selfContainedWork('e', 'ok'),
+      ]);
+      assert.deepEqual(
+        outcomes.map((o) => o.status),
+        ['fulfilled', 'fulfilled', 'rejected', 'rejected', 'fulfilled'],
+      );
+      const rows = await t.db.query<{ id: string }>('SELECT id FROM gc_scratch ORDER BY id');
+      assert.deepEqual(
+        rows.map((row) => row.id),
+        ['a', 'b', 'e', 's1', 's2'],
+        'c wrote before failing: the batch ran again and c was undone alone',
+      );
+      assert.deepEqual(callbacks.sort(), ['a', 'b', 'e'], 'after-commit callbacks of the kept works only, once');
+      assert.ok(
+        sent.some((sql) => sql.includes('ROLLBACK TO SAVEPOINT')),
+        'the rerun put every work under a savepoint',
+      );
     });
 
     it('replays a key within and across batches, and writes a lone request at once', async () => {

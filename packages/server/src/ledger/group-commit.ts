@@ -97,6 +97,31 @@ export function withAfterCommit(db: Database): Database {
   };
 }
 
+/** Runs a self-contained statement for a work of a {@link GroupCommit.run} batch. */
+type SelfContainedRunner = <T>(statement: (tx: SqlClient) => Promise<T>, applied: (result: T) => boolean) => Promise<T>;
+
+const selfContainedRunners = new WeakMap<SqlClient, SelfContainedRunner>();
+
+/** Thrown inside a batch attempt to run it again with a savepoint for every work. */
+class RerunWithSavepoints extends Error {}
+
+/**
+ * Runs `statement` (one statement on the transaction it is given) for a {@link GroupCommit.run}
+ * work without the savepoint a work otherwise gets before its first statement: one round trip
+ * less on PostgreSQL, where the money path's fast spend is then a single round trip.
+ * `applied(result)` says whether it wrote anything.
+ *
+ * @remarks Only for a statement that either does all it does or changes nothing, and reports a
+ * refusal in its result rather than as an error (the PostgreSQL spend function, which catches
+ * its own refusals). Should the work fail after it wrote (or after it failed), the batch runs
+ * again with a savepoint for every work, so a failing work never takes another's writes with
+ * it. Outside a batch it simply runs the statement on `tx`.
+ */
+export function selfContained<T>(tx: SqlClient, statement: (tx: SqlClient) => Promise<T>, applied: (result: T) => boolean): Promise<T> {
+  const runner = selfContainedRunners.get(tx);
+  return runner ? runner(statement, applied) : statement(tx);
+}
+
 function isTransactionRetry(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return code === '40001' || code === '40P01';
@@ -194,66 +219,15 @@ export class GroupCommit {
           this.works += batch.length;
           this.lastBatchSize = batch.length;
           let committed: Array<() => void> = [];
-          outcomes = await this.#ledger.db.transaction(async (tx) => {
-            // A rerun of the batch starts over: only the attempt that commits counts.
-            committed = [];
-            const done: WorkOutcome[] = [];
-            // Whether the next work's savepoint is open already: on PostgreSQL, where each
-            // statement is a round trip, one work's release and the next one's savepoint go
-            // in one (a simple query of two statements), which saves a round trip per work.
-            let open = false;
-            if (tx.kind === 'postgres') {
-              // Batches of several processes take turns, before any row lock (see db/locks.ts).
-              await tx.run(`SELECT pg_advisory_xact_lock(${MONEY_BATCH_LOCK_ID}); SAVEPOINT group_item`);
-              open = true;
-            }
-            for (const [index, waiting] of batch.entries()) {
-              // Each work gets its own handle on the transaction, so what it asks to run after
-              // the commit (see afterCommit) can be dropped with its savepoint.
-              // It also remembers a lost race, should the work catch the error and throw another.
-              let lostRace: unknown;
-              const noteRace = (error: unknown): never => {
-                if (isTransactionRetry(error)) lostRace ??= error;
-                throw error;
-              };
-              const itemTx: SqlClient = {
-                kind: tx.kind,
-                query: <Row>(sql: string, params?: readonly SqlValue[]) => tx.query<Row>(sql, params).catch(noteRace),
-                run: (sql, params) => tx.run(sql, params).catch(noteRace),
-              };
-              const callbacks: Array<() => void> = [];
-              commitCallbacks.set(itemTx, callbacks);
-              if (!open) await tx.run('SAVEPOINT group_item');
-              open = false;
-              let outcome: WorkOutcome;
-              try {
-                outcome = { ok: true, value: await waiting.work(itemTx) };
-              } catch (error) {
-                // A deadlock or serialization failure dooms the whole transaction: let the
-                // database layer run the batch again rather than fail this work alone.
-                if (isTransactionRetry(error)) throw error;
-                if (lostRace !== undefined) throw lostRace;
-                await tx.run('ROLLBACK TO SAVEPOINT group_item');
-                await tx.run('RELEASE SAVEPOINT group_item');
-                outcome = { ok: false, error };
-              } finally {
-                commitCallbacks.delete(itemTx);
-              }
-              if (outcome.ok) {
-                // The last work's savepoint is released by the COMMIT itself.
-                if (index < batch.length - 1) {
-                  if (tx.kind === 'postgres') {
-                    await tx.run('RELEASE SAVEPOINT group_item; SAVEPOINT group_item');
-                    open = true;
-                  } else {
-                    await tx.run('RELEASE SAVEPOINT group_item');
-                  }
-                }
-                committed.push(...callbacks);
-              }
-              done.push(outcome);
-            }
-            return done;
+          // Set when a work that ran a self-contained statement without a savepoint of its own
+          // failed: the batch runs again with a savepoint for every work (see selfContained).
+          let savepointEveryWork = false;
+          const attempt = (tx: SqlClient): Promise<WorkOutcome[]> =>
+            this.#runBatch(tx, batch, savepointEveryWork, (callbacks) => (committed = callbacks));
+          outcomes = await this.#ledger.db.transaction(attempt).catch(async (error: unknown) => {
+            if (!(error instanceof RerunWithSavepoints)) throw error;
+            savepointEveryWork = true;
+            return this.#ledger.db.transaction(attempt);
           });
           for (const callback of committed) callback();
         } catch (error) {
@@ -270,6 +244,115 @@ export class GroupCommit {
     } finally {
       this.#running = false;
     }
+  }
+
+  /**
+   * One attempt at a batch in `tx`: each work under a savepoint of its own, opened lazily, just
+   * before the work's first statement, and on PostgreSQL sent together with the release of the
+   * savepoint before it. A statement run through {@link selfContained} needs none: the works of
+   * the money path's fast spend (money/pg-spend.ts) then cost one round trip each.
+   */
+  async #runBatch(
+    tx: SqlClient,
+    batch: readonly WaitingWork[],
+    savepointEveryWork: boolean,
+    keepCallbacks: (callbacks: Array<() => void>) => void,
+  ): Promise<WorkOutcome[]> {
+    // A rerun of the batch starts over: only the attempt that commits counts.
+    const committed: Array<() => void> = [];
+    keepCallbacks(committed);
+    const done: WorkOutcome[] = [];
+    // Whether a savepoint (this work's or an earlier one's, not yet released) is open.
+    let open = false;
+    let prefix = '';
+    if (tx.kind === 'postgres') {
+      // Batches of several processes take turns, before any row lock (see db/locks.ts); the lock
+      // goes with the first statement that needs a round trip anyway.
+      prefix = `SELECT pg_advisory_xact_lock(${MONEY_BATCH_LOCK_ID}); `;
+    }
+    const flushPrefix = async (): Promise<void> => {
+      if (prefix === '') return;
+      const sql = prefix;
+      prefix = '';
+      await tx.run(sql.trim());
+    };
+    for (const waiting of batch) {
+      // Each work gets its own handle on the transaction, so what it asks to run after the
+      // commit (see afterCommit) can be dropped with its savepoint. It also remembers a lost
+      // race, should the work catch the error and throw another.
+      let lostRace: unknown;
+      const noteRace = (error: unknown): never => {
+        if (isTransactionRetry(error)) lostRace ??= error;
+        throw error;
+      };
+      let own = false;
+      let unguarded = false;
+      const guard = async (): Promise<void> => {
+        if (own) return;
+        own = true;
+        if (tx.kind === 'postgres') {
+          // One round trip: the advisory lock (first work), the release of the last work's
+          // savepoint, and this work's.
+          const sql = `${prefix}${open ? 'RELEASE SAVEPOINT group_item; ' : ''}SAVEPOINT group_item`;
+          prefix = '';
+          await tx.run(sql);
+        } else {
+          if (open) await tx.run('RELEASE SAVEPOINT group_item');
+          await tx.run('SAVEPOINT group_item');
+        }
+        open = true;
+      };
+      const itemTx: SqlClient = {
+        kind: tx.kind,
+        query: async <Row>(sql: string, params?: readonly SqlValue[]) => {
+          await guard();
+          return tx.query<Row>(sql, params).catch(noteRace);
+        },
+        run: async (sql, params) => {
+          await guard();
+          return tx.run(sql, params).catch(noteRace);
+        },
+      };
+      const callbacks: Array<() => void> = [];
+      commitCallbacks.set(itemTx, callbacks);
+      selfContainedRunners.set(itemTx, async (statement, applied) => {
+        if (savepointEveryWork) await guard();
+        if (own) return statement(tx).catch(noteRace);
+        await flushPrefix();
+        try {
+          const result = await statement(tx);
+          // A refusal changed nothing: the work may fail without a savepoint to roll back to.
+          if (applied(result)) unguarded = true;
+          return result;
+        } catch (error) {
+          // A failed statement aborts the transaction (PostgreSQL): only a rerun recovers.
+          unguarded = true;
+          return noteRace(error);
+        }
+      });
+      if (savepointEveryWork) await guard();
+      let outcome: WorkOutcome;
+      try {
+        outcome = { ok: true, value: await waiting.work(itemTx) };
+      } catch (error) {
+        // A deadlock or serialization failure dooms the whole transaction: let the database
+        // layer run the batch again rather than fail this work alone.
+        if (isTransactionRetry(error)) throw error;
+        if (lostRace !== undefined) throw lostRace;
+        // A self-contained statement that wrote (or failed) before this work's own savepoint
+        // cannot be undone alone: run the batch again, every work under a savepoint.
+        if (unguarded) throw new RerunWithSavepoints();
+        if (own) await tx.run('ROLLBACK TO SAVEPOINT group_item');
+        outcome = { ok: false, error };
+      } finally {
+        commitCallbacks.delete(itemTx);
+        selfContainedRunners.delete(itemTx);
+      }
+      if (outcome.ok) committed.push(...callbacks);
+      done.push(outcome);
+    }
+    // A batch whose works ran no statement wrote nothing: it needs no turn.
+    return done;
   }
 
   async #flush(): Promise<void> {

@@ -180,6 +180,22 @@ function validateAmount(amount: unknown, param: string): number {
   return amount;
 }
 
+/** A posted transfer ready to be written: see {@link Ledger.prepareTransfer}. */
+export interface PreparedTransfer {
+  id: string;
+  code: TransferCode;
+  /** The Diamonds moved: the sum of the positive postings. */
+  amount: number;
+  idempotencyKey: string;
+  requestHash: string;
+  metadataJson: string;
+  createdAt: number;
+  /** The postings sorted by account id: the order their rows must be locked and changed in. */
+  lockOrder: PostingInput[];
+  /** The wire view of the transfer once written. */
+  transfer: Transfer;
+}
+
 interface ValidTransfer {
   idempotencyKey: string;
   code: TransferCode;
@@ -414,6 +430,49 @@ export class Ledger {
     if (existing) return this.#replayRow(tx, existing, valid.hash);
     const applied = await this.#apply(tx, valid);
     return { transfer: applied.transfer, replayed: false };
+  }
+
+  /**
+   * A posted transfer checked and made ready in memory, not written: what a caller that writes
+   * it by other means (the PostgreSQL spend function, money/pg-spend.ts) needs, computed exactly
+   * as {@link Ledger.transferIn} computes it, so both paths store the same rows.
+   *
+   * @throws the validation errors of {@link Ledger.transfer}; a reservation is refused
+   * (`invalid_request`): holds always go through `transferIn`.
+   */
+  prepareTransfer(request: TransferRequest): PreparedTransfer {
+    const valid = validateTransfer(request);
+    if (valid.reserveForMs !== null) throw new ApiError('invalid_request', 'prepareTransfer makes posted transfers only.');
+    const now = this.#now();
+    const id = newId('txn', now);
+    const metadata = JSON.stringify(valid.metadata);
+    return {
+      id,
+      code: valid.code,
+      amount: valid.amount,
+      idempotencyKey: valid.idempotencyKey,
+      requestHash: valid.hash,
+      metadataJson: metadata,
+      createdAt: now,
+      // The order every transfer takes its row locks in (see #apply).
+      lockOrder: [...valid.postings].sort((a, b) => (a.accountId < b.accountId ? -1 : 1)),
+      transfer: {
+        object: 'transfer',
+        id: id as Transfer['id'],
+        code: valid.code,
+        state: 'posted',
+        amountDiamonds: valid.amount,
+        postings: inWireOrder(
+          valid.postings.map((p) => ({
+            accountId: p.accountId as Transfer['postings'][number]['accountId'],
+            amountDiamonds: p.amountDiamonds,
+          })),
+        ),
+        metadata: valid.metadata,
+        createdAt: now,
+        expiresAt: null,
+      },
+    };
   }
 
   /** Posts a reservation inside the caller's transaction (see {@link Ledger.transferIn}). */

@@ -7,7 +7,7 @@ import {
   type LiveSessionState,
   type LiveTopGifters,
 } from '@diamonds/protocol';
-import type { SqlClient, SqlValue } from '../db/types.js';
+import type { SqlClient } from '../db/types.js';
 import { appendEvent } from '../events/outbox.js';
 import { latestPosition, type EventPosition, type StoredEvent } from '../events/outbox.js';
 import { moneyOperation } from '../money/operations.js';
@@ -83,19 +83,55 @@ function dayScope(ms: number): string {
   return `day:${new Date(ms).toISOString().slice(0, 10)}`;
 }
 
-async function topGifters(tx: SqlClient, creatorId: string, scope: string): Promise<LiveTopGifters['gifters']> {
-  const rows = await tx.query<{ fan_id: string; diamonds: number | string; display_name: string | null; anonymous: string | null }>(
-    `SELECT g.fan_id, g.diamonds, u.display_name, a.fan_id AS anonymous FROM live_gifters g
-     LEFT JOIN users u ON u.id = g.fan_id LEFT JOIN live_anonymous_fans a ON a.fan_id = g.fan_id
-     WHERE g.creator_id = ? AND g.scope = ?
-       AND NOT EXISTS (SELECT 1 FROM live_mutes m WHERE m.creator_id = g.creator_id AND m.fan_id = g.fan_id)
-     ORDER BY g.diamonds DESC, g.fan_id LIMIT ?`,
-    [creatorId, scope, TOP_GIFTERS],
-  );
-  return rows.map((row) => ({
-    fanName: row.anonymous !== null ? ANONYMOUS_FAN_NAME : (row.display_name ?? ANONYMOUS_FAN_NAME),
-    diamonds: Number(row.diamonds),
-  }));
+/** Rows (or values of an `IN` list) per statement: far below both engines' limits on bound values. */
+const ROWS_PER_STATEMENT = 200;
+
+/** `items` in slices of at most `size`. */
+function chunked<T>(items: readonly T[], size = ROWS_PER_STATEMENT): T[][] {
+  const slices: T[][] = [];
+  for (let i = 0; i < items.length; i += size) slices.push(items.slice(i, i + size));
+  return slices;
+}
+
+/** `?, ?, ?` for `n` values. */
+function marks(n: number): string {
+  return Array.from({ length: n }, () => '?').join(', ');
+}
+
+/**
+ * The top gifters of several (creator, scope) lists, read in one statement per 50 lists (each
+ * list its own `ORDER BY … LIMIT` subquery, so each still walks the `live_gifters_top` index).
+ */
+async function topGiftersLists(
+  tx: SqlClient,
+  lists: ReadonlyArray<readonly [creatorId: string, scope: string]>,
+): Promise<Array<LiveTopGifters['gifters']>> {
+  const result: Array<LiveTopGifters['gifters']> = lists.map(() => []);
+  for (const [offset, slice] of chunked(lists, 50).map((slice, i) => [i * 50, slice] as const)) {
+    const selects = slice.map(
+      (_, i) => `SELECT * FROM (SELECT ${offset + i} AS list, g.fan_id, g.diamonds, u.display_name, a.fan_id AS anonymous
+       FROM live_gifters g LEFT JOIN users u ON u.id = g.fan_id LEFT JOIN live_anonymous_fans a ON a.fan_id = g.fan_id
+       WHERE g.creator_id = ? AND g.scope = ?
+         AND NOT EXISTS (SELECT 1 FROM live_mutes m WHERE m.creator_id = g.creator_id AND m.fan_id = g.fan_id)
+       ORDER BY g.diamonds DESC, g.fan_id LIMIT ${TOP_GIFTERS}) AS t${i}`,
+    );
+    const rows = await tx.query<{
+      list: number | string;
+      fan_id: string;
+      diamonds: number | string;
+      display_name: string | null;
+      anonymous: string | null;
+    }>(selects.join(' UNION ALL '), slice.flat());
+    // UNION ALL keeps each subquery's order; the (stable) sort only restates it.
+    for (const row of rows) {
+      result[Number(row.list)]!.push({
+        fanName: row.anonymous !== null ? ANONYMOUS_FAN_NAME : (row.display_name ?? ANONYMOUS_FAN_NAME),
+        diamonds: Number(row.diamonds),
+      });
+    }
+  }
+  for (const gifters of result) gifters.sort((a, b) => b.diamonds - a.diamonds);
+  return result;
 }
 
 /** The creator's goal as the stream shows it, or `undefined`. */
@@ -137,11 +173,16 @@ export async function liveSessionOf(db: SqlClient, creatorId: string): Promise<(
 /** The top gifters lists of a creator now (the session's only while one is live). */
 export async function topGiftersOf(db: SqlClient, creatorId: string, now: number): Promise<LiveTopGifters[]> {
   const session = await liveSessionOf(db, creatorId);
-  const lists: LiveTopGifters[] = [];
-  if (session) lists.push({ scope: 'session', gifters: await topGifters(db, creatorId, `session:${session.sessionId}`) });
-  lists.push({ scope: 'today', gifters: await topGifters(db, creatorId, dayScope(now)) });
-  lists.push({ scope: 'all_time', gifters: await topGifters(db, creatorId, 'all') });
-  return lists;
+  const scopes: Array<[LiveTopGifters['scope'], string]> = [
+    ...(session ? [['session', `session:${session.sessionId}`] as [LiveTopGifters['scope'], string]] : []),
+    ['today', dayScope(now)],
+    ['all_time', 'all'],
+  ];
+  const gifters = await topGiftersLists(
+    db,
+    scopes.map(([, scope]) => [creatorId, scope] as const),
+  );
+  return scopes.map(([named], i) => ({ scope: named, gifters: gifters[i]! }));
 }
 
 /** The feed item of a `live.test_alert` event: a gift flagged `test`, of no fan and no session. */
@@ -178,6 +219,172 @@ interface GiftData {
   message: string | null;
 }
 
+/** A gift of the batch: its event and what it carries. */
+interface BatchGift {
+  event: StoredEvent;
+  creatorId: string;
+  fanId: string;
+  gift: GiftData;
+}
+
+/** A gift's line in a session's top gifts. */
+interface TopGift {
+  fanName: string;
+  giftName: string;
+  quantity: number;
+  amountDiamonds: number;
+}
+
+/** What the fold reads once per batch, so that each gift is then folded from memory. */
+interface BatchState {
+  /** By creator: the sessions the batch's gifts may fall in, the latest start first. */
+  sessions: Map<string, Array<{ id: string; startedAt: number; endedAt: number | null; topGifts: string }>>;
+  /** By creator: the goal as the gifts move it (`dirty` once one did). */
+  goals: Map<string, { goal: LiveGoal; startsAt: number; dirty: boolean }>;
+  /** `creator fan` pairs that are muted. */
+  muted: Set<string>;
+  /** By `creator fan gift type`: the last gift and its combo count. */
+  combos: Map<string, { lastAt: number; combo: number }>;
+  /** By fan: the name the screens show. */
+  names: Map<string, string>;
+  giftTypes: Map<string, { name: string; animation: string }>;
+  /** By creator: the blocked words. */
+  blocked: Map<string, string[]>;
+}
+
+/** A map key of several ids (none holds a NUL). */
+function key(...parts: string[]): string {
+  return parts.join('\u0000');
+}
+
+/** A gift older than the replay window or from a muted fan counts but is never shown. */
+function isShown(state: Pick<BatchState, 'muted'>, gift: BatchGift, now: number): boolean {
+  return !state.muted.has(key(gift.creatorId, gift.fanId)) && gift.event.createdAt >= now - LIVE_REPLAY_MS;
+}
+
+/**
+ * Reads what the batch's gifts need, a statement per table for the whole batch (`IN` lists of
+ * its creators, fans and gift types) rather than one per gift: with many fans, most batches
+ * hold a different fan in every gift.
+ */
+async function readBatch(tx: SqlClient, gifts: readonly BatchGift[], now: number): Promise<BatchState> {
+  const state: BatchState = {
+    sessions: new Map(),
+    goals: new Map(),
+    muted: new Set(),
+    combos: new Map(),
+    names: new Map(),
+    giftTypes: new Map(),
+    blocked: new Map(),
+  };
+  if (gifts.length === 0) return state;
+  const creators = [...new Set(gifts.map((g) => g.creatorId))];
+  const fans = [...new Set(gifts.map((g) => g.fanId))];
+  const giftTypeIds = [...new Set(gifts.map((g) => g.gift.giftTypeId))];
+  const times = gifts.map((g) => g.event.createdAt);
+  const [since, until] = [Math.min(...times), Math.max(...times)];
+  for (const slice of chunked(creators)) {
+    // Every session live at some gift's commit (it may have ended since, before this fold).
+    const sessions = await tx.query<{
+      id: string;
+      creator_id: string;
+      started_at: number | string;
+      ended_at: number | string | null;
+      top_gifts: string;
+    }>(
+      `SELECT id, creator_id, started_at, ended_at, top_gifts FROM live_sessions
+       WHERE creator_id IN (${marks(slice.length)}) AND started_at <= ? AND (ended_at IS NULL OR ended_at >= ?) ORDER BY started_at DESC`,
+      [...slice, until, since],
+    );
+    for (const row of sessions) {
+      const list = state.sessions.get(row.creator_id) ?? [];
+      list.push({
+        id: row.id,
+        startedAt: Number(row.started_at),
+        endedAt: row.ended_at === null ? null : Number(row.ended_at),
+        topGifts: row.top_gifts,
+      });
+      state.sessions.set(row.creator_id, list);
+    }
+    // Locked on PostgreSQL: the goal's new progress is written from this read, and a goal set
+    // meanwhile (progress back to 0) must wait for this fold rather than be overwritten by it.
+    const goals = await tx.query<{
+      creator_id: string;
+      title: string;
+      target: number | string;
+      progress: number | string;
+      reached_at: number | string | null;
+      ends_at: number | string | null;
+      starts_at: number | string;
+    }>(
+      `SELECT creator_id, title, target, progress, reached_at, ends_at, starts_at FROM live_goals WHERE creator_id IN (${marks(slice.length)})${
+        tx.kind === 'postgres' ? ' ORDER BY creator_id FOR UPDATE' : ''
+      }`,
+      slice,
+    );
+    for (const row of goals) {
+      state.goals.set(row.creator_id, {
+        goal: {
+          title: row.title,
+          targetDiamonds: Number(row.target),
+          progressDiamonds: Number(row.progress),
+          reachedAt: row.reached_at === null ? null : Number(row.reached_at),
+          endsAt: row.ends_at === null ? null : Number(row.ends_at),
+        },
+        startsAt: Number(row.starts_at),
+        dirty: false,
+      });
+    }
+    for (const fanSlice of chunked(fans)) {
+      const mutes = await tx.query<{ creator_id: string; fan_id: string }>(
+        `SELECT creator_id, fan_id FROM live_mutes WHERE creator_id IN (${marks(slice.length)}) AND fan_id IN (${marks(fanSlice.length)})`,
+        [...slice, ...fanSlice],
+      );
+      for (const row of mutes) state.muted.add(key(row.creator_id, row.fan_id));
+      // A superset of the batch's (creator, fan, gift type) triples; the ones it does not hold go unused.
+      const combos = await tx.query<{
+        creator_id: string;
+        fan_id: string;
+        gift_type_id: string;
+        last_at: number | string;
+        combo: number | string;
+      }>(
+        `SELECT creator_id, fan_id, gift_type_id, last_at, combo FROM live_combos
+         WHERE creator_id IN (${marks(slice.length)}) AND fan_id IN (${marks(fanSlice.length)}) AND gift_type_id IN (${marks(giftTypeIds.length)})`,
+        [...slice, ...fanSlice, ...giftTypeIds],
+      );
+      for (const row of combos) {
+        state.combos.set(key(row.creator_id, row.fan_id, row.gift_type_id), { lastAt: Number(row.last_at), combo: Number(row.combo) });
+      }
+    }
+  }
+  // Names, art and blocked words only for what the screens will show.
+  const shown = gifts.filter((g) => isShown(state, g, now));
+  for (const slice of chunked([...new Set(shown.map((g) => g.fanId))])) {
+    const rows = await tx.query<{ id: string; display_name: string; anonymous: string | null }>(
+      `SELECT u.id, u.display_name, a.fan_id AS anonymous FROM users u LEFT JOIN live_anonymous_fans a ON a.fan_id = u.id
+       WHERE u.id IN (${marks(slice.length)})`,
+      slice,
+    );
+    for (const row of rows) state.names.set(row.id, row.anonymous !== null ? ANONYMOUS_FAN_NAME : row.display_name);
+  }
+  for (const slice of chunked([...new Set(shown.map((g) => g.gift.giftTypeId))])) {
+    const rows = await tx.query<{ id: string; name: string; animation: string }>(
+      `SELECT id, name, animation FROM gift_types WHERE id IN (${marks(slice.length)})`,
+      slice,
+    );
+    for (const row of rows) state.giftTypes.set(row.id, { name: row.name, animation: row.animation });
+  }
+  for (const slice of chunked([...new Set(shown.filter((g) => g.gift.message !== null).map((g) => g.creatorId))])) {
+    const rows = await tx.query<{ creator_id: string; blocked_words: string }>(
+      `SELECT creator_id, blocked_words FROM live_settings WHERE creator_id IN (${marks(slice.length)})`,
+      slice,
+    );
+    for (const row of rows) state.blocked.set(row.creator_id, JSON.parse(row.blocked_words) as string[]);
+  }
+  return state;
+}
+
 /**
  * Turns a batch of committed events into what the live streams show, in one transaction: each
  * gift becomes a feed item (its combo decided here, once, from the order of commits; the fan's
@@ -190,14 +397,27 @@ interface GiftData {
  * `from` to `to`; a second process that folded the same events finds it moved and applies
  * nothing. On PostgreSQL the cursor row is locked first, so the feed has one writer at a time
  * and its sequence follows the commits.
+ *
+ * The batch costs about fifteen statements however many gifts, creators and fans it holds: what
+ * the gifts need is read once (`IN` lists), each gift is folded in memory in commit order, and
+ * what changed is written once (multi-row upserts of combos and gifters, one update per session
+ * and goal, the feed's rows together).
  */
 export const liveFoldOperation = moneyOperation<LiveFoldInput, LiveFoldResult>('live.fold', async (tx, _money, input) => {
   const cursor = await readLiveCursor(tx, true);
   if (cursor.txId !== input.from.txId || cursor.seq !== input.from.seq) return { applied: false, cursor, creators: [] };
   const creators = new Set<string>();
   const feed: Array<[string, LiveFeedRow['kind'], number, string]> = [];
-  const giftTypes = new Map<string, { name: string; animation: string } | undefined>();
   const changedTops = new Map<string, Set<string>>();
+  const gifts = new Map<StoredEvent, BatchGift>();
+  for (const event of input.events) {
+    if (event.type !== 'gift.sent' || !event.creatorId || !event.fanId || !event.siteId) continue;
+    gifts.set(event, { event, creatorId: event.creatorId, fanId: event.fanId, gift: JSON.parse(event.data) as GiftData });
+  }
+  const state = await readBatch(tx, [...gifts.values()], input.now);
+  const combosWritten = new Set<string>();
+  const gifters = new Map<string, { creatorId: string; scope: string; fanId: string; diamonds: number }>();
+  const sessionTotals = new Map<string, { diamonds: number; gifts: number; shown: TopGift[] }>();
   for (const event of input.events) {
     const creatorId = event.creatorId;
     if (!creatorId) continue;
@@ -208,14 +428,14 @@ export const liveFoldOperation = moneyOperation<LiveFoldInput, LiveFoldResult>('
         [sessionId],
       );
       if (!session) continue;
-      const state: LiveSessionState = {
+      const sessionState: LiveSessionState = {
         sessionId: session.id as LiveSessionState['sessionId'],
         status: event.type === 'live.started' ? 'live' : 'ended',
         title: session.title,
         startedAt: Number(session.started_at),
         endedAt: event.type === 'live.ended' && session.ended_at !== null ? Number(session.ended_at) : null,
       };
-      feed.push([creatorId, 'session', event.createdAt, JSON.stringify(state)]);
+      feed.push([creatorId, 'session', event.createdAt, JSON.stringify(sessionState)]);
       creators.add(creatorId);
       continue;
     }
@@ -226,95 +446,66 @@ export const liveFoldOperation = moneyOperation<LiveFoldInput, LiveFoldResult>('
       creators.add(creatorId);
       continue;
     }
-    if (event.type !== 'gift.sent' || !event.fanId || !event.siteId) continue;
-    const gift = JSON.parse(event.data) as GiftData;
-    const fanId = event.fanId;
-    // The combo: the same fan, gift and creator within 5 s of the last one.
-    const [last] = await tx.query<{ last_at: number | string; combo: number | string }>(
-      'SELECT last_at, combo FROM live_combos WHERE creator_id = ? AND fan_id = ? AND gift_type_id = ?',
-      [creatorId, fanId, gift.giftTypeId],
-    );
-    const combo = last && event.createdAt - Number(last.last_at) <= COMBO_WINDOW_MS ? Number(last.combo) + 1 : 1;
-    await tx.run(
-      `INSERT INTO live_combos (creator_id, fan_id, gift_type_id, last_at, combo) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (creator_id, fan_id, gift_type_id) DO UPDATE SET last_at = excluded.last_at, combo = excluded.combo`,
-      [creatorId, fanId, gift.giftTypeId, event.createdAt, combo],
-    );
-    // The session, the goal, the top gifters.
-    // The session live when the gift committed (it may have ended since, before this fold).
-    const [session] = await tx.query<{ sessionId: string }>(
-      `SELECT id AS "sessionId" FROM live_sessions WHERE creator_id = ? AND started_at <= ? AND (ended_at IS NULL OR ended_at >= ?)
-       ORDER BY started_at DESC LIMIT 1`,
-      [creatorId, event.createdAt, event.createdAt],
-    );
-    const sessionCounts = session !== undefined;
-    if (sessionCounts) {
-      await tx.run('UPDATE live_sessions SET diamonds = diamonds + ?, gifts = gifts + 1 WHERE id = ?', [
-        gift.amountDiamonds,
-        session.sessionId,
-      ]);
-    }
-    const scopes = ['all', dayScope(event.createdAt), ...(sessionCounts ? [`session:${session.sessionId}`] : [])];
-    for (const scope of scopes) {
-      await tx.run(
-        `INSERT INTO live_gifters (creator_id, scope, fan_id, diamonds) VALUES (?, ?, ?, ?)
-         ON CONFLICT (creator_id, scope, fan_id) DO UPDATE SET diamonds = live_gifters.diamonds + excluded.diamonds`,
-        [creatorId, scope, fanId, gift.amountDiamonds],
-      );
-    }
+    const batchGift = gifts.get(event);
+    if (!batchGift) continue;
+    const { fanId, gift } = batchGift;
+    // The combo: the same fan, gift and creator within 5 s of the last one (an earlier gift of
+    // this batch included: the map holds what the batch has folded so far).
+    const comboKey = key(creatorId, fanId, gift.giftTypeId);
+    const last = state.combos.get(comboKey);
+    const combo = last && event.createdAt - last.lastAt <= COMBO_WINDOW_MS ? last.combo + 1 : 1;
+    state.combos.set(comboKey, { lastAt: event.createdAt, combo });
+    combosWritten.add(comboKey);
+    // The session live when the gift committed.
+    const session = state.sessions
+      .get(creatorId)
+      ?.find((s) => s.startedAt <= event.createdAt && (s.endedAt === null || s.endedAt >= event.createdAt));
+    const scopes = ['all', dayScope(event.createdAt), ...(session ? [`session:${session.id}`] : [])];
     const tops = changedTops.get(creatorId) ?? new Set<string>();
-    for (const scope of scopes) tops.add(scope);
+    for (const scope of scopes) {
+      const gifter = gifters.get(key(creatorId, scope, fanId)) ?? { creatorId, scope, fanId, diamonds: 0 };
+      gifter.diamonds += gift.amountDiamonds;
+      gifters.set(key(creatorId, scope, fanId), gifter);
+      tops.add(scope);
+    }
     changedTops.set(creatorId, tops);
-    const goal = await currentGoal(tx, creatorId);
-    if (goal && (goal.endsAt === null || event.createdAt <= goal.endsAt)) {
-      const [row] = await tx.query<{ starts_at: number | string }>('SELECT starts_at FROM live_goals WHERE creator_id = ?', [creatorId]);
-      if (row && event.createdAt >= Number(row.starts_at)) {
-        const progress = goal.progressDiamonds + gift.amountDiamonds;
-        const reached = goal.reachedAt === null && progress >= goal.targetDiamonds;
-        await tx.run(`UPDATE live_goals SET progress = ?, reached_at = ${reached ? '?' : 'reached_at'} WHERE creator_id = ?`, [
-          progress,
-          ...(reached ? [event.createdAt] : []),
-          creatorId,
-        ]);
-        const updated: LiveGoal = { ...goal, progressDiamonds: progress, reachedAt: reached ? event.createdAt : goal.reachedAt };
-        if (reached) {
-          await appendEvent(
-            tx,
-            {
-              type: 'goal.reached',
-              siteId: event.siteId,
-              creatorId,
-              fanId,
-              data: { title: goal.title, targetDiamonds: goal.targetDiamonds, progressDiamonds: progress, giftId: gift.giftId as never },
+    const totals = session ? (sessionTotals.get(session.id) ?? { diamonds: 0, gifts: 0, shown: [] }) : undefined;
+    if (session && totals) {
+      totals.diamonds += gift.amountDiamonds;
+      totals.gifts++;
+      sessionTotals.set(session.id, totals);
+    }
+    const goal = state.goals.get(creatorId);
+    if (goal && (goal.goal.endsAt === null || event.createdAt <= goal.goal.endsAt) && event.createdAt >= goal.startsAt) {
+      const progress = goal.goal.progressDiamonds + gift.amountDiamonds;
+      const reached = goal.goal.reachedAt === null && progress >= goal.goal.targetDiamonds;
+      goal.goal = { ...goal.goal, progressDiamonds: progress, reachedAt: reached ? event.createdAt : goal.goal.reachedAt };
+      goal.dirty = true;
+      if (reached) {
+        await appendEvent(
+          tx,
+          {
+            type: 'goal.reached',
+            siteId: event.siteId,
+            creatorId,
+            fanId,
+            data: {
+              title: goal.goal.title,
+              targetDiamonds: goal.goal.targetDiamonds,
+              progressDiamonds: progress,
+              giftId: gift.giftId as never,
             },
-            input.now,
-          );
-        }
-        feed.push([creatorId, 'goal', event.createdAt, JSON.stringify(updated)]);
+          },
+          input.now,
+        );
       }
+      feed.push([creatorId, 'goal', event.createdAt, JSON.stringify(goal.goal)]);
     }
     // What the screens show: nothing for a muted fan, and nothing for history older than the replay window.
-    const [muted] = await tx.query<{ one: number }>('SELECT 1 AS one FROM live_mutes WHERE creator_id = ? AND fan_id = ?', [
-      creatorId,
-      fanId,
-    ]);
-    if (muted || event.createdAt < input.now - LIVE_REPLAY_MS) continue;
-    if (!giftTypes.has(gift.giftTypeId)) {
-      const [type] = await tx.query<{ name: string; animation: string }>('SELECT name, animation FROM gift_types WHERE id = ?', [
-        gift.giftTypeId,
-      ]);
-      giftTypes.set(gift.giftTypeId, type);
-    }
-    const type = giftTypes.get(gift.giftTypeId);
-    const [fan] = await tx.query<{ display_name: string; anonymous: string | null }>(
-      'SELECT u.display_name, a.fan_id AS anonymous FROM users u LEFT JOIN live_anonymous_fans a ON a.fan_id = u.id WHERE u.id = ?',
-      [fanId],
-    );
-    const [settings] = await tx.query<{ blocked_words: string }>('SELECT blocked_words FROM live_settings WHERE creator_id = ?', [
-      creatorId,
-    ]);
-    const blocked = settings ? (JSON.parse(settings.blocked_words) as string[]) : [];
-    const hidden = gift.message !== null && isBlocked(gift.message, blocked);
+    if (!isShown(state, batchGift, input.now)) continue;
+    const type = state.giftTypes.get(gift.giftTypeId);
+    const fanName = state.names.get(fanId) ?? ANONYMOUS_FAN_NAME;
+    const hidden = gift.message !== null && isBlocked(gift.message, state.blocked.get(creatorId) ?? []);
     const item: Omit<LiveGift, 'artUrl'> & { artPath: string } = {
       giftId: gift.giftId as LiveGift['giftId'],
       giftTypeId: gift.giftTypeId,
@@ -324,47 +515,88 @@ export const liveFoldOperation = moneyOperation<LiveFoldInput, LiveFoldResult>('
       quantity: gift.quantity,
       amountDiamonds: gift.amountDiamonds,
       combo,
-      fanName: !fan || fan.anonymous !== null ? ANONYMOUS_FAN_NAME : fan.display_name,
+      fanName,
       message: hidden ? null : gift.message,
       messageHidden: hidden,
-      sessionId: sessionCounts ? (session.sessionId as LiveGift['sessionId']) : null,
+      sessionId: session ? (session.id as LiveGift['sessionId']) : null,
       createdAt: event.createdAt,
     };
     feed.push([creatorId, 'gift', event.createdAt, JSON.stringify(item)]);
-    if (sessionCounts) {
-      const [row] = await tx.query<{ top_gifts: string }>('SELECT top_gifts FROM live_sessions WHERE id = ?', [session.sessionId]);
-      const top = [
-        ...(JSON.parse(row?.top_gifts ?? '[]') as Array<{ amountDiamonds: number }>),
-        {
-          fanName: item.fanName,
-          giftName: item.giftName,
-          quantity: item.quantity,
-          amountDiamonds: item.amountDiamonds,
-        },
-      ]
-        .sort((a, b) => b.amountDiamonds - a.amountDiamonds)
-        .slice(0, 3);
-      await tx.run('UPDATE live_sessions SET top_gifts = ? WHERE id = ?', [JSON.stringify(top), session.sessionId]);
-    }
+    totals?.shown.push({ fanName, giftName: item.giftName, quantity: item.quantity, amountDiamonds: item.amountDiamonds });
     creators.add(creatorId);
   }
-  // One top list per creator and period that moved in this batch.
+  // What the batch changed, each row written once however many of its gifts touched it; rows in
+  // key order, so two writers of the same rows (there is one, but a retry is not) lock them alike.
+  const combos = [...combosWritten].sort().map((k) => {
+    const [creatorId, fanId, giftTypeId] = k.split('\u0000') as [string, string, string];
+    const c = state.combos.get(k)!;
+    return [creatorId, fanId, giftTypeId, c.lastAt, c.combo];
+  });
+  for (const rows of chunked(combos)) {
+    await tx.run(
+      `INSERT INTO live_combos (creator_id, fan_id, gift_type_id, last_at, combo) VALUES ${rows.map(() => '(?, ?, ?, ?, ?)').join(', ')}
+       ON CONFLICT (creator_id, fan_id, gift_type_id) DO UPDATE SET last_at = excluded.last_at, combo = excluded.combo`,
+      rows.flat(),
+    );
+  }
+  const gifterRows = [...gifters.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([, g]) => [g.creatorId, g.scope, g.fanId, g.diamonds]);
+  for (const rows of chunked(gifterRows)) {
+    await tx.run(
+      `INSERT INTO live_gifters (creator_id, scope, fan_id, diamonds) VALUES ${rows.map(() => '(?, ?, ?, ?)').join(', ')}
+       ON CONFLICT (creator_id, scope, fan_id) DO UPDATE SET diamonds = live_gifters.diamonds + excluded.diamonds`,
+      rows.flat(),
+    );
+  }
+  for (const [sessionId, totals] of sessionTotals) {
+    let top: string | undefined;
+    if (totals.shown.length > 0) {
+      const stored = [...state.sessions.values()].flat().find((s) => s.id === sessionId)?.topGifts ?? '[]';
+      // The stored top gifts first, then the batch's in order: a stable sort keeps the earlier of equal gifts, as one at a time did.
+      top = JSON.stringify(
+        [...(JSON.parse(stored) as TopGift[]), ...totals.shown].sort((a, b) => b.amountDiamonds - a.amountDiamonds).slice(0, 3),
+      );
+    }
+    await tx.run(`UPDATE live_sessions SET diamonds = diamonds + ?, gifts = gifts + ?${top ? ', top_gifts = ?' : ''} WHERE id = ?`, [
+      totals.diamonds,
+      totals.gifts,
+      ...(top ? [top] : []),
+      sessionId,
+    ]);
+  }
+  for (const [creatorId, goal] of state.goals) {
+    if (!goal.dirty) continue;
+    await tx.run('UPDATE live_goals SET progress = ?, reached_at = ? WHERE creator_id = ?', [
+      goal.goal.progressDiamonds,
+      goal.goal.reachedAt,
+      creatorId,
+    ]);
+  }
+  // One top list per creator and period that moved in this batch, all read together.
+  const lists: Array<[creatorId: string, scope: string, named: LiveTopGifters['scope']]> = [];
   for (const [creatorId, scopes] of changedTops) {
     for (const scope of scopes) {
       const named = scope === 'all' ? 'all_time' : scope.startsWith('day:') ? 'today' : 'session';
       if (named === 'today' && scope !== dayScope(input.now)) continue;
-      const list: LiveTopGifters = { scope: named, gifters: await topGifters(tx, creatorId, scope) };
-      feed.push([creatorId, 'top_gifters', input.now, JSON.stringify(list)]);
-      creators.add(creatorId);
+      lists.push([creatorId, scope, named]);
     }
   }
-  for (const [creatorId, kind, createdAt, data] of feed) {
-    await tx.run('INSERT INTO live_feed (creator_id, kind, created_at, data) VALUES (?, ?, ?, ?)', [
-      creatorId,
-      kind,
-      createdAt,
-      data,
-    ] as SqlValue[]);
+  const tops = await topGiftersLists(
+    tx,
+    lists.map(([creatorId, scope]) => [creatorId, scope] as const),
+  );
+  lists.forEach(([creatorId, , named], i) => {
+    const list: LiveTopGifters = { scope: named, gifters: tops[i]! };
+    feed.push([creatorId, 'top_gifters', input.now, JSON.stringify(list)]);
+    creators.add(creatorId);
+  });
+  // In order (their sequence is the streams' order), a few hundred rows per statement.
+  for (const rows of chunked(feed)) {
+    await tx.run(
+      `INSERT INTO live_feed (creator_id, kind, created_at, data) VALUES ${rows.map(() => '(?, ?, ?, ?)').join(', ')}`,
+      rows.flat(),
+    );
   }
   await tx.run(`UPDATE live_cursor SET tx_id = ?, seq = ? WHERE name = 'feed'`, [input.to.txId, input.to.seq]);
   return { applied: true, cursor: input.to, creators: [...creators] };

@@ -6,7 +6,9 @@ import { sendOk } from '../gifts/testing.js';
 import { startServer, type RunningServer } from '../server.js';
 import { DATABASE_KINDS, skipUnlessPostgres } from '../testing/databases.js';
 import { startMoneyHarness, TEST_PAGE_ORIGIN, type MoneyHarness, type TestFan } from '../testing/money.js';
-import { isBlocked, pruneLiveFeedOperation } from './fold.js';
+import type { SqlClient } from '../db/types.js';
+import { readEvents } from '../events/outbox.js';
+import { isBlocked, LIVE_EVENT_TYPES, liveFoldOperation, pruneLiveFeedOperation, readLiveCursor } from './fold.js';
 import {
   endLiveOperation,
   liveSessionSummaries,
@@ -316,6 +318,165 @@ for (const kind of DATABASE_KINDS) {
         await h.refused(refused, 429, 'rate_limited');
       } finally {
         for (const s of open) s.close();
+      }
+    });
+  });
+}
+
+for (const kind of DATABASE_KINDS) {
+  // Skips (loudly) only outside CI when PostgreSQL is unreachable; under CI=true it throws.
+  const skip = await skipUnlessPostgres(kind);
+  describe(`the live fold of one batch on ${kind}`, { skip }, () => {
+    it('folds several fans’ gifts in one batch in a fixed number of statements, as one at a time would', async () => {
+      const h = await startMoneyHarness(kind);
+      try {
+        const [grace, alan, ada, bob] = await Promise.all(
+          ['Grace', 'Alan', 'Ada', 'Bob'].map((name) => h.fan({ allowance: 1_000_000, balance: 100_000, name })),
+        );
+        const creator = await h.newCreator('Batcher', { listed: true });
+        const rose = { creatorId: creator.id, giftId: 'rose', quantity: 1 };
+        await h.server.writer.run(setBlockedWordsOperation, { creatorId: creator.id, words: ['spoiler'], now: Date.now() });
+        await h.server.writer.run(setAnonymousOperation, { fanId: alan!.id, anonymous: true, now: Date.now() });
+        await h.server.writer.run(muteFanOperation, { creatorId: creator.id, fanId: ada!.id, muted: true, now: Date.now() });
+        await h.server.writer.run(setGoalOperation, {
+          creatorId: creator.id,
+          goal: { title: 'Lights', targetDiamonds: 20, endsAt: null },
+          now: Date.now(),
+        });
+        const session = await h.server.writer.run(startLiveOperation, { creatorId: creator.id, title: 'Batch night', now: Date.now() });
+        // One rose folded on its own first: the batch's rose from Grace continues its combo.
+        await sendOk(h, grace!, rose, 201);
+        await h.server.live.caughtUp();
+        // No more folding in the background: the gifts below wait in the outbox for one batch.
+        await h.server.live.close();
+        const [before] = await h.t.db.query<{ seq: number | string | null }>('SELECT max(seq) AS seq FROM live_feed');
+        await sendOk(h, alan!, rose, 201);
+        await sendOk(h, grace!, rose, 201);
+        await sendOk(h, bob!, { creatorId: creator.id, giftId: 'heart', quantity: 1, message: 'a Spoiler!' }, 201);
+        await sendOk(h, grace!, rose, 201);
+        await sendOk(h, ada!, { creatorId: creator.id, giftId: 'crown', quantity: 1, message: 'muted me' }, 201);
+        await sendOk(h, bob!, { creatorId: creator.id, giftId: 'heart', quantity: 1, message: 'fine' }, 201);
+        await sendOk(h, grace!, { creatorId: creator.id, giftId: 'coffee', quantity: 1 }, 201);
+
+        const from = await readLiveCursor(h.t.db, false);
+        // On PostgreSQL an event is readable once every older transaction has ended (any
+        // database's, on a shared server): read again until the 7 gifts are.
+        let events = await readEvents(h.t.db, { after: from, limit: 1000 });
+        for (let tries = 0; events.filter((e) => e.type === 'gift.sent').length < 7 && tries < 200; tries++) {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          events = await readEvents(h.t.db, { after: from, limit: 1000 });
+        }
+        const last = events.at(-1)!;
+        const input = {
+          from,
+          to: { txId: last.txId, seq: last.seq },
+          events: events.filter((e) => LIVE_EVENT_TYPES.has(e.type)),
+          now: Date.now(),
+        };
+        assert.equal(input.events.filter((e) => e.type === 'gift.sent').length, 7);
+        let statements = 0;
+        const counted = (tx: SqlClient): SqlClient => ({
+          kind: tx.kind,
+          query: (sql, params) => (statements++, tx.query(sql, params)),
+          run: (sql, params) => (statements++, tx.run(sql, params)),
+        });
+        const result = await h.t.db.transaction((tx) => liveFoldOperation.run(counted(tx), undefined as never, input));
+        assert.deepEqual([result.applied, result.creators], [true, [creator.id]]);
+        // Per batch, not per gift (one at a time, these 7 gifts took about 70): the cursor read
+        // and write, 7 reads, 4 writes, goal.reached, the top lists and the feed.
+        assert.ok(statements <= 16, `${statements} statements`);
+        // Exactly once: the same batch again finds the cursor moved.
+        assert.equal((await h.t.db.transaction((tx) => liveFoldOperation.run(tx, undefined as never, input))).applied, false);
+
+        const feed = (
+          await h.t.db.query<{ kind: string; data: string }>(
+            'SELECT kind, data FROM live_feed WHERE creator_id = ? AND seq > ? ORDER BY seq',
+            [creator.id, Number(before?.seq ?? 0)],
+          )
+        ).map((row) => ({ kind: row.kind, data: JSON.parse(row.data) as unknown }));
+        const shown = feed.filter((f) => f.kind === 'gift').map((f) => LiveGift.omit({ artUrl: true }).parse(f.data));
+        assert.deepEqual(
+          shown.map((g) => [g.fanName, g.giftTypeId, g.combo, g.message, g.messageHidden, g.sessionId]),
+          [
+            ['A fan', 'rose', 1, null, false, session.sessionId],
+            ['Grace', 'rose', 2, null, false, session.sessionId],
+            ['Bob', 'heart', 1, null, true, session.sessionId],
+            ['Grace', 'rose', 3, null, false, session.sessionId],
+            ['Bob', 'heart', 2, 'fine', false, session.sessionId],
+            ['Grace', 'coffee', 1, null, false, session.sessionId],
+          ],
+        );
+        assert.equal(shown[5]?.giftName, 'Coffee');
+        // The goal moves with every gift, the muted fan's included, and is reached once.
+        const goalItems = feed.filter((f) => f.kind === 'goal').map((f) => LiveGoal.parse(f.data));
+        assert.deepEqual(
+          goalItems.map((g) => [g.progressDiamonds, g.reachedAt !== null]),
+          [
+            [10, false],
+            [15, false],
+            [16, false],
+            [21, true],
+            [1021, true],
+            [1022, true],
+            [1032, true],
+          ],
+        );
+        const reached = await h.t.db.query<{ data: string }>(`SELECT data FROM events WHERE type = 'goal.reached' AND creator_id = ?`, [
+          creator.id,
+        ]);
+        assert.deepEqual(
+          reached.map((r) => (JSON.parse(r.data) as { progressDiamonds: number }).progressDiamonds),
+          [21],
+        );
+        const [goal] = await h.t.db.query<{ progress: number | string; reached_at: number | string | null }>(
+          'SELECT progress, reached_at FROM live_goals WHERE creator_id = ?',
+          [creator.id],
+        );
+        assert.deepEqual([Number(goal?.progress), goal?.reached_at === null], [1032, false]);
+        // One list per scope that moved; the muted fan counts but is never named.
+        const lists = feed.filter((f) => f.kind === 'top_gifters').map((f) => LiveTopGifters.parse(f.data));
+        const expected = [
+          { fanName: 'Grace', diamonds: 25 },
+          { fanName: 'A fan', diamonds: 5 },
+          { fanName: 'Bob', diamonds: 2 },
+        ];
+        assert.deepEqual(lists.find((l) => l.scope === 'all_time')?.gifters, expected);
+        assert.deepEqual(lists.find((l) => l.scope === 'session')?.gifters, expected);
+        assert.equal(lists.filter((l) => l.scope === 'all_time').length, 1);
+        const [muted] = await h.t.db.query<{ diamonds: number | string }>(
+          `SELECT diamonds FROM live_gifters WHERE creator_id = ? AND scope = 'all' AND fan_id = ?`,
+          [creator.id, ada!.id],
+        );
+        assert.equal(Number(muted?.diamonds), 1000);
+        // The session: every gift counted; its top gifts the shown ones, the stored rose before an equal one of the batch.
+        const [summary] = await liveSessionSummaries(h.t.db, creator.id, Date.now());
+        assert.deepEqual([summary?.diamonds, summary?.gifts, summary?.gifters], [1032, 8, 4]);
+        assert.deepEqual(
+          summary?.topGifts.map((g) => [g.fanName, g.giftName, g.amountDiamonds]),
+          [
+            ['Grace', 'Coffee', 10],
+            ['Grace', 'Rose', 5],
+            ['A fan', 'Rose', 5],
+          ],
+        );
+        // The combos stored for the next batch: where each fan's last gift left it.
+        const combos = await h.t.db.query<{ fan_id: string; gift_type_id: string; combo: number | string }>(
+          'SELECT fan_id, gift_type_id, combo FROM live_combos WHERE creator_id = ?',
+          [creator.id],
+        );
+        const byFan = new Map([grace, alan, ada, bob].map((fan) => [fan!.id, fan!]));
+        assert.deepEqual(
+          combos
+            .map(
+              (c) =>
+                `${byFan.get(c.fan_id) === grace ? 'Grace' : byFan.get(c.fan_id) === alan ? 'Alan' : byFan.get(c.fan_id) === ada ? 'Ada' : 'Bob'} ${c.gift_type_id} ${Number(c.combo)}`,
+            )
+            .sort(),
+          ['Ada crown 1', 'Alan rose 1', 'Bob heart 2', 'Grace coffee 1', 'Grace rose 3'],
+        );
+        await h.verifyClean();
+      } finally {
+        await h.close();
       }
     });
   });

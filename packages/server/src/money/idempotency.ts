@@ -91,13 +91,20 @@ const FIND_REQUEST = 'SELECT request_hash, status, body FROM api_requests WHERE 
  * transaction (or its savepoint) rolls back and any claim with it: a failed request may be
  * retried with its key. `scope` keeps keys of different callers apart (`fan:usr_…:site_…`,
  * `site:site_…`).
+ *
+ * With `claimInSpend` (an operation whose work spends before it writes anything, as a gift), on
+ * PostgreSQL the key is claimed by the spend itself: the fast spend claims it and stores the
+ * answer in its own round trip (money/pg-spend.ts), the general path claims it before anything
+ * else (see {@link openAnswerClaim}).
  */
 export async function idempotent<Body>(
   tx: SqlClient,
   request: { scope: string; key: string; fingerprint: string },
   work: () => Promise<StoredResponse<Body>>,
   now = Date.now(),
+  options: { claimInSpend?: boolean } = {},
 ): Promise<IdempotentResult<Body>> {
+  if (tx.kind === 'postgres' && options.claimInSpend === true) return idempotentClaimedInSpend(tx, { ...request, now }, work);
   if (tx.kind === 'sqlite') {
     const [row] = await tx.query<StoredRequestRow>(FIND_REQUEST, [request.scope, request.key]);
     if (row) return replay(row, request);
@@ -129,5 +136,89 @@ export async function idempotent<Body>(
     request.scope,
     request.key,
   ]);
+  return { ...response, replayed: false, json };
+}
+
+/**
+ * An `Idempotency-Key` whose answer the work's spend stores (PostgreSQL, see {@link idempotent}'s
+ * `claimInSpend`): `open` until the spend claims it (`claimed`, answer stored after the work)
+ * or stores its answer with the spend (`answered`).
+ */
+export interface AnswerClaim {
+  scope: string;
+  key: string;
+  fingerprint: string;
+  now: number;
+  state: 'open' | 'claimed' | 'answered';
+  /** The answer as stored, once `answered`. */
+  json?: string;
+}
+
+/** Thrown by a spend whose key another request holds: {@link idempotent} replays that one's answer. */
+export class AnswerTaken extends Error {
+  constructor() {
+    super('The Idempotency-Key was claimed by another request.');
+  }
+}
+
+const answerClaims = new WeakMap<SqlClient, AnswerClaim>();
+
+/** The claim a spend in `tx` must make or answer, if its operation claims in its spend and no one has yet. */
+export function openAnswerClaim(tx: SqlClient): AnswerClaim | undefined {
+  const claim = answerClaims.get(tx);
+  return claim?.state === 'open' ? claim : undefined;
+}
+
+/**
+ * Claims `claim`'s key before a spend's general path does anything: a second request with the
+ * key (at once, or retried) then replays this one's answer rather than spending again.
+ *
+ * @throws {@link AnswerTaken} when another request holds the key.
+ */
+export async function claimAnswer(tx: SqlClient, claim: AnswerClaim): Promise<void> {
+  const claimed = await tx.run(
+    `INSERT INTO api_requests (scope, idempotency_key, request_hash, status, body, created_at)
+     VALUES (?, ?, ?, 0, '', ?) ON CONFLICT (scope, idempotency_key) DO NOTHING`,
+    [claim.scope, claim.key, claim.fingerprint, claim.now],
+  );
+  if (claimed === 0) throw new AnswerTaken();
+  claim.state = 'claimed';
+}
+
+async function idempotentClaimedInSpend<Body>(
+  tx: SqlClient,
+  request: { scope: string; key: string; fingerprint: string; now: number },
+  work: () => Promise<StoredResponse<Body>>,
+): Promise<IdempotentResult<Body>> {
+  const claim: AnswerClaim = { ...request, state: 'open' };
+  answerClaims.set(tx, claim);
+  let response: StoredResponse<Body>;
+  try {
+    response = await work();
+  } catch (error) {
+    if (!(error instanceof AnswerTaken)) throw error;
+    const [row] = await tx.query<StoredRequestRow>(FIND_REQUEST, [request.scope, request.key]);
+    return replay(row, request);
+  } finally {
+    answerClaims.delete(tx);
+  }
+  if (claim.state === 'answered' && claim.json !== undefined) return { ...response, replayed: false, json: claim.json };
+  const json = JSON.stringify(response.body);
+  if (claim.state === 'claimed') {
+    await tx.run('UPDATE api_requests SET status = ?, body = ? WHERE scope = ? AND idempotency_key = ?', [
+      response.status,
+      json,
+      request.scope,
+      request.key,
+    ]);
+    return { ...response, replayed: false, json };
+  }
+  // The work answered without spending: store its answer now, unless another request did.
+  const stored = await tx.run(
+    `INSERT INTO api_requests (scope, idempotency_key, request_hash, status, body, created_at)
+     VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scope, idempotency_key) DO NOTHING`,
+    [request.scope, request.key, request.fingerprint, response.status, json, request.now],
+  );
+  if (stored === 0) throw inProgress();
   return { ...response, replayed: false, json };
 }

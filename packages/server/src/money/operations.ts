@@ -32,14 +32,20 @@ export interface MoneyOperation<Input, Output> {
   /** Unique across the platform: `feature.verb` (`gifts.send`, `orders.refund`…). */
   readonly name: string;
   run(tx: SqlClient, money: MoneyContext, input: Input): Promise<Output>;
+  /**
+   * Whether its work spends before it writes anything, so that on PostgreSQL the spend claims the
+   * request's `Idempotency-Key` itself (one round trip less; see `idempotent`'s `claimInSpend`).
+   */
+  readonly claimsAnswerInSpend?: boolean;
 }
 
 /** Declares a {@link MoneyOperation}. */
 export function moneyOperation<Input, Output>(
   name: string,
   run: (tx: SqlClient, money: MoneyContext, input: Input) => Promise<Output>,
+  options: { claimsAnswerInSpend?: boolean } = {},
 ): MoneyOperation<Input, Output> {
-  return { name, run };
+  return { name, run, ...options };
 }
 
 /**

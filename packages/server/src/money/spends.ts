@@ -1,12 +1,14 @@
 import { newId, type Confirmation, type ConfirmationStatus, type Metadata, type SpendKind, type Transfer } from '@diamonds/protocol';
 import type { SqlClient } from '../db/types.js';
 import { ApiError, isApiError } from '../errors.js';
-import { consumeAllowance } from '../identity/connections.js';
+import { ALLOWANCE_WINDOW_MS, consumeAllowance } from '../identity/connections.js';
 import type { Ledger, PostingInput } from '../ledger/ledger.js';
 import { splitFee } from '../ledger/allocate.js';
-import { appendEvent } from '../events/outbox.js';
+import { appendEvent, insertRow, type RowInsert } from '../events/outbox.js';
 import { assertNotInDebt } from '../payments/disputes.js';
 import { recordSplitSpend, splitSpendPosted, type SplitSpend, type SplitSpendRecord } from '../collabs/collabs.js';
+import { spendAtOnceOnPostgres } from './pg-spend.js';
+import { AnswerTaken, claimAnswer, openAnswerClaim, type StoredResponse } from './idempotency.js';
 import { moneyOperation, type MoneyContext, type MoneyFeature } from './operations.js';
 
 /** How long a fan has to approve a spend beyond the allowance: 10 minutes. */
@@ -53,6 +55,18 @@ export interface SpendRequest {
    * `splitCredits`), recorded with the spend and announced in `split.paid` once it is posted.
    */
   split?: SplitSpend | undefined;
+  /**
+   * The flow's own rows that exist only once the spend has moved (a gift's row, sent, and its
+   * `gift.sent`), given the transfer's id: written by `spend` in its transaction when the
+   * outcome is `succeeded`, on PostgreSQL in the spend's own round trip. Only with `fresh`.
+   */
+  rowsWhenPosted?: ((transferId: string) => readonly RowInsert[]) | undefined;
+  /**
+   * The API's answer when the spend posts at once, given the transfer's id: with an operation
+   * that claims its Idempotency-Key in its spend (`claimsAnswerInSpend`), stored with the spend on
+   * PostgreSQL (money/idempotency.ts).
+   */
+  answerWhenPosted?: ((transferId: string) => StoredResponse) | undefined;
 }
 
 /** What a spend did: moved at once, or waits for the fan's confirmation. */
@@ -140,8 +154,8 @@ export async function creatorCredits(
  * `insufficient_funds` and the ledger's validation codes.
  */
 export async function spend(tx: SqlClient, ledger: Ledger, request: SpendRequest, now = Date.now()): Promise<SpendOutcome> {
-  // A fan who owes Diamonds after a card dispute spends nothing until a top-up repays them.
-  await assertNotInDebt(tx, request.userId);
+  if (request.rowsWhenPosted && request.fresh !== true)
+    throw new TypeError('rowsWhenPosted needs a fresh reference: a replay writes no rows.');
   const wallet = await walletOf(tx, ledger, request.userId);
   const postings = [{ accountId: wallet, amountDiamonds: -request.amount }, ...request.credits];
   const metadata: Metadata = {
@@ -153,6 +167,48 @@ export async function spend(tx: SqlClient, ledger: Ledger, request: SpendRequest
     recipientId: request.recipientId,
     ...request.metadata,
   };
+  // On PostgreSQL a spend within the allowance is one round trip (money/pg-spend.ts); what it
+  // does not post (a debt, a hold, a retry) takes the general path below, nothing written yet.
+  const claim = openAnswerClaim(tx);
+  if (tx.kind === 'postgres' && Number.isSafeInteger(request.amount) && request.amount > 0) {
+    const prepared = ledger.prepareTransfer({ idempotencyKey: `spend:${request.reference}`, code: request.kind, postings, metadata });
+    const answer = claim && request.answerWhenPosted ? request.answerWhenPosted(prepared.id) : undefined;
+    const answerJson = answer === undefined ? undefined : JSON.stringify(answer.body);
+    const outcome = await spendAtOnceOnPostgres(
+      tx,
+      {
+        userId: request.userId,
+        siteId: request.siteId,
+        recipientId: request.recipientId,
+        amount: request.amount,
+        reference: request.reference,
+        fresh: request.fresh === true,
+        support: request.kind === 'gift',
+        windowStart: now - ALLOWANCE_WINDOW_MS,
+        now,
+        transfer: prepared,
+        answer:
+          claim && answer && answerJson !== undefined
+            ? { scope: claim.scope, key: claim.key, fingerprint: claim.fingerprint, status: answer.status, json: answerJson }
+            : undefined,
+      },
+      request.rowsWhenPosted?.(prepared.id),
+    );
+    // Another request holds the Idempotency-Key: nothing was written, its answer is replayed.
+    if (outcome === 'claimed') throw new AnswerTaken();
+    if (outcome === 'posted') {
+      if (claim && answerJson !== undefined) {
+        claim.state = 'answered';
+        claim.json = answerJson;
+      }
+      if (request.split) await recordSplitSpend(tx, splitRecord(request, request.split, prepared.id), true, now);
+      return { status: 'succeeded', transfer: prepared.transfer };
+    }
+  }
+  // The general path claims the request's Idempotency-Key before anything else (see idempotent).
+  if (claim) await claimAnswer(tx, claim);
+  // A fan who owes Diamonds after a card dispute spends nothing until a top-up repays them.
+  await assertNotInDebt(tx, request.userId);
   const withinAllowance = await consumeAllowance(
     tx,
     {
@@ -173,6 +229,7 @@ export async function spend(tx: SqlClient, ledger: Ledger, request: SpendRequest
       options,
     );
     if (!replayed && request.kind === 'gift') await addSupport(tx, request.userId, request.recipientId, request.amount, now);
+    if (!replayed) for (const row of request.rowsWhenPosted?.(transfer.id) ?? []) await insertRow(tx, row);
     if (!replayed && request.split) await recordSplitSpend(tx, splitRecord(request, request.split, transfer.id), true, now);
     return { status: 'succeeded', transfer };
   }

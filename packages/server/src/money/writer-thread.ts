@@ -1,6 +1,7 @@
 // The writer thread of `ThreadMoneyWriter` (money/writer.ts): its own connection to the SQLite
 // file, its own ledger, money registry and group commit; requests come in as data and their
 // answers go back once their batch has committed.
+import { writeFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { WAL_SAFETY_PAGES, startCheckpointer } from '../db/checkpointer.js';
 import { openSqlite } from '../db/sqlite.js';
@@ -17,15 +18,27 @@ const { file } = workerData as WriterData;
 
 /** Counts statements, so that the benchmark can say what a spend costs the database. */
 let statements = 0;
+/**
+ * With `BENCH_TRACE_SQL` (a file, see `bench/api.bench.ts`), how often each statement ran on
+ * this thread, written to that file's name plus `.writer` at each stats request.
+ */
+const traceFile = process.env.BENCH_TRACE_SQL ? `${process.env.BENCH_TRACE_SQL}.writer` : undefined;
+const traced = new Map<string, number>();
+function count(sql: string): void {
+  statements++;
+  if (traceFile === undefined) return;
+  const text = sql.replace(/\s+/g, ' ').slice(0, 110);
+  traced.set(text, (traced.get(text) ?? 0) + 1);
+}
 function counted(client: SqlClient): SqlClient {
   return {
     kind: client.kind,
     query: (sql, params) => {
-      statements++;
+      count(sql);
       return client.query(sql, params);
     },
     run: (sql, params) => {
-      statements++;
+      count(sql);
       return client.run(sql, params);
     },
   };
@@ -87,6 +100,10 @@ port.on('message', (message: ToWriter) => {
       }
       return;
     case 'stats':
+      if (traceFile !== undefined) {
+        const lines = [...traced].sort((a, b) => b[1] - a[1]).map(([text, n]) => `${String(n).padStart(8)}  ${text}`);
+        writeFileSync(traceFile, `${lines.join('\n')}\n`);
+      }
       send({
         type: 'stats',
         id: message.id,

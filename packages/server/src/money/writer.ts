@@ -92,7 +92,9 @@ export async function runMoneyRequest(
 ): Promise<unknown> {
   const operation = registry.operation<unknown, unknown>(request.operation);
   if (!request.claim) return operation.run(tx, money, request.input);
-  const result = await idempotent(tx, request.claim, () => operation.run(tx, money, request.input) as Promise<StoredResponse>);
+  const result = await idempotent(tx, request.claim, () => operation.run(tx, money, request.input) as Promise<StoredResponse>, Date.now(), {
+    claimInSpend: operation.claimsAnswerInSpend === true,
+  });
   return toIdempotentAnswer(result);
 }
 

@@ -14,6 +14,7 @@ import { expireConfirmations } from '../money/sweeper.js';
 import { startServer, type RunningServer } from '../server.js';
 import { sendGiftOperation } from '../gifts/gifts.js';
 import { setGoalOperation, startLiveOperation } from '../live/live.js';
+import { answerCollaboration, inviteCollaborator, setSplit } from '../collabs/collabs.js';
 import { TEST_SCRYPT_COST } from './money.js';
 
 /** What browser tests of the elements learn from `GET /__diamonds/fixture`. */
@@ -159,6 +160,43 @@ export async function startElementFixture(): Promise<ElementFixture> {
           title: query.get('title') ?? 'Friday jam',
           now: Date.now(),
         });
+      case '/__diamonds/split-creator': {
+        // A creator of their own (so no other test's gifts are split) with an accepted
+        // collaborator, live (`live=1`) with no split yet: `/__diamonds/live-split` sets one.
+        const made = (name: string) =>
+          createUser(
+            platform.db,
+            { email: `creator-${randomUUID()}@example.com`, password: 'a long password', displayName: name, roles: ['creator'] },
+            { cost: TEST_SCRYPT_COST },
+          );
+        const [owner, collaborator] = [await made('Ada'), await made('Bo')];
+        await platform.db.transaction(async (tx) => {
+          await inviteCollaborator(tx, owner.id, { creatorId: collaborator.id });
+          await answerCollaboration(tx, { ownerId: owner.id, collaboratorId: collaborator.id, accept: true });
+        });
+        const session =
+          query.get('live') === '1'
+            ? await platform.writer.run(startLiveOperation, { creatorId: owner.id, title: 'Duet', now: Date.now() })
+            : undefined;
+        return { creatorId: owner.id, collaboratorId: collaborator.id, sessionId: session?.sessionId ?? null };
+      }
+      case '/__diamonds/live-split': {
+        // The split of a split creator's live session: the collaborator's `bps`, the rest the owner's.
+        const [ownerId, collaboratorId, sessionId] = ['creator', 'collaborator', 'session'].map((name) => query.get(name) ?? '');
+        const bps = Number(query.get('bps'));
+        await platform.db.transaction((tx) =>
+          setSplit(tx, {
+            ownerId: ownerId!,
+            itemKind: 'live',
+            itemId: sessionId!,
+            shares: [
+              { creatorId: ownerId as `usr_${string}`, shareBps: 10_000 - bps },
+              { creatorId: collaboratorId as `usr_${string}`, shareBps: bps },
+            ],
+          }),
+        );
+        return { ok: true };
+      }
       case '/__diamonds/fixture':
         return info;
       case '/__diamonds/fan':
