@@ -36,7 +36,7 @@ const RELEASED: ReadonlyArray<readonly [version: number, hash: string]> = [
   [26, 'zIz6Nm8yerEWIRxd-VrC2r'], // collaboration splits
   [27, 'zTGfdg1XipR1L0mEFOUvOI'], // boosts, their counted views and click attributions
   [28, 'J3cpFDe8uBAARqz6g0MJTe'], // DPoP proofs seen, shared by processes
-  [29, 'gQdESHDjhW8uLtYSkB8_3c'], // a spend in one round trip on PostgreSQL
+  [29, 'sx3z2ShJ_B2iiiXh22MiCP'], // a spend in one round trip on PostgreSQL
 ];
 
 describe('migrations', () => {
