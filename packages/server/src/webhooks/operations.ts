@@ -122,6 +122,7 @@ interface CandidateRow {
  * once take different deliveries instead of waiting for each other.
  */
 export const claimOperation = moneyOperation<ClaimInput, ClaimedDelivery[]>('webhooks.claim', async (tx, _money, input) => {
+  await failStranded(tx, input.now);
   const due = `d.status = 'pending' AND d.next_attempt_at <= ? AND (d.lease_until IS NULL OR d.lease_until <= ?)`;
   // Endpoint by endpoint, so that one endpoint's backlog never hides another's due delivery.
   const endpoints = await tx.query<{ endpoint_id: string }>(
@@ -237,6 +238,22 @@ export type AttemptOutcome =
   | 'failed'
   /** `410 Gone`: the endpoint is disabled, the delivery failed. */
   | 'gone';
+
+/**
+ * Where an endpoint was disabled by failures or a `410 Gone`, no delivery of it may wait: the
+ * disabling attempt fails the waiting ones, and an attempt in flight fails its own when it is
+ * recorded. Should one still be left waiting (a race not foreseen), the claim would skip it
+ * forever; each claim fails such deliveries as the disabling did. Leased ones are left to their
+ * attempt.
+ */
+async function failStranded(tx: SqlClient, now: number): Promise<void> {
+  await tx.run(
+    `UPDATE webhook_deliveries SET status = 'failed', next_attempt_at = NULL, last_error = coalesce(last_error, ?), updated_at = ?
+     WHERE status = 'pending' AND (lease_until IS NULL OR lease_until <= ?)
+       AND endpoint_id IN (SELECT id FROM webhook_endpoints WHERE enabled = ? AND disabled_reason IN ('failing', 'gone'))`,
+    ['the endpoint was disabled', now, now, sqlBoolean(tx, false)],
+  );
+}
 
 /** Input of {@link recordAttemptOperation}. */
 export interface RecordAttemptInput {

@@ -165,6 +165,14 @@ export class DeliveryWorker {
       [sqlBoolean(this.#db, true), this.#clock.now()],
     );
     if (row?.due === null || row?.due === undefined) {
+      // One left waiting on an endpoint disabled by failures: a claim fails it (see failStranded).
+      const stranded = await this.#db.query(
+        `SELECT 1 AS one FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+         WHERE d.status = 'pending' AND e.enabled = ? AND e.disabled_reason IN ('failing', 'gone')
+           AND (d.lease_until IS NULL OR d.lease_until <= ?) LIMIT 1`,
+        [sqlBoolean(this.#db, false), this.#clock.now()],
+      );
+      if (stranded.length > 0) return this.#clock.now();
       // Leased ones only: due again when their lease lapses (should their worker die).
       const [leased] = await this.#db.query<{ lease: number | string | null }>(
         `SELECT min(lease_until) AS lease FROM webhook_deliveries WHERE status = 'pending' AND lease_until IS NOT NULL`,
