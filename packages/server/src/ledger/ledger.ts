@@ -456,22 +456,7 @@ export class Ledger {
       createdAt: now,
       // The order every transfer takes its row locks in (see #apply).
       lockOrder: [...valid.postings].sort((a, b) => (a.accountId < b.accountId ? -1 : 1)),
-      transfer: {
-        object: 'transfer',
-        id: id as Transfer['id'],
-        code: valid.code,
-        state: 'posted',
-        amountDiamonds: valid.amount,
-        postings: inWireOrder(
-          valid.postings.map((p) => ({
-            accountId: p.accountId as Transfer['postings'][number]['accountId'],
-            amountDiamonds: p.amountDiamonds,
-          })),
-        ),
-        metadata: valid.metadata,
-        createdAt: now,
-        expiresAt: null,
-      },
+      transfer: newTransferView(valid, id, 'posted', now, null),
     };
   }
 
@@ -508,23 +493,7 @@ export class Ledger {
       [row.id, row.code, row.state, row.amount, row.idempotency_key, row.request_hash, row.metadata, row.expires_at, row.created_at],
     );
     if (inserted === 0) return undefined;
-    const transfer: Transfer = {
-      object: 'transfer',
-      id: row.id as Transfer['id'],
-      code: valid.code,
-      state: reserve ? 'pending' : 'posted',
-      amountDiamonds: valid.amount,
-      postings: inWireOrder(
-        valid.postings.map((p) => ({
-          accountId: p.accountId as Transfer['postings'][number]['accountId'],
-          amountDiamonds: p.amountDiamonds,
-        })),
-      ),
-      metadata: valid.metadata,
-      createdAt: now,
-      expiresAt: row.expires_at,
-    };
-    return { row, transfer };
+    return { row, transfer: newTransferView(valid, row.id, reserve ? 'pending' : 'posted', now, row.expires_at) };
   }
 
   /**
@@ -893,6 +862,32 @@ export class Ledger {
  * first), ties by account id. The journal keeps no order, so a first answer and a replay of it
  * must both use this one, or the same transfer would read differently.
  */
+/** The wire view of a transfer just written from `valid` (by `transferIn`, or by the PostgreSQL spend). */
+function newTransferView(
+  valid: ValidTransfer,
+  id: string,
+  state: 'posted' | 'pending',
+  createdAt: number,
+  expiresAt: number | null,
+): Transfer {
+  return {
+    object: 'transfer',
+    id: id as Transfer['id'],
+    code: valid.code,
+    state,
+    amountDiamonds: valid.amount,
+    postings: inWireOrder(
+      valid.postings.map((p) => ({
+        accountId: p.accountId as Transfer['postings'][number]['accountId'],
+        amountDiamonds: p.amountDiamonds,
+      })),
+    ),
+    metadata: valid.metadata,
+    createdAt,
+    expiresAt,
+  };
+}
+
 function inWireOrder(postings: Transfer['postings']): Transfer['postings'] {
   return [...postings].sort((a, b) =>
     a.amountDiamonds !== b.amountDiamonds

@@ -74,6 +74,32 @@ function replay<Body>(row: StoredRequestRow | undefined, request: { fingerprint:
   return { status: Number(row.status), body: JSON.parse(row.body) as Body, replayed: true, json: row.body };
 }
 
+/** Stores `status` and `body` under the request's key unless the key is taken: whether it stored them. */
+async function storeAnswer(
+  tx: SqlClient,
+  request: { scope: string; key: string; fingerprint: string },
+  status: number,
+  body: string,
+  now: number,
+): Promise<boolean> {
+  const stored = await tx.run(
+    `INSERT INTO api_requests (scope, idempotency_key, request_hash, status, body, created_at)
+     VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scope, idempotency_key) DO NOTHING`,
+    [request.scope, request.key, request.fingerprint, status, body, now],
+  );
+  return stored > 0;
+}
+
+/** Writes the answer of a key this request claimed (status 0) before its work. */
+async function answerClaim(tx: SqlClient, request: { scope: string; key: string }, status: number, body: string): Promise<void> {
+  await tx.run('UPDATE api_requests SET status = ?, body = ? WHERE scope = ? AND idempotency_key = ?', [
+    status,
+    body,
+    request.scope,
+    request.key,
+  ]);
+}
+
 const FIND_REQUEST = 'SELECT request_hash, status, body FROM api_requests WHERE scope = ? AND idempotency_key = ?';
 
 /**
@@ -110,32 +136,20 @@ export async function idempotent<Body>(
     if (row) return replay(row, request);
     const response = await work();
     const json = JSON.stringify(response.body);
-    const stored = await tx.run(
-      `INSERT INTO api_requests (scope, idempotency_key, request_hash, status, body, created_at)
-       VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scope, idempotency_key) DO NOTHING`,
-      [request.scope, request.key, request.fingerprint, response.status, json, now],
-    );
+    const stored = await storeAnswer(tx, request, response.status, json, now);
     // Only if the work itself stored this key: refuse, and its writes roll back with it.
-    if (stored === 0) throw inProgress();
+    if (!stored) throw inProgress();
     return { ...response, replayed: false, json };
   }
-  const claimed = await tx.run(
-    `INSERT INTO api_requests (scope, idempotency_key, request_hash, status, body, created_at)
-     VALUES (?, ?, ?, 0, '', ?) ON CONFLICT (scope, idempotency_key) DO NOTHING`,
-    [request.scope, request.key, request.fingerprint, now],
-  );
-  if (claimed === 0) {
+  // Status 0: claimed, the answer follows.
+  const claimed = await storeAnswer(tx, request, 0, '', now);
+  if (!claimed) {
     const [row] = await tx.query<StoredRequestRow>(FIND_REQUEST, [request.scope, request.key]);
     return replay(row, request);
   }
   const response = await work();
   const json = JSON.stringify(response.body);
-  await tx.run('UPDATE api_requests SET status = ?, body = ? WHERE scope = ? AND idempotency_key = ?', [
-    response.status,
-    json,
-    request.scope,
-    request.key,
-  ]);
+  await answerClaim(tx, request, response.status, json);
   return { ...response, replayed: false, json };
 }
 
@@ -176,12 +190,8 @@ export function openAnswerClaim(tx: SqlClient): AnswerClaim | undefined {
  * @throws {@link AnswerTaken} when another request holds the key.
  */
 export async function claimAnswer(tx: SqlClient, claim: AnswerClaim): Promise<void> {
-  const claimed = await tx.run(
-    `INSERT INTO api_requests (scope, idempotency_key, request_hash, status, body, created_at)
-     VALUES (?, ?, ?, 0, '', ?) ON CONFLICT (scope, idempotency_key) DO NOTHING`,
-    [claim.scope, claim.key, claim.fingerprint, claim.now],
-  );
-  if (claimed === 0) throw new AnswerTaken();
+  const claimed = await storeAnswer(tx, claim, 0, '', claim.now);
+  if (!claimed) throw new AnswerTaken();
   claim.state = 'claimed';
 }
 
@@ -205,20 +215,11 @@ async function idempotentClaimedInSpend<Body>(
   if (claim.state === 'answered' && claim.json !== undefined) return { ...response, replayed: false, json: claim.json };
   const json = JSON.stringify(response.body);
   if (claim.state === 'claimed') {
-    await tx.run('UPDATE api_requests SET status = ?, body = ? WHERE scope = ? AND idempotency_key = ?', [
-      response.status,
-      json,
-      request.scope,
-      request.key,
-    ]);
+    await answerClaim(tx, request, response.status, json);
     return { ...response, replayed: false, json };
   }
   // The work answered without spending: store its answer now, unless another request did.
-  const stored = await tx.run(
-    `INSERT INTO api_requests (scope, idempotency_key, request_hash, status, body, created_at)
-     VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scope, idempotency_key) DO NOTHING`,
-    [request.scope, request.key, request.fingerprint, response.status, json, request.now],
-  );
-  if (stored === 0) throw inProgress();
+  const stored = await storeAnswer(tx, request, response.status, json, request.now);
+  if (!stored) throw inProgress();
   return { ...response, replayed: false, json };
 }
