@@ -7,7 +7,7 @@ import { ordersOf } from '../internal/client.js';
 import { checkout } from '../i18n/en.js';
 import { SpendController } from '../internal/spend-controller.js';
 import { themeStyles } from '../internal/theme.js';
-import { formatCount, formatDiamonds } from '../i18n/i18n.js';
+import { formatCount, formatDiamonds, formatSplit } from '../i18n/i18n.js';
 import { DiamondPaidEvent } from '../events/paid.js';
 import styles from './checkout.styles.js';
 
@@ -253,7 +253,7 @@ export class DiamondCheckout extends DiamondElement {
       }
       ${
         payable || (!signedIn && !order && !this._loading)
-          ? html`<p part="split">${payable ? order.splitLine : this.t('checkout.signInFirst')}</p>
+          ? html`<p part="split">${payable ? formatSplit(locale, order.split) : this.t('checkout.signInFirst')}</p>
               <button part="button" class="primary" ?disabled=${spending.busy} @click=${this._pay}>
                 ${
                   !payable

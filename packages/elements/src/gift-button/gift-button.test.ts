@@ -520,6 +520,20 @@ describe('<diamond-gift-button>', () => {
     }
   });
 
+  it('writes the live split in the page’s language', async function () {
+    this.timeout(10000);
+    const info = await fixture();
+    const live = await json<SplitCreator>('/__diamonds/split-creator?live=1');
+    await setLiveSplit(live, 4000);
+    stubOpen();
+    const container = mountMarkup(
+      `<diamond-provider publishable-key="${info.publishableKey}" api-base="${info.apiBase}" locale="de"><diamond-gift-button creator="${live.creatorId}" gift="rose"></diamond-gift-button></diamond-provider>`,
+    );
+    const shadow = await until(() => container.querySelector('diamond-gift-button')?.shadowRoot, 'the button');
+    await until(() => shadow.querySelector('[part~="split"]'), 'the split line');
+    assertEqual(text(shadow, 'split'), 'Geteilt: Ada 60% · Bo 40%', 'the line in German');
+  });
+
   it('speaks German with locale="de"', async () => {
     const { element, shadow } = await mount('gift="rose"', 'balance=100&allowance=50', 'de');
     assertEqual(text(shadow, 'button'), 'Rose für 5 Diamonds senden', 'label');

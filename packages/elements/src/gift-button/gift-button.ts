@@ -1,12 +1,12 @@
 import { html, nothing, type TemplateResult } from 'lit';
 import { property, state } from '../internal/decorators.js';
-import type { CurrencyCode, GiftType, SiteCreator, WalletState } from '@diamonds/sdk';
+import type { CurrencyCode, GiftType, LiveSplit, SiteCreator, WalletState } from '@diamonds/sdk';
 import { DiamondElement } from '../internal/diamond-element.js';
 import { giftsOf } from '../internal/client.js';
 import { giftButton } from '../i18n/en.js';
 import { SpendController } from '../internal/spend-controller.js';
 import { themeStyles } from '../internal/theme.js';
-import { formatDiamonds } from '../i18n/i18n.js';
+import { formatDiamonds, formatSplit } from '../i18n/i18n.js';
 import { DiamondGiftRequestEvent } from '../events/gift-request.js';
 import { DiamondGiftSentEvent } from '../events/gift-sent.js';
 import { DiamondReadyEvent } from '../events/ready.js';
@@ -128,8 +128,8 @@ export class DiamondGiftButton extends DiamondElement {
   @state() private _creators: SiteCreator[] | undefined;
   @state() private _open = false;
   @state() private _sent: GiftType | undefined;
-  /** The split of the creator's live session now ("Shared: Ada 60% · Bo 40%"), when there is one. */
-  @state() private _split: string | undefined;
+  /** The split of the creator's live session now, when there is one. */
+  @state() private _split: LiveSplit['split'];
 
   /** The spend flow: sign-in, confirmation, top-up, retries. */
   private readonly _spend = new SpendController(this, 'gift');
@@ -188,7 +188,7 @@ export class DiamondGiftButton extends DiamondElement {
       giftsOf(client)
         .liveSplit(creator)
         .then(
-          ({ splitLine }) => this._splitOf === mine && (this._split = splitLine),
+          ({ split }) => this._splitOf === mine && (this._split = split),
           () => undefined,
         );
     }
@@ -277,7 +277,8 @@ export class DiamondGiftButton extends DiamondElement {
       >
         ${fixed ? html`<img part="icon" src=${fixed.artUrl} alt="" />` : nothing}<slot>${label}</slot>
       </button>
-      ${this._split ? html`<p part="split">${this._split}</p>` : nothing} ${this._open ? this._renderPicker(locale) : nothing}
+      ${this._split ? html`<p part="split">${formatSplit(locale, this._split)}</p>` : nothing}
+      ${this._open ? this._renderPicker(locale) : nothing}
       <p part="status" role="status">
         ${sent ? html`<img part="art" class=${sent.animation} src=${sent.artUrl} alt="" />` : nothing}${spending.status()}
       </p>

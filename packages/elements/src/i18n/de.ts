@@ -17,6 +17,7 @@ export const de: Strings = {
   'common.topUp': 'Aufladen',
   'common.diamonds': '{count} Diamonds',
   'common.diamond': '1 Diamond',
+  'common.split': 'Geteilt: {parts}',
   'wallet.signOut': 'Abmelden',
   'wallet.retry': 'Erneut versuchen',
   'wallet.title': 'Deine Diamonds',

@@ -19,6 +19,7 @@ export const common = {
   'common.topUp': 'Top up',
   'common.diamonds': '{count} Diamonds',
   'common.diamond': '1 Diamond',
+  'common.split': 'Shared: {parts}',
   'spend.topping-up': 'Finish the top-up in the Diamonds window…',
   'spend.topUpPack': 'Top up {diamonds} for {price}',
 };

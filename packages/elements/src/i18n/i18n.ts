@@ -80,6 +80,18 @@ export function formatDiamonds(locale: string, amount: number): string {
 }
 
 /**
+ * How a payment is split among collaborators, in `locale`: "Shared: Ada 60% · Bo 40%"
+ * ("Geteilt: Ada 60% · Bo 40%", "Ada 33,33%"), from each party's share in basis points; empty without a split.
+ *
+ * @internal
+ */
+export function formatSplit(locale: string, shares: readonly { displayName: string; shareBps: number }[] | undefined): string {
+  if (!shares) return '';
+  const parts = shares.map((share) => `${share.displayName} ${formatCount(locale, share.shareBps / 100)}%`).join(' · ');
+  return translate(locale, 'common.split', common, { parts });
+}
+
+/**
  * Money in integer minor units, formatted for `locale`: `{ amountMinor: 1299, currency: 'USD' }`
  * reads "$12.99"; JPY has no minor unit (Intl knows each currency's digits).
  *

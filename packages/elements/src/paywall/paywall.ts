@@ -6,7 +6,7 @@ import { contentOf } from '../internal/client.js';
 import { paywall } from '../i18n/en.js';
 import { SpendController } from '../internal/spend-controller.js';
 import { themeStyles } from '../internal/theme.js';
-import { formatDiamonds } from '../i18n/i18n.js';
+import { formatDiamonds, formatSplit } from '../i18n/i18n.js';
 import { DiamondUnlockedEvent } from '../events/unlocked.js';
 import styles from './paywall.styles.js';
 
@@ -234,7 +234,7 @@ export class DiamondPaywall extends DiamondElement {
           ? html`<p part="rule">
                 ${price !== null ? this.t('paywall.price', { amount: formatDiamonds(locale, price) }) : nothing}
                 ${threshold !== null ? this.t('paywall.threshold', { amount: formatDiamonds(locale, threshold) }) : nothing}
-                ${content.splitLine}
+                ${formatSplit(locale, content.split)}
               </p>
               ${
                 threshold !== null && signedIn && content.supportedDiamonds !== undefined && remaining > 0

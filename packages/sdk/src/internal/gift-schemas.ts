@@ -1,5 +1,5 @@
 // The responses of `client.gifts` (see schema-parts.ts).
-import { literal, object, prefixed, string, schema, optional } from './check.js';
+import { array, int, literal, object, prefixed, string, schema, optional } from './check.js';
 import { ConfirmationSchema, list, loose, nonNegativeInt } from './schema-parts.js';
 import type {
   Gift as ProtocolGift,
@@ -19,5 +19,7 @@ export const Gift = schema<ProtocolGift>(
 /** `GET /v1/site/creators`. @internal */
 export const SiteCreatorList = schema<ProtocolSiteCreatorList>(list(object({ id: prefixed('usr'), displayName: string() }, loose)));
 
-/** `GET /v1/live/{creatorId}/split`: only what a page shows, the line. @internal */
-export const LiveSplit = schema<ProtocolLiveSplit>(object({ splitLine: optional(string()) }, loose));
+/** `GET /v1/live/{creatorId}/split`: only what a page shows, the parties and their shares. @internal */
+export const LiveSplit = schema<ProtocolLiveSplit>(
+  object({ split: optional(array(object({ displayName: string(), shareBps: int(1) }, loose))) }, loose),
+);

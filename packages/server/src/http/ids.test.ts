@@ -50,6 +50,25 @@ describe('parseId', () => {
       );
     });
   }
+
+  it('names the kind of id in words, with the article it takes: a user id, an order id, a webhook endpoint id', () => {
+    for (const [prefix, phrase] of [
+      ['usr', 'a user id'],
+      ['ord', 'an order id'],
+      ['site', 'a site id'],
+      ['evt', 'an event id'],
+      ['acct', 'an account id'],
+      ['we', 'a webhook endpoint id'],
+      ['ls', 'a live session id'],
+      ['sir', 'a sign-in request id'],
+    ] as const) {
+      assert.throws(
+        () => parseId(prefix, 'nope'),
+        (error: unknown) => isApiError(error, 'invalid_id') && error.message.includes(` where ${phrase} belongs`),
+        prefix,
+      );
+    }
+  });
 });
 
 interface Operation {

@@ -6,7 +6,8 @@ import { ApiError } from '../errors.js';
 const NAMES: Readonly<Record<IdPrefix, string>> = Object.fromEntries(
   Object.entries(ID_PREFIXES).map(([name, prefix]) => [
     prefix,
-    ({ topUp: 'top-up', signInRequest: 'sign-in request' } as Record<string, string>)[name] ?? name,
+    ({ topUp: 'top-up', signInRequest: 'sign-in request' } as Record<string, string>)[name] ??
+      name.replace(/[A-Z]/g, (letter) => ` ${letter.toLowerCase()}`),
   ]),
 ) as Record<IdPrefix, string>;
 
@@ -17,6 +18,11 @@ const QUOTE_MAX = 40;
 function quote(value: string): string {
   const printable = value.replace(/[^\x20-\x7e]/g, '�');
   return printable.length > QUOTE_MAX ? `${printable.slice(0, QUOTE_MAX)}…` : printable;
+}
+
+/** "a" or "an", by sound: "an order", "an event", but "a user" (every id name with a "u" sounds "you"). */
+function articleFor(name: string): 'a' | 'an' {
+  return /^[aeio]/.test(name) ? 'an' : 'a';
 }
 
 /**
@@ -42,7 +48,7 @@ export function parseId<P extends IdPrefix>(prefix: P, value: unknown, param = '
   const shown = typeof value === 'string' ? `"${quote(value)}"` : 'nothing';
   throw new ApiError(
     'invalid_id',
-    `Got ${shown} where ${/^[aeiou]/.test(NAMES[prefix]) ? 'an' : 'a'} ${NAMES[prefix]} id belongs: ${NAMES[prefix]} ids are "${prefix}_" followed by 26 base32 characters.`,
+    `Got ${shown} where ${articleFor(NAMES[prefix])} ${NAMES[prefix]} id belongs: ${NAMES[prefix]} ids are "${prefix}_" followed by 26 base32 characters.`,
     { param },
   );
 }
