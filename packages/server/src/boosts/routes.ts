@@ -212,7 +212,7 @@ export function boostsApi(context: AppContext): Hono<AppEnv> {
     async (c, { body }) => {
       const viewer = c.req.header('Diamonds-Token') === undefined ? `anon:${body.viewerId}` : (await fanCaller(c, context)).userId;
       const views: BoostView[] = body.items.map((item) => ({ boostId: item.boostId, kind: item.kind, viewer }));
-      const accepted = impressionBufferOf(context.writer).add(views, clientIp(c));
+      const accepted = impressionBufferOf(context.writer, context.db).add(views, clientIp(c));
       return c.json({ object: 'boost_report', accepted } satisfies BoostReportAccepted, 202);
     },
   );
