@@ -37,6 +37,7 @@ const RELEASED: ReadonlyArray<readonly [version: number, hash: string]> = [
   [27, 'zTGfdg1XipR1L0mEFOUvOI'], // boosts, their counted views and click attributions
   [28, 'J3cpFDe8uBAARqz6g0MJTe'], // DPoP proofs seen, shared by processes
   [29, 'sx3z2ShJ_B2iiiXh22MiCP'], // a spend in one round trip on PostgreSQL
+  [30, 'L7ppv3hdUq6mJ_NCkclsWN'], // allowance running totals
 ];
 
 describe('migrations', () => {

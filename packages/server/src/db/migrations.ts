@@ -17,7 +17,7 @@ import { boostsMigration } from '../boosts/schema.js';
 import { collabsMigration } from '../collabs/schema.js';
 import { overlayMigration } from '../live/overlay-schema.js';
 import { dpopReplaysMigration } from '../identity/dpop-replays.js';
-import { pgSpendMigration } from '../money/pg-spend.js';
+import { allowanceRunningTotalsMigration, pgSpendMigration } from '../money/pg-spend.js';
 
 /** One versioned step of the schema, with DDL for each engine. */
 export interface Migration {
@@ -412,6 +412,7 @@ export const MIGRATIONS: readonly Migration[] = [
   boostsMigration,
   dpopReplaysMigration,
   pgSpendMigration,
+  allowanceRunningTotalsMigration,
 ];
 
 /** The schema version this build expects. */

@@ -6,6 +6,7 @@ import { rejectsWith } from '../testing/assertions.js';
 import { DATABASE_KINDS, createTestDatabase, skipUnlessPostgres, type TestDatabase } from '../testing/databases.js';
 import {
   ALLOWANCE_WINDOW_MS,
+  allowanceSpent,
   connect,
   consumeAllowance,
   disconnect,
@@ -20,6 +21,7 @@ import { hitRateLimit } from './rate-limit.js';
 import { createSession, csrfMatches, findSession, revokeSession } from './sessions.js';
 import { createSite, findSiteByKey, keyKindOf, listKeys, revokeKey, rollKey, updateOrigins } from './sites.js';
 import { authenticate, createUser, type User } from './users.js';
+import { allowanceRunningTotalsMigration } from '../money/pg-spend.js';
 
 /** Cheap scrypt for tests; the cost itself is tested once below. */
 const cost = { N: 2 ** 10, r: 8, p: 1 };
@@ -259,6 +261,86 @@ for (const kind of DATABASE_KINDS) {
         assert.equal(await spend('more', 1, now), false);
         assert.equal(await remainingAllowance(t.db, fan.id, site.id, now + ALLOWANCE_WINDOW_MS), 100, 'a day later it is whole again');
         await assert.rejects(spend('zero', 0), RangeError);
+      });
+
+      it('sums its window from running totals: exact over many spends and days, and when the clock goes back', async () => {
+        const { site } = await createSite(t.db, { ownerId: creator.id, name: 'Totals', origins: ['https://totals.example'] });
+        const start = Date.UTC(2026, 10, 20);
+        await connect(t.db, fan.id, site.id, 1_000_000, start);
+        const spend = (reference: string, amount: number, at: number) =>
+          t.db.transaction((tx) =>
+            consumeAllowance(tx, { reference, userId: fan.id, siteId: site.id, recipientId: creator.id, amount }, at),
+          );
+        // What the window held before running totals: the sum of every spend after its start.
+        const made: { at: number; amount: number }[] = [];
+        const summed = (now: number) =>
+          made.filter((spent) => spent.at > now - ALLOWANCE_WINDOW_MS).reduce((sum, spent) => sum + spent.amount, 0);
+        const HOUR = 3_600_000;
+        for (let i = 0; i < 60; i++) {
+          const at = start + i * 1.2 * HOUR;
+          assert.equal(await spend(`day-${i}`, i + 1, at), true);
+          made.push({ at, amount: i + 1 });
+        }
+        for (const hours of [0, 10, 24, 30, 47.9, 48, 50, 71, 80, 200]) {
+          const now = start + hours * HOUR;
+          assert.equal(await allowanceSpent(t.db, fan.id, site.id, now), summed(now), `${hours} h after the first spend`);
+        }
+        // The clock goes back an hour: the spend is recorded at the last spend's time, never before it.
+        const last = made.at(-1)!.at;
+        assert.equal(await spend('clock-back', 7, last - HOUR), true);
+        made.push({ at: last, amount: 7 });
+        for (const now of [last, last + ALLOWANCE_WINDOW_MS - HOUR - 1, last + ALLOWANCE_WINDOW_MS - 1, last + ALLOWANCE_WINDOW_MS]) {
+          assert.equal(await allowanceSpent(t.db, fan.id, site.id, now), summed(now), `at ${now - last} ms after the last spend`);
+        }
+        // The allowance itself is checked against the same sum: 100 left of 160 fits 100, not 101.
+        const tight = (await createSite(t.db, { ownerId: creator.id, name: 'Tight', origins: ['https://tight.example'] })).site;
+        await connect(t.db, fan.id, tight.id, 160, start);
+        const spendTight = (reference: string, amount: number, at: number) =>
+          t.db.transaction((tx) =>
+            consumeAllowance(tx, { reference, userId: fan.id, siteId: tight.id, recipientId: creator.id, amount }, at),
+          );
+        assert.equal(await spendTight('t1', 60, start), true);
+        assert.equal(await spendTight('t2', 101, start + HOUR), false);
+        assert.equal(await spendTight('t3', 100, start + HOUR), true);
+        assert.equal(await spendTight('t4', 60, start + ALLOWANCE_WINDOW_MS - 1), false, 't1 still in the window');
+        assert.equal(await spendTight('t5', 60, start + ALLOWANCE_WINDOW_MS), true, 't1 left the window');
+      });
+
+      it('numbers the spends made before running totals in the order of their time (migration 30)', async () => {
+        const { site } = await createSite(t.db, { ownerId: creator.id, name: 'Before', origins: ['https://before.example'] });
+        const start = Date.UTC(2026, 10, 10);
+        // Rows as they were written before: no running total, inserted out of time order.
+        for (const [reference, at, amount] of [
+          ['before-b', start + 2_000, 20],
+          ['before-a', start + 1_000, 10],
+          ['before-c', start + 2_000, 30],
+          ['before-d', start + 5_000, 40],
+        ] as const) {
+          await t.db.run('INSERT INTO allowance_spends (reference, user_id, site_id, amount, created_at) VALUES (?, ?, ?, ?, ?)', [
+            reference,
+            fan.id,
+            site.id,
+            amount,
+            at,
+          ]);
+        }
+        const backfill = allowanceRunningTotalsMigration.statements[kind].find((statement) => statement.startsWith('UPDATE'));
+        assert.ok(backfill, 'the migration numbers the rows before it');
+        await t.db.run(backfill);
+        const rows = await t.db.query<{ reference: string; spent_through: number }>(
+          'SELECT reference, spent_through FROM allowance_spends WHERE site_id = ? ORDER BY reference',
+          [site.id],
+        );
+        assert.deepEqual(
+          rows.map((row) => [row.reference, Number(row.spent_through)]),
+          [
+            ['before-a', 10],
+            ['before-b', 30],
+            ['before-c', 60],
+            ['before-d', 100],
+          ],
+        );
+        assert.equal(await allowanceSpent(t.db, fan.id, site.id, start + 2_000 + ALLOWANCE_WINDOW_MS), 40, 'only d is left in the window');
       });
     });
 
