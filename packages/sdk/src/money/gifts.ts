@@ -76,6 +76,8 @@ export class GiftsResource {
    * on it, each with the display name the platform shows fans (the confirmation popup too). The
    * allowance pays these creators and nobody else.
    *
+   * @remarks The browser may answer from its cache for 5 seconds (the platform says so), so the
+   * gift buttons of one page ask the platform once.
    * @example
    * ```ts
    * const name = (await client.gifts.creators()).find((creator) => creator.id === creatorId)?.displayName;
@@ -89,8 +91,10 @@ export class GiftsResource {
    * The split of the creator's live session now (`GET /v1/live/{creatorId}/split`): while they
    * are live with collaborators, every gift to them is split, and a fan should see how before
    * paying. `splitLine` ("Shared: Ada 60% · Bo 40%") is absent when the creator is not live or
-   * keeps it all.
+   * keeps it all (in English: the elements write it from `split` in their own locale).
    *
+   * @remarks The browser may answer from its cache for a second (the platform says so), so the
+   * gift buttons of one page ask the platform once.
    * @example
    * ```ts
    * const { splitLine } = await client.gifts.liveSplit('usr_01JD…');

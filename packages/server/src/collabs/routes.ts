@@ -313,7 +313,10 @@ export function collabsApi(context: AppContext): Hono<AppEnv> {
       if (!row) throw new ApiError('creator_not_found', `No creator ${creatorId}.`, { param: 'creatorId' });
       const sessionId = row.session_id as LiveSplit['sessionId'];
       const split = sessionId ? await itemSplitShares(context.db, 'live', sessionId) : undefined;
-      c.header('Cache-Control', 'no-store');
+      // The gift buttons of a page ask at once: for a second the browser answers the others from
+      // its cache (it holds back same-URL requests until the first answer is in). A button asks
+      // again when its picker opens, by then for a fresh answer.
+      c.header('Cache-Control', 'private, max-age=1');
       return c.json({
         object: 'live_split',
         creatorId,

@@ -79,6 +79,9 @@ export function siteCreatorsApi(context: AppContext): Hono<AppEnv> {
         displayName: creator.displayName,
         role: creator.role,
       }));
+      // Every gift button of a page asks at once: for a few seconds the browser answers the others
+      // from its cache (it holds back same-URL requests until the first answer is in).
+      c.header('Cache-Control', 'private, max-age=5');
       return c.json({ object: 'list', data, hasMore: false, nextCursor: null } satisfies SiteCreatorList);
     },
   );

@@ -199,6 +199,20 @@ export async function startElementFixture(): Promise<ElementFixture> {
       }
       case '/__diamonds/fixture':
         return info;
+      case '/__diamonds/requests': {
+        // How many GET requests of `route` (a pattern: /v1/site/creators) the platform answered:
+        // what reached the network, where a test of the page can count only its own calls.
+        const route = query.get('route') ?? '';
+        const text = await platform.metrics.render();
+        const counted = text
+          .split('\n')
+          .filter(
+            (line) =>
+              line.startsWith('diamonds_http_requests_total{') && line.includes(`route="${route}"`) && line.includes('method="GET"'),
+          )
+          .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+        return { count: counted };
+      }
       case '/__diamonds/fan':
         return newFan(query, origin);
       case '/__diamonds/approve-signin': {
