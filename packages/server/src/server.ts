@@ -8,6 +8,7 @@ import type { Database } from './db/types.js';
 import { Ledger } from './ledger/ledger.js';
 import { GroupCommit, withAfterCommit } from './ledger/group-commit.js';
 import { sweepExpired } from './money/sweeper.js';
+import { forgetOldRateLimits } from './identity/rate-limit.js';
 import { settleDueBoosts } from './boosts/boosts.js';
 import { flushImpressions } from './boosts/impressions.js';
 import { asLeader, SWEEPER_LOCK_ID } from './db/locks.js';
@@ -33,6 +34,8 @@ import { PlatformMetrics } from './ops/metrics.js';
 
 /** How often expired reservations are voided. */
 const SWEEP_INTERVAL_MS = 5_000;
+/** How often the sweeper deletes rate limits' dead counts (identity/rate-limit.ts). */
+const RATE_LIMITS_FORGET_INTERVAL_MS = 60 * 60 * 1000;
 
 /** A running platform (see {@link startServer}). */
 export interface RunningServer {
@@ -287,10 +290,18 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
 
   let sweeping: Promise<unknown> = Promise.resolve();
+  let rateLimitsForgottenAt = 0;
   const sweeper = setInterval(() => {
     sweeping = sweeping
       .then(async () => {
-        await asLeader(db, SWEEPER_LOCK_ID, () => sweepExpired(writer, db, ledger));
+        await asLeader(db, SWEEPER_LOCK_ID, async () => {
+          await sweepExpired(writer, db, ledger);
+          // Rate limits' dead counts, once an hour (not money: on the main connection).
+          if (Date.now() - rateLimitsForgottenAt >= RATE_LIMITS_FORGET_INTERVAL_MS) {
+            rateLimitsForgottenAt = Date.now();
+            await forgetOldRateLimits(db);
+          }
+        });
         await settleDueBoosts(writer, db);
       })
       .catch((error: unknown) => logger.error({ err: error }, 'reservation sweep failed'));

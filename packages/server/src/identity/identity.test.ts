@@ -17,7 +17,7 @@ import {
 } from './connections.js';
 import { DEMO_CREATOR_EMAIL, DEMO_ORIGINS, demoFile, seedDemo } from './demo.js';
 import { hashPassword, verifyPassword } from './passwords.js';
-import { hitRateLimit } from './rate-limit.js';
+import { RATE_LIMIT_RETENTION_MS, forgetOldRateLimits, hitRateLimit } from './rate-limit.js';
 import { createSession, csrfMatches, findSession, revokeSession } from './sessions.js';
 import { createSite, findSiteByKey, keyKindOf, listKeys, revokeKey, rollKey, updateOrigins } from './sites.js';
 import { authenticate, createUser, type User } from './users.js';
@@ -345,6 +345,32 @@ for (const kind of DATABASE_KINDS) {
     });
 
     describe('rate limits', () => {
+      it('forget the counts of windows long past, and only those', async () => {
+        const now = Date.UTC(2026, 11, 5, 12);
+        await t.db.run('INSERT INTO rate_limits (bucket, window_start, hits) VALUES (?, ?, ?), (?, ?, ?), (?, ?, ?)', [
+          'forget:old-1',
+          now - RATE_LIMIT_RETENTION_MS - 1,
+          9,
+          'forget:old-2',
+          now - 3 * RATE_LIMIT_RETENTION_MS,
+          9,
+          'forget:recent',
+          now - 3_600_000,
+          9,
+        ]);
+        assert.equal(await forgetOldRateLimits(t.db, now, 1), 1, 'at most `limit` a call');
+        assert.equal(await forgetOldRateLimits(t.db, now), 1);
+        assert.equal(await forgetOldRateLimits(t.db, now), 0);
+        const left = await t.db.query<{ bucket: string }>("SELECT bucket FROM rate_limits WHERE bucket LIKE 'forget:%'");
+        assert.deepEqual(
+          left.map((row) => row.bucket),
+          ['forget:recent'],
+        );
+        // A bucket forgotten starts again from one.
+        assert.equal((await hitRateLimit(t.db, 'forget:old-1', 3, 60_000, now)).hits, 1);
+        await assert.rejects(forgetOldRateLimits(t.db, now, 0), RangeError);
+      });
+
       it('count hits per bucket and window, across connections', async () => {
         const other = t.reopen();
         try {

@@ -56,3 +56,23 @@ export async function forgiveRateLimitHit(db: SqlClient, verdict: RateLimitVerdi
     verdict.windowStart,
   ]);
 }
+
+/**
+ * How long a count is kept after its window started: a day, far past the longest window a limit
+ * counts in (an hour).
+ */
+export const RATE_LIMIT_RETENTION_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Deletes the counts of windows long past, at most `limit` rows a call: every bucket ever hit
+ * (each IP address, each email address tried) would otherwise stay in the table for good. The
+ * sweeper calls it once an hour.
+ *
+ * @returns How many counts went.
+ */
+export async function forgetOldRateLimits(db: SqlClient, now = Date.now(), limit = 1_000): Promise<number> {
+  if (!Number.isSafeInteger(limit) || limit <= 0) throw new RangeError(`limit must be a positive whole number, got ${limit}`);
+  return db.run(`DELETE FROM rate_limits WHERE bucket IN (SELECT bucket FROM rate_limits WHERE window_start < ? LIMIT ${limit})`, [
+    now - RATE_LIMIT_RETENTION_MS,
+  ]);
+}
