@@ -99,6 +99,27 @@ function splitReads(): { answered: (creatorId: string) => number; stop: () => vo
   return { answered: (creatorId) => counts.get(creatorId) ?? 0, stop: () => (window.fetch = realFetch) };
 }
 
+/**
+ * How many requests for `route` (a route pattern, as the platform's metrics name it) reached
+ * the platform while four gift buttons for `creatorId` mounted in one provider, each until
+ * `loaded(button)` is truthy: what the browser's sharing of answers saves a page.
+ */
+async function requestsOfFourButtons(
+  info: { publishableKey: string; apiBase: string },
+  creatorId: string,
+  route: string,
+  loaded: (button: Element) => unknown,
+): Promise<number> {
+  const counted = async () => (await json<{ count: number }>(`/__diamonds/requests?route=${encodeURIComponent(route)}`)).count;
+  const before = await counted();
+  const button = `<diamond-gift-button creator="${creatorId}" gift="rose"></diamond-gift-button>`;
+  const container = mountMarkup(
+    `<diamond-provider publishable-key="${info.publishableKey}" api-base="${info.apiBase}">${button.repeat(4)}</diamond-provider>`,
+  );
+  for (const each of container.querySelectorAll('diamond-gift-button')) await until(() => loaded(each), 'each button’s answer');
+  return (await counted()) - before;
+}
+
 describe('<diamond-gift-button>', () => {
   it('sends a gift within the allowance in one click, announces it and plays the animation', async () => {
     const { element, client, shadow } = await mount('gift="rose" quantity="2"', 'balance=100&allowance=50&name=Ann');
@@ -528,16 +549,10 @@ describe('<diamond-gift-button>', () => {
     stubOpen();
     // Past the 5 s the browser keeps an earlier test's answer: the four buttons' requests race.
     await new Promise((resolve) => setTimeout(resolve, 5_100));
-    const route = encodeURIComponent('/v1/site/creators');
-    const before = (await json<{ count: number }>(`/__diamonds/requests?route=${route}`)).count;
-    const button = `<diamond-gift-button creator="${info.creatorId}" gift="rose"></diamond-gift-button>`;
-    const container = mountMarkup(
-      `<diamond-provider publishable-key="${info.publishableKey}" api-base="${info.apiBase}">${button.repeat(4)}</diamond-provider>`,
-    );
-    const buttons = [...container.querySelectorAll('diamond-gift-button')];
-    for (const each of buttons) await until(() => (each as unknown as { _creators?: unknown })._creators, 'each button’s creators');
-    const after = (await json<{ count: number }>(`/__diamonds/requests?route=${route}`)).count;
-    assertEqual(after - before, 1, 'requests that reached the platform for four buttons');
+    const requests = await requestsOfFourButtons(info, info.creatorId, '/v1/site/creators', (button) => {
+      return (button as unknown as { _creators?: unknown })._creators;
+    });
+    assertEqual(requests, 1, 'requests that reached the platform for four buttons');
   });
 
   it('asks the platform once for a live creator’s split, however many gift buttons a page has', async function () {
@@ -546,17 +561,10 @@ describe('<diamond-gift-button>', () => {
     const live = await json<SplitCreator>('/__diamonds/split-creator?live=1');
     await setLiveSplit(live, 4000);
     stubOpen();
-    const route = encodeURIComponent('/v1/live/:creatorId/split');
-    const before = (await json<{ count: number }>(`/__diamonds/requests?route=${route}`)).count;
-    const button = `<diamond-gift-button creator="${live.creatorId}" gift="rose"></diamond-gift-button>`;
-    const container = mountMarkup(
-      `<diamond-provider publishable-key="${info.publishableKey}" api-base="${info.apiBase}">${button.repeat(4)}</diamond-provider>`,
-    );
-    for (const each of container.querySelectorAll('diamond-gift-button')) {
-      await until(() => each.shadowRoot?.querySelector('[part~="split"]'), 'each button’s line');
-    }
-    const after = (await json<{ count: number }>(`/__diamonds/requests?route=${route}`)).count;
-    assertEqual(after - before, 1, 'requests that reached the platform for four buttons');
+    const requests = await requestsOfFourButtons(info, live.creatorId, '/v1/live/:creatorId/split', (button) => {
+      return button.shadowRoot?.querySelector('[part~="split"]');
+    });
+    assertEqual(requests, 1, 'requests that reached the platform for four buttons');
   });
 
   it('writes the live split in the page’s language', async function () {
