@@ -396,6 +396,20 @@ for (const kind of DATABASE_KINDS) {
       await pay.waitFor();
       await waitText(checkout.locator('[part~="total"]'), new RegExp(`^${total} Diamonds$`));
       await shot(shop, 'shop-order');
+      // On a 390 px phone the order fits: no sideways scroll, the table inside the checkout's frame.
+      const desktop = shop.viewportSize();
+      await shop.setViewportSize({ width: 390, height: 844 });
+      const fit = await shop.evaluate(() => {
+        const frame = document.querySelector('diamond-checkout')!.shadowRoot!.querySelector('[part~="base"]')!.getBoundingClientRect();
+        const table = document.querySelector('diamond-checkout')!.shadowRoot!.querySelector('table')!.getBoundingClientRect();
+        const main = document.querySelector('main')!.getBoundingClientRect();
+        return { page: document.documentElement.scrollWidth, window: innerWidth, frame: frame.right, table: table.right, main: main.left };
+      });
+      assert.ok(fit.page <= fit.window, `the shop scrolls sideways on a phone: ${fit.page} px wide in ${fit.window}`);
+      assert.ok(fit.table <= fit.frame, `the order table (right edge ${fit.table}) runs out of the checkout (${fit.frame})`);
+      assert.ok(fit.main > 0, 'the shop’s card keeps a margin from the screen’s edge');
+      await shot(shop, 'shop-order-phone');
+      if (desktop) await shop.setViewportSize(desktop);
       const thanked = shop.waitForResponse((response) => response.url() === `${examples.shopUrl}/thank-you`);
       const popup = await popupFrom(pay);
       const confirmation = await approveIn(popup, total, 'order');

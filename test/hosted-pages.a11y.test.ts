@@ -190,12 +190,15 @@ describe('hosted pages in a 480×680 popup and on a phone: the primary button in
     }
   });
 
-  it('top-up: Pay above the fold', async () => {
+  it('top-up: focus on the card number, Pay above the fold', async () => {
     const fan = await h.fan();
     const topUp = await startTopUp(h, fan);
     const { context, page } = await popup(fan.id);
     try {
       await page.goto(topUp.paymentUrl!);
+      assert.equal((await box(page, '#card-number')).focused, true, 'top-up: focus on Card number');
+      const rule = await page.locator('.notice h2').evaluate((heading) => getComputedStyle(heading).borderTopStyle);
+      assert.equal(rule, 'none', 'no rule above the heading that opens the test-mode box');
       const pay = await box(page, 'form button[type=submit]:not([class~=secondary])');
       assert.ok(pay.bottom <= POPUP.height, `Pay ends at ${pay.bottom} px, below the ${POPUP.height} px window`);
       await assertAxeClean(page, 'top-up in a popup');
@@ -211,6 +214,12 @@ describe('hosted pages in a 480×680 popup and on a phone: the primary button in
       assert.equal((await box(page, '#email')).focused, true, 'sign-in: focus on Email');
       const signIn = await box(page, 'form button[type=submit]');
       assert.ok(signIn.bottom <= POPUP.height, `Sign in ends at ${signIn.bottom} px, below the ${POPUP.height} px window`);
+      // A wrong password keeps the email: the password is what to type again.
+      await page.locator('#email').fill(`nobody-${Date.now()}@example.com`);
+      await page.locator('#password').fill('not the password');
+      await page.locator('form button[type=submit]').click();
+      await page.getByRole('alert').waitFor();
+      assert.equal((await box(page, '#password')).focused, true, 'sign-in after a wrong password: focus on Password');
       await page.goto(`${h.server.url}/signup`);
       assert.equal((await box(page, '#email')).focused, true, 'sign-up: focus on Email');
       await page.locator('#email').fill(`new-${Date.now()}@example.com`);
@@ -348,6 +357,9 @@ describe('the account page’s site settings and webhooks: axe clean, labelled, 
           }
           assert.match((await table.textContent()) ?? '', /webhook\.test[\s\S]*succeeded[\s\S]*204/);
           await assertAxeClean(page, 'the account page with endpoints and deliveries');
+          // The log's wide table scrolls in its own box: nothing in it (not even a hidden label) widens the page.
+          const widths = await page.evaluate(() => ({ page: document.documentElement.scrollWidth, window: innerWidth }));
+          assert.ok(widths.page <= widths.window, `the page scrolls sideways: ${widths.page} px wide in a ${widths.window} px window`);
           await table.scrollIntoViewIfNeeded();
           await shot(page, 'webhooks', 'li.item li.item:has(table)');
 

@@ -16,6 +16,8 @@ import { corsByPublishableKey } from './http/cors.js';
 import { allowedOriginCandidates } from './http/origins.js';
 import { findSiteByKey } from './identity/sites.js';
 import { hostedPages } from './pages/routes.js';
+import { errorPage } from './pages/layout.js';
+import { SECURITY_HEADERS } from './pages/security-headers.js';
 import { identityApi } from './identity/routes.js';
 import { ratesApi } from './money/rates-routes.js';
 import { openApiRoutes } from './http/openapi.js';
@@ -161,10 +163,14 @@ export function createBaseApp(options: Pick<AppOptions, 'logger' | 'metrics'> = 
   app.use('*', requestLogging({ logger, metrics: options.metrics }));
 
   app.notFound((c) => {
-    const error = new ApiError(
-      'not_found',
-      `No route ${c.req.method} ${new URL(c.req.url).pathname}. See /v1/openapi.json for what exists.`,
-    );
+    const path = new URL(c.req.url).pathname;
+    // Someone who typed or followed a wrong address outside the API (a hosted page's, say) is
+    // shown a page with a way back; the API and every program that does not ask for HTML get JSON.
+    if (c.req.method === 'GET' && !path.startsWith('/v1/') && (c.req.header('Accept') ?? '').includes('text/html')) {
+      for (const [name, value] of Object.entries(SECURITY_HEADERS)) c.header(name, value);
+      return c.html(errorPage('Page not found', `There is no page at ${path}. Check the address, or start again from your account.`), 404);
+    }
+    const error = new ApiError('not_found', `No route ${c.req.method} ${path}. See /v1/openapi.json for what exists.`);
     return c.json(errorBody(error, c.get('requestId') ?? newId('req')), 404);
   });
 

@@ -114,6 +114,9 @@ function signupPage(csrf: string, values: SignupValues, problem?: FormProblem) {
 }
 
 function signinPage(csrf: string, values: { email: string; next: string }, problem?: FormProblem) {
+  // Refused with the email kept (a wrong password, said alike for an unknown email): the
+  // password is what to type again.
+  const retry = problem !== undefined && values.email !== '';
   return page(
     'Sign in',
     html`<h1>Sign in</h1>
@@ -121,8 +124,8 @@ function signinPage(csrf: string, values: { email: string; next: string }, probl
       <form method="post" action="/signin" novalidate>
         ${csrfField(csrf)}
         <input type="hidden" name="next" value="${values.next}" />
-        ${field({ id: 'email', name: 'email', label: 'Email', type: 'email', autocomplete: 'email', value: values.email, required: true, maxLength: 254, problem, autofocus: true })}
-        ${currentPasswordField(problem)}
+        ${field({ id: 'email', name: 'email', label: 'Email', type: 'email', autocomplete: 'email', value: values.email, required: true, maxLength: 254, problem, autofocus: !retry })}
+        ${currentPasswordField(problem, retry)}
         <button type="submit">Sign in</button>
       </form>
       <p><a href="${withNext('/signin/forgot', values.next)}">Forgot password?</a></p>

@@ -67,6 +67,8 @@ button:disabled, button[aria-disabled='true'] { opacity: 0.5; cursor: not-allowe
 .alert { border: 1px solid var(--danger); background: var(--danger-bg); padding: 0.75rem; border-radius: 6px; margin: 0 0 1rem; }
 .field-error { color: var(--danger); margin: 0.25rem 0 0; }
 .notice { border: 1px solid var(--notice-border); background: var(--notice-bg); padding: 0.75rem; border-radius: 6px; margin: 0 0 1rem; }
+/* A heading that opens a box needs no rule above it: the box's border is the separation. */
+.notice > h2:first-child { margin-top: 0; border-top: 0; padding-top: 0; }
 .muted { color: var(--muted); }
 code, .secret { font-family: ui-monospace, 'SF Mono', Menlo, Consolas, monospace; overflow-wrap: anywhere; }
 /* Selected whole with one click, to copy. */
@@ -92,8 +94,9 @@ form.replay { display: flex; flex-wrap: wrap; gap: 0.5rem; align-items: center; 
 form.replay label { margin: 0; font-weight: normal; }
 form.replay select { width: auto; }
 summary { cursor: pointer; color: var(--accent); }
-/* The delivery log: scrolls sideways on a phone rather than squeezing its columns. */
-.table-wrap { overflow-x: auto; margin: 0.5rem 0 1rem; }
+/* The delivery log: scrolls sideways on a phone rather than squeezing its columns. Positioned, so
+   that a visually hidden label in a cell off to the side stays in this box, not in the page's width. */
+.table-wrap { position: relative; overflow-x: auto; margin: 0.5rem 0 1rem; }
 table { border-collapse: collapse; width: 100%; min-width: 36rem; font-size: 0.9rem; }
 /* A table of few columns that wraps rather than scrolls (the fan's wallet history, pages/wallet.ts). */
 table.compact { min-width: 0; }

@@ -131,6 +131,32 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(health.headers.get('Content-Security-Policy'), null, 'the API keeps its own headers');
     });
 
+    it('answers a wrong address with a page for a browser, and with JSON for the API and for programs', async () => {
+      const html = { Accept: 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.8' };
+      const typo = await app.request('/account/nonexistent', { headers: html });
+      assert.equal(typo.status, 404);
+      assert.match(typo.headers.get('Content-Type') ?? '', /^text\/html/);
+      assertSecurityHeaders(typo, 'a page that does not exist', '/account/nonexistent');
+      const body = await typo.text();
+      assert.match(body, /<html lang="en">/);
+      assert.match(body, /<title>Page not found/);
+      assert.match(body, /There is no page at \/account\/nonexistent\./);
+      assert.match(body, /<a href="\/account">/);
+      const api = await app.request('/v1/nonexistent', { headers: html });
+      assert.match(api.headers.get('Content-Type') ?? '', /^application\/json/, 'the API answers JSON to a browser too');
+      for (const [path, headers] of [
+        ['/dashboard/nope', { Accept: 'application/json' }],
+        ['/dashboard/nope', {}],
+      ] as const) {
+        const res = await app.request(path, { headers });
+        assert.equal(res.status, 404, path);
+        assert.equal((await res.json()).error.code, 'not_found', `${path} with ${JSON.stringify(headers)}`);
+      }
+      const posted = await app.request('/account/nonexistent', { method: 'POST', headers: html });
+      assert.equal(posted.status, 404);
+      assert.equal((await posted.json()).error.code, 'not_found', 'a form post to nowhere is no navigation');
+    });
+
     it('renders accessible pages: lang, title, main, bound labels, autocomplete', async () => {
       const body = await browser().page('/signup');
       assert.match(body, /<html lang="en">/);

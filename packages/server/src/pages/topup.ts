@@ -87,6 +87,7 @@ function cardPage(record: TopUpRecord, session: Session, now: number, problem?: 
           maxLength: 23,
           hint: '16 digits; spaces are fine.',
           problem,
+          autofocus: true,
         })}
         <button type="submit">Pay ${formatPrice(record.price)}</button>
       </form>`,

@@ -324,7 +324,10 @@ function siteItem(allowance: SiteAllowance, csrf: string): Html {
   return html`<li class="item">
     <h3>${site.name}</h3>
     <p>Daily allowance: <strong>${formatDiamonds(allowancePerDay)}</strong> without asking.</p>
-    <p>Spent in the last 24 hours: <strong>${formatDiamonds(allowance.spentDiamonds)}</strong>.</p>
+    <p>
+      Spent from it in the last 24 hours: <strong>${formatDiamonds(allowance.spentDiamonds)}</strong> (payments you approved one by one are
+      not counted).
+    </p>
     <form method="post" action="/account/connections/${site.id}/disconnect" class="inline">
       ${csrfField(csrf)}
       <input type="hidden" name="next" value="${WALLET_PATH}?disconnected=${site.id}" />
