@@ -270,6 +270,11 @@ for (const kind of DATABASE_KINDS) {
       const button = page.locator('diamond-gift-button[gift="rose"]');
       const before = opened.length;
       await waitText(button.locator('[part~="button"]'), /^Send Rose for 5 Diamonds$/);
+      // The page's two gift buttons side by side, their tops on one line.
+      const tops = await page
+        .locator('diamond-gift-button [part~="button"]')
+        .evaluateAll((buttons) => buttons.map((each) => Math.round(each.getBoundingClientRect().top)));
+      assert.equal(new Set(tops).size, 1, `the gift buttons’ tops: ${tops.join(', ')} px`);
       await button.locator('[part~="button"]').click();
       // The creator as the platform names them (the confirmation popup too), not the page's creator-name.
       await waitText(button.locator('[part~="status"]'), /^Rose sent to Demo Creator\. Thank you!$/);
