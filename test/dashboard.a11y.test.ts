@@ -45,6 +45,16 @@ describe('the creator dashboard passes axe-core in light and dark, on a desktop 
             assert.ok(Date.now() < deadline, 'the gifts reached the dashboard');
             await new Promise((resolve) => setTimeout(resolve, 100));
           }
+          // The chart's scale (its highest value and its first and last day) is readable at this size.
+          const scale = await page.evaluate(() => {
+            const shown = [...document.querySelectorAll('.chart-label, .chart-scale')].filter((e) => e.getClientRects().length > 0);
+            return {
+              texts: shown.map((e) => e.textContent?.trim()),
+              lowest: Math.min(...shown.map((e) => e.getBoundingClientRect().height)),
+            };
+          });
+          assert.ok(scale.texts.length > 0, 'the chart’s scale is shown');
+          assert.ok(scale.lowest >= 12, `the chart’s scale is ${scale.lowest.toFixed(1)} px high: ${scale.texts.join(' | ')}`);
           const found: Record<string, AxeViolation[]> = { '/dashboard': await axeViolations(page) };
           await page.getByRole('link', { name: 'Last 90 days' }).click();
           await page.waitForURL(/days=90/);

@@ -102,7 +102,7 @@ function chart(days: readonly DayEarnings[], windowDays: number): Html {
   });
   const sum = totals.reduce((a, b) => a + b, 0);
   const best = days[totals.indexOf(Math.max(...totals))];
-  return html`<svg
+  const drawing = html`<svg
     class="chart"
     viewBox="0 0 ${width} ${height}"
     role="img"
@@ -123,6 +123,11 @@ function chart(days: readonly DayEarnings[], windowDays: number): Html {
     <text class="chart-label" x="${width - 8}" y="${height - 6}" text-anchor="end">${isoDay(days.at(-1)?.day ?? 0)}</text>
     ${bars}
   </svg>`;
+  // Shown on a phone instead of the chart's labels, which the chart's scale makes too small there.
+  const legend = html`<p class="chart-scale muted">
+    ${isoDay(days[0]?.day ?? 0)} to ${isoDay(days.at(-1)?.day ?? 0)}; bars up to ${diamonds(max)} a day.
+  </p>`;
+  return html`${drawing}${legend}`;
 }
 
 function dailyTable(days: readonly DayEarnings[], windowDays: number): Html {

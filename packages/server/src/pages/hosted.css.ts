@@ -120,7 +120,13 @@ ul.discover a { display: grid; gap: 0.25rem; border: 1px solid var(--border); bo
 .num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .chart { display: block; width: 100%; height: auto; }
 .chart-axis { stroke: var(--border); }
-.chart-label { fill: var(--muted); font-size: 11px; }
+.chart-label { fill: var(--muted); font-size: 13px; }
+/* On a phone the chart is drawn at half size, too small for its labels: its scale is a line of text below it. */
+.chart-scale { display: none; }
+@media (max-width: 40rem) {
+  .chart-label { display: none; }
+  .chart-scale { display: block; margin-top: 0.25rem; font-size: 0.9rem; }
+}
 .bar-gift, .swatch-gift { fill: var(--accent); background: var(--accent); }
 .bar-unlock, .swatch-unlock { fill: var(--notice-border); background: var(--notice-border); }
 .bar-order, .swatch-order { fill: var(--danger); background: var(--danger); }
