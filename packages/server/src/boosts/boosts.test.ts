@@ -17,6 +17,7 @@ import { seedDemo } from '../identity/demo.js';
 import { seedDemoMoney } from '../money/demo.js';
 
 for (const kind of DATABASE_KINDS) {
+  // Skips (loudly) only outside CI when PostgreSQL is unreachable; under CI=true it throws.
   const skip = await skipUnlessPostgres(kind);
   // `skip` (above): only outside CI, loudly, when PostgreSQL is unreachable; under CI=true that fails instead.
   describe(`boosts on ${kind}`, { skip }, () => {

@@ -149,6 +149,7 @@ async function caughtUp(h: MoneyHarness, aggregator: EarningsAggregator): Promis
 }
 
 for (const kind of DATABASE_KINDS) {
+  // Skips (loudly) only outside CI when PostgreSQL is unreachable; under CI=true it throws.
   const skip = await skipUnlessPostgres(kind);
   // `skip` (above): only outside CI, loudly, when PostgreSQL is unreachable; under CI=true that fails instead.
   describe(`collaboration splits on ${kind}`, { skip }, () => {
