@@ -34,6 +34,8 @@ import { PlatformMetrics } from './ops/metrics.js';
 
 /** How often expired reservations are voided. */
 const SWEEP_INTERVAL_MS = 5_000;
+/** How long an idle HTTP connection is kept open for the client's next request. */
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 /** How often the sweeper deletes rate limits' dead counts (identity/rate-limit.ts). */
 const RATE_LIMITS_FORGET_INTERVAL_MS = 60 * 60 * 1000;
 
@@ -285,6 +287,11 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     if (ownsDb) await db.close();
     throw error;
   }
+  // Idle connections are kept longer than a load balancer keeps its own (60 s, commonly), so a
+  // client never sends a request on a connection this server is closing at that very moment
+  // (the request would be lost to a reset). Node's 5 s made that race easy to meet: a client
+  // whose event loop was busy for 5 s met it on its next request.
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   const address = server.address() as AddressInfo;
   const host = options.host && options.host !== '0.0.0.0' && options.host !== '::' ? options.host : 'localhost';
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;

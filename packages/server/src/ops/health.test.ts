@@ -36,6 +36,14 @@ describe('/healthz and /readyz', () => {
     assert.equal(ready.headers.get('cache-control'), 'no-store');
   });
 
+  it('keeps an idle connection 65 s, longer than a balancer keeps its own, and says so to the client', async () => {
+    // With Node's 5 s, a client busy for 5 s sent its next request on a connection being closed,
+    // and lost it to a reset (seen in CI: ECONNRESET after a test ran the CLI synchronously).
+    const health = await fetch(`${h.server.url}/healthz`);
+    await health.arrayBuffer();
+    assert.equal(health.headers.get('keep-alive'), 'timeout=65');
+  });
+
   it('/readyz answers 503 while the platform shuts down (balancers move on first)', async () => {
     let draining = false;
     const app = createApp({ db: h.t.db, ledger: new Ledger(h.t.db), draining: () => draining });

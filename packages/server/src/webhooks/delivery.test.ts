@@ -64,16 +64,23 @@ for (const kind of DATABASE_KINDS) {
       return row.id;
     }
     const deliveriesOf = (endpointId: string) => listDeliveries(h.t.db, h.site.id, endpointId, { limit: 100 });
-    /** Waits until the endpoint's delivery of `eventId` satisfies `ready`. */
-    /** Waits until the endpoint's delivery of `eventId`, its last attempt recorded (no lease held), satisfies `ready`. */
+    /**
+     * Waits until the endpoint's delivery of `eventId`, its last attempt recorded (no lease held),
+     * satisfies `ready`. The lease and the delivery are read one after the other: a claim in
+     * between (the next attempt, in flight) shows as one attempt more than the unleased row had,
+     * and is waited out. Without that, a test that moved the clock then would move it while the
+     * attempt was in flight, and the attempt's retry would be due after the last move (it was,
+     * in CI: "timed out waiting for attempt 3").
+     */
     const deliveryOf = (endpointId: string, eventId: string, ready: (d: WebhookDelivery) => boolean, what: string) =>
       eventually(async () => {
-        const leased = await h.t.db.query(
-          'SELECT id FROM webhook_deliveries WHERE endpoint_id = ? AND event_id = ? AND lease_owner IS NOT NULL',
+        const [row] = await h.t.db.query<{ attempts: number | string; lease_owner: string | null }>(
+          'SELECT attempts, lease_owner FROM webhook_deliveries WHERE endpoint_id = ? AND event_id = ?',
           [endpointId, eventId],
         );
-        if (leased.length > 0) return undefined;
-        return (await deliveriesOf(endpointId)).find((d) => d.eventId === eventId && ready(d));
+        if (row === undefined || row.lease_owner !== null) return undefined;
+        const delivery = (await deliveriesOf(endpointId)).find((d) => d.eventId === eventId);
+        return delivery !== undefined && delivery.attempts === Number(row.attempts) && ready(delivery) ? delivery : undefined;
       }, what);
     const headers = (request: ReceivedWebhook) => ({
       'webhook-id': request.headers['webhook-id']!,
