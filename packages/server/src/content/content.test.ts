@@ -427,6 +427,11 @@ for (const kind of DATABASE_KINDS) {
         assert.equal(answer.entitlement.receipt, null);
         assert.equal(answer.confirmation.amountDiamonds, 200);
         assert.equal(answer.confirmation.description, 'Unlock “Behind the scenes” by Ada');
+        // The confirmation page names the page that asked.
+        const [asked] = await h.t.db.query<{ origin: string | null }>('SELECT origin FROM confirmations WHERE id = ?', [
+          answer.confirmation.id,
+        ]);
+        assert.equal(asked?.origin, TEST_PAGE_ORIGIN);
         assert.equal(answer.confirmation.url, `${h.server.url}/confirm/${answer.confirmation.id}`);
         assert.deepEqual(await h.balances(fan.id), { wallet: 500, held: 200, earnings: 0 });
         await h.refused(await body(content, fan), 403, 'not_entitled');

@@ -222,6 +222,7 @@ export function contentApi(context: AppContext): Hono<AppEnv> {
         fanId: caller.userId,
         siteId: caller.siteId,
         contentId: params.id,
+        origin: caller.origin,
       }),
   );
 

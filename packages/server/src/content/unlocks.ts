@@ -152,6 +152,8 @@ export interface UnlockRequest {
   fanId: string;
   siteId: string;
   contentId: string;
+  /** The origin of the page that asked: the confirmation page names it (see `SpendRequest.origin`). */
+  origin?: string | undefined;
 }
 
 /**
@@ -231,6 +233,7 @@ export async function unlockContent(tx: SqlClient, request: UnlockRequest, now =
       credits,
       split,
       description: unlockDescription(content),
+      origin: request.origin,
       metadata: { contentId: content.id, entitlementId },
       reference: entitlementId,
     },

@@ -1,5 +1,5 @@
 import type { Database, DatabaseKind, SqlClient } from './types.js';
-import { moneyMigration } from '../money/schema.js';
+import { confirmationOriginMigration, moneyMigration } from '../money/schema.js';
 import { disputesMigration, paymentsMigration } from '../payments/schema.js';
 import { giftsMigration } from '../gifts/schema.js';
 import { contentMigration } from '../content/schema.js';
@@ -413,6 +413,7 @@ export const MIGRATIONS: readonly Migration[] = [
   dpopReplaysMigration,
   pgSpendMigration,
   allowanceRunningTotalsMigration,
+  confirmationOriginMigration,
 ];
 
 /** The schema version this build expects. */

@@ -184,6 +184,30 @@ for (const kind of DATABASE_KINDS) {
       assert.equal((await h.balances(creator.id)).earnings, 40 * 8);
     });
 
+    it('gifts asked at once, to several creators and gift types and to none: each gets its own answer', async () => {
+      // On PostgreSQL what each gift names is read for all of them in one statement (db/batched-read.ts).
+      const fan = await h.fan({ allowance: 1000, balance: 1000 });
+      const [ada, grace] = await Promise.all([h.newCreator('Ada B', { listed: true }), h.newCreator('Grace B', { listed: true })]);
+      const asked = [
+        { creatorId: ada.id, giftId: 'rose', expect: { status: 201, amount: 5, creator: ada.id } },
+        { creatorId: grace.id, giftId: 'coffee', expect: { status: 201, amount: 10, creator: grace.id } },
+        { creatorId: ada.id, giftId: 'coffee', expect: { status: 201, amount: 10, creator: ada.id } },
+        { creatorId: fan.id, giftId: 'rose', expect: { status: 400, code: 'cannot_gift_self' } },
+        { creatorId: 'usr_nobody', giftId: 'rose', expect: { status: 404, code: 'creator_not_found' } },
+        { creatorId: grace.id, giftId: 'unicorn', expect: { status: 404, code: 'gift_not_found' } },
+        { creatorId: grace.id, giftId: 'rose', expect: { status: 201, amount: 5, creator: grace.id } },
+      ];
+      const responses = await Promise.all(asked.map(({ creatorId, giftId }) => postGift(h, fan, { creatorId, giftId })));
+      for (const [index, res] of responses.entries()) {
+        const { expect } = asked[index]!;
+        const body = (await res.json()) as { amountDiamonds?: number; creatorId?: string; error?: { code: string } };
+        assert.equal(res.status, expect.status, JSON.stringify(body));
+        if ('code' in expect) assert.equal(body.error?.code, expect.code);
+        else assert.deepEqual([body.amountDiamonds, body.creatorId], [expect.amount, expect.creator]);
+      }
+      assert.equal((await h.balances(fan.id)).wallet, 1000 - 5 - 10 - 10 - 5);
+    });
+
     it('replays the same Idempotency-Key: one gift, the first answer; a different body is refused', async () => {
       const fan = await h.fan({ allowance: 100, balance: 100 });
       const key = randomUUID();

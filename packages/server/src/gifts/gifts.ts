@@ -8,6 +8,7 @@ import {
   type Gift,
   type GiftStatus,
 } from '@diamonds/protocol';
+import { BatchedRead, textArrayLiteral } from '../db/batched-read.js';
 import type { SqlClient } from '../db/types.js';
 import { ApiError } from '../errors.js';
 import { validate } from '../http/body.js';
@@ -148,29 +149,34 @@ interface CreatorAndGiftTypeRow {
  * statement: each `undefined` when missing. Read in the gift's transaction, never cached, so a
  * price or a role changed a moment ago applies to the very next gift.
  */
-async function findCreatorAndGiftType(
-  tx: SqlClient,
-  creatorId: string,
-  giftId: string,
-): Promise<{
-  creator?: { id: string; displayName: string };
-  giftType?: { id: string; name: string; priceDiamonds: number };
-  liveSplit?: SplitRecord;
-}> {
+async function findCreatorAndGiftType(tx: SqlClient, creatorId: string, giftId: string): Promise<GiftLookup> {
+  return creatorAndGiftTypeOf(await creatorAndGiftTypeRow(tx, creatorId, giftId));
+}
+
+/** The row {@link findCreatorAndGiftType} reads. */
+async function creatorAndGiftTypeRow(tx: SqlClient, creatorId: string, giftId: string): Promise<CreatorAndGiftTypeRow | undefined> {
   // One row whatever exists: each side is a LEFT JOIN onto a one-row table. The split of the
   // creator's live session, if they are live with one, comes in the same statement (collabs/).
   // The constants are written in the text: with `active = ?`, SQLite planned the statement
   // again at every run (the partial index gift_types_listed might apply, or not).
   const [row] = await tx.query<CreatorAndGiftTypeRow>(
-    `SELECT u.id AS creator_id, u.display_name, g.id AS gift_id, g.name AS gift_name, g.price_diamonds,
-       l.id AS live_id, cs.version AS split_version, cs.shares AS split_shares, cs.created_at AS split_created_at
+    `SELECT ${CREATOR_AND_GIFT_TYPE_COLUMNS}
      FROM (SELECT 1 AS one) AS x
      LEFT JOIN users u ON u.id = ? AND u.is_creator = 1
      LEFT JOIN gift_types g ON g.id = ? AND g.active = 1
-     LEFT JOIN live_sessions l ON l.creator_id = u.id AND l.ended_at IS NULL
-     LEFT JOIN collab_splits cs ON cs.item_kind = 'live' AND cs.item_id = l.id AND cs.ended_at IS NULL`,
+     ${LIVE_SPLIT_JOINS}`,
     [creatorId, giftId],
   );
+  return row;
+}
+
+const CREATOR_AND_GIFT_TYPE_COLUMNS = `u.id AS creator_id, u.display_name, g.id AS gift_id, g.name AS gift_name, g.price_diamonds,
+  l.id AS live_id, cs.version AS split_version, cs.shares AS split_shares, cs.created_at AS split_created_at`;
+const LIVE_SPLIT_JOINS = `LEFT JOIN live_sessions l ON l.creator_id = u.id AND l.ended_at IS NULL
+  LEFT JOIN collab_splits cs ON cs.item_kind = 'live' AND cs.item_id = l.id AND cs.ended_at IS NULL`;
+
+/** What {@link findCreatorAndGiftType} makes of its row. */
+function creatorAndGiftTypeOf(row: CreatorAndGiftTypeRow | undefined): GiftLookup {
   return {
     ...(row?.creator_id && row.live_id && row.split_shares !== null
       ? {
@@ -198,10 +204,16 @@ export interface SendGiftContext {
   feeBasisPoints: number;
   /** The platform's public origin, for the confirmation's URL. */
   baseUrl: string;
+  /** The origin of the page that asked: the confirmation page names it (see `SpendRequest.origin`). */
+  origin?: string | undefined;
 }
 
-/** The creator, the gift type and the live split a gift names, as {@link lookUpGift} read them. */
-export type GiftLookup = Awaited<ReturnType<typeof findCreatorAndGiftType>>;
+/** The creator, the gift type and the live split a gift names, as {@link lookUpGift} read them: each absent when missing. */
+export interface GiftLookup {
+  creator?: { id: string; displayName: string };
+  giftType?: { id: string; name: string; priceDiamonds: number };
+  liveSplit?: SplitRecord;
+}
 
 /**
  * Reads what a gift names (the creator, the active gift type, the split of the creator's live
@@ -211,8 +223,39 @@ export type GiftLookup = Awaited<ReturnType<typeof findCreatorAndGiftType>>;
  * every statement there sees what was committed when it started, and none of these rows is
  * locked by a gift.
  */
-export function lookUpGift(db: SqlClient, request: Pick<GiftRequest, 'creatorId' | 'giftId'>): Promise<GiftLookup> {
-  return findCreatorAndGiftType(db, request.creatorId, request.giftId);
+export async function lookUpGift(db: SqlClient, request: Pick<GiftRequest, 'creatorId' | 'giftId'>): Promise<GiftLookup> {
+  let reader = giftLookups.get(db);
+  if (!reader) giftLookups.set(db, (reader = new BatchedRead(db, readCreatorsAndGiftTypes)));
+  return creatorAndGiftTypeOf(await reader.read(JSON.stringify([request.creatorId, request.giftId])));
+}
+
+/** The gifts of the moment's lookups, read together (see {@link BatchedRead}): one reader per database. */
+const giftLookups = new WeakMap<SqlClient, BatchedRead<CreatorAndGiftTypeRow>>();
+
+/** {@link findCreatorAndGiftType} for many `[creatorId, giftId]` pairs (as JSON) at once. */
+async function readCreatorsAndGiftTypes(db: SqlClient, pairs: readonly string[]): Promise<Map<string, CreatorAndGiftTypeRow>> {
+  const asked = pairs.map((pair) => JSON.parse(pair) as [string, string]);
+  if (db.kind === 'sqlite') {
+    // One at a time there (see BatchedRead): the statement the gift's own transaction runs.
+    const [[creatorId, giftId]] = asked as [[string, string]];
+    const row = await creatorAndGiftTypeRow(db, creatorId, giftId);
+    return new Map(row ? [[pairs[0]!, row]] : []);
+  }
+  const rows = await db.query<CreatorAndGiftTypeRow & { asked_creator_id: string; asked_gift_id: string }>(
+    `SELECT asked.creator_id AS asked_creator_id, asked.gift_id AS asked_gift_id, ${CREATOR_AND_GIFT_TYPE_COLUMNS}
+     FROM unnest(CAST(? AS TEXT[]), CAST(? AS TEXT[])) AS asked (creator_id, gift_id)
+     LEFT JOIN users u ON u.id = asked.creator_id AND u.is_creator = 1
+     LEFT JOIN gift_types g ON g.id = asked.gift_id AND g.active = 1
+     ${LIVE_SPLIT_JOINS}`,
+    [textArrayLiteral(asked.map(([creatorId]) => creatorId)), textArrayLiteral(asked.map(([, giftId]) => giftId))],
+  );
+  const found = new Map<string, CreatorAndGiftTypeRow>();
+  for (const row of rows) {
+    const pair = JSON.stringify([row.asked_creator_id, row.asked_gift_id]);
+    // The first row, as the one-pair read takes (a creator is live in one session at most).
+    if (!found.has(pair)) found.set(pair, row);
+  }
+  return found;
 }
 
 /**
@@ -292,6 +335,7 @@ export async function sendGift(
       credits,
       split,
       description,
+      origin: context.origin,
       metadata: { giftType: giftType.id, quantity: request.quantity },
       reference: id,
       // The gift's id was made just above: no spend can carry it yet.

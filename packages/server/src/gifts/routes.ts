@@ -161,6 +161,7 @@ export function giftsApi(context: AppContext): Hono<AppEnv> {
         siteId: caller.siteId,
         feeBasisPoints: context.settings.platformFeeBps,
         baseUrl: publicBaseUrl(c, context.settings),
+        origin: caller.origin,
         request: body,
         // On PostgreSQL what the gift names is read before its turn in a batch (see lookUpGift).
         ...(context.db.kind === 'postgres' && body.creatorId !== caller.userId ? { found: await lookUpGift(context.db, body) } : {}),

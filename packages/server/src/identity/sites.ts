@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { newId } from '@diamonds/protocol';
 import { ApiError } from '../errors.js';
+import { BatchedRead, textArrayLiteral } from '../db/batched-read.js';
 import type { Database, SqlClient } from '../db/types.js';
 import { parseOrigin } from '../http/origins.js';
 import { cleanText } from '../text.js';
@@ -306,10 +307,21 @@ export async function revokeKey(db: SqlClient, siteId: string, keyId: string, no
 export async function findSiteByKey(db: SqlClient, key: string): Promise<{ site: Site; kind: KeyKind } | undefined> {
   const kind = keyKindOf(key);
   if (!kind) return undefined;
-  const rows = await db.query<SiteRow>(
-    `SELECT s.id, s.owner_id, s.name, s.origins, s.created_at FROM site_keys k JOIN sites s ON s.id = k.site_id
-     WHERE k.lookup = ? AND k.kind = ? AND k.revoked_at IS NULL`,
-    [lookupOf(kind, key), kind],
+  let reader = siteKeyReaders.get(db);
+  if (!reader) siteKeyReaders.set(db, (reader = new BatchedRead(db, readSitesByKey)));
+  const row = await reader.read(lookupOf(kind, key));
+  return row && row.kind === kind ? { site: toSite(row), kind } : undefined;
+}
+
+/** Every API request's key, read together with the others of the moment (see {@link BatchedRead}): one reader per database. */
+const siteKeyReaders = new WeakMap<SqlClient, BatchedRead<SiteRow & { lookup: string; kind: KeyKind }>>();
+
+/** The live keys among `lookups` (see `lookupOf`), with their sites. */
+async function readSitesByKey(db: SqlClient, lookups: readonly string[]) {
+  const rows = await db.query<SiteRow & { lookup: string; kind: KeyKind }>(
+    `SELECT k.lookup, k.kind, s.id, s.owner_id, s.name, s.origins, s.created_at FROM site_keys k JOIN sites s ON s.id = k.site_id
+     WHERE ${lookups.length === 1 ? 'k.lookup = ?' : 'k.lookup = ANY(CAST(? AS TEXT[]))'} AND k.revoked_at IS NULL`,
+    [lookups.length === 1 ? lookups[0]! : textArrayLiteral(lookups)],
   );
-  return rows[0] ? { site: toSite(rows[0]), kind } : undefined;
+  return new Map(rows.map((row) => [row.lookup, row]));
 }

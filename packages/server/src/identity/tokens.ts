@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ApiError } from '../errors.js';
+import { BatchedRead, textArrayLiteral } from '../db/batched-read.js';
 import type { Database, SqlClient } from '../db/types.js';
 import { hashSecret } from './users.js';
 
@@ -51,6 +52,7 @@ export interface ProvenContext extends TokenContext {
 }
 
 interface TokenRow {
+  token_hash: string;
   kind: 'access' | 'refresh';
   family_id: string;
   user_id: string;
@@ -107,13 +109,39 @@ export function newFamilyId(): string {
   return `fam_${randomBytes(16).toString('base64url')}`;
 }
 
+/** Whether `token` has the shape of our tokens (anything else is not looked up). */
+function isTokenShaped(token: unknown): token is string {
+  return typeof token === 'string' && token.length <= 100 && /^d(at|rt)_[\w-]{43}$/.test(token);
+}
+
+const TOKEN_COLUMNS = 'token_hash, kind, family_id, user_id, site_id, origin, expires_at, used_at, revoked_at, jkt, family_expires_at';
+
 async function findToken(db: SqlClient, token: unknown): Promise<TokenRow | undefined> {
-  if (typeof token !== 'string' || token.length > 100 || !/^d(at|rt)_[\w-]{43}$/.test(token)) return undefined;
-  const rows = await db.query<TokenRow>(
-    'SELECT kind, family_id, user_id, site_id, origin, expires_at, used_at, revoked_at, jkt, family_expires_at FROM tokens WHERE token_hash = ?',
-    [hashSecret(token)],
-  );
+  if (!isTokenShaped(token)) return undefined;
+  const rows = await db.query<TokenRow>(`SELECT ${TOKEN_COLUMNS} FROM tokens WHERE token_hash = ?`, [hashSecret(token)]);
   return rows[0];
+}
+
+/** The tokens of every fan request, read together (see {@link BatchedRead}): one reader per database. */
+const tokenReaders = new WeakMap<SqlClient, BatchedRead<TokenRow>>();
+
+/** Like `findToken`, outside a transaction, sharing a statement with the other requests of the moment. */
+function readToken(db: SqlClient, token: unknown): Promise<TokenRow | undefined> {
+  if (!isTokenShaped(token)) return Promise.resolve(undefined);
+  let reader = tokenReaders.get(db);
+  if (!reader) {
+    reader = new BatchedRead<TokenRow>(db, async (client, hashes) => {
+      const rows = await client.query<TokenRow>(
+        hashes.length === 1
+          ? `SELECT ${TOKEN_COLUMNS} FROM tokens WHERE token_hash = ?`
+          : `SELECT ${TOKEN_COLUMNS} FROM tokens WHERE token_hash = ANY(CAST(? AS TEXT[]))`,
+        [hashes.length === 1 ? hashes[0]! : textArrayLiteral(hashes)],
+      );
+      return new Map(rows.map((row) => [row.token_hash, row]));
+    });
+    tokenReaders.set(db, reader);
+  }
+  return reader.read(hashSecret(token));
 }
 
 /** Whether a token row may be used by `context` now. */
@@ -148,7 +176,7 @@ export async function authenticateAccessToken(
   context: ProvenContext,
   now = Date.now(),
 ): Promise<TokenGrant> {
-  const row = await findToken(db, token);
+  const row = await readToken(db, token);
   if (!row || row.kind !== 'access' || !usable(row, context, now) || row.jkt === null) throw invalid();
   if (row.jkt !== context.jkt) throw wrongKey();
   return grantOf(row);

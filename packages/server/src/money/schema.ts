@@ -63,6 +63,21 @@ function moneyV6(kind: DatabaseKind): string[] {
   ];
 }
 
+/**
+ * Migration 31: a confirmation keeps the origin of the page that asked for the spend, so the
+ * confirmation page names that page (`https://shop.example`) rather than every origin the
+ * site allows (`https://*.example`). Empty for confirmations made before it, and for spends not
+ * asked by a page.
+ */
+export const confirmationOriginMigration: Migration = {
+  version: 31,
+  name: 'confirmations remember the asking page',
+  statements: {
+    sqlite: ['ALTER TABLE confirmations ADD COLUMN origin TEXT'],
+    postgres: ['ALTER TABLE confirmations ADD COLUMN origin TEXT'],
+  },
+};
+
 /** Migration 6: idempotent API requests, confirmations and receipt signing keys. */
 export const moneyMigration: Migration = {
   version: 6,

@@ -40,6 +40,11 @@ export interface SpendRequest {
   credits: readonly PostingInput[];
   /** What it is, in the fan's words ("3 × Rose for Ada"): history and confirmation page. */
   description: string;
+  /**
+   * The origin of the page that asked (the fan's request's `Origin`, one the site allows): the
+   * confirmation page names it, so the fan sees which page wants the money.
+   */
+  origin?: string | undefined;
   metadata?: Metadata;
   /** Unique per spend (the flow's row id will do): the ledger and allowance idempotency key. */
   reference: string;
@@ -89,6 +94,8 @@ export interface ConfirmationRecord {
   createdAt: number;
   expiresAt: number;
   decidedAt: number | null;
+  /** The origin of the page that asked for the spend; null when not known (see migration 31). */
+  origin: string | null;
 }
 
 /** The fan's wallet account id, opened the first time (inside `tx`). */
@@ -260,11 +267,12 @@ export async function spend(tx: SqlClient, ledger: Ledger, request: SpendRequest
     createdAt: now,
     expiresAt: now + CONFIRMATION_TTL_MS,
     decidedAt: null,
+    origin: request.origin ?? null,
   };
   await tx.run(
     `INSERT INTO confirmations (id, kind, subject_id, user_id, site_id, recipient_id, amount, description, reservation_id,
-       transfer_id, status, created_at, expires_at, decided_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 'pending', ?, ?, NULL)`,
+       transfer_id, status, created_at, expires_at, decided_at, origin)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 'pending', ?, ?, NULL, ?)`,
     [
       confirmation.id,
       confirmation.kind,
@@ -277,6 +285,7 @@ export async function spend(tx: SqlClient, ledger: Ledger, request: SpendRequest
       confirmation.reservationId,
       confirmation.createdAt,
       confirmation.expiresAt,
+      confirmation.origin,
     ],
   );
   await appendConfirmationEvent(tx, confirmation, 'confirmation.required', now);
@@ -310,6 +319,7 @@ interface ConfirmationRow {
   created_at: number;
   expires_at: number;
   decided_at: number | null;
+  origin: string | null;
 }
 
 function toRecord(row: ConfirmationRow): ConfirmationRecord {
@@ -328,6 +338,7 @@ function toRecord(row: ConfirmationRow): ConfirmationRecord {
     createdAt: Number(row.created_at),
     expiresAt: Number(row.expires_at),
     decidedAt: row.decided_at === null ? null : Number(row.decided_at),
+    origin: row.origin ?? null,
   };
 }
 

@@ -476,7 +476,7 @@ export interface PaymentOutcome {
 export async function payOrder(
   tx: SqlClient,
   ledger: Ledger,
-  request: { orderId: string; siteId: string; userId: string; issuer: string; feeBasisPoints: number },
+  request: { orderId: string; siteId: string; userId: string; issuer: string; feeBasisPoints: number; origin?: string | undefined },
   now = Date.now(),
 ): Promise<PaymentOutcome> {
   const { orderId, siteId, userId } = request;
@@ -523,6 +523,7 @@ export async function payOrder(
       credits,
       split,
       description: describeOrder(site?.name ?? 'the shop', found.lines),
+      origin: request.origin,
       // A declined confirmation reopens the order: each attempt is its own spend.
       reference: `order:${orderId}:${Number(row.attempts)}`,
       ...(row.reference === null ? {} : { metadata: { orderReference: row.reference } }),
@@ -704,6 +705,8 @@ export interface PayOrderInput {
   feeBasisPoints: number;
   /** The platform's public origin: the receipt's issuer, and where the confirmation page is. */
   baseUrl: string;
+  /** The origin of the page that asked: the confirmation page names it (see `SpendRequest.origin`). */
+  origin?: string | undefined;
 }
 
 /** A fan pays an order (`POST /v1/orders/{id}/pay`): 200 paid, or 202 waiting for confirmation. */
@@ -716,6 +719,7 @@ export const payOrderOperation = moneyOperation(
       userId: input.userId,
       issuer: input.baseUrl,
       feeBasisPoints: input.feeBasisPoints,
+      origin: input.origin,
     });
     const body: PayOrderResult = {
       ...presentCheckoutOrder(record),

@@ -5,7 +5,7 @@ import { jwks, verifyReceiptWith, type PublicJwk } from '../money/receipts.js';
 import { CONFIRMATION_TTL_MS, decideConfirmationOperation } from '../money/spends.js';
 import { expireConfirmations } from '../money/sweeper.js';
 import { DATABASE_KINDS, skipUnlessPostgres } from '../testing/databases.js';
-import { startMoneyHarness, type MoneyHarness, type TestFan } from '../testing/money.js';
+import { startMoneyHarness, TEST_PAGE_ORIGIN, type MoneyHarness, type TestFan } from '../testing/money.js';
 import { feeBalance, makeOrder, makeProduct, stockOf } from './testing.js';
 
 for (const kind of DATABASE_KINDS) {
@@ -168,6 +168,11 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(held.confirmation.subjectId, order.id);
       assert.equal(held.confirmation.description, 'Order at Ada’s page: 1 × Hoodie');
       assert.ok(held.confirmation.url.endsWith(`/confirm/${held.confirmation.id}`));
+      // The confirmation page names the page that asked.
+      const [asked] = await h.t.db.query<{ origin: string | null }>('SELECT origin FROM confirmations WHERE id = ?', [
+        held.confirmation.id,
+      ]);
+      assert.equal(asked?.origin, TEST_PAGE_ORIGIN);
       assert.deepEqual(await h.balances(fan.id), { wallet: 1000, held: 700, earnings: 0 });
       assert.equal(await stockOf(h, tee.id), 1);
       await h.refused(await pay(order.id, fan), 409, 'order_pending_confirmation');

@@ -346,6 +346,7 @@ export function ordersApi(context: AppContext): Hono<AppEnv> {
         userId: caller.userId,
         baseUrl: publicBaseUrl(c, context.settings),
         feeBasisPoints: context.settings.platformFeeBps,
+        origin: caller.origin,
       }),
   );
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Confirmation, Gift } from '@diamonds/protocol';
 import { feesBalance, emailOf, httpBrowser, sendOk, signedInBrowser, snapshot } from '../gifts/testing.js';
+import { findSite, updateOrigins } from '../identity/sites.js';
 import { CONFIRMATION_TTL_MS } from '../money/spends.js';
 import { expireConfirmations } from '../money/sweeper.js';
 import { DATABASE_KINDS, skipUnlessPostgres } from '../testing/databases.js';
@@ -97,8 +98,7 @@ for (const kind of DATABASE_KINDS) {
       assert.match(text, /<dt>Amount<\/dt> <dd><strong>15 Diamonds<\/strong><\/dd>/);
       assert.match(text, /<dt>To<\/dt> <dd>Lovelace &lt;b&gt;&amp;&lt;\/b&gt;<\/dd>/, 'the name, escaped');
       assert.match(text, /A gift: 3 × Rose for Lovelace &lt;b&gt;/);
-      assert.match(text, /Ada’s page/);
-      assert.match(text, new RegExp(`<code>${TEST_PAGE_ORIGIN.replaceAll('.', '\\.')}</code>`));
+      assert.match(text, new RegExp(`Ada’s page, asked by the page at <code>${TEST_PAGE_ORIGIN.replaceAll('.', '\\.')}</code>`));
       assert.match(text, /Expires in (10|9) minutes/);
       assert.match(text, /<img src="\/gifts\/rose\.svg" alt="" width="96" height="96"/);
       // Decline first (it works at once and is where focus lands first), then Approve: disabled
@@ -127,6 +127,25 @@ for (const kind of DATABASE_KINDS) {
       assert.match(richPage, /Approve 10,000 Diamonds\?/);
       await decide(await signedInBrowser(h, rich), `/confirm/${castle.confirmation!.id}`, 'decline');
       await decide(browser, path, 'decline');
+    });
+
+    it('names the page that asked, not every origin the site allows; one made before pages were recorded, the site’s origins', async () => {
+      const before = (await findSite(h.t.db, h.site.id))!.origins;
+      await updateOrigins(h.t.db, h.site.id, [...before, 'https://shop.example.com']);
+      try {
+        const { id, path, browser } = await heldGift();
+        const asked = squash(await browser.page(path));
+        assert.match(asked, new RegExp(`asked by the page at <code>${TEST_PAGE_ORIGIN.replaceAll('.', '\\.')}</code>`));
+        assert.doesNotMatch(asked, /shop\.example\.com/, 'the other origins the site allows are not the page that asked');
+        // As a confirmation from before migration 31 (no origin kept): the site's origins, as before.
+        await h.t.db.run('UPDATE confirmations SET origin = NULL WHERE id = ?', [id]);
+        const older = squash(await browser.page(path));
+        assert.doesNotMatch(older, /asked by the page/);
+        assert.match(older, /Ada’s page \(<code>http:\/\/127\.0\.0\.1:5173<\/code>, <code>https:\/\/shop\.example\.com<\/code>\)/);
+        await decide(browser, path, 'decline');
+      } finally {
+        await updateOrigins(h.t.db, h.site.id, before);
+      }
     });
 
     it('approves over HTTP: the held Diamonds are posted and the gift is sent', async () => {

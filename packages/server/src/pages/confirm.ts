@@ -153,7 +153,12 @@ function confirmPage(view: ConfirmView): Html {
         <dd>${KIND_LABELS[record.kind]}: ${record.description}</dd>
         <dt>On the site</dt>
         <dd>
-          ${siteName}${site && site.origins.length > 0 ? html` (${site.origins.map((origin, i) => html`${i > 0 ? ', ' : ''}<code>${origin}</code>`)})` : ''}
+          ${
+            record.origin !== null
+              ? // The page that asked, not every origin the site allows ("https://*.example"): the one to check.
+                html`${siteName}, asked by the page at <code>${record.origin}</code>`
+              : html`${siteName}${site && site.origins.length > 0 ? html` (${site.origins.map((origin, i) => html`${i > 0 ? ', ' : ''}<code>${origin}</code>`)})` : ''}`
+          }
         </dd>
         <dt>Time left</dt>
         <dd>
