@@ -209,12 +209,25 @@ for (const kind of DATABASE_KINDS) {
     }
 
     /**
-     * Whether the lure's last press reached the confirmation page only after the guard's second
+     * Whether the lure's last press reached the platform's page only after the guard's second
      * had passed (a stalled machine, not the lure's timing): then the try proves nothing, and
-     * whatever it did is left to the ledger check at the end of the suite.
+     * whatever it did is left to the ledger check at the end of the suite. `decided` says
+     * whether the page's decision took effect (approved, connected).
      */
-    async function landedTooLate(page: Page): Promise<boolean> {
-      const pressAt = await page.evaluate(() => (window as unknown as { lastPressAt?: number }).lastPressAt ?? 0);
+    async function landedTooLate(page: Page, decided: () => Promise<boolean>): Promise<boolean> {
+      let pressAt: number;
+      try {
+        pressAt = await page.evaluate(() => (window as unknown as { lastPressAt?: number }).lastPressAt ?? 0);
+      } catch (error) {
+        if (!/Execution context was destroyed|navigat/i.test(String(error))) throw error;
+        // The press submitted the form, so its page (and the time it kept) is gone. If the decision
+        // took effect, the platform found the form posted a second after the page was shown (it
+        // checks the page's signed stamp): the press came late. Otherwise the checks that follow judge.
+        await page.waitForLoadState('load');
+        if (!(await decided())) return false;
+        console.warn('clickjack: a lure’s click landed after the guard’s second and decided (the machine stalled); trying again');
+        return true;
+      }
       if (pressAt < DECISION_DELAY_MS) return false;
       console.warn(`clickjack: a lure's click landed ${Math.round(pressAt)} ms into the page (the machine stalled); trying again`);
       return true;
@@ -276,7 +289,7 @@ for (const kind of DATABASE_KINDS) {
         await popup.waitForURL(/\/confirm\/cnf_/, { waitUntil: 'domcontentloaded' });
         await pause(firstAt + gapMs - Date.now());
         await popup.mouse.click(approve.x, approve.y);
-        if (await landedTooLate(popup)) continue;
+        if (await landedTooLate(popup, async () => (await confirmationStatus(held.fan, held.id)) === 'approved')) continue;
         await assertNothingMoved(`popup, second click after ${gapMs} ms`, popup, held, before);
         landed++;
       }
@@ -392,7 +405,12 @@ for (const kind of DATABASE_KINDS) {
         await page.waitForURL(/\/signin\/authorize/, { waitUntil: 'domcontentloaded' });
         await pause(firstAt + gapMs - Date.now());
         await page.mouse.click(connect.x, connect.y);
-        if (await landedTooLate(page)) continue;
+        if (
+          await landedTooLate(page, async () =>
+            ['approved', 'consumed'].includes((await getSignInRequest(h.t.db, target.requestId)).status),
+          )
+        )
+          continue;
         await assertNotConnected(`consent, double-click after ${gapMs} ms`, page, target);
         landed++;
       }

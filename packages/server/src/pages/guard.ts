@@ -60,11 +60,12 @@ const GUARD_SCRIPT = `// Keeps the decisive button of a Diamonds decision page i
 // for a moment: see packages/server/src/pages/guard.ts for why and how.
 (() => {
   'use strict';
-  // A time the page gives in UTC (<time datetime data-local>), shown in the fan's own time zone.
+  // A time the page gives in UTC (<time datetime data-local>), shown in the fan's own time zone,
+  // written as the fan's language writes it ("6:39:03 AM EST", "06:39:03 GMT-5").
   for (const time of document.querySelectorAll('time[data-local]')) {
     const at = new Date(time.dateTime);
     if (!Number.isNaN(at.getTime())) {
-      time.textContent = at.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', timeZoneName: 'short' });
+      time.textContent = at.toLocaleTimeString([], { timeStyle: 'long' });
     }
   }
   const DELAY_MS = ${DECISION_DELAY_MS};
