@@ -136,6 +136,8 @@ for (const kind of DATABASE_KINDS) {
       const user = await findUser(h.t.db, userId);
       assert.ok(user);
       const { token } = await createSession(h.t.db, user);
+      // Trials run one after another: the last one's pages, left open, would only load the machine.
+      for (const done of contexts.splice(0)) await done.close().catch(() => {});
       const context = await browser.newContext({
         viewport: options.viewport ?? VIEWPORT,
         colorScheme: options.colorScheme ?? 'light',
