@@ -34,6 +34,8 @@ import { PlatformMetrics } from './ops/metrics.js';
 
 /** How often expired reservations are voided. */
 const SWEEP_INTERVAL_MS = 5_000;
+/** At shutdown, how long after the last request was answered a connection may stay open. */
+const SHUTDOWN_GRACE_MS = 2_000;
 /** How long an idle HTTP connection is kept open for the client's next request. */
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 /** How often the sweeper deletes rate limits' dead counts (identity/rate-limit.ts). */
@@ -323,11 +325,18 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
       clearInterval(sweeper);
       // Live streams never end by themselves: end them first, or closing would wait for them.
       await live.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // A connection is closed as soon as it has no request: Node closes only those idle when
+      // asked, and would keep one whose answer ends later open for the keep-alive time (65 s).
+      server.closeIdleConnections();
+      const closeIdle = setInterval(() => server.closeIdleConnections(), 50);
       if (inFlight > 0) await new Promise<void>((resolve) => (drained = resolve));
+      // Every request is answered. A connection still open after a grace for the answers' last
+      // bytes carries none (a stream whose client left without Node noticing): it is cut.
+      const grace = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+      await closed;
+      clearTimeout(grace);
+      clearInterval(closeIdle);
       await sweeping;
       // Boost views accepted but not yet counted are counted before the writer closes.
       await flushImpressions(writer);

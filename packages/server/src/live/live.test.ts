@@ -514,6 +514,28 @@ describe('a gift committed through one platform process reaches a stream on anot
   });
 });
 
+describe('stopping the platform after a stream’s client left', () => {
+  it('takes seconds, not the 65 s an idle connection is kept for its next request', async () => {
+    const h = await startMoneyHarness('sqlite', { live: { heartbeatMs: 200 } });
+    try {
+      const stream = await openSse(`${h.server.url}/v1/live/${h.creator.id}/stream`, {
+        Authorization: `Bearer ${h.site.publishableKey}`,
+        Origin: TEST_PAGE_ORIGIN,
+      });
+      assert.equal(stream.response.status, 200);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      stream.close();
+      // And a read over a kept-alive connection, as a page makes.
+      assert.equal((await h.call(`/live/${h.creator.id}`)).status, 200);
+    } finally {
+      const started = performance.now();
+      await h.close();
+      // Before: 63 s, the connection of the ended stream kept open for its keep-alive time.
+      assert.ok(performance.now() - started < 15_000, `closing took ${Math.round(performance.now() - started)} ms`);
+    }
+  });
+});
+
 describe('moderation rules', () => {
   it('blocked words match whole words, ignoring case and accents', () => {
     assert.equal(isBlocked('No SPOILERS here', ['spoiler']), false);
