@@ -68,7 +68,7 @@ async function renderPage(context: AppContext, session: Session, state: { notice
     'Collaborations',
     html`<header class="top">
         <h1>Collaborations</h1>
-        <a href="/account">Account</a> <a href="/dashboard">Earnings</a>
+        <span><a href="/account">Account</a> <a href="/dashboard">Earnings</a></span>
       </header>
       ${state.notice ? html`<p class="notice" role="status">${state.notice}</p>` : ''}
       ${state.problem ? alertBox({ message: state.problem }) : ''}

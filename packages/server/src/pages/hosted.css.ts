@@ -52,7 +52,7 @@ fieldset label { display: inline; font-weight: normal; margin-right: 1rem; }
 .choice { display: flex; align-items: baseline; gap: 0.5rem; margin: 0.25rem 0; }
 .choice label { margin: 0; }
 .choices { display: grid; grid-template-columns: repeat(auto-fill, minmax(12rem, 1fr)); gap: 0 1rem; }
-dl { display: grid; grid-template-columns: max-content 1fr; gap: 0.25rem 1rem; }
+dl { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: 0.25rem 1rem; }
 dt { font-weight: 600; }
 dd { margin: 0; }
 button { font: inherit; padding: 0.5rem 1rem; border-radius: 6px; border: 1px solid var(--accent); background: var(--accent); color: var(--accent-text); cursor: pointer; }
@@ -133,6 +133,10 @@ ul.discover a { display: grid; gap: 0.25rem; border: 1px solid var(--border); bo
 .swatch { display: inline-block; width: 0.8em; height: 0.8em; border-radius: 2px; margin-right: 0.3em; vertical-align: -0.05em; }
 ul.legend { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: 1rem; }
 blockquote { margin: 0.25rem 0; padding-left: 0.75rem; border-left: 3px solid var(--border); overflow-wrap: anywhere; }
+/* The narrowest phones: a long term ("Your earnings as a creator") wraps instead of pushing its value off the screen. */
+@media (max-width: 26rem) {
+  dl { grid-template-columns: fit-content(50%) minmax(0, 1fr); }
+}
 /* A popup or a phone: the card fills the window, so the page's buttons come sooner. */
 @media (max-width: 40rem), (max-height: 45rem) {
   main { margin: 0 auto; padding: 1rem; border-width: 0; border-radius: 0; }
