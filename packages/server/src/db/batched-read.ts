@@ -1,47 +1,35 @@
 import type { SqlClient } from './types.js';
 
-/** The most keys one statement reads. */
-const MAX_KEYS_PER_STATEMENT = 500;
+/** The most items one statement takes. */
+const MAX_ITEMS_PER_STATEMENT = 500;
 
-interface WaitingRead<Row> {
-  key: string;
-  resolve(row: Row | undefined): void;
+interface Waiting<Item, Answer> {
+  item: Item;
+  resolve(answer: Answer): void;
   reject(error: unknown): void;
 }
 
 /**
- * Reads of one kind by key (a site's key, a fan's token) that arrive together, in one turn of
- * the event loop, answered by one statement: on PostgreSQL every fan request makes such reads,
- * and one round trip for all of a turn's requests costs the server and the database far less
- * than one each (see `bench:api`).
- *
- * @remarks Nothing is cached. A read is answered by a statement sent after it was asked (one
- * that was already on its way does not answer it), so whatever was revoked before the request
- * came is read as revoked, in every process. On SQLite, where a read is a call into the same
- * process, reads go straight through.
- * @example
- * ```ts
- * const tokens = new BatchedRead(db, async (hashes) => new Map(rowsOf(hashes).map((row) => [row.token_hash, row])));
- * const row = await tokens.read(hash);
- * ```
+ * Work items that arrive together, in one turn of the event loop, sent as one statement: on
+ * PostgreSQL every fan request reads its site's key and token and records its DPoP proof, and one
+ * round trip for all of a turn's requests costs the server and the database far less than one
+ * each (see `bench:api`). One statement at a time: items that arrive while it is on its way go
+ * in the next, which is sent after they were asked.
  */
-export class BatchedRead<Row> {
-  readonly #db: SqlClient;
-  readonly #readMany: (db: SqlClient, keys: readonly string[]) => Promise<ReadonlyMap<string, Row>>;
-  #waiting: WaitingRead<Row>[] = [];
+export class StatementBatcher<Item, Answer> {
+  readonly #run: (items: readonly Item[]) => Promise<readonly Answer[]>;
+  #waiting: Waiting<Item, Answer>[] = [];
   #flushing = false;
 
-  /** `readMany` reads the rows of `keys` (distinct, at most 500) and gives them by key. */
-  constructor(db: SqlClient, readMany: (db: SqlClient, keys: readonly string[]) => Promise<ReadonlyMap<string, Row>>) {
-    this.#db = db;
-    this.#readMany = readMany;
+  /** `run` sends one statement for `items` (at most 500) and gives each one's answer, in order. */
+  constructor(run: (items: readonly Item[]) => Promise<readonly Answer[]>) {
+    this.#run = run;
   }
 
-  /** The row of `key`, or undefined when there is none. */
-  read(key: string): Promise<Row | undefined> {
-    if (this.#db.kind === 'sqlite') return this.#readMany(this.#db, [key]).then((rows) => rows.get(key));
+  /** The answer to `item`, from the next statement sent. */
+  add(item: Item): Promise<Answer> {
     return new Promise((resolve, reject) => {
-      this.#waiting.push({ key, resolve, reject });
+      this.#waiting.push({ item, resolve, reject });
       if (!this.#flushing) {
         this.#flushing = true;
         // After this turn's other requests were read: they share the statement.
@@ -57,14 +45,50 @@ export class BatchedRead<Row> {
         this.#flushing = false;
         return;
       }
-      const batch = this.#waiting.splice(0, MAX_KEYS_PER_STATEMENT);
+      const batch = this.#waiting.splice(0, MAX_ITEMS_PER_STATEMENT);
       try {
-        const rows = await this.#readMany(this.#db, [...new Set(batch.map((read) => read.key))]);
-        for (const read of batch) read.resolve(rows.get(read.key));
+        const answers = await this.#run(batch.map((waiting) => waiting.item));
+        for (const [index, waiting] of batch.entries()) waiting.resolve(answers[index]!);
       } catch (error) {
-        for (const read of batch) read.reject(error);
+        for (const waiting of batch) waiting.reject(error);
       }
     }
+  }
+}
+
+/**
+ * Reads of one kind by key (a site's key, a fan's token) that arrive together answered by one
+ * statement (see {@link StatementBatcher}).
+ *
+ * @remarks Nothing is cached. A read is answered by a statement sent after it was asked (one
+ * that was already on its way does not answer it), so whatever was revoked before the request
+ * came is read as revoked, in every process. On SQLite, where a read is a call into the same
+ * process, reads go straight through.
+ * @example
+ * ```ts
+ * const tokens = new BatchedRead(db, async (db, hashes) => new Map(rowsOf(db, hashes).map((row) => [row.token_hash, row])));
+ * const row = await tokens.read(hash);
+ * ```
+ */
+export class BatchedRead<Row> {
+  readonly #db: SqlClient;
+  readonly #readMany: (db: SqlClient, keys: readonly string[]) => Promise<ReadonlyMap<string, Row>>;
+  readonly #batcher: StatementBatcher<string, Row | undefined>;
+
+  /** `readMany` reads the rows of `keys` (distinct, at most 500) and gives them by key. */
+  constructor(db: SqlClient, readMany: (db: SqlClient, keys: readonly string[]) => Promise<ReadonlyMap<string, Row>>) {
+    this.#db = db;
+    this.#readMany = readMany;
+    this.#batcher = new StatementBatcher(async (keys) => {
+      const rows = await readMany(db, [...new Set(keys)]);
+      return keys.map((key) => rows.get(key));
+    });
+  }
+
+  /** The row of `key`, or undefined when there is none. */
+  read(key: string): Promise<Row | undefined> {
+    if (this.#db.kind === 'sqlite') return this.#readMany(this.#db, [key]).then((rows) => rows.get(key));
+    return this.#batcher.add(key);
   }
 }
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Migration } from '../db/migrations.js';
+import { StatementBatcher } from '../db/batched-read.js';
 import type { SqlClient } from '../db/types.js';
 
 /**
@@ -42,77 +43,35 @@ let recorded = 0;
 export function rememberSharedProof(db: SqlClient, proofId: string, expiresAtMs: number, nowMs: number): Promise<boolean> {
   const id = createHash('sha256').update(proofId).digest('base64url');
   let batcher = batchers.get(db);
-  if (!batcher) batchers.set(db, (batcher = new ProofBatcher(db)));
+  if (!batcher) batchers.set(db, (batcher = proofBatcher(db)));
   if (++recorded % PRUNE_EVERY === 0) {
     void db.run('DELETE FROM dpop_replays WHERE expires_at <= ?', [nowMs]).catch((error: unknown) => {
       console.error('[dpop] deleting expired proof ids failed; trying again later', error);
     });
   }
-  return batcher.remember(id, expiresAtMs);
+  return batcher.add({ id, expiresAtMs });
 }
 
-interface WaitingProof {
-  id: string;
-  expiresAtMs: number;
-  resolve(fresh: boolean): void;
-  reject(error: unknown): void;
-}
-
-/** The most proof ids recorded by one statement. */
-const MAX_PROOFS_PER_STATEMENT = 500;
-
-const batchers = new WeakMap<SqlClient, ProofBatcher>();
+const batchers = new WeakMap<SqlClient, StatementBatcher<{ id: string; expiresAtMs: number }, boolean>>();
 
 /**
- * Records the proofs that arrive together (in one turn of the event loop) with one statement:
- * every fan request on PostgreSQL records its proof, and one round trip for all of a turn's
- * requests costs the server and the database far less than one each.
+ * Records the proofs that arrive together (in one turn of the event loop) with one statement
+ * (see {@link StatementBatcher}): every fan request on PostgreSQL records its proof.
  */
-class ProofBatcher {
-  readonly #db: SqlClient;
-  #waiting: WaitingProof[] = [];
-  #flushing = false;
-
-  constructor(db: SqlClient) {
-    this.#db = db;
-  }
-
-  remember(id: string, expiresAtMs: number): Promise<boolean> {
-    return new Promise((resolve, reject) => {
-      this.#waiting.push({ id, expiresAtMs, resolve, reject });
-      if (!this.#flushing) {
-        this.#flushing = true;
-        // After this turn's other requests were read: they share the statement.
-        setImmediate(() => void this.#flush());
-      }
-    });
-  }
-
-  async #flush(): Promise<void> {
-    for (;;) {
-      // Decided in the same turn as the last answers: a caller they wake schedules its own flush.
-      if (this.#waiting.length === 0) {
-        this.#flushing = false;
-        return;
-      }
-      const batch = this.#waiting.splice(0, MAX_PROOFS_PER_STATEMENT);
-      // One id twice in a batch: the first records it, the others are replays of it.
-      const first = new Map<string, WaitingProof>();
-      for (const proof of batch) if (!first.has(proof.id)) first.set(proof.id, proof);
-      const proofs = [...first.values()];
-      try {
-        // Array literals: the ids are base64url (letters, digits, - and _), the times integers.
-        const rows = await this.#db.query<{ id: string }>(
-          `INSERT INTO dpop_replays (id, expires_at) SELECT * FROM unnest(CAST(? AS TEXT[]), CAST(? AS BIGINT[]))
-           ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at WHERE dpop_replays.expires_at <= ?
-           RETURNING id`,
-          [`{${proofs.map((proof) => proof.id).join(',')}}`, `{${proofs.map((proof) => proof.expiresAtMs).join(',')}}`, Date.now()],
-        );
-        const fresh = new Set(rows.map((row) => row.id));
-        for (const proof of batch) proof.resolve(first.get(proof.id) === proof && fresh.has(proof.id));
-      } catch (error) {
-        for (const proof of batch) proof.reject(error);
-      }
-    }
-  }
+function proofBatcher(db: SqlClient): StatementBatcher<{ id: string; expiresAtMs: number }, boolean> {
+  return new StatementBatcher(async (proofs) => {
+    // One id twice in a batch: the first records it, the others are replays of it.
+    const first = new Map<string, { id: string; expiresAtMs: number }>();
+    for (const proof of proofs) if (!first.has(proof.id)) first.set(proof.id, proof);
+    const distinct = [...first.values()];
+    // Array literals: the ids are base64url (letters, digits, - and _), the times integers.
+    const rows = await db.query<{ id: string }>(
+      `INSERT INTO dpop_replays (id, expires_at) SELECT * FROM unnest(CAST(? AS TEXT[]), CAST(? AS BIGINT[]))
+       ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at WHERE dpop_replays.expires_at <= ?
+       RETURNING id`,
+      [`{${distinct.map((proof) => proof.id).join(',')}}`, `{${distinct.map((proof) => proof.expiresAtMs).join(',')}}`, Date.now()],
+    );
+    const fresh = new Set(rows.map((row) => row.id));
+    return proofs.map((proof) => first.get(proof.id) === proof && fresh.has(proof.id));
+  });
 }
