@@ -185,12 +185,16 @@ export class DiamondGiftButton extends DiamondElement {
     if (client && creator && this._catalog && (other || (changed.has('_open') && this._open))) {
       if (other) this._split = undefined;
       const mine = (this._splitOf = [client, creator]);
-      giftsOf(client)
-        .liveSplit(creator)
-        .then(
-          ({ split }) => this._splitOf === mine && (this._split = split),
-          () => undefined,
-        );
+      // Asked after this update: a request costs the page milliseconds of its main thread, and the
+      // line is no part of a button that can be pressed (this update may be the one that makes it ready).
+      setTimeout(() =>
+        giftsOf(client)
+          .liveSplit(creator)
+          .then(
+            ({ split }) => this._splitOf === mine && (this._split = split),
+            () => undefined,
+          ),
+      );
     }
   }
 
