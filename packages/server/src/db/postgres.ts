@@ -151,6 +151,10 @@ class PostgresDatabase implements Database {
       statement_timeout: options.statementTimeoutMs ?? envMs('DIAMONDS_PG_STATEMENT_TIMEOUT_MS', 30_000),
       lock_timeout: options.lockTimeoutMs ?? envMs('DIAMONDS_PG_LOCK_TIMEOUT_MS', 10_000),
       connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+      // Statements asked for together go on the wire together, each still answered (and failing)
+      // on its own: a group commit's spends cost one round trip, not one each (see
+      // ledger/group-commit.ts). Code that awaits each statement behaves as without it.
+      pipeline: true,
     });
     // An idle client that loses its connection must not crash the process.
     this.#pool.on('error', () => {});

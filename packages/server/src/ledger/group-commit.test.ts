@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { isApiError } from '../errors.js';
 import { DATABASE_KINDS, createTestDatabase, skipUnlessPostgres, type TestDatabase } from '../testing/databases.js';
-import type { Database, SqlClient } from '../db/types.js';
+import type { Database, SqlClient, SqlValue } from '../db/types.js';
 import { GroupCommit, afterCommit, selfContained } from './group-commit.js';
 import { Ledger, type Account, type TransferRequest } from './ledger.js';
 import { verifyLedger } from './verify.js';
@@ -193,6 +193,75 @@ for (const kind of DATABASE_KINDS) {
         sent.some((sql) => sql.includes('ROLLBACK TO SAVEPOINT')),
         'the rerun put every work under a savepoint',
       );
+    });
+
+    it('sends the self-contained statements of a batch together, and still lets each work that goes on take its turn', async () => {
+      await t.db.run('CREATE TABLE gc_ahead (id TEXT PRIMARY KEY)');
+      // When each statement was sent and answered, by the id it writes (`?` is its first value).
+      const log: Array<{ id: string; sent: number; answered: number }> = [];
+      let clock = 0;
+      const logged: Database = {
+        ...t.db,
+        transaction: (work, options) =>
+          t.db.transaction((tx) => {
+            const track =
+              <T>(send: (sql: string, params?: readonly SqlValue[]) => Promise<T>) =>
+              (sql: string, params?: readonly SqlValue[]) => {
+                const entry = { id: String(params?.[0] ?? sql), sent: ++clock, answered: 0 };
+                log.push(entry);
+                return send(sql, params).finally(() => (entry.answered = ++clock));
+              };
+            return work({
+              kind: tx.kind,
+              query: track((sql, params) => tx.query(sql, params)),
+              run: track((sql, params) => tx.run(sql, params)),
+            });
+          }, options),
+      };
+      const commits = new GroupCommit(new Ledger(logged));
+      const insert = (tx: SqlClient, id: string) => tx.run('INSERT INTO gc_ahead (id) VALUES (?)', [id]);
+      const ahead = (id: string, then?: () => (tx: SqlClient) => Promise<unknown>) =>
+        commits.run(async (tx) => {
+          // A refusal (writes nothing) when the work goes on, so that it may fail alone.
+          const written = await selfContained(
+            tx,
+            (raw) => (then ? raw.run('DELETE FROM gc_ahead WHERE id = ?', [id]) : insert(raw, id)),
+            (n) => n > 0,
+          );
+          if (then) await then()(tx);
+          return written;
+        });
+      const outcomes = await Promise.allSettled([
+        ahead('a1'),
+        // Refused by its first statement, then on the general path: a write of its own, after a1 and a2 were sent.
+        ahead('b1', () => (tx) => insert(tx, 'b1-general')),
+        ahead('a2'),
+        // Its first statement waits for its turn; it writes, then fails: only its own write is undone.
+        commits.run(async (tx) => {
+          await insert(tx, 'c1');
+          throw new Error('c1 failed after its write');
+        }),
+        ahead('a3'),
+      ]);
+      assert.deepEqual(
+        outcomes.map((o) => o.status),
+        ['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled'],
+      );
+      const rows = await t.db.query<{ id: string }>('SELECT id FROM gc_ahead ORDER BY id');
+      assert.deepEqual(
+        rows.map((row) => row.id),
+        ['a1', 'a2', 'a3', 'b1-general'],
+      );
+      const first = (id: string) => log.find((entry) => entry.id === id)!;
+      // On PostgreSQL, whose connections pipeline, a1, b1 and a2 were all sent before the first of
+      // them was answered: one round trip (SQLite answers each as it is sent). b1's own write went
+      // after all three, c1 after it.
+      if (kind === 'postgres') {
+        assert.ok(first('b1').sent < first('a1').answered && first('a2').sent < first('a1').answered, JSON.stringify(log));
+      }
+      assert.ok(first('b1-general').sent > first('a2').sent, JSON.stringify(log));
+      assert.ok(first('c1').sent > first('b1-general').answered, JSON.stringify(log));
+      assert.ok(first('a3').sent > first('c1').answered, 'no statement is sent while a work has its turn');
     });
 
     it('replays a key within and across batches, and writes a lone request at once', async () => {

@@ -29,6 +29,33 @@ interface WaitingWork {
   reject(error: unknown): void;
 }
 
+/** What a work of a batch attempt did so far, for `GroupCommit.#runBatch`. */
+interface WorkFlags {
+  /** Whether it opened a savepoint of its own. */
+  own: boolean;
+  /** Whether a self-contained statement of it wrote (or failed) outside any savepoint of its own. */
+  unguarded: boolean;
+  /** A deadlock or serialization failure it met, should it throw another error. */
+  lostRace: unknown;
+  /** Whether it sent (or asked to send) a statement. */
+  touched: boolean;
+}
+
+/** A work of a batch attempt as it runs: see `GroupCommit.#runBatch`. */
+interface RunningWork {
+  /** Its handle on the transaction. */
+  itemTx: SqlClient;
+  /** What it asked to run after the commit. */
+  callbacks: Array<() => void>;
+  flags: WorkFlags;
+  /** Lets its statements that wait for their turn go. */
+  giveTurn: () => void;
+  /** Where it first stopped: a statement sent early, a statement waiting for its turn, or the end. */
+  stopped: Promise<'ahead' | 'waiting' | 'settled'>;
+  /** Its outcome, once it finished. */
+  settled: Promise<WorkOutcome>;
+}
+
 /**
  * What runs once a group commit is durable, per savepoint: see {@link afterCommit}. Keyed by the
  * client handed to one work, so a work's callbacks are dropped with its savepoint.
@@ -250,7 +277,17 @@ export class GroupCommit {
    * One attempt at a batch in `tx`: each work under a savepoint of its own, opened lazily, just
    * before the work's first statement, and on PostgreSQL sent together with the release of the
    * savepoint before it. A statement run through {@link selfContained} needs none: the works of
-   * the money path's fast spend (money/pg-spend.ts) then cost one round trip each.
+   * the money path's fast spend (money/pg-spend.ts) then cost one statement each, and need not
+   * wait for one another.
+   *
+   * @remarks
+   * Works take turns: a work's statements run only once the works before it have finished, so
+   * a savepoint is always the latest one when its work rolls back to it. The exception is a
+   * self-contained statement that is a work's first: it is sent at once and the next work
+   * starts while it runs (on a pipelined PostgreSQL connection, see db/postgres.ts, all of them
+   * are on the wire together: one round trip for the batch's spends rather than one each).
+   * Whatever such a work does after it waits for its turn. A statement sent ahead never lands
+   * after a savepoint it could be rolled back with: no work starts while another has its turn.
    */
   async #runBatch(
     tx: SqlClient,
@@ -270,26 +307,41 @@ export class GroupCommit {
       // goes with the first statement that needs a round trip anyway.
       prefix = `SELECT pg_advisory_xact_lock(${MONEY_BATCH_LOCK_ID}); `;
     }
-    const flushPrefix = async (): Promise<void> => {
+    // The advisory lock, when it went ahead of the first statement sent early: its failure, if
+    // any, is the batch's (every statement after it failed too).
+    let sentAhead: Promise<unknown> | undefined;
+    const sendPrefix = (): void => {
       if (prefix === '') return;
-      const sql = prefix;
+      const sql = prefix.trim();
       prefix = '';
-      await tx.run(sql.trim());
+      sentAhead = tx.run(sql);
+      sentAhead.catch(() => undefined);
     };
-    for (const waiting of batch) {
+    // Works whose first statement was sent early, waiting to be finished in order.
+    const ahead: RunningWork[] = [];
+
+    const start = (waiting: WaitingWork): RunningWork => {
+      let giveTurn!: () => void;
+      const turn = new Promise<void>((resolve) => (giveTurn = resolve));
+      let stop!: (how: 'ahead' | 'waiting' | 'settled') => void;
+      const stopped = new Promise<'ahead' | 'waiting' | 'settled'>((resolve) => (stop = resolve));
       // Each work gets its own handle on the transaction, so what it asks to run after the
       // commit (see afterCommit) can be dropped with its savepoint. It also remembers a lost
       // race, should the work catch the error and throw another.
-      let lostRace: unknown;
+      const flags: WorkFlags = { own: false, unguarded: false, lostRace: undefined, touched: false };
       const noteRace = (error: unknown): never => {
-        if (isTransactionRetry(error)) lostRace ??= error;
+        if (isTransactionRetry(error)) flags.lostRace ??= error;
         throw error;
       };
-      let own = false;
-      let unguarded = false;
+      /** Waits for this work's turn before a statement that is not sent early. */
+      const myTurn = (): Promise<void> => {
+        flags.touched = true;
+        stop('waiting');
+        return turn;
+      };
       const guard = async (): Promise<void> => {
-        if (own) return;
-        own = true;
+        if (flags.own) return;
+        flags.own = true;
         if (tx.kind === 'postgres') {
           // One round trip: the advisory lock (first work), the release of the last work's
           // savepoint, and this work's.
@@ -305,10 +357,12 @@ export class GroupCommit {
       const itemTx: SqlClient = {
         kind: tx.kind,
         query: async <Row>(sql: string, params?: readonly SqlValue[]) => {
+          await myTurn();
           await guard();
           return tx.query<Row>(sql, params).catch(noteRace);
         },
         run: async (sql, params) => {
+          await myTurn();
           await guard();
           return tx.run(sql, params).catch(noteRace);
         },
@@ -316,41 +370,75 @@ export class GroupCommit {
       const callbacks: Array<() => void> = [];
       commitCallbacks.set(itemTx, callbacks);
       selfContainedRunners.set(itemTx, async (statement, applied) => {
-        if (savepointEveryWork) await guard();
-        if (own) return statement(tx).catch(noteRace);
-        await flushPrefix();
+        const early = !flags.touched && !savepointEveryWork;
+        if (early) {
+          flags.touched = true;
+          sendPrefix();
+        } else {
+          await myTurn();
+          if (savepointEveryWork) await guard();
+          if (flags.own) return statement(tx).catch(noteRace);
+          sendPrefix();
+        }
+        const sent = statement(tx);
+        if (early) stop('ahead');
         try {
-          const result = await statement(tx);
+          const result = await sent;
           // A refusal changed nothing: the work may fail without a savepoint to roll back to.
-          if (applied(result)) unguarded = true;
+          if (applied(result)) flags.unguarded = true;
           return result;
         } catch (error) {
           // A failed statement aborts the transaction (PostgreSQL): only a rerun recovers.
-          unguarded = true;
+          flags.unguarded = true;
           return noteRace(error);
         }
       });
-      if (savepointEveryWork) await guard();
-      let outcome: WorkOutcome;
-      try {
-        outcome = { ok: true, value: await waiting.work(itemTx) };
-      } catch (error) {
+      const settled = (async (): Promise<WorkOutcome> => {
+        try {
+          return { ok: true, value: await waiting.work(itemTx) };
+        } catch (error) {
+          return { ok: false, error };
+        } finally {
+          stop('settled');
+        }
+      })();
+      return { itemTx, callbacks, flags, giveTurn, stopped, settled };
+    };
+
+    /** Gives `running` its turn, waits for it to finish, and keeps its outcome (in batch order). */
+    const finish = async (running: RunningWork): Promise<void> => {
+      running.giveTurn();
+      let outcome = await running.settled;
+      commitCallbacks.delete(running.itemTx);
+      selfContainedRunners.delete(running.itemTx);
+      if (!outcome.ok) {
+        const { error } = outcome;
         // A deadlock or serialization failure dooms the whole transaction: let the database
         // layer run the batch again rather than fail this work alone.
         if (isTransactionRetry(error)) throw error;
-        if (lostRace !== undefined) throw lostRace;
+        if (running.flags.lostRace !== undefined) throw running.flags.lostRace;
         // A self-contained statement that wrote (or failed) before this work's own savepoint
         // cannot be undone alone: run the batch again, every work under a savepoint.
-        if (unguarded) throw new RerunWithSavepoints();
-        if (own) await tx.run('ROLLBACK TO SAVEPOINT group_item');
+        if (running.flags.unguarded) throw new RerunWithSavepoints();
+        if (running.flags.own) await tx.run('ROLLBACK TO SAVEPOINT group_item');
         outcome = { ok: false, error };
-      } finally {
-        commitCallbacks.delete(itemTx);
-        selfContainedRunners.delete(itemTx);
       }
-      if (outcome.ok) committed.push(...callbacks);
+      if (outcome.ok) committed.push(...running.callbacks);
       done.push(outcome);
+    };
+
+    for (const waiting of batch) {
+      const running = start(waiting);
+      if ((await running.stopped) === 'ahead') {
+        ahead.push(running);
+        continue;
+      }
+      // This work needs its turn (or is over): the works sent ahead of it finish first.
+      for (const early of ahead.splice(0)) await finish(early);
+      await finish(running);
     }
+    for (const early of ahead.splice(0)) await finish(early);
+    await sentAhead;
     // A batch whose works ran no statement wrote nothing: it needs no turn.
     return done;
   }
