@@ -18,8 +18,9 @@ import type { Database } from './types.js';
  * is then run again whole. Sorting each transfer's own row locks cannot prevent that: the
  * order that matters spans the batch. Every spend credits the one fee account (and most a few
  * hot creators), so batches already waited for each other's commit on those rows; the lock
- * only makes the waiting orderly, at the start, and costs no round trip (it travels with the
- * batch's first `SAVEPOINT`). Transactions outside the group commit may still lose a race;
+ * only makes the waiting orderly, at the start, and costs no round trip (it goes on the wire
+ * with the batch's first statement). The next batch of the same process waits for it too: it
+ * starts while this one commits (see `GroupCommit`), its statements queued behind the lock. Transactions outside the group commit may still lose a race;
  * the PostgreSQL transaction runner runs those again (see `db/postgres.ts`).
  */
 export const MONEY_BATCH_LOCK_ID = 72_617_101;
