@@ -19,8 +19,7 @@ import type { Database } from './types.js';
  * order that matters spans the batch. Every spend credits the one fee account (and most a few
  * hot creators), so batches already waited for each other's commit on those rows; the lock
  * only makes the waiting orderly, at the start, and costs no round trip (it goes on the wire
- * with the batch's first statement). The next batch of the same process waits for it too: it
- * starts while this one commits (see `GroupCommit`), its statements queued behind the lock. Transactions outside the group commit may still lose a race;
+ * with the batch's first statement). Transactions outside the group commit may still lose a race;
  * the PostgreSQL transaction runner runs those again (see `db/postgres.ts`).
  */
 export const MONEY_BATCH_LOCK_ID = 72_617_101;

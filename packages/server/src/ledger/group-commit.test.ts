@@ -264,47 +264,6 @@ for (const kind of DATABASE_KINDS) {
       assert.ok(first('a3').sent > first('c1').answered, 'no statement is sent while a work has its turn');
     });
 
-    it('on PostgreSQL starts the next batch while one commits, and settles batches in the order they committed', async () => {
-      await t.db.run('CREATE TABLE gc_overlap (id TEXT PRIMARY KEY)');
-      if (kind === 'postgres') {
-        // The first batch's COMMIT takes 300 ms (a deferred trigger runs at commit), so the
-        // overlap, if any, cannot be missed.
-        await t.db.run(`CREATE FUNCTION gc_slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$
-          BEGIN PERFORM pg_sleep(0.3); RETURN NULL; END $$`);
-        await t.db.run(`CREATE CONSTRAINT TRIGGER gc_slow_commit AFTER INSERT ON gc_overlap DEFERRABLE INITIALLY DEFERRED
-          FOR EACH ROW WHEN (NEW.id = 'first') EXECUTE FUNCTION gc_slow_commit()`);
-      }
-      const commits = new GroupCommit(ledger);
-      const events: string[] = [];
-      let second: Promise<unknown[]> | undefined;
-      const first = commits.run(async (tx) => {
-        await tx.run('INSERT INTO gc_overlap (id) VALUES (?)', ['first']);
-        // Asked while the first batch runs: they go in the next one.
-        second = Promise.all(
-          ['a', 'b'].map((id) =>
-            commits.run(async (next) => {
-              events.push(`started ${id}`);
-              await next.run('INSERT INTO gc_overlap (id) VALUES (?)', [id]);
-              return id;
-            }),
-          ),
-        ).then((ids) => (events.push('second settled'), ids));
-        return 'first';
-      });
-      void first.then(() => events.push('first settled'));
-      assert.equal(await first, 'first');
-      assert.deepEqual(await second, ['a', 'b']);
-      assert.equal(events.indexOf('second settled'), events.length - 1, events.join(', '));
-      // SQLite has one writer: the next batch starts once this one committed.
-      const overlap = events.indexOf('started a') < events.indexOf('first settled');
-      assert.equal(overlap, kind === 'postgres', events.join(', '));
-      const rows = await t.db.query<{ id: string }>('SELECT id FROM gc_overlap ORDER BY id');
-      assert.deepEqual(
-        rows.map((row) => row.id),
-        ['a', 'b', 'first'],
-      );
-    });
-
     it('replays a key within and across batches, and writes a lone request at once', async () => {
       const commits = new GroupCommit(ledger);
       const [a, b] = await Promise.all([commits.transfer(gift('gc-0', 5)), commits.transfer(gift('gc-0', 5))]);

@@ -234,84 +234,43 @@ export class GroupCommit {
   }
 
   async #runWorks(): Promise<void> {
-    // PostgreSQL: the batch whose COMMIT is on its way while the next one runs (see #runOne).
-    let committing: Promise<void> | undefined;
     try {
-      for (;;) {
-        if (this.#works.length === 0) {
-          if (committing === undefined) break;
-          // Works that come while the last batch commits go in the next one.
-          await committing;
-          committing = undefined;
-          continue;
-        }
+      while (this.#works.length > 0) {
         const wait = this.#lastBatchStartedAt + this.#minBatchIntervalMs - performance.now();
         if (wait > 0 && this.#works.length < this.#maxBatch) await sleep(wait);
         this.#lastBatchStartedAt = performance.now();
         const batch = this.#works.splice(0, this.#maxBatch);
-        let bodyDone!: () => void;
-        const bodyFinished = new Promise<void>((resolve) => (bodyDone = resolve));
-        const whole = this.#runOne(batch, bodyDone, committing);
-        if (this.#ledger.db.kind !== 'postgres') {
-          await whole;
+        let outcomes: WorkOutcome[];
+        try {
+          this.batches++;
+          this.works += batch.length;
+          this.lastBatchSize = batch.length;
+          let committed: Array<() => void> = [];
+          // Set when a work that ran a self-contained statement without a savepoint of its own
+          // failed: the batch runs again with a savepoint for every work (see selfContained).
+          let savepointEveryWork = false;
+          const attempt = (tx: SqlClient): Promise<WorkOutcome[]> =>
+            this.#runBatch(tx, batch, savepointEveryWork, (callbacks) => (committed = callbacks));
+          outcomes = await this.#ledger.db.transaction(attempt).catch(async (error: unknown) => {
+            if (!(error instanceof RerunWithSavepoints)) throw error;
+            savepointEveryWork = true;
+            return this.#ledger.db.transaction(attempt);
+          });
+          for (const callback of committed) callback();
+        } catch (error) {
+          for (const waiting of batch) waiting.reject(error);
           continue;
         }
-        await Promise.race([bodyFinished, whole]);
-        if (committing !== undefined) await committing;
-        committing = whole;
+        batch.forEach((waiting, i) => {
+          const outcome = outcomes[i];
+          if (!outcome) waiting.reject(new Error('missing batch result'));
+          else if (outcome.ok) waiting.resolve(outcome.value);
+          else waiting.reject(outcome.error);
+        });
       }
     } finally {
       this.#running = false;
     }
-  }
-
-  /**
-   * Runs `batch` in one transaction and settles its works once it committed (never rejects).
-   * `bodyDone` is called when its statements are answered and only the COMMIT is left.
-   *
-   * @remarks On PostgreSQL the next batch starts then, on another connection, while this one
-   * commits: its statements wait behind the advisory lock in the database (see #runBatch), so
-   * they run the moment this commit is through, not a round trip and a turn of the event loop
-   * after it. The works of a batch are settled after those of the batch before (`before`), in
-   * the order their commits happened.
-   */
-  async #runOne(batch: WaitingWork[], bodyDone: () => void, before: Promise<void> | undefined): Promise<void> {
-    let outcomes: WorkOutcome[];
-    try {
-      this.batches++;
-      this.works += batch.length;
-      this.lastBatchSize = batch.length;
-      let committed: Array<() => void> = [];
-      // Set when a work that ran a self-contained statement without a savepoint of its own
-      // failed: the batch runs again with a savepoint for every work (see selfContained).
-      let savepointEveryWork = false;
-      const attempt = async (tx: SqlClient): Promise<WorkOutcome[]> => {
-        const done = await this.#runBatch(tx, batch, savepointEveryWork, (callbacks) => (committed = callbacks));
-        bodyDone();
-        return done;
-      };
-      try {
-        outcomes = await this.#ledger.db.transaction(attempt).catch(async (error: unknown) => {
-          if (!(error instanceof RerunWithSavepoints)) throw error;
-          savepointEveryWork = true;
-          return this.#ledger.db.transaction(attempt);
-        });
-      } finally {
-        await before;
-      }
-      for (const callback of committed) callback();
-    } catch (error) {
-      for (const waiting of batch) waiting.reject(error);
-      return;
-    } finally {
-      bodyDone();
-    }
-    batch.forEach((waiting, i) => {
-      const outcome = outcomes[i];
-      if (!outcome) waiting.reject(new Error('missing batch result'));
-      else if (outcome.ok) waiting.resolve(outcome.value);
-      else waiting.reject(outcome.error);
-    });
   }
 
   /**
