@@ -178,16 +178,17 @@ export class DiamondGiftButton extends DiamondElement {
   override willUpdate(changed: Map<PropertyKey, unknown>): void {
     super.willUpdate(changed);
     const { client, creator } = this;
-    const of = this._splitOf;
-    const other = client !== of?.[0] || creator !== of?.[1];
+    const other = client !== this._splitOf?.[0] || creator !== this._splitOf?.[1];
     // The live split once the prices came (they go first), and again when the picker opens: the
     // creator may have gone live since. Without an answer, no line: the confirmation page shows it.
     if (client && creator && this._catalog && (other || (changed.has('_open') && this._open))) {
       if (other) this._split = undefined;
       const mine = (this._splitOf = [client, creator]);
-      // Asked after this update: a request costs the page milliseconds of its main thread, and the
-      // line is no part of a button that can be pressed (this update may be the one that makes it ready).
-      setTimeout(() =>
+      // Asked once this update is over (it may be the one that makes the button ready): a request
+      // costs the page milliseconds of its main thread, and the line is no part of a button that
+      // can be pressed. In the same task still, so that the buttons of a page ask together and
+      // the browser sends one request for all of them.
+      void this.updateComplete.then(() =>
         giftsOf(client)
           .liveSplit(creator)
           .then(
