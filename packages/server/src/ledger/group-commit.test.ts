@@ -4,6 +4,8 @@ import { isApiError } from '../errors.js';
 import { DATABASE_KINDS, createTestDatabase, skipUnlessPostgres, type TestDatabase } from '../testing/databases.js';
 import type { Database, SqlClient, SqlValue } from '../db/types.js';
 import { GroupCommit, afterCommit, selfContained } from './group-commit.js';
+import { openPostgres } from '../db/postgres.js';
+import { MONEY_BATCH_LOCK_ID } from '../db/locks.js';
 import { Ledger, type Account, type TransferRequest } from './ledger.js';
 import { verifyLedger } from './verify.js';
 
@@ -263,6 +265,37 @@ for (const kind of DATABASE_KINDS) {
       assert.ok(first('c1').sent > first('b1-general').answered, JSON.stringify(log));
       assert.ok(first('a3').sent > first('c1').answered, 'no statement is sent while a work has its turn');
     });
+
+    // The advisory lock is PostgreSQL's.
+    if (kind === 'postgres')
+      it('fails a batch whose advisory lock timed out with that error, not a missing savepoint', async () => {
+        // Another process's batch holds the money-batch lock (as one blocked mid-batch would).
+        const holder = t.reopen();
+        const impatient = openPostgres({ connectionString: t.settings.databaseUrl!, lockTimeoutMs: 200 });
+        let release!: () => void;
+        const held = new Promise<void>((resolve) => (release = resolve));
+        let locked!: () => void;
+        const isLocked = new Promise<void>((resolve) => (locked = resolve));
+        const holding = holder.transaction(async (tx) => {
+          await tx.run(`SELECT pg_advisory_xact_lock(${MONEY_BATCH_LOCK_ID})`);
+          locked();
+          await held;
+        });
+        try {
+          await isLocked;
+          const commits = new GroupCommit(new Ledger(impatient));
+          await assert.rejects(
+            commits.run((tx) => tx.query('SELECT 1 AS one')),
+            (error: unknown) => (error as { code?: string }).code === '55P03',
+            'the lock timeout (55P03), as the database said it',
+          );
+        } finally {
+          release();
+          await holding;
+          await impatient.close();
+          await holder.close();
+        }
+      });
 
     it('replays a key within and across batches, and writes a lone request at once', async () => {
       const commits = new GroupCommit(ledger);

@@ -39,6 +39,12 @@ interface WorkFlags {
   lostRace: unknown;
   /** Whether it sent (or asked to send) a statement. */
   touched: boolean;
+  /**
+   * Why its savepoint could not be opened (the advisory lock that goes with it timed out, say):
+   * the transaction is aborted, so the batch fails with this error rather than roll back to a
+   * savepoint that does not exist.
+   */
+  guardFailed?: unknown;
 }
 
 /** A work of a batch attempt as it runs: see `GroupCommit.#runBatch`. */
@@ -347,7 +353,10 @@ export class GroupCommit {
           // savepoint, and this work's.
           const sql = `${prefix}${open ? 'RELEASE SAVEPOINT group_item; ' : ''}SAVEPOINT group_item`;
           prefix = '';
-          await tx.run(sql);
+          await tx.run(sql).catch((error: unknown) => {
+            flags.guardFailed = error;
+            throw error;
+          });
         } else {
           if (open) await tx.run('RELEASE SAVEPOINT group_item');
           await tx.run('SAVEPOINT group_item');
@@ -417,6 +426,7 @@ export class GroupCommit {
         // layer run the batch again rather than fail this work alone.
         if (isTransactionRetry(error)) throw error;
         if (running.flags.lostRace !== undefined) throw running.flags.lostRace;
+        if (running.flags.guardFailed !== undefined) throw running.flags.guardFailed;
         // A self-contained statement that wrote (or failed) before this work's own savepoint
         // cannot be undone alone: run the batch again, every work under a savepoint.
         if (running.flags.unguarded) throw new RerunWithSavepoints();

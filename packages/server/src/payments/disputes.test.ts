@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -87,9 +87,21 @@ async function eventsOf(h: MoneyHarness, type: string): Promise<Array<{ creator_
 // The shipped command, built by `npm run build`.
 const bin = fileURLToPath(new URL('../../bin/diamonds.js', import.meta.url));
 
-function diamonds(args: string[], env: Record<string, string>): { code: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [bin, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+/**
+ * Runs the CLI, asynchronously: the platform under test runs in this process, and a CLI that
+ * waits for one of its batches (the money-batch lock on PostgreSQL) must not find its event loop
+ * blocked, as `spawnSync` would.
+ */
+function diamonds(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, ...env }, timeout: 60_000 });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -396,7 +408,7 @@ for (const kind of DATABASE_KINDS) {
       const topUp = await paidTopUp(h, fan, 500);
       await sendOk(h, fan, { creatorId: h.creator.id, giftId: 'star', quantity: 4 }, 201);
       const env = { DIAMONDS_DATA_DIR: h.t.settings.dataDir, DATABASE_URL: h.t.settings.databaseUrl ?? '' };
-      const first = diamonds(['topups', 'dispute', topUp.id], env);
+      const first = await diamonds(['topups', 'dispute', topUp.id], env);
       assert.equal(first.code, 0, first.stderr);
       assert.match(
         first.stdout,
@@ -404,13 +416,13 @@ for (const kind of DATABASE_KINDS) {
       );
       assert.equal((await h.balances(fan.id)).wallet, 0);
       const transfers = await h.transferCount();
-      const again = diamonds(['topups', 'refund', topUp.id], env);
+      const again = await diamonds(['topups', 'refund', topUp.id], env);
       assert.equal(again.code, 2);
       assert.match(again.stderr, /already taken back \(dispute\).*\(topup_already_reversed\)/);
-      const unknown = diamonds(['topups', 'dispute', 'tu_nope'], env);
+      const unknown = await diamonds(['topups', 'dispute', 'tu_nope'], env);
       assert.equal(unknown.code, 2);
       assert.match(unknown.stderr, /payment_not_found/);
-      assert.equal(diamonds(['topups', 'dispute'], env).code, 2);
+      assert.equal((await diamonds(['topups', 'dispute'], env)).code, 2);
       assert.equal(await h.transferCount(), transfers);
       await h.verifyClean();
     });
