@@ -138,6 +138,13 @@ describe('<diamond-wallet>', () => {
     }
   });
 
+  it('says nothing of an allowance when the fan allowed none (every spend asks them), not "0 of 0 left"', async () => {
+    const { wallet } = await mount({ fan: 'balance=100&allowance=0&name=Ann', attributes: 'layout="full" locale="en-US"' });
+    await until(signedIn(wallet), 'the balance');
+    assertEqual(text(wallet, 'balance'), 'Balance 100 Diamonds', 'balance');
+    assert(!part(wallet, 'allowance'), 'no allowance line');
+  });
+
   it('compact: the pill opens and closes the panel with Enter, Space and Escape', async () => {
     const { wallet } = await mount({ fan: 'balance=100&allowance=50', attributes: 'locale="en-US"' });
     await until(() => text(wallet, 'pill').includes('100'), 'the pill');

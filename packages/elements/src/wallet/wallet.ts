@@ -391,7 +391,8 @@ export class DiamondWallet extends DiamondElement {
       </p>
       ${held > 0 ? html`<p part="held">${this.t('wallet.held', { amount: formatDiamonds(locale, held) })}</p>` : nothing}
       ${
-        allowance
+        // A fan who allowed nothing (every spend asks them) is told no "0 of 0 left".
+        allowance?.perDay
           ? html`<p part="allowance">
               ${this.t('wallet.allowance', { remaining: formatCount(locale, allowance.remaining), perDay: formatCount(locale, allowance.perDay) })}
             </p>`

@@ -14,6 +14,7 @@ import {
 import { createContent } from '../content/content.js';
 import type { EarningsAggregator } from '../earnings/aggregates.js';
 import { latestPosition } from '../events/outbox.js';
+import { allEventsReadable } from '../testing/events.js';
 import { sendOk, signedInBrowser } from '../gifts/testing.js';
 import { createSite } from '../identity/sites.js';
 import { startLiveOperation } from '../live/live.js';
@@ -372,7 +373,9 @@ for (const kind of DATABASE_KINDS) {
         ],
       );
       assert.equal(events[0]?.data.netDiamonds, 81);
-      // Each collaborator's backend reads its own event with its own key.
+      // Each collaborator's backend reads its own event with its own key, once every event is
+      // readable (a transaction of a test file beside this one may hold them back a moment).
+      await allEventsReadable(h.t.db);
       const boEvents = (await json<{ data: Array<{ type: string; data: SplitPaidData }> }>(await as(bo, '/events?type=split.paid'))).data;
       assert.ok(boEvents.some((event) => event.data.transferId === row.transfer_id && event.data.partDiamonds === 24));
     });

@@ -8,6 +8,7 @@ import { DATABASE_KINDS, skipUnlessPostgres } from '../testing/databases.js';
 import { startMoneyHarness, TEST_PAGE_ORIGIN, type MoneyHarness, type TestFan } from '../testing/money.js';
 import type { SqlClient } from '../db/types.js';
 import { readEvents } from '../events/outbox.js';
+import { allEventsReadable } from '../testing/events.js';
 import { isBlocked, LIVE_EVENT_TYPES, liveFoldOperation, pruneLiveFeedOperation, readLiveCursor } from './fold.js';
 import {
   endLiveOperation,
@@ -129,6 +130,7 @@ for (const kind of DATABASE_KINDS) {
       } finally {
         stream.close();
       }
+      await allEventsReadable(h.t.db);
       const events = await (await h.call('/events?type=goal.reached', { key: 'secret' })).json();
       const reached = (events as { data: Array<{ siteId: string; data: { title: string; progressDiamonds: number } }> }).data;
       assert.equal(reached.length, 1);
