@@ -18,5 +18,11 @@ export async function allEventsReadable(db: SqlClient): Promise<void> {
     if (row?.readable) return;
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
-  throw new Error('the events written stayed unreadable for 5 s: a transaction on the cluster never ends');
+  // Name the transaction that holds them back, so that a failure says where to look.
+  const [oldest] = await db.query<{ datname: string | null; pid: number; state: string | null; age: string; query: string | null }>(
+    `SELECT datname, pid, state, (now() - xact_start)::text AS age, left(query, 200) AS query FROM pg_stat_activity
+      WHERE pid <> pg_backend_pid() AND (backend_xid IS NOT NULL OR backend_xmin IS NOT NULL) ORDER BY xact_start LIMIT 1`,
+  );
+  const holder = oldest ? ` The oldest running one: ${JSON.stringify(oldest)}.` : '';
+  throw new Error(`the events written stayed unreadable for 5 s: a transaction on the cluster never ends.${holder}`);
 }
