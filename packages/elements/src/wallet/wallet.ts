@@ -71,7 +71,7 @@ function currencyOf(locale: string): string {
  * @csspart name - The fan's name.
  * @csspart balance - The balance.
  * @csspart held - The Diamonds held for a confirmation (shown when any are).
- * @csspart allowance - What this site may still spend today without asking.
+ * @csspart allowance - What this site may still spend today without asking (absent when the fan allowed it nothing: every spend asks them).
  * @csspart packs - The list of top-up packs.
  * @csspart pack - One top-up pack button.
  * @csspart history - The list of recent entries.
