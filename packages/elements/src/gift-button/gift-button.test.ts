@@ -512,8 +512,8 @@ describe('<diamond-gift-button>', () => {
       await element.updateComplete;
       assert(!shadow.querySelector('[part~="split"]'), 'no line while the live session has no split');
       // Opening the picker asks again: the creator may have split their live since the page loaded
-      // (a second after the first answer, which the browser may keep that long).
-      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      // (two seconds after the first answer, which the browser may keep that long).
+      await new Promise((resolve) => setTimeout(resolve, 2_100));
       part(shadow, 'button').click();
       await until(() => shadow.querySelector('[part~="split"]'), 'the split line');
       assertEqual(text(shadow, 'split'), 'Shared: Ada 60% · Bo 40%', 'the paywall’s line');

@@ -93,7 +93,7 @@ export class GiftsResource {
    * paying. `splitLine` ("Shared: Ada 60% · Bo 40%") is absent when the creator is not live or
    * keeps it all (in English: the elements write it from `split` in their own locale).
    *
-   * @remarks The browser may answer from its cache for a second (the platform says so), so the
+   * @remarks The browser may answer from its cache for two seconds (the platform says so), so the
    * gift buttons of one page ask the platform once.
    * @example
    * ```ts

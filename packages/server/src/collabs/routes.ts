@@ -313,10 +313,12 @@ export function collabsApi(context: AppContext): Hono<AppEnv> {
       if (!row) throw new ApiError('creator_not_found', `No creator ${creatorId}.`, { param: 'creatorId' });
       const sessionId = row.session_id as LiveSplit['sessionId'];
       const split = sessionId ? await itemSplitShares(context.db, 'live', sessionId) : undefined;
-      // The gift buttons of a page ask at once: for a second the browser answers the others from
-      // its cache (it holds back same-URL requests until the first answer is in). A button asks
-      // again when its picker opens, by then for a fresh answer.
-      c.header('Cache-Control', 'private, max-age=1');
+      // The gift buttons of a page ask at once: the browser holds back same-URL requests until
+      // the first answer is in, then answers them from its cache while it is fresh. Two seconds,
+      // not one: the browser ages an answer from its whole-second Date header, which can have
+      // used up nearly all of a one-second lifetime by the time the held-back requests look. A
+      // button asks again when its picker opens, by then for a fresh answer.
+      c.header('Cache-Control', 'private, max-age=2');
       return c.json({
         object: 'live_split',
         creatorId,
