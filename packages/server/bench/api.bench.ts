@@ -43,7 +43,10 @@
  * so a figure above 100% of one core is two threads at work; both servers share the process,
  * but only one route is loaded at a time), the same split by thread (the event loop, the
  * busiest other thread, which on SQLite is the writer, and the rest: V8's helpers, the WAL
- * checkpointer), the load generator's own CPU per request, the event loop's GC pauses, and what
+ * checkpointer), the load generator's own CPU per request, the event loop's GC pauses, for the
+ * evenly paced run where its p99 went (a gift's time inside the server, how late the server's
+ * event loop ran, its slowest group commit: a tail that none of them shows waited outside the
+ * server, for the CPU or in the load generator), and what
  * explains the figure: how many gifts shared each group commit, and how many statements and
  * transactions the server sent to the database per gift (counted in the child by a thin wrapper
  * around the database). After each engine it checks that every gift answered 2xx is a transfer in
@@ -74,11 +77,12 @@ import { Hono } from 'hono';
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { Agent, request as httpRequest, type Server } from 'node:http';
+import { subscribe } from 'node:diagnostics_channel';
+import { Agent, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { PerformanceObserver, performance } from 'node:perf_hooks';
+import { PerformanceObserver, monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MAX_TRANSFER_DIAMONDS } from '@diamonds/protocol';
@@ -167,6 +171,21 @@ interface ChildStats {
   pid: number;
   /** The main thread's garbage-collection pauses so far: how many, their total and the longest, in ms. */
   gc: { count: number; totalMs: number; maxMs: number };
+  /**
+   * Since the previous stats call: `POST /v1/gifts` inside the server (from its headers being
+   * parsed to the last byte of the answer handed to the kernel), and how late the main thread's
+   * event loop ran (sampled each ms). Beside the latency the load generator sees, they tell a
+   * slow server from a request that waited outside it (the CPU, the socket, the loader).
+   */
+  inside: {
+    gifts: number;
+    p50Ms: number;
+    p99Ms: number;
+    maxMs: number;
+    loopDelayP99Ms: number;
+    loopDelayMaxMs: number;
+    slowestCommitMs: number;
+  };
 }
 
 /**
@@ -259,6 +278,22 @@ function countingDatabase(db: Database): { db: Database; counts: Pick<ChildStats
   return { db: wrapped, counts };
 }
 
+/** The figures of {@link ChildStats}' `inside` from the gifts' times and the loop's delay histogram (in ns). */
+function insideSince(times: number[], loopDelay: IntervalHistogram): Omit<ChildStats['inside'], 'slowestCommitMs'> {
+  times.sort((a, b) => a - b);
+  const at = (q: number) =>
+    times.length === 0 ? 0 : Math.round(10 * times[Math.min(times.length - 1, Math.ceil(q * times.length) - 1)]!) / 10;
+  const ms = (ns: number) => Math.round(ns / 1e5) / 10;
+  return {
+    gifts: times.length,
+    p50Ms: at(0.5),
+    p99Ms: at(0.99),
+    maxMs: at(1),
+    loopDelayP99Ms: loopDelay.count === 0 ? 0 : ms(loopDelay.percentile(99)),
+    loopDelayMaxMs: loopDelay.count === 0 ? 0 : ms(loopDelay.max),
+  };
+}
+
 async function serveChild(): Promise<void> {
   // Ctrl-C reaches the whole process group: the parent decides when this process stops.
   process.on('SIGINT', () => {});
@@ -285,6 +320,20 @@ async function serveChild(): Promise<void> {
       gc.maxMs = Math.max(gc.maxMs, entry.duration);
     }
   }).observe({ entryTypes: ['gc'] });
+  // The gifts' time inside the server, and the event loop's lateness, per run.
+  const giftTimes: number[] = [];
+  const startedAt = new WeakMap<object, number>();
+  subscribe('http.server.request.start', (message) => {
+    const { request } = message as { request: IncomingMessage };
+    if (request.method === 'POST' && request.url === '/v1/gifts') startedAt.set(request, performance.now());
+  });
+  subscribe('http.server.response.finish', (message) => {
+    const { request } = message as { request: IncomingMessage };
+    const started = startedAt.get(request);
+    if (started !== undefined) giftTimes.push(performance.now() - started);
+  });
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  loopDelay.enable();
   // With BENCH_CPU_PROF, the parent marks when each run starts and ends (on the profiles' clock,
   // CLOCK_MONOTONIC in µs, as V8 stamps samples), so the profiles can be cut to one run.
   const marks: Array<{ name: string; atMicros: number }> = [];
@@ -305,7 +354,9 @@ async function serveChild(): Promise<void> {
           threads: threadCpuMicros(),
           pid: process.pid,
           gc: { ...gc },
+          inside: { ...insideSince(giftTimes.splice(0), loopDelay), slowestCommitMs: written.slowestBatchMs ?? 0 },
         } satisfies ChildStats);
+        loopDelay.reset();
         // The longest pause is per run: from one stats call to the next.
         gc.maxMs = 0;
         if (statementTexts && process.env.BENCH_TRACE_SQL) {
@@ -857,6 +908,11 @@ async function runEngine(engine: DatabaseKind): Promise<EngineResult> {
       cpu.evenThreads = threadSplit(beforeEven, afterEven);
       gcPauses.even = gcBetween(beforeEven, afterEven);
       console.log(`  ${engine}: gifts evenly at ${fmt(targetRate)} req/s: p99 ${even.p99Ms} ms`);
+      const inside = afterEven.inside;
+      console.log(
+        `  ${engine}: evenly, inside the server: p50 ${inside.p50Ms} ms, p99 ${inside.p99Ms} ms, max ${inside.maxMs} ms over ${inside.gifts} gifts; ` +
+          `the event loop ran late by up to ${inside.loopDelayMaxMs} ms (p99 ${inside.loopDelayP99Ms} ms); the slowest group commit took ${inside.slowestCommitMs} ms`,
+      );
       await settle(t.db);
       const pacedProofs = signProofs(world, targetRate * SECONDS + CONNECTIONS);
       const beforePaced = await childStats(child);

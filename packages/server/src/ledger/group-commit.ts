@@ -192,6 +192,11 @@ export class GroupCommit {
   /** How many works (or transfers) those transactions carried, and the last one's count: batch sizes for metrics. */
   works = 0;
   lastBatchSize = 0;
+  /**
+   * The longest a batch of works took, from its first statement to its commit (an fsync
+   * included), in ms: a stall there holds every answer of the batch. Whoever reads it may reset it.
+   */
+  slowestBatchMs = 0;
 
   constructor(ledger: Ledger, options: GroupCommitOptions = {}) {
     this.#ledger = ledger;
@@ -257,11 +262,13 @@ export class GroupCommit {
           let savepointEveryWork = false;
           const attempt = (tx: SqlClient): Promise<WorkOutcome[]> =>
             this.#runBatch(tx, batch, savepointEveryWork, (callbacks) => (committed = callbacks));
+          const started = performance.now();
           outcomes = await this.#ledger.db.transaction(attempt).catch(async (error: unknown) => {
             if (!(error instanceof RerunWithSavepoints)) throw error;
             savepointEveryWork = true;
             return this.#ledger.db.transaction(attempt);
           });
+          this.slowestBatchMs = Math.max(this.slowestBatchMs, performance.now() - started);
           for (const callback of committed) callback();
         } catch (error) {
           for (const waiting of batch) waiting.reject(error);

@@ -10,7 +10,15 @@ import { GroupCommit } from '../ledger/group-commit.js';
 import { Ledger } from '../ledger/ledger.js';
 import { platformMoney } from '../features.js';
 import { localEvents, type CommittedEvent } from '../events/bus.js';
-import { runMoneyRequest, toCrossingError, type FromWriter, type ToWriter, type WriterAnswer, type WriterData } from './writer.js';
+import {
+  runMoneyRequest,
+  takeSlowest,
+  toCrossingError,
+  type FromWriter,
+  type ToWriter,
+  type WriterAnswer,
+  type WriterData,
+} from './writer.js';
 
 if (!parentPort) throw new Error('writer-thread.ts runs only as a worker thread (see ThreadMoneyWriter).');
 const port = parentPort;
@@ -107,7 +115,13 @@ port.on('message', (message: ToWriter) => {
       send({
         type: 'stats',
         id: message.id,
-        stats: { batches: commits.batches, statements, works: commits.works, lastBatchSize: commits.lastBatchSize },
+        stats: {
+          batches: commits.batches,
+          statements,
+          works: commits.works,
+          lastBatchSize: commits.lastBatchSize,
+          slowestBatchMs: takeSlowest(commits),
+        },
       });
       return;
     case 'close':

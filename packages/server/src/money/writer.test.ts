@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { startMoneyHarness, type MoneyHarness, type TestFan } from '../testing/money.js';
 import { sendGiftOperation } from '../gifts/gifts.js';
-import { ThreadMoneyWriter } from './writer.js';
+import type { GroupCommit } from '../ledger/group-commit.js';
+import { ThreadMoneyWriter, takeSlowest } from './writer.js';
 
 /** The price of the gift these tests send. */
 const ROSE = 5;
@@ -20,6 +21,12 @@ describe('money on the SQLite writer thread', () => {
 
   const gift = (fan: TestFan, idempotencyKey: string = randomUUID()) =>
     h.call('/gifts', { method: 'POST', fan, idempotencyKey, body: { creatorId: h.creator.id, giftId: 'rose', quantity: 1 } });
+
+  it('reports its slowest commit once: each stats call starts the next count', () => {
+    const commits = { slowestBatchMs: 3.14159 } as GroupCommit;
+    assert.equal(takeSlowest(commits), 3.1);
+    assert.equal(commits.slowestBatchMs, 0);
+  });
 
   it('is what the server writes spends with, on a file', () => {
     assert.equal(h.server.writer.mode, 'thread');
@@ -42,6 +49,8 @@ describe('money on the SQLite writer thread', () => {
     const after = await h.server.writer.stats();
     assert.ok(after.batches - before.batches < 30, `30 gifts took ${after.batches - before.batches} commits`);
     assert.ok(after.statements > before.statements);
+    // The slowest commit since the last stats call (each one a real fsync on the file).
+    assert.ok(after.slowestBatchMs! > 0, `slowest commit ${after.slowestBatchMs} ms`);
     for (const [i, fan] of fans.entries()) {
       assert.equal((await h.balances(fan.id)).wallet, 100 - ROSE + (i < 10 ? 50 : 0));
     }

@@ -38,6 +38,8 @@ export interface WriterStats {
   works?: number;
   /** Money operations in the last group commit. */
   lastBatchSize?: number;
+  /** The longest group commit since the previous stats call, in ms (see GroupCommit.slowestBatchMs). */
+  slowestBatchMs?: number;
 }
 
 /**
@@ -110,7 +112,14 @@ export function inlineMoneyWriter(registry: MoneyRegistry, ledger: Ledger, commi
     mode: 'inline',
     run: (operation, input) => execute({ operation: operation.name, input }) as Promise<never>,
     runIdempotent: (operation, input, claim) => execute({ operation: operation.name, input, claim }) as Promise<IdempotentAnswer>,
-    stats: () => Promise.resolve({ batches: commits.batches, statements: 0, works: commits.works, lastBatchSize: commits.lastBatchSize }),
+    stats: () =>
+      Promise.resolve({
+        batches: commits.batches,
+        statements: 0,
+        works: commits.works,
+        lastBatchSize: commits.lastBatchSize,
+        slowestBatchMs: takeSlowest(commits),
+      }),
     close: () => Promise.resolve(),
   };
 }
@@ -128,6 +137,13 @@ export type WriterAnswer = { id: number; ok: true; result: unknown } | { id: num
  * What the writer thread is told. Requests travel in batches: those a turn of the event loop
  * brought go in one message (one wake-up of the thread, one group commit).
  */
+/** The group commit's slowest batch since this was last called, reset for the next. @internal */
+export function takeSlowest(commits: GroupCommit): number {
+  const slowest = commits.slowestBatchMs;
+  commits.slowestBatchMs = 0;
+  return Math.round(slowest * 10) / 10;
+}
+
 export type ToWriter = { type: 'requests'; requests: NumberedRequest[] } | { type: 'stats'; id: number } | { type: 'close' };
 
 /** An error as it crosses from the writer thread: an {@link ApiError} keeps its code and param. */
