@@ -344,7 +344,7 @@ async function serveChild(): Promise<void> {
     }
     if (message === 'stats') {
       // On SQLite the spends are written on the writer thread, which counts its own statements.
-      void platform.writer.stats().then((written) => {
+      void platform.writer.stats({ restartSlowest: true }).then((written) => {
         const cpu = process.cpuUsage();
         process.send?.({
           batches: platform.commits.batches + written.batches,

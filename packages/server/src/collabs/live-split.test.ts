@@ -21,7 +21,7 @@ for (const kind of DATABASE_KINDS) {
       const response = await h.call(`/live/${creatorId}/split`, options);
       const body: unknown = await response.json();
       assert.equal(response.status, 200, JSON.stringify(body));
-      // A second at most in the browser's cache: the gift buttons of one page share one answer.
+      // Two seconds at most in the browser's cache: the gift buttons of one page share one answer.
       assert.equal(response.headers.get('cache-control'), 'private, max-age=2');
       return LiveSplit.parse(body);
     };

@@ -12,7 +12,7 @@ import { platformMoney } from '../features.js';
 import { localEvents, type CommittedEvent } from '../events/bus.js';
 import {
   runMoneyRequest,
-  takeSlowest,
+  slowestOf,
   toCrossingError,
   type FromWriter,
   type ToWriter,
@@ -120,7 +120,7 @@ port.on('message', (message: ToWriter) => {
           statements,
           works: commits.works,
           lastBatchSize: commits.lastBatchSize,
-          slowestBatchMs: takeSlowest(commits),
+          slowestBatchMs: slowestOf(commits, message.options),
         },
       });
       return;

@@ -38,7 +38,10 @@ export interface WriterStats {
   works?: number;
   /** Money operations in the last group commit. */
   lastBatchSize?: number;
-  /** The longest group commit since the previous stats call, in ms (see GroupCommit.slowestBatchMs). */
+  /**
+   * The longest group commit, in ms (see GroupCommit.slowestBatchMs): since the writer started,
+   * or since the last stats call that asked to restart the count.
+   */
   slowestBatchMs?: number;
 }
 
@@ -69,8 +72,11 @@ export interface MoneyWriter {
    * `idempotency_request_in_progress`.
    */
   runIdempotent<Input>(operation: MoneyOperation<Input, StoredResponse>, input: Input, claim: IdempotencyClaim): Promise<IdempotentAnswer>;
-  /** The work done so far. */
-  stats(): Promise<WriterStats>;
+  /**
+   * The work done so far. With `restartSlowest`, the slowest commit's count starts again after
+   * this answer (a benchmark does so between its runs; the metrics never do).
+   */
+  stats(options?: StatsOptions): Promise<WriterStats>;
   /** Waits for the operations in flight, then stops (the thread and its connection). */
   close(): Promise<void>;
 }
@@ -112,13 +118,13 @@ export function inlineMoneyWriter(registry: MoneyRegistry, ledger: Ledger, commi
     mode: 'inline',
     run: (operation, input) => execute({ operation: operation.name, input }) as Promise<never>,
     runIdempotent: (operation, input, claim) => execute({ operation: operation.name, input, claim }) as Promise<IdempotentAnswer>,
-    stats: () =>
+    stats: (options) =>
       Promise.resolve({
         batches: commits.batches,
         statements: 0,
         works: commits.works,
         lastBatchSize: commits.lastBatchSize,
-        slowestBatchMs: takeSlowest(commits),
+        slowestBatchMs: slowestOf(commits, options),
       }),
     close: () => Promise.resolve(),
   };
@@ -137,14 +143,21 @@ export type WriterAnswer = { id: number; ok: true; result: unknown } | { id: num
  * What the writer thread is told. Requests travel in batches: those a turn of the event loop
  * brought go in one message (one wake-up of the thread, one group commit).
  */
-/** The group commit's slowest batch since this was last called, reset for the next. @internal */
-export function takeSlowest(commits: GroupCommit): number {
+/** What {@link MoneyWriter.stats} may be asked. */
+export interface StatsOptions {
+  /** Start counting the slowest commit again after this answer. */
+  restartSlowest?: boolean | undefined;
+}
+
+/** The group commit's slowest batch (to 0.1 ms), its count started again when asked. @internal */
+export function slowestOf(commits: GroupCommit, options: StatsOptions = {}): number {
   const slowest = commits.slowestBatchMs;
-  commits.slowestBatchMs = 0;
+  if (options.restartSlowest) commits.slowestBatchMs = 0;
   return Math.round(slowest * 10) / 10;
 }
 
-export type ToWriter = { type: 'requests'; requests: NumberedRequest[] } | { type: 'stats'; id: number } | { type: 'close' };
+export type ToWriter =
+  { type: 'requests'; requests: NumberedRequest[] } | { type: 'stats'; id: number; options: StatsOptions } | { type: 'close' };
 
 /** An error as it crosses from the writer thread: an {@link ApiError} keeps its code and param. */
 export type CrossingError =
@@ -341,10 +354,10 @@ export class ThreadMoneyWriter implements MoneyWriter {
     return this.#execute({ operation: operation.name, input, claim }) as Promise<IdempotentAnswer>;
   }
 
-  stats(): Promise<WriterStats> {
+  stats(options: StatsOptions = {}): Promise<WriterStats> {
     const id = this.#nextId++;
     const answer = this.#expect<WriterStats>(id);
-    if (!this.#closing) this.#send({ type: 'stats', id }, [id]);
+    if (!this.#closing) this.#send({ type: 'stats', id, options }, [id]);
     return answer;
   }
 
