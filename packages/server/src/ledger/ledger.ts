@@ -1,6 +1,7 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import {
   AccountKind,
+  MAX_METADATA_KEYS,
   MAX_TRANSFER_DIAMONDS,
   Metadata,
   TransferCode,
@@ -11,6 +12,7 @@ import {
   type TransferState,
 } from '@diamonds/protocol';
 import { ApiError, isApiError } from '../errors.js';
+import { canonicalJson } from '../canonical-json.js';
 import type { Database, SqlClient, SqlValue } from '../db/types.js';
 import { afterCommit } from './group-commit.js';
 import { MONEY_BATCH_LOCK_ID } from '../db/locks.js';
@@ -131,17 +133,8 @@ function isUniqueViolationOn(error: unknown, what: string): boolean {
   return code === 'SQLITE_CONSTRAINT_UNIQUE' && typeof message === 'string' && message.includes(what);
 }
 
-function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-}
-
 function hashRequest(kind: string, body: unknown): string {
-  return createHash('sha256').update(kind).update('\n').update(canonicalJson(body)).digest('base64url');
+  return hash('sha256', `${kind}\n${canonicalJson(body)}`, 'base64url');
 }
 
 function validateKey(key: unknown): string {
@@ -155,13 +148,37 @@ function validateKey(key: unknown): string {
   return key;
 }
 
+const METADATA_KEY = /^[A-Za-z0-9_.-]{1,40}$/;
+
+/**
+ * Whether `value` is metadata that the `Metadata` schema accepts as it is: a plain object of at
+ * most {@link MAX_METADATA_KEYS} keys of letters, digits, `_`, `.` and `-`, each holding a string
+ * of at most 500 characters, a finite number, a boolean or null. Every spend's metadata is built
+ * by the platform and passes, so the schema (and its message for what fails) runs only for the
+ * rest; anything unusual (a symbol key, `__proto__`, another prototype) is left to it.
+ */
+function isPlainMetadata(value: unknown): value is Metadata {
+  if (value === null || typeof value !== 'object' || Object.getPrototypeOf(value) !== Object.prototype) return false;
+  const keys = Object.keys(value);
+  if (keys.length > MAX_METADATA_KEYS || Object.getOwnPropertySymbols(value).length > 0) return false;
+  for (const key of keys) {
+    if (key === '__proto__' || !METADATA_KEY.test(key)) return false;
+    const item = (value as Record<string, unknown>)[key];
+    if (item === null || typeof item === 'boolean') continue;
+    if (typeof item === 'string' ? item.length > 500 : typeof item !== 'number' || !Number.isFinite(item)) return false;
+  }
+  return true;
+}
+
 function validateMetadata(metadata: unknown): Metadata {
   if (metadata === undefined) return {};
+  // A copy, as the schema's parse gives.
+  if (isPlainMetadata(metadata)) return { ...metadata };
   const parsed = Metadata.safeParse(metadata);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new ApiError('invalid_metadata', `Invalid metadata: ${issue?.message ?? 'not an object of flat values'}.`, {
-      param: ['metadata', ...(issue?.path ?? [])].join('.'),
+      param: ['metadata', ...(issue?.path ?? []).map(String)].join('.'),
     });
   }
   return parsed.data;

@@ -1,4 +1,5 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
+import { canonicalJson } from '../canonical-json.js';
 import type { SqlClient } from '../db/types.js';
 import { ApiError } from '../errors.js';
 import { MAX_IDEMPOTENCY_KEY_LENGTH } from '../ledger/ledger.js';
@@ -38,18 +39,10 @@ export function requireIdempotencyKey(value: string | undefined): string {
   return value;
 }
 
-function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-}
-
 /** A fingerprint of a request (method, path, body), to tell a retry from a different request. */
 export function requestFingerprint(method: string, path: string, body: unknown): string {
-  return createHash('sha256').update(`${method} ${path}\n`).update(canonicalJson(body)).digest('base64url');
+  // JSON has no text for `undefined` (a value JSON.parse never gives): it counts as null.
+  return hash('sha256', `${method} ${path}\n${canonicalJson(body, 'null')}`, 'base64url');
 }
 
 interface StoredRequestRow {
