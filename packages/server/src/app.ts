@@ -11,6 +11,7 @@ import { newId, type ErrorBody } from '@diamonds/protocol';
 import { ApiError } from './errors.js';
 import type { Database } from './db/types.js';
 import type { Ledger } from './ledger/ledger.js';
+import { headersFromNode } from './http/node-headers.js';
 import { jsonBody } from './http/body.js';
 import { corsByPublishableKey } from './http/cors.js';
 import { allowedOriginCandidates } from './http/origins.js';
@@ -152,6 +153,7 @@ export function createBaseApp(options: Pick<AppOptions, 'logger' | 'metrics'> = 
   const app = new Hono<AppEnv>();
   const logger = options.logger ?? quietLogger;
 
+  app.use('*', headersFromNode());
   app.use('*', async (c, next) => {
     // A proxy's or client's own id is kept (when sane), so one id follows a request end to end.
     const requestId = chooseRequestId(c.req.header('x-request-id'), () => newId('req'));
