@@ -31,7 +31,7 @@ export interface NewEvent<T extends EventType = EventType> {
  */
 export async function appendEvent<T extends EventType>(tx: SqlClient, event: NewEvent<T>, now = Date.now()): Promise<void> {
   const row = eventRow(tx, event, now);
-  await tx.run(`INSERT INTO events (${row.columns.join(', ')}) VALUES (?, ?, ?, ?, ?, ?, ?)`, row.values);
+  await tx.run(insertSql(row), row.values);
   row.written();
 }
 
@@ -45,10 +45,30 @@ export function eventRow<T extends EventType>(tx: SqlClient, event: NewEvent<T>,
   const committed: CommittedEvent = { id, type: event.type, siteId: event.siteId };
   return {
     table: 'events',
-    columns: ['id', 'type', 'site_id', 'creator_id', 'fan_id', 'created_at', 'data'],
+    columns: EVENT_COLUMNS,
     values: [id, event.type, event.siteId, event.creatorId, event.fanId, now, JSON.stringify(event.data)],
     written: () => afterCommit(tx, () => localEvents.publish([committed])),
   };
+}
+
+const EVENT_COLUMNS: readonly string[] = ['id', 'type', 'site_id', 'creator_id', 'fan_id', 'created_at', 'data'];
+
+/** `INSERT` texts by table, then by columns list (the same array each time: give it as a constant). */
+const insertTexts = new Map<string, WeakMap<readonly string[], string>>();
+
+/**
+ * The `INSERT` statement of `row`, made once per table and columns array: a text built at each
+ * call is a new string, which the connection's statement cache must copy and hash again to find.
+ */
+function insertSql(row: RowInsert): string {
+  let byColumns = insertTexts.get(row.table);
+  if (!byColumns) insertTexts.set(row.table, (byColumns = new WeakMap()));
+  let sql = byColumns.get(row.columns);
+  if (sql === undefined) {
+    sql = `INSERT INTO ${row.table} (${row.columns.join(', ')}) VALUES (${row.columns.map(() => '?').join(', ')})`;
+    byColumns.set(row.columns, sql);
+  }
+  return sql;
 }
 
 /** One row to insert, by table and columns (names from our code, never from input), with what to do once it is written. */
@@ -62,7 +82,7 @@ export interface RowInsert {
 
 /** Inserts `row` in `tx` (one statement) and calls its `written`. */
 export async function insertRow(tx: SqlClient, row: RowInsert): Promise<void> {
-  await tx.run(`INSERT INTO ${row.table} (${row.columns.join(', ')}) VALUES (${row.columns.map(() => '?').join(', ')})`, row.values);
+  await tx.run(insertSql(row), row.values);
   row.written();
 }
 

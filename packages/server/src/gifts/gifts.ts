@@ -160,15 +160,18 @@ async function creatorAndGiftTypeRow(tx: SqlClient, creatorId: string, giftId: s
   // The constants are written in the text: with `active = ?`, SQLite planned the statement
   // again at every run (the partial index gift_types_listed might apply, or not).
   const [row] = await tx.query<CreatorAndGiftTypeRow>(
-    `SELECT ${CREATOR_AND_GIFT_TYPE_COLUMNS}
+    (findCreatorAndGiftTypeSql ??= `SELECT ${CREATOR_AND_GIFT_TYPE_COLUMNS}
      FROM (SELECT 1 AS one) AS x
      LEFT JOIN users u ON u.id = ? AND u.is_creator = 1
      LEFT JOIN gift_types g ON g.id = ? AND g.active = 1
-     ${LIVE_SPLIT_JOINS}`,
+     ${LIVE_SPLIT_JOINS}`),
     [creatorId, giftId],
   );
   return row;
 }
+
+/** Its text, made once (on first use: the constants it is made of are declared below). */
+let findCreatorAndGiftTypeSql: string | undefined;
 
 const CREATOR_AND_GIFT_TYPE_COLUMNS = `u.id AS creator_id, u.display_name, g.id AS gift_id, g.name AS gift_name, g.price_diamonds,
   l.id AS live_id, cs.version AS split_version, cs.shares AS split_shares, cs.created_at AS split_created_at`;
@@ -360,26 +363,29 @@ export async function sendGift(
 }
 
 /** A gift's row, to insert. */
+/** The columns of a gift's row, one array for every insert (its statement text is made once, see insertRow). */
+const GIFT_COLUMNS: readonly string[] = [
+  'id',
+  'user_id',
+  'creator_id',
+  'site_id',
+  'gift_type',
+  'gift_name',
+  'quantity',
+  'unit_price',
+  'amount',
+  'message',
+  'status',
+  'transfer_id',
+  'confirmation_id',
+  'created_at',
+  'updated_at',
+];
+
 function giftInsert(row: GiftRow, now: number): RowInsert {
   return {
     table: 'gifts',
-    columns: [
-      'id',
-      'user_id',
-      'creator_id',
-      'site_id',
-      'gift_type',
-      'gift_name',
-      'quantity',
-      'unit_price',
-      'amount',
-      'message',
-      'status',
-      'transfer_id',
-      'confirmation_id',
-      'created_at',
-      'updated_at',
-    ],
+    columns: GIFT_COLUMNS,
     values: [
       row.id,
       row.user_id,

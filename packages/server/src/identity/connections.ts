@@ -145,6 +145,26 @@ export async function allowanceSpent(db: SqlClient, userId: string, siteId: stri
   return Number(row?.spent ?? 0);
 }
 
+/** {@link consumeAllowance}'s statement by engine, made once: it runs in every spend. */
+const TAKE_ALLOWANCE: Partial<Record<SqlClient['kind'], string>> = {};
+
+function takeAllowanceSql(kind: SqlClient['kind']): string {
+  // Typed placeholders: PostgreSQL cannot infer the type of a bare parameter in a SELECT list.
+  const int = kind === 'postgres' ? 'BIGINT' : 'INTEGER';
+  const later = kind === 'postgres' ? 'greatest' : 'max';
+  return `INSERT INTO allowance_spends (reference, user_id, site_id, amount, created_at, spent_through)
+     SELECT CAST(? AS TEXT), c.user_id, c.site_id, CAST(? AS ${int}), ${later}(CAST(? AS ${int}), coalesce(last.created_at, 0)),
+       coalesce(last.spent_through, 0) + CAST(? AS ${int})
+     FROM connections c
+     LEFT JOIN (SELECT l.created_at, l.spent_through FROM allowance_spends l WHERE l.user_id = ? AND l.site_id = ?
+       ORDER BY l.created_at DESC, l.spent_through DESC LIMIT 1) last ON 1 = 1
+     WHERE c.user_id = ? AND c.site_id = ? AND c.revoked_at IS NULL
+       AND ${ownCreatorSql('c.site_id')}
+       AND c.allowance_per_day - (coalesce(last.spent_through, 0) - coalesce((SELECT b.spent_through FROM allowance_spends b
+         WHERE b.user_id = c.user_id AND b.site_id = c.site_id AND b.created_at <= ?
+         ORDER BY b.created_at DESC, b.spent_through DESC LIMIT 1), 0)) >= ?`;
+}
+
 /**
  * Takes `amount` from the fan's remaining allowance for the site, if it all fits and goes to one
  * of the site's own creators: the checks and the taking are one step, so concurrent spends can
@@ -190,38 +210,22 @@ export async function consumeAllowance(
     ]);
     if (consent.length === 0) return false;
   }
-  // Typed placeholders: PostgreSQL cannot infer the type of a bare parameter in a SELECT list.
-  const int = tx.kind === 'postgres' ? 'BIGINT' : 'INTEGER';
-  const later = tx.kind === 'postgres' ? 'greatest' : 'max';
   // The window's sum from running totals: the last spend's, less that of the last spend at or
   // before the window's start (two index look-ups, not a sum over the day's spends). A spend's
   // time never goes back for one fan and site, so the spends up to a time are a prefix.
-  const taken = await tx.run(
-    `INSERT INTO allowance_spends (reference, user_id, site_id, amount, created_at, spent_through)
-     SELECT CAST(? AS TEXT), c.user_id, c.site_id, CAST(? AS ${int}), ${later}(CAST(? AS ${int}), coalesce(last.created_at, 0)),
-       coalesce(last.spent_through, 0) + CAST(? AS ${int})
-     FROM connections c
-     LEFT JOIN (SELECT l.created_at, l.spent_through FROM allowance_spends l WHERE l.user_id = ? AND l.site_id = ?
-       ORDER BY l.created_at DESC, l.spent_through DESC LIMIT 1) last ON 1 = 1
-     WHERE c.user_id = ? AND c.site_id = ? AND c.revoked_at IS NULL
-       AND ${ownCreatorSql('c.site_id')}
-       AND c.allowance_per_day - (coalesce(last.spent_through, 0) - coalesce((SELECT b.spent_through FROM allowance_spends b
-         WHERE b.user_id = c.user_id AND b.site_id = c.site_id AND b.created_at <= ?
-         ORDER BY b.created_at DESC, b.spent_through DESC LIMIT 1), 0)) >= ?`,
-    [
-      spend.reference,
-      spend.amount,
-      now,
-      spend.amount,
-      spend.userId,
-      spend.siteId,
-      spend.userId,
-      spend.siteId,
-      spend.recipientId,
-      spend.recipientId,
-      now - ALLOWANCE_WINDOW_MS,
-      spend.amount,
-    ],
-  );
+  const taken = await tx.run((TAKE_ALLOWANCE[tx.kind] ??= takeAllowanceSql(tx.kind)), [
+    spend.reference,
+    spend.amount,
+    now,
+    spend.amount,
+    spend.userId,
+    spend.siteId,
+    spend.userId,
+    spend.siteId,
+    spend.recipientId,
+    spend.recipientId,
+    now - ALLOWANCE_WINDOW_MS,
+    spend.amount,
+  ]);
   return taken > 0;
 }

@@ -112,6 +112,37 @@ interface AccountRow {
 
 const TRANSFER_COLUMNS = 'id, code, state, amount, idempotency_key, request_hash, pending_id, metadata, expires_at, created_at';
 
+/*
+ * The hot path's statements as constant texts, written once: a text built at each call is a new
+ * string, which the connection's statement cache must copy and hash again to find (every spend
+ * runs a dozen statements on the money writer's thread).
+ */
+const INSERT_TRANSFER = `INSERT INTO transfers (${TRANSFER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING`;
+const INSERT_RESOLVING_TRANSFER = `INSERT INTO transfers (${TRANSFER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?) ON CONFLICT (idempotency_key) DO NOTHING`;
+/** By engine (how each says `allow_negative` is true), then by whether the debit is held: a covered debit. */
+const DEBIT = {
+  sqlite: {
+    posted: 'UPDATE accounts SET balance = balance - ? WHERE id = ? AND (allow_negative = 1 OR balance - pending_debits >= ?)',
+    held: 'UPDATE accounts SET pending_debits = pending_debits + ? WHERE id = ? AND (allow_negative = 1 OR balance - pending_debits >= ?)',
+  },
+  postgres: {
+    posted: 'UPDATE accounts SET balance = balance - ? WHERE id = ? AND (allow_negative OR balance - pending_debits >= ?)',
+    held: 'UPDATE accounts SET pending_debits = pending_debits + ? WHERE id = ? AND (allow_negative OR balance - pending_debits >= ?)',
+  },
+} as const;
+const CREDIT = {
+  posted: 'UPDATE accounts SET balance = balance + ? WHERE id = ?',
+  held: 'UPDATE accounts SET pending_credits = pending_credits + ? WHERE id = ?',
+} as const;
+/** `INSERT INTO postings` of n rows, by n (a transfer has at most MAX_POSTINGS). */
+const INSERT_POSTINGS: string[] = [];
+function insertPostingsSql(rows: number): string {
+  return (INSERT_POSTINGS[rows] ??= `INSERT INTO postings (transfer_id, account_id, amount, pending) VALUES ${Array.from(
+    { length: rows },
+    () => '(?, ?, ?, ?)',
+  ).join(', ')}`);
+}
+
 /** A marker that a concurrent transaction committed the same idempotency key first. */
 class KeyRaceLost extends Error {}
 
@@ -314,7 +345,6 @@ export function validateTransfer(request: TransferRequest): ValidTransfer {
 export class Ledger {
   readonly db: Database;
   readonly #now: () => number;
-  readonly #allowNegativeTrue: string;
   /**
    * Account ids by `kind` and owner, for accounts known to be committed. Accounts are never
    * deleted and their owner and kind never change, so an id once committed is right forever;
@@ -325,7 +355,6 @@ export class Ledger {
   constructor(db: Database, options: LedgerOptions = {}) {
     this.db = db;
     this.#now = options.now ?? Date.now;
-    this.#allowNegativeTrue = db.kind === 'sqlite' ? 'allow_negative = 1' : 'allow_negative';
   }
 
   /**
@@ -505,10 +534,17 @@ export class Ledger {
       expires_at: reserve ? now + (valid.reserveForMs ?? 0) : null,
       created_at: now,
     };
-    const inserted = await tx.run(
-      `INSERT INTO transfers (${TRANSFER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING`,
-      [row.id, row.code, row.state, row.amount, row.idempotency_key, row.request_hash, row.metadata, row.expires_at, row.created_at],
-    );
+    const inserted = await tx.run(INSERT_TRANSFER, [
+      row.id,
+      row.code,
+      row.state,
+      row.amount,
+      row.idempotency_key,
+      row.request_hash,
+      row.metadata,
+      row.expires_at,
+      row.created_at,
+    ]);
     if (inserted === 0) return undefined;
     return { row, transfer: newTransferView(valid, row.id, reserve ? 'pending' : 'posted', now, row.expires_at) };
   }
@@ -724,15 +760,10 @@ export class Ledger {
   #applyPosting(tx: SqlClient, posting: PostingInput, reserve: boolean): Promise<number> {
     const amount = posting.amountDiamonds;
     if (amount < 0) {
-      const column = reserve ? 'pending_debits = pending_debits + ?' : 'balance = balance - ?';
-      return tx.run(`UPDATE accounts SET ${column} WHERE id = ? AND (${this.#allowNegativeTrue} OR balance - pending_debits >= ?)`, [
-        -amount,
-        posting.accountId,
-        -amount,
-      ]);
+      const debit = DEBIT[tx.kind === 'postgres' ? 'postgres' : 'sqlite'];
+      return tx.run(reserve ? debit.held : debit.posted, [-amount, posting.accountId, -amount]);
     }
-    const column = reserve ? 'pending_credits = pending_credits + ?' : 'balance = balance + ?';
-    return tx.run(`UPDATE accounts SET ${column} WHERE id = ?`, [amount, posting.accountId]);
+    return tx.run(reserve ? CREDIT.held : CREDIT.posted, [amount, posting.accountId]);
   }
 
   async #undo(tx: SqlClient, applied: readonly PostingInput[], reserve: boolean): Promise<void> {
@@ -762,10 +793,7 @@ export class Ledger {
   async #insertPostings(tx: SqlClient, transferId: string, postings: readonly PostingInput[], pending: boolean): Promise<void> {
     const values: SqlValue[] = [];
     for (const posting of postings) values.push(transferId, posting.accountId, posting.amountDiamonds, pending);
-    await tx.run(
-      `INSERT INTO postings (transfer_id, account_id, amount, pending) VALUES ${postings.map(() => '(?, ?, ?, ?)').join(', ')}`,
-      values,
-    );
+    await tx.run(insertPostingsSql(postings.length), values);
   }
 
   #resolve(action: 'post' | 'void', request: ResolveRequest, allowExpired = false): Promise<TransferResult> {
@@ -820,20 +848,17 @@ export class Ledger {
       await tx.run(sql, action === 'post' ? [magnitude, magnitude, accountId] : [magnitude, accountId]);
     }
     const id = newId('txn', now);
-    const inserted = await tx.run(
-      `INSERT INTO transfers (${TRANSFER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?) ON CONFLICT (idempotency_key) DO NOTHING`,
-      [
-        id,
-        pending.code,
-        action === 'post' ? 'post_pending' : 'void_pending',
-        pending.amount,
-        idempotencyKey,
-        hash,
-        pending.id,
-        JSON.stringify(metadata),
-        now,
-      ],
-    );
+    const inserted = await tx.run(INSERT_RESOLVING_TRANSFER, [
+      id,
+      pending.code,
+      action === 'post' ? 'post_pending' : 'void_pending',
+      pending.amount,
+      idempotencyKey,
+      hash,
+      pending.id,
+      JSON.stringify(metadata),
+      now,
+    ]);
     if (inserted === 0) throw new KeyRaceLost();
     if (action === 'post') {
       await this.#insertPostings(

@@ -97,10 +97,12 @@ function ownerExpression(db: SqlClient): string {
  * opens no account.
  */
 export async function debtOf(db: SqlClient, userId: string): Promise<number> {
-  const [row] = await db.query<{ balance: number | string }>(
-    `SELECT balance FROM accounts WHERE ${ownerExpression(db)} = ? AND kind = 'debt'`,
-    [userId],
-  );
+  // Constant texts (every spend asks): one per engine, as the unique index on each says it.
+  const sql =
+    db.kind === 'sqlite'
+      ? "SELECT balance FROM accounts WHERE ifnull(owner_id, '') = ? AND kind = 'debt'"
+      : "SELECT balance FROM accounts WHERE coalesce(owner_id, '') = ? AND kind = 'debt'";
+  const [row] = await db.query<{ balance: number | string }>(sql, [userId]);
   return row ? Math.max(0, -Number(row.balance)) : 0;
 }
 
