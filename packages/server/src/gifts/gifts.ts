@@ -159,24 +159,20 @@ async function creatorAndGiftTypeRow(tx: SqlClient, creatorId: string, giftId: s
   // creator's live session, if they are live with one, comes in the same statement (collabs/).
   // The constants are written in the text: with `active = ?`, SQLite planned the statement
   // again at every run (the partial index gift_types_listed might apply, or not).
-  const [row] = await tx.query<CreatorAndGiftTypeRow>(
-    (findCreatorAndGiftTypeSql ??= `SELECT ${CREATOR_AND_GIFT_TYPE_COLUMNS}
-     FROM (SELECT 1 AS one) AS x
-     LEFT JOIN users u ON u.id = ? AND u.is_creator = 1
-     LEFT JOIN gift_types g ON g.id = ? AND g.active = 1
-     ${LIVE_SPLIT_JOINS}`),
-    [creatorId, giftId],
-  );
+  const [row] = await tx.query<CreatorAndGiftTypeRow>(FIND_CREATOR_AND_GIFT_TYPE, [creatorId, giftId]);
   return row;
 }
-
-/** Its text, made once (on first use: the constants it is made of are declared below). */
-let findCreatorAndGiftTypeSql: string | undefined;
 
 const CREATOR_AND_GIFT_TYPE_COLUMNS = `u.id AS creator_id, u.display_name, g.id AS gift_id, g.name AS gift_name, g.price_diamonds,
   l.id AS live_id, cs.version AS split_version, cs.shares AS split_shares, cs.created_at AS split_created_at`;
 const LIVE_SPLIT_JOINS = `LEFT JOIN live_sessions l ON l.creator_id = u.id AND l.ended_at IS NULL
   LEFT JOIN collab_splits cs ON cs.item_kind = 'live' AND cs.item_id = l.id AND cs.ended_at IS NULL`;
+/** {@link creatorAndGiftTypeRow}'s statement, one constant text: every gift runs it. */
+const FIND_CREATOR_AND_GIFT_TYPE = `SELECT ${CREATOR_AND_GIFT_TYPE_COLUMNS}
+     FROM (SELECT 1 AS one) AS x
+     LEFT JOIN users u ON u.id = ? AND u.is_creator = 1
+     LEFT JOIN gift_types g ON g.id = ? AND g.active = 1
+     ${LIVE_SPLIT_JOINS}`;
 
 /** What {@link findCreatorAndGiftType} makes of its row. */
 function creatorAndGiftTypeOf(row: CreatorAndGiftTypeRow | undefined): GiftLookup {

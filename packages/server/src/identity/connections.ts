@@ -145,9 +145,6 @@ export async function allowanceSpent(db: SqlClient, userId: string, siteId: stri
   return Number(row?.spent ?? 0);
 }
 
-/** {@link consumeAllowance}'s statement by engine, made once: it runs in every spend. */
-const TAKE_ALLOWANCE: Partial<Record<SqlClient['kind'], string>> = {};
-
 function takeAllowanceSql(kind: SqlClient['kind']): string {
   // Typed placeholders: PostgreSQL cannot infer the type of a bare parameter in a SELECT list.
   const int = kind === 'postgres' ? 'BIGINT' : 'INTEGER';
@@ -164,6 +161,9 @@ function takeAllowanceSql(kind: SqlClient['kind']): string {
          WHERE b.user_id = c.user_id AND b.site_id = c.site_id AND b.created_at <= ?
          ORDER BY b.created_at DESC, b.spent_through DESC LIMIT 1), 0)) >= ?`;
 }
+
+/** {@link consumeAllowance}'s statement by engine, one constant text: every spend runs it. */
+const TAKE_ALLOWANCE: Record<SqlClient['kind'], string> = { sqlite: takeAllowanceSql('sqlite'), postgres: takeAllowanceSql('postgres') };
 
 /**
  * Takes `amount` from the fan's remaining allowance for the site, if it all fits and goes to one
@@ -213,7 +213,7 @@ export async function consumeAllowance(
   // The window's sum from running totals: the last spend's, less that of the last spend at or
   // before the window's start (two index look-ups, not a sum over the day's spends). A spend's
   // time never goes back for one fan and site, so the spends up to a time are a prefix.
-  const taken = await tx.run((TAKE_ALLOWANCE[tx.kind] ??= takeAllowanceSql(tx.kind)), [
+  const taken = await tx.run(TAKE_ALLOWANCE[tx.kind], [
     spend.reference,
     spend.amount,
     now,
