@@ -33,7 +33,9 @@
  * - `autocannon overallRate`, for reference: autocannon lets each connection send its share of
  *   the second's quota as fast as it can and then pause until the next second, so the load
  *   comes as one burst at full speed at the top of every second, and its latency histogram is
- *   "corrected" with an expected interval of 1 ms. Its p99 is about that of the flat-out run.
+ *   "corrected" with an expected interval of 1 ms. Its p99 is about that of the flat-out run;
+ * - `bare evenly`, for reference: the bare route paced exactly as `evenly` (the same rate,
+ *   request bytes and load generator), the p99 a request that does no work gets on this machine.
  *
  * The table gives requests/s, p50 and p99 latency, the non-2xx count (a run that measured
  * errors is marked INVALID), and the ratio gifts/bare; the goals on SQLite (issue 12) are a
@@ -67,6 +69,8 @@
  *                        route's requests/s); fixed, its CPU per gift can be compared across runs
  *   BENCH_TRACE_SQL      a file: the server process writes there how often each statement ran
  *                        (first 110 characters); on SQLite the writer thread's go to <file>.writer
+ *   BENCH_SERVER_FLAGS   more Node flags for the server process, space-separated (`--trace-gc-nvp`
+ *                        shows what each of its GCs copied, promoted and paused)
  *   BENCH_CPU_PROF       a folder: the server process runs with `--cpu-prof` and writes one
  *                        .cpuprofile per thread there when it stops (summarise them with
  *                        `node packages/server/bench/profile-summary.mjs <folder>`)
@@ -121,6 +125,8 @@ const FANS = Math.floor(envNumber('BENCH_FANS', 200));
 const EVEN_RATE = process.env.BENCH_EVEN_RATE ? Math.round(envNumber('BENCH_EVEN_RATE', 1)) : undefined;
 /** Where the server process writes its CPU profiles (`--cpu-prof-dir`); none when unset. */
 const CPU_PROF_DIR = process.env.BENCH_CPU_PROF || undefined;
+/** More Node flags for the server process (BENCH_SERVER_FLAGS, space-separated). */
+const SERVER_FLAGS = (process.env.BENCH_SERVER_FLAGS ?? '').split(' ').filter(Boolean);
 /**
  * With BENCH_WEBHOOKS=1 the site has a webhook endpoint for `gift.sent` on a receiver in this
  * process, so every gift is also delivered while the runs go on: the API's goals while
@@ -566,7 +572,8 @@ async function load(
 }
 
 /**
- * Gifts sent evenly at `rate` per second for `seconds`, in an open loop: request i leaves at
+ * Gifts sent evenly at `rate` per second for `seconds` (to the bare route's server when `route`
+ * is `bare`: the same requests, answered without work), in an open loop: request i leaves at
  * start + i ÷ rate whether or not earlier ones came back, over at most {@link CONNECTIONS}
  * keep-alive sockets, and its latency counts from when it was due. A server that cannot keep
  * up shows it twice: in the latency (requests queue for a socket) and in the rate achieved.
@@ -578,6 +585,7 @@ async function paceEvenly(
   rate: number,
   seconds: number,
   proofs: readonly string[],
+  route: Measured['route'] = 'gifts',
 ): Promise<Measured> {
   const target = new URL(url);
   const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
@@ -647,7 +655,7 @@ async function paceEvenly(
   const percentile = (q: number) =>
     latencies.length === 0 ? 0 : Math.round(10 * latencies[Math.min(latencies.length - 1, Math.ceil(q * latencies.length) - 1)]!) / 10;
   return {
-    route: 'gifts',
+    route,
     requestsPerSecond: ok / elapsedSeconds,
     p50Ms: percentile(0.5),
     p99Ms: percentile(0.99),
@@ -711,6 +719,11 @@ interface EngineResult {
   even: (Measured & { targetRate: number }) | undefined;
   /** The same load through autocannon's `overallRate` (a burst at the top of each second), for reference. */
   paced: (Measured & { targetRate: number }) | undefined;
+  /**
+   * The bare route paced exactly as `even` (the same rate, request bytes and load generator): the
+   * p99 this machine and the HTTP stack give a request that does no work, for reference.
+   */
+  bareEven: (Measured & { targetRate: number }) | undefined;
   /** The server process's CPU time per run, in microseconds, and the run's length in seconds. */
   cpu: {
     flat: number;
@@ -751,8 +764,13 @@ let aborted = false;
 function startChild(t: TestDatabase): Promise<{ child: ChildProcess; listening: Listening }> {
   const child = fork(fileURLToPath(import.meta.url), ['--serve'], {
     // The same loader and conditions as this process (tsx, and `--conditions=source` if given).
-    // BENCH_CPU_PROF=dir: a CPU profile of the server (each of its threads) lands in dir.
-    execArgv: CPU_PROF_DIR === undefined ? process.execArgv : [...process.execArgv, '--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`],
+    // BENCH_CPU_PROF=dir: a CPU profile of the server (each of its threads) lands in dir;
+    // BENCH_SERVER_FLAGS: more Node flags (`--trace-gc-nvp`, say).
+    execArgv: [
+      ...process.execArgv,
+      ...SERVER_FLAGS,
+      ...(CPU_PROF_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`]),
+    ],
     env: { ...process.env, ...t.env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -843,6 +861,7 @@ async function runEngine(engine: DatabaseKind): Promise<EngineResult> {
     let gifts: Measured | undefined;
     let paced: EngineResult['paced'];
     let even: EngineResult['even'];
+    let bareEven: EngineResult['bareEven'];
     const cpu: EngineResult['cpu'] = {
       flat: 0,
       even: 0,
@@ -897,6 +916,13 @@ async function runEngine(engine: DatabaseKind): Promise<EngineResult> {
       // a closed loop of connections would make latency just connections ÷ throughput.
       const targetRate = EVEN_RATE ?? Math.max(1, Math.round(GOAL.evenLoad * bare.requestsPerSecond));
       const evenProofs = signProofs(world, targetRate * SECONDS);
+      // First the same pacing against the bare route, while nothing else is in flight: what of the
+      // gifts' p99 this machine and the HTTP stack would take anyway.
+      bareEven = {
+        ...(await paceEvenly(listening.bareUrl, world, `${run}-bare-even`, targetRate, SECONDS, evenProofs, 'bare')),
+        targetRate,
+      };
+      console.log(`  ${engine}: bare route evenly at ${fmt(targetRate)} req/s (the same requests, no work): p99 ${bareEven.p99Ms} ms`);
       const beforeEven = await childStats(child);
       const evenStarted = performance.now();
       mark(child, `${engine}:gifts-even:start`);
@@ -948,6 +974,7 @@ async function runEngine(engine: DatabaseKind): Promise<EngineResult> {
       gifts,
       even,
       paced,
+      bareEven,
       cpu,
       ...(giftsSkipped === undefined ? {} : { giftsSkipped }),
       giftsInLedger: Number(row?.n ?? 0),
@@ -1006,7 +1033,7 @@ async function main(): Promise<void> {
 
   const headers = ['engine', 'route', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'gifts/bare', 'goal', 'result'];
   const rows: string[][] = [];
-  for (const { engine, bare, gifts, even, paced, giftsSkipped } of results) {
+  for (const { engine, bare, gifts, even, paced, bareEven, giftsSkipped } of results) {
     rows.push([engine, 'bare', fmt(bare.requestsPerSecond), String(bare.p50Ms), String(bare.p99Ms), String(bare.failed), '', '', '']);
     if (!gifts) {
       rows.push([engine, 'POST /v1/gifts', '-', '-', '-', '-', '-', '', 'NOT RUN']);
@@ -1040,6 +1067,19 @@ async function main(): Promise<void> {
         '',
         graded ? `p99 ≤ ${GOAL.p99Ms} ms` : '-',
         verdict(even.failed === 0, sustained && even.p99Ms <= GOAL.p99Ms) + (sustained ? '' : ' (rate not sustained)'),
+      ]);
+    }
+    if (bareEven) {
+      rows.push([
+        engine,
+        `bare evenly @ ${fmt(bareEven.targetRate)}/s`,
+        fmt(bareEven.requestsPerSecond),
+        String(bareEven.p50Ms),
+        String(bareEven.p99Ms),
+        String(bareEven.failed),
+        '',
+        '-',
+        bareEven.failed === 0 ? 'reference' : 'INVALID',
       ]);
     }
     if (paced) {
