@@ -47,9 +47,10 @@
  * busiest other thread, which on SQLite is the writer, and the rest: V8's helpers, the WAL
  * checkpointer), the load generator's own CPU per request, the event loop's GC pauses, for the
  * evenly paced run where its p99 went (a gift's time inside the server, how late the server's
- * event loop ran, its slowest group commit: a tail that none of them shows waited outside the
- * server, for the CPU or in the load generator), and what
- * explains the figure: how many gifts shared each group commit, and how many statements and
+ * event loop ran, its slowest group commit, the gifts' wait for the money writer (p50 and p99
+ * as the upper bounds of `diamonds_writer_wait_seconds`' buckets): a tail that none of them
+ * shows waited outside the server, for the CPU or in the load generator), and what explains the
+ * figure: how many gifts shared each group commit, and how many statements and
  * transactions the server sent to the database per gift (counted in the child by a thin wrapper
  * around the database). After each engine it checks that every gift answered 2xx is a transfer in
  * the ledger (plus at most one per connection left in flight when a timed run stopped), waits for
@@ -100,6 +101,7 @@ import { createUser } from '../src/identity/users.js';
 import { Ledger } from '../src/ledger/ledger.js';
 import { formatVerifyReport, verifyLedger } from '../src/ledger/verify.js';
 import { walletOf } from '../src/money/spends.js';
+import type { PlatformMetrics } from '../src/ops/metrics.js';
 import { startServer } from '../src/server.js';
 import { createEndpoint } from '../src/webhooks/endpoints.js';
 import { startReceiver, type WebhookReceiver } from '../src/webhooks/testing.js';
@@ -191,6 +193,12 @@ interface ChildStats {
     loopDelayP99Ms: number;
     loopDelayMaxMs: number;
     slowestCommitMs: number;
+    /**
+     * The gifts' wait for the money writer (`diamonds_writer_wait_seconds`), p50 and p99 as the
+     * upper bounds of the histogram's buckets they fall in.
+     */
+    writerWaitP50Ms: number;
+    writerWaitP99Ms: number;
   };
 }
 
@@ -285,7 +293,10 @@ function countingDatabase(db: Database): { db: Database; counts: Pick<ChildStats
 }
 
 /** The figures of {@link ChildStats}' `inside` from the gifts' times and the loop's delay histogram (in ns). */
-function insideSince(times: number[], loopDelay: IntervalHistogram): Omit<ChildStats['inside'], 'slowestCommitMs'> {
+function insideSince(
+  times: number[],
+  loopDelay: IntervalHistogram,
+): Omit<ChildStats['inside'], 'slowestCommitMs' | 'writerWaitP50Ms' | 'writerWaitP99Ms'> {
   times.sort((a, b) => a - b);
   const at = (q: number) =>
     times.length === 0 ? 0 : Math.round(10 * times[Math.min(times.length - 1, Math.ceil(q * times.length) - 1)]!) / 10;
@@ -298,6 +309,31 @@ function insideSince(times: number[], loopDelay: IntervalHistogram): Omit<ChildS
     loopDelayP99Ms: loopDelay.count === 0 ? 0 : ms(loopDelay.percentile(99)),
     loopDelayMaxMs: loopDelay.count === 0 ? 0 : ms(loopDelay.max),
   };
+}
+
+/**
+ * The p50 and p99 of the gifts' waits for the money writer since `previous` (bucket counts by
+ * upper bound in seconds, updated in place), as the upper bounds of their buckets, in ms.
+ */
+async function writerWaitSince(metrics: PlatformMetrics, previous: Map<number, number>): Promise<{ p50Ms: number; p99Ms: number }> {
+  const { values } = await metrics.writerWait.get();
+  const cumulative = values
+    .filter((value) => value.metricName === 'diamonds_writer_wait_seconds_bucket' && value.labels.operation === 'gifts.send')
+    .map((value) => {
+      // Bucket samples carry `le` beside the histogram's own labels.
+      const upper = (value.labels as Record<string, string | number | undefined>).le;
+      const le = upper === '+Inf' ? Infinity : Number(upper);
+      const since = value.value - (previous.get(le) ?? 0);
+      previous.set(le, value.value);
+      return { le, since };
+    })
+    .sort((a, b) => a.le - b.le);
+  const total = cumulative.at(-1)?.since ?? 0;
+  const bound = (q: number) => {
+    const found = cumulative.find((bucket) => bucket.since >= q * total);
+    return total === 0 || found === undefined ? 0 : found.le * 1000;
+  };
+  return { p50Ms: bound(0.5), p99Ms: bound(0.99) };
 }
 
 async function serveChild(): Promise<void> {
@@ -339,6 +375,7 @@ async function serveChild(): Promise<void> {
     if (started !== undefined) giftTimes.push(performance.now() - started);
   });
   const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  const writerWaits = new Map<number, number>();
   loopDelay.enable();
   // With BENCH_CPU_PROF, the parent marks when each run starts and ends (on the profiles' clock,
   // CLOCK_MONOTONIC in µs, as V8 stamps samples), so the profiles can be cut to one run.
@@ -350,26 +387,33 @@ async function serveChild(): Promise<void> {
     }
     if (message === 'stats') {
       // On SQLite the spends are written on the writer thread, which counts its own statements.
-      void platform.writer.stats({ restartSlowest: true }).then((written) => {
-        const cpu = process.cpuUsage();
-        process.send?.({
-          batches: platform.commits.batches + written.batches,
-          statements: counts.statements + written.statements,
-          transactions: counts.transactions + (platform.writer.mode === 'thread' ? written.batches : 0),
-          cpuMicros: cpu.user + cpu.system,
-          threads: threadCpuMicros(),
-          pid: process.pid,
-          gc: { ...gc },
-          inside: { ...insideSince(giftTimes.splice(0), loopDelay), slowestCommitMs: written.slowestBatchMs ?? 0 },
-        } satisfies ChildStats);
-        loopDelay.reset();
-        // The longest pause is per run: from one stats call to the next.
-        gc.maxMs = 0;
-        if (statementTexts && process.env.BENCH_TRACE_SQL) {
-          const lines = [...statementTexts].sort((a, b) => b[1] - a[1]).map(([text, n]) => `${String(n).padStart(8)}  ${text}`);
-          writeFileSync(process.env.BENCH_TRACE_SQL, `${lines.join('\n')}\n`);
-        }
-      });
+      void Promise.all([platform.writer.stats({ restartSlowest: true }), writerWaitSince(platform.metrics, writerWaits)]).then(
+        ([written, waits]) => {
+          const cpu = process.cpuUsage();
+          process.send?.({
+            batches: platform.commits.batches + written.batches,
+            statements: counts.statements + written.statements,
+            transactions: counts.transactions + (platform.writer.mode === 'thread' ? written.batches : 0),
+            cpuMicros: cpu.user + cpu.system,
+            threads: threadCpuMicros(),
+            pid: process.pid,
+            gc: { ...gc },
+            inside: {
+              ...insideSince(giftTimes.splice(0), loopDelay),
+              slowestCommitMs: written.slowestBatchMs ?? 0,
+              writerWaitP50Ms: waits.p50Ms,
+              writerWaitP99Ms: waits.p99Ms,
+            },
+          } satisfies ChildStats);
+          loopDelay.reset();
+          // The longest pause is per run: from one stats call to the next.
+          gc.maxMs = 0;
+          if (statementTexts && process.env.BENCH_TRACE_SQL) {
+            const lines = [...statementTexts].sort((a, b) => b[1] - a[1]).map(([text, n]) => `${String(n).padStart(8)}  ${text}`);
+            writeFileSync(process.env.BENCH_TRACE_SQL, `${lines.join('\n')}\n`);
+          }
+        },
+      );
       return;
     }
     if (message !== 'stop') return;
@@ -937,7 +981,8 @@ async function runEngine(engine: DatabaseKind): Promise<EngineResult> {
       const inside = afterEven.inside;
       console.log(
         `  ${engine}: evenly, inside the server: p50 ${inside.p50Ms} ms, p99 ${inside.p99Ms} ms, max ${inside.maxMs} ms over ${inside.gifts} gifts; ` +
-          `the event loop ran late by up to ${inside.loopDelayMaxMs} ms (p99 ${inside.loopDelayP99Ms} ms); the slowest group commit took ${inside.slowestCommitMs} ms`,
+          `the event loop ran late by up to ${inside.loopDelayMaxMs} ms (p99 ${inside.loopDelayP99Ms} ms); the slowest group commit took ${inside.slowestCommitMs} ms; ` +
+          `the money writer answered within ${inside.writerWaitP50Ms} ms (p50) and ${inside.writerWaitP99Ms} ms (p99)`,
       );
       await settle(t.db);
       const pacedProofs = signProofs(world, targetRate * SECONDS + CONNECTIONS);

@@ -13,7 +13,7 @@ import { settleDueBoosts } from './boosts/boosts.js';
 import { flushImpressions } from './boosts/impressions.js';
 import { asLeader, SWEEPER_LOCK_ID } from './db/locks.js';
 import { platformMoney } from './features.js';
-import { openMoneyWriter, type MoneyWriter } from './money/writer.js';
+import { openMoneyWriter, timedMoneyWriter, type MoneyWriter } from './money/writer.js';
 import type { Settings } from './config.js';
 import { join, resolve } from 'node:path';
 import { developmentMailer, smtpMailer, type Mailer } from './mail/mailer.js';
@@ -50,7 +50,11 @@ export interface RunningServer {
   ledger: Ledger;
   /** This thread's group commit: where the money writer runs inline (PostgreSQL, in-memory SQLite). */
   commits: GroupCommit;
-  /** The one writer of money: a writer thread on an SQLite file (see `money/writer.ts`). */
+  /**
+   * The one writer of money: a writer thread on an SQLite file (see `money/writer.ts`). The
+   * platform's own routes and consumers go through it timed (`timedMoneyWriter`); this is the
+   * writer itself.
+   */
   writer: MoneyWriter;
   /**
    * What wakes event consumers (see `events/consumer.ts`): this process's bus, and on
@@ -192,6 +196,9 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   const production = options.webhooks?.production ?? process.env.NODE_ENV === 'production';
   const logger = options.logger ?? (options.log ? createLogger() : quietLogger);
   const metrics = new PlatformMetrics(db, { processMetrics: options.metricsToken !== undefined });
+  // The routes and consumers ask for money through a writer that times each answer for /metrics.
+  const untimedWriter = writer;
+  writer = timedMoneyWriter(untimedWriter, (operation, seconds) => metrics.writerWait.observe({ operation }, seconds));
   let draining = false;
   const clock = options.clock ?? Date.now;
   const holdMs = options.earnings?.holdMs ?? earningsHoldMs();
@@ -353,5 +360,20 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   };
 
   const events = { local: localEvents, remote, sources: wakeSources };
-  return { url, port: address.port, db, ledger, commits, writer, events, webhooks, earnings, payouts, live, logger, metrics, close };
+  return {
+    url,
+    port: address.port,
+    db,
+    ledger,
+    commits,
+    writer: untimedWriter,
+    events,
+    webhooks,
+    earnings,
+    payouts,
+    live,
+    logger,
+    metrics,
+    close,
+  };
 }

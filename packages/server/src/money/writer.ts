@@ -130,6 +130,28 @@ export function inlineMoneyWriter(registry: MoneyRegistry, ledger: Ledger, commi
   };
 }
 
+/**
+ * `writer`, telling `observe` how long each operation waited for its answer, from being asked to
+ * the answer (refusals included), in seconds: its queue, its group commit with the fsync, and on
+ * SQLite the hand-over to and from the writer thread. It shows where a spend's time goes when
+ * the event loop is not late (`diamonds_writer_wait_seconds`).
+ */
+export function timedMoneyWriter(writer: MoneyWriter, observe: (operation: string, seconds: number) => void): MoneyWriter {
+  const timed = <T>(operation: string, answer: Promise<T>, askedAt: number): Promise<T> => {
+    const answered = () => observe(operation, (performance.now() - askedAt) / 1000);
+    // A branch of its own, handled: the caller still gets the refusal.
+    answer.then(answered, answered);
+    return answer;
+  };
+  return {
+    mode: writer.mode,
+    run: (operation, input) => timed(operation.name, writer.run(operation, input), performance.now()),
+    runIdempotent: (operation, input, claim) => timed(operation.name, writer.runIdempotent(operation, input, claim), performance.now()),
+    stats: (options) => writer.stats(options),
+    close: () => writer.close(),
+  };
+}
+
 /** A request on its way to the writer thread, numbered to match its answer. */
 export interface NumberedRequest {
   id: number;

@@ -53,6 +53,11 @@ for (const kind of DATABASE_KINDS) {
       assert.doesNotMatch(text, /route="\/v1\/gifts\/[^"]*usr_/, 'labelled by pattern, not path');
       assert.ok((sample(text, 'diamonds_writer_commits_total') ?? 0) >= 1, text);
       assert.ok((sample(text, 'diamonds_writer_committed_works_total') ?? 0) >= 3);
+      // Each spend asked of the money writer, the refused one included, timed from asking to its answer.
+      assert.equal(sample(text, 'diamonds_writer_wait_seconds_count', 'operation="gifts.send"'), 4);
+      const waited = sample(text, 'diamonds_writer_wait_seconds_sum', 'operation="gifts.send"') ?? 0;
+      assert.ok(waited > 0 && waited < 30, `gifts.send waited ${waited} s in all`);
+      assert.equal(sample(text, 'diamonds_writer_wait_seconds_bucket', 'le="+Inf",operation="gifts.send"'), 4);
       for (const consumer of ['webhooks', 'earnings', 'live']) {
         assert.notEqual(sample(text, 'diamonds_outbox_lag_events', `consumer="${consumer}"`), undefined, `lag of ${consumer}`);
         assert.notEqual(sample(text, 'diamonds_outbox_lag_seconds', `consumer="${consumer}"`), undefined);

@@ -59,6 +59,8 @@ async function outboxLag(db: Database, now: number): Promise<Array<{ consumer: s
 
 /** Seconds, for request latencies: from 1 ms to 10 s. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Seconds, for the money writer's answers: finer where a spend's latency budget (20 ms) is spent. */
+const WRITER_WAIT_BUCKETS = [0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 1, 5];
 
 /**
  * The platform's metrics on a registry of its own.
@@ -77,6 +79,11 @@ export class PlatformMetrics {
   readonly requests: Counter<'method' | 'route' | 'status'>;
   /** How long requests took to answer, by method, route pattern and status. */
   readonly requestDuration: Histogram<'method' | 'route' | 'status'>;
+  /**
+   * How long money operations waited for the money writer, by operation (`gifts.send`,
+   * `live.fold`…): fed by `timedMoneyWriter`.
+   */
+  readonly writerWait: Histogram<'operation'>;
   #sources: MetricsSources = {};
 
   /**
@@ -97,6 +104,13 @@ export class PlatformMetrics {
       help: 'Time to answer HTTP requests, by method, route pattern and status.',
       labelNames: ['method', 'route', 'status'],
       buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    });
+    this.writerWait = new Histogram({
+      name: 'diamonds_writer_wait_seconds',
+      help: 'Time from asking the money writer to its answer (its queue, the group commit and its fsync, the hand-over between threads), by operation.',
+      labelNames: ['operation'],
+      buckets: WRITER_WAIT_BUCKETS,
       registers: [registry],
     });
     const sources = () => this.#sources;
