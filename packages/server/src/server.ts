@@ -13,7 +13,7 @@ import { settleDueBoosts } from './boosts/boosts.js';
 import { flushImpressions } from './boosts/impressions.js';
 import { asLeader, SWEEPER_LOCK_ID } from './db/locks.js';
 import { platformMoney } from './features.js';
-import { openMoneyWriter, timedMoneyWriter, type MoneyWriter } from './money/writer.js';
+import { openMoneyWriter, type MoneyWriter } from './money/writer.js';
 import type { Settings } from './config.js';
 import { join, resolve } from 'node:path';
 import { developmentMailer, smtpMailer, type Mailer } from './mail/mailer.js';
@@ -50,11 +50,7 @@ export interface RunningServer {
   ledger: Ledger;
   /** This thread's group commit: where the money writer runs inline (PostgreSQL, in-memory SQLite). */
   commits: GroupCommit;
-  /**
-   * The one writer of money: a writer thread on an SQLite file (see `money/writer.ts`). The
-   * platform's own routes and consumers go through it timed (`timedMoneyWriter`); this is the
-   * writer itself.
-   */
+  /** The one writer of money: a writer thread on an SQLite file (see `money/writer.ts`). */
   writer: MoneyWriter;
   /**
    * What wakes event consumers (see `events/consumer.ts`): this process's bus, and on
@@ -137,9 +133,13 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   }
   const ledger = new Ledger(db);
   const commits = new GroupCommit(ledger);
+  const metrics = new PlatformMetrics(db, { processMetrics: options.metricsToken !== undefined });
   let writer: MoneyWriter;
   try {
-    writer = await openMoneyWriter(db, platformMoney(), ledger, commits, options.sqliteWriter);
+    // Each money operation's wait for the writer is timed for /metrics.
+    writer = await openMoneyWriter(db, platformMoney(), ledger, commits, options.sqliteWriter, (operation, seconds) =>
+      metrics.writerWait.observe({ operation }, seconds),
+    );
   } catch (error) {
     if (ownsDb) await db.close();
     throw error;
@@ -195,10 +195,6 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   }
   const production = options.webhooks?.production ?? process.env.NODE_ENV === 'production';
   const logger = options.logger ?? (options.log ? createLogger() : quietLogger);
-  const metrics = new PlatformMetrics(db, { processMetrics: options.metricsToken !== undefined });
-  // The routes and consumers ask for money through a writer that times each answer for /metrics.
-  const untimedWriter = writer;
-  writer = timedMoneyWriter(untimedWriter, (operation, seconds) => metrics.writerWait.observe({ operation }, seconds));
   let draining = false;
   const clock = options.clock ?? Date.now;
   const holdMs = options.earnings?.holdMs ?? earningsHoldMs();
@@ -360,20 +356,5 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   };
 
   const events = { local: localEvents, remote, sources: wakeSources };
-  return {
-    url,
-    port: address.port,
-    db,
-    ledger,
-    commits,
-    writer: untimedWriter,
-    events,
-    webhooks,
-    earnings,
-    payouts,
-    live,
-    logger,
-    metrics,
-    close,
-  };
+  return { url, port: address.port, db, ledger, commits, writer, events, webhooks, earnings, payouts, live, logger, metrics, close };
 }

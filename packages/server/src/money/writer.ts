@@ -111,9 +111,14 @@ export async function runMoneyRequest(
  * not block the event loop) and for an in-memory SQLite database, which another connection
  * cannot open.
  */
-export function inlineMoneyWriter(registry: MoneyRegistry, ledger: Ledger, commits: GroupCommit): MoneyWriter {
+export function inlineMoneyWriter(registry: MoneyRegistry, ledger: Ledger, commits: GroupCommit, observe?: WriterObserver): MoneyWriter {
   const money = registry.contextFor(ledger);
-  const execute = (request: MoneyRequest) => commits.run((tx) => runMoneyRequest(tx, registry, money, request));
+  const execute = (request: MoneyRequest) =>
+    observed(
+      observe,
+      request.operation,
+      commits.run((tx) => runMoneyRequest(tx, registry, money, request)),
+    );
   return {
     mode: 'inline',
     run: (operation, input) => execute({ operation: operation.name, input }) as Promise<never>,
@@ -131,25 +136,20 @@ export function inlineMoneyWriter(registry: MoneyRegistry, ledger: Ledger, commi
 }
 
 /**
- * `writer`, telling `observe` how long each operation waited for its answer, from being asked to
- * the answer (refusals included), in seconds: its queue, its group commit with the fsync, and on
- * SQLite the hand-over to and from the writer thread. It shows where a spend's time goes when
- * the event loop is not late (`diamonds_writer_wait_seconds`).
+ * Told how long each money operation waited for its answer, from being asked to the answer
+ * (refusals included), in seconds: its queue, its group commit with the fsync, and on SQLite the
+ * hand-over to and from the writer thread (`diamonds_writer_wait_seconds`).
  */
-export function timedMoneyWriter(writer: MoneyWriter, observe: (operation: string, seconds: number) => void): MoneyWriter {
-  const timed = <T>(operation: string, answer: Promise<T>, askedAt: number): Promise<T> => {
-    const answered = () => observe(operation, (performance.now() - askedAt) / 1000);
-    // A branch of its own, handled: the caller still gets the refusal.
-    answer.then(answered, answered);
-    return answer;
-  };
-  return {
-    mode: writer.mode,
-    run: (operation, input) => timed(operation.name, writer.run(operation, input), performance.now()),
-    runIdempotent: (operation, input, claim) => timed(operation.name, writer.runIdempotent(operation, input, claim), performance.now()),
-    stats: (options) => writer.stats(options),
-    close: () => writer.close(),
-  };
+export type WriterObserver = (operation: string, seconds: number) => void;
+
+/** `answer`, its time from now until it settles given to `observe`. */
+function observed<T>(observe: WriterObserver | undefined, operation: string, answer: Promise<T>): Promise<T> {
+  if (observe === undefined) return answer;
+  const askedAt = performance.now();
+  const answered = () => observe(operation, (performance.now() - askedAt) / 1000);
+  // A branch of its own, handled: the caller still gets the refusal.
+  answer.then(answered, answered);
+  return answer;
 }
 
 /** A request on its way to the writer thread, numbered to match its answer. */
@@ -238,6 +238,7 @@ interface Pending {
 export class ThreadMoneyWriter implements MoneyWriter {
   readonly mode = 'thread' as const;
   readonly #data: WriterData;
+  readonly #observe: WriterObserver | undefined;
   #worker: Promise<Worker> | undefined;
   #nextId = 1;
   readonly #pending = new Map<number, Pending>();
@@ -248,13 +249,14 @@ export class ThreadMoneyWriter implements MoneyWriter {
   #closing: Promise<void> | undefined;
 
   /** Starts the thread (see {@link ThreadMoneyWriter.start}). */
-  private constructor(data: WriterData) {
+  private constructor(data: WriterData, observe: WriterObserver | undefined) {
     this.#data = data;
+    this.#observe = observe;
   }
 
-  /** Starts a writer thread on `file` and waits until its connection is open. */
-  static async start(file: string): Promise<ThreadMoneyWriter> {
-    const writer = new ThreadMoneyWriter({ file });
+  /** Starts a writer thread on `file` and waits until its connection is open; `observe` times each operation. */
+  static async start(file: string, observe?: WriterObserver): Promise<ThreadMoneyWriter> {
+    const writer = new ThreadMoneyWriter({ file }, observe);
     await writer.#spawn();
     return writer;
   }
@@ -352,7 +354,7 @@ export class ThreadMoneyWriter implements MoneyWriter {
 
   #execute(request: MoneyRequest): Promise<unknown> {
     const id = this.#nextId++;
-    const answer = this.#expect<unknown>(id);
+    const answer = observed(this.#observe, request.operation, this.#expect<unknown>(id));
     if (this.#closing) return answer;
     this.#outbox.push({ id, request });
     if (this.#outbox.length === 1) {
@@ -416,13 +418,14 @@ export async function openMoneyWriter(
   ledger: Ledger,
   commits: GroupCommit,
   mode: 'thread' | 'inline' = 'thread',
+  observe?: WriterObserver,
 ): Promise<MoneyWriter> {
   if (mode === 'thread' && db.kind === 'sqlite' && db.file !== undefined && db.file !== ':memory:') {
-    const writer = await ThreadMoneyWriter.start(db.file);
+    const writer = await ThreadMoneyWriter.start(db.file, observe);
     // The writer thread's checkpointer copies the WAL back: this connection's rare commits
     // (sign-ins, sessions) must not do it on the event loop meanwhile (see db/checkpointer.ts).
     await db.query(`PRAGMA wal_autocheckpoint = ${WAL_SAFETY_PAGES}`);
     return writer;
   }
-  return inlineMoneyWriter(registry, ledger, commits);
+  return inlineMoneyWriter(registry, ledger, commits, observe);
 }

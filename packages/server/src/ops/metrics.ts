@@ -81,7 +81,7 @@ export class PlatformMetrics {
   readonly requestDuration: Histogram<'method' | 'route' | 'status'>;
   /**
    * How long money operations waited for the money writer, by operation (`gifts.send`,
-   * `live.fold`…): fed by `timedMoneyWriter`.
+   * `live.fold`…): fed by the money writer (`WriterObserver`).
    */
   readonly writerWait: Histogram<'operation'>;
   #sources: MetricsSources = {};
