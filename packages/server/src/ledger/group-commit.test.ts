@@ -197,6 +197,78 @@ for (const kind of DATABASE_KINDS) {
       );
     });
 
+    // SQLite's batches start with no savepoint at all (PostgreSQL's works have theirs, or a self-contained statement).
+    if (kind === 'sqlite')
+      it('runs a batch without savepoints until a work fails after writing; that batch runs again under savepoints, and so do the next 20', async () => {
+        await t.db.run('CREATE TABLE gc_bare (id TEXT PRIMARY KEY)');
+        const sent: string[] = [];
+        const counted: Database = {
+          ...t.db,
+          transaction: (work, options) =>
+            t.db.transaction(
+              (tx) =>
+                work({
+                  kind: tx.kind,
+                  query: (sql, params) => (sent.push(`${sql} ${String(params?.[0] ?? '')}`), tx.query(sql, params)),
+                  run: (sql, params) => (sent.push(`${sql} ${String(params?.[0] ?? '')}`), tx.run(sql, params)),
+                }),
+              options,
+            ),
+        };
+        const commits = new GroupCommit(new Ledger(counted));
+        const insert = (tx: SqlClient, id: string) => tx.run('INSERT INTO gc_bare (id) VALUES (?)', [id]);
+        const callbacks: string[] = [];
+        const ok = (id: string) => commits.run(async (tx) => (afterCommit(tx, () => callbacks.push(id)), insert(tx, id)));
+        const savepoints = () => sent.filter((sql) => sql.includes('SAVEPOINT')).length;
+        const ids = async () => (await t.db.query<{ id: string }>('SELECT id FROM gc_bare ORDER BY id')).map((row) => row.id);
+
+        // A refusal that changed nothing (a conditional write that matched no row) fails alone.
+        const refused = commits.run(async (tx) => {
+          const changed = await tx.run('DELETE FROM gc_bare WHERE id = ?', ['absent']);
+          throw new Error(`refused after a statement that changed ${changed} rows`);
+        });
+        const first = await Promise.allSettled([ok('a1'), refused, ok('a2')]);
+        assert.deepEqual(
+          first.map((o) => o.status),
+          ['fulfilled', 'rejected', 'fulfilled'],
+        );
+        assert.equal(savepoints(), 0, sent.join('\n'));
+        assert.deepEqual(await ids(), ['a1', 'a2']);
+
+        sent.length = 0;
+        const second = await Promise.allSettled([
+          ok('b1'),
+          commits.run(async (tx) => {
+            await insert(tx, 'b2');
+            throw new Error('b2 failed after its write');
+          }),
+          ok('b3'),
+        ]);
+        assert.deepEqual(
+          second.map((o) => o.status),
+          ['fulfilled', 'rejected', 'fulfilled'],
+        );
+        assert.deepEqual(await ids(), ['a1', 'a2', 'b1', 'b3'], 'b2 wrote before failing: the batch ran again and b2 was undone alone');
+        assert.equal(sent.filter((sql) => sql.endsWith(' b1')).length, 2, 'the batch ran twice');
+        assert.ok(sent.includes('ROLLBACK TO SAVEPOINT group_item '), sent.join('\n'));
+        assert.deepEqual(callbacks.sort(), ['a1', 'a2', 'b1', 'b3'], 'after-commit callbacks of the kept works only, once');
+
+        // The next 20 batches start under savepoints; the one after them without.
+        for (let i = 0; i < 20; i++) {
+          sent.length = 0;
+          await ok(`c${String(i).padStart(2, '0')}`);
+          assert.equal(
+            savepoints(),
+            1,
+            `batch ${i} after the rerun: its work under a savepoint (the commit releases it)\n${sent.join('\n')}`,
+          );
+        }
+        sent.length = 0;
+        await ok('d1');
+        assert.equal(savepoints(), 0, sent.join('\n'));
+        assert.equal((await ids()).length, 25);
+      });
+
     it('sends the self-contained statements of a batch together, and still lets each work that goes on take its turn', async () => {
       await t.db.run('CREATE TABLE gc_ahead (id TEXT PRIMARY KEY)');
       // When each statement was sent and answered, by the id it writes (`?` is its first value).

@@ -39,6 +39,8 @@ interface WorkFlags {
   lostRace: unknown;
   /** Whether it sent (or asked to send) a statement. */
   touched: boolean;
+  /** Whether a statement of it changed a row while it had no savepoint of its own (SQLite). */
+  wroteBare: boolean;
   /**
    * Why its savepoint could not be opened (the advisory lock that goes with it timed out, say):
    * the transaction is aborted, so the batch fails with this error rather than roll back to a
@@ -139,6 +141,17 @@ const selfContainedRunners = new WeakMap<SqlClient, SelfContainedRunner>();
 class RerunWithSavepoints extends Error {}
 
 /**
+ * SQLite batches run with a savepoint for every work after a batch had to run again: see
+ * `GroupCommit.#guardedBatchesLeft`.
+ */
+const GUARDED_BATCHES_AFTER_RERUN = 20;
+
+/** Whether `sql` only reads: a statement that does not start with SELECT may write. */
+function onlyReads(sql: string): boolean {
+  return /^\s*SELECT\b/i.test(sql);
+}
+
+/**
  * Runs `statement` (one statement on the transaction it is given) for a {@link GroupCommit.run}
  * work without the savepoint a work otherwise gets before its first statement: one round trip
  * less on PostgreSQL, where the money path's fast spend is then a single round trip.
@@ -187,6 +200,12 @@ export class GroupCommit {
   #flushing = false;
   #works: WaitingWork[] = [];
   #running = false;
+  /**
+   * SQLite batches left to run with a savepoint for every work from the start, after one had
+   * to run again because a work that wrote failed (see `#runBatch`): a stream of failing works
+   * then costs a savepoint each rather than a whole batch run twice.
+   */
+  #guardedBatchesLeft = 0;
   /** How many database transactions this instance has run, for tests and metrics. */
   batches = 0;
   /** How many works (or transfers) those transactions carried, and the last one's count: batch sizes for metrics. */
@@ -228,8 +247,10 @@ export class GroupCommit {
    * the API's spends (a gift with its allowance spend and its own rows, say) go through here.
    *
    * @remarks
-   * Each work runs under its own savepoint: when it throws, only its own writes are rolled
-   * back and its promise rejects, while the others commit. Every promise settles only after
+   * Each work runs as if under its own savepoint: when it throws, only its own writes are rolled
+   * back and its promise rejects, while the others commit. (On SQLite a batch first runs with
+   * no savepoints; should a work fail after it changed a row, the batch runs again with one per
+   * work.) Every promise settles only after
    * the shared transaction committed, so an answer is never sent before it is durable. `work`
    * may run more than once (the database may ask for a retry), so it must have no effects
    * outside `tx`. Use the ledger's `transferIn`, `postIn` and `voidIn` inside it.
@@ -259,13 +280,15 @@ export class GroupCommit {
           let committed: Array<() => void> = [];
           // Set when a work that ran a self-contained statement without a savepoint of its own
           // failed: the batch runs again with a savepoint for every work (see selfContained).
-          let savepointEveryWork = false;
+          let savepointEveryWork = this.#guardedBatchesLeft > 0;
+          if (savepointEveryWork) this.#guardedBatchesLeft--;
           const attempt = (tx: SqlClient): Promise<WorkOutcome[]> =>
             this.#runBatch(tx, batch, savepointEveryWork, (callbacks) => (committed = callbacks));
           const started = performance.now();
           outcomes = await this.#ledger.db.transaction(attempt).catch(async (error: unknown) => {
             if (!(error instanceof RerunWithSavepoints)) throw error;
             savepointEveryWork = true;
+            if (this.#ledger.db.kind === 'sqlite') this.#guardedBatchesLeft = GUARDED_BATCHES_AFTER_RERUN;
             return this.#ledger.db.transaction(attempt);
           });
           this.slowestBatchMs = Math.max(this.slowestBatchMs, performance.now() - started);
@@ -314,6 +337,11 @@ export class GroupCommit {
     const done: WorkOutcome[] = [];
     // Whether a savepoint (this work's or an earlier one's, not yet released) is open.
     let open = false;
+    // On SQLite a batch first runs its works with no savepoint at all: most works succeed, and a
+    // savepoint costs two statements and a copy of every page the work changes (the statement
+    // journal). A work that fails after it changed a row runs the batch again, every work under
+    // a savepoint. A failed statement changed nothing: SQLite undoes a statement it aborts.
+    const bare = tx.kind === 'sqlite' && !savepointEveryWork;
     let prefix = '';
     if (tx.kind === 'postgres') {
       // Batches of several processes take turns, before any row lock (see db/locks.ts); the lock
@@ -341,7 +369,7 @@ export class GroupCommit {
       // Each work gets its own handle on the transaction, so what it asks to run after the
       // commit (see afterCommit) can be dropped with its savepoint. It also remembers a lost
       // race, should the work catch the error and throw another.
-      const flags: WorkFlags = { own: false, unguarded: false, lostRace: undefined, touched: false };
+      const flags: WorkFlags = { own: false, unguarded: false, lostRace: undefined, touched: false, wroteBare: false };
       const noteRace = (error: unknown): never => {
         if (isTransactionRetry(error)) flags.lostRace ??= error;
         throw error;
@@ -353,7 +381,7 @@ export class GroupCommit {
         return turn;
       };
       const guard = async (): Promise<void> => {
-        if (flags.own) return;
+        if (flags.own || bare) return;
         flags.own = true;
         if (tx.kind === 'postgres') {
           // One round trip: the advisory lock (first work), the release of the last work's
@@ -375,12 +403,16 @@ export class GroupCommit {
         query: async <Row>(sql: string, params?: readonly SqlValue[]) => {
           await myTurn();
           await guard();
-          return tx.query<Row>(sql, params).catch(noteRace);
+          const rows = await tx.query<Row>(sql, params).catch(noteRace);
+          if (bare && !onlyReads(sql)) flags.wroteBare = true;
+          return rows;
         },
         run: async (sql, params) => {
           await myTurn();
           await guard();
-          return tx.run(sql, params).catch(noteRace);
+          const changes = await tx.run(sql, params).catch(noteRace);
+          if (bare && changes > 0) flags.wroteBare = true;
+          return changes;
         },
       };
       const callbacks: Array<() => void> = [];
@@ -436,7 +468,7 @@ export class GroupCommit {
         if (running.flags.guardFailed !== undefined) throw running.flags.guardFailed;
         // A self-contained statement that wrote (or failed) before this work's own savepoint
         // cannot be undone alone: run the batch again, every work under a savepoint.
-        if (running.flags.unguarded) throw new RerunWithSavepoints();
+        if (running.flags.unguarded || running.flags.wroteBare) throw new RerunWithSavepoints();
         if (running.flags.own) await tx.run('ROLLBACK TO SAVEPOINT group_item');
         outcome = { ok: false, error };
       }
