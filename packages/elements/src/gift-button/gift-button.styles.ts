@@ -3,8 +3,10 @@ import { css } from 'lit';
 /**
  * Styles of `<diamond-gift-button>`, after the theme. Settings resolve once on `:host` into `--_` locals.
  * On a phone (≤ 40rem) the picker is a sheet along the bottom of the screen, wherever the button sits.
- * The status keeps one line even when empty, and the thank-you's art overflows that line rather than
- * growing it, so nothing around the button moves as the status comes and goes.
+ * The status keeps one line even when empty, the thank-you's art overflows that line rather than
+ * growing it, and its text runs on past the button's edge rather than widening the element (an
+ * inline-block, so a wider one would push what sits beside it), so nothing around the button moves
+ * as the status comes and goes.
  */
 export default css`
   :host {
@@ -110,6 +112,8 @@ export default css`
     gap: 0.5em;
     color: var(--_success);
     min-block-size: 1lh;
+    contain: inline-size;
+    white-space: nowrap;
   }
   [part~='art'] {
     animation: 0.9s ease-out both float;

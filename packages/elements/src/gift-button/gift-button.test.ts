@@ -450,20 +450,22 @@ describe('<diamond-gift-button>', () => {
     }
   });
 
-  it('keeps its height while the status comes and goes, so nothing around it jumps', async () => {
+  it('keeps its size while the status comes and goes, so nothing around it jumps, below or beside it', async () => {
     const { element, shadow } = await mount('gift="coffee" quantity="6"', 'balance=100&allowance=50');
-    const idle = element.getBoundingClientRect().height;
+    const idle = element.getBoundingClientRect();
     part(shadow, 'button').click();
     await until(() => text(shadow, 'status') === 'Confirm in the Diamonds window…', 'the confirming state');
-    assertEqual(element.getBoundingClientRect().height, idle, 'height while confirming');
+    assertEqual(element.getBoundingClientRect().height, idle.height, 'height while confirming');
+    assertEqual(element.getBoundingClientRect().width, idle.width, 'width while confirming');
     const quick = await mount('gift="rose"', 'balance=100&allowance=50');
-    const before = quick.element.getBoundingClientRect().height;
+    const before = quick.element.getBoundingClientRect();
     const sent = nextSent(quick.element);
     part(quick.shadow, 'button').click();
     await sent;
     await quick.element.updateComplete;
     assert(text(quick.shadow, 'status').startsWith('Rose sent'), 'the thank-you');
-    assertEqual(quick.element.getBoundingClientRect().height, before, 'height with the thank-you and its art');
+    assertEqual(quick.element.getBoundingClientRect().height, before.height, 'height with the thank-you and its art');
+    assertEqual(quick.element.getBoundingClientRect().width, before.width, 'width with the thank-you and its art');
   });
 
   it('fires diamond-ready once it is interactive: rendered, priced, wallet state known; once per client', async () => {
