@@ -9,6 +9,23 @@ import { MONEY_BATCH_LOCK_ID } from '../db/locks.js';
 import { Ledger, type Account, type TransferRequest } from './ledger.js';
 import { verifyLedger } from './verify.js';
 
+/** `db` whose transactions tell `note` each statement they send, with its parameters. */
+function noting(db: Database, note: (sql: string, params: readonly SqlValue[] | undefined) => void): Database {
+  return {
+    ...db,
+    transaction: (work, options) =>
+      db.transaction(
+        (tx) =>
+          work({
+            kind: tx.kind,
+            query: (sql, params) => (note(sql, params), tx.query(sql, params)),
+            run: (sql, params) => (note(sql, params), tx.run(sql, params)),
+          }),
+        options,
+      ),
+  };
+}
+
 for (const kind of DATABASE_KINDS) {
   // Skips (loudly) only outside CI when PostgreSQL is unreachable; under CI=true it throws.
   const skip = await skipUnlessPostgres(kind);
@@ -138,19 +155,7 @@ for (const kind of DATABASE_KINDS) {
       await t.db.run('CREATE TABLE gc_scratch (id TEXT PRIMARY KEY)');
       // The statements the batch sends, to see where savepoints go.
       const sent: string[] = [];
-      const counted: Database = {
-        ...t.db,
-        transaction: (work, options) =>
-          t.db.transaction(
-            (tx) =>
-              work({
-                kind: tx.kind,
-                query: (sql, params) => (sent.push(sql), tx.query(sql, params)),
-                run: (sql, params) => (sent.push(sql), tx.run(sql, params)),
-              }),
-            options,
-          ),
-      };
+      const counted = noting(t.db, (sql) => sent.push(sql));
       const commits = new GroupCommit(new Ledger(counted));
       const insert = (tx: SqlClient, id: string) => tx.run('INSERT INTO gc_scratch (id) VALUES (?)', [id]);
       const callbacks: string[] = [];
@@ -202,19 +207,7 @@ for (const kind of DATABASE_KINDS) {
       it('runs a batch without savepoints until a work fails after writing; that batch runs again under savepoints, and so do the next 20', async () => {
         await t.db.run('CREATE TABLE gc_bare (id TEXT PRIMARY KEY)');
         const sent: string[] = [];
-        const counted: Database = {
-          ...t.db,
-          transaction: (work, options) =>
-            t.db.transaction(
-              (tx) =>
-                work({
-                  kind: tx.kind,
-                  query: (sql, params) => (sent.push(`${sql} ${String(params?.[0] ?? '')}`), tx.query(sql, params)),
-                  run: (sql, params) => (sent.push(`${sql} ${String(params?.[0] ?? '')}`), tx.run(sql, params)),
-                }),
-              options,
-            ),
-        };
+        const counted = noting(t.db, (sql, params) => sent.push(`${sql} ${String(params?.[0] ?? '')}`));
         const commits = new GroupCommit(new Ledger(counted));
         const insert = (tx: SqlClient, id: string) => tx.run('INSERT INTO gc_bare (id) VALUES (?)', [id]);
         const callbacks: string[] = [];

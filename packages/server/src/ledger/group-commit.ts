@@ -33,14 +33,15 @@ interface WaitingWork {
 interface WorkFlags {
   /** Whether it opened a savepoint of its own. */
   own: boolean;
-  /** Whether a self-contained statement of it wrote (or failed) outside any savepoint of its own. */
+  /**
+   * Whether it wrote outside any savepoint of its own: a self-contained statement that wrote (or
+   * failed), or on SQLite any statement that changed a row in a batch run without savepoints.
+   */
   unguarded: boolean;
   /** A deadlock or serialization failure it met, should it throw another error. */
   lostRace: unknown;
   /** Whether it sent (or asked to send) a statement. */
   touched: boolean;
-  /** Whether a statement of it changed a row while it had no savepoint of its own (SQLite). */
-  wroteBare: boolean;
   /**
    * Why its savepoint could not be opened (the advisory lock that goes with it timed out, say):
    * the transaction is aborted, so the batch fails with this error rather than roll back to a
@@ -369,7 +370,7 @@ export class GroupCommit {
       // Each work gets its own handle on the transaction, so what it asks to run after the
       // commit (see afterCommit) can be dropped with its savepoint. It also remembers a lost
       // race, should the work catch the error and throw another.
-      const flags: WorkFlags = { own: false, unguarded: false, lostRace: undefined, touched: false, wroteBare: false };
+      const flags: WorkFlags = { own: false, unguarded: false, lostRace: undefined, touched: false };
       const noteRace = (error: unknown): never => {
         if (isTransactionRetry(error)) flags.lostRace ??= error;
         throw error;
@@ -404,14 +405,14 @@ export class GroupCommit {
           await myTurn();
           await guard();
           const rows = await tx.query<Row>(sql, params).catch(noteRace);
-          if (bare && !onlyReads(sql)) flags.wroteBare = true;
+          if (bare && !onlyReads(sql)) flags.unguarded = true;
           return rows;
         },
         run: async (sql, params) => {
           await myTurn();
           await guard();
           const changes = await tx.run(sql, params).catch(noteRace);
-          if (bare && changes > 0) flags.wroteBare = true;
+          if (bare && changes > 0) flags.unguarded = true;
           return changes;
         },
       };
@@ -466,9 +467,10 @@ export class GroupCommit {
         if (isTransactionRetry(error)) throw error;
         if (running.flags.lostRace !== undefined) throw running.flags.lostRace;
         if (running.flags.guardFailed !== undefined) throw running.flags.guardFailed;
-        // A self-contained statement that wrote (or failed) before this work's own savepoint
-        // cannot be undone alone: run the batch again, every work under a savepoint.
-        if (running.flags.unguarded || running.flags.wroteBare) throw new RerunWithSavepoints();
+        // A write made outside a savepoint of this work's own (a self-contained statement, or
+        // any write in SQLite's batch without savepoints) cannot be undone alone: run the batch
+        // again, every work under a savepoint.
+        if (running.flags.unguarded) throw new RerunWithSavepoints();
         if (running.flags.own) await tx.run('ROLLBACK TO SAVEPOINT group_item');
         outcome = { ok: false, error };
       }
