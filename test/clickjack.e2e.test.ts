@@ -82,6 +82,9 @@ ${trap}
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Tries of one lure before a test gives up on the machine delivering its click in time (see `landsInTime`). */
+const LURE_TRIES = 3;
+
 // Skipped only outside CI, loudly, when Debian's Chromium is not installed or (for the
 // PostgreSQL run) PostgreSQL is unreachable; under CI=true either throws instead.
 const noBrowser = chromiumMissing('the clickjacking tests');
@@ -235,6 +238,17 @@ for (const kind of DATABASE_KINDS) {
       return true;
     }
 
+    /**
+     * Runs a lure try until one lands its click within the guard's second, at most
+     * {@link LURE_TRIES} times: whether one did (and was judged by `attempt`). A try a stalled
+     * machine delivered late proves nothing (see `landedTooLate`), so a loaded machine gets
+     * another try rather than a failure, and an idle one pays for one try only.
+     */
+    async function landsInTime(attempt: () => Promise<'landed' | 'late'>): Promise<boolean> {
+      for (let tried = 0; tried < LURE_TRIES; tried++) if ((await attempt()) === 'landed') return true;
+      return false;
+    }
+
     async function moneyBefore(): Promise<{ earnings: number; transfers: number }> {
       return { earnings: (await h.balances(h.creator.id)).earnings, transfers: await h.transferCount() };
     }
@@ -276,28 +290,28 @@ for (const kind of DATABASE_KINDS) {
 
     it('popup under the cursor: the lure opens the confirmation in a popup where the second click lands', async () => {
       let landed = 0;
-      // Each gap twice: on a machine so loaded that the browser delivers a click a second late,
-      // the lure has missed its moment (the fan saw the page for the guard's second) and says
-      // nothing about the guard; a try that lands in time must then move nothing.
-      for (const gapMs of some([165, 165, 294, 294], (gap) => gap === 294)) {
-        const held = await heldGift();
-        const before = await moneyBefore();
-        const approve = await centreOf(held.context, held.url, /^Approve /);
-        const page = await openLure(held.context, 'popup-on-mousedown', held.url, approve);
-        await page.mouse.move(approve.x, approve.y);
-        const firstAt = Date.now();
-        const [popup] = await Promise.all([held.context.waitForEvent('page'), page.mouse.down()]);
-        await page.mouse.up();
-        await popup.waitForURL(/\/confirm\/cnf_/, { waitUntil: 'domcontentloaded' });
-        await pause(firstAt + gapMs - Date.now());
-        await popup.mouse.click(approve.x, approve.y);
-        if (await landedTooLate(popup, async () => (await confirmationStatus(held.fan, held.id)) === 'approved')) continue;
-        await assertNothingMoved(`popup, second click after ${gapMs} ms`, popup, held, before);
-        landed++;
+      for (const gapMs of some([165, 294], (gap) => gap === 294)) {
+        const inTime = await landsInTime(async () => {
+          const held = await heldGift();
+          const before = await moneyBefore();
+          const approve = await centreOf(held.context, held.url, /^Approve /);
+          const page = await openLure(held.context, 'popup-on-mousedown', held.url, approve);
+          await page.mouse.move(approve.x, approve.y);
+          const firstAt = Date.now();
+          const [popup] = await Promise.all([held.context.waitForEvent('page'), page.mouse.down()]);
+          await page.mouse.up();
+          await popup.waitForURL(/\/confirm\/cnf_/, { waitUntil: 'domcontentloaded' });
+          await pause(firstAt + gapMs - Date.now());
+          await popup.mouse.click(approve.x, approve.y);
+          if (await landedTooLate(popup, async () => (await confirmationStatus(held.fan, held.id)) === 'approved')) return 'late';
+          await assertNothingMoved(`popup, second click after ${gapMs} ms`, popup, held, before);
+          return 'landed';
+        });
+        if (inTime) landed++;
       }
       assert.ok(
         landed > 0,
-        'at least one popup lure landed its click within the guard’s second (the machine was too loaded for every try)',
+        `at least one popup lure landed its click within the guard’s second in ${LURE_TRIES} tries (the machine was too loaded for every try)`,
       );
     });
 
@@ -397,28 +411,27 @@ for (const kind of DATABASE_KINDS) {
       // a click a stalled machine delivered after the guard's second says nothing about it.
       let landed = 0;
       for (const gapMs of some([0, 294, 900], (gap) => gap === 294)) {
-        const target = await consentTarget();
-        const connect = await centreOf(target.context, target.url, /^Connect$/);
-        const page = await openLure(target.context, 'navigate-on-mousedown', target.url, connect);
-        await page.mouse.move(connect.x, connect.y);
-        const firstAt = Date.now();
-        await page.mouse.down();
-        await page.mouse.up();
-        await page.waitForURL(/\/signin\/authorize/, { waitUntil: 'domcontentloaded' });
-        await pause(firstAt + gapMs - Date.now());
-        await page.mouse.click(connect.x, connect.y);
-        if (
-          await landedTooLate(page, async () =>
-            ['approved', 'consumed'].includes((await getSignInRequest(h.t.db, target.requestId)).status),
-          )
-        )
-          continue;
-        await assertNotConnected(`consent, double-click after ${gapMs} ms`, page, target);
-        landed++;
+        const inTime = await landsInTime(async () => {
+          const target = await consentTarget();
+          const connect = await centreOf(target.context, target.url, /^Connect$/);
+          const page = await openLure(target.context, 'navigate-on-mousedown', target.url, connect);
+          await page.mouse.move(connect.x, connect.y);
+          const firstAt = Date.now();
+          await page.mouse.down();
+          await page.mouse.up();
+          await page.waitForURL(/\/signin\/authorize/, { waitUntil: 'domcontentloaded' });
+          await pause(firstAt + gapMs - Date.now());
+          await page.mouse.click(connect.x, connect.y);
+          const decided = async () => ['approved', 'consumed'].includes((await getSignInRequest(h.t.db, target.requestId)).status);
+          if (await landedTooLate(page, decided)) return 'late';
+          await assertNotConnected(`consent, double-click after ${gapMs} ms`, page, target);
+          return 'landed';
+        });
+        if (inTime) landed++;
       }
       assert.ok(
         landed > 0,
-        'at least one consent lure landed its click within the guard’s second (the machine was too loaded for every try)',
+        `at least one consent lure landed its click within the guard’s second in ${LURE_TRIES} tries (the machine was too loaded for every try)`,
       );
 
       // A three-click game for a fan connected with 0 a day: pick "1,000 a day", then Connect.
