@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,6 +47,37 @@ describe('diamonds command line', () => {
     ])
       assert.match(stdout, new RegExp(`^  ${command}\\s+\\S`, 'm'));
     assert.match(stdout, /DATABASE_URL/);
+  });
+
+  it("--help, a command's --help and a mistyped command load none of the platform, only the command table", () => {
+    // Every module the process loads, written down by a module hook (hooks run on their own thread).
+    const dir = mkdtempSync(join(tmpdir(), 'diamonds-cli-modules-'));
+    const log = join(dir, 'loaded.txt');
+    const hooks = `import { appendFileSync } from 'node:fs';
+      export async function load(url, context, next) { appendFileSync(${JSON.stringify(log)}, url + '\\n'); return next(url, context); }`;
+    const register = `import { register } from 'node:module'; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hooks)}`)});`;
+    try {
+      for (const args of [['--help'], ['rates', 'set', '--help'], ['webhooks'], ['ledger', 'fix']]) {
+        rmSync(log, { force: true });
+        const result = spawnSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(register)}`, bin, ...args], {
+          encoding: 'utf8',
+          timeout: 60_000,
+        });
+        assert.ok(result.status === 0 || result.status === 2, `${args.join(' ')}: ${result.stderr}`);
+        const ours = readFileSync(log, 'utf8')
+          .split('\n')
+          .filter((url) => url.startsWith('file:') && !url.includes('/node_modules/'));
+        const platform = ours.filter((url) =>
+          /\/dist\/(?:server|app|examples)\.js|\/dist\/db\/(?:open|sqlite|postgres|migrations)\.js|\/dist\/(?:ledger|money)\/|\/protocol\//.test(
+            url,
+          ),
+        );
+        assert.deepEqual(platform, [], `${args.join(' ')} loaded the platform`);
+        assert.ok(ours.length < 20, `${args.join(' ')} loaded ${ours.length} of our modules:\n${ours.join('\n')}`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses an unknown command and a bad setting', () => {

@@ -6,6 +6,8 @@ import { GroupCommit } from '../ledger/group-commit.js';
 import { Ledger } from '../ledger/ledger.js';
 import { inlineMoneyWriter } from '../money/writer.js';
 import { closeFund, findFundPeriod, fundPeriodReport, openFundOperation, parsePeriod, type FundPeriodReport } from './fund.js';
+import type { FundCommand } from './command-summaries.js';
+export type { FundCommand } from './command-summaries.js';
 
 /*
  * The creator fund commands of the CLI (`diamonds fund …`), for the operator: each takes the
@@ -19,18 +21,6 @@ export interface FundCommandOutput {
   log(line: string): void;
   error(line: string): void;
 }
-
-/** One-line summaries for the CLI's help, by command name. */
-export const FUND_COMMAND_SUMMARIES = {
-  'fund open':
-    'Open a creator fund period with a pool from the platform: --period YYYY-MM (UTC month) | --from ISO --to ISO, --pool DIAMONDS.',
-  'fund close':
-    'Close an ended fund period: pay each creator their share of the pool by engagement score (again: prints the first result): --period … | --from … --to ….',
-  'fund show': 'Show a fund period: each creator’s score components and share (estimated while open): --period … | --from … --to ….',
-} as const;
-
-/** A fund command's name. */
-export type FundCommand = keyof typeof FUND_COMMAND_SUMMARIES;
 
 /** The report as lines: the period, then one line per creator. */
 export function formatFundReport(report: FundPeriodReport): string {

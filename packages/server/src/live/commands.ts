@@ -6,6 +6,8 @@ import { GroupCommit } from '../ledger/group-commit.js';
 import { Ledger } from '../ledger/ledger.js';
 import { inlineMoneyWriter } from '../money/writer.js';
 import { endLiveOperation, liveSessionSummaries, setGoalOperation, startLiveOperation } from './live.js';
+import type { LiveCommand } from './command-summaries.js';
+export type { LiveCommand } from './command-summaries.js';
 
 /*
  * The live commands of the CLI (`diamonds live …`), for the operator or a creator's own
@@ -19,17 +21,6 @@ export interface LiveCommandOutput {
   log(line: string): void;
   error(line: string): void;
 }
-
-/** One-line summaries for the CLI's help, by command name. */
-export const LIVE_COMMAND_SUMMARIES = {
-  'live start': 'Start a creator’s live session: --creator USR_ID --title TEXT.',
-  'live end': 'End a creator’s live session: --creator USR_ID.',
-  'live goal': 'Set a creator’s goal: --creator USR_ID --title TEXT --target DIAMONDS, or --clear.',
-  'live sessions': 'A creator’s last live sessions with what each brought: --creator USR_ID [--limit N].',
-} as const;
-
-/** A live command's name. */
-export type LiveCommand = keyof typeof LIVE_COMMAND_SUMMARIES;
 
 /**
  * Runs `diamonds live start|end|goal|sessions` on `db`.

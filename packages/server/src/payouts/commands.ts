@@ -6,6 +6,8 @@ import { GroupCommit } from '../ledger/group-commit.js';
 import { Ledger } from '../ledger/ledger.js';
 import { inlineMoneyWriter } from '../money/writer.js';
 import { listPayouts, retryPayoutOperation, settlePayoutOperation, type PayoutRecord } from './payouts.js';
+import type { PayoutCommand } from './command-summaries.js';
+export type { PayoutCommand } from './command-summaries.js';
 
 /*
  * The payout commands of the CLI (`diamonds payouts …`), for the operator: each takes the
@@ -19,16 +21,6 @@ export interface PayoutCommandOutput {
   log(line: string): void;
   error(line: string): void;
 }
-
-/** One-line summaries for the CLI's help, by command name. */
-export const PAYOUT_COMMAND_SUMMARIES = {
-  'payouts list': 'List payouts, newest first: [--creator USR_ID] [--status in_transit|paid|failed|canceled] [--limit N].',
-  'payouts retry': 'Submit again now a payout whose provider could not be reached: PO_ID.',
-  'payouts cancel': 'Cancel a payout the provider has not accepted; its Diamonds go back to the creator: PO_ID [--reason TEXT].',
-} as const;
-
-/** A payout command's name. */
-export type PayoutCommand = keyof typeof PAYOUT_COMMAND_SUMMARIES;
 
 function line(record: PayoutRecord): string {
   const { payout } = record;
