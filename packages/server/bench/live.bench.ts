@@ -3,7 +3,7 @@
  *
  *   npm run bench:live
  *
- * This process runs the platform (SQLite, a throw-away database) with BENCH_LIVE_CREATORS
+ * This process runs the platform (SQLite, or PostgreSQL with BENCH_LIVE_ENGINE=postgres; a throw-away database) with BENCH_LIVE_CREATORS
  * creators, and sends gifts over HTTP. A second process (this file with `--subscribe`) holds the
  * subscribers: plain HTTP connections to `GET /v1/live/{creator}/stream`, spread evenly over the
  * creators, reading what arrives. Three figures:
@@ -27,7 +27,8 @@
  *
  * Knobs: BENCH_LIVE_SUBSCRIBERS (10000), BENCH_LIVE_CREATORS (100), BENCH_LIVE_RATE (200),
  * BENCH_LIVE_SECONDS (10), BENCH_LIVE_SAMPLED (200 subscribers record latencies),
- * BENCH_LIVE_API_RATE (50).
+ * BENCH_LIVE_API_RATE (50), BENCH_LIVE_ENGINE (sqlite; postgres runs the platform on a throw-away
+ * PostgreSQL database instead, where the fold is a transaction of its own).
  */
 import { fork } from 'node:child_process';
 import { request, type IncomingMessage } from 'node:http';
@@ -155,8 +156,9 @@ async function main(): Promise<void> {
   const sampledCount = Number(process.env.BENCH_LIVE_SAMPLED ?? 200);
   const apiRate = Number(process.env.BENCH_LIVE_API_RATE ?? 50);
   if (!(globalThis as { gc?: unknown }).gc) console.log('  (run with --expose-gc for steadier memory figures: npm run bench:live does)');
-  console.log(`bench:live — load average before: ${load()}`);
-  const h = await startMoneyHarness('sqlite', { webhookDelivery: 'off', live: { streamsPerAddress: 1_000_000 } });
+  console.log(`bench:live — ${process.env.BENCH_LIVE_ENGINE === 'postgres' ? 'PostgreSQL' : 'SQLite'}; load average before: ${load()}`);
+  const engine = process.env.BENCH_LIVE_ENGINE === 'postgres' ? 'postgres' : 'sqlite';
+  const h = await startMoneyHarness(engine, { webhookDelivery: 'off', live: { streamsPerAddress: 1_000_000 } });
   try {
     const creators = await Promise.all(Array.from({ length: creatorCount }, (_, i) => h.newCreator(`Streamer ${i}`, { listed: true })));
     const fans: TestFan[] = await Promise.all(Array.from({ length: 20 }, () => h.fan({ allowance: 100_000_000, balance: 100_000_000 })));
