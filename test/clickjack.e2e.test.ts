@@ -249,6 +249,19 @@ for (const kind of DATABASE_KINDS) {
       return false;
     }
 
+    /**
+     * A held gift and the money before it, then the attacker's `mode` lure aimed at the gift's
+     * Approve button (measured on its own copy of the page), the mouse already resting there.
+     */
+    async function lureAtApprove(mode: LureMode) {
+      const held = await heldGift();
+      const before = await moneyBefore();
+      const approve = await centreOf(held.context, held.url, /^Approve /);
+      const page = await openLure(held.context, mode, held.url, approve);
+      await page.mouse.move(approve.x, approve.y);
+      return { held, before, approve, page };
+    }
+
     async function moneyBefore(): Promise<{ earnings: number; transfers: number }> {
       return { earnings: (await h.balances(h.creator.id)).earnings, transfers: await h.transferCount() };
     }
@@ -268,11 +281,7 @@ for (const kind of DATABASE_KINDS) {
         (trial) => trial.gapMs === 294 || trial.clicks > 1,
       )) {
         const what = `second click ${trial.gapMs} ms after the first${trial.clicks > 1 ? `, then ${trial.clicks - 1} more every 150 ms` : ''}`;
-        const held = await heldGift();
-        const before = await moneyBefore();
-        const approve = await centreOf(held.context, held.url, /^Approve /);
-        const page = await openLure(held.context, 'navigate-on-mousedown', held.url, approve);
-        await page.mouse.move(approve.x, approve.y);
+        const { held, before, page } = await lureAtApprove('navigate-on-mousedown');
         const firstAt = Date.now();
         await page.mouse.down();
         await page.mouse.up();
@@ -292,11 +301,7 @@ for (const kind of DATABASE_KINDS) {
       let landed = 0;
       for (const gapMs of some([165, 294], (gap) => gap === 294)) {
         const inTime = await landsInTime(async () => {
-          const held = await heldGift();
-          const before = await moneyBefore();
-          const approve = await centreOf(held.context, held.url, /^Approve /);
-          const page = await openLure(held.context, 'popup-on-mousedown', held.url, approve);
-          await page.mouse.move(approve.x, approve.y);
+          const { held, before, approve, page } = await lureAtApprove('popup-on-mousedown');
           const firstAt = Date.now();
           const [popup] = await Promise.all([held.context.waitForEvent('page'), page.mouse.down()]);
           await page.mouse.up();

@@ -3,10 +3,11 @@
  *
  *   npm run bench:live
  *
- * This process runs the platform (SQLite, or PostgreSQL with BENCH_LIVE_ENGINE=postgres; a throw-away database) with BENCH_LIVE_CREATORS
- * creators, and sends gifts over HTTP. A second process (this file with `--subscribe`) holds the
- * subscribers: plain HTTP connections to `GET /v1/live/{creator}/stream`, spread evenly over the
- * creators, reading what arrives. Three figures:
+ * This process runs the platform (SQLite, or PostgreSQL with BENCH_LIVE_ENGINE=postgres; a
+ * throw-away database) with BENCH_LIVE_CREATORS creators, and sends gifts over HTTP. A second
+ * process (this file with `--subscribe`) holds the subscribers: plain HTTP connections to
+ * `GET /v1/live/{creator}/stream`, spread evenly over the creators, reading what arrives. Three
+ * figures:
  *
  * 1. Subscribers held open on one platform process: it opens BENCH_LIVE_SUBSCRIBERS (10,000) in
  *    batches, and the platform's memory is sampled (after a GC) before and after: the most
@@ -156,8 +157,8 @@ async function main(): Promise<void> {
   const sampledCount = Number(process.env.BENCH_LIVE_SAMPLED ?? 200);
   const apiRate = Number(process.env.BENCH_LIVE_API_RATE ?? 50);
   if (!(globalThis as { gc?: unknown }).gc) console.log('  (run with --expose-gc for steadier memory figures: npm run bench:live does)');
-  console.log(`bench:live — ${process.env.BENCH_LIVE_ENGINE === 'postgres' ? 'PostgreSQL' : 'SQLite'}; load average before: ${load()}`);
   const engine = process.env.BENCH_LIVE_ENGINE === 'postgres' ? 'postgres' : 'sqlite';
+  console.log(`bench:live — ${engine === 'postgres' ? 'PostgreSQL' : 'SQLite'}; load average before: ${load()}`);
   const h = await startMoneyHarness(engine, { webhookDelivery: 'off', live: { streamsPerAddress: 1_000_000 } });
   try {
     const creators = await Promise.all(Array.from({ length: creatorCount }, (_, i) => h.newCreator(`Streamer ${i}`, { listed: true })));

@@ -570,7 +570,7 @@ function wholeNumber(text: string | undefined): number | undefined {
   return Number(text);
 }
 
-/** Formats one rate on one line: "USD  1,000 Diamonds = 12.99 (payout 8.00)  since 2026-…". */
+/** Formats one rate on one line: "USD  1,000 Diamonds = 12.99 (payout 8.00)  effective 2026-…". */
 async function rateFormatter(): Promise<(rate: Rate) => string> {
   const { formatMajorUnits } = await import('@diamonds/protocol');
   return (rate) => {

@@ -132,6 +132,7 @@ describe('a boost consumed by two platform processes on one PostgreSQL database'
 // database): with DIAMONDS_BOOST_VIEWS_PER_IP=40 and two workers, one address gets about 40
 // views counted in all, not 40 per worker. Each worker shares its counts every 100 ms, so the
 // other may take what arrived since: the reports go in bursts of 10 with a pause between.
+// `skip` (above): only outside CI, loudly, when PostgreSQL is unreachable; under CI=true that fails instead.
 describe('the report limits of two platform processes on one PostgreSQL database', { skip }, () => {
   const LIMIT = 40;
   let t: TestDatabase;
