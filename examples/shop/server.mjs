@@ -50,10 +50,13 @@ export function createShop({ secretKey, publishableKey, apiBase = 'http://localh
   function learn(orderId, status, source) {
     const known = orders.get(orderId);
     if (!known) return; // not an order of this shop's
-    if (known.status === 'refunded') return; // final
-    if (status === 'paid' && known.status === 'paid') return;
-    known.status = status;
+    if (known.status === 'refunded' && status !== 'refunded') return; // final: a late "paid" does not undo it
+    if (known.learned.some((entry) => entry.status === status && entry.source === source)) return;
+    // Kept even when another source told it first: the page's receipt often comes before the
+    // webhook, and the webhook is what confirms the payment.
     known.learned.push({ status, source, at: Date.now() });
+    if (known.status === status) return; // shipped (or taken back) once
+    known.status = status;
     if (status === 'paid') console.log(`shop: order ${orderId} is paid (${source}): ship it.`);
     if (status === 'refunded') console.log(`shop: order ${orderId} was refunded (${source}): do not ship it, or take it back.`);
   }

@@ -137,9 +137,8 @@ describe('the examples served by npm start, on origins of their own', () => {
     assert.equal(notJson.status, 400);
   });
 
-  it('thanks the fan once for a genuine receipt of its order, verified on its server', async () => {
-    const [first, second] = [await shopOrder(), await shopOrder()];
-    // The demo fan, signed in on the shop's origin with an allowance, pays the first order.
+  /** The demo fan, signed in on the shop's origin with an allowance, pays `orderId`: its receipt. */
+  async function payAsFan(orderId: string): Promise<string> {
     const origin = new URL(examples.shopUrl).origin;
     await connect(t.db, demo.fan.userId, demo.site.id, 1_000);
     const dpop = newDpopKey();
@@ -150,7 +149,7 @@ describe('the examples served by npm start, on origins of their own', () => {
       familyId: newFamilyId(),
       jkt: dpop.jkt,
     });
-    const payUrl = `${platform.url}/v1/orders/${first.orderId}/pay`;
+    const payUrl = `${platform.url}/v1/orders/${orderId}/pay`;
     const paid = await fetch(payUrl, {
       method: 'POST',
       headers: {
@@ -166,8 +165,32 @@ describe('the examples served by npm start, on origins of their own', () => {
     const payment = (await paid.json()) as { status: string; receipt: string | null };
     assert.equal(paid.status, 200, JSON.stringify(payment));
     assert.equal(payment.status, 'paid');
-    const receipt = payment.receipt;
-    assert.ok(receipt);
+    assert.ok(payment.receipt);
+    return payment.receipt;
+  }
+
+  /** Calls the platform's API as the shop's backend (its secret key): the JSON answer, or fails. */
+  async function asShop(method: string, path: string, body?: unknown): Promise<unknown> {
+    const response = await fetch(`${platform.url}${path}`, {
+      method,
+      headers: { Authorization: `Bearer ${demo.site.secretKey}`, 'Content-Type': 'application/json', 'Idempotency-Key': randomUUID() },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const answer: unknown = await response.json();
+    assert.ok(response.ok, `${method} ${path}: ${response.status} ${JSON.stringify(answer)}`);
+    return answer;
+  }
+
+  /** What the shop's backend knows of `orderId` (GET /orders/{id}/status). */
+  async function shopKnows(orderId: string): Promise<{ status: string; learned: { status: string; source: string }[] }> {
+    const response = await fetch(`${examples.shopUrl}/orders/${orderId}/status`);
+    assert.equal(response.status, 200);
+    return (await response.json()) as { status: string; learned: { status: string; source: string }[] };
+  }
+
+  it('thanks the fan once for a genuine receipt of its order, verified on its server', async () => {
+    const [first, second] = [await shopOrder(), await shopOrder()];
+    const receipt = await payAsFan(first.orderId);
 
     // A genuine receipt, but for the other order: refused.
     const mismatched = await thankYou({ orderId: second.orderId, receipt });
@@ -177,6 +200,45 @@ describe('the examples served by npm start, on origins of their own', () => {
     assert.match(((await thanked.json()) as { message: string }).message, new RegExp(`Thank you! Order ${first.orderId} is paid`));
     // Shipped once: the same receipt again finds no open order.
     assert.equal((await thankYou({ orderId: first.orderId, receipt })).status, 404);
+  });
+
+  it('records the webhook’s confirmation of a payment whose receipt the page brought first', async () => {
+    // The page's receipt usually comes after the webhook, but not on a busy machine: hold the
+    // deliveries back until the receipt is in, then let the event through.
+    const endpoints = (await asShop('GET', '/v1/webhook-endpoints')) as { data: { id: string; url: string }[] };
+    const endpoint = endpoints.data.find((one) => one.url === `${examples.shopUrl}/diamonds/webhooks`);
+    assert.ok(endpoint, 'the shop registered its webhook endpoint');
+    const { orderId } = await shopOrder();
+    await asShop('PATCH', `/v1/webhook-endpoints/${endpoint.id}`, { enabled: false });
+    try {
+      const receipt = await payAsFan(orderId);
+      assert.equal((await thankYou({ orderId, receipt })).status, 200);
+      assert.deepEqual(
+        (await shopKnows(orderId)).learned.map((entry) => [entry.status, entry.source]),
+        [['paid', 'receipt']],
+      );
+    } finally {
+      await asShop('PATCH', `/v1/webhook-endpoints/${endpoint.id}`, { enabled: true });
+    }
+    const events = (await asShop('GET', '/v1/events?type=order.paid&limit=100')) as { data: { id: string; data: { orderId: string } }[] };
+    const paidEvent = events.data.find((event) => event.data.orderId === orderId);
+    assert.ok(paidEvent, 'the platform recorded order.paid');
+    await asShop('POST', `/v1/webhook-endpoints/${endpoint.id}/replay`, { eventId: paidEvent.id });
+    const deadline = Date.now() + 15_000;
+    let known = await shopKnows(orderId);
+    while (!known.learned.some((entry) => entry.source === 'webhook') && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      known = await shopKnows(orderId);
+    }
+    assert.deepEqual(
+      known.learned.map((entry) => [entry.status, entry.source]),
+      [
+        ['paid', 'receipt'],
+        ['paid', 'webhook'],
+      ],
+      'the webhook confirms what the receipt told first',
+    );
+    assert.equal(known.status, 'paid');
   });
 
   it('runs the Node example against the platform: rates, catalog, products, an order, sales', async () => {
