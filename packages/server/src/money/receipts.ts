@@ -1,8 +1,9 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type JsonWebKey } from 'node:crypto';
+import { createPrivateKey, createPublicKey, sign, verify, type JsonWebKey } from 'node:crypto';
 import { isLowS, newId, toLowS, type ReceiptClaims } from '@diamonds/protocol';
 import type { Database, SqlClient } from '../db/types.js';
 import { ApiError } from '../errors.js';
 import { needsResealing, openSecret, processKeyring, sealSecret, type SecretKeyring } from '../db/secrets.js';
+import { newP256Jwks } from '../ec-keys.js';
 
 /** The signature algorithm of receipts: ECDSA on P-256 with SHA-256 (JOSE `ES256`). */
 export const RECEIPT_ALGORITHM = 'ES256';
@@ -56,13 +57,13 @@ function base64url(data: string | Buffer): string {
 }
 
 async function createKey(db: SqlClient, now: number): Promise<KeyRow> {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const { privateJwk, publicJwk } = newP256Jwks();
   const kid = newId('key', now);
   const row: KeyRow = {
     kid,
     // Encrypted at rest under DIAMONDS_SECRET_KEY (see db/secrets.ts).
-    private_jwk: sealSecret(JSON.stringify(privateKey.export({ format: 'jwk' })), secretContext(kid)),
-    public_jwk: JSON.stringify({ ...publicKey.export({ format: 'jwk' }), kid, alg: RECEIPT_ALGORITHM, use: 'sig' }),
+    private_jwk: sealSecret(JSON.stringify(privateJwk), secretContext(kid)),
+    public_jwk: JSON.stringify({ ...publicJwk, kid, alg: RECEIPT_ALGORITHM, use: 'sig' }),
     created_at: now,
     retired_at: null,
   };
@@ -88,7 +89,7 @@ async function createKey(db: SqlClient, now: number): Promise<KeyRow> {
  * @returns The `kid` of the key that signs new receipts.
  */
 export async function ensureSigningKey(db: SqlClient, now = Date.now()): Promise<string> {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const { privateJwk, publicJwk } = newP256Jwks();
   const kid = newId('key', now);
   await db.run(
     `INSERT INTO signing_keys (kid, algorithm, private_jwk, public_jwk, created_at, retired_at)
@@ -96,8 +97,8 @@ export async function ensureSigningKey(db: SqlClient, now = Date.now()): Promise
     [
       kid,
       RECEIPT_ALGORITHM,
-      sealSecret(JSON.stringify(privateKey.export({ format: 'jwk' })), secretContext(kid)),
-      JSON.stringify({ ...publicKey.export({ format: 'jwk' }), kid, alg: RECEIPT_ALGORITHM, use: 'sig' }),
+      sealSecret(JSON.stringify(privateJwk), secretContext(kid)),
+      JSON.stringify({ ...publicJwk, kid, alg: RECEIPT_ALGORITHM, use: 'sig' }),
       now,
     ],
   );

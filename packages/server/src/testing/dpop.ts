@@ -1,7 +1,8 @@
 // DPoP proofs (RFC 9449) made in Node, for tests and benches: what the SDK makes in a browser
 // with WebCrypto, made here with node:crypto and written independently of the server's verifier
 // (identity/dpop.ts), so that each checks the other.
-import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { newP256Jwks } from '../ec-keys.js';
 
 /** Claims a test may override or drop (`undefined`) in a proof, to forge a bad one. */
 export interface ProofOverrides {
@@ -38,9 +39,10 @@ export function accessTokenHash(accessToken: string): string {
 
 /** A new P-256 key pair for DPoP proofs. */
 export function newDpopKey(): DpopTestKey {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const exported = publicKey.export({ format: 'jwk' });
-  const jwk = { kty: 'EC', crv: 'P-256', x: String(exported.x), y: String(exported.y) };
+  // Made as JWKs (see newP256Jwks: exporting a fresh key object can hang Node 20).
+  const { privateJwk, publicJwk } = newP256Jwks();
+  const privateKey = createPrivateKey({ key: privateJwk, format: 'jwk' });
+  const jwk = { kty: 'EC', crv: 'P-256', x: String(publicJwk.x), y: String(publicJwk.y) };
   // RFC 7638: the required members, in lexicographic order, no white space.
   const jkt = createHash('sha256')
     .update(JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y }))
