@@ -28,6 +28,12 @@ const nodeFiles = [...walk(join(root, 'packages')), ...walk(join(root, 'test'))]
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
   .sort();
 
+// A file (and any one test) that runs longer than this fails, its process killed by the runner:
+// a thread that deadlocks (Node 20's keygen once hung a file for 11 minutes, see
+// packages/server/src/ec-keys.ts) then fails the run with "test timed out" rather than holding
+// it until CI gives up. The slowest file takes about 4 minutes on a loaded 2-core machine.
+const FILE_TIMEOUT_MS = 10 * 60 * 1000;
+
 let failed = false;
 if (!browserOnly) {
   if (nodeFiles.length === 0) {
@@ -36,7 +42,16 @@ if (!browserOnly) {
   }
   const result = spawnSync(
     process.execPath,
-    ['--conditions=source', '--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...nodeFiles],
+    [
+      '--conditions=source',
+      '--import',
+      'tsx',
+      '--test',
+      '--test-concurrency=2',
+      `--test-timeout=${FILE_TIMEOUT_MS}`,
+      '--test-reporter=spec',
+      ...nodeFiles,
+    ],
     { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } },
   );
   if (result.status !== 0) failed = true;
