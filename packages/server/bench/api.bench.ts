@@ -61,8 +61,9 @@
  * the ledger (plus at most one per connection left in flight when a timed run stopped), waits for
  * those to land before stopping the server, and prints `verifyLedger`. Every database is dropped
  * at the end, even on failure or Ctrl-C. A report, not a test: it exits 0 whatever the figures,
- * 1 only when something crashes (130 when interrupted). Like `bench:ledger`, it runs on the built
- * packages (`npm run build` first), or on the sources with `node --conditions=source`.
+ * 1 only when something crashes (130 when interrupted). The server runs from this package's
+ * TypeScript sources under tsx, as the tests do; the other packages (`@diamonds/protocol`) from
+ * their build (`npm run build` first), or from their sources with `node --conditions=source`.
  *
  * Knobs (environment):
  *   BENCH_SECONDS        measured seconds per route (default 6)
