@@ -25,9 +25,13 @@
  *
  * Both servers run in one child process (this same file, with `--serve`), so the load generator
  * does not share the servers' event loop; on a small machine it still shares the CPU, alike for
- * both routes. Each route is warmed up, then measured flat out (as fast as the connections
- * go); then gifts are measured twice more at 0.15 × the bare route's rate, since the goal's
- * p99 is "at that load" and a closed loop run flat out only shows connections ÷ throughput as
+ * both routes. Each route is warmed up, 15 s by default: V8 makes some 400 TurboFan compilations
+ * for the gift's path over its first ~18 s of traffic (50–80 a second at first, still ~10 a
+ * second after 8 s), on threads that share this machine's 2 cores with the servers, and a run
+ * measured after 2 s carried about 65 µs of that compiling per gift, which a server that has run
+ * a while does not. Then each is measured flat out (as fast as the connections go); then gifts
+ * are measured twice more at 0.15 × the bare route's rate, since the goal's p99 is "at that
+ * load" and a closed loop run flat out only shows connections ÷ throughput as
  * its latency:
  *
  * - `evenly` (the graded one): an open loop that sends request i at start + i ÷ rate, whatever
@@ -67,7 +71,7 @@
  *
  * Knobs (environment):
  *   BENCH_SECONDS        measured seconds per route (default 6)
- *   BENCH_WARMUP_SECONDS warm-up seconds per route, not measured (default 2)
+ *   BENCH_WARMUP_SECONDS warm-up seconds per route, not measured (default 15)
  *   BENCH_CONNECTIONS    concurrent connections (default 32)
  *   BENCH_FANS           fans the gifts rotate across (default 200)
  *   BENCH_ENGINES        comma-separated subset of sqlite,postgres (default both)
@@ -126,7 +130,7 @@ function envNumber(name: string, fallback: number): number {
 }
 
 const SECONDS = envNumber('BENCH_SECONDS', 6);
-const WARMUP_SECONDS = envNumber('BENCH_WARMUP_SECONDS', 2);
+const WARMUP_SECONDS = envNumber('BENCH_WARMUP_SECONDS', 15);
 const CONNECTIONS = Math.floor(envNumber('BENCH_CONNECTIONS', 32));
 const FANS = Math.floor(envNumber('BENCH_FANS', 200));
 /** The evenly paced run's rate, when fixed (BENCH_EVEN_RATE): by default 0.15 × the bare route's. */
