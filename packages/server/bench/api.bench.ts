@@ -25,7 +25,7 @@
  *
  * Both servers run in one child process (this same file, with `--serve`), so the load generator
  * does not share the servers' event loop; on a small machine it still shares the CPU, alike for
- * both routes. Each route is warmed up, 15 s by default: V8 makes some 400 TurboFan compilations
+ * both routes. Each route is warmed up, 15 s by default: V8 makes some 430 TurboFan compilations
  * for the gift's path over its first ~18 s of traffic (50–80 a second at first, still ~10 a
  * second after 8 s), on threads that share this machine's 2 cores with the servers, and a run
  * measured after 2 s carried about 65 µs of that compiling per gift, which a server that has run
