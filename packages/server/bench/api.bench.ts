@@ -59,9 +59,9 @@
  * event loop ran, its slowest group commit, the gifts' wait for the money writer (p50 and p99
  * as the upper bounds of `diamonds_writer_wait_seconds`' buckets): a tail that none of them
  * shows waited outside the server, for the CPU or in the load generator), and what explains the
- * figure: how many gifts shared each group commit, and how many statements and
- * transactions the server sent to the database per gift (counted in the child by a thin wrapper
- * around the database). After each engine it checks that every gift answered 2xx is a transfer in
+ * figure: how many gifts shared each group commit (flat out and evenly paced), and how many
+ * statements and transactions the server sent to the database per gift (counted in the child by a
+ * thin wrapper around the database). After each engine it checks that every gift answered 2xx is a transfer in
  * the ledger (plus at most one per connection left in flight when a timed run stopped), waits for
  * those to land before stopping the server, and prints `verifyLedger`. Every database is dropped
  * at the end, even on failure or Ctrl-C. A report, not a test: it exits 0 whatever the figures,
@@ -813,6 +813,8 @@ interface EngineResult {
   gcPauses: { flat?: GcPauses; even?: GcPauses };
   /** Group-committed transactions the server ran during the measured gifts run. */
   transactions: number;
+  /** The same during the evenly paced run, where each commit carries far fewer gifts. */
+  evenTransactions: number;
   /** Everything the server sent to the database during the measured gifts run. */
   work: { statements: number; transactions: number };
   verify: string;
@@ -937,6 +939,7 @@ async function runEngine(engine: DatabaseKind): Promise<EngineResult> {
     let giftsSkipped: string | undefined;
     let giftsAnswered = 0;
     let transactions = 0;
+    let evenTransactions = 0;
     const gcPauses: EngineResult['gcPauses'] = {};
     const loader: EngineResult['loader'] = { bare: (loaderBare.user + loaderBare.system) / Math.max(1, bare.total), gifts: 0 };
     let work = { statements: 0, transactions: 0 };
@@ -998,6 +1001,7 @@ async function runEngine(engine: DatabaseKind): Promise<EngineResult> {
       const afterEven = await childStats(child);
       cpu.even = afterEven.cpuMicros - beforeEven.cpuMicros;
       cpu.evenThreads = threadSplit(beforeEven, afterEven);
+      evenTransactions = afterEven.batches - beforeEven.batches;
       gcPauses.even = gcBetween(beforeEven, afterEven);
       console.log(`  ${engine}: gifts evenly at ${fmt(targetRate)} req/s: p99 ${even.p99Ms} ms`);
       const inside = afterEven.inside;
@@ -1051,6 +1055,7 @@ async function runEngine(engine: DatabaseKind): Promise<EngineResult> {
       gcPauses,
       loader,
       transactions,
+      evenTransactions,
       work,
       verify: formatVerifyReport(report),
       verifyOk: report.ok,
@@ -1206,7 +1211,10 @@ async function main(): Promise<void> {
     if (gifts) {
       console.log(
         `  ${engine}: gifts ${gifts.total} requests measured (${JSON.stringify(gifts.statuses)}) in ${transactions} transactions ` +
-          `(${transactions > 0 ? (gifts.ok / transactions).toFixed(1) : '-'} gifts per commit)`,
+          `(${transactions > 0 ? (gifts.ok / transactions).toFixed(1) : '-'} gifts per commit)` +
+          (even && result.evenTransactions > 0
+            ? `; evenly paced ${(even.ok / result.evenTransactions).toFixed(1)} gifts per commit (${result.evenTransactions} transactions)`
+            : ''),
       );
       const perGift = (n: number) => (gifts.total > 0 ? (n / gifts.total).toFixed(1) : '-');
       console.log(
