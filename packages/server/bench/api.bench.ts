@@ -61,13 +61,14 @@
  * shows waited outside the server, for the CPU or in the load generator), and what explains the
  * figure: how many gifts shared each group commit (flat out and evenly paced), and how many
  * statements and transactions the server sent to the database per gift (counted in the child by a
- * thin wrapper around the database). After each engine it checks that every gift answered 2xx is a transfer in
- * the ledger (plus at most one per connection left in flight when a timed run stopped), waits for
- * those to land before stopping the server, and prints `verifyLedger`. Every database is dropped
- * at the end, even on failure or Ctrl-C. A report, not a test: it exits 0 whatever the figures,
- * 1 only when something crashes (130 when interrupted). The server runs from this package's
- * TypeScript sources under tsx, as the tests do; the other packages (`@diamonds/protocol`) from
- * their build (`npm run build` first), or from their sources with `node --conditions=source`.
+ * thin wrapper around the database). After each engine it checks that every gift answered 2xx is a
+ * transfer in the ledger (plus at most one per connection left in flight when a timed run stopped),
+ * waits for those to land before stopping the server, and prints `verifyLedger`. Every database is
+ * dropped at the end, even on failure or Ctrl-C. A report, not a test: it exits 0 whatever the
+ * figures, 1 only when something crashes (130 when interrupted). The server runs from this
+ * package's TypeScript sources under tsx, as the tests do; the other packages
+ * (`@diamonds/protocol`) from their build (`npm run build` first), or from their sources with
+ * `node --conditions=source`.
  *
  * Knobs (environment):
  *   BENCH_SECONDS        measured seconds per route (default 6)
