@@ -103,10 +103,10 @@ function lastEventId(c: Context<AppEnv>): number | undefined {
  *
  * @remarks Straight to Node's response: no web stream and no promise per message, which is what
  * holding thousands of streams in one process costs most. A function of its own so that what a
- * stream keeps for its life is only what its closures use (the response and two flags): closures
- * made in the route's function would keep that function's whole scope alive with them, the
- * request, its context and the opening text (about 2 KB of each subscriber in `npm run
- * bench:live`, measured in a heap snapshot).
+ * stream keeps for its life is only what its closures use (the response, a flag and its closer):
+ * made in the route's function, they kept that function's scope alive with them, and with it the
+ * opening text, which grows with the top-gifter lists (a heap snapshot of `npm run bench:live`'s
+ * subscribers, whose openings are short, showed 210 bytes of each).
  */
 function streamToNodeResponse(
   outgoing: ServerResponse,
