@@ -60,6 +60,12 @@ for (const kind of DATABASE_KINDS) {
         assert.equal(stream.response.headers.get('content-type'), 'text/event-stream; charset=utf-8');
         assert.equal(stream.response.headers.get('cache-control'), 'no-cache, no-transform');
         assert.equal(stream.response.headers.get('x-accel-buffering'), 'no');
+        // The middleware's headers too, though the stream is written on the connection taken from
+        // Node's server: the body is the connection's, up to its close, not chunks.
+        assert.equal(stream.response.headers.get('access-control-allow-origin'), TEST_PAGE_ORIGIN);
+        assert.match(stream.response.headers.get('request-id') ?? '', /^req_/);
+        assert.equal(stream.response.headers.get('connection'), 'close');
+        assert.equal(stream.response.headers.get('transfer-encoding'), null);
         // Three roses from Grace in a row: one alert growing ×1, ×2, ×3; a heart restarts at 1.
         for (let i = 0; i < 3; i++) await sendOk(h, grace, { creatorId: creator.id, giftId: 'rose', quantity: 1 }, 201);
         await sendOk(h, grace, { creatorId: creator.id, giftId: 'heart', quantity: 2, message: 'No SPOILERS… no Spoiler!' }, 201);

@@ -1,4 +1,3 @@
-import type { ServerResponse } from 'node:http';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { html } from 'hono/html';
 import type { AppContext, AppEnv } from '../context.js';
@@ -136,7 +135,6 @@ async function overlayStream(c: Context<AppEnv>, context: AppContext, creatorId:
   const tokenHash = hashSecret(token);
   const touch = () => context.writer.run(overlaySeenOperation, { creatorId, tokenHash, now: context.earnings.now() });
   if (!(await touch())) throw new ApiError('overlay_replaced', 'This overlay URL was replaced: use the new one from your live page.');
-  const inner = await openLiveStream(c, context, context.live.hub, creatorId, { includeTests: true });
   let timer: NodeJS.Timeout | undefined;
   const stop = () => {
     if (timer) clearInterval(timer);
@@ -158,15 +156,15 @@ async function overlayStream(c: Context<AppEnv>, context: AppContext, creatorId:
     }, OVERLAY_SEEN_INTERVAL_MS);
     timer.unref();
   };
-  const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
-  if (!inner.body) {
-    // Written straight to Node's response (see openLiveStream): follow that response.
-    if (outgoing && !outgoing.writableEnded) {
-      beat(() => outgoing.end());
-      outgoing.on('close', stop);
-    }
-    return inner;
-  }
+  const inner = await openLiveStream(c, context, context.live.hub, creatorId, {
+    includeTests: true,
+    // Written straight to the client's connection (see openLiveStream): follow that stream.
+    onOpen: (stream) => {
+      beat(() => stream.end());
+      stream.onClose(stop);
+    },
+  });
+  if (!inner.body) return inner;
   // A web stream (the app called without Node's server): pass it through, following its end.
   const reader = inner.body.getReader();
   const body = new ReadableStream<Uint8Array>({

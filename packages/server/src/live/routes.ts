@@ -17,7 +17,9 @@ import { validate } from '../http/body.js';
 import { exampleId, idParam, routesOn } from '../http/route.js';
 import { clientIp } from '../pages/auth.js';
 import { currentGoal, LIVE_REPLAY_MS, liveSessionOf, topGiftersOf } from './fold.js';
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { canTakeOverConnection, takeOverConnection } from '../http/socket-takeover.js';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { isTestAlert, MAX_UNSENT_BYTES, rowData, sseMessage, type LiveHub } from './hub.js';
 import { endLiveOperation, setGoalOperation, startLiveOperation } from './live.js';
@@ -98,22 +100,95 @@ function lastEventId(c: Context<AppEnv>): number | undefined {
 }
 
 /**
- * Subscribes `outgoing` (Node's response) to `hub` and writes `head()` (the response's headers)
- * and `opening` to it: false, with nothing written, when the address holds too many streams.
+ * Subscribes a client's connection to `hub` and sends it `head()` (the response's headers) and
+ * `opening`: false, with nothing sent, when the address holds too many streams.
  *
- * @remarks Straight to Node's response: no web stream and no promise per message, which is what
- * holding thousands of streams in one process costs most. A function of its own so that what a
- * stream keeps for its life is only what its closures use (the response, a flag and its closer):
- * made in the route's function, they kept that function's scope alive with them, and with it the
- * opening text, which grows with the top-gifter lists (a heap snapshot of `npm run bench:live`'s
- * subscribers, whose openings are short, showed 210 bytes of each).
+ * @remarks The connection is taken from Node's HTTP server (see {@link takeOverConnection}):
+ * a stream then keeps only its socket, and each message is one write to it. Where that cannot
+ * be done it streams through Node's response, the same bytes chunked. Either way no web stream
+ * and no promise per message, which is what holding thousands of streams in one process costs
+ * most. The closures are made in functions of their own so that what a stream keeps for its life
+ * is only what they use: made in the route's function, they kept its scope, and with it the
+ * opening text, which grows with the top-gifter lists.
  */
+function streamToNode(
+  incoming: IncomingMessage,
+  outgoing: ServerResponse,
+  hub: LiveHub,
+  stream: StreamParams,
+  head: () => Record<string, string>,
+  opening: string,
+  onOpen: ((stream: OpenStream) => void) | undefined,
+): boolean {
+  if (!canTakeOverConnection(incoming, outgoing)) return streamToNodeResponse(outgoing, hub, stream, head, opening, onOpen);
+  const connection: { socket?: Socket } = {};
+  const stop = subscribeSocket(connection, hub, stream);
+  if (!stop) return false;
+  const socket = takeOverConnection(incoming, outgoing, 200, head(), opening);
+  if (!socket) {
+    // A header Node would refuse too: the response says so, as any other route's would.
+    stop();
+    return streamToNodeResponse(outgoing, hub, stream, head, opening, onOpen);
+  }
+  connection.socket = socket;
+  socket.on('close', stop);
+  onOpen?.({
+    end: () => {
+      stop();
+      socket.destroySoon();
+    },
+    onClose: (listener) => socket.on('close', listener),
+  });
+  return true;
+}
+
+/** A live stream written straight to a client's connection, for who follows it (the overlay's). */
+export interface OpenStream {
+  /** Ends it: what is queued is sent, then the connection closes. */
+  end(): void;
+  /** Calls `listener` once the connection is closed, by either side. */
+  onClose(listener: () => void): void;
+}
+
+/** The stream's parameters for {@link LiveHub.subscribe}. */
+interface StreamParams {
+  creatorId: string;
+  address: string;
+  baseUrl: string;
+  lastSeq: number | undefined;
+  includeTests: boolean;
+}
+
+/** {@link streamToNode} on a taken-over socket; `connection.socket` is set once the head is sent. */
+function subscribeSocket(connection: { socket?: Socket }, hub: LiveHub, stream: StreamParams): (() => void) | undefined {
+  const stop = hub.subscribe({
+    ...stream,
+    send: (bytes) => {
+      const socket = connection.socket;
+      if (!socket || socket.destroyed) return false;
+      socket.write(bytes);
+      return socket.writableLength > MAX_UNSENT_BYTES;
+    },
+    close: () => {
+      stop?.();
+      const socket = connection.socket;
+      if (!socket || socket.destroyed) return;
+      // A client too slow to take what is queued is cut; any other gets the rest, then the end.
+      if (socket.writableLength > MAX_UNSENT_BYTES) socket.destroy();
+      else socket.destroySoon();
+    },
+  });
+  return stop;
+}
+
+/** {@link streamToNode} through Node's response, when the connection cannot be taken over. */
 function streamToNodeResponse(
   outgoing: ServerResponse,
   hub: LiveHub,
-  stream: { creatorId: string; address: string; baseUrl: string; lastSeq: number | undefined; includeTests: boolean },
+  stream: StreamParams,
   head: () => Record<string, string>,
   opening: string,
+  onOpen: ((stream: OpenStream) => void) | undefined,
 ): boolean {
   let closed = false;
   const stop = hub.subscribe({
@@ -137,6 +212,7 @@ function streamToNodeResponse(
     closed = true;
     stop();
   });
+  onOpen?.({ end: () => outgoing.end(), onClose: (listener) => outgoing.on('close', listener) });
   return true;
 }
 
@@ -152,7 +228,11 @@ export async function openLiveStream(
   context: AppContext,
   hub: LiveHub | undefined,
   creatorId: string,
-  options: { includeTests?: boolean } = {},
+  options: {
+    includeTests?: boolean;
+    /** Called once the stream is open on Node's server (not when the app is called directly, whose stream is the response's body). */
+    onOpen?: (stream: OpenStream) => void;
+  } = {},
 ): Promise<Response> {
   if (!hub) throw new ApiError('service_unavailable', 'Live streams are not running on this server process; try again shortly.');
   const baseUrl = publicBaseUrl(c, context.settings);
@@ -170,12 +250,12 @@ export async function openLiveStream(
   for (const list of snapshot.topGifters) opening += sseMessage('top_gifters', JSON.stringify(list));
   const address = clientIp(c);
   const lastSeq = lastEventId(c);
-  const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
-  if (outgoing) {
+  const { incoming, outgoing } = (c.env as { incoming?: IncomingMessage; outgoing?: ServerResponse } | undefined) ?? {};
+  if (incoming && outgoing) {
     const stream = { creatorId, address, baseUrl, lastSeq, includeTests: options.includeTests === true };
     // The headers the middleware prepared (request id, CORS), with the stream's own.
     const head = () => ({ ...Object.fromEntries(c.body(null, 200).headers), ...headers });
-    if (!streamToNodeResponse(outgoing, hub, stream, head, opening)) {
+    if (!streamToNode(incoming, outgoing, hub, stream, head, opening, options.onOpen)) {
       throw new ApiError('rate_limited', 'Too many live streams from this address; close some and try again.');
     }
     return RESPONSE_ALREADY_SENT;
