@@ -28,8 +28,9 @@
  *
  * Knobs: BENCH_LIVE_SUBSCRIBERS (10000), BENCH_LIVE_CREATORS (100), BENCH_LIVE_RATE (200),
  * BENCH_LIVE_SECONDS (10), BENCH_LIVE_SAMPLED (200 subscribers record latencies),
- * BENCH_LIVE_API_RATE (50), BENCH_LIVE_ENGINE (sqlite; postgres runs the platform on a throw-away
- * PostgreSQL database instead, where the fold is a transaction of its own).
+ * BENCH_LIVE_API_RATE (50), BENCH_WARMUP_SECONDS (5: seconds of gifts at that rate before anything
+ * is measured), BENCH_LIVE_ENGINE (sqlite; postgres runs the platform on a throw-away PostgreSQL
+ * database instead, where the fold is a transaction of its own).
  */
 import { fork } from 'node:child_process';
 import { request, type IncomingMessage } from 'node:http';
@@ -45,7 +46,7 @@ type FromSubscriber =
   | { type: 'ready' }
   | { type: 'opened'; open: number; failed: number; firstFailure: string | undefined }
   | { type: 'closed'; open: number }
-  | { type: 'report'; seen: Array<[giftId: string, atMs: number]>; bytes: number };
+  | { type: 'report'; seen: Array<[giftId: string, atMs: number]>; bytes: number; cpuMicros: number };
 
 interface SubscriberSetup {
   url: string;
@@ -123,7 +124,8 @@ async function subscribe(setup: SubscriberSetup): Promise<void> {
         for (const stream of streams.splice(message.keep)) stream.destroy();
         process.send!({ type: 'closed', open: streams.length } satisfies FromSubscriber);
       } else {
-        process.send!({ type: 'report', seen: seen.splice(0), bytes } satisfies FromSubscriber);
+        const cpu = process.cpuUsage();
+        process.send!({ type: 'report', seen: seen.splice(0), bytes, cpuMicros: cpu.user + cpu.system } satisfies FromSubscriber);
       }
     })();
   });
@@ -223,6 +225,9 @@ async function main(): Promise<void> {
       return { sent, requestMs };
     };
 
+    // A warm-up first: a platform that has just started takes tens of milliseconds over each of
+    // its first gifts, which would be the baseline's p99 (as in bench:events and bench:api).
+    await sendGifts(apiRate, Number(process.env.BENCH_WARMUP_SECONDS ?? 5));
     // 3a. The API without subscribers (the baseline of the same run).
     const bare = await sendGifts(apiRate, 10);
 
@@ -243,11 +248,15 @@ async function main(): Promise<void> {
 
     // 2. Latency while gifts flow.
     child.send({ type: 'report' } satisfies ToSubscriber);
-    await next('report');
+    const reportBefore = await next('report');
+    const flowStarted = wallClock();
+    const platformCpu = process.cpuUsage();
     const flow = await sendGifts(rate, seconds);
     await sleep(2000);
+    const platformCpuMicros = process.cpuUsage(platformCpu);
     child.send({ type: 'report' } satisfies ToSubscriber);
     const report = await next('report');
+    const flowMicros = (wallClock() - flowStarted) * 1000;
     const fromAnswer: number[] = [];
     const fromRequest: number[] = [];
     for (const [giftId, at] of report.seen) {
@@ -269,6 +278,10 @@ async function main(): Promise<void> {
       `  (from the gift's request, an upper bound: p50 ${ms(percentile(fromRequest, 50))}, p99 ${ms(percentile(fromRequest, 99))})`,
     );
     console.log(`  the gift requests meanwhile: p50 ${ms(percentile(flow.requestMs, 50))}, p99 ${ms(percentile(flow.requestMs, 99))}`);
+    const share = (micros: number) => `${((100 * micros) / flowMicros).toFixed(0)}%`;
+    console.log(
+      `  CPU meanwhile, of one core: the platform's process (with the gifts' sender) ${share(platformCpuMicros.user + platformCpuMicros.system)}, the subscribers' ${share(report.cpuMicros - reportBefore.cpuMicros)}`,
+    );
 
     // 3b. The API with 1,000 subscribers connected (they receive the gifts of their creators).
     child.send({ type: 'close', keep: 1000 } satisfies ToSubscriber);

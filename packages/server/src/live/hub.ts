@@ -81,6 +81,8 @@ export class LiveHub {
   readonly #options: LiveHubOptions;
   readonly #byCreator = new Map<string, Set<Subscriber>>();
   readonly #byAddress = new Map<string, number>();
+  /** The streams resuming, still to be sent what they missed (a read looks at these, not at every stream). */
+  readonly #catchingUp = new Set<Subscriber>();
   #cursor = 0;
   #started = false;
   #closed = false;
@@ -167,12 +169,16 @@ export class LiveHub {
     let set = this.#byCreator.get(params.creatorId);
     if (!set) this.#byCreator.set(params.creatorId, (set = new Set()));
     set.add(subscriber);
-    if (subscriber.catchUpFrom !== undefined) this.#poke();
+    if (subscriber.catchUpFrom !== undefined) {
+      this.#catchingUp.add(subscriber);
+      this.#poke();
+    }
     let removed = false;
     return () => {
       if (removed) return;
       removed = true;
       set.delete(subscriber);
+      this.#catchingUp.delete(subscriber);
       if (set.size === 0) this.#byCreator.delete(params.creatorId);
       const left = (this.#byAddress.get(params.address) ?? 1) - 1;
       if (left <= 0) this.#byAddress.delete(params.address);
@@ -181,9 +187,9 @@ export class LiveHub {
   }
 
   /**
-   * Queues `row` for `subscriber` in `outbox`, encoded once per origin for all the row's
-   * subscribers (`encoded` is that cache); {@link LiveHub.#flush} then writes each subscriber's
-   * queue at once: with thousands of streams, a read costs one write per stream, not per row.
+   * Queues `row` for `subscriber` in `outbox`, encoded once per origin (`encoded` is that cache);
+   * {@link LiveHub.#flush} then writes each subscriber's queue at once (a stream catching up, or
+   * one that joined among a read's rows: see {@link LiveHub.#fanOut} for the others).
    */
   #deliver(
     subscriber: Subscriber,
@@ -221,33 +227,32 @@ export class LiveHub {
 
   async #catchUp(): Promise<void> {
     const now = (this.#options.now ?? Date.now)();
-    for (const set of this.#byCreator.values()) {
-      for (const subscriber of set) {
-        if (subscriber.catchUpFrom === undefined) continue;
-        let after = subscriber.catchUpFrom;
-        subscriber.lastSeq = after;
-        for (;;) {
-          const rows = await this.#db.query<{
-            seq: number | string;
-            creator_id: string;
-            kind: LiveFeedRow['kind'];
-            created_at: number | string;
-            data: string;
-          }>(
-            `SELECT seq, creator_id, kind, created_at, data FROM live_feed WHERE creator_id = ? AND seq > ? AND seq <= ? AND created_at >= ?
-             ORDER BY seq LIMIT ?`,
-            [subscriber.creatorId, after, this.#cursor, now - LIVE_REPLAY_MS, PAGE],
-          );
-          const outbox = new Map<Subscriber, Uint8Array[]>();
-          for (const row of rows) this.#deliver(subscriber, toRow(row), new Map(), outbox, true);
-          this.#flush(outbox);
-          const last = rows.at(-1);
-          if (!last || rows.length < PAGE) break;
-          after = Number(last.seq);
-        }
-        if (subscriber.lastSeq < this.#cursor) subscriber.lastSeq = this.#cursor;
-        subscriber.catchUpFrom = undefined;
+    for (const subscriber of [...this.#catchingUp]) {
+      if (subscriber.catchUpFrom === undefined) continue;
+      let after = subscriber.catchUpFrom;
+      subscriber.lastSeq = after;
+      for (;;) {
+        const rows = await this.#db.query<{
+          seq: number | string;
+          creator_id: string;
+          kind: LiveFeedRow['kind'];
+          created_at: number | string;
+          data: string;
+        }>(
+          `SELECT seq, creator_id, kind, created_at, data FROM live_feed WHERE creator_id = ? AND seq > ? AND seq <= ? AND created_at >= ?
+           ORDER BY seq LIMIT ?`,
+          [subscriber.creatorId, after, this.#cursor, now - LIVE_REPLAY_MS, PAGE],
+        );
+        const outbox = new Map<Subscriber, Uint8Array[]>();
+        for (const row of rows) this.#deliver(subscriber, toRow(row), new Map(), outbox, true);
+        this.#flush(outbox);
+        const last = rows.at(-1);
+        if (!last || rows.length < PAGE) break;
+        after = Number(last.seq);
       }
+      if (subscriber.lastSeq < this.#cursor) subscriber.lastSeq = this.#cursor;
+      subscriber.catchUpFrom = undefined;
+      this.#catchingUp.delete(subscriber);
     }
   }
 
@@ -267,16 +272,59 @@ export class LiveHub {
         created_at: number | string;
         data: string;
       }>('SELECT seq, creator_id, kind, created_at, data FROM live_feed WHERE seq > ? ORDER BY seq LIMIT ?', [this.#cursor, PAGE]);
-      const outbox = new Map<Subscriber, Uint8Array[]>();
+      const byCreator = new Map<string, LiveFeedRow[]>();
       for (const raw of rows) {
         const row = toRow(raw);
         this.#cursor = row.seq;
-        const encoded = new Map<string, Uint8Array>();
-        for (const subscriber of this.#byCreator.get(row.creatorId) ?? []) this.#deliver(subscriber, row, encoded, outbox);
+        const list = byCreator.get(row.creatorId);
+        if (list) list.push(row);
+        else byCreator.set(row.creatorId, [row]);
       }
-      this.#flush(outbox);
+      for (const [creatorId, creatorRows] of byCreator) this.#fanOut(creatorId, creatorRows);
       if (rows.length < PAGE) return;
     }
+  }
+
+  /**
+   * Sends `rows` (one creator's, in order) to the creator's streams. A stream that had every row
+   * before them (nearly all) is sent the same bytes as every other on its origin, made once: one
+   * encoding and one write per stream, whatever the number of rows. One that joined among them is
+   * sent its part, row by row.
+   */
+  #fanOut(creatorId: string, rows: readonly LiveFeedRow[]): void {
+    const set = this.#byCreator.get(creatorId);
+    if (!set) return;
+    const first = rows[0]!.seq;
+    const last = rows.at(-1)!.seq;
+    /** Per origin and audience (site or overlay): the bytes, and how many messages they hold. */
+    const shared = new Map<string, { bytes: Uint8Array; count: number }>();
+    let outbox: Map<Subscriber, Uint8Array[]> | undefined;
+    for (const subscriber of set) {
+      if (subscriber.catchUpFrom !== undefined || subscriber.lastSeq >= last) continue;
+      if (subscriber.lastSeq >= first) {
+        outbox ??= new Map();
+        const encoded = new Map<string, Uint8Array>();
+        for (const row of rows) this.#deliver(subscriber, row, encoded, outbox);
+        continue;
+      }
+      subscriber.lastSeq = last;
+      const key = `${subscriber.includeTests ? 'overlay' : 'site'} ${subscriber.baseUrl}`;
+      let message = shared.get(key);
+      if (!message) {
+        let text = '';
+        let count = 0;
+        for (const row of rows) {
+          if (!subscriber.includeTests && isTestAlert(row)) continue;
+          text += sseMessage(row.kind, rowData(row, subscriber.baseUrl), row.seq);
+          count++;
+        }
+        shared.set(key, (message = { bytes: ENCODER.encode(text), count }));
+      }
+      if (message.count === 0) continue;
+      this.sent += message.count;
+      if (subscriber.send(message.bytes)) subscriber.close();
+    }
+    if (outbox) this.#flush(outbox);
   }
 
   async #run(): Promise<void> {
