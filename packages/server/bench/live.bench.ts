@@ -142,10 +142,21 @@ const load = () =>
     .map((l) => l.toFixed(2))
     .join(', ');
 
+/**
+ * The process's memory once it stops moving: after a GC, V8 and the allocator give pages back to
+ * the system over the next moments, so RSS is read again after each GC until two readings are
+ * within 1 MB (at most 10 rounds). Read at once, the first reading held the pages the warm-up's
+ * garbage had used, and the subscribers' figure could come out below zero.
+ */
 async function settledMemory(): Promise<{ rss: number; heap: number }> {
-  for (let i = 0; i < 3; i++) {
+  let rss = process.memoryUsage.rss();
+  for (let i = 0; i < 10; i++) {
     (globalThis as { gc?: () => void }).gc?.();
-    await sleep(200);
+    await sleep(300);
+    const now = process.memoryUsage.rss();
+    const settled = i >= 2 && Math.abs(now - rss) < 1024 * 1024;
+    rss = now;
+    if (settled) break;
   }
   const usage = process.memoryUsage();
   return { rss: usage.rss, heap: usage.heapUsed + usage.external + usage.arrayBuffers };
