@@ -98,9 +98,34 @@ function marks(n: number): string {
   return Array.from({ length: n }, () => '?').join(', ');
 }
 
+/** One top list's gifter, as read by {@link topGiftersLists}. */
+interface TopGifterRow {
+  list: number | string;
+  fan_id: string;
+  diamonds: number | string;
+  display_name: string | null;
+  anonymous: string | null;
+}
+
+/** The gifters of list `list` (its creator and scope given by `where`), in order: unmuted, the biggest first, then by fan id. */
+function topListSelect(list: string, where: string): string {
+  return `SELECT ${list} AS list, g.fan_id, g.diamonds, u.display_name, a.fan_id AS anonymous
+       FROM live_gifters g LEFT JOIN users u ON u.id = g.fan_id LEFT JOIN live_anonymous_fans a ON a.fan_id = g.fan_id
+       WHERE ${where}
+         AND NOT EXISTS (SELECT 1 FROM live_mutes m WHERE m.creator_id = g.creator_id AND m.fan_id = g.fan_id)
+       ORDER BY g.diamonds DESC, g.fan_id LIMIT ${TOP_GIFTERS}`;
+}
+
 /**
- * The top gifters of several (creator, scope) lists, read in one statement per 50 lists (each
- * list its own `ORDER BY … LIMIT` subquery, so each still walks the `live_gifters_top` index).
+ * The top gifters of several (creator, scope) lists, read in one statement per 50 lists, each
+ * list walking the `live_gifters_top` index with its own `LIMIT`.
+ *
+ * @remarks On PostgreSQL the lists are a `VALUES` list joined `LATERAL` to one subquery, with
+ * the same plan for each list: the `UNION ALL` of one subquery per list that SQLite runs (it has
+ * no `LATERAL`) took PostgreSQL 10–21 ms to plan for 50 lists, at every fold (the statement is
+ * not prepared), and 6 ms to run, against 0.4–1.7 ms and 0.2–2.1 ms for this (`EXPLAIN ANALYZE`).
+ * Under `bench:live`'s gifts to 100 creators a fold has that many lists, on cores the platform
+ * and its streams share with PostgreSQL.
  */
 async function topGiftersLists(
   tx: SqlClient,
@@ -108,21 +133,17 @@ async function topGiftersLists(
 ): Promise<Array<LiveTopGifters['gifters']>> {
   const result: Array<LiveTopGifters['gifters']> = lists.map(() => []);
   for (const [offset, slice] of chunked(lists, 50).map((slice, i) => [i * 50, slice] as const)) {
-    const selects = slice.map(
-      (_, i) => `SELECT * FROM (SELECT ${offset + i} AS list, g.fan_id, g.diamonds, u.display_name, a.fan_id AS anonymous
-       FROM live_gifters g LEFT JOIN users u ON u.id = g.fan_id LEFT JOIN live_anonymous_fans a ON a.fan_id = g.fan_id
-       WHERE g.creator_id = ? AND g.scope = ?
-         AND NOT EXISTS (SELECT 1 FROM live_mutes m WHERE m.creator_id = g.creator_id AND m.fan_id = g.fan_id)
-       ORDER BY g.diamonds DESC, g.fan_id LIMIT ${TOP_GIFTERS}) AS t${i}`,
-    );
-    const rows = await tx.query<{
-      list: number | string;
-      fan_id: string;
-      diamonds: number | string;
-      display_name: string | null;
-      anonymous: string | null;
-    }>(selects.join(' UNION ALL '), slice.flat());
-    // UNION ALL keeps each subquery's order; the (stable) sort only restates it.
+    const sql =
+      tx.kind === 'postgres'
+        ? `SELECT t.* FROM (VALUES ${slice.map((_, i) => `(${offset + i}, ?::text, ?::text)`).join(', ')}) AS l(list, creator_id, scope)
+           CROSS JOIN LATERAL (${topListSelect('l.list', 'g.creator_id = l.creator_id AND g.scope = l.scope')}) AS t
+           ORDER BY t.list, t.diamonds DESC, t.fan_id`
+        : slice
+            .map((_, i) => `SELECT * FROM (${topListSelect(String(offset + i), 'g.creator_id = ? AND g.scope = ?')}) AS t${i}`)
+            .join(' UNION ALL ');
+    const rows = await tx.query<TopGifterRow>(sql, slice.flat());
+    // Each list's rows come in order (UNION ALL keeps each subquery's; the ORDER BY says it on
+    // PostgreSQL): the (stable) sort only restates it.
     for (const row of rows) {
       result[Number(row.list)]!.push({
         fanName: row.anonymous !== null ? ANONYMOUS_FAN_NAME : (row.display_name ?? ANONYMOUS_FAN_NAME),
