@@ -1,4 +1,4 @@
-import type { SqlClient } from '../db/types.js';
+import type { SqlClient, SqlValue } from '../db/types.js';
 import { EventBus, type WakeSource } from '../events/bus.js';
 import { LIVE_REPLAY_MS, type LiveFeedRow } from './fold.js';
 
@@ -40,6 +40,13 @@ interface Subscriber {
   /** Whether the creator's test alerts are sent to it (the overlay's stream), or left out (a site's). */
   includeTests: boolean;
   address: string;
+}
+
+/** One read's rows of a creator, encoded for the streams of one origin and audience. */
+interface SharedMessage {
+  bytes: Uint8Array;
+  /** The messages in `bytes` (test alerts are left out of a site's). */
+  count: number;
 }
 
 /** Options of {@link LiveHub}. */
@@ -232,28 +239,41 @@ export class LiveHub {
       let after = subscriber.catchUpFrom;
       subscriber.lastSeq = after;
       for (;;) {
-        const rows = await this.#db.query<{
-          seq: number | string;
-          creator_id: string;
-          kind: LiveFeedRow['kind'];
-          created_at: number | string;
-          data: string;
-        }>(
-          `SELECT seq, creator_id, kind, created_at, data FROM live_feed WHERE creator_id = ? AND seq > ? AND seq <= ? AND created_at >= ?
-           ORDER BY seq LIMIT ?`,
-          [subscriber.creatorId, after, this.#cursor, now - LIVE_REPLAY_MS, PAGE],
-        );
+        const rows = await this.#feedRows('creator_id = ? AND seq > ? AND seq <= ? AND created_at >= ?', [
+          subscriber.creatorId,
+          after,
+          this.#cursor,
+          now - LIVE_REPLAY_MS,
+        ]);
         const outbox = new Map<Subscriber, Uint8Array[]>();
-        for (const row of rows) this.#deliver(subscriber, toRow(row), new Map(), outbox, true);
+        for (const row of rows) this.#deliver(subscriber, row, new Map(), outbox, true);
         this.#flush(outbox);
         const last = rows.at(-1);
         if (!last || rows.length < PAGE) break;
-        after = Number(last.seq);
+        after = last.seq;
       }
       if (subscriber.lastSeq < this.#cursor) subscriber.lastSeq = this.#cursor;
       subscriber.catchUpFrom = undefined;
       this.#catchingUp.delete(subscriber);
     }
+  }
+
+  /** Feed rows matching `where`, in order, a page at most. */
+  async #feedRows(where: string, params: readonly SqlValue[]): Promise<LiveFeedRow[]> {
+    const rows = await this.#db.query<{
+      seq: number | string;
+      creator_id: string;
+      kind: LiveFeedRow['kind'];
+      created_at: number | string;
+      data: string;
+    }>(`SELECT seq, creator_id, kind, created_at, data FROM live_feed WHERE ${where} ORDER BY seq LIMIT ?`, [...params, PAGE]);
+    return rows.map((row) => ({
+      seq: Number(row.seq),
+      creatorId: row.creator_id,
+      kind: row.kind,
+      createdAt: Number(row.created_at),
+      data: row.data,
+    }));
   }
 
   async #read(): Promise<void> {
@@ -265,16 +285,9 @@ export class LiveHub {
       return;
     }
     for (;;) {
-      const rows = await this.#db.query<{
-        seq: number | string;
-        creator_id: string;
-        kind: LiveFeedRow['kind'];
-        created_at: number | string;
-        data: string;
-      }>('SELECT seq, creator_id, kind, created_at, data FROM live_feed WHERE seq > ? ORDER BY seq LIMIT ?', [this.#cursor, PAGE]);
+      const rows = await this.#feedRows('seq > ?', [this.#cursor]);
       const byCreator = new Map<string, LiveFeedRow[]>();
-      for (const raw of rows) {
-        const row = toRow(raw);
+      for (const row of rows) {
         this.#cursor = row.seq;
         const list = byCreator.get(row.creatorId);
         if (list) list.push(row);
@@ -296,8 +309,8 @@ export class LiveHub {
     if (!set) return;
     const first = rows[0]!.seq;
     const last = rows.at(-1)!.seq;
-    /** Per origin and audience (site or overlay): the bytes, and how many messages they hold. */
-    const shared = new Map<string, { bytes: Uint8Array; count: number }>();
+    /** Per audience (a site's streams, the overlay's) and origin: the bytes, and how many messages they hold. */
+    const shared = { site: new Map<string, SharedMessage>(), overlay: new Map<string, SharedMessage>() };
     let outbox: Map<Subscriber, Uint8Array[]> | undefined;
     for (const subscriber of set) {
       if (subscriber.catchUpFrom !== undefined || subscriber.lastSeq >= last) continue;
@@ -308,8 +321,8 @@ export class LiveHub {
         continue;
       }
       subscriber.lastSeq = last;
-      const key = `${subscriber.includeTests ? 'overlay' : 'site'} ${subscriber.baseUrl}`;
-      let message = shared.get(key);
+      const forAudience = subscriber.includeTests ? shared.overlay : shared.site;
+      let message = forAudience.get(subscriber.baseUrl);
       if (!message) {
         let text = '';
         let count = 0;
@@ -318,7 +331,7 @@ export class LiveHub {
           text += sseMessage(row.kind, rowData(row, subscriber.baseUrl), row.seq);
           count++;
         }
-        shared.set(key, (message = { bytes: ENCODER.encode(text), count }));
+        forAudience.set(subscriber.baseUrl, (message = { bytes: ENCODER.encode(text), count }));
       }
       if (message.count === 0) continue;
       this.sent += message.count;
@@ -363,14 +376,4 @@ export class LiveHub {
 /** Whether a feed row is a creator's test alert (a gift item flagged `test`). */
 export function isTestAlert(row: Pick<LiveFeedRow, 'kind' | 'data'>): boolean {
   return row.kind === 'gift' && row.data.includes('"test":true');
-}
-
-function toRow(row: {
-  seq: number | string;
-  creator_id: string;
-  kind: LiveFeedRow['kind'];
-  created_at: number | string;
-  data: string;
-}): LiveFeedRow {
-  return { seq: Number(row.seq), creatorId: row.creator_id, kind: row.kind, createdAt: Number(row.created_at), data: row.data };
 }

@@ -111,28 +111,20 @@ function lastEventId(c: Context<AppEnv>): number | undefined {
  * is only what they use: made in the route's function, they kept its scope, and with it the
  * opening text, which grows with the top-gifter lists.
  */
-function streamToNode(
-  incoming: IncomingMessage,
-  outgoing: ServerResponse,
-  hub: LiveHub,
-  stream: StreamParams,
-  head: () => Record<string, string>,
-  opening: string,
-  onOpen: ((stream: OpenStream) => void) | undefined,
-): boolean {
-  if (!canTakeOverConnection(incoming, outgoing)) return streamToNodeResponse(outgoing, hub, stream, head, opening, onOpen);
+function streamToNode(incoming: IncomingMessage, outgoing: ServerResponse, hub: LiveHub, start: StreamStart): boolean {
+  if (!canTakeOverConnection(incoming, outgoing)) return streamToNodeResponse(outgoing, hub, start);
   const connection: { socket?: Socket } = {};
-  const stop = subscribeSocket(connection, hub, stream);
+  const stop = subscribeSocket(connection, hub, start.params);
   if (!stop) return false;
-  const socket = takeOverConnection(incoming, outgoing, 200, head(), opening);
+  const socket = takeOverConnection(incoming, outgoing, 200, start.head(), start.opening);
   if (!socket) {
-    // A header Node would refuse too: the response says so, as any other route's would.
+    // A header Node would refuse too: Node's response refuses it as it would on any route.
     stop();
-    return streamToNodeResponse(outgoing, hub, stream, head, opening, onOpen);
+    return streamToNodeResponse(outgoing, hub, start);
   }
   connection.socket = socket;
   socket.on('close', stop);
-  onOpen?.({
+  start.onOpen?.({
     end: () => {
       stop();
       socket.destroySoon();
@@ -159,6 +151,14 @@ interface StreamParams {
   includeTests: boolean;
 }
 
+/** How a stream starts: what it subscribes to, the response's headers, its first text, and who follows it. */
+interface StreamStart {
+  params: StreamParams;
+  head: () => Record<string, string>;
+  opening: string;
+  onOpen: ((stream: OpenStream) => void) | undefined;
+}
+
 /** {@link streamToNode} on a taken-over socket; `connection.socket` is set once the head is sent. */
 function subscribeSocket(connection: { socket?: Socket }, hub: LiveHub, stream: StreamParams): (() => void) | undefined {
   const stop = hub.subscribe({
@@ -182,17 +182,10 @@ function subscribeSocket(connection: { socket?: Socket }, hub: LiveHub, stream: 
 }
 
 /** {@link streamToNode} through Node's response, when the connection cannot be taken over. */
-function streamToNodeResponse(
-  outgoing: ServerResponse,
-  hub: LiveHub,
-  stream: StreamParams,
-  head: () => Record<string, string>,
-  opening: string,
-  onOpen: ((stream: OpenStream) => void) | undefined,
-): boolean {
+function streamToNodeResponse(outgoing: ServerResponse, hub: LiveHub, start: StreamStart): boolean {
   let closed = false;
   const stop = hub.subscribe({
-    ...stream,
+    ...start.params,
     send: (bytes) => {
       if (closed) return false;
       outgoing.write(bytes);
@@ -206,13 +199,13 @@ function streamToNodeResponse(
     },
   });
   if (!stop) return false;
-  outgoing.writeHead(200, head());
-  outgoing.write(opening);
+  outgoing.writeHead(200, start.head());
+  outgoing.write(start.opening);
   outgoing.on('close', () => {
     closed = true;
     stop();
   });
-  onOpen?.({ end: () => outgoing.end(), onClose: (listener) => outgoing.on('close', listener) });
+  start.onOpen?.({ end: () => outgoing.end(), onClose: (listener) => outgoing.on('close', listener) });
   return true;
 }
 
@@ -252,10 +245,14 @@ export async function openLiveStream(
   const lastSeq = lastEventId(c);
   const { incoming, outgoing } = (c.env as { incoming?: IncomingMessage; outgoing?: ServerResponse } | undefined) ?? {};
   if (incoming && outgoing) {
-    const stream = { creatorId, address, baseUrl, lastSeq, includeTests: options.includeTests === true };
-    // The headers the middleware prepared (request id, CORS), with the stream's own.
-    const head = () => ({ ...Object.fromEntries(c.body(null, 200).headers), ...headers });
-    if (!streamToNode(incoming, outgoing, hub, stream, head, opening, options.onOpen)) {
+    const start: StreamStart = {
+      params: { creatorId, address, baseUrl, lastSeq, includeTests: options.includeTests === true },
+      // The headers the middleware prepared (request id, CORS), with the stream's own.
+      head: () => ({ ...Object.fromEntries(c.body(null, 200).headers), ...headers }),
+      opening,
+      onOpen: options.onOpen,
+    };
+    if (!streamToNode(incoming, outgoing, hub, start)) {
       throw new ApiError('rate_limited', 'Too many live streams from this address; close some and try again.');
     }
     return RESPONSE_ALREADY_SENT;
